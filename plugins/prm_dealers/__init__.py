@@ -1,0 +1,1 @@
+"""The prm_dealers plugin."""

@@ -1,0 +1,1 @@
+"""The vrm_suppliers plugin."""

@@ -1,0 +1,153 @@
+"""Shared fixtures: a fresh database per test on SQLite, and on PostgreSQL too when
+``XRM_TEST_DATABASE_URL`` is set (each test in its own schema, dropped afterwards)."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from xrm_core import Platform, db
+from xrm_core.plugins import hookimpl, make_plugin_manager
+
+PG_URL = os.environ.get("XRM_TEST_DATABASE_URL")
+ENGINES = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(params=ENGINES)
+def db_url(request, tmp_path):
+    """URL of an empty database (SQLite file, or a fresh PostgreSQL schema)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'xrm.db'}"
+        return
+    schema = f"xrm_t_{uuid.uuid4().hex[:12]}"
+    admin = db.make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture
+def make_platform(db_url):
+    """Build an initialised Platform on the test database with the given plugins only
+    (entry points are not loaded unless ``entry_points=True``)."""
+    made = []
+
+    def make(*plugins, entry_points=False, init=True):
+        p = Platform(db_url, pm=make_plugin_manager(load_entry_points=entry_points, plugins=plugins))
+        if init:
+            p.init(admin_password="secret")
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.dispose()
+
+
+PERSON = {
+    "name": "person", "label": {"en": "Person", "fa": "شخص", "zh": "人"}, "title_field": "name",
+    "indexes": ["email", "age"], "unique": ["national_id"],
+    "schema": {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "email": {"type": "string", "format": "email"},
+            "age": {"type": "integer", "minimum": 0},
+            "score": {"type": "number"},
+            "vip": {"type": "boolean"},
+            "national_id": {"type": "string"},
+            "born": {"type": "string", "format": "date"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "address": {"$ref": "common.json#/$defs/address"},
+            "phone": {"$ref": "https://xrm.dev/schemas/common.json#/$defs/phone"},
+        },
+        "required": ["name"],
+    },
+}
+
+
+class PersonPlugin:
+    """A minimal plugin used by core tests: a person type, a 'knows' relationship, kinds."""
+
+    __name__ = "testperson"
+
+    @staticmethod
+    @hookimpl
+    def xrm_entity_types():
+        return [PERSON, {"name": "note", "title_field": "text",
+                         "schema": {"type": "object", "properties": {"text": {"type": "string"}},
+                                    "required": ["text"]}}]
+
+    @staticmethod
+    @hookimpl
+    def xrm_relationship_types():
+        return [{"name": "knows", "source": "person", "target": "person", "cardinality": "many-to-many"},
+                {"name": "has_note", "source": "person", "target": "note", "cardinality": "one-to-many",
+                 "on_delete": "cascade"},
+                {"name": "mentor_of", "source": "person", "target": "person", "cardinality": "one-to-one",
+                 "on_delete": "restrict"}]
+
+    @staticmethod
+    @hookimpl
+    def xrm_activity_kinds():
+        return [{"name": "call", "label": "Phone call"}, {"name": "email", "label": "E-mail"}]
+
+
+@pytest.fixture
+def platform(make_platform):
+    """An initialised platform with the person test plugin."""
+    return make_platform(PersonPlugin())
+
+
+@pytest.fixture
+def org(platform):
+    """Units hq > north > dealer_a, hq > south > dealer_b, and users with role scopes."""
+    from xrm_core import accounts
+    with platform.connection() as conn:
+        accounts.create_unit(conn, "hq")
+        accounts.create_unit(conn, "north", "hq")
+        accounts.create_unit(conn, "south", "hq")
+        accounts.create_unit(conn, "dealer_a", "north")
+        accounts.create_unit(conn, "dealer_b", "south")
+        accounts.save_role(conn, {"name": "agent", "grants": [
+            {"type": "*", "actions": ["read", "create", "update"], "depth": "own"}]})
+        accounts.save_role(conn, {"name": "manager", "grants": [
+            {"type": "*", "actions": ["read", "create", "update", "delete"], "depth": "unit"}]})
+        accounts.save_role(conn, {"name": "regional", "grants": [
+            {"type": "person", "actions": ["read"], "depth": "subtree"}]})
+        accounts.save_role(conn, {"name": "analyst", "grants": [
+            {"type": "person", "actions": ["read"], "depth": "all"}]})
+        accounts.create_user(conn, "agent_a", "dealer_a", ["agent"], "pw")
+        accounts.create_user(conn, "agent_a2", "dealer_a", ["agent"], "pw")
+        accounts.create_user(conn, "manager_a", "dealer_a", ["manager"], "pw")
+        accounts.create_user(conn, "manager_b", "dealer_b", ["manager"], "pw")
+        accounts.create_user(conn, "north_lead", "north", ["regional"], "pw")
+        accounts.create_user(conn, "analyst", "hq", ["analyst"], "pw")
+        accounts.create_user(conn, "nobody", "hq", [], "pw")
+    return platform
+
+
+@pytest.fixture
+def cli(db_url):
+    """Run the ``xrm`` CLI against the test database: ``cli("records", "list", "person")``.
+
+    Returns click's Result (``exit_code``, ``stdout``, ``stderr``). Entry-point plugins are
+    not loaded unless ``entry_points=True``; extra plugins can be given.
+    """
+    from xrm_core.cli.main import build_cli
+
+    def run(*args, plugins=(), entry_points=False, input=None):
+        pm = make_plugin_manager(load_entry_points=entry_points, plugins=plugins)
+        runner = CliRunner()
+        return runner.invoke(build_cli(pm), ["--db", db_url, *map(str, args)], input=input,
+                             catch_exceptions=False)
+
+    return run

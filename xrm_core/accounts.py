@@ -1,0 +1,233 @@
+"""Units, users, roles, grants and API tokens — the administration of who sees what."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, delete, insert, select
+
+from . import db
+from .errors import AuthenticationError, Conflict, NotFound, ValidationError
+from .scope import ACTIONS, DEPTHS
+from .validation import check_definition
+
+# argon2id with the library's defaults (RFC 9106 low-memory profile).
+_hasher = PasswordHasher()
+ROOT_UNIT = "root"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    if not stored:
+        return False
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _check_name(name: str, what: str) -> None:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ValidationError(f"invalid {what} name {name!r}")
+
+
+# -- units ------------------------------------------------------------------------------
+def create_unit(conn: Connection, name: str, parent: str | None = None, label=None) -> dict:
+    """Create a unit under ``parent`` (default: the root unit)."""
+    _check_name(name, "unit")
+    if conn.execute(select(db.units.c.id).where(db.units.c.name == name)).first():
+        raise Conflict(f"unit {name!r} already exists")
+    parent_row = None
+    if parent is not None or name != ROOT_UNIT:
+        pname = parent or ROOT_UNIT
+        parent_row = conn.execute(select(db.units.c.id, db.units.c.path).where(db.units.c.name == pname)).first()
+        if parent_row is None:
+            raise NotFound(f"unknown parent unit {pname!r}")
+    res = conn.execute(insert(db.units).values(name=name, label=label, path="",
+                                               parent_id=parent_row.id if parent_row else None,
+                                               created_at=db.utcnow()))
+    uid = res.inserted_primary_key[0]
+    path = f"{parent_row.path if parent_row else '/'}{uid}/"
+    conn.execute(db.units.update().where(db.units.c.id == uid).values(path=path))
+    return {"id": uid, "name": name, "parent": parent_row and (parent or ROOT_UNIT), "path": path}
+
+
+def list_units(conn: Connection) -> list[dict]:
+    U = db.units
+    P = U.alias("p")
+    rows = conn.execute(select(U.c.name, U.c.path, P.c.name.label("parent"))
+                        .outerjoin(P, P.c.id == U.c.parent_id).order_by(U.c.path))
+    return [{"name": r.name, "parent": r.parent, "depth": r.path.count("/") - 2} for r in rows]
+
+
+# -- users ------------------------------------------------------------------------------
+def create_user(conn: Connection, name: str, unit: str, roles: list[str] = (), password: str | None = None,
+                is_admin: bool = False) -> dict:
+    _check_name(name, "user")
+    if conn.execute(select(db.users.c.id).where(db.users.c.name == name)).first():
+        raise Conflict(f"user {name!r} already exists")
+    uid = conn.execute(select(db.units.c.id).where(db.units.c.name == unit)).scalar()
+    if uid is None:
+        raise NotFound(f"unknown unit {unit!r}")
+    role_ids = []
+    for r in roles:
+        rid = conn.execute(select(db.roles.c.id).where(db.roles.c.name == r)).scalar()
+        if rid is None:
+            raise NotFound(f"unknown role {r!r}")
+        role_ids.append(rid)
+    res = conn.execute(insert(db.users).values(
+        name=name, unit_id=uid, password_hash=hash_password(password) if password else None,
+        is_admin=is_admin, active=True, created_at=db.utcnow()))
+    user_id = res.inserted_primary_key[0]
+    for rid in role_ids:
+        conn.execute(insert(db.user_roles).values(user_id=user_id, role_id=rid))
+    return {"id": user_id, "name": name, "unit": unit, "roles": list(roles), "is_admin": is_admin}
+
+
+def set_password(conn: Connection, name: str, password: str) -> None:
+    res = conn.execute(db.users.update().where(db.users.c.name == name)
+                       .values(password_hash=hash_password(password)))
+    if res.rowcount != 1:
+        raise NotFound(f"unknown user {name!r}")
+
+
+def authenticate(conn: Connection, name: str, password: str) -> str:
+    """Return the user name if the password matches, else raise AuthenticationError."""
+    row = conn.execute(select(db.users.c.password_hash, db.users.c.active).where(db.users.c.name == name)).first()
+    if row is None or not row.active or not verify_password(row.password_hash, password):
+        raise AuthenticationError("wrong user name or password")
+    return name
+
+
+def list_users(conn: Connection) -> list[dict]:
+    out = []
+    rows = conn.execute(select(db.users.c.id, db.users.c.name, db.users.c.is_admin, db.users.c.active,
+                               db.units.c.name.label("unit"))
+                        .join(db.units, db.units.c.id == db.users.c.unit_id).order_by(db.users.c.name))
+    for r in rows:
+        roles = conn.execute(select(db.roles.c.name).join(db.user_roles, db.user_roles.c.role_id == db.roles.c.id)
+                             .where(db.user_roles.c.user_id == r.id).order_by(db.roles.c.name)).scalars().all()
+        out.append({"name": r.name, "unit": r.unit, "roles": roles, "is_admin": bool(r.is_admin),
+                    "active": bool(r.active)})
+    return out
+
+
+# -- roles and grants -------------------------------------------------------------------
+def save_role(conn: Connection, definition: dict, source: str = "admin", replace_grants: bool = True) -> dict:
+    """Create or update a role (``schemas/role.schema.json``) with its grants."""
+    check_definition("role.schema.json", definition, "role")
+    name = definition["name"]
+    rid = conn.execute(select(db.roles.c.id).where(db.roles.c.name == name)).scalar()
+    if rid is None:
+        rid = conn.execute(insert(db.roles).values(name=name, label=definition.get("label"),
+                                                   source=source)).inserted_primary_key[0]
+    else:
+        conn.execute(db.roles.update().where(db.roles.c.id == rid).values(label=definition.get("label"),
+                                                                         source=source))
+        if replace_grants and "grants" in definition:
+            conn.execute(delete(db.grants).where(db.grants.c.role_id == rid))
+    for g in definition.get("grants", []):
+        for action in g["actions"]:
+            _put_grant(conn, rid, g["type"], action, g["depth"])
+    return definition
+
+
+def _put_grant(conn, role_id, etype, action, depth):
+    existing = conn.execute(select(db.grants.c.id).where(db.grants.c.role_id == role_id,
+                                                         db.grants.c.entity_type == etype,
+                                                         db.grants.c.action == action)).scalar()
+    if existing is None:
+        conn.execute(insert(db.grants).values(role_id=role_id, entity_type=etype, action=action, depth=depth))
+    else:
+        conn.execute(db.grants.update().where(db.grants.c.id == existing).values(depth=depth))
+
+
+def create_role(conn: Connection, name: str, label=None) -> dict:
+    if conn.execute(select(db.roles.c.id).where(db.roles.c.name == name)).first():
+        raise Conflict(f"role {name!r} already exists")
+    definition = {"name": name, **({"label": label} if label else {})}
+    return save_role(conn, definition)
+
+
+def grant(conn: Connection, role: str, etype: str, actions: list[str], depth: str,
+          known_types: set[str]) -> dict:
+    """Grant ``actions`` on ``etype`` (or ``*``) at ``depth`` to ``role`` (replacing its depth)."""
+    rid = conn.execute(select(db.roles.c.id).where(db.roles.c.name == role)).scalar()
+    if rid is None:
+        raise NotFound(f"unknown role {role!r}")
+    if etype != "*" and etype not in known_types:
+        raise NotFound(f"unknown entity type {etype!r}")
+    bad = [a for a in actions if a not in ACTIONS]
+    if bad or not actions:
+        raise ValidationError(f"unknown action(s) {', '.join(bad) or '(none)'}: use {', '.join(ACTIONS)}")
+    if depth not in DEPTHS or depth == "none":
+        raise ValidationError(f"unknown depth {depth!r}: use own, unit, subtree or all")
+    for a in actions:
+        _put_grant(conn, rid, etype, a, depth)
+    return {"role": role, "type": etype, "actions": actions, "depth": depth}
+
+
+def list_roles(conn: Connection) -> list[dict]:
+    out = []
+    for rid, name, label, source in conn.execute(select(db.roles.c.id, db.roles.c.name, db.roles.c.label,
+                                                        db.roles.c.source).order_by(db.roles.c.name)):
+        grants: dict[tuple, list] = {}
+        for etype, action, depth in conn.execute(select(db.grants.c.entity_type, db.grants.c.action,
+                                                        db.grants.c.depth).where(db.grants.c.role_id == rid)
+                                                 .order_by(db.grants.c.entity_type, db.grants.c.id)):
+            grants.setdefault((etype, depth), []).append(action)
+        out.append({"name": name, "label": label, "source": source,
+                    "grants": [{"type": t, "actions": a, "depth": d} for (t, d), a in grants.items()]})
+    return out
+
+
+def assign_role(conn: Connection, user: str, role: str) -> None:
+    uid = conn.execute(select(db.users.c.id).where(db.users.c.name == user)).scalar()
+    rid = conn.execute(select(db.roles.c.id).where(db.roles.c.name == role)).scalar()
+    if uid is None:
+        raise NotFound(f"unknown user {user!r}")
+    if rid is None:
+        raise NotFound(f"unknown role {role!r}")
+    if not conn.execute(select(db.user_roles).where(db.user_roles.c.user_id == uid,
+                                                   db.user_roles.c.role_id == rid)).first():
+        conn.execute(insert(db.user_roles).values(user_id=uid, role_id=rid))
+
+
+# -- tokens -----------------------------------------------------------------------------
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(conn: Connection, user: str, label: str | None = None) -> str:
+    """Create an API token for ``user``; only its hash is stored, the token is returned once."""
+    uid = conn.execute(select(db.users.c.id).where(db.users.c.name == user)).scalar()
+    if uid is None:
+        raise NotFound(f"unknown user {user!r}")
+    token = "xrm_" + secrets.token_urlsafe(32)
+    conn.execute(insert(db.tokens).values(user_id=uid, token_hash=_token_hash(token), label=label,
+                                          created_at=db.utcnow()))
+    return token
+
+
+def user_for_token(conn: Connection, token: str) -> str:
+    """The user name a bearer token belongs to; AuthenticationError if unknown or revoked."""
+    row = conn.execute(select(db.users.c.name, db.users.c.active)
+                       .join(db.tokens, db.tokens.c.user_id == db.users.c.id)
+                       .where(db.tokens.c.token_hash == _token_hash(token or ""),
+                              db.tokens.c.revoked_at.is_(None))).first()
+    if row is None or not row.active:
+        raise AuthenticationError("invalid or revoked token")
+    return row.name
+
+
+def revoke_tokens(conn: Connection, user: str) -> int:
+    uid = conn.execute(select(db.users.c.id).where(db.users.c.name == user)).scalar()
+    if uid is None:
+        raise NotFound(f"unknown user {user!r}")
+    return conn.execute(db.tokens.update().where(db.tokens.c.user_id == uid, db.tokens.c.revoked_at.is_(None))
+                        .values(revoked_at=db.utcnow())).rowcount

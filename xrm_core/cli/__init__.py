@@ -1,0 +1,1 @@
+"""The ``xrm`` command line."""

@@ -1,0 +1,233 @@
+"""``xrm init``, ``plugins``, ``units``, ``users``, ``roles`` and ``tokens``."""
+from __future__ import annotations
+
+import click
+
+from .. import accounts
+from ..plugins import list_plugins
+from .context import as_option, emit_json, json_option, label_text, pass_ctx, table
+
+
+def register(cli: click.Group) -> None:
+    for cmd in (init, plugins, units, users, roles, tokens):
+        cli.add_command(cmd)
+
+
+def _require_admin(c, as_user):
+    """Administration commands act as an admin; refuse other users clearly."""
+    from ..errors import PermissionDenied
+    with c.session(as_user, write=False) as s:
+        if not s.actor.is_admin:
+            raise PermissionDenied(f"{s.actor.name!r} is not an administrator")
+
+
+@click.command()
+@click.option("--admin-password", metavar="P", help="Set the password of the 'admin' user.")
+@json_option
+@pass_ctx
+def init(c, admin_password, as_json):
+    """Create or upgrade the database, sync plugin definitions, create 'admin'."""
+    report = c.platform.init(admin_password=admin_password)
+    if as_json:
+        emit_json(report)
+        return
+    was = report["migrated_from"]
+    click.echo(f"database {report['database']}: "
+               + ("created" if was is None else "up to date" if was == report["revision"] else f"upgraded from {was}")
+               + f" (revision {report['revision']})")
+    if report["types_added"]:
+        click.echo(f"entity types added: {', '.join(report['types_added'])}")
+    if report["types_updated"]:
+        click.echo(f"entity types updated: {', '.join(report['types_updated'])}")
+    click.echo(f"relationship types: {report['reltypes']}, activity kinds: {report['activity_kinds']}, "
+               f"roles: {report['roles']}")
+    if report["admin_created"]:
+        click.echo("user 'admin' created" + ("" if admin_password else
+                                             " without a password (set one with --admin-password)"))
+
+
+@click.group()
+def plugins():
+    """Installed plugins."""
+
+
+@plugins.command("list")
+@json_option
+@pass_ctx
+def plugins_list(c, as_json):
+    """Plugins registered through the xrm.plugins entry points."""
+    items = list_plugins(c.pm)
+    if as_json:
+        emit_json(items)
+        return
+    table([[p["name"], p["distribution"] or "", p["version"] or "", ", ".join(h.removeprefix("xrm_") for h in p["hooks"])]
+           for p in items], ["NAME", "DISTRIBUTION", "VERSION", "HOOKS"])
+
+
+@click.group()
+def units():
+    """Organisational units (a tree: HQ → region → branch…)."""
+
+
+@units.command("create")
+@click.argument("name")
+@click.option("--parent", metavar="NAME", help="Parent unit (default: root).")
+@as_option
+@json_option
+@pass_ctx
+def units_create(c, name, parent, as_user, as_json):
+    """Create a unit."""
+    _require_admin(c, as_user)
+    with c.platform.connection() as conn:
+        u = accounts.create_unit(conn, name, parent)
+    if as_json:
+        emit_json(u)
+    else:
+        click.echo(f"unit {name!r} created under {u['parent']!r}")
+
+
+@units.command("list")
+@json_option
+@pass_ctx
+def units_list(c, as_json):
+    """The unit tree."""
+    with c.platform.connection() as conn:
+        items = accounts.list_units(conn)
+    if as_json:
+        emit_json(items)
+        return
+    for u in items:
+        click.echo("  " * max(u["depth"], 0) + u["name"])
+
+
+@click.group()
+def users():
+    """Users: each belongs to one unit and has roles."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--unit", required=True, metavar="U")
+@click.option("--role", "roles_", multiple=True, metavar="R", help="Role (repeatable).")
+@click.option("--password", metavar="P")
+@click.option("--admin", "is_admin", is_flag=True, help="May administer types, units, users and roles.")
+@as_option
+@json_option
+@pass_ctx
+def users_create(c, name, unit, roles_, password, is_admin, as_user, as_json):
+    """Create a user."""
+    _require_admin(c, as_user)
+    with c.platform.connection() as conn:
+        u = accounts.create_user(conn, name, unit, list(roles_), password, is_admin)
+    if as_json:
+        u.pop("id", None)
+        emit_json(u)
+    else:
+        click.echo(f"user {name!r} created in {unit!r}" + (f" with roles {', '.join(roles_)}" if roles_ else ""))
+
+
+@users.command("list")
+@json_option
+@pass_ctx
+def users_list(c, as_json):
+    """Users with unit and roles."""
+    with c.platform.connection() as conn:
+        items = accounts.list_users(conn)
+    if as_json:
+        emit_json(items)
+        return
+    table([[u["name"], u["unit"], ", ".join(u["roles"]), "yes" if u["is_admin"] else ""] for u in items],
+          ["NAME", "UNIT", "ROLES", "ADMIN"])
+
+
+@users.command("grant-role")
+@click.argument("user")
+@click.argument("role")
+@as_option
+@pass_ctx
+def users_grant_role(c, user, role, as_user):
+    """Give USER the role ROLE."""
+    _require_admin(c, as_user)
+    with c.platform.connection() as conn:
+        accounts.assign_role(conn, user, role)
+    click.echo(f"{user!r} now has role {role!r}")
+
+
+@click.group()
+def roles():
+    """Roles and their grants (type, actions, depth own/unit/subtree/all)."""
+
+
+@roles.command("list")
+@json_option
+@pass_ctx
+def roles_list(c, as_json):
+    """Roles with grants."""
+    with c.platform.connection() as conn:
+        items = accounts.list_roles(conn)
+    if as_json:
+        emit_json(items)
+        return
+    for r in items:
+        click.echo(f"{r['name']}  ({label_text(r['label']) or '-'}; from {r['source']})")
+        for g in r["grants"]:
+            click.echo(f"    {g['type']}: {','.join(g['actions'])} @ {g['depth']}")
+
+
+@roles.command("create")
+@click.argument("name")
+@click.option("--label")
+@as_option
+@pass_ctx
+def roles_create(c, name, label, as_user):
+    """Create an empty role."""
+    _require_admin(c, as_user)
+    with c.platform.connection() as conn:
+        accounts.create_role(conn, name, label)
+    click.echo(f"role {name!r} created")
+
+
+@roles.command("grant")
+@click.argument("role")
+@click.argument("type_")
+@click.argument("actions")
+@click.option("--depth", required=True, type=click.Choice(["own", "unit", "subtree", "all"]))
+@as_option
+@pass_ctx
+def roles_grant(c, role, type_, actions, depth, as_user):
+    """Grant ACTIONS (comma list: read,create,update,delete) on TYPE (or *) to ROLE."""
+    _require_admin(c, as_user)
+    with c.platform.connection() as conn:
+        from .. import entity_types
+        g = accounts.grant(conn, role, type_, [a.strip() for a in actions.split(",") if a.strip()], depth,
+                           set(entity_types.load_all(conn)))
+    click.echo(f"{role}: {','.join(g['actions'])} on {g['type']} @ {g['depth']}")
+
+
+@click.group()
+def tokens():
+    """API tokens (stored hashed; shown once)."""
+
+
+@tokens.command("create")
+@click.argument("user")
+@click.option("--label", help="What the token is for.")
+@as_option
+@pass_ctx
+def tokens_create(c, user, label, as_user):
+    """Create a token for USER and print it alone on stdout."""
+    _require_admin(c, as_user)
+    with c.platform.connection() as conn:
+        click.echo(accounts.create_token(conn, user, label))
+
+
+@tokens.command("revoke")
+@click.argument("user")
+@as_option
+@pass_ctx
+def tokens_revoke(c, user, as_user):
+    """Revoke every token of USER."""
+    _require_admin(c, as_user)
+    with c.platform.connection() as conn:
+        n = accounts.revoke_tokens(conn, user)
+    click.echo(f"{n} token(s) revoked")

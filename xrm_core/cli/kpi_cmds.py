@@ -1,0 +1,72 @@
+"""``xrm kpi``: list, add and compute KPIs."""
+from __future__ import annotations
+
+import click
+
+from .. import kpis
+from .admin_cmds import _require_admin
+from .context import as_option, emit_json, json_option, label_text, pass_ctx, read_json_file, table
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(kpi)
+
+
+@click.group()
+def kpi():
+    """Key performance indicators."""
+
+
+@kpi.command("list")
+@json_option
+@pass_ctx
+def kpi_list(c, as_json):
+    """Every KPI: plugins' and admin-declared."""
+    with c.platform.connection() as conn:
+        items = [k.to_dict() | {"source": getattr(k, "source", None)}
+                 for k in sorted(c.platform.kpi_registry(conn).values(), key=lambda k: k.name)]
+    if as_json:
+        emit_json(items)
+        return
+    table([[k["name"], label_text(k.get("label")), k.get("unit", ""), k.get("entity", ""), k["source"]] for k in items],
+          ["NAME", "LABEL", "UNIT", "ENTITY", "SOURCE"])
+
+
+@kpi.command("add")
+@click.argument("file", type=click.Path(dir_okay=False))
+@as_option
+@json_option
+@pass_ctx
+def kpi_add(c, file, as_user, as_json):
+    """Add (or replace) a declarative KPI from a JSON FILE."""
+    _require_admin(c, as_user)
+    d = read_json_file(file)
+    with c.platform.connection() as conn:
+        saved = kpis.add(c.platform, conn, d)
+    if as_json:
+        emit_json(saved)
+    else:
+        click.echo(f"KPI {saved['name']!r} added")
+
+
+@kpi.command("compute")
+@click.argument("name")
+@click.option("--from", "date_from", metavar="DATE", help="First day, inclusive (YYYY-MM-DD).")
+@click.option("--to", "date_to", metavar="DATE", help="Last day, inclusive (YYYY-MM-DD).")
+@click.option("--by", metavar="FIELD", help="Group by this field.")
+@as_option
+@json_option
+@pass_ctx
+def kpi_compute(c, name, date_from, date_to, by, as_user, as_json):
+    """Compute KPI NAME within the caller's scope."""
+    with c.session(as_user, write=False) as s:
+        result = kpis.compute(s, name, date_from, date_to, by)
+    if as_json:
+        emit_json(result)
+        return
+    period = f" from {result['from'] or '…'} to {result['to'] or '…'}" if (result["from"] or result["to"]) else ""
+    value = "n/a" if result["value"] is None else f"{result['value']:g}" if isinstance(result["value"], (int, float)) else result["value"]
+    click.echo(f"{result['kpi']}{period}: {value} {result['unit']} (n={result['n']})")
+    if result["groups"]:
+        table([[g["key"], "n/a" if g["value"] is None else g["value"], g["n"]] for g in result["groups"]],
+              [by.upper(), "VALUE", "N"])

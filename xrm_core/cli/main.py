@@ -1,0 +1,80 @@
+"""Entry point of the ``xrm`` command: the group, error handling and plugin commands."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ..errors import XrmError
+from .context import CliContext
+
+
+class XrmGroup(click.Group):
+    """Turns every error into one clear line on stderr and a non-zero exit — no traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except XrmError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(2 if e.status in (400, 422) else 1)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except Exception as e:  # noqa: BLE001 — users get a message, developers XRM_DEBUG=1
+            if os.environ.get("XRM_DEBUG"):
+                raise
+            click.echo(f"error: {_explain(e)}", err=True)
+            ctx.exit(1)
+
+
+def _explain(e: Exception) -> str:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+    text = str(getattr(e, "orig", e)).splitlines()[0] if str(e) else type(e).__name__
+    if isinstance(e, (OperationalError, ProgrammingError)):
+        if "no such table" in text or "does not exist" in text:
+            return "the database is not initialised: run `xrm init` first"
+        return f"database error: {text}"
+    return f"{type(e).__name__}: {text} (set XRM_DEBUG=1 for the traceback)"
+
+
+def build_cli(pm=None) -> click.Group:
+    """The ``xrm`` group with core commands and every plugin's ``xrm_cli_commands``."""
+    from ..plugins import make_plugin_manager
+    from . import admin_cmds, io_cmds, kpi_cmds, record_cmds, schema_cmds
+
+    pm = pm if pm is not None else make_plugin_manager()
+
+    @click.group(cls=XrmGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option("--db", "db_url", metavar="URL", envvar=None,
+                  help="Database URL (default: $XRM_DATABASE_URL, else sqlite:///xrm.db).")
+    @click.version_option(package_name="xrm-platform", prog_name="xrm")
+    @click.pass_context
+    def cli(ctx, db_url):
+        """xrm — extensible relationship management: records, relationships, history, KPIs."""
+        ctx.obj = CliContext(db_url, pm)
+
+    for module in (admin_cmds, schema_cmds, record_cmds, io_cmds, kpi_cmds):
+        module.register(cli)
+    pm.hook.xrm_cli_commands(cli=cli)
+    return cli
+
+
+def main(argv=None) -> None:
+    try:
+        cli = build_cli()
+    except XrmError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except Exception as e:  # noqa: BLE001 — a broken plugin must not print a traceback
+        if os.environ.get("XRM_DEBUG"):
+            raise
+        click.echo(f"error: cannot load plugins: {type(e).__name__}: {e}", err=True)
+        sys.exit(1)
+    cli.main(args=argv, prog_name="xrm")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""``xrm types`` and ``xrm reltypes``: entity and relationship types."""
+from __future__ import annotations
+
+import click
+
+from .. import entity_types, relationships
+from ..errors import ValidationError
+from .admin_cmds import _require_admin
+from .context import as_option, emit_json, json_option, label_text, pass_ctx, read_json_file, table
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(types)
+    cli.add_command(reltypes)
+
+
+@click.group()
+def types():
+    """Entity types (JSON Schema for record data, indexes, unique keys)."""
+
+
+@types.command("list")
+@json_option
+@pass_ctx
+def types_list(c, as_json):
+    """Every entity type."""
+    with c.platform.connection() as conn:
+        items = sorted(entity_types.load_all(conn).values(), key=lambda t: t.name)
+        counts = _counts(conn)
+    if as_json:
+        emit_json([{**t.to_dict(), "records": counts.get(t.name, 0)} for t in items])
+        return
+    table([[t.name, label_text(t.label), t.version, t.source, counts.get(t.name, 0)] for t in items],
+          ["NAME", "LABEL", "VERSION", "SOURCE", "RECORDS"])
+
+
+def _counts(conn):
+    from sqlalchemy import func, select
+    from .. import db
+    return dict(conn.execute(select(db.records.c.type, func.count()).group_by(db.records.c.type)).all())
+
+
+@types.command("show")
+@click.argument("name")
+@json_option
+@pass_ctx
+def types_show(c, name, as_json):
+    """One entity type's definition."""
+    with c.platform.connection() as conn:
+        et = entity_types.get(conn, name)
+    if as_json:
+        emit_json(et.to_dict())
+        return
+    click.echo(f"{et.name} — {label_text(et.label)} (version {et.version}, from {et.source})")
+    if et.title_field:
+        click.echo(f"title field: {et.title_field}")
+    if et.definition.get("indexes"):
+        click.echo(f"indexes: {', '.join(et.definition['indexes'])}")
+    if et.definition.get("unique"):
+        click.echo("unique: " + ", ".join(u if isinstance(u, str) else "+".join(u) for u in et.definition["unique"]))
+    required = set(et.schema.get("required", []))
+    rows = []
+    for fname, sub in et.properties().items():
+        t = et.field_type(fname) or ""
+        extra = sub.get("format") or ("enum" if "enum" in sub else "")
+        rows.append([fname, t, extra, "yes" if fname in required else ""])
+    table(rows, ["FIELD", "TYPE", "FORMAT", "REQUIRED"])
+
+
+def _load_definition(path):
+    d = read_json_file(path)
+    if not isinstance(d, dict):
+        raise ValidationError(f"{path}: an entity type definition is a JSON object")
+    return d
+
+
+@types.command("add")
+@click.argument("file", type=click.Path(dir_okay=False))
+@as_option
+@json_option
+@pass_ctx
+def types_add(c, file, as_user, as_json):
+    """Add an entity type from a JSON FILE."""
+    _require_admin(c, as_user)
+    d = _load_definition(file)
+    with c.platform.connection() as conn:
+        et = entity_types.add(conn, d)
+    if as_json:
+        emit_json(et.to_dict())
+    else:
+        click.echo(f"entity type {et.name!r} added (version 1)")
+
+
+@types.command("update")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check stored records and report; change nothing.")
+@as_option
+@json_option
+@pass_ctx
+def types_update(c, file, dry_run, as_user, as_json):
+    """Replace a type's definition from FILE, if every stored record stays valid."""
+    _require_admin(c, as_user)
+    d = _load_definition(file)
+    try:
+        with c.platform.connection() as conn:
+            report = entity_types.update(conn, d, dry_run=dry_run)
+    except ValidationError as e:
+        if as_json and "impact" in e.extra:
+            emit_json({**e.extra["impact"], "applied": False, "error": e.message})
+        raise
+    if as_json:
+        emit_json(report)
+        return
+    verb = "would be applied" if dry_run else "applied"
+    if not report["changed"]:
+        click.echo(f"{report['type']}: no change")
+    else:
+        click.echo(f"{report['type']}: {report['checked']} records checked, all valid; change {verb}"
+                   + ("" if dry_run else f" (version {report['version']})"))
+
+
+@types.command("remove")
+@click.argument("name")
+@as_option
+@pass_ctx
+def types_remove(c, name, as_user):
+    """Remove a type that has no records."""
+    _require_admin(c, as_user)
+    with c.platform.connection() as conn:
+        entity_types.remove(conn, name)
+    click.echo(f"entity type {name!r} removed")
+
+
+@click.group()
+def reltypes():
+    """Relationship types between entity types."""
+
+
+@reltypes.command("list")
+@json_option
+@pass_ctx
+def reltypes_list(c, as_json):
+    """Every relationship type."""
+    with c.platform.connection() as conn:
+        items = sorted(relationships.load_all(conn).values(), key=lambda d: d["name"])
+    if as_json:
+        emit_json(items)
+        return
+    table([[d["name"], d["source"], d["target"], d["cardinality"], d.get("on_delete", "unlink"),
+            label_text(d.get("label"))] for d in items],
+          ["NAME", "SOURCE", "TARGET", "CARDINALITY", "ON_DELETE", "LABEL"])
+
+
+@reltypes.command("add")
+@click.argument("file", type=click.Path(dir_okay=False))
+@as_option
+@json_option
+@pass_ctx
+def reltypes_add(c, file, as_user, as_json):
+    """Add a relationship type from a JSON FILE."""
+    _require_admin(c, as_user)
+    d = _load_definition(file)
+    with c.platform.connection() as conn:
+        saved = relationships.save(conn, d, set(entity_types.load_all(conn)))
+    if as_json:
+        emit_json(saved)
+    else:
+        click.echo(f"relationship type {saved['name']!r} added")
+
+
+@reltypes.command("remove")
+@click.argument("name")
+@as_option
+@pass_ctx
+def reltypes_remove(c, name, as_user):
+    """Remove a relationship type that no relationship uses."""
+    _require_admin(c, as_user)
+    with c.platform.connection() as conn:
+        relationships.remove(conn, name)
+    click.echo(f"relationship type {name!r} removed")

@@ -1,0 +1,222 @@
+"""Database engine and the core tables (SQLAlchemy Core, no ORM).
+
+Records keep their attributes in one JSON column (``JSONB`` on PostgreSQL). Times are stored
+as ISO-8601 UTC strings: identical on both engines, sortable as text, and what the JSON
+contract shows anyway.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import orjson
+from sqlalchemy import (
+    JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+    UniqueConstraint, create_engine, event,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+#: JSON everywhere, JSONB on PostgreSQL (indexable expressions, GIN).
+Json = JSON().with_variant(JSONB(), "postgresql")
+Stamp = String(32)  # ISO-8601 UTC, e.g. 2026-11-25T15:27:47.123456Z
+
+units = Table(
+    "xrm_units", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("label", Json),
+    Column("parent_id", Integer, ForeignKey("xrm_units.id", ondelete="RESTRICT")),
+    # Materialised path "/1/4/9/" so a subtree is one LIKE prefix query.
+    Column("path", String(1000), nullable=False, index=True),
+    Column("created_at", Stamp, nullable=False),
+)
+
+users = Table(
+    "xrm_users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("unit_id", Integer, ForeignKey("xrm_units.id", ondelete="RESTRICT"), nullable=False),
+    Column("password_hash", String(255)),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", Stamp, nullable=False),
+)
+
+roles = Table(
+    "xrm_roles", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("label", Json),
+    Column("source", String(100), nullable=False),  # plugin name or "admin"
+)
+
+user_roles = Table(
+    "xrm_user_roles", metadata,
+    Column("user_id", Integer, ForeignKey("xrm_users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", Integer, ForeignKey("xrm_roles.id", ondelete="CASCADE"), primary_key=True),
+)
+
+grants = Table(
+    "xrm_grants", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("role_id", Integer, ForeignKey("xrm_roles.id", ondelete="CASCADE"), nullable=False),
+    Column("entity_type", String(100), nullable=False),  # a type name or "*"
+    Column("action", String(10), nullable=False),
+    Column("depth", String(10), nullable=False),
+    UniqueConstraint("role_id", "entity_type", "action"),
+)
+
+tokens = Table(
+    "xrm_tokens", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("xrm_users.id", ondelete="CASCADE"), nullable=False),
+    # SHA-256 of the token: tokens are long random secrets, so a fast hash is safe and
+    # lets every request look its token up by equality.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", String(200)),
+    Column("created_at", Stamp, nullable=False),
+    Column("revoked_at", Stamp),
+)
+
+entity_types = Table(
+    "xrm_entity_types", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("definition", Json, nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+)
+
+entity_type_versions = Table(
+    "xrm_entity_type_versions", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("definition", Json, nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+)
+
+relationship_types = Table(
+    "xrm_relationship_types", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("definition", Json, nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+)
+
+activity_kinds = Table(
+    "xrm_activity_kinds", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("definition", Json, nullable=False),
+    Column("source", String(100), nullable=False),
+)
+
+kpi_definitions = Table(
+    "xrm_kpis", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("definition", Json, nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+)
+
+records = Table(
+    "xrm_records", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("type", String(100), ForeignKey("xrm_entity_types.name", ondelete="RESTRICT"), nullable=False),
+    Column("data", Json, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("owner_id", Integer, ForeignKey("xrm_users.id", ondelete="RESTRICT"), nullable=False),
+    Column("unit_id", Integer, ForeignKey("xrm_units.id", ondelete="RESTRICT"), nullable=False),
+    Column("created_by", Integer, nullable=False),
+    Column("updated_by", Integer, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+    Index("ix_xrm_records_type_id", "type", "id"),
+    Index("ix_xrm_records_unit", "unit_id"),
+    Index("ix_xrm_records_owner", "owner_id"),
+)
+
+relationships = Table(
+    "xrm_relationships", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("type", String(100), ForeignKey("xrm_relationship_types.name", ondelete="RESTRICT"), nullable=False),
+    Column("source_id", String(32), ForeignKey("xrm_records.id", ondelete="RESTRICT"), nullable=False),
+    Column("target_id", String(32), ForeignKey("xrm_records.id", ondelete="RESTRICT"), nullable=False),
+    Column("data", Json),
+    Column("created_by", Integer, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    UniqueConstraint("type", "source_id", "target_id"),
+    Index("ix_xrm_relationships_source", "source_id", "type"),
+    Index("ix_xrm_relationships_target", "target_id", "type"),
+)
+
+activities = Table(
+    "xrm_activities", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # No foreign key: the history of a deleted record outlives it.
+    Column("record_id", String(32), nullable=False),
+    Column("record_type", String(100), nullable=False),
+    # Copied from the record when written, so history stays scoped after a delete.
+    Column("unit_id", Integer, nullable=False),
+    Column("owner_id", Integer, nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("at", Stamp, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("summary", Text),
+    Column("payload", Json),
+    Index("ix_xrm_activities_record", "record_id", "id"),
+)
+
+
+def utcnow() -> str:
+    """Current UTC time as the ISO-8601 string every table stores."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _json_dumps(value) -> str:
+    return orjson.dumps(value).decode()
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """Create the engine for ``url`` with the platform's settings.
+
+    SQLite gets WAL, a busy timeout and foreign keys on every connection; both engines
+    (de)serialise JSON with orjson.
+    """
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    kwargs.setdefault("json_serializer", _json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"timeout": 30})
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling defers BEGIN; emit it ourselves so a
+        # transaction really starts (and SAVEPOINTs work).
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_begin(conn):
+    # A writer takes the write lock up front (BEGIN IMMEDIATE): two deferred transactions
+    # that both later try to write would otherwise fail with "database is locked".
+    write = conn.get_execution_options().get("xrm_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _sqlite_pragmas(dbapi_conn, _record):
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see make_engine)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()

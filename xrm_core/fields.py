@@ -1,0 +1,59 @@
+"""SQL expressions for fields inside a record's JSON ``data``.
+
+One function builds the expression for both queries and index DDL, so the database always
+recognises its expression indexes. Field paths are validated (``a.b.c`` of identifier
+segments) before they reach SQL, so they can be inlined safely.
+"""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import literal_column
+from sqlalchemy.sql.elements import ColumnElement
+
+from .errors import ValidationError
+
+FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+#: JSON Schema type -> how the value is read on PostgreSQL (text, numeric or boolean).
+NUMERIC = {"integer", "number"}
+
+
+def check_field(path: str) -> list[str]:
+    """Split a dotted field path, refusing anything that is not identifier segments."""
+    if not isinstance(path, str) or not FIELD_RE.match(path):
+        raise ValidationError(f"invalid field name {path!r}: use letters, digits and _ separated by dots")
+    return path.split(".")
+
+
+def field_sql(dialect: str, path: str, json_type: str | None = None, column: str = "data") -> str:
+    """SQL text reading ``path`` from the JSON ``column`` as a comparable scalar.
+
+    SQLite's ``json_extract`` returns typed SQL values. PostgreSQL's ``#>>`` returns text,
+    so numbers and booleans are cast by the field's schema type.
+    """
+    parts = check_field(path)
+    if dialect == "postgresql":
+        expr = f"({column} #>> '{{{','.join(parts)}}}')"
+        if json_type in NUMERIC:
+            return f"({expr}::numeric)"
+        if json_type == "boolean":
+            return f"({expr}::boolean)"
+        return expr
+    return f"json_extract({column}, '$.{'.'.join(parts)}')"
+
+
+def field_expr(dialect: str, path: str, json_type: str | None = None, table: str = "xrm_records") -> ColumnElement:
+    """The expression of :func:`field_sql` as a SQLAlchemy column element for ``table``."""
+    return literal_column(field_sql(dialect, path, json_type, f"{table}.data"))
+
+
+def type_literal(name: str) -> ColumnElement:
+    """An entity type name inlined as a SQL literal.
+
+    Partial indexes (``WHERE type = 'x'``) are only used by SQLite when the query states
+    the same literal; names are validated identifiers, so inlining is safe.
+    """
+    if not re.match(r"^[a-z][a-z0-9_]*$", name):
+        raise ValidationError(f"invalid entity type name {name!r}")
+    return literal_column(f"'{name}'")

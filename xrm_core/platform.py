@@ -1,0 +1,188 @@
+"""The Platform: engine + plugin manager + compiled-definition caches, built by a factory.
+
+    platform = Platform("sqlite:///xrm.db")
+    platform.init(admin_password="…")
+    with platform.session("admin") as s:
+        rec = s.create("customer", {"name": "Ada"})
+
+Nothing here is a module global: tests build as many platforms as they like.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Connection, select
+
+from . import accounts, db, entity_types, relationships
+from .errors import DefinitionError, NotFound, XrmError
+from .plugins import call_each, make_plugin_manager
+from .scope import load_actor
+from .session import Session
+from .validation import check_definition
+
+DEFAULT_URL = "sqlite:///xrm.db"
+ADMIN = "admin"
+
+
+def database_url(url: str | None = None) -> str:
+    """``url``, else ``XRM_DATABASE_URL``, else ``sqlite:///xrm.db`` in the current directory."""
+    return url or os.environ.get("XRM_DATABASE_URL") or DEFAULT_URL
+
+
+class Platform:
+    """One database and one set of plugins."""
+
+    def __init__(self, url: str | None = None, pm=None, plugins=(), load_entry_points: bool = True,
+                 engine=None):
+        self.url = database_url(url)
+        self.engine = engine if engine is not None else db.make_engine(self.url)
+        self.pm = pm if pm is not None else make_plugin_manager(load_entry_points, plugins)
+        self._compiled: dict[tuple[str, int], entity_types.EntityType] = {}
+        self._event_impls = None
+        self._kpis = None
+
+    # -- caches ------------------------------------------------------------------------
+    def compiled_type(self, conn: Connection, name: str, version: int) -> entity_types.EntityType:
+        """The compiled EntityType at ``version`` (compiled once per process)."""
+        key = (name, version)
+        et = self._compiled.get(key)
+        if et is None:
+            et = entity_types.get(conn, name)
+            self._compiled[(name, et.version)] = et
+        return et
+
+    def record_event_impls(self):
+        """(plugin name, hookimpl) of ``xrm_record_event`` in call order."""
+        if self._event_impls is None:
+            caller = self.pm.hook.xrm_record_event
+            self._event_impls = [(self.pm.get_name(i.plugin) or repr(i.plugin), i)
+                                 for i in reversed(caller.get_hookimpls())]
+        return self._event_impls
+
+    # -- sessions ----------------------------------------------------------------------
+    @contextmanager
+    def session(self, user: str = ADMIN, write: bool = True) -> Iterator[Session]:
+        """A transaction acting as ``user``: committed on success, rolled back on error."""
+        conn = self.engine.connect()
+        if write:
+            conn = conn.execution_options(xrm_write=True)
+        try:
+            with conn.begin():
+                actor = load_actor(conn, user)
+                yield Session(self, conn, actor)
+        finally:
+            conn.close()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A plain transaction (administration that acts as nobody in particular)."""
+        with self.engine.connect().execution_options(xrm_write=True) as conn, conn.begin():
+            yield conn
+
+    # -- setup -------------------------------------------------------------------------
+    def init(self, admin_password: str | None = None) -> dict:
+        """Create or upgrade the database, sync plugin definitions, ensure the admin user.
+
+        Idempotent: a second run changes nothing unless plugins changed. All or nothing.
+        """
+        from . import migrations
+        with self.connection() as conn:
+            before = migrations.current(conn)
+            migrations.upgrade(conn)
+            if conn.execute(select(db.units.c.id).where(db.units.c.name == accounts.ROOT_UNIT)).first() is None:
+                accounts.create_unit(conn, accounts.ROOT_UNIT)
+            accounts.save_role(conn, {"name": "admin", "label": "Administrator",
+                                      "grants": [{"type": "*", "actions": ["read", "create", "update", "delete"],
+                                                  "depth": "all"}]}, source="core")
+            created_admin = False
+            if conn.execute(select(db.users.c.id).where(db.users.c.name == ADMIN)).first() is None:
+                accounts.create_user(conn, ADMIN, accounts.ROOT_UNIT, ["admin"], admin_password, is_admin=True)
+                created_admin = True
+            elif admin_password:
+                accounts.set_password(conn, ADMIN, admin_password)
+            synced = self.sync_definitions(conn)
+        self._compiled.clear()
+        return {"database": self.url, "migrated_from": before, "revision": migrations.HEAD,
+                "admin_created": created_admin, **synced}
+
+    def sync_definitions(self, conn: Connection) -> dict:
+        """Store every plugin's entity types, relationship types, activity kinds and roles."""
+        report = {"types_added": [], "types_updated": [], "reltypes": 0, "activity_kinds": 0, "roles": 0}
+        stored = entity_types.load_all(conn)
+        for plugin, defs in call_each(self.pm, "xrm_entity_types"):
+            for i, d in enumerate(defs or []):
+                try:
+                    name = d.get("name") if isinstance(d, dict) else None
+                    if name in stored:
+                        r = entity_types.update(conn, d, source=plugin)
+                        if r["applied"]:
+                            report["types_updated"].append(name)
+                    else:
+                        et = entity_types.add(conn, d, source=plugin)
+                        stored[et.name] = et
+                        report["types_added"].append(et.name)
+                except XrmError as e:
+                    e.message = f"plugin {plugin!r}, entity type #{i} ({d.get('name') if isinstance(d, dict) else '?'}): {e.message}"
+                    raise
+        known = set(entity_types.load_all(conn))
+        for plugin, defs in call_each(self.pm, "xrm_relationship_types"):
+            for d in defs or []:
+                try:
+                    relationships.save(conn, d, known, source=plugin, replace=True)
+                except XrmError as e:
+                    e.message = f"plugin {plugin!r}: {e.message}"
+                    raise
+                report["reltypes"] += 1
+        for plugin, defs in call_each(self.pm, "xrm_activity_kinds"):
+            for d in defs or []:
+                try:
+                    check_definition("activity-kind.schema.json", d, "activity kind")
+                except XrmError as e:
+                    e.message = f"plugin {plugin!r}: {e.message}"
+                    raise
+                row = conn.execute(select(db.activity_kinds.c.name).where(db.activity_kinds.c.name == d["name"])).first()
+                if row is None:
+                    conn.execute(db.activity_kinds.insert().values(name=d["name"], definition=d, source=plugin))
+                else:
+                    conn.execute(db.activity_kinds.update().where(db.activity_kinds.c.name == d["name"])
+                                 .values(definition=d, source=plugin))
+                report["activity_kinds"] += 1
+        for plugin, defs in call_each(self.pm, "xrm_roles"):
+            for d in defs or []:
+                try:
+                    for j, g in enumerate(d.get("grants", []) if isinstance(d, dict) else []):
+                        if g.get("type") not in known and g.get("type") != "*":
+                            raise DefinitionError(f"role {d.get('name')!r} grants on unknown entity type",
+                                                  [{"pointer": f"/grants/{j}/type", "message": f"no entity type {g.get('type')!r}"}])
+                    accounts.save_role(conn, d, source=plugin)
+                except XrmError as e:
+                    e.message = f"plugin {plugin!r}: {e.message}"
+                    raise
+                report["roles"] += 1
+        # Validate plugin KPIs now, so a broken one fails init rather than a dashboard.
+        from . import kpis
+        self._kpis = None
+        kpis.registry(self, conn)
+        return report
+
+    # -- KPIs --------------------------------------------------------------------------
+    def kpi_registry(self, conn: Connection):
+        from . import kpis
+        return kpis.registry(self, conn)
+
+    def user_exists(self, name: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(db.users.c.id).where(db.users.c.name == name)).first() is not None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_platform(url: str | None = None, **kwargs) -> Platform:
+    """Build a Platform for ``url`` (see :func:`database_url`)."""
+    return Platform(url, **kwargs)
+
+
+__all__ = ["Platform", "open_platform", "database_url", "NotFound"]

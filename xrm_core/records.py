@@ -1,0 +1,229 @@
+"""Records: create, read, list, update (JSON merge patch) and delete, scoped and with history.
+
+The path of one write: parse → validate → scope → ``before_*`` hooks → validate again →
+store → ``after_*`` hooks → history, all in the session's transaction.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, insert, select, tuple_
+from sqlalchemy.exc import IntegrityError
+
+from . import db
+from .errors import Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError
+from .filters import compile_filter, order_by
+from .history import changes_payload, diff, merge_patch
+
+if TYPE_CHECKING:
+    from .session import Session
+
+R = db.records
+
+
+def new_id() -> str:
+    """Opaque, roughly time-ordered id: 12 hex digits of milliseconds + 8 random."""
+    return f"{int(time.time() * 1000):012x}{os.urandom(4).hex()}"
+
+
+@dataclass
+class Record:
+    """A record as plugins and callers see it (contract JSON via :meth:`to_dict`)."""
+
+    id: str
+    type: str
+    data: dict
+    version: int = 1
+    owner: str | None = None
+    unit: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    created_by: str | None = None
+    updated_by: str | None = None
+    owner_id: int | None = field(default=None, repr=False)
+    unit_id: int | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "type": self.type, "data": self.data, "version": self.version,
+                "owner": self.owner, "unit": self.unit, "created_at": self.created_at,
+                "updated_at": self.updated_at, "created_by": self.created_by,
+                "updated_by": self.updated_by}
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}"'
+
+
+COLUMNS = (R.c.id, R.c.type, R.c.data, R.c.version, R.c.owner_id, R.c.unit_id,
+           R.c.created_at, R.c.updated_at, R.c.created_by, R.c.updated_by)
+
+
+def from_row(s: "Session", row) -> Record:
+    users, units = s.user_names(), s.unit_names()
+    return Record(row.id, row.type, row.data, row.version, users.get(row.owner_id), units.get(row.unit_id),
+                  row.created_at, row.updated_at, users.get(row.created_by), users.get(row.updated_by),
+                  row.owner_id, row.unit_id)
+
+
+def _load(s: "Session", record_id: str, action: str = "read", for_update: bool = False):
+    """Row of ``record_id`` if the actor may read it (else NotFound) and ``action`` it (else 403)."""
+    if not isinstance(record_id, str):
+        raise NotFound(f"no record {record_id!r}")
+    q = select(*COLUMNS).where(R.c.id == record_id)
+    row = s.conn.execute(q).first()
+    if row is None or not s.allows(row.type, "read", row):
+        raise NotFound(f"no record {record_id!r}")
+    if action != "read" and not s.allows(row.type, action, row):
+        raise PermissionDenied(f"{s.actor.name!r} may not {action} record {record_id!r}")
+    return row
+
+
+def get(s: "Session", record_id: str) -> Record:
+    """The record ``record_id``; NotFound if unknown or outside the caller's read scope."""
+    return from_row(s, _load(s, record_id))
+
+
+def list_records(s: "Session", type_name: str, where: dict | None = None, limit: int = 100,
+                 sort: list[str] | None = None, after: tuple | None = None) -> list[Record]:
+    """Up to ``limit`` records of a type matching filter ``where``, scoped, ordered by ``sort``.
+
+    ``after`` is the keyset cursor: the sort values and id of the last row already seen.
+    """
+    et = s.entity_type(type_name)
+    if not s.actor.can(et.name, "read"):
+        raise PermissionDenied(f"{s.actor.name!r} may not read {et.name} records")
+    d = s.dialect
+    from .fields import type_literal
+    conds = [R.c.type == type_literal(et.name), s.actor.clause(et.name, "read")]
+    if where:
+        conds.append(compile_filter(d, et, where))
+    keys, order = order_by(d, et, sort or [])
+    if after is not None:
+        conds.append(_after(keys, after))
+    q = select(*COLUMNS).where(and_(*conds)).order_by(*order).limit(max(0, int(limit)))
+    return [from_row(s, row) for row in s.conn.execute(q)]
+
+
+def _after(keys, after):
+    """Keyset condition: rows strictly after ``after`` in the order of ``keys`` [(expr, desc)]."""
+    from sqlalchemy import or_
+    ors = []
+    for i, (expr, desc) in enumerate(keys):
+        eqs = [k == v for (k, _), v in zip(keys[:i], after[:i])]
+        ors.append(and_(*eqs, expr < after[i] if desc else expr > after[i]))
+    return or_(*ors)
+
+
+def _check_data(data):
+    if not isinstance(data, dict):
+        raise ValidationError("record data must be a JSON object", [{"pointer": "/data", "message": "not an object"}])
+
+
+def create(s: "Session", type_name: str, data: dict, unit: str | None = None,
+           record_id: str | None = None, summary: str | None = None) -> Record:
+    """Create a record of ``type_name`` owned by the actor, in their unit or ``unit``."""
+    et = s.entity_type(type_name)
+    _check_data(data)
+    et.validate(data)
+    unit_id = s.choose_unit(et.name, unit)
+    now = db.utcnow()
+    rec = Record(record_id or new_id(), et.name, copy.deepcopy(data), 1, s.actor.name, s.unit_names()[unit_id],
+                 now, now, s.actor.name, s.actor.name, s.actor.id, unit_id)
+    s.fire("before_create", rec, {})
+    et.validate(rec.data)
+    try:
+        with s.conn.begin_nested():
+            s.conn.execute(insert(R).values(
+                id=rec.id, type=et.name, data=rec.data, version=1, owner_id=s.actor.id, unit_id=unit_id,
+                created_by=s.actor.id, updated_by=s.actor.id, created_at=now, updated_at=now))
+    except IntegrityError as e:
+        raise s.unique_conflict(et, rec.data, e) from None
+    s.fire("after_create", rec, {})
+    s.log_activity(rec, "created", summary or f"created {et.name}", {"data": rec.data}, at=now)
+    return rec
+
+
+def update(s: "Session", record_id: str, patch: dict, if_version: int | None = None,
+           summary: str | None = None) -> Record:
+    """Apply a JSON merge patch (RFC 7396) to a record's data.
+
+    With ``if_version``, refuse (PreconditionFailed) unless the stored version matches. The
+    write is one conditional UPDATE on the version read, so no concurrent change is lost.
+    """
+    _check_data(patch)
+    row = _load(s, record_id, "update")
+    if if_version is not None and row.version != if_version:
+        raise PreconditionFailed(f"record {record_id} is at version {row.version}, not {if_version}")
+    et = s.entity_type(row.type)
+    new_data = merge_patch(row.data, patch)
+    et.validate(new_data)
+    changes = diff(row.data, new_data)
+    rec = from_row(s, row)
+    if not changes:
+        return rec
+    rec.data = new_data
+    rec.version = row.version + 1
+    s.fire("before_update", rec, changes)
+    if rec.data is not new_data or diff(new_data, rec.data):
+        et.validate(rec.data)
+        changes = diff(row.data, rec.data)
+    now = db.utcnow()
+    try:
+        with s.conn.begin_nested():
+            res = s.conn.execute(R.update().where(R.c.id == record_id, R.c.version == row.version)
+                                 .values(data=rec.data, version=rec.version, updated_at=now,
+                                         updated_by=s.actor.id))
+    except IntegrityError as e:
+        raise s.unique_conflict(et, rec.data, e, exclude=record_id) from None
+    if res.rowcount != 1:
+        raise PreconditionFailed(f"record {record_id} was changed concurrently; read it again and retry")
+    rec.updated_at, rec.updated_by = now, s.actor.name
+    s.fire("after_update", rec, changes)
+    s.log_activity(rec, "updated", summary or _summarise(changes),
+                   {"version": rec.version, "changes": changes_payload(changes)}, at=now)
+    return rec
+
+
+def _summarise(changes) -> str:
+    fields = [p.lstrip("/") for p in changes]
+    shown = ", ".join(fields[:5]) + (f" and {len(fields) - 5} more" if len(fields) > 5 else "")
+    return f"updated {shown}"
+
+
+def delete(s: "Session", record_id: str, _seen: set | None = None) -> None:
+    """Delete a record, honouring each relationship type's ``on_delete``."""
+    from . import relationships
+    row = _load(s, record_id, "delete")
+    rec = from_row(s, row)
+    s.fire("before_delete", rec, {})
+    relationships.before_record_delete(s, rec, _seen if _seen is not None else {record_id})
+    s.conn.execute(R.delete().where(R.c.id == record_id))
+    s.fire("after_delete", rec, {})
+    s.log_activity(rec, "deleted", f"deleted {rec.type}", {"data": rec.data, "version": rec.version})
+
+
+def find_by_values(s: "Session", et, fields: tuple[str, ...], values: list[tuple]):
+    """Ids of stored records of ``et`` whose ``fields`` equal one of ``values`` (unscoped)."""
+    from .fields import field_expr, type_literal
+    d = s.dialect
+    exprs = [field_expr(d, f, et.field_type(f)) for f in fields]
+    out = {}
+    for i in range(0, len(values), 500):
+        chunk = values[i:i + 500]
+        target = exprs[0].in_([v[0] for v in chunk]) if len(exprs) == 1 else tuple_(*exprs).in_(chunk)
+        q = select(R.c.id, *exprs).where(R.c.type == type_literal(et.name), target)
+        for r in s.conn.execute(q):
+            out[tuple(_norm(v) for v in r[1:])] = r[0]
+    return out
+
+
+def _norm(v):
+    # PostgreSQL returns numerics as Decimal; compare them as Python numbers.
+    from decimal import Decimal
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    return v

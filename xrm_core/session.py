@@ -1,0 +1,230 @@
+"""The Session: one transaction, acting as one user — the API plugins and interfaces use.
+
+Open one with :meth:`xrm_core.Platform.session`; it commits when the ``with`` block ends and
+rolls back on any exception, so a refused change leaves the database exactly as before.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from . import db, history, records, relationships
+from .errors import Conflict, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
+from .scope import Actor
+
+if TYPE_CHECKING:
+    from .platform import Platform
+
+
+class Session:
+    """Data operations inside one transaction, scoped to ``actor``.
+
+    Attributes: ``platform``, ``conn`` (the SQLAlchemy Connection, for plugins that need
+    SQL), ``actor`` (:class:`xrm_core.scope.Actor`), ``dialect`` (``sqlite``/``postgresql``).
+    """
+
+    def __init__(self, platform: "Platform", conn: Connection, actor: Actor):
+        self.platform = platform
+        self.conn = conn
+        self.actor = actor
+        self.dialect = conn.dialect.name
+        self._types: dict[str, int] | None = None
+        self._users: dict[int, str] | None = None
+        self._units: dict[int, tuple[str, str]] | None = None
+        self._reltypes: dict[str, dict] | None = None
+        #: set by bulk operations that write history themselves
+        self.quiet_history = False
+
+    # -- definitions -------------------------------------------------------------------
+    def entity_types_map(self) -> dict[str, int]:
+        """Name -> current version of every entity type."""
+        if self._types is None:
+            self._types = dict(self.conn.execute(select(db.entity_types.c.name, db.entity_types.c.version)).all())
+        return self._types
+
+    def entity_type(self, name: str):
+        """The compiled :class:`EntityType` ``name`` (NotFound if unknown)."""
+        version = self.entity_types_map().get(name)
+        if version is None:
+            raise NotFound(f"unknown entity type {name!r}")
+        return self.platform.compiled_type(self.conn, name, version)
+
+    def relationship_type(self, name: str) -> dict:
+        if self._reltypes is None:
+            self._reltypes = relationships.load_all(self.conn)
+        rt = self._reltypes.get(name)
+        if rt is None:
+            raise NotFound(f"unknown relationship type {name!r}")
+        return rt
+
+    def invalidate(self) -> None:
+        """Forget cached definitions (after types, units or users change in this session)."""
+        self._types = self._users = self._units = self._reltypes = None
+
+    # -- users and units ---------------------------------------------------------------
+    def user_names(self) -> dict[int, str]:
+        if self._users is None:
+            self._users = dict(self.conn.execute(select(db.users.c.id, db.users.c.name)).all())
+        return self._users
+
+    def _unit_rows(self) -> dict[int, tuple[str, str]]:
+        if self._units is None:
+            self._units = {i: (n, p) for i, n, p in
+                           self.conn.execute(select(db.units.c.id, db.units.c.name, db.units.c.path))}
+        return self._units
+
+    def unit_names(self) -> dict[int, str]:
+        return {i: n for i, (n, _) in self._unit_rows().items()}
+
+    def unit_path(self, unit_id: int) -> str:
+        return self._unit_rows()[unit_id][1]
+
+    def unit_id(self, name: str) -> int:
+        for i, (n, _) in self._unit_rows().items():
+            if n == name:
+                return i
+        raise NotFound(f"unknown unit {name!r}")
+
+    def allows(self, entity_type: str, action: str, row) -> bool:
+        """May the actor ``action`` the loaded record ``row``?"""
+        return self.actor.allows_row(entity_type, action, row.owner_id, row.unit_id, self.unit_path(row.unit_id))
+
+    def choose_unit(self, entity_type: str, unit: str | None) -> int:
+        """Unit for a new record: the actor's own, or ``unit`` if within their create scope."""
+        if not self.actor.can(entity_type, "create"):
+            raise PermissionDenied(f"{self.actor.name!r} may not create {entity_type} records")
+        if unit is None:
+            return self.actor.unit_id
+        uid = self.unit_id(unit)
+        if not self.actor.allows_unit(entity_type, "create", uid, self.unit_path(uid)):
+            raise PermissionDenied(f"{self.actor.name!r} may not create {entity_type} records in unit {unit!r}")
+        return uid
+
+    # -- records -----------------------------------------------------------------------
+    def create(self, type_name: str, data: dict, unit: str | None = None) -> records.Record:
+        """Create a record; see :func:`xrm_core.records.create`."""
+        return records.create(self, type_name, data, unit)
+
+    def get(self, record_id: str) -> records.Record:
+        return records.get(self, record_id)
+
+    def list(self, type_name: str, where: dict | None = None, limit: int = 100,
+             sort: list[str] | None = None, after: tuple | None = None) -> list[records.Record]:
+        return records.list_records(self, type_name, where, limit, sort, after)
+
+    def update(self, record_id: str, patch: dict, if_version: int | None = None) -> records.Record:
+        return records.update(self, record_id, patch, if_version)
+
+    def delete(self, record_id: str) -> None:
+        records.delete(self, record_id)
+
+    def relate(self, rel: str, source_id: str, target_id: str, data: dict | None = None) -> dict:
+        return relationships.relate(self, rel, source_id, target_id, data)
+
+    def unrelate(self, relationship_id: str) -> None:
+        relationships.unrelate(self, relationship_id)
+
+    def related(self, record_id: str, rel: str | None = None) -> list[dict]:
+        return relationships.related(self, record_id, rel)
+
+    def count(self, type_name: str, where: dict | None = None) -> int:
+        """Number of visible records of a type matching ``where``."""
+        from .filters import compile_filter
+        et = self.entity_type(type_name)
+        q = select(func.count()).select_from(db.records).where(
+            db.records.c.type == et.name, self.actor.clause(et.name, "read"),
+            compile_filter(self.dialect, et, where or {}))
+        return self.conn.execute(q).scalar_one()
+
+    # -- history -----------------------------------------------------------------------
+    def log_activity(self, rec: records.Record, kind: str, summary: str | None, payload: dict | None,
+                     at: str | None = None) -> None:
+        """Append one activity for ``rec`` (core use; users log through :meth:`log`)."""
+        if self.quiet_history:
+            return
+        self.conn.execute(insert(db.activities).values(
+            record_id=rec.id, record_type=rec.type, unit_id=rec.unit_id, owner_id=rec.owner_id,
+            kind=kind, at=at or db.utcnow(), actor=self.actor.name, summary=summary, payload=payload))
+
+    def log(self, record_id: str, kind: str, summary: str, payload: dict | None = None) -> dict:
+        """Log a user interaction of a declared kind (call, email, visit…) on a visible record."""
+        rec = self.get(record_id)
+        kinds = dict(self.conn.execute(select(db.activity_kinds.c.name, db.activity_kinds.c.definition)).all())
+        if kind not in kinds:
+            known = ", ".join(sorted(kinds)) or "none declared"
+            raise ValidationError(f"unknown activity kind {kind!r} (known: {known})",
+                                  [{"pointer": "/kind", "message": "not a declared activity kind"}])
+        if not summary or not str(summary).strip():
+            raise ValidationError("an interaction needs a summary", [{"pointer": "/summary", "message": "empty"}])
+        if payload is not None and not isinstance(payload, dict):
+            raise ValidationError("payload must be an object", [{"pointer": "/payload", "message": "not an object"}])
+        at = db.utcnow()
+        res = self.conn.execute(insert(db.activities).values(
+            record_id=rec.id, record_type=rec.type, unit_id=rec.unit_id, owner_id=rec.owner_id,
+            kind=kind, at=at, actor=self.actor.name, summary=summary, payload=payload))
+        return history.Activity(res.inserted_primary_key[0], rec.id, kind, at, self.actor.name, summary,
+                                payload).to_dict()
+
+    def history(self, record_id: str, include_related: bool = False, limit: int | None = None) -> list[dict]:
+        """Activities of a visible record, oldest first; with ``include_related`` also those of
+        the visible records related to it (each then carries ``record_type``)."""
+        A = db.activities
+        row = self.conn.execute(select(*records.COLUMNS).where(db.records.c.id == record_id)).first()
+        if row is not None:
+            if not self.allows(row.type, "read", row):
+                raise NotFound(f"no record {record_id!r}")
+            ids = [record_id]
+            if include_related:
+                ids += [r["record"].id for r in self.related(record_id)]
+            cond = A.c.record_id.in_(ids)
+        else:
+            # A deleted record: its history stays visible to whoever could read it.
+            types = list(self.entity_types_map())
+            cond = (A.c.record_id == record_id) & self.actor.clause_any_type(types, "read", A, A.c.record_type)
+        q = select(A).where(cond).order_by(A.c.id)
+        if limit:
+            q = q.limit(limit)
+        rows = self.conn.execute(q).all()
+        if row is None and not rows:
+            raise NotFound(f"no record {record_id!r}")
+        return [history.Activity(r.id, r.record_id, r.kind, r.at, r.actor, r.summary, r.payload,
+                                 r.record_type if include_related else None).to_dict() for r in rows]
+
+    # -- hooks -------------------------------------------------------------------------
+    def fire(self, event: str, record: records.Record, changes: dict) -> None:
+        """Run ``xrm_record_event`` implementations in order, converting their failures."""
+        pm = self.platform.pm
+        impls = self.platform.record_event_impls()
+        for name, impl in impls:
+            kwargs = {"event": event, "record": record, "changes": changes, "session": self}
+            try:
+                impl.function(**{k: kwargs[k] for k in impl.argnames})
+            except ValidationError:
+                raise
+            except XrmError as e:
+                raise e
+            except Exception as e:  # noqa: BLE001 — any plugin failure refuses the change
+                raise PluginError(name, f"xrm_record_event({event})", e) from e
+        del pm
+
+    def unique_conflict(self, et, data: dict, exc: IntegrityError, exclude: str | None = None) -> XrmError:
+        """Turn a unique-index violation into a Conflict naming the field and the existing record."""
+        for key in et.unique_keys():
+            values = []
+            for f in key:
+                v = data
+                for part in f.split("."):
+                    v = v.get(part) if isinstance(v, dict) else None
+                values.append(v)
+            if any(v is None for v in values):
+                continue
+            found = records.find_by_values(self, et, key, [tuple(values)])
+            other = next((i for i in found.values() if i != exclude), None)
+            if other:
+                shown = ", ".join(f"{f}={v!r}" for f, v in zip(key, values))
+                return Conflict(f"a {et.name} with {shown} already exists (record {other})",
+                                [{"pointer": "/data/" + f.replace(".", "/"), "message": "already used"} for f in key],
+                                existing=other)
+        return Conflict(f"the change conflicts with stored data: {str(exc.orig).splitlines()[0]}")
