@@ -1,7 +1,9 @@
 """Records: create, read, list, update (JSON merge patch) and delete, scoped and with history.
 
 The path of one write: parse → validate → scope → ``before_*`` hooks → validate again →
-store → ``after_*`` hooks → history, all in the session's transaction.
+store → ``after_*`` hooks → history. Each write runs in its own SAVEPOINT inside the
+session's transaction, so a refused write leaves nothing behind even if the caller catches
+the error and carries on.
 """
 from __future__ import annotations
 
@@ -9,13 +11,15 @@ import copy
 import os
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, insert, select, tuple_
+from sqlalchemy import and_, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from . import db
-from .errors import Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError
+from .errors import NotFound, PermissionDenied, PreconditionFailed, ValidationError
+from .fields import field_expr, type_literal
 from .filters import compile_filter, order_by
 from .history import changes_payload, diff, merge_patch
 
@@ -69,17 +73,21 @@ def from_row(s: "Session", row) -> Record:
                   row.owner_id, row.unit_id)
 
 
-def _load(s: "Session", record_id: str, action: str = "read", for_update: bool = False):
+def _load(s: "Session", record_id: str, action: str = "read"):
     """Row of ``record_id`` if the actor may read it (else NotFound) and ``action`` it (else 403)."""
-    if not isinstance(record_id, str):
-        raise NotFound(f"no record {record_id!r}")
-    q = select(*COLUMNS).where(R.c.id == record_id)
-    row = s.conn.execute(q).first()
+    row = _row(s, record_id)
     if row is None or not s.allows(row.type, "read", row):
         raise NotFound(f"no record {record_id!r}")
     if action != "read" and not s.allows(row.type, action, row):
         raise PermissionDenied(f"{s.actor.name!r} may not {action} record {record_id!r}")
     return row
+
+
+def _row(s: "Session", record_id: str):
+    """The stored row of ``record_id`` or None (unscoped: callers check the scope)."""
+    if not isinstance(record_id, str):
+        return None
+    return s.conn.execute(select(*COLUMNS).where(R.c.id == record_id)).first()
 
 
 def get(s: "Session", record_id: str) -> Record:
@@ -92,16 +100,15 @@ def list_records(s: "Session", type_name: str, where: dict | None = None, limit:
     """Up to ``limit`` records of a type matching filter ``where``, scoped, ordered by ``sort``.
 
     ``after`` is the keyset cursor: the sort values and id of the last row already seen.
+    PermissionDenied if the caller holds no read grant on the type at all.
     """
     et = s.entity_type(type_name)
     if not s.actor.can(et.name, "read"):
         raise PermissionDenied(f"{s.actor.name!r} may not read {et.name} records")
-    d = s.dialect
-    from .fields import type_literal
     conds = [R.c.type == type_literal(et.name), s.actor.clause(et.name, "read")]
     if where:
-        conds.append(compile_filter(d, et, where))
-    keys, order = order_by(d, et, sort or [])
+        conds.append(compile_filter(s.dialect, et, where))
+    keys, order = order_by(s.dialect, et, sort or [])
     if after is not None:
         conds.append(_after(keys, after))
     q = select(*COLUMNS).where(and_(*conds)).order_by(*order).limit(max(0, int(limit)))
@@ -110,7 +117,9 @@ def list_records(s: "Session", type_name: str, where: dict | None = None, limit:
 
 def _after(keys, after):
     """Keyset condition: rows strictly after ``after`` in the order of ``keys`` [(expr, desc)]."""
-    from sqlalchemy import or_
+    if not isinstance(after, (list, tuple)) or len(after) != len(keys):
+        raise ValidationError(f"the cursor needs {len(keys)} value(s): the sort values and the id",
+                              [{"pointer": "/cursor", "message": "wrong number of values"}])
     ors = []
     for i, (expr, desc) in enumerate(keys):
         eqs = [k == v for (k, _), v in zip(keys[:i], after[:i])]
@@ -118,14 +127,18 @@ def _after(keys, after):
     return or_(*ors)
 
 
-def _check_data(data):
+def _check_data(data, what: str = "record data"):
     if not isinstance(data, dict):
-        raise ValidationError("record data must be a JSON object", [{"pointer": "/data", "message": "not an object"}])
+        raise ValidationError(f"{what} must be a JSON object", [{"pointer": "/data", "message": "not an object"}])
 
 
 def create(s: "Session", type_name: str, data: dict, unit: str | None = None,
            record_id: str | None = None, summary: str | None = None) -> Record:
-    """Create a record of ``type_name`` owned by the actor, in their unit or ``unit``."""
+    """Create a record of ``type_name`` owned by the actor, in their unit or ``unit``.
+
+    ``unit`` must lie within the actor's create scope (else PermissionDenied). Invalid data
+    raises ValidationError with a pointer per error; a unique clash raises Conflict.
+    """
     et = s.entity_type(type_name)
     _check_data(data)
     et.validate(data)
@@ -134,16 +147,17 @@ def create(s: "Session", type_name: str, data: dict, unit: str | None = None,
     rec = Record(record_id or new_id(), et.name, copy.deepcopy(data), 1, s.actor.name, s.unit_names()[unit_id],
                  now, now, s.actor.name, s.actor.name, s.actor.id, unit_id)
     s.fire("before_create", rec, {})
+    _check_data(rec.data, "record data after the before_create hooks")
     et.validate(rec.data)
     try:
         with s.conn.begin_nested():
             s.conn.execute(insert(R).values(
                 id=rec.id, type=et.name, data=rec.data, version=1, owner_id=s.actor.id, unit_id=unit_id,
                 created_by=s.actor.id, updated_by=s.actor.id, created_at=now, updated_at=now))
+            s.fire("after_create", rec, {})
+            s.log_activity(rec, "created", summary or f"created {et.name}", {"data": rec.data}, at=now)
     except IntegrityError as e:
         raise s.unique_conflict(et, rec.data, e) from None
-    s.fire("after_create", rec, {})
-    s.log_activity(rec, "created", summary or f"created {et.name}", {"data": rec.data}, at=now)
     return rec
 
 
@@ -153,39 +167,45 @@ def update(s: "Session", record_id: str, patch: dict, if_version: int | None = N
 
     With ``if_version``, refuse (PreconditionFailed) unless the stored version matches. The
     write is one conditional UPDATE on the version read, so no concurrent change is lost.
+    A patch that changes nothing writes nothing and keeps the version.
     """
-    _check_data(patch)
+    _check_data(patch, "a merge patch")
     row = _load(s, record_id, "update")
     if if_version is not None and row.version != if_version:
         raise PreconditionFailed(f"record {record_id} is at version {row.version}, not {if_version}")
     et = s.entity_type(row.type)
-    new_data = merge_patch(row.data, patch)
+    new_data = merge_patch(row.data, copy.deepcopy(patch))
     et.validate(new_data)
-    changes = diff(row.data, new_data)
     rec = from_row(s, row)
+    changes = diff(row.data, new_data)
     if not changes:
         return rec
-    rec.data = new_data
-    rec.version = row.version + 1
+    rec.data, rec.version = copy.deepcopy(new_data), row.version + 1
     s.fire("before_update", rec, changes)
-    if rec.data is not new_data or diff(new_data, rec.data):
+    if rec.data != new_data:
+        # A hook changed the new state: check it again and report what really changes.
+        _check_data(rec.data, "record data after the before_update hooks")
         et.validate(rec.data)
         changes = diff(row.data, rec.data)
     now = db.utcnow()
     try:
         with s.conn.begin_nested():
-            res = s.conn.execute(R.update().where(R.c.id == record_id, R.c.version == row.version)
-                                 .values(data=rec.data, version=rec.version, updated_at=now,
-                                         updated_by=s.actor.id))
+            _store_update(s, row, rec, now)
+            rec.updated_at, rec.updated_by = now, s.actor.name
+            s.fire("after_update", rec, changes)
+            s.log_activity(rec, "updated", summary or _summarise(changes),
+                           {"version": rec.version, "changes": changes_payload(changes)}, at=now)
     except IntegrityError as e:
         raise s.unique_conflict(et, rec.data, e, exclude=record_id) from None
-    if res.rowcount != 1:
-        raise PreconditionFailed(f"record {record_id} was changed concurrently; read it again and retry")
-    rec.updated_at, rec.updated_by = now, s.actor.name
-    s.fire("after_update", rec, changes)
-    s.log_activity(rec, "updated", summary or _summarise(changes),
-                   {"version": rec.version, "changes": changes_payload(changes)}, at=now)
     return rec
+
+
+def _store_update(s: "Session", row, rec: Record, now: str) -> None:
+    """UPDATE the row only if it is still at the version read; else PreconditionFailed."""
+    res = s.conn.execute(R.update().where(R.c.id == row.id, R.c.version == row.version)
+                         .values(data=rec.data, version=rec.version, updated_at=now, updated_by=s.actor.id))
+    if res.rowcount != 1:
+        raise PreconditionFailed(f"record {row.id} was changed concurrently; read it again and retry")
 
 
 def _summarise(changes) -> str:
@@ -195,22 +215,30 @@ def _summarise(changes) -> str:
 
 
 def delete(s: "Session", record_id: str, _seen: set | None = None) -> None:
-    """Delete a record, honouring each relationship type's ``on_delete``."""
+    """Delete a record, honouring each relationship type's ``on_delete``.
+
+    ``restrict`` refuses (Conflict), ``cascade`` deletes the targets too (each needs the
+    caller's delete permission), ``unlink`` and relationships where the record is the target
+    are just removed. All or nothing.
+    """
     from . import relationships
     row = _load(s, record_id, "delete")
     rec = from_row(s, row)
-    s.fire("before_delete", rec, {})
-    relationships.before_record_delete(s, rec, _seen if _seen is not None else {record_id})
-    s.conn.execute(R.delete().where(R.c.id == record_id))
-    s.fire("after_delete", rec, {})
-    s.log_activity(rec, "deleted", f"deleted {rec.type}", {"data": rec.data, "version": rec.version})
+    seen = _seen if _seen is not None else {record_id}
+    with s.conn.begin_nested():
+        s.fire("before_delete", rec, {})
+        relationships.before_record_delete(s, rec, seen)
+        s.conn.execute(R.delete().where(R.c.id == record_id))
+        s.fire("after_delete", rec, {})
+        s.log_activity(rec, "deleted", f"deleted {rec.type}", {"data": rec.data, "version": rec.version})
 
 
 def find_by_values(s: "Session", et, fields: tuple[str, ...], values: list[tuple]):
-    """Ids of stored records of ``et`` whose ``fields`` equal one of ``values`` (unscoped)."""
-    from .fields import field_expr, type_literal
-    d = s.dialect
-    exprs = [field_expr(d, f, et.field_type(f)) for f in fields]
+    """``{values: id}`` of stored records of ``et`` whose ``fields`` equal one of ``values``.
+
+    Unscoped: callers decide what the actor may learn about the ids found.
+    """
+    exprs = [field_expr(s.dialect, f, et.field_type(f)) for f in fields]
     out = {}
     for i in range(0, len(values), 500):
         chunk = values[i:i + 500]
@@ -223,7 +251,6 @@ def find_by_values(s: "Session", et, fields: tuple[str, ...], values: list[tuple
 
 def _norm(v):
     # PostgreSQL returns numerics as Decimal; compare them as Python numbers.
-    from decimal import Decimal
     if isinstance(v, Decimal):
         return int(v) if v == v.to_integral_value() else float(v)
     return v

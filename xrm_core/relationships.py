@@ -10,12 +10,11 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, text
+from sqlalchemy import Connection, delete, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
-from . import db
+from . import db, records
 from .errors import Conflict, DefinitionError, NotFound, PermissionDenied, ValidationError
-from .fields import type_literal
 from .validation import check_definition
 
 if TYPE_CHECKING:
@@ -101,96 +100,103 @@ def load_all(conn: Connection) -> dict[str, dict]:
     return {n: d for n, d in conn.execute(select(db.relationship_types.c.name, db.relationship_types.c.definition))}
 
 
-def _as_dict(row) -> dict:
-    return {"id": row.id, "type": row.type, "source": row.source_id, "target": row.target_id,
-            "data": row.data}
+def _visible(s: "Session", record_id: str) -> bool:
+    """Whether the actor may read ``record_id`` (so an error message may name it)."""
+    row = records._row(s, record_id)
+    return row is not None and s.allows(row.type, "read", row)
+
+
+def _named(s: "Session", record_id: str) -> str:
+    """`` (ID)`` if the actor can see the record, else nothing: hidden ids are never shown."""
+    return f" ({record_id})" if _visible(s, record_id) else ""
 
 
 def relate(s: "Session", rel: str, source_id: str, target_id: str, data: dict | None = None) -> dict:
-    """Relate two records. Both must be visible; the caller needs update on the source."""
-    from . import records
+    """Relate two records. Both must be visible; the caller needs update on the source.
+
+    Refused with ValidationError for wrong endpoint types or a self-relation, with Conflict
+    for a duplicate or what the cardinality forbids. Both records get a ``related`` activity.
+    """
     rt = s.relationship_type(rel)
     src = records._load(s, source_id, "update")
     tgt = records._load(s, target_id, "read")
-    for end, row in (("source", src), ("target", tgt)):
-        if rt[end] != "*" and row.type != rt[end]:
-            raise ValidationError(f"{rel} needs a {rt[end]} as {end}, got {row.type} {row.id}",
-                                  [{"pointer": f"/{end}", "message": f"expected a {rt[end]} record"}])
-    if source_id == target_id:
-        raise ValidationError("a record cannot be related to itself", [{"pointer": "/target", "message": "same as source"}])
+    _check_endpoints(rt, src, tgt)
     if data is not None and not isinstance(data, dict):
         raise ValidationError("relationship data must be an object", [{"pointer": "/data", "message": "not an object"}])
     _check_cardinality(s, rt, source_id, target_id)
-    from .records import new_id
-    rid = new_id()
-    now = db.utcnow()
+    rid, now = records.new_id(), db.utcnow()
     try:
         with s.conn.begin_nested():
             s.conn.execute(insert(REL).values(id=rid, type=rel, source_id=source_id, target_id=target_id,
                                               data=data, created_by=s.actor.id, created_at=now))
+            payload = {"relationship": rid, "type": rel}
+            s.log_activity(records.from_row(s, src), "related", f"{rel} → {tgt.type} {target_id}",
+                           {**payload, "direction": "outgoing", "other": target_id}, at=now)
+            s.log_activity(records.from_row(s, tgt), "related", f"{rel} ← {src.type} {source_id}",
+                           {**payload, "direction": "incoming", "other": source_id}, at=now)
     except IntegrityError:
+        # Only a concurrent writer gets here: _check_cardinality saw no clash.
         raise Conflict(f"{source_id} and {target_id} are already related by {rel!r}, or its "
                        f"{rt['cardinality']} cardinality refuses it") from None
-    out = {"id": rid, "type": rel, "source": source_id, "target": target_id, "data": data}
-    s_rec, t_rec = records.from_row(s, src), records.from_row(s, tgt)
-    s.log_activity(s_rec, "related", f"{rel} → {tgt.type} {target_id}",
-                   {"relationship": rid, "type": rel, "direction": "outgoing", "other": target_id}, at=now)
-    s.log_activity(t_rec, "related", f"{rel} ← {src.type} {source_id}",
-                   {"relationship": rid, "type": rel, "direction": "incoming", "other": source_id}, at=now)
-    return out
+    return {"id": rid, "type": rel, "source": source_id, "target": target_id, "data": data}
+
+
+def _check_endpoints(rt: dict, src, tgt) -> None:
+    for end, row in (("source", src), ("target", tgt)):
+        if rt[end] != "*" and row.type != rt[end]:
+            raise ValidationError(f"{rt['name']} needs a {rt[end]} as {end}, got {row.type} {row.id}",
+                                  [{"pointer": f"/{end}", "message": f"expected a {rt[end]} record"}])
+    if src.id == tgt.id:
+        raise ValidationError("a record cannot be related to itself",
+                              [{"pointer": "/target", "message": "same as source"}])
 
 
 def _check_cardinality(s: "Session", rt: dict, source_id: str, target_id: str) -> None:
-    q = select(REL.c.id, REL.c.source_id, REL.c.target_id).where(REL.c.type == rt["name"])
+    name, card = rt["name"], rt["cardinality"]
+    q = select(REL.c.source_id, REL.c.target_id).where(REL.c.type == name)
     if s.conn.execute(q.where(REL.c.source_id == source_id, REL.c.target_id == target_id)).first():
-        raise Conflict(f"{source_id} is already related to {target_id} by {rt['name']!r}")
-    card = rt["cardinality"]
+        raise Conflict(f"{source_id} is already related to {target_id} by {name!r}",
+                       [{"pointer": "/target", "message": "already related"}])
     if card in ("one-to-one", "one-to-many"):
         other = s.conn.execute(q.where(REL.c.target_id == target_id)).first()
         if other:
-            raise Conflict(f"{target_id} already has a {rt['name']!r} source ({other.source_id}); "
-                           f"{rt['name']} is {card}", [{"pointer": "/target", "message": "already related"}])
+            raise Conflict(f"{target_id} already has a {name!r} source{_named(s, other.source_id)}; "
+                           f"{name} is {card}, so a target has at most one source",
+                           [{"pointer": "/target", "message": "already related"}])
     if card == "one-to-one":
         other = s.conn.execute(q.where(REL.c.source_id == source_id)).first()
         if other:
-            raise Conflict(f"{source_id} already has a {rt['name']!r} target ({other.target_id}); "
-                           f"{rt['name']} is one-to-one", [{"pointer": "/source", "message": "already related"}])
+            raise Conflict(f"{source_id} already has a {name!r} target{_named(s, other.target_id)}; "
+                           f"{name} is one-to-one, so a source has at most one target",
+                           [{"pointer": "/source", "message": "already related"}])
 
 
 def unrelate(s: "Session", rel_id: str) -> None:
-    """Remove a relationship (update on its source and read on its target needed)."""
-    from . import records
+    """Remove a relationship (update on its source and read on its target needed).
+
+    NotFound if unknown or if either end is outside the caller's read scope.
+    """
     row = s.conn.execute(select(REL).where(REL.c.id == rel_id)).first()
-    if row is None:
+    if row is None or not (_visible(s, row.source_id) and _visible(s, row.target_id)):
         raise NotFound(f"no relationship {rel_id!r}")
-    try:
-        src = records._load(s, row.source_id, "read")
-        tgt = records._load(s, row.target_id, "read")
-    except NotFound:
-        raise NotFound(f"no relationship {rel_id!r}") from None
-    if not s.allows(src.type, "update", src):
-        raise PermissionDenied(f"{s.actor.name!r} may not update {row.source_id}")
-    _drop(s, row, records.from_row(s, src), records.from_row(s, tgt))
-
-
-def _drop(s: "Session", row, src_rec, tgt_rec) -> None:
-    s.conn.execute(delete(REL).where(REL.c.id == row.id))
+    src = records._load(s, row.source_id, "update")
+    tgt = records._load(s, row.target_id, "read")
     now = db.utcnow()
     payload = {"relationship": row.id, "type": row.type}
-    if src_rec is not None:
-        s.log_activity(src_rec, "unrelated", f"{row.type} → {row.target_id} removed",
+    with s.conn.begin_nested():
+        s.conn.execute(delete(REL).where(REL.c.id == row.id))
+        s.log_activity(records.from_row(s, src), "unrelated", f"{row.type} → {row.target_id} removed",
                        {**payload, "direction": "outgoing", "other": row.target_id}, at=now)
-    if tgt_rec is not None:
-        s.log_activity(tgt_rec, "unrelated", f"{row.type} ← {row.source_id} removed",
+        s.log_activity(records.from_row(s, tgt), "unrelated", f"{row.type} ← {row.source_id} removed",
                        {**payload, "direction": "incoming", "other": row.source_id}, at=now)
 
 
 def related(s: "Session", record_id: str, rel: str | None = None) -> list[dict]:
     """Records related to ``record_id`` in both directions, each visible to the caller.
 
-    Each item: ``{"relationship": {...}, "direction": "outgoing"|"incoming", "record": Record}``.
+    Each item: ``{"relationship": {...}, "direction": "outgoing"|"incoming", "record": Record}``
+    (outgoing: ``record_id`` is the source). Records outside the caller's read scope are left out.
     """
-    from . import records
     records._load(s, record_id)
     if rel is not None:
         s.relationship_type(rel)
@@ -214,31 +220,52 @@ def related(s: "Session", record_id: str, rel: str | None = None) -> list[dict]:
 
 
 def before_record_delete(s: "Session", rec: "Record", seen: set) -> None:
-    """Apply ``on_delete`` of every relationship touching ``rec`` before it is deleted."""
-    from . import records
+    """Apply ``on_delete`` of every relationship touching ``rec`` before it is deleted.
+
+    ``seen`` holds the ids being deleted by this one delete, so cascades through a cycle stop.
+    """
     rows = s.conn.execute(select(REL).where(or_(REL.c.source_id == rec.id, REL.c.target_id == rec.id))
                           .order_by(REL.c.id)).all()
+    _refuse_restricted(s, rec, rows)
     for row in rows:
-        rt = s.relationship_type(row.type)
-        if row.source_id == rec.id and rt.get("on_delete", "unlink") == "restrict":
-            raise Conflict(f"cannot delete {rec.id}: it has {row.type!r} relationships "
-                           f"(on_delete restrict); remove them first",
-                           [{"pointer": "/relationships", "message": f"{row.type} → {row.target_id}"}])
-    for row in rows:
-        rt = s.relationship_type(row.type)
-        other_id = row.target_id if row.source_id == rec.id else row.source_id
-        other = s.conn.execute(select(*records.COLUMNS).where(db.records.c.id == other_id)).first()
-        other_rec = records.from_row(s, other) if other is not None else None
-        src_rec, tgt_rec = (rec, other_rec) if row.source_id == rec.id else (other_rec, rec)
-        s.conn.execute(delete(REL).where(REL.c.id == row.id))
-        cascade = row.source_id == rec.id and rt.get("on_delete") == "cascade"
-        if cascade and other_id not in seen:
-            seen.add(other_id)
-            records.delete(s, other_id, seen)
-        elif not cascade:
-            now = db.utcnow()
-            payload = {"relationship": row.id, "type": row.type, "reason": f"{rec.id} deleted"}
-            if other_rec is not None and other_id != rec.id:
-                s.log_activity(other_rec, "unrelated", f"{row.type} with {rec.type} {rec.id} removed (deleted)",
-                               {**payload, "other": rec.id}, at=now)
-        del src_rec, tgt_rec
+        if s.conn.execute(delete(REL).where(REL.c.id == row.id)).rowcount == 0:
+            continue  # already removed by a cascade deleting its other end
+        outgoing = row.source_id == rec.id
+        other_id = row.target_id if outgoing else row.source_id
+        if outgoing and s.relationship_type(row.type).get("on_delete") == "cascade":
+            _cascade(s, rec, row, other_id, seen)
+        else:
+            _log_unlinked(s, rec, row, other_id, "incoming" if outgoing else "outgoing")
+
+
+def _refuse_restricted(s: "Session", rec: "Record", rows) -> None:
+    blocked = [r for r in rows
+               if r.source_id == rec.id and s.relationship_type(r.type).get("on_delete") == "restrict"]
+    if blocked:
+        raise Conflict(f"cannot delete {rec.id}: its relationship type(s) "
+                       f"{', '.join(sorted({r.type for r in blocked}))} restrict deleting the source; "
+                       f"remove the relationships first",
+                       [{"pointer": "/relationships",
+                         "message": f"{r.type} → {r.target_id if _visible(s, r.target_id) else 'a hidden record'}"}
+                        for r in blocked])
+
+
+def _cascade(s: "Session", rec: "Record", row, other_id: str, seen: set) -> None:
+    if other_id in seen:
+        return  # a cycle: that record is already being deleted
+    seen.add(other_id)
+    try:
+        records.delete(s, other_id, seen)
+    except (NotFound, PermissionDenied):
+        # Do not tell which record: the caller may not even see it.
+        raise PermissionDenied(f"cannot delete {rec.id}: its {row.type!r} relationships cascade to "
+                               f"a record you may not delete") from None
+
+
+def _log_unlinked(s: "Session", rec: "Record", row, other_id: str, direction: str) -> None:
+    other = records._row(s, other_id)
+    if other is None:
+        return
+    s.log_activity(records.from_row(s, other), "unrelated", f"{row.type} with {rec.type} {rec.id} removed (deleted)",
+                   {"relationship": row.id, "type": row.type, "direction": direction, "other": rec.id,
+                    "reason": "deleted"})

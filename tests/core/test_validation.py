@@ -1,0 +1,325 @@
+"""Entity-type definitions and their record schemas (xrm_core.validation, no database).
+
+Every JSON Schema 2020-12 feature is exercised with one valid and one invalid record, and
+every refused definition must say where (a JSON pointer inside the definition).
+"""
+from __future__ import annotations
+
+import pytest
+
+from xrm_core import ValidationError
+from xrm_core.entity_types import EntityType
+from xrm_core.errors import DefinitionError
+from xrm_core.validation import check_definition, compile_schema, errors_of
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def make(schema: dict, **extra) -> EntityType:
+    return EntityType({"name": "thing", "schema": schema, **extra})
+
+
+def obj(**properties) -> dict:
+    return {"type": "object", "properties": properties}
+
+
+def refused(definition) -> DefinitionError:
+    with pytest.raises(DefinitionError) as info:
+        EntityType(definition)
+    return info.value
+
+
+def pointers(err) -> list[str]:
+    return [e["pointer"] for e in err.errors]
+
+
+# -- the definition itself ---------------------------------------------------------------
+@pytest.mark.parametrize("definition, pointer", [
+    ({"schema": {"type": "object"}}, ""),                                        # no name
+    ({"name": "Bad-Name", "schema": {"type": "object"}}, "/name"),
+    ({"name": "thing"}, ""),                                                     # no schema
+    ({"name": "thing", "schema": {"type": "object"}, "colour": "red"}, ""),      # unknown key
+    ({"name": "thing", "schema": {"type": "object"}, "indexes": [3]}, "/indexes/0"),
+    ({"name": "thing", "schema": {"type": "object"}, "indexes": ["a b"]}, "/indexes/0"),
+    ({"name": "thing", "schema": {"type": "object"}, "unique": [["x", 1]]}, "/unique/0"),
+    ({"name": "thing", "schema": {"type": "object"}, "label": ""}, "/label"),
+    ({"name": "thing", "schema": {"type": "object"}, "label": {"EN!": "x"}}, "/label"),
+    ({"name": "thing", "schema": {"type": "string"}}, "/schema/type"),           # not an object schema
+    ({"name": "thing", "schema": {"properties": {}}}, "/schema"),                # type missing
+    ({"name": "thing", "schema": []}, "/schema"),
+])
+def test_malformed_definition_is_refused_with_pointer(definition, pointer):
+    err = refused(definition)
+    assert pointer in pointers(err), err.errors
+
+
+def test_definition_that_is_not_an_object():
+    with pytest.raises(DefinitionError, match="must be a JSON object"):
+        check_definition("entity-type.schema.json", ["name"], "entity type")
+
+
+def test_schema_keyword_error_points_inside_the_schema():
+    err = refused({"name": "thing", "schema": obj(x={"type": "strin"})})
+    assert pointers(err) == ["/schema/properties/x/type"]
+    err = refused({"name": "thing", "schema": obj(x={"type": "integer", "minimum": "zero"})})
+    assert pointers(err) == ["/schema/properties/x/minimum"]
+    err = refused({"name": "thing", "schema": {"type": "object", "required": "name"}})
+    assert pointers(err) == ["/schema/required"]
+
+
+@pytest.mark.parametrize("declared", [
+    "http://json-schema.org/draft-07/schema#",
+    "https://json-schema.org/draft/2019-09/schema",
+    "http://json-schema.org/draft-04/schema#",
+])
+def test_other_drafts_are_refused(declared):
+    err = refused({"name": "thing", "schema": {"$schema": declared, "type": "object"}})
+    assert pointers(err) == ["/schema/$schema"]
+    assert "2020-12" in err.message
+
+
+def test_explicit_2020_12_is_accepted_with_or_without_hash():
+    make({"$schema": DRAFT, "type": "object"})
+    make({"$schema": DRAFT + "#", "type": "object"})
+
+
+def test_non_string_dollar_schema_is_refused():
+    err = refused({"name": "thing", "schema": {"$schema": 7, "type": "object"}})
+    assert pointers(err) == ["/schema/$schema"]
+
+
+@pytest.mark.parametrize("ref, where", [
+    ("#/$defs/missing", "/schema/properties/x/$ref"),
+    ("common.json#/$defs/missing", "/schema/properties/x/$ref"),
+    ("https://xrm.dev/schemas/common.json#/$defs/missing", "/schema/properties/x/$ref"),
+    ("nowhere.json", "/schema/properties/x/$ref"),
+    ("https://example.com/elsewhere.json", "/schema/properties/x/$ref"),  # never fetched
+])
+def test_unresolvable_ref_is_refused_naming_the_ref(ref, where):
+    err = refused({"name": "thing", "schema": obj(ok={"type": "string"}, x={"$ref": ref})})
+    assert "$ref" in err.message
+    assert pointers(err) == [where]
+    assert ref.split("#")[-1] in err.errors[0]["message"] or ref in err.errors[0]["message"]
+
+
+def test_unresolvable_ref_deep_inside_defs_is_located():
+    schema = {"type": "object", "properties": {"a": {"$ref": "#/$defs/a"}},
+              "$defs": {"a": {"type": "object", "properties": {"b": {"items": {"$ref": "#/$defs/zz"}}}}}}
+    err = refused({"name": "thing", "schema": schema})
+    assert pointers(err) == ["/schema/$defs/a/properties/b/items/$ref"]
+
+
+@pytest.mark.parametrize("key, value, pointer", [
+    ("title_field", "nope", "/title_field"),
+    ("indexes", ["name", "nope"], "/indexes/1"),
+    ("unique", ["nope"], "/unique/0"),
+    ("unique", [["name", "nope"]], "/unique/0/1"),
+    ("indexes", ["address.nope"], "/indexes/0"),
+])
+def test_declared_fields_must_exist_in_the_schema(key, value, pointer):
+    schema = obj(name={"type": "string"}, address={"$ref": "common.json#/$defs/address"})
+    err = refused({"name": "thing", "schema": schema, key: value})
+    assert pointers(err) == [pointer]
+    assert "nope" in err.errors[0]["message"]
+
+
+def test_declared_fields_found_through_ref_allof_and_nested_paths():
+    schema = {"type": "object", "$defs": {"base": obj(code={"type": "string"})},
+              "allOf": [{"$ref": "#/$defs/base"}],
+              "properties": {"address": {"$ref": "common.json#/$defs/address"}}}
+    et = make(schema, indexes=["code", "address.city"], unique=[["code", "address.country"]],
+              title_field="code")
+    assert et.field_type("code") == "string"
+    assert et.field_type("address.city") == "string"
+    assert et.unique_keys() == [("code", "address.country")]
+
+
+# -- 2020-12 features: each with a valid and an invalid record ---------------------------
+FEATURES = {
+    "ref_defs": (
+        {"type": "object", "$defs": {"pos": {"type": "integer", "minimum": 1}},
+         "properties": {"n": {"$ref": "#/$defs/pos"}}},
+        {"n": 3}, {"n": 0}, "/n"),
+    "dynamic_ref": (
+        # The classic extensible tree: "strict_tree" overrides the dynamic anchor so that
+        # the nodes of "tree" become strict too.
+        {"type": "object",
+         "properties": {"root": {"$ref": "#/$defs/strict_tree"}},
+         "$defs": {
+             "tree": {"$id": "https://xrm.test/tree", "$dynamicAnchor": "node", "type": "object",
+                      "properties": {"data": True,
+                                     "children": {"type": "array", "items": {"$dynamicRef": "#node"}}}},
+             "strict_tree": {"$id": "https://xrm.test/strict-tree", "$dynamicAnchor": "node",
+                             "$ref": "tree", "unevaluatedProperties": False}}},
+        {"root": {"data": 1, "children": [{"data": 2}]}},
+        {"root": {"data": 1, "children": [{"daat": 2}]}}, "/root/children/0"),
+    "unevaluated_properties": (
+        {"type": "object", "allOf": [obj(a={"type": "string"})],
+         "properties": {"b": {"type": "string"}}, "unevaluatedProperties": False},
+        {"a": "x", "b": "y"}, {"a": "x", "c": "z"}, ""),
+    "if_then_else": (
+        {"type": "object", "properties": {"kind": {"enum": ["person", "company"]},
+                                          "vat": {"type": "string"}, "born": {"type": "string"}},
+         "if": {"properties": {"kind": {"const": "company"}}, "required": ["kind"]},
+         "then": {"required": ["vat"]}, "else": {"required": ["born"]}},
+        {"kind": "company", "vat": "DE1"}, {"kind": "company", "born": "2000-01-01"}, ""),
+    "prefix_items": (
+        obj(point={"type": "array", "prefixItems": [{"type": "number"}, {"type": "number"}],
+                   "items": False}),
+        {"point": [1, 2.5]}, {"point": [1, 2, 3]}, "/point"),
+    "dependent_required": (
+        {"type": "object", "properties": {"card": {"type": "string"}, "expiry": {"type": "string"}},
+         "dependentRequired": {"card": ["expiry"]}},
+        {"card": "4111", "expiry": "12/30"}, {"card": "4111"}, ""),
+    "dependent_schemas": (
+        {"type": "object", "dependentSchemas": {"discount": {"required": ["reason"]}}},
+        {"discount": 5, "reason": "loyal"}, {"discount": 5}, ""),
+    "contains_min_max": (
+        obj(tags={"type": "array", "contains": {"const": "vip"}, "minContains": 1, "maxContains": 1}),
+        {"tags": ["a", "vip"]}, {"tags": ["vip", "vip"]}, "/tags"),
+    "pattern_properties_property_names": (
+        {"type": "object", "properties": {"extra": {
+            "type": "object", "propertyNames": {"pattern": "^[a-z]+$"},
+            "patternProperties": {"^n": {"type": "number"}}}}},
+        {"extra": {"nval": 1, "other": "x"}}, {"extra": {"nval": "one"}}, "/extra/nval"),
+    "one_of_const": (
+        obj(status={"oneOf": [{"const": "open"}, {"const": "closed"}]}),
+        {"status": "open"}, {"status": "pending"}, "/status"),
+    "not_multiple_of": (
+        obj(n={"type": "number", "multipleOf": 0.5, "not": {"const": 0}}),
+        {"n": 1.5}, {"n": 0.3}, "/n"),
+    "anchor": (
+        {"type": "object", "$defs": {"c": {"$anchor": "code", "pattern": "^[A-Z]{3}$"}},
+         "properties": {"c": {"$ref": "#code"}}},
+        {"c": "ABC"}, {"c": "abc"}, "/c"),
+    "additional_and_required": (
+        {"type": "object", "properties": {"name": {"type": "string", "minLength": 1}},
+         "required": ["name"], "additionalProperties": False},
+        {"name": "Ada"}, {"name": "Ada", "x": 1}, ""),
+}
+
+
+@pytest.mark.parametrize("feature", sorted(FEATURES))
+def test_2020_12_feature(feature):
+    schema, good, bad, pointer = FEATURES[feature]
+    et = make({"$schema": DRAFT, **schema})
+    assert et.is_valid(good), et.errors(good)
+    assert et.errors(good) == []
+    et.validate(good)
+    assert not et.is_valid(bad)
+    with pytest.raises(ValidationError) as info:
+        et.validate(bad)
+    assert "/data" + pointer in [e["pointer"] for e in info.value.errors], info.value.errors
+
+
+@pytest.mark.parametrize("fmt, good, bad", [
+    ("date", "2024-02-29", "2023-02-29"),
+    ("date", "2024-02-01", "01.02.2024"),
+    ("date-time", "2024-02-03T10:00:00Z", "2024-02-03"),
+    ("date-time", "2024-02-03T10:00:00+03:30", "2024-02-03 10:00"),
+    ("email", "ada@example.org", "ada.example.org"),
+    ("uri", "https://example.org/a?b=c", "not a uri"),
+    ("uri", "urn:isbn:0451450523", "/relative/path"),
+    ("uuid", "123e4567-e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456"),
+])
+def test_format_is_asserted(fmt, good, bad):
+    et = make(obj(v={"type": "string", "format": fmt}))
+    assert et.is_valid({"v": good})
+    errs = et.errors({"v": bad}, "/data")
+    assert [e["pointer"] for e in errs] == ["/data/v"]
+    assert fmt in errs[0]["message"]
+
+
+# -- common.json -------------------------------------------------------------------------
+COMMON_CASES = [
+    ("phone", "+49 30 1234567", "call me"),
+    ("email", "a@b.org", "nope"),
+    ("money", {"amount": 9.5, "currency": "EUR"}, {"amount": 9.5, "currency": "euro"}),
+    ("money", {"amount": 1, "currency": "IRR"}, {"amount": "1", "currency": "IRR"}),
+    ("address", {"line1": "1 Main St", "city": "Tehran", "country": "IR"}, {"city": "X", "country": "Iran"}),
+    ("address", {"city": "Beijing"}, {"city": "Beijing", "planet": "Earth"}),
+    ("date", "2024-01-31", "2024-01-32"),
+    ("datetime", "2024-01-31T08:00:00Z", "yesterday"),
+    ("uuid", "123e4567-e89b-12d3-a456-426614174000", "x"),
+    ("uri", "https://xrm.dev", "::"),
+    ("percent", 42.5, 101),
+    ("country", "CN", "cn"),
+    ("currency", "USD", "usd"),
+]
+
+
+@pytest.mark.parametrize("base", ["common.json", "https://xrm.dev/schemas/common.json",
+                                  "./common.json"])
+@pytest.mark.parametrize("name, good, bad", COMMON_CASES)
+def test_common_defs_resolve_relative_and_absolute(base, name, good, bad):
+    et = make(obj(v={"$ref": f"{base}#/$defs/{name}"}))
+    assert et.is_valid({"v": good}), et.errors({"v": good})
+    assert not et.is_valid({"v": bad})
+    assert all(e["pointer"].startswith("/data/v") for e in et.errors({"v": bad}, "/data"))
+
+
+def test_common_defs_inside_nested_defs_and_arrays():
+    schema = {"type": "object", "$defs": {"contact": {
+        "type": "object", "properties": {"phones": {"type": "array", "items": {"$ref": "common.json#/$defs/phone"}}}}},
+        "properties": {"contacts": {"type": "array", "items": {"$ref": "#/$defs/contact"}}}}
+    et = make(schema)
+    assert et.is_valid({"contacts": [{"phones": ["+1 555 0100"]}]})
+    errs = et.errors({"contacts": [{"phones": ["+1 555 0100", "??"]}]}, "/data")
+    assert [e["pointer"] for e in errs] == ["/data/contacts/0/phones/1"]
+
+
+def test_field_types_through_common_refs():
+    et = make(obj(p={"$ref": "common.json#/$defs/phone"},
+                  m={"$ref": "https://xrm.dev/schemas/common.json#/$defs/money"},
+                  pct={"$ref": "common.json#/$defs/percent"}))
+    assert et.field_type("p") == "string"
+    assert et.field_type("m") == "object"
+    assert et.field_type("m.amount") == "number"
+    assert et.field_type("pct") == "number"
+
+
+def test_every_common_def_compiles_and_is_minimal():
+    import xrm_schemas
+    common = xrm_schemas.load("common.json")
+    for name in ("phone", "email", "money", "address"):
+        assert name in common["$defs"]
+    for name in common["$defs"]:
+        make(obj(v={"$ref": f"common.json#/$defs/{name}"}))
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            assert "default" not in node, f"default-valued key at {where}"
+            for k, v in node.items():
+                walk(v, f"{where}/{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{where}/{i}")
+    walk(common, "common.json")
+    walk(xrm_schemas.load("entity-type.schema.json"), "entity-type.schema.json")
+
+
+# -- validation helpers ------------------------------------------------------------------
+def test_errors_report_every_problem_sorted_by_pointer():
+    et = make({"type": "object", "required": ["name"],
+               "properties": {"age": {"type": "integer"}, "email": {"type": "string", "format": "email"}}})
+    errs = et.errors({"age": "x", "email": "nope"}, "/data")
+    assert [e["pointer"] for e in errs] == ["/data", "/data/age", "/data/email"]
+    assert all(e["message"] for e in errs)
+
+
+def test_pointer_escapes_slash_and_tilde():
+    et = make({"type": "object", "properties": {"a/b": {"type": "integer"}, "c~d": {"type": "integer"}}})
+    errs = et.errors({"a/b": "x", "c~d": "y"})
+    assert sorted(e["pointer"] for e in errs) == ["/a~1b", "/c~0d"]
+
+
+def test_compile_schema_rejects_non_object_schema():
+    with pytest.raises(DefinitionError) as info:
+        compile_schema(True, "https://xrm.dev/schemas/x.type.json")
+    assert pointers(info.value) == ["/schema"]
+
+
+def test_compiled_validator_matches_errors_of():
+    v = compile_schema(obj(n={"type": "integer"}), "https://xrm.dev/schemas/x.type.json")
+    assert v.is_valid({"n": 1})
+    assert errors_of(v, {"n": "1"}, "/data") == [{"pointer": "/data/n", "message": '"1" is not of type "integer"'}]
