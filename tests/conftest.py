@@ -15,6 +15,15 @@ PG_URL = os.environ.get("XRM_TEST_DATABASE_URL")
 ENGINES = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch):
+    """argon2id with its production cost takes ~0.1–0.7 s per hash; tests use the cheapest
+    valid parameters (hashes stay real argon2id, verification unchanged)."""
+    from argon2 import PasswordHasher
+    from xrm_core import accounts
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
 @pytest.fixture(params=ENGINES)
 def db_url(request, tmp_path):
     """URL of an empty database (SQLite file, or a fresh PostgreSQL schema)."""

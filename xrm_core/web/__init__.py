@@ -1,0 +1,30 @@
+"""The web application: REST API (and, later, the admin UI), built by ``create_app``."""
+from __future__ import annotations
+
+import os
+import secrets
+
+from flask import Flask
+
+
+def create_app(platform=None, test_config: dict | None = None) -> Flask:
+    """Build the Flask app for ``platform`` (default: one opened from ``XRM_DATABASE_URL``).
+
+    Settings come from ``XRM_*`` environment variables (``XRM_SECRET_KEY``…) and
+    ``test_config``. Plugins add pages through ``xrm_flask_app(app)``.
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(SECRET_KEY=os.environ.get("XRM_SECRET_KEY") or secrets.token_hex(32),
+                            JSON_SORT_KEYS=False, API_MAX_LIMIT=1000, API_DEFAULT_LIMIT=50)
+    app.config.from_prefixed_env("XRM")
+    if test_config:
+        app.config.update(test_config)
+    if platform is None:
+        from ..platform import Platform
+        platform = Platform(app.config.get("DATABASE_URL"))
+    app.extensions["xrm"] = platform
+
+    from . import api
+    app.register_blueprint(api.bp)
+    platform.pm.hook.xrm_flask_app(app=app)
+    return app
