@@ -72,3 +72,27 @@ def merge_patch(target, patch):
 
 def changes_payload(changes: dict[str, tuple]) -> list[dict]:
     return [{"pointer": p, "old": o, "new": n} for p, (o, n) in changes.items()]
+
+
+#: Kinds whose payload names another record in ``other``.
+LINK_KINDS = ("related", "unrelated")
+
+
+def others(activities: list[dict]) -> set[str]:
+    """Ids of the other records named by ``related``/``unrelated`` activities."""
+    return {a["payload"]["other"] for a in activities
+            if a["kind"] in LINK_KINDS and isinstance(a["payload"], dict) and a["payload"].get("other")}
+
+
+def hide_others(activities: list[dict], readable: set[str]) -> list[dict]:
+    """Blank the other record's id in link activities when the reader may not read it.
+
+    A record outside the reader's scope does not exist for them, not even as an id in the
+    timeline of a record they can see.
+    """
+    for a in activities:
+        other = a["payload"].get("other") if a["kind"] in LINK_KINDS and isinstance(a["payload"], dict) else None
+        if other and other not in readable:
+            a["payload"] = {**a["payload"], "other": None}
+            a["summary"] = (a["summary"] or "").replace(other, "(a record you cannot see)")
+    return activities

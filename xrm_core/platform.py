@@ -3,7 +3,7 @@
     platform = Platform("sqlite:///xrm.db")
     platform.init(admin_password="…")
     with platform.session("admin") as s:
-        rec = s.create("customer", {"name": "Ada"})
+        rec = s.create("contact", {"name": "Ada"})
 
 Nothing here is a module global: tests build as many platforms as they like.
 """

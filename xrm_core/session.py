@@ -12,7 +12,9 @@ from sqlalchemy.exc import IntegrityError
 
 from . import db, history, records, relationships
 from .errors import Conflict, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
+from .filters import compile_filter
 from .scope import Actor
+from .validation import compile_schema, errors_of
 
 if TYPE_CHECKING:
     from .platform import Platform
@@ -130,9 +132,10 @@ class Session:
         return relationships.related(self, record_id, rel)
 
     def count(self, type_name: str, where: dict | None = None) -> int:
-        """Number of visible records of a type matching ``where``."""
-        from .filters import compile_filter
+        """Number of visible records of a type matching ``where`` (403 without a read grant, as list)."""
         et = self.entity_type(type_name)
+        if not self.actor.can(et.name, "read"):
+            raise PermissionDenied(f"{self.actor.name!r} may not read {et.name} records")
         q = select(func.count()).select_from(db.records).where(
             db.records.c.type == et.name, self.actor.clause(et.name, "read"),
             compile_filter(self.dialect, et, where or {}))
@@ -149,17 +152,20 @@ class Session:
             kind=kind, at=at or db.utcnow(), actor=self.actor.name, summary=summary, payload=payload))
 
     def log(self, record_id: str, kind: str, summary: str, payload: dict | None = None) -> dict:
-        """Log a user interaction of a declared kind (call, email, visit…) on a visible record."""
+        """Log a user interaction of a declared kind (call, email, visit…) on a visible record.
+
+        ValidationError for an undeclared kind, an empty summary, or a payload that is not an
+        object or fails the kind's ``payload`` schema.
+        """
         rec = self.get(record_id)
         kinds = dict(self.conn.execute(select(db.activity_kinds.c.name, db.activity_kinds.c.definition)).all())
         if kind not in kinds:
             known = ", ".join(sorted(kinds)) or "none declared"
             raise ValidationError(f"unknown activity kind {kind!r} (known: {known})",
                                   [{"pointer": "/kind", "message": "not a declared activity kind"}])
-        if not summary or not str(summary).strip():
+        if not isinstance(summary, str) or not summary.strip():
             raise ValidationError("an interaction needs a summary", [{"pointer": "/summary", "message": "empty"}])
-        if payload is not None and not isinstance(payload, dict):
-            raise ValidationError("payload must be an object", [{"pointer": "/payload", "message": "not an object"}])
+        _check_payload(kinds[kind], payload)
         at = db.utcnow()
         res = self.conn.execute(insert(db.activities).values(
             record_id=rec.id, record_type=rec.type, unit_id=rec.unit_id, owner_id=rec.owner_id,
@@ -189,42 +195,72 @@ class Session:
         rows = self.conn.execute(q).all()
         if row is None and not rows:
             raise NotFound(f"no record {record_id!r}")
-        return [history.Activity(r.id, r.record_id, r.kind, r.at, r.actor, r.summary, r.payload,
-                                 r.record_type if include_related else None).to_dict() for r in rows]
+        out = [history.Activity(r.id, r.record_id, r.kind, r.at, r.actor, r.summary, r.payload,
+                                r.record_type if include_related else None).to_dict() for r in rows]
+        return history.hide_others(out, self._readable_ids(history.others(out)))
+
+    def _readable_ids(self, ids: set[str]) -> set[str]:
+        """Those of ``ids`` whose record (existing or deleted) the actor may read.
+
+        Judged on the activities, which carry the record's unit and owner and outlive it.
+        """
+        if not ids:
+            return set()
+        A = db.activities
+        scope = self.actor.clause_any_type(list(self.entity_types_map()), "read", A, A.c.record_type)
+        q = select(A.c.record_id).where(A.c.record_id.in_(sorted(ids)), scope).distinct()
+        return set(self.conn.execute(q).scalars())
 
     # -- hooks -------------------------------------------------------------------------
     def fire(self, event: str, record: records.Record, changes: dict) -> None:
         """Run ``xrm_record_event`` implementations in order, converting their failures."""
-        pm = self.platform.pm
-        impls = self.platform.record_event_impls()
-        for name, impl in impls:
-            kwargs = {"event": event, "record": record, "changes": changes, "session": self}
+        kwargs = {"event": event, "record": record, "changes": changes, "session": self}
+        for name, impl in self.platform.record_event_impls():
             try:
                 impl.function(**{k: kwargs[k] for k in impl.argnames})
-            except ValidationError:
-                raise
-            except XrmError as e:
-                raise e
+            except XrmError:
+                raise  # ValidationError, Conflict…: the plugin's own, clear refusal
             except Exception as e:  # noqa: BLE001 — any plugin failure refuses the change
                 raise PluginError(name, f"xrm_record_event({event})", e) from e
-        del pm
 
     def unique_conflict(self, et, data: dict, exc: IntegrityError, exclude: str | None = None) -> XrmError:
-        """Turn a unique-index violation into a Conflict naming the field and the existing record."""
+        """Turn a unique-index violation into a Conflict naming the field(s).
+
+        The existing record's id is named (and given as ``existing``) only if the actor may
+        read it: a record outside their scope must not show through an error message.
+        """
         for key in et.unique_keys():
-            values = []
-            for f in key:
-                v = data
-                for part in f.split("."):
-                    v = v.get(part) if isinstance(v, dict) else None
-                values.append(v)
+            values = [_value_at(data, f) for f in key]
             if any(v is None for v in values):
                 continue
             found = records.find_by_values(self, et, key, [tuple(values)])
             other = next((i for i in found.values() if i != exclude), None)
             if other:
-                shown = ", ".join(f"{f}={v!r}" for f, v in zip(key, values))
-                return Conflict(f"a {et.name} with {shown} already exists (record {other})",
-                                [{"pointer": "/data/" + f.replace(".", "/"), "message": "already used"} for f in key],
-                                existing=other)
+                return self._duplicate(et, key, values, other)
         return Conflict(f"the change conflicts with stored data: {str(exc.orig).splitlines()[0]}")
+
+    def _duplicate(self, et, key, values, other: str) -> Conflict:
+        shown = ", ".join(f"{f}={v!r}" for f, v in zip(key, values))
+        errors = [{"pointer": "/data/" + f.replace(".", "/"), "message": "already used"} for f in key]
+        row = records._row(self, other)
+        if row is not None and self.allows(row.type, "read", row):
+            return Conflict(f"a {et.name} with {shown} already exists (record {other})", errors, existing=other)
+        return Conflict(f"a {et.name} with {shown} already exists", errors)
+
+
+def _value_at(data, path: str):
+    """Value of dotted ``path`` in ``data``, or None."""
+    for part in path.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def _check_payload(kind: dict, payload) -> None:
+    """Refuse a payload that is not an object or fails the kind's ``payload`` schema."""
+    if payload is not None and not isinstance(payload, dict):
+        raise ValidationError("payload must be an object", [{"pointer": "/payload", "message": "not an object"}])
+    if "payload" in kind:
+        validator = compile_schema(kind["payload"], f"https://xrm.dev/schemas/kinds/{kind['name']}.json")
+        errors = errors_of(validator, payload or {}, "/payload")
+        if errors:
+            raise ValidationError(f"payload of a {kind['name']} is invalid", errors)

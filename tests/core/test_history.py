@@ -1,0 +1,273 @@
+"""History: baseline, field-level diffs, deletes, links, user-logged interactions, timelines,
+scope — and nothing, not even raw SQL, edits or deletes an activity."""
+from __future__ import annotations
+
+import pytest
+from argon2 import PasswordHasher
+from conftest import PersonPlugin
+from sqlalchemy import func, select, text
+
+from xrm_core import NotFound, ValidationError, accounts, db, hookimpl
+from xrm_core.history import diff, merge_patch
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch):
+    """The org fixture hashes eight passwords; cheap argon2 parameters keep these tests fast."""
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+def activity_count(platform) -> int:
+    with platform.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(db.activities)).scalar_one()
+
+
+def changes_of(activity) -> dict:
+    return {c["pointer"]: (c["old"], c["new"]) for c in activity["payload"]["changes"]}
+
+
+# -- diff and merge patch ----------------------------------------------------------------
+def test_diff_is_field_level_with_nested_pointers():
+    old = {"a": 1, "gone": "x", "same": [1, 2], "obj": {"k": 1, "deep": {"z": 0}}, "arr": [1, 2],
+           "n": 1, "weird/key~": 1, "to_obj": 1}
+    new = {"a": 2, "same": [1, 2], "obj": {"k": 1, "deep": {"z": 1}, "new": True}, "arr": [2],
+           "n": 1.5, "weird/key~": 2, "to_obj": {"x": 1}, "added": "y"}
+    assert diff(old, new) == {
+        "/a": (1, 2), "/gone": ("x", None), "/obj/deep/z": (0, 1), "/obj/new": (None, True),
+        "/arr": ([1, 2], [2]), "/n": (1, 1.5), "/weird~1key~0": (1, 2), "/to_obj": (1, {"x": 1}),
+        "/added": (None, "y")}
+    assert diff(old, old) == {}
+    assert diff({"flag": 1}, {"flag": True}) == {"/flag": (1, True)}  # equal in Python, not in JSON
+
+
+RFC_7396_EXAMPLES = [  # RFC 7396, Appendix A
+    ({"a": "b"}, {"a": "c"}, {"a": "c"}),
+    ({"a": "b"}, {"b": "c"}, {"a": "b", "b": "c"}),
+    ({"a": "b"}, {"a": None}, {}),
+    ({"a": "b", "b": "c"}, {"a": None}, {"b": "c"}),
+    ({"a": ["b"]}, {"a": "c"}, {"a": "c"}),
+    ({"a": "c"}, {"a": ["b"]}, {"a": ["b"]}),
+    ({"a": {"b": "c"}}, {"a": {"b": "d", "c": None}}, {"a": {"b": "d"}}),
+    ({"a": [{"b": "c"}]}, {"a": [1]}, {"a": [1]}),
+    (["a", "b"], ["c", "d"], ["c", "d"]),
+    ({"a": "b"}, ["c"], ["c"]),
+    ({"a": "foo"}, None, None),
+    ({"a": "foo"}, "bar", "bar"),
+    ({"e": None}, {"a": 1}, {"e": None, "a": 1}),
+    ([1, 2], {"a": "b", "c": None}, {"a": "b"}),
+    ({}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}}),
+]
+
+
+@pytest.mark.parametrize("target, patch, result", RFC_7396_EXAMPLES)
+def test_merge_patch_follows_rfc_7396(target, patch, result):
+    original = repr(target)
+    assert merge_patch(target, patch) == result
+    assert repr(target) == original  # the target is not modified
+
+
+# -- what the core writes ----------------------------------------------------------------
+def test_create_update_delete_are_recorded_with_actor_and_time(org):
+    with org.session("manager_a") as s:
+        rec = s.create("person", {"name": "Ada", "tags": ["a"], "address": {"city": "Qom", "line1": "1 Road"}})
+    with org.session("manager_a") as s:
+        s.update(rec.id, {"name": "Ada L", "tags": ["a", "b"], "age": 36,
+                          "address": {"city": "Yazd", "line1": None}})
+        s.update(rec.id, {"age": None})
+        s.delete(rec.id)
+        h = s.history(rec.id)
+    assert [a["kind"] for a in h] == ["created", "updated", "updated", "deleted"]
+    created, upd, upd2, deleted = h
+    assert created["payload"] == {"data": {"name": "Ada", "tags": ["a"],
+                                           "address": {"city": "Qom", "line1": "1 Road"}}}
+    assert changes_of(upd) == {"/name": ("Ada", "Ada L"), "/tags": (["a"], ["a", "b"]), "/age": (None, 36),
+                               "/address/city": ("Qom", "Yazd"), "/address/line1": ("1 Road", None)}
+    assert upd["payload"]["version"] == 2 and "name" in upd["summary"]
+    assert changes_of(upd2) == {"/age": (36, None)}
+    assert deleted["payload"]["data"]["name"] == "Ada L" and deleted["payload"]["version"] == 3
+    for a in h:
+        assert a["record"] == rec.id and a["actor"] == "manager_a" and a["at"].endswith("Z")
+        assert set(a) == {"id", "record", "kind", "at", "actor", "summary", "payload"}
+    assert [a["at"] for a in h] == sorted(a["at"] for a in h)
+    assert [a["id"] for a in h] == sorted(a["id"] for a in h)
+
+
+def test_links_are_recorded_on_both_records(org):
+    with org.session() as s:
+        a = s.create("person", {"name": "A"}).id
+        b = s.create("person", {"name": "B"}).id
+        rel = s.relate("knows", a, b)
+        s.unrelate(rel["id"])
+        for rid, other, direction in ((a, b, "outgoing"), (b, a, "incoming")):
+            related, unrelated = s.history(rid)[1:]
+            for act, kind in ((related, "related"), (unrelated, "unrelated")):
+                assert act["kind"] == kind and act["actor"] == "admin"
+                assert act["payload"] == {"relationship": rel["id"], "type": "knows",
+                                          "direction": direction, "other": other}
+
+
+def test_history_limit(org):
+    with org.session() as s:
+        rid = s.create("person", {"name": "A"}).id
+        for i in range(4):
+            s.update(rid, {"age": i})
+        assert [a["kind"] for a in s.history(rid, limit=2)] == ["created", "updated"]
+
+
+# -- logged interactions -----------------------------------------------------------------
+def test_log_a_declared_kind(org):
+    with org.session("agent_a") as s:
+        rid = s.create("person", {"name": "A"}).id
+        logged = s.log(rid, "call", "asked about the warranty", {"minutes": 4})
+        assert logged == s.history(rid)[-1]
+    assert (logged["kind"], logged["actor"], logged["summary"], logged["payload"]) == (
+        "call", "agent_a", "asked about the warranty", {"minutes": 4})
+    assert logged["at"].endswith("Z") and logged["record"] == rid
+
+
+def test_log_refuses_bad_input_and_writes_nothing(org):
+    with org.session() as s:
+        rid = s.create("person", {"name": "A"}).id
+    before = activity_count(org)
+    for kind, summary, payload, pointer in [
+        ("fax", "x", None, "/kind"),
+        ("created", "x", None, "/kind"),      # core kinds are written by the core only
+        ("updated", "x", None, "/kind"),
+        ("call", "", None, "/summary"),
+        ("call", "   ", None, "/summary"),
+        ("call", "x", ["not", "an", "object"], "/payload"),
+    ]:
+        with pytest.raises(ValidationError) as e:
+            with org.session() as s:
+                s.log(rid, kind, summary, payload)
+        assert [x["pointer"] for x in e.value.errors] == [pointer]
+        if pointer == "/kind":
+            assert "call, email" in e.value.message
+    assert activity_count(org) == before
+
+
+class VisitKind:
+    __name__ = "visits"
+
+    @hookimpl
+    def xrm_activity_kinds(self):
+        return [{"name": "visit", "label": "Visit", "payload": {
+            "type": "object", "properties": {"minutes": {"type": "integer", "minimum": 1}},
+            "required": ["minutes"]}}]
+
+
+def test_log_checks_the_payload_schema_of_its_kind(make_platform):
+    p = make_platform(PersonPlugin(), VisitKind())
+    with p.session() as s:
+        rid = s.create("person", {"name": "A"}).id
+        assert s.log(rid, "visit", "showroom", {"minutes": 30})["payload"] == {"minutes": 30}
+    before = activity_count(p)
+    for payload, pointer in (({"minutes": 0}, "/payload/minutes"), ({}, "/payload"), (None, "/payload")):
+        with pytest.raises(ValidationError) as e:
+            with p.session() as s:
+                s.log(rid, "visit", "showroom", payload)
+        assert [x["pointer"] for x in e.value.errors] == [pointer]
+    assert activity_count(p) == before
+
+
+def test_log_needs_a_visible_record(org):
+    with org.session("manager_b") as s:
+        rid = s.create("person", {"name": "B"}).id
+    before = activity_count(org)
+    for user in ("manager_a", "nobody"):
+        with pytest.raises(NotFound):
+            with org.session(user) as s:
+                s.log(rid, "call", "hello")
+    assert activity_count(org) == before
+
+
+# -- timelines and scope -----------------------------------------------------------------
+def test_timeline_includes_related_records(org):
+    with org.session("manager_a") as s:
+        a = s.create("person", {"name": "A"}).id
+        note = s.create("note", {"text": "n"}).id
+        s.relate("has_note", a, note)
+        s.update(note, {"text": "n2"})
+        s.log(note, "email", "sent the note")
+        plain = s.history(a)
+        full = s.history(a, include_related=True)
+    assert all(x["record"] == a for x in plain) and "record_type" not in plain[0]
+    assert [(x["record_type"], x["kind"]) for x in full] == [
+        ("person", "created"), ("note", "created"), ("person", "related"), ("note", "related"),
+        ("note", "updated"), ("note", "email")]
+
+
+def test_timeline_leaves_out_and_hides_related_records_outside_scope(org):
+    with org.session("manager_a") as s:
+        a = s.create("person", {"name": "A"}).id
+    with org.session("manager_b") as s:
+        hidden = s.create("person", {"name": "H"}).id
+        s.log(hidden, "call", "secret call")
+    with org.session() as s:
+        s.relate("knows", a, hidden)
+    with org.session("manager_a") as s:
+        full = s.history(a, include_related=True)
+    assert {x["record"] for x in full} == {a}
+    link = full[-1]
+    assert link["kind"] == "related" and link["payload"]["other"] is None
+    assert hidden not in str(full)
+    with org.session("analyst") as s:  # whoever can read both sees the link
+        assert s.history(a)[-1]["payload"]["other"] == hidden
+
+
+def test_history_of_a_hidden_record_is_not_found(org):
+    with org.session("manager_b") as s:
+        rid = s.create("person", {"name": "B"}).id
+    for user in ("manager_a", "agent_a", "nobody"):
+        with org.session(user) as s:
+            with pytest.raises(NotFound) as e:
+                s.history(rid)
+            with pytest.raises(NotFound) as unknown:
+                s.history("0" * 20)
+            assert str(e.value).replace(rid, "ID") == str(unknown.value).replace("0" * 20, "ID")
+
+
+def test_history_of_a_deleted_record_stays_visible_to_its_readers(org):
+    with org.session("manager_a") as s:
+        rid = s.create("person", {"name": "A"}).id
+        other = s.create("person", {"name": "B"}).id
+        s.relate("knows", other, rid)
+        s.delete(rid)
+    for user in ("manager_a", "analyst", "north_lead", "admin"):
+        with org.session(user) as s:
+            assert [a["kind"] for a in s.history(rid)][-1] == "deleted"
+            # the unlink left on the surviving record still names it for its readers
+            assert s.history(other)[-1]["payload"]["other"] == rid
+    for user in ("manager_b", "nobody", "agent_a"):
+        with org.session(user) as s:
+            with pytest.raises(NotFound):
+                s.history(rid)
+
+
+# -- append-only -------------------------------------------------------------------------
+def test_no_sql_can_edit_or_delete_an_activity(org):
+    with org.session() as s:
+        rid = s.create("person", {"name": "A"}).id
+        s.update(rid, {"age": 1})
+        before = s.history(rid)
+    for statement in ["UPDATE xrm_activities SET summary = 'rewritten'",
+                      "UPDATE xrm_activities SET payload = NULL WHERE kind = 'created'",
+                      "DELETE FROM xrm_activities",
+                      "DELETE FROM xrm_activities WHERE kind = 'updated'"]:
+        with pytest.raises(Exception, match="append-only"):
+            with org.connection() as conn:
+                conn.execute(text(statement))
+    with org.session() as s:
+        assert s.history(rid) == before
+
+
+def test_truncate_is_refused_on_postgresql(org):
+    with org.session() as s:
+        s.create("person", {"name": "A"})
+    if org.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    with pytest.raises(Exception, match="append-only"):
+        with org.connection() as conn:
+            conn.execute(text("TRUNCATE xrm_activities"))
+    assert activity_count(org) == 1
+
