@@ -1,46 +1,78 @@
-"""Import and export of records as CSV or JSONL, streamed.
+"""Import of records from CSV or JSONL files, streamed.
 
-Import reads the file row by row, converts CSV cells to the schema's types (an empty cell
-means the attribute is absent), validates with the compiled validator, and writes batches
-with one ``executemany`` for records and one for their history — never an ORM session per
-row. It is all-or-nothing unless ``skip_invalid``: after the first invalid row it stops
-writing but keeps reading, so the report lists every invalid row (file line and pointer)
-and the transaction is rolled back. Memory stays flat: only the invalid-row report grows.
+The file is read row by row (memory stays flat whatever its size: only the report of invalid
+rows grows). Each row is parsed (CSV cells converted to the schema's types, see
+:mod:`xrm_core.csvcells`), validated with the compiled validator, passed through the
+``before_create`` hooks and collected into batches; a batch is written with one
+``executemany`` for the records and one for their ``created`` history — never an ORM session
+per row. The activity of an imported record names the file and line it came from.
+
+Outcome rules (the CLI's contract, DESIGN §5):
+
+- The report is ``{"total", "valid", "imported", "invalid": [{"line", "errors": [{"pointer",
+  "message"}]}]}``. ``line`` is the file's own line number (a CSV header is line 1; a row
+  whose quoted cells span several lines is reported at the line where it starts). Blank
+  lines, and CSV rows whose cells are all empty, are skipped and not counted.
+- A row is invalid when it is not a JSON object (JSONL), a cell cannot be converted or a
+  row has more cells than the header (CSV), it fails the schema, a ``before_create`` or
+  ``after_create`` hook refuses it (raises ``ValidationError`` or another non-plugin-crash
+  :class:`XrmError`), or a ``unique`` field repeats a value of an existing record or of an
+  earlier row of the same file.
+- All-or-nothing by default: if any row is invalid nothing is imported (ValidationError
+  carrying the report as ``extra["report"]``). Every row is still processed, so the report
+  lists every invalid row — the same rows ``skip_invalid`` would skip.
+- ``skip_invalid`` imports the valid rows; ``dry_run`` does everything (hooks included) and
+  rolls it back.
+- Whole-file problems refuse the import even with ``skip_invalid``: a CSV header that names
+  unknown or repeated columns (reported on line 1), malformed CSV quoting, text that is not
+  UTF-8. A hook that crashes (:class:`PluginError`) aborts the import, naming the line.
+
+Both formats accept UTF-8 with or without a byte-order mark.
 """
 from __future__ import annotations
 
 import codecs
 import csv
-import io
 import os
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator
 
 import orjson
-from sqlalchemy import and_, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from . import db
-from .errors import PermissionDenied, ValidationError
-from .fields import type_literal
-from .records import COLUMNS, Record, new_id
+from .csvcells import CsvHeader
+from .errors import PluginError, ValidationError, XrmError
+from .records import Record, find_by_values, new_id
+from .validation import pointer
 
 if TYPE_CHECKING:
     from .session import Session
 
 BATCH = 2000
 FORMATS = ("csv", "jsonl")
-TRUE = {"true", "1", "yes", "y", "t"}
-FALSE = {"false", "0", "no", "n", "f"}
+#: Largest CSV cell accepted: big enough for any JSON cell, small enough that a quote left
+#: open does not read the whole file into one cell.
+MAX_CELL = 16 * 1024 * 1024
+PROGRESS_BYTES = 1_000_000
 
 
-class _Abort(Exception):
-    """Raised to roll back a dry run's savepoint."""
+class _Rollback(Exception):
+    """Rolls back the import's savepoint (dry run, or refused)."""
+
+
+class _FileRefused(Exception):
+    """A whole-file problem: refuses the import even with ``skip_invalid``."""
+
+    def __init__(self, line: int, message: str, errors: list[dict]):
+        super().__init__(message)
+        self.line, self.message, self.errors = line, message, errors
 
 
 def detect_format(path: str, fmt: str | None) -> str:
+    """``fmt`` if given, else ``csv`` or ``jsonl`` from the file extension."""
     if fmt:
         if fmt not in FORMATS:
             raise ValidationError(f"unknown format {fmt!r}: use csv or jsonl")
@@ -54,144 +86,94 @@ def detect_format(path: str, fmt: str | None) -> str:
 
 
 # -- reading ----------------------------------------------------------------------------
-def _jsonl_rows(f: IO[bytes]) -> Iterator[tuple[int, object, list]]:
+def _not_utf8(source: str, lineno: int, e: UnicodeDecodeError) -> _FileRefused:
+    return _FileRefused(lineno, f"{source} is not UTF-8 text; save it as UTF-8",
+                        [{"pointer": "", "message": f"byte 0x{e.object[e.start]:02x} at position {e.start + 1} "
+                                                    f"of the line is not UTF-8 ({e.reason})"}])
+
+
+def _jsonl_rows(f: IO[bytes], source: str) -> Iterator[tuple[int, object, list]]:
     for lineno, raw in enumerate(f, 1):
         if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[3:]
         if not raw.strip():
             continue
         try:
-            yield lineno, orjson.loads(raw), []
+            value = orjson.loads(raw)  # bytes in: orjson also checks the UTF-8
         except orjson.JSONDecodeError as e:
-            yield lineno, None, [{"pointer": "", "message": f"invalid JSON: {e}"}]
-
-
-class CsvConverter:
-    """Turns a CSV header and cells into a data object typed by the entity schema."""
-
-    def __init__(self, et, header: list[str]):
-        self.et = et
-        self.columns = []
-        errors = []
-        seen = set()
-        for i, name in enumerate(header):
-            name = name.strip()
-            if not name:
-                errors.append({"pointer": "", "message": f"column {i + 1} has no name"})
-                continue
-            if name in seen:
-                errors.append({"pointer": "/" + name.replace(".", "/"), "message": f"column {name!r} appears twice"})
-            seen.add(name)
-            sub = et.property_schema(name) if _is_field(name) else None
-            if sub is None:
-                errors.append({"pointer": "/" + name.replace(".", "/"),
-                               "message": f"column {name!r} is not a field of {et.name}"})
-                continue
-            items = sub.get("items") if isinstance(sub.get("items"), dict) else {}
-            from .entity_types import _json_type
-            self.columns.append((i, name.split("."), et.field_type(name),
-                                 _json_type(et.schema, items) if items else None))
-        if errors:
-            raise ValidationError(f"the CSV header (line 1) does not match {et.name}",
-                                  [{"line": 1, **e} for e in errors])
-
-    def convert(self, cells: list[str]) -> tuple[dict, list]:
-        data: dict = {}
-        errors = []
-        for i, path, jtype, itype in self.columns:
-            cell = cells[i] if i < len(cells) else ""
-            if cell == "":
-                continue
             try:
-                value = _convert(cell, jtype, itype)
-            except ValueError as e:
-                errors.append({"pointer": "/" + "/".join(path), "message": str(e)})
-                continue
-            node = data
-            for part in path[:-1]:
-                node = node.setdefault(part, {})
-                if not isinstance(node, dict):
-                    break
-            else:
-                node[path[-1]] = value
-        return data, errors
+                raw.decode("utf-8")
+            except UnicodeDecodeError as u:
+                raise _not_utf8(source, lineno, u) from None
+            yield lineno, None, [{"pointer": "", "message": f"invalid JSON at column {e.colno}: {e.msg}"}]
+            continue
+        if isinstance(value, dict):
+            yield lineno, value, []
+        else:
+            kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
+            yield lineno, None, [{"pointer": "", "message": f"a row must be a JSON object, not {kind}"}]
 
 
-def _is_field(name: str) -> bool:
-    from .fields import FIELD_RE
-    return bool(FIELD_RE.match(name))
-
-
-def _convert(cell: str, jtype: str | None, itype: str | None = None):
-    if jtype == "integer":
+def _text_lines(f: IO[bytes], source: str) -> Iterator[str]:
+    """Physical lines decoded as UTF-8 (BOM dropped), so csv's line count is the file's."""
+    for lineno, raw in enumerate(f, 1):
+        if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[3:]
         try:
-            return int(cell.strip())
-        except ValueError:
-            f = float(cell)  # "3.0" is an integer in JSON Schema
-            if f.is_integer():
-                return int(f)
-            raise ValueError(f"{cell!r} is not an integer") from None
-    if jtype == "number":
-        try:
-            f = float(cell.strip())
-        except ValueError:
-            raise ValueError(f"{cell!r} is not a number") from None
-        return int(f) if f.is_integer() and "." not in cell and "e" not in cell.lower() else f
-    if jtype == "boolean":
-        low = cell.strip().lower()
-        if low in TRUE:
-            return True
-        if low in FALSE:
-            return False
-        raise ValueError(f"{cell!r} is not a boolean (true/false)")
-    if jtype == "array":
-        if cell.lstrip().startswith("["):
-            try:
-                return orjson.loads(cell)
-            except orjson.JSONDecodeError as e:
-                raise ValueError(f"invalid JSON array: {e}") from None
-        return [_convert(part.strip(), itype) for part in cell.split(";") if part.strip() != ""]
-    if jtype == "object":
-        try:
-            return orjson.loads(cell)
-        except orjson.JSONDecodeError as e:
-            raise ValueError(f"invalid JSON object: {e}") from None
-    if jtype == "null":
-        raise ValueError("only an empty cell can stand for null")
-    return cell
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise _not_utf8(source, lineno, e) from None
 
 
-def _csv_rows(f: IO[bytes], et) -> Iterator[tuple[int, object, list]]:
-    text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
+def _csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list]]:
+    if csv.field_size_limit() < MAX_CELL:
+        csv.field_size_limit(MAX_CELL)
+    reader = csv.reader(_text_lines(f, source), strict=True)
     try:
         header = next(reader)
     except StopIteration:
-        raise ValidationError("the CSV file is empty: line 1 must be a header of field names") from None
-    conv = CsvConverter(et, header)
+        raise _FileRefused(1, f"{source} is empty", [{"pointer": "", "message": "line 1 must be a header of "
+                                                                                 "field names"}]) from None
+    except csv.Error as e:
+        raise _FileRefused(1, f"{source} is not valid CSV", [{"pointer": "", "message": str(e)}]) from None
+    try:
+        columns = CsvHeader(et, header)
+    except ValidationError as e:
+        raise _FileRefused(1, e.message, [{k: v for k, v in err.items() if k != "line"}
+                                          for err in e.errors]) from None
     start = reader.line_num + 1
-    for cells in reader:
-        line = start
-        start = reader.line_num + 1
-        if not any(c.strip() for c in cells):
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise _FileRefused(start, f"{source} is not valid CSV", [{"pointer": "", "message": str(e)}]) from None
+        line, start = start, reader.line_num + 1
+        if not any(cells):
             continue
-        if len(cells) > len(header):
-            yield line, None, [{"pointer": "", "message": f"{len(cells)} cells but the header has {len(header)} columns"}]
+        if len(cells) > columns.width:
+            yield line, None, [{"pointer": "", "message": f"the row has {len(cells)} cells but the header "
+                                                          f"has {columns.width} columns"}]
             continue
-        data, errors = conv.convert(cells)
+        data, errors = columns.data(cells)
         yield line, data, errors
 
 
 class _Progress:
-    """Bytes-read progress on stderr, shown for files over 1 MB."""
+    """A bytes-read progress bar on stderr, for files over PROGRESS_BYTES."""
 
-    def __init__(self, f, size: int, enabled: bool):
-        self.f, self.bar = f, None
-        if enabled and size > 1_000_000:
+    def __init__(self, f, enabled: bool):
+        self.f, self.bar, self.last = f, None, 0
+        size = os.fstat(f.fileno()).st_size
+        if enabled and size > PROGRESS_BYTES:
             import click
             self.bar = click.progressbar(length=size, label="importing", file=sys.stderr, show_eta=True)
+
+    def __enter__(self):
+        if self.bar is not None:
             self.bar.__enter__()
-        self.last = 0
+        return self
 
     def tick(self):
         if self.bar is not None:
@@ -199,150 +181,210 @@ class _Progress:
             self.bar.update(pos - self.last)
             self.last = pos
 
-    def close(self):
+    def __exit__(self, *exc):
         if self.bar is not None:
-            self.bar.__exit__(None, None, None)
+            self.bar.__exit__(*exc)
 
 
 # -- importing --------------------------------------------------------------------------
 def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None, skip_invalid: bool = False,
                 dry_run: bool = False, progress: bool = False) -> dict:
-    """Import records of ``type_name`` from ``path``; returns the contract report.
+    """Import records of ``type_name`` from the CSV or JSONL file ``path`` as the session's user.
 
-    Raises ValidationError (carrying the report as ``extra["report"]``) when the import is
-    refused: an invalid row without ``skip_invalid``. Nothing is written then.
+    Records are owned by the user and placed in their unit (PermissionDenied without a
+    create grant). Returns the report (see the module docstring). Raises ValidationError
+    with the report as ``extra["report"]`` when the import is refused; the session's
+    database state is then exactly as before. ``progress`` shows a bar on stderr for long
+    files.
     """
     et = s.entity_type(type_name)
     fmt = detect_format(path, fmt)
     unit_id = s.choose_unit(et.name, None)
-    if not s.actor.can(et.name, "create"):
-        raise PermissionDenied(f"{s.actor.name!r} may not create {et.name} records")
+    source = os.path.basename(path)
     try:
         f = open(path, "rb")
     except OSError as e:
-        raise ValidationError(f"{path}: {e.strerror}") from None
-    report = {"total": 0, "valid": 0, "imported": 0, "invalid": []}
-    source = os.path.basename(path)
-    with f:
-        bar = _Progress(f, os.fstat(f.fileno()).st_size, progress)
+        raise ValidationError(f"cannot read {path}: {e.strerror}") from None
+    report: dict = {"total": 0, "valid": 0, "imported": 0, "invalid": []}
+    invalid = report["invalid"]
+    writer = _Writer(s, et, unit_id, source, skip_invalid, invalid)
+    refused = None
+    with f, _Progress(f, progress) as bar:
+        rows = _csv_rows(f, et, source) if fmt == "csv" else _jsonl_rows(f, source)
         try:
-            rows = _csv_rows(f, et) if fmt == "csv" else _jsonl_rows(f)
-            writer = _Writer(s, et, unit_id, source, skip_invalid, report)
-            try:
-                with s.conn.begin_nested():
-                    for n, (line, data, errors) in enumerate(rows, 1):
-                        report["total"] += 1
-                        if not errors:
-                            if not isinstance(data, dict):
-                                errors = [{"pointer": "", "message": "a row must be a JSON object"}]
-                            elif not et.is_valid(data):
-                                errors = et.errors(data)
-                        if errors:
-                            report["invalid"].append({"line": line, "errors": errors})
-                            writer.stop_unless_skipping()
-                        else:
-                            report["valid"] += 1
-                            writer.add(line, data)
-                        if n % BATCH == 0:
-                            writer.flush()
-                            bar.tick()
-                    writer.flush()
-                    if dry_run or (report["invalid"] and not skip_invalid):
-                        raise _Abort
-            except _Abort:
-                pass
-        except UnicodeDecodeError as e:
-            raise ValidationError(f"{path} is not UTF-8 text: {e.reason} at byte {e.start}") from None
-        finally:
-            bar.close()
-    if report["invalid"] and not skip_invalid:
-        report["imported"] = 0
-        raise ValidationError(f"import refused: {len(report['invalid'])} of {report['total']} rows are invalid "
-                              f"(nothing imported; use --skip-invalid to import the valid rows)",
-                              [{"line": r["line"], **e} for r in report["invalid"] for e in r["errors"]],
-                              report=report)
-    if dry_run:
-        report["imported"] = 0
-    s.invalidate()
+            # A savepoint: a dry run or a refused import rolls back exactly what it wrote.
+            with s.conn.begin_nested():
+                for line, data, errors in rows:
+                    report["total"] += 1
+                    if errors:
+                        if data is not None:  # CSV cells that failed: the row's other errors too
+                            errors += [e for e in et.errors(data) if not _covered(e["pointer"], errors)]
+                            errors.sort(key=lambda e: e["pointer"])
+                        invalid.append({"line": line, "errors": errors})
+                    elif not et.is_valid(data):
+                        invalid.append({"line": line, "errors": et.errors(data)})
+                    else:
+                        writer.add(line, data)
+                    if len(writer.batch) >= BATCH:
+                        report["valid"] += writer.flush()
+                        bar.tick()
+                report["valid"] += writer.flush()
+                if dry_run or (invalid and not skip_invalid):
+                    raise _Rollback
+        except _Rollback:
+            pass
+        except _FileRefused as e:
+            invalid.append({"line": e.line, "errors": e.errors})
+            refused = e.message
+    invalid.sort(key=lambda r: r["line"])
+    if refused is None and invalid and not skip_invalid:
+        refused = f"{len(invalid)} of {report['total']} rows are invalid; use --skip-invalid to import the valid rows"
+    if refused is not None:
+        prefix = "dry run: the import would be refused" if dry_run else "import refused"
+        raise ValidationError(f"{prefix}: {refused} (nothing imported)",
+                              [{"line": r["line"], **e} for r in invalid for e in r["errors"]], report=report)
+    report["imported"] = 0 if dry_run else report["valid"]
     return report
 
 
+def _covered(ptr: str, errors: list[dict]) -> bool:
+    """Is ``ptr`` at or below the pointer of one of ``errors``?"""
+    return any(ptr == e["pointer"] or ptr.startswith(e["pointer"] + "/") for e in errors if e["pointer"])
+
+
+def _row_errors(e: XrmError) -> list[dict]:
+    """A refusal raised for one record as import errors: pointers relative to the row."""
+    out = [{"pointer": err.get("pointer", "").removeprefix("/data"), "message": err.get("message", e.message)}
+           for err in e.errors]
+    return out or [{"pointer": "", "message": e.message}]
+
+
 class _Writer:
-    """Collects valid rows and writes them in batches (records, then their history)."""
+    """Collects valid rows, runs the record hooks and writes batches (records, then history).
 
-    def __init__(self, s: "Session", et, unit_id: int, source: str, skip_invalid: bool, report: dict):
-        self.s, self.et, self.unit_id, self.source = s, et, unit_id, source
-        self.skip_invalid, self.report = skip_invalid, report
+    Invalid rows found here (refused by a hook, a unique value already used) are appended
+    to ``invalid``; :meth:`flush` returns how many rows of the batch were written.
+    """
+
+    def __init__(self, s: "Session", et, unit_id: int, source: str, skip_invalid: bool, invalid: list):
+        self.s, self.et, self.unit_id, self.source, self.invalid = s, et, unit_id, source, invalid
         self.batch: list[tuple[int, Record]] = []
-        self.writing = True
         self.hooks = bool(s.platform.record_event_impls())
+        # With --skip-invalid a refused row must leave nothing behind, so each hook call runs
+        # in its own savepoint. Otherwise any refusal rolls the whole import back anyway.
+        self.isolate = skip_invalid and self.hooks
+        self.actor = s.actor
         self.unit_name = s.unit_names()[unit_id]
+        self.started = self.now = db.utcnow()
 
-    def stop_unless_skipping(self):
-        if not self.skip_invalid:
-            self.writing = False
-            self.batch.clear()
-
-    def add(self, line: int, data: dict):
-        if not self.writing:
-            return
-        now = db.utcnow()
-        s = self.s
-        rec = Record(new_id(), self.et.name, data, 1, s.actor.name, self.unit_name, now, now,
-                     s.actor.name, s.actor.name, s.actor.id, self.unit_id)
+    def add(self, line: int, data: dict) -> None:
+        a = self.actor
+        rec = Record(new_id(), self.et.name, data, 1, a.name, self.unit_name, self.now, self.now,
+                     a.name, a.name, a.id, self.unit_id)
         if self.hooks:
-            s.fire("before_create", rec, {})
+            if not self._fire(line, "before_create", rec):
+                return
             if not self.et.is_valid(rec.data):
-                self._invalid(line, self.et.errors(rec.data))
+                self.invalid.append({"line": line, "errors": self.et.errors(rec.data)})
                 return
         self.batch.append((line, rec))
 
-    def _invalid(self, line, errors):
-        self.report["valid"] -= 1
-        self.report["invalid"].append({"line": line, "errors": errors})
-        self.stop_unless_skipping()
-
-    def flush(self):
-        if not self.batch or not self.writing:
-            self.batch.clear()
-            return
-        s, batch = self.s, self.batch
-        self.batch = []
-        rows = [_row(rec) for _, rec in batch]
+    def _fire(self, line: int, event: str, rec: Record) -> bool:
+        """Run the hooks of ``event`` for one row; False when they refused it (reported)."""
         try:
-            with s.conn.begin_nested():
-                s.conn.execute(insert(db.records), rows)
-            written = batch
+            if self.isolate:
+                with self.s.conn.begin_nested():
+                    self.s.fire(event, rec, {})
+            else:
+                self.s.fire(event, rec, {})
+        except PluginError as e:
+            raise PluginError(e.plugin, f"{e.hook} on line {line} of {self.source}", e.__cause__) from e.__cause__
+        except XrmError as e:
+            self.invalid.append({"line": line, "errors": _row_errors(e)})
+            return False
+        return True
+
+    def flush(self) -> int:
+        batch, self.batch = self.batch, []
+        self.now = db.utcnow()
+        if not batch:
+            return 0
+        conn = self.s.conn
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(db.records), [_row(rec) for _, rec in batch])
         except IntegrityError:
-            written = self._one_by_one(batch)
-        if not self.writing:
-            return
+            batch = self._one_by_one(batch)
         if self.hooks:
-            for _, rec in written:
-                s.fire("after_create", rec, {})
-        s.conn.execute(insert(db.activities), [
-            {"record_id": rec.id, "record_type": rec.type, "unit_id": rec.unit_id, "owner_id": rec.owner_id,
-             "kind": "created", "at": rec.created_at, "actor": s.actor.name,
-             "summary": f"imported from {self.source} line {line}",
-             "payload": {"data": rec.data, "import": {"file": self.source, "line": line}}}
-            for line, rec in written])
-        self.report["imported"] += len(written)
+            batch = [(line, rec) for line, rec in batch if self._after_create(line, rec)]
+        if batch:
+            a, source = self.actor, self.source
+            conn.execute(insert(db.activities), [
+                {"record_id": rec.id, "record_type": rec.type, "unit_id": rec.unit_id, "owner_id": rec.owner_id,
+                 "kind": "created", "at": rec.created_at, "actor": a.name,
+                 "summary": f"imported from {source} line {line}",
+                 "payload": {"data": rec.data, "import": {"file": source, "line": line}}}
+                for line, rec in batch])
+        return len(batch)
+
+    def _after_create(self, line: int, rec: Record) -> bool:
+        if self._fire(line, "after_create", rec):
+            return True
+        self.s.conn.execute(db.records.delete().where(db.records.c.id == rec.id))
+        return False
 
     def _one_by_one(self, batch):
-        """A unique key clashed somewhere in the batch: find the rows, report them by line."""
-        ok = []
+        """A unique value clashed somewhere in the batch: insert row by row, report the clashes."""
+        ok, lines = [], {}
+        conn = self.s.conn
         for line, rec in batch:
             try:
-                with self.s.conn.begin_nested():
-                    self.s.conn.execute(insert(db.records), [_row(rec)])
-                ok.append((line, rec))
+                with conn.begin_nested():
+                    conn.execute(insert(db.records), [_row(rec)])
             except IntegrityError as e:
-                err = self.s.unique_conflict(self.et, rec.data, e)
-                self._invalid(line, [{"pointer": p["pointer"].removeprefix("/data"), "message": err.message}
-                                     for p in err.errors] or [{"pointer": "", "message": err.message}])
-                if not self.writing:
-                    return []
+                self.invalid.append({"line": line, "errors": self._conflict(rec, e, lines)})
+                continue
+            ok.append((line, rec))
+            lines[rec.id] = line
         return ok
+
+    def _conflict(self, rec: Record, exc: IntegrityError, lines: dict[str, int]) -> list[dict]:
+        """Errors for a row whose insert broke a unique index: which field, used by what."""
+        for key in self.et.unique_keys():
+            values = [_get(rec.data, f) for f in key]
+            if any(v is None for v in values):
+                continue
+            other = next(iter(find_by_values(self.s, self.et, key, [tuple(values)]).values()), None)
+            if other is None:
+                continue
+            shown = ", ".join(f"{f} {orjson.dumps(v).decode()}" for f, v in zip(key, values))
+            used_by = self._where(other, lines)
+            return [{"pointer": pointer(f.split(".")), "message": f"{shown} is already used by {used_by}"}
+                    for f in key]
+        return [{"pointer": "", "message": f"conflicts with stored data: {str(exc.orig).splitlines()[0]}"}]
+
+    def _where(self, other: str, lines: dict[str, int]) -> str:
+        """Describe the record ``other`` for a duplicate: a line of this file, else its id if visible."""
+        if other in lines:
+            return f"line {lines[other]} of this file"
+        A, R = db.activities, db.records
+        act = self.s.conn.execute(select(A.c.payload, A.c.at, A.c.actor).where(
+            A.c.record_id == other, A.c.kind == "created").order_by(A.c.id).limit(1)).first()
+        imported = (act.payload or {}).get("import") if act is not None else None
+        if (isinstance(imported, dict) and imported.get("file") == self.source and act.at >= self.started
+                and act.actor == self.actor.name):
+            return f"line {imported['line']} of this file"
+        visible = self.s.conn.execute(select(R.c.id).where(
+            R.c.id == other, self.actor.clause(self.et.name, "read"))).first()
+        # A record outside the caller's scope does not exist for them: do not name it.
+        return f"record {other}" if visible else "another record"
+
+
+def _get(data: dict, path: str):
+    v = data
+    for part in path.split("."):
+        v = v.get(part) if isinstance(v, dict) else None
+    return v
 
 
 def _row(rec: Record) -> dict:
@@ -351,50 +393,6 @@ def _row(rec: Record) -> dict:
             "created_at": rec.created_at, "updated_at": rec.updated_at}
 
 
-# -- exporting --------------------------------------------------------------------------
-def export(s: "Session", type_name: str, out: IO[str], fmt: str = "jsonl", where: dict | None = None,
-           batch: int = BATCH) -> int:
-    """Write the visible records of a type (data only, what import reads) to ``out``; returns the count."""
-    from .filters import compile_filter
-    if fmt not in FORMATS:
-        raise ValidationError(f"unknown format {fmt!r}: use csv or jsonl")
-    et = s.entity_type(type_name)
-    if not s.actor.can(et.name, "read"):
-        raise PermissionDenied(f"{s.actor.name!r} may not read {et.name} records")
-    R = db.records
-    base = and_(R.c.type == type_literal(et.name), s.actor.clause(et.name, "read"),
-                compile_filter(s.dialect, et, where or {}))
-    writer = None
-    columns: list[str] = []
-    if fmt == "csv":
-        columns = list(et.properties())
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-    count, last = 0, ""
-    while True:
-        rows = s.conn.execute(select(R.c.id, R.c.data).where(base, R.c.id > last).order_by(R.c.id).limit(batch)).all()
-        if not rows:
-            break
-        for rid, data in rows:
-            if writer is None:
-                out.write(orjson.dumps(data).decode() + "\n")
-            else:
-                writer.writerow([_cell(data.get(c)) for c in columns])
-            count += 1
-        last = rows[-1][0]
-    return count
+from .exporter import export  # noqa: E402 — kept importable from here for existing callers
 
-
-def _cell(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (int, float)):
-        return repr(v)
-    return orjson.dumps(v).decode()
-
-
-__all__ = ["import_file", "export", "detect_format", "nullcontext", "COLUMNS"]
+__all__ = ["import_file", "export", "detect_format", "FORMATS", "BATCH"]

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
-from .. import importer
+from .. import exporter, importer
 from ..errors import ValidationError
 from ..filters import parse_where
 from .context import as_option, emit_json, json_option, pass_ctx
+
+#: Invalid rows listed on stderr without --json (the JSON report lists them all).
+SHOWN = 50
 
 
 def register(cli: click.Group) -> None:
@@ -21,12 +25,18 @@ def register(cli: click.Group) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(importer.FORMATS), help="Default: from the file extension.")
 @click.option("--skip-invalid", is_flag=True, help="Import the valid rows, report the invalid ones.")
-@click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
+@click.option("--dry-run", is_flag=True, help="Check every row (hooks included) and report; write nothing.")
 @as_option
 @json_option
 @pass_ctx
 def import_(c, type_name, file, fmt, skip_invalid, dry_run, as_user, as_json):
-    """Import records of TYPE from a CSV or JSONL FILE (all-or-nothing by default)."""
+    """Import records of TYPE from a CSV or JSONL FILE.
+
+    All-or-nothing: if any row is invalid nothing is imported, unless --skip-invalid. Every
+    invalid row is reported with its line and JSON pointer. CSV: line 1 names the fields
+    (dotted names for nested ones); cells are converted to the schema's types; an empty
+    cell means the attribute is absent.
+    """
     try:
         with c.session(as_user) as s:
             report = importer.import_file(s, type_name, file, fmt, skip_invalid, dry_run,
@@ -38,30 +48,49 @@ def import_(c, type_name, file, fmt, skip_invalid, dry_run, as_user, as_json):
     if as_json:
         emit_json(report)
         return
-    verb = "would import" if dry_run else "imported"
-    click.echo(f"{report['total']} rows read, {report['valid']} valid, {verb} "
-               f"{report['valid'] if dry_run else report['imported']}")
-    for r in report["invalid"][:50]:
+    if dry_run:
+        click.echo(f"dry run: {report['total']} rows read, {report['valid']} valid; nothing written")
+    else:
+        click.echo(f"{report['total']} rows read, {report['imported']} imported")
+    invalid = report["invalid"]
+    if invalid:
+        click.echo(f"{len(invalid)} invalid rows {'would be ' if dry_run else ''}skipped:", err=True)
+    for r in invalid[:SHOWN]:
         for e in r["errors"]:
             click.echo(f"  line {r['line']} {e['pointer'] or '/'}: {e['message']}", err=True)
-    if len(report["invalid"]) > 50:
-        click.echo(f"  … {len(report['invalid']) - 50} more invalid rows (use --json for all)", err=True)
+    if len(invalid) > SHOWN:
+        click.echo(f"  … and {len(invalid) - SHOWN} more invalid rows (--json lists them all)", err=True)
 
 
 @click.command()
 @click.argument("type_name", metavar="TYPE")
-@click.option("--format", "fmt", type=click.Choice(importer.FORMATS), default="jsonl", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(exporter.FORMATS),
+              help="Default: from the extension of -o, else jsonl.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @click.option("--where", multiple=True, metavar="EXPR", help="Filter as in `records list`.")
 @as_option
 @pass_ctx
 def export(c, type_name, fmt, output, where, as_user):
-    """Export the visible records of TYPE (data only: what import reads)."""
+    """Export the records of TYPE you can see: their data, in the form import reads back."""
+    if fmt is None:
+        suffix = Path(output).suffix.lower() if output else ""
+        fmt = "csv" if suffix == ".csv" else "jsonl"
     flt = parse_where(where)
+
+    def warn(message):
+        click.echo(f"warning: {message}", err=True)
+
     with c.session(as_user, write=False) as s:
         if output:
-            with open(output, "w", encoding="utf-8", newline="") as out:
-                n = importer.export(s, type_name, out, fmt, flt)
+            try:
+                with open(output, "w", encoding="utf-8", newline="") as out:
+                    n = exporter.export(s, type_name, out, fmt, flt, warn=warn)
+            except BaseException:
+                Path(output).unlink(missing_ok=True)  # no half-written file left behind
+                raise
             click.echo(f"{n} records written to {output}", err=True)
         else:
-            importer.export(s, type_name, sys.stdout, fmt, flt)
+            out = sys.stdout
+            if (out.encoding or "").lower().replace("-", "") != "utf8" and hasattr(out, "reconfigure"):
+                out.reconfigure(encoding="utf-8")  # e.g. a Windows console code page
+            exporter.export(s, type_name, out, fmt, flt, warn=warn)

@@ -1,0 +1,309 @@
+"""CSV cells <-> typed JSON values, driven by an entity type's schema.
+
+One :class:`Column` per CSV column knows the JSON types its field allows and reads a cell as
+import does, or writes a value as export does, so that export followed by import gives the
+same data. The rules, for callers and for the docs:
+
+- An empty cell means the attribute is absent (quoted or not: CSV cannot tell them apart).
+- A field with one declared type: ``string`` cells are taken verbatim; ``integer``,
+  ``number`` and ``boolean`` cells are parsed (``true/false/yes/no/1/0``); ``array`` cells are
+  JSON (``["a", "b"]``) or ``;``-separated items (``a;b``) converted to the item type;
+  ``object`` cells are JSON. A nested field can also have its own dotted column
+  (``address.city``).
+- A field allowing several types (``["integer", "string"]``, a nullable ``["string",
+  "null"]``) or declaring none: a cell that is a JSON literal of an allowed non-string type
+  is that value (``3``, ``true``, ``null``, ``[1]``); otherwise text if text is allowed.
+- Escape: a cell that is a JSON string literal (``"..."``) whose content would *not* read
+  back as itself is that content. So ``""`` is the empty string, and ``"null"`` / ``"3"``
+  are text in a field that also allows null or numbers. Export writes a string verbatim when
+  it reads back as itself and JSON-encoded otherwise; other values are written as JSON.
+"""
+from __future__ import annotations
+
+import math
+
+import orjson
+
+from .entity_types import _resolve
+from .errors import ValidationError
+from .fields import FIELD_RE
+from .validation import pointer
+
+#: Returned by :meth:`Column.read` for an empty cell: the attribute is absent.
+ABSENT = object()
+
+TRUE = frozenset({"true", "1", "yes", "y", "t"})
+FALSE = frozenset({"false", "0", "no", "n", "f"})
+ALL_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
+_JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
+              dict: "object", type(None): "null"}
+# orjson accepts 64-bit integers only; refuse larger ones at the cell, not at INSERT time.
+_INT_MIN, _INT_MAX = -(2 ** 63), 2 ** 64 - 1
+
+
+def schema_types(root: dict, sub, depth: int = 0) -> frozenset | None:
+    """JSON types a subschema allows (``integer`` folded into ``number`` when both), or None for any."""
+    if not isinstance(sub, dict) or depth > 20:
+        return None
+    sub = _resolve(root, sub, depth)
+    t = sub.get("type")
+    if isinstance(t, str):
+        types = {t}
+    elif isinstance(t, list) and t:
+        types = set(t)
+    elif "const" in sub:
+        types = {_JSON_TYPE.get(type(sub["const"]), "string")}
+    elif isinstance(sub.get("enum"), list) and sub["enum"]:
+        types = {_JSON_TYPE.get(type(v), "string") for v in sub["enum"]}
+    else:
+        types = set()
+        for key in ("allOf", "anyOf", "oneOf"):
+            for s in sub.get(key, []) if isinstance(sub.get(key), list) else []:
+                found = schema_types(root, s, depth + 1)
+                if found is None:
+                    if key != "allOf":
+                        return None
+                    continue
+                types |= found
+        if not types:
+            return None
+    if "number" in types:
+        types.discard("integer")
+    return frozenset(types & ALL_TYPES) or None
+
+
+class Column:
+    """Reads and writes the cells of one field. ``path`` is the list of keys into ``data``."""
+
+    def __init__(self, name: str, path: list[str], types: frozenset | None, items: "Column | None" = None):
+        self.name, self.path, self.types, self.items = name, path, types, items
+        self.pointer = pointer(path)
+        self.text = types is None or "string" in types
+        single = next(iter(types)) if types is not None and len(types) == 1 else None
+        self._plain = {
+            "string": _as_string, "integer": _as_integer, "number": _as_number, "boolean": _as_boolean,
+            "array": self._as_array, "object": _as_object, "null": _as_null,
+        }.get(single, self._as_any)
+
+    # -- import ------------------------------------------------------------------------
+    def read(self, cell: str):
+        """The value of ``cell`` (ABSENT for an empty cell); ValueError says what is wrong."""
+        if cell == "" or (not self.text and cell.isspace()):
+            return ABSENT
+        if self.text and len(cell) >= 2 and cell[0] == '"' and cell[-1] == '"':
+            try:
+                inner = orjson.loads(cell)
+            except orjson.JSONDecodeError:
+                inner = None
+            if isinstance(inner, str) and not _same(self.read(inner), inner):
+                return inner
+        return self._plain(cell)
+
+    def _as_array(self, cell: str):
+        if cell.lstrip().startswith("["):
+            try:
+                value = orjson.loads(cell)
+            except orjson.JSONDecodeError as e:
+                raise ValueError(f"invalid JSON array: {e.msg}") from None
+            if not isinstance(value, list):
+                raise ValueError("not a JSON array")
+            return value
+        item = self.items or _ANY
+        out = []
+        for part in cell.split(";"):
+            part = part.strip()
+            if part:
+                out.append(item.read(part))
+        return out
+
+    def _as_any(self, cell: str):
+        allowed = self.types or ALL_TYPES
+        if cell[0] in '-0123456789tfn[{':
+            try:
+                value = orjson.loads(cell)
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                kind = _JSON_TYPE[type(value)]
+                if kind != "string" and (kind in allowed or (kind == "integer" and "number" in allowed)
+                                         or (kind == "number" and "integer" in allowed and value.is_integer())):
+                    return value
+        if self.text:
+            return cell
+        # No text allowed: try the lenient scalar readings (" 3 ", "yes") before giving up.
+        for kind, conv in (("integer", _as_integer), ("number", _as_number), ("boolean", _as_boolean)):
+            if kind in allowed:
+                try:
+                    return conv(cell)
+                except ValueError:
+                    pass
+        raise ValueError(f"{cell!r} is not {' or '.join(sorted(allowed))}")
+
+    # -- export ------------------------------------------------------------------------
+    def write(self, value) -> str:
+        """The cell that :meth:`read` turns back into ``value`` ("" for an absent value)."""
+        if value is ABSENT:
+            return ""
+        if isinstance(value, str):
+            try:
+                if _same(self.read(value), value):
+                    return value
+            except ValueError:
+                pass
+            return orjson.dumps(value).decode()
+        if value is True or value is False:
+            return "true" if value else "false"
+        return orjson.dumps(value).decode()
+
+
+def _same(a, b) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _as_string(cell: str) -> str:
+    return cell
+
+
+def _as_integer(cell: str) -> int:
+    try:
+        value = int(cell)
+    except ValueError:
+        try:
+            f = float(cell)  # "3.0" and "1e3" are integers in JSON Schema
+        except ValueError:
+            raise ValueError(f"{cell!r} is not an integer") from None
+        if not (math.isfinite(f) and f.is_integer()):
+            raise ValueError(f"{cell!r} is not an integer") from None
+        value = int(f)
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise ValueError(f"{cell!r} is out of the 64-bit integer range")
+    return value
+
+
+def _as_number(cell: str) -> int | float:
+    try:
+        return _as_integer(cell) if cell.strip().lstrip("+-").isdigit() else _float(cell)
+    except ValueError:
+        raise ValueError(f"{cell!r} is not a number") from None
+
+
+def _float(cell: str) -> float:
+    f = float(cell)
+    if not math.isfinite(f):
+        raise ValueError(cell)
+    return f
+
+
+def _as_boolean(cell: str) -> bool:
+    low = cell.strip().lower()
+    if low in TRUE:
+        return True
+    if low in FALSE:
+        return False
+    raise ValueError(f"{cell!r} is not a boolean (true/false)")
+
+
+def _as_object(cell: str) -> dict:
+    try:
+        value = orjson.loads(cell)
+    except orjson.JSONDecodeError as e:
+        raise ValueError(f"invalid JSON object: {e.msg}") from None
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _as_null(cell: str) -> None:
+    if cell.strip() == "null":
+        return None
+    raise ValueError(f"{cell!r} is not null")
+
+
+_ANY = Column("", [], None)
+
+
+def column_for(et, name: str, path: list[str] | None = None) -> Column | None:
+    """The Column of header ``name`` for entity type ``et``, or None when it names no field.
+
+    A name is first looked up as a top-level property (any spelling), then as a dotted path
+    into nested objects (``address.city``).
+    """
+    props = et.properties()
+    if name in props:
+        path, sub = [name], props[name]
+    elif "." in name and FIELD_RE.match(name) and et.property_schema(name) is not None:
+        path, sub = name.split("."), et.property_schema(name)
+    else:
+        return None
+    root = et.schema
+    types = schema_types(root, sub)
+    items = None
+    if types is not None and "array" in types:
+        resolved = _resolve(root, sub, 0)
+        if isinstance(resolved.get("items"), dict):
+            items = Column(name, path, schema_types(root, resolved["items"]))
+    return Column(name, path, types, items)
+
+
+class CsvHeader:
+    """The columns of a CSV header, checked against the entity type; builds each row's data."""
+
+    def __init__(self, et, header: list[str]):
+        self.width = len(header)
+        self.columns: list[tuple[int, Column]] = []
+        errors = []
+        seen: dict[str, int] = {}
+        for i, raw in enumerate(header):
+            name = raw.strip()
+            if not name:
+                errors.append({"pointer": "", "message": f"column {i + 1} has no name"})
+                continue
+            if name in seen:
+                errors.append({"pointer": "", "message": f"column {name!r} appears twice "
+                                                         f"(columns {seen[name] + 1} and {i + 1})"})
+                continue
+            seen[name] = i
+            col = column_for(et, name)
+            if col is None:
+                errors.append({"pointer": pointer(name.split(".")),
+                               "message": f"column {name!r} is not a field of {et.name}"})
+                continue
+            self.columns.append((i, col))
+        paths = {tuple(c.path): c.name for _, c in self.columns}
+        for _, c in self.columns:
+            for n in range(1, len(c.path)):
+                if tuple(c.path[:n]) in paths:
+                    errors.append({"pointer": c.pointer, "message": f"column {c.name!r} overlaps column "
+                                                                    f"{paths[tuple(c.path[:n])]!r}"})
+        if errors:
+            raise ValidationError(f"the CSV header (line 1) does not match the fields of {et.name}",
+                                  [{"line": 1, **e} for e in errors])
+        self.nested = any(len(c.path) > 1 for _, c in self.columns)
+
+    def data(self, cells: list[str]) -> tuple[dict, list[dict]]:
+        """The data object of one row and the errors of its cells (``{"pointer", "message"}``).
+
+        A cell that cannot be converted holds None in the data, so that checking the data
+        against the schema reports the row's other problems without repeating this one.
+        """
+        data: dict = {}
+        errors = []
+        n = len(cells)
+        for i, col in self.columns:
+            if i >= n:
+                continue
+            try:
+                value = col.read(cells[i])
+            except ValueError as e:
+                errors.append({"pointer": col.pointer, "message": str(e)})
+                value = None  # a placeholder, so the schema check does not also call it missing
+            if value is ABSENT:
+                continue
+            if len(col.path) == 1:
+                data[col.path[0]] = value
+            else:
+                node = data
+                for part in col.path[:-1]:
+                    node = node.setdefault(part, {})
+                node[col.path[-1]] = value
+        return data, errors
