@@ -1,1 +1,47 @@
-"""The crm plugin."""
+"""crm — the end customer: customers, vehicles, leads, opportunities, cases (requests and
+complaints), campaigns and contracts, with the customer KPIs of DESIGN.md §7.
+
+An ordinary plugin, registered on the ``xrm.plugins`` entry point as ``crm`` and using only
+the public API of ``xrm_core``. Definitions are JSON files beside this module (``types/``,
+``relationship_types.json``, ``activity_kinds.json``, ``roles.json``, ``kpis.json``); the
+Python KPIs are in :mod:`xrm_crm.kpis`. docs/data-model.md describes the model.
+"""
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+
+from xrm_core import hookimpl
+
+from .kpis import KPI_CLASSES
+
+
+def _json(name: str):
+    return json.loads(files(__name__).joinpath(name).read_text(encoding="utf-8"))
+
+
+@hookimpl
+def xrm_entity_types():
+    folder = files(__name__).joinpath("types")
+    return [json.loads(f.read_text(encoding="utf-8"))
+            for f in sorted(folder.iterdir(), key=lambda f: f.name) if f.name.endswith(".json")]
+
+
+@hookimpl
+def xrm_relationship_types():
+    return _json("relationship_types.json")
+
+
+@hookimpl
+def xrm_activity_kinds():
+    return _json("activity_kinds.json")
+
+
+@hookimpl
+def xrm_roles():
+    return _json("roles.json")
+
+
+@hookimpl
+def xrm_kpis():
+    return _json("kpis.json") + [cls() for cls in KPI_CLASSES]

@@ -1,1 +1,47 @@
-"""The voc plugin."""
+"""voc — the voice of the customer: surveys at each touchpoint (pre-purchase, purchase,
+after-sales), scored survey responses (NPS, CSAT, CES, CSM items), free feedback and Kano
+answers, with the VOC KPIs of DESIGN.md §7.
+
+An ordinary plugin, registered on the ``xrm.plugins`` entry point as ``voc`` and using only
+the public API of ``xrm_core``. It builds on the crm plugin's customer and case types (its
+relationship types name them), so ``xrm init`` refuses it without crm.
+"""
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+
+from xrm_core import hookimpl
+
+from .kpis import KPI_CLASSES
+
+
+def _json(name: str):
+    return json.loads(files(__name__).joinpath(name).read_text(encoding="utf-8"))
+
+
+@hookimpl
+def xrm_entity_types():
+    folder = files(__name__).joinpath("types")
+    return [json.loads(f.read_text(encoding="utf-8"))
+            for f in sorted(folder.iterdir(), key=lambda f: f.name) if f.name.endswith(".json")]
+
+
+@hookimpl
+def xrm_relationship_types():
+    return _json("relationship_types.json")
+
+
+@hookimpl
+def xrm_activity_kinds():
+    return _json("activity_kinds.json")
+
+
+@hookimpl
+def xrm_roles():
+    return _json("roles.json")
+
+
+@hookimpl
+def xrm_kpis():
+    return _json("kpis.json") + [cls() for cls in KPI_CLASSES]

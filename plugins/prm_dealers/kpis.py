@@ -1,0 +1,120 @@
+"""The prm_dealers plugin's Python KPIs (the declarative ones are in ``kpis.json``).
+
+Every query is built from the :class:`xrm_core.KPIContext` (``ctx.base()``, ``ctx.field()``,
+``ctx.period()``) so the caller's scope and period apply: a dealer's user sees the dealer's
+own figures, HQ the network's.
+"""
+from __future__ import annotations
+
+from sqlalchemy import TIMESTAMP, and_, case, cast, extract, func, select
+
+from xrm_core import KPI, KPIContext
+
+#: Visit types that are repairs of a fault (periodic services and recalls are not).
+REPAIR_VISIT_TYPES = ["repair", "warranty_repair"]
+
+
+# -- helpers (each plugin keeps its own: plugins never import each other) ------------------
+def _whole_history(ctx):
+    """A context like ``ctx`` whose ``base()`` adds no period unless asked: ``ctx.base()``
+    limits the KPI's own entity to the period by default, but a look-back (the earlier
+    visit) needs the records before it too."""
+    return KPIContext(ctx.session, None, ctx.date_from, ctx.date_to, ctx.by)
+
+
+def _float(v):
+    return None if v is None else float(v)
+
+
+def _text(ctx, expr):
+    """A string field ordered byte-wise, as ISO timestamps need, on both engines."""
+    return expr.collate("C") if ctx.dialect == "postgresql" else expr
+
+
+def _days_between(ctx, start, end):
+    """SQL: days from ISO timestamp ``start`` to ``end`` (fractional)."""
+    if ctx.dialect == "postgresql":
+        return extract("epoch", cast(end, TIMESTAMP(timezone=True)) - cast(start, TIMESTAMP(timezone=True))) / 86400.0
+    return func.julianday(end) - func.julianday(start)
+
+
+def _aggregate(ctx, entity: str, where: dict | None, time_field: str | None, *aggs):
+    """Run ``aggs`` over the visible records of ``entity`` in the period: the overall row and,
+    when the caller groups (``--by``), a row per group key."""
+    base = ctx.base(entity, where, time_field)
+    total = tuple(ctx.execute(select(*aggs).where(base)).first())
+    groups = {}
+    key = ctx.group_key(entity)
+    if key is not None:
+        for row in ctx.execute(select(key, *aggs).where(base).group_by(key).order_by(key)):
+            groups[row[0]] = tuple(row[1:])
+    return total, groups
+
+
+# -- KPIs -------------------------------------------------------------------------------
+class RepeatRepairRate(KPI):
+    name = "repeat_repair_rate"
+    label = {"en": "Repeat repair rate", "fa": "درصد بازگشت خودرو برای رفع عیب تکراری", "zh": "返修率"}
+    unit = "percent"
+    higher_is_better = False
+    entity = "service_visit"
+    time_field = "received_at"
+    #: A repair counts as a repeat when the same vehicle came in for the same fault this recently.
+    window_days = 30
+    description = ("Percent of repair receptions that are a comeback for the same fault: 100 × repair "
+                   "visits (visit_type repair or warranty_repair, with a fault_code, status ≠ cancelled) "
+                   "received in the period for which the same VIN had an earlier repair visit with the "
+                   f"same fault_code at most {window_days} days before / those repair visits. The earlier "
+                   "visit may predate the period; only visits the caller may read are compared.")
+
+    def compute(self, ctx):
+        vin = ctx.field("service_visit", "vin")
+        fault = ctx.field("service_visit", "fault_code")
+        at = ctx.field("service_visit", "received_at")
+        key = ctx.group_key("service_visit")
+        previous = func.lag(at).over(partition_by=[vin, fault], order_by=_text(ctx, at))
+        where = {"visit_type": {"in": REPAIR_VISIT_TYPES}, "fault_code": {"exists": True},
+                 "status": {"ne": "cancelled"}}
+        # The period filters the outer count only: the earlier visit may lie before it.
+        inner = (select(*([key.label("k")] if key is not None else []), at.label("at"), previous.label("prev"),
+                        case((ctx.period("service_visit", "received_at"), 1), else_=0).label("p"))
+                 .where(_whole_history(ctx).base("service_visit", where)).subquery())
+        repeat = and_(inner.c.p == 1, inner.c.prev.isnot(None),
+                      _days_between(ctx, inner.c.prev, inner.c.at) <= self.window_days)
+        n = func.coalesce(func.sum(inner.c.p), 0)
+        value = 100.0 * func.sum(case((repeat, 1), else_=0)) / func.nullif(func.sum(inner.c.p), 0)
+        v, count = ctx.execute(select(value, n)).first()
+        groups = []
+        if key is not None:
+            for k, gv, gn in ctx.execute(select(inner.c.k, value, n).group_by(inner.c.k).order_by(inner.c.k)):
+                groups.append({"key": k, "value": _float(gv), "n": gn})
+        return {"value": _float(v), "n": count, "groups": groups}
+
+
+class SalesVsTarget(KPI):
+    name = "sales_vs_target"
+    label = {"en": "Sales vs target", "fa": "تحقق هدف فروش", "zh": "销售目标达成率"}
+    unit = "percent"
+    entity = "sales_target"
+    time_field = "month"
+    description = ("Target achievement: 100 × Σ units_sold of the sales reports / Σ target_units of the sales "
+                   "targets, both for the months in the period; n is the number of targets. Group --by "
+                   "dealer_code (or model, when targets are set per model).")
+
+    def compute(self, ctx):
+        (sold,), sold_groups = _aggregate(ctx, "sales_report", None, "month",
+                                          func.sum(ctx.field("sales_report", "units_sold")))
+        (target, n), target_groups = _aggregate(ctx, "sales_target", None, "month",
+                                                func.sum(ctx.field("sales_target", "target_units")), func.count())
+
+        def value(s, t):
+            return 100.0 * _float(s or 0) / _float(t) if t else None
+
+        groups = []
+        for k in sorted(set(sold_groups) | set(target_groups), key=lambda k: (k is None, str(k))):
+            t, tn = target_groups.get(k, (None, 0))
+            groups.append({"key": k, "value": value(sold_groups.get(k, (0,))[0], t), "n": tn})
+        return {"value": value(sold, target), "n": n, "groups": groups}
+
+
+KPI_CLASSES = (RepeatRepairRate, SalesVsTarget)

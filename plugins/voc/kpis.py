@@ -1,0 +1,83 @@
+"""The voc plugin's Python KPIs (the declarative NPS and CES are in ``kpis.json``).
+
+Every query is built from the :class:`xrm_core.KPIContext` (``ctx.base()``, ``ctx.field()``)
+so the caller's scope and period apply: a dealer's user sees the satisfaction of the dealer's
+own customers.
+"""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from xrm_core import KPI
+
+#: Answer scales (inclusive) of the scored question kinds other than NPS (0–10).
+CSAT_SCALE = (1, 5)
+CSM_SCALE = (1, 5)
+
+
+def _float(v):
+    return None if v is None else float(v)
+
+
+def _normalised(expr, scale):
+    """``expr`` on ``scale`` mapped linearly to 0–100."""
+    low, high = scale
+    return (expr - low) * (100.0 / (high - low))
+
+
+class Csat(KPI):
+    name = "csat"
+    label = {"en": "Customer satisfaction (CSAT/CSI)", "fa": "شاخص رضایت مشتری (CSI)", "zh": "客户满意度(CSAT/CSI)"}
+    unit = "score (0–100)"
+    entity = "survey_response"
+    time_field = "answered_at"
+    description = ("Mean satisfaction on 0–100: avg((score − 1) / 4 × 100) over the CSAT answers "
+                   "(1 very dissatisfied … 5 very satisfied) given in the period; 0 means everyone very "
+                   "dissatisfied, 100 everyone very satisfied. Group --by touchpoint or dealer_code.")
+
+    def compute(self, ctx):
+        score = _normalised(ctx.field("survey_response", "score"), CSAT_SCALE)
+        base = ctx.base("survey_response", {"question_kind": "csat"}, "answered_at")
+        v, n = ctx.execute(select(func.avg(score), func.count()).where(base)).first()
+        groups = []
+        key = ctx.group_key("survey_response")
+        if key is not None:
+            for k, gv, gn in ctx.execute(select(key, func.avg(score), func.count()).where(base)
+                                         .group_by(key).order_by(key)):
+                groups.append({"key": k, "value": _float(gv), "n": gn})
+        return {"value": _float(v), "n": n, "groups": groups}
+
+
+class Csm(KPI):
+    name = "csm"
+    label = {"en": "Customer satisfaction measure (CSM)", "fa": "شاخص رضایت مشتری (CSM)", "zh": "客户满意度测评(CSM)"}
+    unit = "score (0–100)"
+    entity = "survey_response"
+    time_field = "answered_at"
+    description = ("The ten-step customer satisfaction measure over the CSM items answered in the period. "
+                   "Each item answer has a performance score s (1–5) and the customer's importance w "
+                   "(1–5). Per customer (customer_id, else submission_id): CSM_c = Σ w·s / Σ w; "
+                   "normalised: (CSM_c − 1) / 4 × 100; overall CSM = mean of the normalised CSM_c. "
+                   "n is the number of customers. Group --by touchpoint or dealer_code.")
+
+    def compute(self, ctx):
+        f = lambda name: ctx.field("survey_response", name)  # noqa: E731
+        who = func.coalesce(f("customer_id"), f("submission_id"))
+        key = ctx.group_key("survey_response")
+        keys = [key] if key is not None else []
+        per_customer = (select(*[k.label("k") for k in keys],
+                               (func.sum(f("importance") * f("score")) * 1.0 / func.sum(f("importance"))).label("c"))
+                        .where(ctx.base("survey_response", {"question_kind": "csm"}, "answered_at"),
+                               who.isnot(None), f("importance").isnot(None))
+                        .group_by(*keys, who).subquery())
+        value = func.avg(_normalised(per_customer.c.c, CSM_SCALE))
+        v, n = ctx.execute(select(value, func.count())).first()
+        groups = []
+        if key is not None:
+            for k, gv, gn in ctx.execute(select(per_customer.c.k, value, func.count())
+                                         .group_by(per_customer.c.k).order_by(per_customer.c.k)):
+                groups.append({"key": k, "value": _float(gv), "n": gn})
+        return {"value": _float(v), "n": n, "groups": groups}
+
+
+KPI_CLASSES = (Csat, Csm)
