@@ -19,10 +19,14 @@ FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 NUMERIC = {"integer", "number"}
 
 
-def check_field(path: str) -> list[str]:
-    """Split a dotted field path, refusing anything that is not identifier segments."""
+def check_field(path: str, pointer: str | None = None) -> list[str]:
+    """Split a dotted field path, refusing anything that is not identifier segments.
+
+    The ValidationError carries ``pointer`` (where the name was given) when one is passed.
+    """
     if not isinstance(path, str) or not FIELD_RE.match(path):
-        raise ValidationError(f"invalid field name {path!r}: use letters, digits and _ separated by dots")
+        errors = [{"pointer": pointer, "message": "not a field name"}] if pointer is not None else None
+        raise ValidationError(f"invalid field name {path!r}: use letters, digits and _ separated by dots", errors)
     return path.split(".")
 
 

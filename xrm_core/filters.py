@@ -2,11 +2,17 @@
 
 ``{"field": value}`` is equality; ``{"field": {"eq"|"ne"|"lt"|"lte"|"gt"|"gte": v}}``,
 ``{"field": {"in": [...]}}`` and ``{"field": {"exists": bool}}`` the rest; fields are dotted
-paths into ``data`` and must be fields of the entity type's schema; several keys are ANDed.
-Values are coerced to the field's schema type, so they never reach SQL as something else.
+paths into ``data`` and must be fields of the entity type's schema; several keys (and several
+operators of one field) are ANDed. ``ne`` also matches records without the field;
+``{"field": null}`` matches records without it.
+
+Values are coerced to the field's schema type (``"30"`` for an integer field is 30, ``123``
+for a string field is ``"123"``) and always reach SQL as bound parameters; field names are
+checked identifiers. Anything else is refused with a JSON pointer before any SQL runs.
 """
 from __future__ import annotations
 
+import math
 import re
 
 import orjson
@@ -14,11 +20,14 @@ from sqlalchemy import and_, false, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from .errors import ValidationError
-from .fields import NUMERIC, field_expr
+from .fields import FIELD_RE, NUMERIC, field_expr
+from .validation import pointer as json_pointer
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "exists")
+COMPARE = {"lt": "__lt__", "lte": "__le__", "gt": "__gt__", "gte": "__ge__"}
 WHERE_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*(!=|<=|>=|=|<|>)(.*)$", re.S)
 CLI_OPS = {"=": "eq", "!=": "ne", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
+INTEGER_RE = re.compile(r"[+-]?\d+")
 
 
 def _bad(where: str, message: str) -> ValidationError:
@@ -26,43 +35,59 @@ def _bad(where: str, message: str) -> ValidationError:
 
 
 def coerce(value, json_type: str | None, where: str, dialect: str):
-    """Convert a filter value to what the field's SQL expression compares against."""
+    """Convert a filter value to what the field's SQL expression compares against.
+
+    Numbers for ``integer``/``number`` fields (finite only), booleans for ``boolean``, the
+    JSON text of scalars for ``string`` fields and, on PostgreSQL, for untyped fields
+    (``data #>>`` yields text there). ``None`` stays ``None``.
+    """
     if value is None:
         return None
     if json_type in NUMERIC:
         if isinstance(value, bool):
             raise _bad(where, f"{value!r} is not a number")
-        if isinstance(value, (int, float)):
-            return value
         try:
-            return int(value) if re.fullmatch(r"[+-]?\d+", str(value)) else float(value)
+            if isinstance(value, (int, float)):
+                number = value
+            elif isinstance(value, str) and INTEGER_RE.fullmatch(value.strip()):
+                number = int(value)
+            else:
+                number = float(value)
         except (TypeError, ValueError):
             raise _bad(where, f"{value!r} is not a number") from None
+        if isinstance(number, float) and not math.isfinite(number):
+            raise _bad(where, f"{value!r} is not a finite number")
+        return number
     if json_type == "boolean":
         if isinstance(value, bool):
             return value
-        if str(value).lower() in ("true", "false"):
-            return str(value).lower() == "true"
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
         raise _bad(where, f"{value!r} is not a boolean")
     if json_type in ("array", "object"):
         raise _bad(where, f"cannot compare a field of type {json_type}; use exists")
     if isinstance(value, (dict, list)):
         raise _bad(where, "value must be a string, number or boolean")
     if json_type == "string" or dialect == "postgresql":
-        # PostgreSQL reads untyped fields as text: compare with the JSON text form.
         return value if isinstance(value, str) else orjson.dumps(value).decode()
     return value
 
 
 def compile_filter(dialect: str, et, where: dict, pointer_prefix: str = "/where",
                    table: str = "xrm_records") -> ColumnElement:
-    """SQL condition for filter ``where`` over records of entity type ``et``."""
+    """SQL condition for filter ``where`` over records of entity type ``et``.
+
+    Raises ValidationError (pointer ``{pointer_prefix}/FIELD[/OP]``) for an unknown or
+    malformed field, an unknown operator or a value the field's type cannot take.
+    """
     if not isinstance(where, dict):
         raise _bad(pointer_prefix, "a filter is a JSON object of field → condition")
     conds = []
     for fname, cond in where.items():
-        ptr = f"{pointer_prefix}/{fname}"
-        if not isinstance(fname, str) or not et.has_field(fname):
+        ptr = pointer_prefix + json_pointer([fname])
+        if not isinstance(fname, str) or not FIELD_RE.match(fname):
+            raise _bad(ptr, f"{fname!r} is not a field name (letters, digits and _ separated by dots)")
+        if not et.has_field(fname):
             raise _bad(ptr, f"{fname!r} is not a field of {et.name}")
         jt = et.field_type(fname)
         expr = field_expr(dialect, fname, jt, table)
@@ -70,43 +95,51 @@ def compile_filter(dialect: str, et, where: dict, pointer_prefix: str = "/where"
         if not ops:
             raise _bad(ptr, "empty condition")
         for op, value in ops.items():
-            optr = f"{ptr}/{op}" if isinstance(cond, dict) else ptr
-            if op not in OPS:
-                raise _bad(optr, f"unknown operator {op!r}; use one of {', '.join(OPS)}")
-            if op == "exists":
-                if not isinstance(value, bool):
-                    raise _bad(optr, "exists takes true or false")
-                conds.append(expr.isnot(None) if value else expr.is_(None))
-            elif op == "in":
-                if not isinstance(value, list):
-                    raise _bad(optr, "in takes a list")
-                vals = [coerce(v, jt, optr, dialect) for v in value]
-                conds.append(expr.in_(vals) if vals else false())
-            else:
-                v = coerce(value, jt, optr, dialect)
-                if v is None:
-                    if op not in ("eq", "ne"):
-                        raise _bad(optr, f"{op} needs a value")
-                    conds.append(expr.is_(None) if op == "eq" else expr.isnot(None))
-                elif op == "eq":
-                    conds.append(expr == v)
-                elif op == "ne":
-                    conds.append(or_(expr.is_(None), expr != v))
-                else:
-                    conds.append(getattr(expr, {"lt": "__lt__", "lte": "__le__", "gt": "__gt__",
-                                                "gte": "__ge__"}[op])(v))
+            optr = ptr + json_pointer([op]) if isinstance(cond, dict) else ptr
+            conds.append(_condition(dialect, expr, jt, op, value, optr))
     return and_(*conds) if conds else true()
 
 
+def _condition(dialect: str, expr, jt: str | None, op, value, optr: str) -> ColumnElement:
+    if op not in OPS:
+        raise _bad(optr, f"unknown operator {op!r}; use one of {', '.join(OPS)}")
+    if op == "exists":
+        if not isinstance(value, bool):
+            raise _bad(optr, "exists takes true or false")
+        return expr.isnot(None) if value else expr.is_(None)
+    if op == "in":
+        if not isinstance(value, list):
+            raise _bad(optr, "in takes a list")
+        vals = []
+        for i, v in enumerate(value):
+            if v is None:
+                raise _bad(f"{optr}/{i}", "in takes strings, numbers or booleans; use exists for null")
+            vals.append(coerce(v, jt, f"{optr}/{i}", dialect))
+        return expr.in_(vals) if vals else false()
+    v = coerce(value, jt, optr, dialect)
+    if v is None:
+        if op not in ("eq", "ne"):
+            raise _bad(optr, f"{op} needs a value")
+        return expr.is_(None) if op == "eq" else expr.isnot(None)
+    if op == "eq":
+        return expr == v
+    if op == "ne":
+        return or_(expr.is_(None), expr != v)
+    return getattr(expr, COMPARE[op])(v)
+
+
 def order_by(dialect: str, et, sort: list[str], table=None):
-    """Keys ``[(expr, descending)]`` and ORDER BY clauses for ``sort`` (``F`` or ``-F``), id last."""
+    """Keys ``[(expr, descending)]`` and ORDER BY clauses for ``sort`` (``F`` or ``-F``), id last.
+
+    Raises ValidationError (pointer ``/sort/I``) for an unknown field or an array/object.
+    """
     from . import db
     t = table if table is not None else db.records
     keys = []
     for i, item in enumerate(sort):
-        desc = item.startswith("-")
+        desc = isinstance(item, str) and item.startswith("-")
         name = item[1:] if desc else item
-        if not et.has_field(name):
+        if not isinstance(name, str) or not FIELD_RE.match(name) or not et.has_field(name):
             raise _bad(f"/sort/{i}", f"{name!r} is not a field of {et.name}")
         jt = et.field_type(name)
         if jt in ("array", "object"):
@@ -119,14 +152,16 @@ def order_by(dialect: str, et, sort: list[str], table=None):
 def parse_where(exprs: list[str] | tuple[str, ...]) -> dict:
     """Turn CLI ``--where`` items (``F=V``, ``F!=V``, ``F<V``, ``F<=V``, ``F>V``, ``F>=V``) into a filter.
 
-    V is read as JSON when it parses (``true``, ``3``), else as a string.
+    V is read as JSON when it parses to a scalar (``true``, ``3``, ``null``, ``"7"``), else as
+    the string typed. Errors point at ``/where/I``, the item's position.
     """
     out: dict = {}
     for i, item in enumerate(exprs):
         m = WHERE_RE.match(item)
         if not m:
             raise ValidationError(f"cannot read --where {item!r}: use FIELD=V, FIELD!=V, FIELD<V, "
-                                  "FIELD<=V, FIELD>V or FIELD>=V")
+                                  "FIELD<=V, FIELD>V or FIELD>=V",
+                                  [{"pointer": f"/where/{i}", "message": "not FIELD<op>VALUE"}])
         fname, op, raw = m.group(1), CLI_OPS[m.group(2)], m.group(3)
         try:
             value = orjson.loads(raw)
@@ -135,7 +170,8 @@ def parse_where(exprs: list[str] | tuple[str, ...]) -> dict:
         if isinstance(value, (dict, list)):
             value = raw
         cur = out.setdefault(fname, {})
-        if not isinstance(cur, dict) or op in cur:
-            raise ValidationError(f"--where gives {fname} {op} twice")
+        if op in cur:
+            raise ValidationError(f"--where gives {fname} {m.group(2)} twice",
+                                  [{"pointer": f"/where/{i}", "message": "repeated condition"}])
         cur[op] = value
     return out

@@ -4,20 +4,28 @@ Either kind runs inside the database over the records the caller may read, withi
 ``--from``/``--to`` (inclusive calendar dates on the KPI's ``time_field``), optionally grouped
 by a field. Result (contract): ``{"kpi", "value", "unit", "n", "from", "to", "groups":
 [{"key", "value", "n"}]}``; ``value`` is null when ``n`` is 0.
+
+Numbers come back the same on both engines: integral values as integers, others rounded to
+six decimals (PostgreSQL answers ``numeric``, SQLite ``real``).
 """
 from __future__ import annotations
 
 import copy
+import math
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, and_, case, func, insert, literal_column, select, true
+from sqlalchemy import (
+    Connection, and_, case, cast, extract, func, insert, literal, literal_column, select, true,
+)
+from sqlalchemy.dialects.postgresql import TIMESTAMP
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import db
 from .errors import Conflict, DefinitionError, NotFound, ValidationError, XrmError
-from .fields import NUMERIC, field_expr, type_literal
+from .fields import NUMERIC, check_field, field_expr, type_literal
 from .filters import compile_filter
 from .plugins import call_each
 from .validation import check_definition
@@ -27,6 +35,13 @@ if TYPE_CHECKING:
 
 R = db.records
 DURATION_DIVISOR = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: What PostgreSQL may cast to a timestamp: an ISO date, optionally with a time and offset.
+#: Anything else is skipped (as SQLite's julianday() does) instead of failing the query.
+PG_ISO_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?)?$"
+PG_HAS_OFFSET = r"[Tt ][0-9:.]+([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$"
+#: Group keys cannot be arrays or objects: engines render them differently.
+UNGROUPABLE = {"array", "object"}
 
 
 class KPI:
@@ -34,7 +49,8 @@ class KPI:
 
     Set ``name``, ``label``, ``unit``, ``higher_is_better``, ``description`` (with the
     formula) and optionally ``entity`` and ``time_field``; implement :meth:`compute`, which
-    must build its queries from ``ctx`` so scope and period apply.
+    must build its queries from ``ctx`` (:meth:`KPIContext.base`, :meth:`KPIContext.field`)
+    so the caller's scope and the period apply.
     """
 
     name: str = ""
@@ -53,6 +69,9 @@ class KPI:
         """Called at registration; raise DefinitionError if the KPI cannot work."""
         if not self.name:
             raise DefinitionError(f"{type(self).__name__} has no name")
+        if self.entity and self.entity not in known_types:
+            raise DefinitionError(f"KPI {self.name!r} measures unknown entity type {self.entity!r}",
+                                  [{"pointer": "/entity", "message": "unknown entity type"}])
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "label": self.label or self.name, "unit": self.unit,
@@ -65,7 +84,10 @@ class KPI:
 
 
 class KPIContext:
-    """What a KPI computes within: the session (scope), the period and the grouping field."""
+    """What a KPI computes within: the session (scope), the period and the grouping field.
+
+    ``date_from``/``date_to`` are checked ISO dates (or None), ``by`` a field name (or None).
+    """
 
     def __init__(self, session: "Session", kpi, date_from: str | None, date_to: str | None, by: str | None):
         self.session = session
@@ -76,19 +98,24 @@ class KPIContext:
         self.dialect = session.dialect
 
     def entity_type(self, name: str):
+        """The compiled entity type ``name`` (NotFound if unknown)."""
         return self.session.entity_type(name)
 
     def field(self, entity: str, path: str) -> ColumnElement:
         """SQL expression of a data field of ``entity`` (typed by its schema)."""
-        et = self.entity_type(entity)
-        if not et.has_field(path):
-            raise ValidationError(f"{path!r} is not a field of {entity}", [{"pointer": f"/{path}", "message": "unknown field"}])
+        et = _field_of(self.entity_type(entity), path, f"/{path}")
         return field_expr(self.dialect, path, et.field_type(path))
 
     def base(self, entity: str, where: dict | None = None, time_field: str | None = None) -> ColumnElement:
-        """Condition: records of ``entity``, readable by the caller, matching ``where`` and,
-        when ``time_field`` is given, inside the period."""
+        """Condition: records of ``entity`` that the caller may read, matching filter ``where``,
+        inside the period on ``time_field``.
+
+        ``time_field`` defaults to the KPI's own for the KPI's own entity; records of other
+        entities are only limited to the period when a time field is named.
+        """
         et = self.entity_type(entity)
+        if time_field is None and entity == getattr(self.kpi, "entity", None):
+            time_field = getattr(self.kpi, "time_field", None)
         conds = [R.c.type == type_literal(et.name), self.session.actor.clause(et.name, "read")]
         if where:
             conds.append(compile_filter(self.dialect, et, where))
@@ -97,32 +124,40 @@ class KPIContext:
         return and_(*conds)
 
     def period(self, entity: str, time_field: str) -> ColumnElement:
-        """``time_field`` within [from, to] inclusive (ISO strings compared byte-wise)."""
+        """``time_field`` within [from, to], both whole days.
+
+        Dates and RFC 3339 date-times are compared as text: ``2024-03-31T23:59Z`` is on
+        or before ``--to 2024-03-31`` because it sorts before ``2024-04-01``. A date-time
+        counts on the calendar day written in it, whatever its offset.
+        """
+        _field_of(self.entity_type(entity), time_field, "/time_field")
+        # No COLLATE "C" on PostgreSQL: ISO dates order the same under any locale, and the
+        # plain expression can use an expression index declared on the time field.
         expr = field_expr(self.dialect, time_field, "string")
-        if self.dialect == "postgresql":
-            expr = expr.collate("C")
         conds = []
         if self.date_from:
             conds.append(expr >= self.date_from)
         if self.date_to:
             conds.append(expr < (date.fromisoformat(self.date_to) + timedelta(days=1)).isoformat())
-        if conds:
-            conds.append(expr.isnot(None))
         return and_(*conds) if conds else true()
 
     def group_key(self, entity: str) -> ColumnElement | None:
+        """SQL expression of the ``--by`` field of ``entity``, or None when not grouping."""
         if not self.by:
             return None
-        et = self.entity_type(entity)
-        if not et.has_field(self.by):
-            raise ValidationError(f"cannot group by {self.by!r}: not a field of {entity}",
-                                  [{"pointer": "/by", "message": "unknown field"}])
-        return field_expr(self.dialect, self.by, et.field_type(self.by))
+        et = _field_of(self.entity_type(entity), self.by, "/by")
+        jt = et.field_type(self.by)
+        if jt in UNGROUPABLE:
+            raise ValidationError(f"cannot group by {self.by!r}: it is an {jt}",
+                                  [{"pointer": "/by", "message": f"{jt} fields have no single value to group by"}])
+        return field_expr(self.dialect, self.by, jt)
 
     def scalar(self, stmt):
+        """Run ``stmt`` in the session's transaction; its first column of the first row."""
         return self.session.conn.execute(stmt).scalar()
 
     def execute(self, stmt):
+        """Run ``stmt`` in the session's transaction."""
         return self.session.conn.execute(stmt)
 
 
@@ -141,6 +176,7 @@ class DeclarativeKPI:
         self.description = d.get("description", "")
         self.entity = d["entity"]
         self.time_field = d.get("time_field")
+        self.measure_kind = next(iter(d["measure"]))
 
     def check(self, session_or_types) -> None:
         """Check fields against the entity type (needs compiled types: a Session or a dict)."""
@@ -150,28 +186,32 @@ class DeclarativeKPI:
         except (KeyError, NotFound):
             raise DefinitionError(f"KPI {self.name!r} measures unknown entity type {self.entity!r}",
                                   [{"pointer": "/entity", "message": "unknown entity type"}]) from None
-        d = self.definition
-        fields = []
-        if self.time_field:
-            fields.append(("/time_field", self.time_field, None))
+        d, kind = self.definition, self.measure_kind
         m = d["measure"]
-        kind = next(iter(m))
+        texts = {"string", None}
+        fields = []  # (pointer, field, allowed JSON types, what they are for)
+        if self.time_field:
+            fields.append(("/time_field", self.time_field, texts, "a time field needs a date or date-time string"))
         if kind in ("sum", "avg", "median", "nps"):
-            fields.append((f"/measure/{kind}", m[kind], NUMERIC))
+            fields.append((f"/measure/{kind}", m[kind], NUMERIC, f"{kind} needs a numeric field"))
         if kind == "avg_duration":
-            fields += [(f"/measure/avg_duration/{i}", f, None) for i, f in enumerate(m[kind])]
-        for where, f, types in fields:
+            fields += [(f"/measure/avg_duration/{i}", f, texts, "avg_duration needs date or date-time strings")
+                       for i, f in enumerate(m[kind])]
+        for where, f, types, need in fields:
             if not et.has_field(f):
                 raise DefinitionError(f"KPI {self.name!r} names a field {self.entity} does not have",
                                       [{"pointer": where, "message": f"{f!r} is not a field of {self.entity}"}])
-            if types and et.field_type(f) not in types:
-                raise DefinitionError(f"KPI {self.name!r}: {kind} needs a numeric field",
+            if et.field_type(f) not in types:
+                raise DefinitionError(f"KPI {self.name!r}: {need}",
                                       [{"pointer": where, "message": f"{f!r} is {et.field_type(f)}"}])
+        filters = [("/where", d.get("where"))]
+        if kind == "share":
+            filters.append(("/measure/share", m["share"]))
+        if kind == "ratio":
+            filters += [("/measure/ratio/numerator", m["ratio"]["numerator"]),
+                        ("/measure/ratio/denominator", m["ratio"]["denominator"])]
         try:
-            for ptr, flt in [("/where", d.get("where"))] + (
-                    [("/measure/share", m["share"])] if kind == "share" else
-                    [("/measure/ratio/numerator", m["ratio"]["numerator"]),
-                     ("/measure/ratio/denominator", m["ratio"]["denominator"])] if kind == "ratio" else []):
+            for ptr, flt in filters:
                 if flt:
                     compile_filter("sqlite", et, flt, ptr)
         except ValidationError as e:
@@ -182,106 +222,147 @@ class DeclarativeKPI:
                 "higher_is_better": self.higher_is_better, "kind": "declarative", "source": self.source}
 
     # -- compilation -------------------------------------------------------------------
-    def _aggregates(self, ctx: KPIContext):
-        """(value expression, n expression) for the measure."""
-        d, dialect = self.definition, ctx.dialect
-        m = d["measure"]
-        kind = next(iter(m))
+    def _field(self, ctx: KPIContext, name: str) -> ColumnElement:
+        return field_expr(ctx.dialect, name, ctx.entity_type(self.entity).field_type(name))
+
+    def _aggregates(self, ctx: KPIContext) -> tuple[ColumnElement, ColumnElement]:
+        """(value expression, n expression) of the measure, over the rows of the base query."""
+        d, m, kind = self.definition, self.definition["measure"], self.measure_kind
         et = ctx.entity_type(self.entity)
-        scale = d.get("scale")
-        one = literal_column("1")
+        # A float, so SQL never divides integers (``"scale": 1`` must give 0.4, not 0).
+        scale = float(d["scale"]) if "scale" in d else None
+        if kind in ("share", "ratio"):
+            # a fraction of matching rows, in percent unless a scale says otherwise
+            def hits(flt):
+                return func.sum(case((compile_filter(ctx.dialect, et, flt), 1), else_=0))
+            if kind == "share":
+                num, den = hits(m["share"]), func.count()
+            else:
+                num, den = hits(m["ratio"]["numerator"]), hits(m["ratio"]["denominator"])
+            return (scale if scale is not None else 100.0) * num / func.nullif(den, 0), func.coalesce(den, 0)
         if kind == "count":
-            return func.count(), func.count()
-        if kind in ("sum", "avg"):
-            f = field_expr(dialect, m[kind], et.field_type(m[kind]))
-            agg = func.sum(f) if kind == "sum" else func.avg(f)
-            return (agg * scale if scale else agg), func.count(f)
-        if kind == "nps":
-            f = field_expr(dialect, m[kind], et.field_type(m[kind]))
+            value, n = func.count(), func.count()
+        elif kind in ("sum", "avg"):
+            f = self._field(ctx, m[kind])
+            value, n = (func.sum(f) if kind == "sum" else func.avg(f)), func.count(f)
+        elif kind == "nps":
+            f = self._field(ctx, m[kind])
             n = func.count(f)
             promoters = func.sum(case((f >= 9, 1), else_=0))
             detractors = func.sum(case((f <= 6, 1), else_=0))
-            return 100.0 * (promoters - detractors) / func.nullif(n, 0), n
-        if kind == "share":
-            hit = func.sum(case((compile_filter(dialect, et, m["share"]), 1), else_=0))
-            return (scale if scale is not None else 100.0) * hit / func.nullif(func.count(), 0), func.count()
-        if kind == "ratio":
-            num = func.sum(case((compile_filter(dialect, et, m["ratio"]["numerator"]), 1), else_=0))
-            den = func.sum(case((compile_filter(dialect, et, m["ratio"]["denominator"]), 1), else_=0))
-            return (scale if scale is not None else 100.0) * num / func.nullif(den, 0), func.coalesce(den, 0)
-        if kind == "avg_duration":
-            start, end = (field_expr(dialect, f, "string") for f in m[kind])
-            divisor = DURATION_DIVISOR[d.get("in", "hours")]
-            if dialect == "postgresql":
-                secs = literal_column(f"EXTRACT(EPOCH FROM (({end})::timestamptz - ({start})::timestamptz))")
-            else:
-                secs = (func.julianday(end) - func.julianday(start)) * 86400.0
-            dur = secs / divisor
-            return func.avg(dur), func.count(dur)
-        if kind == "median":
-            raise AssertionError("median is computed by _median")
-        raise DefinitionError(f"unknown measure {kind!r}")
+            value = 100.0 * (promoters - detractors) / func.nullif(n, 0)
+        elif kind == "avg_duration":
+            start, end = (field_expr(ctx.dialect, f, "string") for f in m[kind])
+            seconds = _epoch_seconds(ctx.dialect, end) - _epoch_seconds(ctx.dialect, start)
+            value = func.avg(seconds / float(DURATION_DIVISOR[d.get("in", "hours")]))
+            n = func.count(seconds)
+        else:
+            raise DefinitionError(f"unknown measure {kind!r}")
+        return (value * scale if scale is not None else value), n
 
     def compute(self, ctx: KPIContext) -> dict:
         base = ctx.base(self.entity, self.definition.get("where"), self.time_field)
         key = ctx.group_key(self.entity)
-        if "median" in self.definition["measure"]:
+        if self.measure_kind == "median":
             return self._median(ctx, base, key)
         value, n = self._aggregates(ctx)
         total = ctx.execute(select(value, n).select_from(R).where(base)).first()
         groups = []
         if key is not None:
-            rows = ctx.execute(select(key.label("k"), value, n).select_from(R).where(base)
-                               .group_by(key).order_by(key))
-            groups = [{"key": _num(r[0]), "value": _num(r[1]), "n": int(r[2] or 0)} for r in rows]
-        return {"value": _num(total[0]), "n": int(total[1] or 0), "groups": groups}
+            rows = ctx.execute(select(key, value, n).select_from(R).where(base).group_by(key))
+            groups = [{"key": r[0], "value": r[1], "n": r[2]} for r in rows]
+        return {"value": total[0], "n": total[1] or 0, "groups": groups}
 
     def _median(self, ctx: KPIContext, base, key) -> dict:
-        et = ctx.entity_type(self.entity)
-        fname = self.definition["measure"]["median"]
-        f = field_expr(ctx.dialect, fname, et.field_type(fname))
-        scale = self.definition.get("scale") or 1
-        part = [key] if key is not None else []
+        """Median in SQL: number the values per group and average the middle one or two.
+
+        With c values numbered 1..c, the middle rows are (c+1) div 2 .. (c+2) div 2: one row
+        for odd c, two for even c. ``//`` keeps that an integer division on both engines
+        (SQLAlchemy turns ``/`` of integers into true division).
+        """
+        f = self._field(ctx, self.definition["measure"]["median"])
+        part = [key] if key is not None else None
         inner = (select((key if key is not None else literal_column("NULL")).label("k"), f.label("v"),
-                        func.row_number().over(partition_by=part or None, order_by=f).label("rn"),
-                        func.count().over(partition_by=part or None).label("c"))
+                        func.row_number().over(partition_by=part, order_by=f).label("rn"),
+                        func.count().over(partition_by=part).label("c"))
                  .select_from(R).where(base, f.isnot(None)).subquery())
-        mid = and_(inner.c.rn >= (inner.c.c + 1) / 2, inner.c.rn <= (inner.c.c + 2) / 2)
-        if ctx.dialect == "postgresql":
-            # integer division on both engines: (c+1)/2 .. (c+2)/2 are the middle row(s)
-            mid = and_(inner.c.rn >= func.div(inner.c.c + 1, 2), inner.c.rn <= func.div(inner.c.c + 2, 2))
-        q = (select(inner.c.k, func.avg(inner.c.v) * scale, func.max(inner.c.c))
-             .where(mid).group_by(inner.c.k).order_by(inner.c.k))
-        rows = ctx.execute(q).all()
+        mid = and_(inner.c.rn >= (inner.c.c + 1) // 2, inner.c.rn <= (inner.c.c + 2) // 2)
+        value = func.avg(inner.c.v)
+        if "scale" in self.definition:
+            value = value * float(self.definition["scale"])
+        rows = ctx.execute(select(inner.c.k, value, func.max(inner.c.c)).where(mid).group_by(inner.c.k)).all()
         if key is None:
             r = rows[0] if rows else (None, None, 0)
-            return {"value": _num(r[1]), "n": int(r[2] or 0), "groups": []}
-        groups = [{"key": _num(r[0]), "value": _num(r[1]), "n": int(r[2] or 0)} for r in rows]
-        # overall median needs its own pass
-        overall = self._median(KPIContext(ctx.session, self, ctx.date_from, ctx.date_to, None), base, None)
+            return {"value": r[1], "n": r[2] or 0, "groups": []}
+        groups = [{"key": r[0], "value": r[1], "n": r[2]} for r in rows]
+        overall = self._median(ctx, base, None)
         return {**overall, "groups": groups}
 
 
+def _field_of(et, path: str, pointer: str):
+    """``et`` if ``path`` names one of its fields, else a ValidationError at ``pointer``."""
+    check_field(path, pointer)
+    if not et.has_field(path):
+        raise ValidationError(f"{path!r} is not a field of {et.name}", [{"pointer": pointer, "message": "unknown field"}])
+    return et
+
+
+def _epoch_seconds(dialect: str, expr: ColumnElement) -> ColumnElement:
+    """Seconds since an epoch of a date or date-time string; NULL when it is not one.
+
+    Offsets are honoured; dates and date-times without an offset are read as UTC on both
+    engines, so a duration never depends on the server's time zone (and its DST changes).
+    """
+    if dialect == "postgresql":
+        ts = case((expr.op("~")(literal(PG_HAS_OFFSET)), cast(expr, TIMESTAMP(timezone=True))),
+                  else_=func.timezone("UTC", cast(expr, TIMESTAMP())))
+        return case((expr.op("~")(literal(PG_ISO_TIME)), extract("epoch", ts)), else_=None)
+    return func.julianday(expr) * 86400.0
+
+
 def _num(v):
-    if isinstance(v, Decimal):
-        v = float(v)
-    if isinstance(v, float):
-        return round(v, 6)
+    """A result number as JSON shows it on both engines: int when integral, else 6 decimals."""
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, (Decimal, float)):
+        f = float(v)
+        if not math.isfinite(f):
+            return None
+        f = round(f, 6)
+        return int(f) if f.is_integer() else f
     return v
 
 
-def _check_date(value: str | None, where: str) -> str | None:
+def _key(v, json_type: str | None):
+    """A group key as JSON shows it: SQLite answers booleans as 0/1, PostgreSQL numbers as numeric."""
+    if v is None:
+        return None
+    if json_type == "boolean":
+        return bool(v)
+    if json_type in NUMERIC or isinstance(v, (Decimal, float)):
+        return _num(v)
+    return v
+
+
+def _sort_key(group: dict):
+    # missing keys last; values of different JSON types (untyped fields) never compared
+    k = group["key"]
+    rank = 3 if k is None else 1 if isinstance(k, (bool, int, float)) else 2
+    return rank, k if rank == 1 else str(k) if rank == 2 else 0
+
+
+def _check_date(value, where: str) -> str | None:
+    """An inclusive period bound: a calendar date ``YYYY-MM-DD`` (or a ``date``), else a clear error."""
     if value is None or value == "":
         return None
+    text = value.isoformat() if isinstance(value, date) else str(value)
     try:
-        return date.fromisoformat(str(value)).isoformat() if len(str(value)) == 10 else _raise()
-    except (ValueError, TypeError):
+        if not DATE_RE.match(text):
+            raise ValueError(text)
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
         raise ValidationError(f"{where.strip('/')} must be a calendar date YYYY-MM-DD, got {value!r}",
                               [{"pointer": where, "message": "not a YYYY-MM-DD date"}]) from None
-
-
-def _raise():
-    raise ValueError
 
 
 # -- registry ---------------------------------------------------------------------------
@@ -310,24 +391,29 @@ def registry(platform, conn: Connection) -> dict:
     for name, definition, source in conn.execute(select(db.kpi_definitions.c.name, db.kpi_definitions.c.definition,
                                                         db.kpi_definitions.c.source)):
         if name not in out:
-            kpi = DeclarativeKPI(definition, source)
             try:
+                kpi = DeclarativeKPI(definition, source)
                 kpi.check(types)
             except XrmError:
-                continue  # its type changed since; `kpi list` still shows plugin KPIs
+                continue  # its type changed since; `kpi list` still shows the others
             out[name] = kpi
     platform._kpis = out
     return out
 
 
 def add(platform, conn: Connection, definition: dict) -> dict:
-    """Store an admin-declared KPI after checking it against its entity type."""
+    """Store an admin-declared KPI (or replace one) after checking it against its entity type.
+
+    Raises DefinitionError with pointers, or Conflict when a plugin provides the name; either
+    way nothing is stored.
+    """
     from . import entity_types
     kpi = DeclarativeKPI(definition, "admin")
     kpi.check(entity_types.load_all(conn))
     existing = registry(platform, conn).get(kpi.name)
     if existing is not None and getattr(existing, "source", None) != "admin":
-        raise Conflict(f"KPI {kpi.name!r} is provided by plugin {existing.source!r}")
+        raise Conflict(f"KPI {kpi.name!r} is provided by plugin {existing.source!r}",
+                       [{"pointer": "/name", "message": "a plugin KPI has this name"}])
     now = db.utcnow()
     if conn.execute(select(db.kpi_definitions.c.name).where(db.kpi_definitions.c.name == kpi.name)).first():
         conn.execute(db.kpi_definitions.update().where(db.kpi_definitions.c.name == kpi.name)
@@ -341,23 +427,39 @@ def add(platform, conn: Connection, definition: dict) -> dict:
 
 def compute(session: "Session", name: str, date_from: str | None = None, date_to: str | None = None,
             by: str | None = None) -> dict:
-    """Compute KPI ``name`` as the session's user (scope applied)."""
-    kpis = registry(session.platform, session.conn)
-    kpi = kpis.get(name)
+    """Compute KPI ``name`` as the session's user (scope applied).
+
+    ``date_from``/``date_to`` are inclusive calendar dates (``YYYY-MM-DD``); ``by`` a field
+    to group by. Raises NotFound for an unknown KPI and ValidationError (pointer ``/from``,
+    ``/to`` or ``/by``) for bad arguments.
+    """
+    kpi = registry(session.platform, session.conn).get(name)
     if kpi is None:
         raise NotFound(f"unknown KPI {name!r}")
     date_from = _check_date(date_from, "/from")
     date_to = _check_date(date_to, "/to")
     if date_from and date_to and date_from > date_to:
-        raise ValidationError("--from is after --to", [{"pointer": "/from", "message": "after /to"}])
+        raise ValidationError(f"--from {date_from} is after --to {date_to}",
+                              [{"pointer": "/from", "message": "after /to"}])
+    ctx = KPIContext(session, kpi, date_from, date_to, by or None)
     entity = getattr(kpi, "entity", None)
+    by_type = None
+    if by and entity:
+        try:
+            ctx.group_key(entity)  # refuse a bad --by even when the caller sees nothing
+            by_type = ctx.entity_type(entity).field_type(by)
+        except ValidationError:
+            if isinstance(kpi, DeclarativeKPI):
+                raise  # a Python KPI may group by what it likes
     if entity and not session.actor.can(entity, "read"):
         # No grant: the KPI sees nothing, rather than leaking that records exist.
         result = {"value": None, "n": 0, "groups": []}
     else:
-        result = kpi.compute(KPIContext(session, kpi, date_from, date_to, by))
+        result = kpi.compute(ctx)
     n = int(result.get("n") or 0)
-    groups = [{"key": _num(g.get("key")), "value": _num(g.get("value")) if g.get("n") else None,
+    groups = [{"key": _key(g.get("key"), by_type), "value": _num(g.get("value")) if g.get("n") else None,
                "n": int(g.get("n") or 0)} for g in result.get("groups") or []]
+    if isinstance(kpi, DeclarativeKPI):
+        groups.sort(key=_sort_key)
     return {"kpi": kpi.name, "value": _num(result.get("value")) if n else None, "unit": kpi.unit, "n": n,
             "from": date_from, "to": date_to, "groups": groups}

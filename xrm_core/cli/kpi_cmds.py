@@ -65,8 +65,11 @@ def kpi_compute(c, name, date_from, date_to, by, as_user, as_json):
         emit_json(result)
         return
     period = f" from {result['from'] or '…'} to {result['to'] or '…'}" if (result["from"] or result["to"]) else ""
-    value = "n/a" if result["value"] is None else f"{result['value']:g}" if isinstance(result["value"], (int, float)) else result["value"]
-    click.echo(f"{result['kpi']}{period}: {value} {result['unit']} (n={result['n']})")
+    # Values are already ints or floats rounded to 6 decimals: print them as they are
+    # (``:g`` would turn a ppm figure such as 1234567 into 1.23457e+06).
+    value = "n/a" if result["value"] is None else result["value"]
+    unit = f" {result['unit']}" if result["unit"] else ""
+    click.echo(f"{result['kpi']}{period}: {value}{unit} (n={result['n']})")
     if result["groups"]:
-        table([[g["key"], "n/a" if g["value"] is None else g["value"], g["n"]] for g in result["groups"]],
-              [by.upper(), "VALUE", "N"])
+        table([["(none)" if g["key"] is None else g["key"], "n/a" if g["value"] is None else g["value"], g["n"]]
+               for g in result["groups"]], [(by or "group").upper(), "VALUE", "N"])
