@@ -149,23 +149,47 @@ class Platform:
                     conn.execute(db.activity_kinds.update().where(db.activity_kinds.c.name == d["name"])
                                  .values(definition=d, source=plugin))
                 report["activity_kinds"] += 1
-        for plugin, defs in call_each(self.pm, "xrm_roles"):
-            for d in defs or []:
-                try:
-                    for j, g in enumerate(d.get("grants", []) if isinstance(d, dict) else []):
-                        if g.get("type") not in known and g.get("type") != "*":
-                            raise DefinitionError(f"role {d.get('name')!r} grants on unknown entity type",
-                                                  [{"pointer": f"/grants/{j}/type", "message": f"no entity type {g.get('type')!r}"}])
-                    accounts.save_role(conn, d, source=plugin)
-                except XrmError as e:
-                    e.message = f"plugin {plugin!r}: {e.message}"
-                    raise
-                report["roles"] += 1
+        for role in self._merge_roles(known).values():
+            accounts.save_role(conn, role["definition"], source=role["source"])
+            report["roles"] += 1
         # Validate plugin KPIs now, so a broken one fails init rather than a dashboard.
         from . import kpis
         self._kpis = None
         kpis.registry(self, conn)
         return report
+
+    def _merge_roles(self, known: set[str]) -> dict:
+        """Every plugin's roles, merged by name: several plugins may grant on one role
+        (each on its own types); for the same type and action the widest depth wins."""
+        from .scope import DEPTHS
+        merged: dict[str, dict] = {}
+        for plugin, defs in call_each(self.pm, "xrm_roles"):
+            for d in defs or []:
+                try:
+                    check_definition("role.schema.json", d, "role")
+                except XrmError as e:
+                    e.message = f"plugin {plugin!r}: {e.message}"
+                    raise
+                role = merged.setdefault(d["name"], {"definition": {"name": d["name"], "grants": []},
+                                                     "source": plugin, "depths": {}})
+                for key in ("label", "description"):
+                    if key in d and key not in role["definition"]:
+                        role["definition"][key] = d[key]
+                if plugin not in role["source"].split(","):
+                    role["source"] += f",{plugin}"
+                for j, g in enumerate(d.get("grants", [])):
+                    if g["type"] != "*" and g["type"] not in known:
+                        raise DefinitionError(
+                            f"plugin {plugin!r}: role {d['name']!r} grants on unknown entity type",
+                            [{"pointer": f"/grants/{j}/type", "message": f"no entity type {g['type']!r}"}])
+                    for action in g["actions"]:
+                        key = (g["type"], action)
+                        if DEPTHS[g["depth"]] > DEPTHS[role["depths"].get(key, "none")]:
+                            role["depths"][key] = g["depth"]
+        for role in merged.values():
+            role["definition"]["grants"] = [{"type": t, "actions": [a], "depth": dep}
+                                            for (t, a), dep in sorted(role["depths"].items())]
+        return merged
 
     # -- KPIs --------------------------------------------------------------------------
     def kpi_registry(self, conn: Connection):

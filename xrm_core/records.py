@@ -18,7 +18,7 @@ from sqlalchemy import and_, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from . import db
-from .errors import NotFound, PermissionDenied, PreconditionFailed, ValidationError
+from .errors import PluginError, NotFound, PermissionDenied, PreconditionFailed, ValidationError
 from .fields import field_expr, type_literal
 from .filters import compile_filter, order_by
 from .history import changes_payload, diff, merge_patch
@@ -141,14 +141,12 @@ def create(s: "Session", type_name: str, data: dict, unit: str | None = None,
     """
     et = s.entity_type(type_name)
     _check_data(data)
-    et.validate(data)
     unit_id = s.choose_unit(et.name, unit)
     now = db.utcnow()
     rec = Record(record_id or new_id(), et.name, copy.deepcopy(data), 1, s.actor.name, s.unit_names()[unit_id],
                  now, now, s.actor.name, s.actor.name, s.actor.id, unit_id)
-    s.fire("before_create", rec, {})
-    _check_data(rec.data, "record data after the before_create hooks")
-    et.validate(rec.data)
+    run_before_create(s, et, rec)
+    unit_id = rec.unit_id
     try:
         with s.conn.begin_nested():
             s.conn.execute(insert(R).values(
@@ -159,6 +157,32 @@ def create(s: "Session", type_name: str, data: dict, unit: str | None = None,
     except IntegrityError as e:
         raise s.unique_conflict(et, rec.data, e) from None
     return rec
+
+
+def run_before_create(s: "Session", et, rec: Record) -> None:
+    """Run the ``before_create`` hooks, then validate the (possibly normalised) data.
+
+    Hooks see the data before validation so they can normalise input (e.g. convert
+    Persian digits); if the data was invalid to begin with and a hook trips over it, the
+    caller gets the validation errors, not the plugin's crash. A hook may route the record
+    by setting ``record.unit`` to another unit's name.
+    """
+    initial_errors = None if et.is_valid(rec.data) else et.errors(rec.data, "/data")
+    unit = rec.unit
+    try:
+        s.fire("before_create", rec, {})
+    except PluginError:
+        if initial_errors:
+            raise ValidationError(f"{et.name} data is invalid", initial_errors) from None
+        raise
+    _check_data(rec.data, "record data after the before_create hooks")
+    et.validate(rec.data)
+    if rec.unit != unit:
+        try:
+            rec.unit_id = s.unit_id(rec.unit)
+        except NotFound:
+            raise ValidationError(f"a plugin routed the {et.name} to unknown unit {rec.unit!r}",
+                                  [{"pointer": "/unit", "message": "unknown unit"}]) from None
 
 
 def update(s: "Session", record_id: str, patch: dict, if_version: int | None = None,
