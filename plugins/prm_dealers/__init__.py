@@ -14,6 +14,8 @@ from importlib.resources import files
 
 from xrm_core import hookimpl
 
+from .demo import xrm_demo_data  # noqa: F401 — the hook lives with the demo data
+
 from .kpis import KPI_CLASSES
 
 
