@@ -146,7 +146,9 @@ def order_by(dialect: str, et, sort: list[str], table=None):
             raise _bad(f"/sort/{i}", f"cannot sort by {name!r} of type {jt}")
         keys.append((field_expr(dialect, name, jt, t.name), desc))
     keys.append((t.c.id, False))
-    return keys, [k.desc() if d else k.asc() for k, d in keys]
+    # NULLs (absent fields) last in either direction, the same on both engines, so keyset
+    # cursors (records._after) can step past them.
+    return keys, [(k.desc() if d else k.asc()).nulls_last() if k is not t.c.id else k.asc() for k, d in keys]
 
 
 def parse_where(exprs: list[str] | tuple[str, ...]) -> dict:

@@ -29,9 +29,24 @@ if TYPE_CHECKING:
 R = db.records
 
 
+_clock = {"ms": 0, "seq": 0}
+
+
 def new_id() -> str:
-    """Opaque, roughly time-ordered id: 12 hex digits of milliseconds + 8 random."""
-    return f"{int(time.time() * 1000):012x}{os.urandom(4).hex()}"
+    """Opaque, time-ordered id: 12 hex digits of milliseconds, a 4-digit sequence, 4 random.
+
+    Ids made by one process sort in creation order (the default list order), and the
+    primary-key index grows at its end.
+    """
+    ms = int(time.time() * 1000)
+    if ms <= _clock["ms"]:
+        ms, seq = _clock["ms"], _clock["seq"] + 1
+        if seq > 0xFFFF:
+            ms, seq = ms + 1, 0
+    else:
+        seq = 0
+    _clock["ms"], _clock["seq"] = ms, seq
+    return f"{ms:012x}{seq:04x}{os.urandom(2).hex()}"
 
 
 @dataclass
@@ -120,10 +135,16 @@ def _after(keys, after):
     if not isinstance(after, (list, tuple)) or len(after) != len(keys):
         raise ValidationError(f"the cursor needs {len(keys)} value(s): the sort values and the id",
                               [{"pointer": "/cursor", "message": "wrong number of values"}])
+    # Sort fields order NULLs (absent values) last on both engines (see filters.order_by).
     ors = []
     for i, (expr, desc) in enumerate(keys):
-        eqs = [k == v for (k, _), v in zip(keys[:i], after[:i])]
-        ors.append(and_(*eqs, expr < after[i] if desc else expr > after[i]))
+        eqs = [k.is_(None) if v is None else k == v for (k, _), v in zip(keys[:i], after[:i])]
+        v = after[i]
+        if v is None:
+            continue  # nothing sorts after a NULL but other NULLs, decided by the next key
+        beyond = expr < v if desc else expr > v
+        last = i == len(keys) - 1  # the id: never NULL
+        ors.append(and_(*eqs, beyond if last else or_(beyond, expr.is_(None))))
     return or_(*ors)
 
 
