@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from urllib.parse import urldefrag
 
 import xrm_schemas
-from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy import Connection, delete, func, insert, literal_column, select, text
 
 from . import db
 from .errors import Conflict, DefinitionError, NotFound, ValidationError
 from .fields import check_field, field_sql
-from .validation import check_definition, compile_schema, errors_of, pointer
+from .validation import check_definition, compile_schema, errors_of
 
 
 class EntityType:
@@ -156,70 +157,151 @@ def _collect_properties(root, node, out, depth):
         _collect_properties(root, node.get(key), out, depth + 1)
 
 
-def _json_type(root, sub) -> str | None:
-    sub = _resolve(root, sub, 0)
+_PY_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+
+
+def _types_of(root, sub, depth: int = 0) -> set[str] | None:
+    """JSON types a subschema admits (``null`` left out), or None when it does not constrain them."""
+    if not isinstance(sub, dict) or depth > 20:
+        return None
+    sub = _resolve(root, sub, depth)
     t = sub.get("type")
-    if isinstance(t, list):
-        t = next((x for x in t if x != "null"), None)
-    if t is None and "enum" in sub and sub["enum"]:
-        first = sub["enum"][0]
-        t = {bool: "boolean", int: "integer", float: "number", str: "string"}.get(type(first))
-    if t is None and "const" in sub:
-        t = {bool: "boolean", int: "integer", float: "number", str: "string"}.get(type(sub["const"]))
-    if t is None:
-        for key in ("allOf", "anyOf", "oneOf"):
-            for s in sub.get(key, []):
-                t = _json_type(root, s)
-                if t:
-                    return t
-    return t
+    if t is not None:
+        return {x for x in ([t] if isinstance(t, str) else t) if x != "null"}
+    values = sub["enum"] if isinstance(sub.get("enum"), list) else [sub["const"]] if "const" in sub else None
+    if values is not None:
+        return {_PY_TYPES[type(v)] for v in values if v is not None}
+    for key in ("allOf", "anyOf", "oneOf"):
+        parts = [_types_of(root, s, depth + 1) for s in sub.get(key, [])]
+        if key == "allOf":
+            known = [p for p in parts if p is not None]
+            if known:
+                return set.intersection(*known)
+        elif parts and all(p is not None for p in parts):
+            return set().union(*parts)
+    return None
+
+
+def _json_type(root, sub) -> str | None:
+    """The one JSON type of a subschema's values, or None if it admits several (or any).
+
+    A field that may hold a number or a string must not be cast to numeric in SQL, so
+    mixed types give None; integer with number gives number.
+    """
+    types = _types_of(root, sub)
+    if not types:
+        return None
+    if types <= {"integer", "number"}:
+        return "number" if "number" in types else "integer"
+    return next(iter(types)) if len(types) == 1 else None
 
 
 # -- indexes ----------------------------------------------------------------------------
 def index_ddl(dialect: str, et: EntityType) -> dict[str, str]:
     """Index name -> CREATE INDEX statement for every declared index and unique key of ``et``.
 
-    Names hash the type, fields and expression, so a changed field type (a changed cast on
-    PostgreSQL) yields a new index and the old one is dropped.
+    Each is a partial expression index (``WHERE type = '<name>'``) on
+    ``(type, <field expressions>[, id])``, the expressions built by the same function as list
+    queries (:func:`xrm_core.fields.field_sql`) so the planner matches them. ``type`` leads
+    although the predicate fixes it: without statistics SQLite's planner otherwise prefers
+    the (type, id) index, whose equality on ``type`` it can see. Plain indexes end with
+    ``id``, the list order, so an equality filter reads its first page in order from the
+    index alone. Names hash the type, the columns and uniqueness: a changed field type (a
+    changed cast on PostgreSQL) yields a new name, so the old index is dropped and the new
+    one built.
     """
-    out = {}
-    specs = [(False, (f,)) for f in et.definition.get("indexes", [])]
-    specs += [(True, key) for key in et.unique_keys()]
-    for unique, fields in specs:
-        exprs = ", ".join(field_sql(dialect, f, et.field_type(f)) for f in fields)
-        digest = hashlib.sha1(f"{et.name}|{unique}|{exprs}".encode()).hexdigest()[:10]
+    return {name: ddl for name, ddl, _ in _index_specs(dialect, et)}
+
+
+def _index_specs(dialect: str, et: EntityType) -> list[tuple[str, str, int | None]]:
+    """(name, DDL, position in ``unique`` or None) of each index of ``et``."""
+    specs = [(None, (f,)) for f in et.definition.get("indexes", [])]
+    specs += list(enumerate(et.unique_keys()))
+    out = []
+    for position, fields in specs:
+        unique = position is not None
+        columns = ", ".join(["type"] + [field_sql(dialect, f, et.field_type(f)) for f in fields]
+                            + ([] if unique else ["id"]))
+        digest = hashlib.sha1(f"{et.name}|{unique}|{columns}".encode()).hexdigest()[:10]
         name = f"xrm_{'uq' if unique else 'ix'}_{digest}_{et.name}"[:63]
-        out[name] = (f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS {name} "
-                     f"ON xrm_records ({exprs}) WHERE type = '{et.name}'")
+        out.append((name, f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS {name} "
+                          f"ON xrm_records ({columns}) WHERE type = '{et.name}'", position))
     return out
 
 
-def _apply_indexes(conn: Connection, old: EntityType | None, new: EntityType | None) -> None:
+#: The ``WHERE type = '<name>'`` of a per-type index as the catalogs show it: SQLite keeps
+#: the statement as written, PostgreSQL renders ``WHERE ((type)::text = '<name>'::text)``.
+_INDEX_TYPE_RE = re.compile(r"WHERE\s+\(*\s*\(?type\)?(?:::\w+)?\s*=\s*'([a-z][a-z0-9_]*)'(?:::\w+)?\s*\)*\s*$")
+
+
+def stored_indexes(conn: Connection, type_name: str) -> set[str]:
+    """Names of the per-type indexes the database holds for ``type_name`` (read from its catalog)."""
     dialect = conn.dialect.name
-    before = index_ddl(dialect, old) if old else {}
-    after = index_ddl(dialect, new) if new else {}
-    for name in before.keys() - after.keys():
-        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
-    if new:
-        for key in new.unique_keys():
-            _check_no_duplicates(conn, new, key)
-    for name in sorted(after.keys() - before.keys()):
-        conn.execute(text(after[name]))
+    if dialect == "sqlite":
+        rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                 "AND tbl_name = 'xrm_records' AND name LIKE 'xrm%'"))
+    else:
+        rows = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'xrm_records' "
+                                 "AND schemaname = current_schema() AND indexname LIKE 'xrm%'"))
+    out = set()
+    for name, sql in rows:
+        m = _INDEX_TYPE_RE.search(sql or "")
+        if name.startswith(("xrm_ix_", "xrm_uq_")) and m and m.group(1) == type_name:
+            out.add(name)
+    return out
 
 
-def _check_no_duplicates(conn: Connection, et: EntityType, key: tuple[str, ...]) -> None:
-    """Refuse a unique key that stored records already violate, naming the duplicates."""
+def _apply_indexes(conn: Connection, name: str, new: EntityType | None, check_only: bool = False) -> None:
+    """Make the database's indexes for type ``name`` exactly those of ``new`` (none if None).
+
+    Reads what exists from the catalog rather than trusting the old definition, so a missing
+    or stale index is repaired too. New unique keys are checked for duplicates before any DDL
+    (Conflict naming the values); with ``check_only`` nothing else happens.
+    """
+    existing = stored_indexes(conn, name)
+    specs = _index_specs(conn.dialect.name, new) if new else []
+    for index, _, position in specs:
+        if position is not None and index not in existing:
+            _check_no_duplicates(conn, new, new.unique_keys()[position], position)
+    if check_only:
+        return
+    wanted = {index: ddl for index, ddl, _ in specs}
+    for index in sorted(existing - wanted.keys()):
+        conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
+    for index in sorted(wanted.keys() - existing):
+        conn.execute(text(wanted[index]))
+
+
+def _check_no_duplicates(conn: Connection, et: EntityType, key: tuple[str, ...], position: int) -> None:
+    """Refuse a unique key that stored records already violate, naming the values and records."""
     d = conn.dialect.name
-    exprs = [text(field_sql(d, f, et.field_type(f), "xrm_records.data")) for f in key]
+    exprs = [literal_column(field_sql(d, f, et.field_type(f), "xrm_records.data")) for f in key]
     q = (select(*exprs, func.count().label("n"))
-         .select_from(db.records).where(db.records.c.type == et.name)
+         .select_from(db.records).where(db.records.c.type == et.name, *[e.isnot(None) for e in exprs])
          .group_by(*exprs).having(func.count() > 1).limit(10))
-    dups = [r for r in conn.execute(q) if all(v is not None for v in r[:-1])]
-    if dups:
-        raise Conflict(
-            f"cannot make {', '.join(key)} unique for {et.name}: stored records already share values",
-            [{"pointer": "/" + "/".join(key), "message": f"value {list(r[:-1])!r} is used by {r[-1]} records"}
-             for r in dups])
+    dups = conn.execute(q).all()
+    if not dups:
+        return
+    problems = []
+    for row in dups:
+        values = tuple(row[:-1])
+        ids = conn.execute(select(db.records.c.id).where(
+            db.records.c.type == et.name, *[e == v for e, v in zip(exprs, values)])
+            .order_by(db.records.c.id).limit(5)).scalars().all()
+        shown = ", ".join(f"{f}={_plain(v)!r}" for f, v in zip(key, values))
+        problems.append({"pointer": f"/unique/{position}",
+                         "message": f"{shown} is shared by {row[-1]} records ({', '.join(ids)}"
+                                    + (", …)" if row[-1] > len(ids) else ")")})
+    raise Conflict(f"cannot make {' + '.join(key)} unique for {et.name}: stored records share values",
+                   problems)
+
+
+def _plain(v):
+    # PostgreSQL returns numerics as Decimal; show them as the JSON number they were.
+    from decimal import Decimal
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    return v
 
 
 # -- storage ----------------------------------------------------------------------------
@@ -234,33 +316,53 @@ def load_all(conn: Connection) -> dict[str, EntityType]:
     return out
 
 
-def get(conn: Connection, name: str) -> EntityType:
-    row = conn.execute(select(db.entity_types.c.definition, db.entity_types.c.version,
-                              db.entity_types.c.source).where(db.entity_types.c.name == name)).first()
+def get(conn: Connection, name: str, lock: bool = False) -> EntityType:
+    """The stored entity type ``name`` (NotFound if there is none).
+
+    ``lock`` holds its row until the transaction ends (PostgreSQL; SQLite writers are
+    serialised anyway), so two concurrent changes of one type cannot both apply.
+    """
+    q = select(db.entity_types.c.definition, db.entity_types.c.version,
+               db.entity_types.c.source).where(db.entity_types.c.name == name)
+    row = conn.execute(q.with_for_update() if lock else q).first()
     if row is None:
         raise NotFound(f"unknown entity type {name!r}")
     return EntityType(row.definition, row.version, row.source)
 
 
 def add(conn: Connection, definition: dict, source: str = "admin") -> EntityType:
-    """Store a new entity type (version 1) and create its indexes."""
+    """Store a new entity type and create its indexes.
+
+    Its version is 1, or one more than the last version of a removed type of the same name:
+    versions never repeat, so the old definitions stay in the history and no cache keyed by
+    (name, version) can serve a removed definition.
+    """
     et = EntityType(copy.deepcopy(definition), 1, source)
     if conn.execute(select(db.entity_types.c.name).where(db.entity_types.c.name == et.name)).first():
         raise Conflict(f"entity type {et.name!r} already exists; use update")
-    now = db.utcnow()
-    conn.execute(insert(db.entity_types).values(name=et.name, version=1, definition=et.definition,
-                                                source=source, updated_at=now))
-    conn.execute(insert(db.entity_type_versions).values(name=et.name, version=1, definition=et.definition,
-                                                        source=source, created_at=now))
-    _apply_indexes(conn, None, et)
+    V = db.entity_type_versions
+    et.version = (conn.execute(select(func.max(V.c.version)).where(V.c.name == et.name)).scalar() or 0) + 1
+    _apply_indexes(conn, et.name, et)
+    _store(conn, et, insert_current=True)
     return et
+
+
+def _store(conn: Connection, et: EntityType, insert_current: bool) -> None:
+    now = db.utcnow()
+    values = dict(version=et.version, definition=et.definition, source=et.source)
+    if insert_current:
+        conn.execute(insert(db.entity_types).values(name=et.name, updated_at=now, **values))
+    else:
+        conn.execute(db.entity_types.update().where(db.entity_types.c.name == et.name)
+                     .values(updated_at=now, **values))
+    conn.execute(insert(db.entity_type_versions).values(name=et.name, created_at=now, **values))
 
 
 def impact(conn: Connection, new: EntityType, max_ids: int = 100, batch: int = 2000) -> dict:
     """Check every stored record of ``new.name`` against the new schema (streamed in batches).
 
     Returns ``{"type", "checked", "invalid": count, "records": [{"id", "errors": [...]}]}``
-    with at most ``max_ids`` records listed.
+    with at most ``max_ids`` records listed; error pointers start with ``/data``.
     """
     checked = invalid = 0
     listed: list[dict] = []
@@ -284,42 +386,47 @@ def impact(conn: Connection, new: EntityType, max_ids: int = 100, batch: int = 2
 def update(conn: Connection, definition: dict, dry_run: bool = False, source: str | None = None) -> dict:
     """Replace a type's definition if every stored record stays valid.
 
-    Returns the impact report plus ``applied`` and the new ``version``. Refuses (raises
-    ValidationError carrying the report) when any record would become invalid.
+    Returns the impact report ``{"type", "checked", "invalid", "records", "changed",
+    "applied", "version"}``. Refuses, changing nothing, when any stored record would become
+    invalid (ValidationError whose ``extra["impact"]`` is the report and whose errors point
+    at ``/records/<id>/data/...``) or a new unique key is already violated (Conflict). With
+    ``dry_run`` the same checks run and nothing is applied. An unchanged definition keeps
+    its version (its indexes are still repaired if missing).
     """
     new = EntityType(copy.deepcopy(definition), 0, source or "admin")
-    old = get(conn, new.name)
+    try:
+        old = get(conn, new.name, lock=not dry_run)
+    except NotFound:
+        raise NotFound(f"unknown entity type {new.name!r}: add it first") from None
     report = impact(conn, new)
-    report.update(applied=False, version=old.version, changed=old.definition != new.definition)
+    report.update(changed=old.definition != new.definition, applied=False, version=old.version)
     if report["invalid"]:
         errors = [{"pointer": f"/records/{r['id']}{e['pointer']}", "message": e["message"]}
                   for r in report["records"] for e in r["errors"]]
-        raise ValidationError(
-            f"type change refused: {report['invalid']} of {report['checked']} stored {new.name} "
-            f"records would become invalid", errors, impact=report)
+        verb = "would be refused" if dry_run else "refused"
+        raise ValidationError(f"type change {verb}: {report['invalid']} of {report['checked']} stored "
+                              f"{new.name} records would become invalid", errors, impact=report)
+    _apply_indexes(conn, new.name, new, check_only=dry_run)
     if dry_run or not report["changed"]:
         return report
-    version = old.version + 1
-    now = db.utcnow()
-    src = source or old.source
-    _apply_indexes(conn, old, new)
-    conn.execute(db.entity_types.update().where(db.entity_types.c.name == new.name)
-                 .values(version=version, definition=new.definition, source=src, updated_at=now))
-    conn.execute(insert(db.entity_type_versions).values(name=new.name, version=version,
-                                                        definition=new.definition, source=src,
-                                                        created_at=now))
-    report.update(applied=True, version=version)
+    new.version = old.version + 1
+    new.source = source or old.source
+    _store(conn, new, insert_current=False)
+    report.update(applied=True, version=new.version)
     return report
 
 
 def remove(conn: Connection, name: str) -> None:
-    """Delete a type that has no records and no relationship type naming it."""
-    et = get(conn, name)
+    """Delete a type that has no records and no relationship type naming it, with its indexes.
+
+    Its past definitions stay in ``xrm_entity_type_versions``.
+    """
+    get(conn, name)
     n = conn.execute(select(func.count()).select_from(db.records).where(db.records.c.type == name)).scalar()
     if n:
         raise Conflict(f"entity type {name!r} still has {n} records; delete them first")
     for rname, rdef in conn.execute(select(db.relationship_types.c.name, db.relationship_types.c.definition)):
         if name in (rdef["source"], rdef["target"]):
             raise Conflict(f"entity type {name!r} is used by relationship type {rname!r}; remove that first")
-    _apply_indexes(conn, et, None)
+    _apply_indexes(conn, name, None)
     conn.execute(delete(db.entity_types).where(db.entity_types.c.name == name))

@@ -10,6 +10,7 @@ instance path, so one library serves both the hot path (``is_valid``) and error 
 from __future__ import annotations
 
 from functools import cache
+from urllib.parse import quote
 
 import jsonschema_rs
 import xrm_schemas
@@ -37,30 +38,102 @@ def registry() -> jsonschema_rs.Registry:
 def compile_schema(schema: dict, base_uri: str, where: str = "/schema"):
     """Check ``schema`` is valid JSON Schema 2020-12 and return a compiled validator.
 
-    Raises DefinitionError naming the pointer (inside the definition) of the problem.
+    Raises DefinitionError naming the pointer (inside the definition, under ``where``) of
+    every problem: a keyword misused, an invalid regex, a ``$ref`` that resolves nowhere.
     """
     if not isinstance(schema, dict):
         raise DefinitionError("schema must be a JSON object", [{"pointer": where, "message": "not an object"}])
     declared = schema.get("$schema", DRAFT_2020_12)
-    if declared.rstrip("#") != DRAFT_2020_12:
+    if not isinstance(declared, str) or declared.rstrip("#") != DRAFT_2020_12:
         raise DefinitionError(
             "only JSON Schema 2020-12 is supported",
             [{"pointer": where + "/$schema", "message": f"{declared!r} is not {DRAFT_2020_12!r}"}])
     schema = {"$schema": DRAFT_2020_12, **schema}
+    problems = [{"pointer": where + pointer(e.instance_path), "message": _meta_message(e)}
+                for e in _draft_2020_12().iter_errors(schema)]
+    if problems:
+        problems.sort(key=lambda e: e["pointer"])
+        raise DefinitionError("schema is not valid JSON Schema 2020-12", problems)
     try:
-        jsonschema_rs.meta.validate(schema)
+        return _compile(schema, base_uri)
     except jsonschema_rs.ValidationError as e:
-        raise DefinitionError("schema is not valid JSON Schema 2020-12",
-                              [{"pointer": where + pointer(e.instance_path), "message": e.message}]) from None
-    try:
-        return jsonschema_rs.validator_for(schema, validate_formats=True, registry=registry(),
-                                           base_uri=base_uri, offline=True)
-    except jsonschema_rs.ReferencingError as e:
-        raise DefinitionError("schema has an unresolvable $ref",
-                              [{"pointer": where, "message": str(e).splitlines()[0]}]) from None
-    except (jsonschema_rs.ValidationError, ValueError) as e:
+        refs = _unresolvable_refs(schema, base_uri)
+        if refs:
+            raise DefinitionError("schema has an unresolvable $ref",
+                                  [{"pointer": where + pointer(path), "message": msg} for path, msg in refs]) from None
         raise DefinitionError("schema cannot be compiled",
                               [{"pointer": where, "message": str(e).splitlines()[0]}]) from None
+
+
+def _compile(schema: dict, base_uri: str):
+    # offline: a schema never makes the server fetch a URL; only schemas/ is resolvable.
+    return jsonschema_rs.validator_for(schema, validate_formats=True, registry=registry(),
+                                       base_uri=base_uri, offline=True)
+
+
+@cache
+def _draft_2020_12():
+    """The 2020-12 meta-schema, with ``format`` asserted so a bad ``pattern`` regex is caught."""
+    return jsonschema_rs.Draft202012Validator({"$ref": DRAFT_2020_12}, validate_formats=True)
+
+
+def _meta_message(e) -> str:
+    path = list(e.instance_path)
+    if path and path[-1] == "type":
+        return f"{e.instance!r} is not a JSON type (string, number, integer, boolean, array, object, null)"
+    return e.message
+
+
+#: Keywords whose values are data, not subschemas: a "$ref" inside them is not a reference.
+_DATA_KEYWORDS = {"const", "enum", "examples", "default"}
+_REF_KEYWORDS = ("$ref", "$dynamicRef")
+
+
+def _ref_locations(node, path=()):
+    """(path, keyword) of every reference in a schema."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in _REF_KEYWORDS and isinstance(v, str):
+                yield path + (k,)
+            elif k not in _DATA_KEYWORDS:
+                yield from _ref_locations(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _ref_locations(v, path + (i,))
+
+
+def _without_refs(schema, keep):
+    """A copy of ``schema`` with every reference removed except the one at path ``keep``."""
+    def strip(node, path):
+        if isinstance(node, dict):
+            return {k: (v if k in _DATA_KEYWORDS else strip(v, path + (k,))) for k, v in node.items()
+                    if not (k in _REF_KEYWORDS and isinstance(v, str) and path + (k,) != keep)}
+        if isinstance(node, list):
+            return [strip(v, path + (i,)) for i, v in enumerate(node)]
+        return node
+    return strip(schema, ())
+
+
+def _unresolvable_refs(schema: dict, base_uri: str) -> list[tuple[tuple, str]]:
+    """Locate the references that make ``schema`` fail to compile (error path only).
+
+    For each reference, compiles a probe: the schema with every other reference removed
+    (which only loosens it) and the subschema holding this reference made reachable from the
+    root — the compiler skips unreachable ``$defs``. A probe that still fails names a culprit.
+    """
+    found = []
+    for path in _ref_locations(schema):
+        probe = _without_refs(schema, path)
+        holder = "#" + quote(pointer(path[:-1]), safe="/~$")
+        probe["allOf"] = [*probe.get("allOf", []), {"$ref": holder}]
+        try:
+            _compile(probe, base_uri)
+        except jsonschema_rs.ValidationError as e:
+            ref = schema
+            for key in path:
+                ref = ref[key]
+            found.append((path, f"cannot resolve {ref!r}: {str(e).splitlines()[0]}"))
+    return found
 
 
 @cache

@@ -67,6 +67,13 @@ def test_schema_keyword_error_points_inside_the_schema():
     assert pointers(err) == ["/schema/required"]
 
 
+def test_every_schema_problem_is_reported_and_type_typos_are_explained():
+    err = refused({"name": "thing", "schema": obj(a={"type": "strin"}, b={"type": "string", "pattern": "(["})})
+    assert pointers(err) == ["/schema/properties/a/type", "/schema/properties/b/pattern"]
+    assert "'strin' is not a JSON type" in err.errors[0]["message"]
+    assert "regex" in err.errors[1]["message"]
+
+
 @pytest.mark.parametrize("declared", [
     "http://json-schema.org/draft-07/schema#",
     "https://json-schema.org/draft/2019-09/schema",
@@ -166,7 +173,7 @@ FEATURES = {
     "prefix_items": (
         obj(point={"type": "array", "prefixItems": [{"type": "number"}, {"type": "number"}],
                    "items": False}),
-        {"point": [1, 2.5]}, {"point": [1, 2, 3]}, "/point"),
+        {"point": [1, 2.5]}, {"point": [1, 2, 3]}, "/point/2"),
     "dependent_required": (
         {"type": "object", "properties": {"card": {"type": "string"}, "expiry": {"type": "string"}},
          "dependentRequired": {"card": ["expiry"]}},
@@ -294,8 +301,8 @@ def test_every_common_def_compiles_and_is_minimal():
         elif isinstance(node, list):
             for i, v in enumerate(node):
                 walk(v, f"{where}/{i}")
-    walk(common, "common.json")
-    walk(xrm_schemas.load("entity-type.schema.json"), "entity-type.schema.json")
+    for name in xrm_schemas.names():
+        walk(xrm_schemas.load(name), name)
 
 
 # -- validation helpers ------------------------------------------------------------------

@@ -15,10 +15,8 @@ def register(cli: click.Group) -> None:
 
 def _require_admin(c, as_user):
     """Administration commands act as an admin; refuse other users clearly."""
-    from ..errors import PermissionDenied
-    with c.session(as_user, write=False) as s:
-        if not s.actor.is_admin:
-            raise PermissionDenied(f"{s.actor.name!r} is not an administrator")
+    with c.admin_connection(as_user):
+        pass
 
 
 @click.command()
@@ -27,7 +25,7 @@ def _require_admin(c, as_user):
 @pass_ctx
 def init(c, admin_password, as_json):
     """Create or upgrade the database, sync plugin definitions, create 'admin'."""
-    report = c.platform.init(admin_password=admin_password)
+    report = c.open_platform().init(admin_password=admin_password)
     if as_json:
         emit_json(report)
         return
@@ -77,8 +75,7 @@ def units():
 @pass_ctx
 def units_create(c, name, parent, as_user, as_json):
     """Create a unit."""
-    _require_admin(c, as_user)
-    with c.platform.connection() as conn:
+    with c.admin_connection(as_user) as conn:
         u = accounts.create_unit(conn, name, parent)
     if as_json:
         emit_json(u)
@@ -87,11 +84,12 @@ def units_create(c, name, parent, as_user, as_json):
 
 
 @units.command("list")
+@as_option
 @json_option
 @pass_ctx
-def units_list(c, as_json):
+def units_list(c, as_user, as_json):
     """The unit tree."""
-    with c.platform.connection() as conn:
+    with c.admin_connection(as_user) as conn:
         items = accounts.list_units(conn)
     if as_json:
         emit_json(items)
@@ -116,8 +114,7 @@ def users():
 @pass_ctx
 def users_create(c, name, unit, roles_, password, is_admin, as_user, as_json):
     """Create a user."""
-    _require_admin(c, as_user)
-    with c.platform.connection() as conn:
+    with c.admin_connection(as_user) as conn:
         u = accounts.create_user(conn, name, unit, list(roles_), password, is_admin)
     if as_json:
         u.pop("id", None)
@@ -127,11 +124,12 @@ def users_create(c, name, unit, roles_, password, is_admin, as_user, as_json):
 
 
 @users.command("list")
+@as_option
 @json_option
 @pass_ctx
-def users_list(c, as_json):
+def users_list(c, as_user, as_json):
     """Users with unit and roles."""
-    with c.platform.connection() as conn:
+    with c.admin_connection(as_user) as conn:
         items = accounts.list_users(conn)
     if as_json:
         emit_json(items)
@@ -147,8 +145,7 @@ def users_list(c, as_json):
 @pass_ctx
 def users_grant_role(c, user, role, as_user):
     """Give USER the role ROLE."""
-    _require_admin(c, as_user)
-    with c.platform.connection() as conn:
+    with c.admin_connection(as_user) as conn:
         accounts.assign_role(conn, user, role)
     click.echo(f"{user!r} now has role {role!r}")
 
@@ -159,11 +156,12 @@ def roles():
 
 
 @roles.command("list")
+@as_option
 @json_option
 @pass_ctx
-def roles_list(c, as_json):
+def roles_list(c, as_user, as_json):
     """Roles with grants."""
-    with c.platform.connection() as conn:
+    with c.admin_connection(as_user) as conn:
         items = accounts.list_roles(conn)
     if as_json:
         emit_json(items)
@@ -181,8 +179,7 @@ def roles_list(c, as_json):
 @pass_ctx
 def roles_create(c, name, label, as_user):
     """Create an empty role."""
-    _require_admin(c, as_user)
-    with c.platform.connection() as conn:
+    with c.admin_connection(as_user) as conn:
         accounts.create_role(conn, name, label)
     click.echo(f"role {name!r} created")
 
@@ -196,8 +193,7 @@ def roles_create(c, name, label, as_user):
 @pass_ctx
 def roles_grant(c, role, type_, actions, depth, as_user):
     """Grant ACTIONS (comma list: read,create,update,delete) on TYPE (or *) to ROLE."""
-    _require_admin(c, as_user)
-    with c.platform.connection() as conn:
+    with c.admin_connection(as_user) as conn:
         from .. import entity_types
         g = accounts.grant(conn, role, type_, [a.strip() for a in actions.split(",") if a.strip()], depth,
                            set(entity_types.load_all(conn)))
@@ -216,8 +212,7 @@ def tokens():
 @pass_ctx
 def tokens_create(c, user, label, as_user):
     """Create a token for USER and print it alone on stdout."""
-    _require_admin(c, as_user)
-    with c.platform.connection() as conn:
+    with c.admin_connection(as_user) as conn:
         click.echo(accounts.create_token(conn, user, label))
 
 
@@ -227,7 +222,6 @@ def tokens_create(c, user, label, as_user):
 @pass_ctx
 def tokens_revoke(c, user, as_user):
     """Revoke every token of USER."""
-    _require_admin(c, as_user)
-    with c.platform.connection() as conn:
+    with c.admin_connection(as_user) as conn:
         n = accounts.revoke_tokens(conn, user)
     click.echo(f"{n} token(s) revoked")

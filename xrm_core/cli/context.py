@@ -3,31 +3,93 @@ from __future__ import annotations
 
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import click
 import orjson
 
-from ..errors import ValidationError
+from ..errors import ValidationError, XrmError
+
+
+class NotInitialised(XrmError):
+    """The database is missing, empty or at an older revision: ``xrm init`` fixes it."""
+
+    status = 503
+    title = "Database not initialised"
 
 
 class CliContext:
-    """``click.get_current_context().obj``: the database URL and the platform, opened on first use."""
+    """``click.get_current_context().obj``: the database URL and the platform, opened on first use.
+
+    :attr:`platform` refuses a database that ``xrm init`` has not set up (or not upgraded)
+    with one clear line, and never creates an SQLite file as a side effect; ``init`` uses
+    :meth:`open_platform` instead.
+    """
 
     def __init__(self, url: str | None, pm):
         self.url = url
         self.pm = pm
         self._platform = None
+        self._checked = False
 
-    @property
-    def platform(self):
+    def open_platform(self):
+        """The Platform, without checking that the database is initialised."""
         if self._platform is None:
             from ..platform import Platform
             self._platform = Platform(self.url, pm=self.pm)
         return self._platform
 
+    @property
+    def platform(self):
+        """The Platform of an initialised, up-to-date database (else NotInitialised)."""
+        if not self._checked:
+            self._check_initialised()
+            self._checked = True
+        return self.open_platform()
+
+    def _check_initialised(self) -> None:
+        from sqlalchemy.engine import make_url
+
+        from .. import migrations
+        from ..platform import database_url
+        url = make_url(database_url(self.url))
+        shown = url.render_as_string(hide_password=True)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+                and not url.database.startswith("file:") and not Path(url.database).exists():
+            raise NotInitialised(f"no database at {url.database}: run `xrm init` first")
+        with self.open_platform().engine.connect() as conn:
+            revision = migrations.current(conn)
+        if revision is None:
+            raise NotInitialised(f"the database {shown} is not initialised: run `xrm init` first")
+        if revision != migrations.HEAD:
+            raise NotInitialised(f"the database {shown} is at revision {revision}, this xrm needs "
+                                 f"{migrations.HEAD}: run `xrm init` to upgrade it")
+
+    def close(self) -> None:
+        """Release the database connections (called when the command ends)."""
+        if self._platform is not None:
+            self._platform.dispose()
+            self._platform = None
+
     def session(self, as_user: str | None, write: bool = True):
+        """A Session acting as ``as_user`` (default: admin); unknown users are refused."""
         return self.platform.session(as_user or "admin", write=write)
+
+    def admin_connection(self, as_user: str | None):
+        """A plain transaction for administration, after checking ``as_user`` is an administrator."""
+        from ..errors import PermissionDenied
+        with self.session(as_user, write=False) as s:
+            if not s.actor.is_admin:
+                raise PermissionDenied(f"{s.actor.name!r} is not an administrator")
+        return self.platform.connection()
+
+    def reader_connection(self, as_user: str | None):
+        """A plain transaction for reading definitions, after checking ``as_user`` exists."""
+        if as_user:
+            with self.session(as_user, write=False):
+                pass
+        return self.platform.connection()
 
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -41,12 +103,25 @@ def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON document on stdout.")(f)
 
 
+def _default(value):
+    # Numbers may come back from the database as Decimal (PostgreSQL numeric): print them
+    # as the JSON numbers they are; sets and tuples as arrays.
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def emit_json(value) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
+    """Print ``value`` as the one JSON document of a ``--json`` command."""
+    sys.stdout.write(orjson.dumps(value, default=_default,
+                                  option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
 
 
 def dumps(value) -> str:
-    return orjson.dumps(value).decode()
+    """Compact JSON for one value in text output."""
+    return orjson.dumps(value, default=_default).decode()
 
 
 def parse_json_arg(text: str, what: str):

@@ -11,7 +11,11 @@ from .context import CliContext
 
 
 class XrmGroup(click.Group):
-    """Turns every error into one clear line on stderr and a non-zero exit — no traceback."""
+    """Turns every error into a clear message on stderr and a non-zero exit — no traceback.
+
+    Exit status 2 for bad input (invalid data or definition, like click's usage errors),
+    1 for everything else (unknown, forbidden, conflict, database unreachable…).
+    """
 
     def invoke(self, ctx):
         try:
@@ -19,9 +23,7 @@ class XrmGroup(click.Group):
         except XrmError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(2 if e.status in (400, 422) else 1)
-        except click.exceptions.Exit:
-            raise
-        except click.ClickException:
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as e:  # noqa: BLE001 — users get a message, developers XRM_DEBUG=1
             if os.environ.get("XRM_DEBUG"):
@@ -43,7 +45,7 @@ def _explain(e: Exception) -> str:
 def build_cli(pm=None) -> click.Group:
     """The ``xrm`` group with core commands and every plugin's ``xrm_cli_commands``."""
     from ..plugins import make_plugin_manager
-    from . import admin_cmds, io_cmds, kpi_cmds, record_cmds, schema_cmds
+    from . import admin_cmds, io_cmds, kpi_cmds, record_cmds, schema_cmds, serve_cmds
 
     pm = pm if pm is not None else make_plugin_manager()
 
@@ -55,8 +57,9 @@ def build_cli(pm=None) -> click.Group:
     def cli(ctx, db_url):
         """xrm — extensible relationship management: records, relationships, history, KPIs."""
         ctx.obj = CliContext(db_url, pm)
+        ctx.call_on_close(ctx.obj.close)
 
-    for module in (admin_cmds, schema_cmds, record_cmds, io_cmds, kpi_cmds):
+    for module in (admin_cmds, schema_cmds, record_cmds, io_cmds, kpi_cmds, serve_cmds):
         module.register(cli)
     pm.hook.xrm_cli_commands(cli=cli)
     return cli

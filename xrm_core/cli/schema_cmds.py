@@ -1,11 +1,12 @@
 """``xrm types`` and ``xrm reltypes``: entity and relationship types."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import click
 
 from .. import entity_types, relationships
-from ..errors import ValidationError
-from .admin_cmds import _require_admin
+from ..errors import DefinitionError, ValidationError
 from .context import as_option, emit_json, json_option, label_text, pass_ctx, read_json_file, table
 
 
@@ -20,11 +21,12 @@ def types():
 
 
 @types.command("list")
+@as_option
 @json_option
 @pass_ctx
-def types_list(c, as_json):
-    """Every entity type."""
-    with c.platform.connection() as conn:
+def types_list(c, as_user, as_json):
+    """Every entity type, with its number of records."""
+    with c.reader_connection(as_user) as conn:
         items = sorted(entity_types.load_all(conn).values(), key=lambda t: t.name)
         counts = _counts(conn)
     if as_json:
@@ -42,11 +44,12 @@ def _counts(conn):
 
 @types.command("show")
 @click.argument("name")
+@as_option
 @json_option
 @pass_ctx
-def types_show(c, name, as_json):
+def types_show(c, name, as_user, as_json):
     """One entity type's definition."""
-    with c.platform.connection() as conn:
+    with c.reader_connection(as_user) as conn:
         et = entity_types.get(conn, name)
     if as_json:
         emit_json(et.to_dict())
@@ -62,9 +65,20 @@ def types_show(c, name, as_json):
     rows = []
     for fname, sub in et.properties().items():
         t = et.field_type(fname) or ""
+        sub = sub if isinstance(sub, dict) else {}  # a property may be a boolean schema
         extra = sub.get("format") or ("enum" if "enum" in sub else "")
         rows.append([fname, t, extra, "yes" if fname in required else ""])
     table(rows, ["FIELD", "TYPE", "FORMAT", "REQUIRED"])
+
+
+@contextmanager
+def _about(path):
+    """Prefix a refused definition's message with its file (pointers are inside the file)."""
+    try:
+        yield
+    except DefinitionError as e:
+        e.message = f"{path}: {e.message}"
+        raise
 
 
 def _load_definition(path):
@@ -81,9 +95,8 @@ def _load_definition(path):
 @pass_ctx
 def types_add(c, file, as_user, as_json):
     """Add an entity type from a JSON FILE."""
-    _require_admin(c, as_user)
     d = _load_definition(file)
-    with c.platform.connection() as conn:
+    with _about(file), c.admin_connection(as_user) as conn:
         et = entity_types.add(conn, d)
     if as_json:
         emit_json(et.to_dict())
@@ -99,10 +112,9 @@ def types_add(c, file, as_user, as_json):
 @pass_ctx
 def types_update(c, file, dry_run, as_user, as_json):
     """Replace a type's definition from FILE, if every stored record stays valid."""
-    _require_admin(c, as_user)
     d = _load_definition(file)
     try:
-        with c.platform.connection() as conn:
+        with _about(file), c.admin_connection(as_user) as conn:
             report = entity_types.update(conn, d, dry_run=dry_run)
     except ValidationError as e:
         if as_json and "impact" in e.extra:
@@ -125,8 +137,7 @@ def types_update(c, file, dry_run, as_user, as_json):
 @pass_ctx
 def types_remove(c, name, as_user):
     """Remove a type that has no records."""
-    _require_admin(c, as_user)
-    with c.platform.connection() as conn:
+    with c.admin_connection(as_user) as conn:
         entity_types.remove(conn, name)
     click.echo(f"entity type {name!r} removed")
 
@@ -137,11 +148,12 @@ def reltypes():
 
 
 @reltypes.command("list")
+@as_option
 @json_option
 @pass_ctx
-def reltypes_list(c, as_json):
+def reltypes_list(c, as_user, as_json):
     """Every relationship type."""
-    with c.platform.connection() as conn:
+    with c.reader_connection(as_user) as conn:
         items = sorted(relationships.load_all(conn).values(), key=lambda d: d["name"])
     if as_json:
         emit_json(items)
@@ -158,9 +170,8 @@ def reltypes_list(c, as_json):
 @pass_ctx
 def reltypes_add(c, file, as_user, as_json):
     """Add a relationship type from a JSON FILE."""
-    _require_admin(c, as_user)
     d = _load_definition(file)
-    with c.platform.connection() as conn:
+    with _about(file), c.admin_connection(as_user) as conn:
         saved = relationships.save(conn, d, set(entity_types.load_all(conn)))
     if as_json:
         emit_json(saved)
@@ -174,7 +185,6 @@ def reltypes_add(c, file, as_user, as_json):
 @pass_ctx
 def reltypes_remove(c, name, as_user):
     """Remove a relationship type that no relationship uses."""
-    _require_admin(c, as_user)
-    with c.platform.connection() as conn:
+    with c.admin_connection(as_user) as conn:
         relationships.remove(conn, name)
     click.echo(f"relationship type {name!r} removed")
