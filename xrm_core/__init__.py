@@ -7,6 +7,7 @@ from .errors import (
     PreconditionFailed, ValidationError, XrmError,
 )
 from .history import Activity
+from .hookspecs import hookspec
 from .kpis import KPI, KPIContext
 from .platform import Platform, open_platform
 from .plugins import hookimpl
@@ -14,7 +15,7 @@ from .records import Record
 from .session import Session
 
 __all__ = [
-    "hookimpl", "Platform", "open_platform", "Session", "Record", "Activity", "KPI", "KPIContext",
+    "hookimpl", "hookspec", "Platform", "open_platform", "Session", "Record", "Activity", "KPI", "KPIContext",
     "XrmError", "ValidationError", "DefinitionError", "NotFound", "PermissionDenied", "Conflict",
     "PreconditionFailed", "AuthenticationError", "PluginError",
 ]

@@ -1,4 +1,10 @@
-"""The plugin manager: built by a factory, never a module global."""
+"""The plugin manager: built by a factory, never a module global.
+
+Plugins are found through the ``xrm.plugins`` entry-point group (built-in and third-party
+alike), may add hooks of their own (``xrm_addhooks``) and are checked once all are loaded:
+an implementation of a hook nobody declares is an error unless marked ``optionalhook``.
+Every failure names the plugin it came from.
+"""
 from __future__ import annotations
 
 import os
@@ -7,9 +13,11 @@ from importlib.metadata import entry_points
 import pluggy
 
 from . import hookspecs
+from .errors import PluginError, XrmError
 
 GROUP = "xrm.plugins"
-hookimpl = pluggy.HookimplMarker("xrm")
+PROJECT = "xrm"
+hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 def disabled_plugins() -> set[str]:
@@ -20,32 +28,71 @@ def disabled_plugins() -> set[str]:
 def make_plugin_manager(load_entry_points: bool = True, plugins: list | tuple = ()) -> pluggy.PluginManager:
     """A fresh PluginManager with the xrm hookspecs.
 
-    Plugins of the ``xrm.plugins`` entry-point group are loaded unless blocked by
-    ``XRM_DISABLE_PLUGINS``; ``plugins`` (modules or objects) are registered too, which is
-    how tests add one. Each plugin's ``xrm_addhooks`` runs as it registers.
+    Plugins of the ``xrm.plugins`` entry-point group are loaded (in name order) unless
+    blocked by ``XRM_DISABLE_PLUGINS``; ``plugins`` (modules or objects) are registered
+    after them, which is how tests add one. Raises :class:`PluginError` naming the plugin
+    when one cannot be imported or registered, or implements a hook no one declares.
     """
-    pm = pluggy.PluginManager("xrm")
+    pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
+    # Historic: every plugin registered from now on gets its xrm_addhooks called at once,
+    # before the next plugin registers (pytest's pytest_addhooks pattern).
+    pm.hook.xrm_addhooks.call_historic(kwargs={"pm": pm})
     blocked = disabled_plugins()
+    for name in blocked:
+        pm.set_blocked(name)
     if load_entry_points:
         for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
             if ep.name in blocked or pm.get_plugin(ep.name) is not None:
                 continue
-            register(pm, ep.load(), ep.name)
+            try:
+                plugin = ep.load()
+            except Exception as e:  # noqa: BLE001 — a broken plugin is named, not a traceback
+                raise _error(ep.name, "import", f"cannot import {ep.value!r}", e) from e
+            register(pm, plugin, ep.name)
     for plugin in plugins:
         register(pm, plugin, getattr(plugin, "__name__", None))
+    check_hooks(pm)
     return pm
 
 
 def register(pm: pluggy.PluginManager, plugin, name: str | None = None) -> None:
-    """Register ``plugin``, first letting it add hookspecs of its own."""
-    addhooks = getattr(plugin, "xrm_addhooks", None)
-    if addhooks is not None:
-        addhooks(pm=pm)
-    pm.register(plugin, name)
+    """Register ``plugin`` (its ``xrm_addhooks`` runs first), naming it in any error."""
+    try:
+        pm.register(plugin, name)
+    except XrmError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        shown = name or getattr(plugin, "__name__", repr(plugin))
+        raise _error(shown, "register", "cannot be registered", e) from e
+
+
+def check_hooks(pm: pluggy.PluginManager) -> None:
+    """Refuse implementations of hooks no plugin declared (a typo would otherwise be silent).
+
+    Listeners of another plugin's hook mark themselves ``@hookimpl(optionalhook=True)``
+    and load fine when that plugin is absent.
+    """
+    for name, caller in vars(pm.hook).items():
+        if name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if not impl.optionalhook:
+                plugin = plugin_name(pm, impl.plugin)
+                raise _error(plugin, name, f"implements unknown hook {name!r} (mark it "
+                             "@hookimpl(optionalhook=True) if another plugin declares it)")
+
+
+def _error(plugin: str, hook: str, what: str, exc: BaseException | None = None) -> PluginError:
+    err = PluginError(plugin, hook, exc or LookupError(what))
+    detail = f": {type(exc).__name__}: {exc}" if exc is not None else ""
+    err.message = f"plugin {plugin!r} {what}{detail}"
+    err.args = (err.message,)
+    return err
 
 
 def plugin_name(pm: pluggy.PluginManager, plugin) -> str:
+    """The name a plugin was registered under (its entry-point name for installed plugins)."""
     return pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
 
 
@@ -53,13 +100,20 @@ def call_each(pm: pluggy.PluginManager, hook: str, **kwargs) -> list[tuple[str, 
     """Call every implementation of ``hook`` in pluggy's order, returning (plugin, result).
 
     Unlike ``pm.hook.NAME(...)`` this knows which plugin produced each result, so
-    definitions can record their source and errors can name their plugin.
+    definitions can record their source and errors can name their plugin. Each
+    implementation gets only the arguments it asks for.
     """
     caller = getattr(pm.hook, hook)
     out = []
     for impl in reversed(caller.get_hookimpls()):
-        args = {k: kwargs[k] for k in impl.argnames}
-        out.append((plugin_name(pm, impl.plugin), impl.function(**args)))
+        name = plugin_name(pm, impl.plugin)
+        try:
+            result = impl.function(**{k: kwargs[k] for k in impl.argnames})
+        except XrmError:
+            raise
+        except Exception as e:  # noqa: BLE001 — name the plugin rather than show a traceback
+            raise PluginError(name, hook, e) from e
+        out.append((name, result))
     return out
 
 
@@ -70,6 +124,8 @@ def list_plugins(pm: pluggy.PluginManager) -> list[dict]:
         dists[ep.name] = (ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None)
     out = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda x: x[0]):
+        if plugin is None:  # a blocked name
+            continue
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
         dist, version = dists.get(name, (None, None))
         out.append({"name": name, "module": getattr(plugin, "__name__", repr(plugin)),

@@ -1,0 +1,50 @@
+"""A Python KPI, for what the declarative form cannot say."""
+from __future__ import annotations
+
+from sqlalchemy import and_, case, func, or_, select
+
+from xrm_core import KPI, DefinitionError, KPIContext
+
+
+class AttritionRate(KPI):
+    """Employees who left during the period, per hundred employed at any time in it.
+
+    Declarative KPIs window on one ``time_field``; attrition needs two (employed from
+    ``start_date`` to ``end_date``), so it is written in Python. Its queries start from
+    ``ctx.base(...)``, which carries the caller's scope, and it applies the period itself.
+    """
+
+    name = "attrition"
+    label = {"en": "Attrition rate", "fa": "نرخ ترک خدمت", "zh": "流失率"}
+    unit = "percent"
+    higher_is_better = False
+    description = "100 × (employees whose end_date is in the period) / (employees employed at any time in it)"
+    entity = "employee"
+
+    def compute(self, ctx: KPIContext) -> dict:
+        start = ctx.field("employee", "start_date")
+        end = ctx.field("employee", "end_date")
+        # Dates are ISO strings of fixed width, so comparing them as text is chronological.
+        employed = [ctx.base("employee")]
+        left = [end.isnot(None)]
+        if ctx.date_to:
+            employed.append(start <= ctx.date_to)
+            left.append(end <= ctx.date_to)
+        if ctx.date_from:
+            employed.append(or_(end.is_(None), end >= ctx.date_from))
+            left.append(end >= ctx.date_from)
+        leavers = func.sum(case((and_(*left), 1), else_=0))
+        value = 100.0 * leavers / func.nullif(func.count(), 0)
+        # No FROM needed: SQLAlchemy takes the records table from the ctx conditions.
+        total = ctx.execute(select(value, func.count()).where(*employed)).one()
+        groups = []
+        key = ctx.group_key("employee")
+        if key is not None:
+            rows = ctx.execute(select(key, value, func.count()).where(*employed).group_by(key).order_by(key))
+            groups = [{"key": k, "value": v, "n": n} for k, v, n in rows]
+        return {"value": total[0], "n": total[1], "groups": groups}
+
+    def check(self, known_types: set[str]) -> None:
+        super().check(known_types)
+        if self.entity not in known_types:
+            raise DefinitionError(f"KPI {self.name!r} needs the {self.entity!r} entity type")
