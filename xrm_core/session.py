@@ -121,6 +121,33 @@ class Session:
             self._types, self._users, self._units, self._reltypes)
         return system
 
+    # -- administration (admins and the system only) -----------------------------------
+    def _require_admin(self, what: str) -> None:
+        if not self.actor.is_admin:
+            raise PermissionDenied(f"{self.actor.name!r} may not {what}: administrators only")
+
+    def create_unit(self, name: str, parent: str | None = None, label=None) -> dict:
+        """Create a unit under ``parent`` (default: the root unit). Administrators only."""
+        from . import accounts
+        self._require_admin("create units")
+        unit = accounts.create_unit(self.conn, name, parent, label)
+        self._units = None
+        return unit
+
+    def create_user(self, name: str, unit: str, roles=(), password: str | None = None) -> dict:
+        """Create a user in ``unit`` with ``roles``. Administrators only."""
+        from . import accounts
+        self._require_admin("create users")
+        user = accounts.create_user(self.conn, name, unit, list(roles), password)
+        self._users = None
+        return user
+
+    def kpi(self, name: str, date_from: str | None = None, date_to: str | None = None,
+            by: str | None = None) -> dict:
+        """Compute KPI ``name`` in this session's scope (the contract result dict)."""
+        from .kpis import compute
+        return compute(self, name, date_from, date_to, by)
+
     def create_many(self, type_name: str, rows, unit: str | None = None) -> list:
         """Create many records of one type in batches, all or nothing (see importer.create_many)."""
         from .importer import create_many

@@ -85,3 +85,17 @@ def test_create_many_is_all_or_nothing(routed):
     assert {e["pointer"] for e in exc.value.errors} == {"/rows/1/name", "/rows/2"}
     with routed.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(db.records)).scalar() == 6
+
+
+def test_admin_session_creates_units_and_users_and_computes_kpis(routed):
+    with routed.session("admin") as s:
+        s.create_unit("dealer_c", "dealer_b")
+        s.create_user("agent_c", "dealer_c", ["agent"], "pw")
+        assert s.kpi.__doc__
+    with routed.session("agent_c") as s:
+        rec = s.create("person", {"name": "C"})
+        assert rec.unit == "dealer_c"
+        with pytest.raises(PermissionDenied):
+            s.create_unit("rogue")
+        with pytest.raises(PermissionDenied):
+            s.create_user("rogue", "dealer_c")
