@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 
 from xrm_core import KPI
 
+from .queries import csm_overall, csm_per_customer, csm_value
+
 #: Answer scales (inclusive) of the scored question kinds other than NPS (0–10).
 CSAT_SCALE = (1, 5)
-CSM_SCALE = (1, 5)
 
 
 def _float(v):
@@ -58,26 +59,20 @@ class Csm(KPI):
                    "Each item answer has a performance score s (1–5) and the customer's importance w "
                    "(1–5). Per customer (customer_id, else submission_id): CSM_c = Σ w·s / Σ w; "
                    "normalised: (CSM_c − 1) / 4 × 100; overall CSM = mean of the normalised CSM_c. "
-                   "n is the number of customers. Group --by touchpoint or dealer_code.")
+                   "n is the number of customers. Group --by touchpoint or dealer_code. `xrm voc csm` "
+                   "shows the steps (item importance and performance, per-customer CSM); docs/voc-analytics.md.")
 
     def compute(self, ctx):
-        f = lambda name: ctx.field("survey_response", name)  # noqa: E731
-        who = func.coalesce(f("customer_id"), f("submission_id"))
-        key = ctx.group_key("survey_response")
-        keys = [key] if key is not None else []
-        per_customer = (select(*[k.label("k") for k in keys],
-                               (func.sum(f("importance") * f("score")) * 1.0 / func.sum(f("importance"))).label("c"))
-                        .where(ctx.base("survey_response", {"question_kind": "csm"}, "answered_at"),
-                               who.isnot(None), f("importance").isnot(None))
-                        .group_by(*keys, who).subquery())
-        value = func.avg(_normalised(per_customer.c.c, CSM_SCALE))
-        v, n = ctx.execute(select(value, func.count())).first()
+        v, n = csm_overall(ctx)
         groups = []
+        key = ctx.group_key("survey_response")
         if key is not None:
-            for k, gv, gn in ctx.execute(select(per_customer.c.k, value, func.count())
-                                         .group_by(per_customer.c.k).order_by(per_customer.c.k)):
+            # A customer who answered in two groups counts in both (and once overall).
+            per_group = csm_per_customer(ctx, [key])
+            for k, gv, gn in ctx.execute(select(per_group.c.k0, csm_value(per_group), func.count())
+                                         .group_by(per_group.c.k0).order_by(per_group.c.k0)):
                 groups.append({"key": k, "value": _float(gv), "n": gn})
-        return {"value": _float(v), "n": n, "groups": groups}
+        return {"value": v, "n": n, "groups": groups}
 
 
 KPI_CLASSES = (Csat, Csm)
