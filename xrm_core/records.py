@@ -166,12 +166,13 @@ def create(s: "Session", type_name: str, data: dict, unit: str | None = None,
     now = db.utcnow()
     rec = Record(record_id or new_id(), et.name, copy.deepcopy(data), 1, s.actor.name, s.unit_names()[unit_id],
                  now, now, s.actor.name, s.actor.name, s.actor.id, unit_id)
-    run_before_create(s, et, rec)
-    unit_id = rec.unit_id
     try:
+        # One savepoint around hooks, insert and history: whatever a hook wrote is undone
+        # with the record, even if the caller goes on using the session after an error.
         with s.conn.begin_nested():
+            run_before_create(s, et, rec)
             s.conn.execute(insert(R).values(
-                id=rec.id, type=et.name, data=rec.data, version=1, owner_id=s.actor.id, unit_id=unit_id,
+                id=rec.id, type=et.name, data=rec.data, version=1, owner_id=s.actor.id, unit_id=rec.unit_id,
                 created_by=s.actor.id, updated_by=s.actor.id, created_at=now, updated_at=now))
             s.fire("after_create", rec, {})
             s.log_activity(rec, "created", summary or f"created {et.name}", {"data": rec.data}, at=now)

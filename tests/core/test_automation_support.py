@@ -100,3 +100,11 @@ def test_admin_session_creates_units_and_users_and_computes_kpis(routed):
             s.create_unit("rogue")
         with pytest.raises(PermissionDenied):
             s.create_user("rogue", "dealer_c")
+
+
+def test_what_a_before_create_hook_wrote_is_undone_with_a_refused_record(routed):
+    with routed.session("agent_a") as s:
+        with pytest.raises(ValidationError):
+            # the hook opens a follow-up note, then the record itself fails validation
+            s.create("person", {"name": 7, "tags": ["follow_up"]})
+        assert s.as_system().list("note") == []
