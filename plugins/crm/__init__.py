@@ -4,7 +4,10 @@ complaints), campaigns and contracts, with the customer KPIs of DESIGN.md §7.
 An ordinary plugin, registered on the ``xrm.plugins`` entry point as ``crm`` and using only
 the public API of ``xrm_core``. Definitions are JSON files beside this module (``types/``,
 ``relationship_types.json``, ``activity_kinds.json``, ``roles.json``, ``kpis.json``); the
-Python KPIs are in :mod:`xrm_crm.kpis`. docs/data-model.md describes the model.
+Python KPIs are in :mod:`xrm_crm.kpis`; the automations in :mod:`xrm_crm.automations` and
+:mod:`xrm_crm.cases`, the customer outbox in :mod:`xrm_crm.outbox` (transport hook
+``xrm_crm_send_notification``, declared in :mod:`xrm_crm.hookspecs`). docs/data-model.md
+describes them.
 """
 from __future__ import annotations
 
@@ -13,9 +16,11 @@ from importlib.resources import files
 
 from xrm_core import hookimpl
 
+from .automations import xrm_addhooks, xrm_record_event  # noqa: F401 — hooks live with their code
 from .demo import xrm_demo_data  # noqa: F401 — the hook lives with the demo data
 
 from .kpis import KPI_CLASSES
+from .outbox import xrm_crm_send_notification  # noqa: F401 — the default (log-only) transport
 
 
 def _json(name: str):

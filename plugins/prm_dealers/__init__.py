@@ -5,7 +5,8 @@ An ordinary plugin, registered on the ``xrm.plugins`` entry point as ``prm_deale
 using only the public API of ``xrm_core``. It builds on the crm plugin's types (customer,
 vehicle, lead, case): its relationship types, roles and lead KPIs name them, so ``xrm init``
 refuses it without crm. Dealers map to units: HQ → region → dealer, a dealer's unit named by
-its dealer code (docs/data-model.md).
+its dealer code (docs/data-model.md). New leads are assigned to a dealer of their region
+(:mod:`xrm_prm_dealers.leads`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from importlib.resources import files
 
 from xrm_core import hookimpl
 
+from .automations import xrm_record_event  # noqa: F401 — lead assignment
 from .demo import xrm_demo_data  # noqa: F401 — the hook lives with the demo data
 
 from .kpis import KPI_CLASSES

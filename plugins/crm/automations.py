@@ -1,0 +1,38 @@
+"""The crm plugin's record automations (``xrm_record_event``) and its own hooks.
+
+- customer and lead: Persian and Arabic-Indic digits in phone numbers and national IDs
+  become ASCII digits on creation (the schemas accept ASCII digits only);
+- case: see :mod:`xrm_crm.cases` (category, routing, SLA, handling time, notifications).
+"""
+from __future__ import annotations
+
+from xrm_core import hookimpl
+
+from . import cases, hookspecs
+
+_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "0123456789" * 2)
+DIGIT_FIELDS = {"customer": ("national_id", "mobile", "phone"), "lead": ("mobile",)}
+CASE_EVENTS = {"before_create": lambda r, c, s: cases.before_create(r, s),
+               "after_create": lambda r, c, s: cases.after_create(r, s),
+               "before_update": cases.before_update,
+               "after_update": cases.after_update}
+
+
+@hookimpl
+def xrm_addhooks(pm):
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def xrm_record_event(event, record, changes, session):
+    if event == "before_create" and record.type in DIGIT_FIELDS:
+        normalise_digits(record.data, DIGIT_FIELDS[record.type])
+    if record.type == "case" and event in CASE_EVENTS:
+        CASE_EVENTS[event](record, changes, session)
+
+
+def normalise_digits(data: dict, fields) -> None:
+    """Replace Persian/Arabic-Indic digits by ASCII ones in the string ``fields`` of ``data``."""
+    for field in fields:
+        if isinstance(data.get(field), str):
+            data[field] = data[field].translate(_DIGITS)

@@ -1,0 +1,76 @@
+"""Lead assignment: a new lead without a dealer goes to a dealer of its region, round robin.
+
+"Round robin" is computed, not stored: the lead goes to the active dealer of its region
+(``dealer.region`` = ``lead.region``) holding the fewest leads so far, ties broken by dealer
+code — so dealers take turns, a dealer added later catches up first, and nothing can drift
+out of step with the data. Counts are read from the database once per transaction and
+region, then kept in memory, because a bulk import runs the hooks of a whole batch before
+storing any of it. Two transactions assigning at the same moment may pick the same dealer;
+the next leads even that out.
+"""
+from __future__ import annotations
+
+import weakref
+
+from xrm_core import NotFound
+
+from .times import now
+
+INACTIVE = ("suspended", "terminated")
+#: per open connection (one transaction): {region: {dealer_code: leads}} and the ids of the
+#: leads assigned here (their handover is logged after they are stored)
+_tallies: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def before_create(record, session) -> None:
+    data = record.data
+    if "dealer_code" not in data and isinstance(data.get("region"), str):
+        code = next_dealer(session, data["region"])
+        if code is not None:
+            data["dealer_code"] = code
+            data.setdefault("assigned_at", now())
+            if data.get("status", "new") == "new":
+                data["status"] = "assigned"
+            _tally(session)["assigned"].add(record.id)
+    code = data.get("dealer_code")
+    if isinstance(code, str) and code != record.unit and _is_unit(session, code):
+        record.unit = code  # a dealer's unit is named by its code
+
+
+def after_create(record, session) -> None:
+    """Log the handover on the lead (as ``system``: the platform assigned it)."""
+    assigned = _tally(session)["assigned"]
+    if record.id in assigned:
+        assigned.discard(record.id)
+        data = record.data
+        session.as_system().log(record.id, "lead_handover",
+                                f"assigned to dealer {data['dealer_code']} (round robin, region {data['region']})",
+                                {"dealer_code": data["dealer_code"], "region": data["region"], "rule": "round_robin"})
+
+
+def next_dealer(session, region: str) -> str | None:
+    """The active dealer of ``region`` with the fewest leads (ties: lowest code); counted."""
+    counts = _tally(session)["regions"].get(region)
+    if counts is None:
+        system = session.as_system()
+        dealers = system.list("dealer", {"region": region}, limit=10_000, sort=["code"])
+        codes = [d.data["code"] for d in dealers if d.data.get("status") not in INACTIVE]
+        counts = {code: system.count("lead", {"dealer_code": code}) for code in codes}
+        _tally(session)["regions"][region] = counts
+    if not counts:
+        return None
+    code = min(counts, key=lambda c: (counts[c], c))
+    counts[code] += 1
+    return code
+
+
+def _tally(session) -> dict:
+    return _tallies.setdefault(session.conn, {"regions": {}, "assigned": set()})
+
+
+def _is_unit(session, name: str) -> bool:
+    try:
+        session.unit_id(name)
+    except NotFound:
+        return False
+    return True
