@@ -221,9 +221,9 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
                             errors += [e for e in et.errors(data) if not _covered(e["pointer"], errors)]
                             errors.sort(key=lambda e: e["pointer"])
                         invalid.append({"line": line, "errors": errors})
-                    elif not et.is_valid(data):
+                    elif not writer.hooks and not et.is_valid(data):
                         invalid.append({"line": line, "errors": et.errors(data)})
-                    else:
+                    else:  # with hooks, validated after them (they may normalise the row)
                         writer.add(line, data)
                     if len(writer.batch) >= BATCH:
                         report["valid"] += writer.flush()
@@ -263,9 +263,9 @@ def create_many(s: "Session", type_name: str, rows, unit: str | None = None) -> 
         for i, data in enumerate(rows):
             if not isinstance(data, dict):
                 invalid.append({"line": i, "errors": [{"pointer": "", "message": "not an object"}]})
-            elif not et.is_valid(data):
+            elif (invalid or not writer.hooks) and not et.is_valid(data):
                 invalid.append({"line": i, "errors": et.errors(data)})
-            elif not invalid:
+            elif not invalid:  # with hooks, validated after them (they may normalise the row)
                 writer.add(i, data)
             if len(writer.batch) >= BATCH and not invalid:
                 writer.flush()
@@ -316,7 +316,15 @@ class _Writer:
         rec = Record(new_id(), self.et.name, data, 1, a.name, self.unit_name, self.now, self.now,
                      a.name, a.name, a.id, self.unit_id)
         if self.hooks:
-            if not self._fire(line, "before_create", rec):
+            initial = None if self.et.is_valid(data) else self.et.errors(data)
+            try:
+                if not self._fire(line, "before_create", rec):
+                    return
+            except PluginError:
+                if not initial:
+                    raise
+                # The row was invalid before a hook tripped over it: report the row.
+                self.invalid.append({"line": line, "errors": initial})
                 return
             if not self.et.is_valid(rec.data):
                 self.invalid.append({"line": line, "errors": self.et.errors(rec.data)})

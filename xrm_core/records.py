@@ -221,17 +221,23 @@ def update(s: "Session", record_id: str, patch: dict, if_version: int | None = N
         raise PreconditionFailed(f"record {record_id} is at version {row.version}, not {if_version}")
     et = s.entity_type(row.type)
     new_data = merge_patch(row.data, copy.deepcopy(patch))
-    et.validate(new_data)
     rec = from_row(s, row)
     changes = diff(row.data, new_data)
     if not changes:
         return rec
     rec.data, rec.version = copy.deepcopy(new_data), row.version + 1
-    s.fire("before_update", rec, changes)
+    # As on create, hooks see the patched data before validation so they can normalise it;
+    # if it was invalid and a hook trips over it, the caller gets the validation errors.
+    initial_errors = None if et.is_valid(new_data) else et.errors(new_data, "/data")
+    try:
+        s.fire("before_update", rec, changes)
+    except PluginError:
+        if initial_errors:
+            raise ValidationError(f"{et.name} data is invalid", initial_errors) from None
+        raise
+    _check_data(rec.data, "record data after the before_update hooks")
+    et.validate(rec.data)
     if rec.data != new_data:
-        # A hook changed the new state: check it again and report what really changes.
-        _check_data(rec.data, "record data after the before_update hooks")
-        et.validate(rec.data)
         changes = diff(row.data, rec.data)
     now = db.utcnow()
     try:

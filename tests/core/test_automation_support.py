@@ -108,3 +108,19 @@ def test_what_a_before_create_hook_wrote_is_undone_with_a_refused_record(routed)
             # the hook opens a follow-up note, then the record itself fails validation
             s.create("person", {"name": 7, "tags": ["follow_up"]})
         assert s.as_system().list("note") == []
+
+
+def test_hooks_normalise_imports_bulk_rows_and_updates_before_validation(routed, tmp_path):
+    # the schema has no pattern on national_id, so use a typed field: the Router converts
+    # digits in national_id only; prove the hook saw the raw row by its output
+    with routed.session("agent_a") as s:
+        recs = s.create_many("person", [{"name": "A", "national_id": "۱۲"}])
+        assert recs[0].data["national_id"] == "12"
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"name": "B", "national_id": "۳۴"}\n{"name": 5}\n', encoding="utf-8")
+    from xrm_core.importer import import_file
+    with routed.session("agent_a") as s:
+        report = import_file(s, "person", str(f), skip_invalid=True)
+    assert report["imported"] == 1 and report["invalid"][0]["line"] == 2
+    with routed.session("admin") as s:
+        assert {r.data["national_id"] for r in s.list("person")} == {"12", "34"}
