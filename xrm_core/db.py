@@ -25,6 +25,9 @@ metadata = MetaData(naming_convention={
 
 #: JSON everywhere, JSONB on PostgreSQL (indexable expressions, GIN).
 Json = JSON().with_variant(JSONB(), "postgresql")
+#: Definitions keep their key order (schema property order drives forms and CSV columns):
+#: plain JSON on both engines, since JSONB normalises key order.
+OrderedJson = JSON()
 Stamp = String(32)  # ISO-8601 UTC, e.g. 2026-11-25T15:27:47.123456Z
 
 units = Table(
@@ -89,7 +92,7 @@ entity_types = Table(
     "xrm_entity_types", metadata,
     Column("name", String(100), primary_key=True),
     Column("version", Integer, nullable=False),
-    Column("definition", Json, nullable=False),
+    Column("definition", OrderedJson, nullable=False),
     Column("source", String(100), nullable=False),
     Column("updated_at", Stamp, nullable=False),
 )
@@ -98,7 +101,7 @@ entity_type_versions = Table(
     "xrm_entity_type_versions", metadata,
     Column("name", String(100), primary_key=True),
     Column("version", Integer, primary_key=True),
-    Column("definition", Json, nullable=False),
+    Column("definition", OrderedJson, nullable=False),
     Column("source", String(100), nullable=False),
     Column("created_at", Stamp, nullable=False),
 )
@@ -106,7 +109,7 @@ entity_type_versions = Table(
 relationship_types = Table(
     "xrm_relationship_types", metadata,
     Column("name", String(100), primary_key=True),
-    Column("definition", Json, nullable=False),
+    Column("definition", OrderedJson, nullable=False),
     Column("source", String(100), nullable=False),
     Column("updated_at", Stamp, nullable=False),
 )
@@ -114,14 +117,14 @@ relationship_types = Table(
 activity_kinds = Table(
     "xrm_activity_kinds", metadata,
     Column("name", String(100), primary_key=True),
-    Column("definition", Json, nullable=False),
+    Column("definition", OrderedJson, nullable=False),
     Column("source", String(100), nullable=False),
 )
 
 kpi_definitions = Table(
     "xrm_kpis", metadata,
     Column("name", String(100), primary_key=True),
-    Column("definition", Json, nullable=False),
+    Column("definition", OrderedJson, nullable=False),
     Column("source", String(100), nullable=False),
     Column("updated_at", Stamp, nullable=False),
 )

@@ -524,3 +524,20 @@ def test_removed_type_can_be_added_again(kind):
     kind.create({"name": "a", "code": "C"})
     with pytest.raises(Conflict):
         kind.create({"name": "b", "code": "C"})
+
+
+def test_definitions_keep_their_key_order(db_url):
+    """Schema property order drives forms and CSV columns: it must survive storage."""
+    from xrm_core import Platform
+    from xrm_core.plugins import make_plugin_manager
+    p = Platform(db_url, pm=make_plugin_manager(load_entry_points=False))
+    try:
+        p.init()
+        names = ["zeta", "alpha", "mid", "beta"]
+        definition = {"name": "ordered", "schema": {"type": "object", "properties": {n: {"type": "string"} for n in names}}}
+        with p.connection() as conn:
+            entity_types.add(conn, definition)
+        with p.connection() as conn:
+            assert list(entity_types.get(conn, "ordered").schema["properties"]) == names
+    finally:
+        p.dispose()

@@ -87,7 +87,7 @@ def _alembic_config(conn) -> Config:
 
 
 def test_head_is_latest_revision():
-    assert migrations.HEAD == "0002"
+    assert migrations.HEAD == "0003"
 
 
 def test_upgrade_creates_exactly_the_metadata_tables_without_drift(engine):
