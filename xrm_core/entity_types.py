@@ -121,7 +121,20 @@ def _resolve(root: dict, node: dict, depth: int) -> dict:
         if not isinstance(target, dict) or part not in target:
             return node
         target = target[part]
+    if url:
+        # Local refs inside the external document ("#/$defs/x") must keep pointing there.
+        target = _absolute_refs(target, name)
     return _resolve(doc, target, depth + 1)
+
+
+def _absolute_refs(node, doc_name: str):
+    """Copy of ``node`` with its document-local ``$ref``s made to name ``doc_name``."""
+    if isinstance(node, list):
+        return [_absolute_refs(x, doc_name) for x in node]
+    if not isinstance(node, dict):
+        return node
+    return {k: (f"{doc_name}{v}" if k == "$ref" and isinstance(v, str) and v.startswith("#")
+                else _absolute_refs(v, doc_name)) for k, v in node.items()}
 
 
 def _find_property(root, node, name, depth):

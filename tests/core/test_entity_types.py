@@ -541,3 +541,14 @@ def test_definitions_keep_their_key_order(db_url):
             assert list(entity_types.get(conn, "ordered").schema["properties"]) == names
     finally:
         p.dispose()
+
+
+def test_field_types_resolve_refs_inside_the_common_schemas():
+    """address → common.json#/$defs/address, whose country → #/$defs/country in common.json."""
+    et = entity_types.EntityType({"name": "place", "schema": {"type": "object", "properties": {
+        "address": {"$ref": "common.json#/$defs/address"},
+        "price": {"$ref": "https://xrm.dev/schemas/common.json#/$defs/money"}}}})
+    assert et.field_type("address.country") == "string"
+    assert et.property_schema("address.country")["pattern"] == "^[A-Z]{2}$"
+    assert et.field_type("price.currency") == "string"
+    assert et.field_type("price.amount") == "number"
