@@ -45,7 +45,7 @@ def _explain(e: Exception) -> str:
 def build_cli(pm=None) -> click.Group:
     """The ``xrm`` group with core commands and every plugin's ``xrm_cli_commands``."""
     from ..plugins import make_plugin_manager
-    from . import admin_cmds, io_cmds, kpi_cmds, record_cmds, schema_cmds, serve_cmds
+    from . import admin_cmds, demo_cmds, io_cmds, kpi_cmds, record_cmds, schema_cmds, serve_cmds
 
     pm = pm if pm is not None else make_plugin_manager()
 
@@ -59,7 +59,7 @@ def build_cli(pm=None) -> click.Group:
         ctx.obj = CliContext(db_url, pm)
         ctx.call_on_close(ctx.obj.close)
 
-    for module in (admin_cmds, schema_cmds, record_cmds, io_cmds, kpi_cmds, serve_cmds):
+    for module in (admin_cmds, schema_cmds, record_cmds, io_cmds, kpi_cmds, demo_cmds, serve_cmds):
         module.register(cli)
     pm.hook.xrm_cli_commands(cli=cli)
     return cli
