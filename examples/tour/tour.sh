@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# A short tour of the xrm CLI on the embedded SQLite default (./xrm.db).
+# A short tour of the xrm CLI on an admin-defined entity type, in its own database
+# (tour.db in the current directory unless XRM_DATABASE_URL says otherwise).
 # Safe to run again: it skips what already exists.
 set -euo pipefail
+export XRM_DATABASE_URL="${XRM_DATABASE_URL:-sqlite:///tour.db}"
 here="$(cd "$(dirname "$0")" && pwd)"
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
