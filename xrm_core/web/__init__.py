@@ -1,4 +1,4 @@
-"""The web application: REST API (and, later, the admin UI), built by ``create_app``."""
+"""The web application: REST API and admin UI, built by ``create_app``."""
 from __future__ import annotations
 
 import os
@@ -26,5 +26,7 @@ def create_app(platform=None, test_config: dict | None = None) -> Flask:
 
     from . import api
     app.register_blueprint(api.bp)
+    from . import ui
+    ui.init_app(app)  # CSRF (API exempt), languages, cookies, security headers, UI pages
     platform.pm.hook.xrm_flask_app(app=app)
     return app

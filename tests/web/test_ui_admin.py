@@ -1,0 +1,240 @@
+"""Admin UI: dashboard KPI cards, the type browser with the impact check, units, users,
+roles, tokens, and languages (English, Persian right-to-left, Chinese)."""
+from __future__ import annotations
+
+import copy
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from xrm_core import accounts
+from xrm_core.plugins import hookimpl
+from xrm_core.web.ui import dashboard
+
+from test_ui_support import Browser, text
+
+TRANSLATIONS = Path(__file__).parents[2] / "xrm_core" / "web" / "translations"
+
+
+class BrokenKPI:
+    """A Python KPI with a bug."""
+
+    name, label, unit, higher_is_better, description, entity, time_field = (
+        "broken", "Broken", "", True, "", "person", None)
+
+    def check(self, known_types):
+        pass
+
+    def to_dict(self):
+        return {"name": self.name, "label": self.label}
+
+    def compute(self, ctx):
+        raise ZeroDivisionError("oops")
+
+
+class KpiPlugin:
+    __name__ = "peoplekpis"
+
+    @staticmethod
+    @hookimpl
+    def xrm_kpis():
+        return [BrokenKPI(), {"name": "people_born", "label": {"en": "People born", "fa": "متولدین", "zh": "出生人数"},
+                 "unit": "people", "entity": "person", "time_field": "born", "measure": {"count": True}},
+                {"name": "avg_age", "label": "Average age", "entity": "person", "measure": {"avg": "age"}}]
+
+
+@pytest.fixture
+def kpi_platform(make_platform):
+    from conftest import PersonPlugin
+    return make_platform(PersonPlugin(), KpiPlugin())
+
+
+def test_months_are_the_last_twelve_calendar_months():
+    ms = dashboard.months(date(2026, 2, 14))
+    assert len(ms) == 12 and ms[0] == ("2025-03-01", "2025-03-31") and ms[-1] == ("2026-02-01", "2026-02-28")
+    assert ms[9] == ("2025-12-01", "2025-12-31")
+
+
+def test_sparkline_is_plain_svg_with_gaps():
+    svg = str(dashboard.sparkline([1, 2, None, 3, 4, None, 5], '<b>"x"</b>'))
+    assert svg.startswith('<svg class="spark"') and svg.count("<polyline") == 2 and svg.count("<circle") == 1
+    assert "<b>" not in svg and "&lt;b&gt;" in svg and "style=" not in svg and "<script" not in svg
+    assert "<polyline" not in str(dashboard.sparkline([None, None]))
+
+
+def test_dashboard_shows_kpi_cards_per_plugin_with_trends_in_the_users_scope(kpi_platform):
+    p = kpi_platform
+    last, this = dashboard.months(date.today())[-2:]
+    with p.session() as s:
+        for age, born in ((30, this[0]), (40, this[1]), (50, last[0])):
+            s.create("person", {"name": "Admin's", "age": age, "born": born})
+    b = Browser(p)
+    b.login()
+    page = text(b.get("/"))
+    assert "<h2>peoplekpis</h2>" in page
+    card = re.search(r'<article class="card" id="kpi-people_born">(.*?)</article>', page, re.S).group(1)
+    assert "People born" in card and '<p class="value">3 <span class="unit">people</span>' in card
+    assert "<svg" in card and "<polyline" in card  # last month 1, this month 2
+    card = re.search(r'<article class="card" id="kpi-avg_age">(.*?)</article>', page, re.S).group(1)
+    assert '<p class="value">40 ' in card and "<svg" not in card  # no time field: no trend
+    card = re.search(r'id="kpi-broken">(.*?)</article>', page, re.S).group(1)
+    assert "KPI broken failed" in card  # shown on its card; the other cards still work
+    # Another user sees their own scope only: no rights on person means no values.
+    with p.connection() as conn:
+        accounts.create_user(conn, "viewer", "root", [], "pw")
+    v = Browser(p)
+    v.login("viewer", "pw")
+    card = re.search(r'id="kpi-people_born">(.*?)</article>', text(v.get("/")), re.S).group(1)
+    assert '<p class="value">— ' in card
+    assert text(v.get("/?plugin=nothing")).count('class="card"') == 0
+
+
+def test_type_browser_lists_types_and_fields(org):
+    b = Browser(org)
+    b.login("manager_a", "pw")
+    page = text(b.get("/types/"))
+    assert 'href="/types/person"' in page and 'href="/types/note"' in page
+    page = text(b.get("/types/person"))
+    assert "<code>age</code>" in page and "integer" in page and 'name="definition"' not in page
+
+
+def _definition(org, name="person"):
+    with org.session() as s:
+        return copy.deepcopy(s.entity_type(name).definition)
+
+
+def test_type_edit_checks_impact_and_applies_only_when_clean(org):
+    import orjson
+    with org.session() as s:
+        young = s.create("person", {"name": "Young", "age": 5})
+        s.create("person", {"name": "Old", "age": 50})
+    b = Browser(org)
+    b.login()
+    d = _definition(org)
+    d["schema"]["properties"]["age"]["minimum"] = 18
+    body = orjson.dumps(d).decode()
+    r = b.post("/types/person", {"definition": body, "action": "check"})
+    page = text(r)
+    assert r.status_code == 422 and "2 records checked, 1 would become invalid" in page
+    assert young.id in page and "<code>/data/age</code>" in page
+    r = b.post("/types/person", {"definition": body, "action": "apply"})
+    assert r.status_code == 422 and "refused" in text(r)
+    with org.session() as s:
+        assert s.entity_type("person").version == 1
+    # A clean change: the dry run says so and changes nothing; apply makes version 2.
+    d["schema"]["properties"]["age"]["minimum"] = 0
+    d["field_labels"] = {"age": {"en": "Age (years)", "fa": "سن", "zh": "年龄"}}
+    body = orjson.dumps(d).decode()
+    r = b.post("/types/person", {"definition": body, "action": "check"})
+    assert r.status_code == 200 and "The change can be applied." in text(r)
+    with org.session() as s:
+        assert s.entity_type("person").version == 1
+    r = b.post("/types/person", {"definition": body, "action": "apply"})
+    assert r.status_code == 302 and "updated to version 2" in text(b.followed)
+    assert "Age (years)" in text(b.followed)
+
+
+def test_type_edit_reports_bad_json_and_renames(org):
+    b = Browser(org)
+    b.login()
+    r = b.post("/types/person", {"definition": "{nope", "action": "check"})
+    assert r.status_code == 422 and "not valid JSON" in text(r) and "{nope" in text(r)
+    d = _definition(org)
+    d["name"] = "other"
+    import orjson
+    r = b.post("/types/person", {"definition": orjson.dumps(d).decode(), "action": "apply"})
+    assert r.status_code == 422 and "must keep the name person" in text(r)
+    d = _definition(org)
+    d["title_field"] = "missing"
+    r = b.post("/types/person", {"definition": orjson.dumps(d).decode(), "action": "check"})
+    assert r.status_code == 422 and "<code>/title_field</code>" in text(r)
+
+
+def test_units_users_roles(org):
+    b = Browser(org)
+    b.login()
+    assert b.post("/admin/units", {"name": "east", "parent": "hq"}).status_code == 302
+    assert "east" in text(b.followed)
+    assert b.post("/admin/roles", {"action": "create", "name": "viewer", "label": "Viewer"}).status_code == 302
+    r = b.post("/admin/roles", {"action": "grant", "name": "viewer", "type": "person",
+                                "actions": ["read"], "depth": "unit"})
+    assert r.status_code == 302 and "<code>person</code> read · unit" in text(b.followed)
+    r = b.post("/admin/users", {"name": "eve", "unit": "east", "roles": ["viewer"], "password": "pw2"})
+    assert r.status_code == 302 and "<td>eve</td><td>east</td><td>viewer</td>" in text(b.followed)
+    # The new user logs in and works within the new role's scope.
+    e = Browser(org)
+    e.login("eve", "pw2")
+    assert e.get("/r/person").status_code == 200
+    assert e.get("/r/person/new").status_code == 403
+    # Errors are shown, and change nothing.
+    r = b.post("/admin/units", {"name": "east", "parent": "hq"})
+    assert r.status_code == 409 and "already exists" in text(r)
+    r = b.post("/admin/roles", {"action": "grant", "name": "viewer", "type": "person", "actions": ["read"],
+                                "depth": "galaxy"})
+    assert r.status_code == 422 and "unknown depth" in text(r)
+
+
+def test_tokens_are_shown_once_and_work_and_can_be_revoked(org):
+    b = Browser(org, API_AUTH_CACHE_SECONDS=0)  # the API may cache a token briefly
+    b.login()
+    r = b.post("/admin/tokens", {"user": "manager_a", "label": "ci", "action": "create"})
+    token = re.search(r'<code class="token">([^<]+)</code>', text(r)).group(1)
+    assert r.headers["Cache-Control"] == "no-store"
+    assert token not in text(b.get("/admin/tokens"))
+    api = b.client.get("/api/v1/types", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 200
+    r = b.post("/admin/tokens", {"user": "manager_a", "action": "revoke"})
+    assert r.status_code == 302 and "1 tokens of manager_a revoked." in text(b.followed)
+    assert b.client.get("/api/v1/types", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_language_choice_sticks_and_persian_is_right_to_left(org):
+    with org.session() as s:
+        rec = s.create("person", {"name": "Ada", "age": 36})
+    b = Browser(org)
+    b.login()
+    page = text(b.get(f"/r/person/{rec.id}"))
+    assert '<html lang="en" dir="ltr">' in page and ">Dashboard<" in page
+    r = b.post("/lang", {"lang": "fa", "next": f"/r/person/{rec.id}"})
+    assert r.status_code == 302 and r.headers["Location"] == f"/r/person/{rec.id}"
+    page = text(b.followed)
+    assert '<html lang="fa" dir="rtl">' in page and ">داشبورد<" in page and "شخص" in page
+    assert "نسخه ۱" in page  # Persian digits
+    assert '<html lang="fa" dir="rtl">' in text(b.get("/r/person"))  # it sticks
+    b.post("/logout")
+    assert '<html lang="fa" dir="rtl">' in text(b.followed)  # and survives logging out
+    b.login()
+    b.post("/lang", {"lang": "zh", "next": "/r/person/new"})
+    page = text(b.followed)
+    assert '<html lang="zh" dir="ltr">' in page and ">仪表板<" in page and "新建人" in page
+    b.post("/lang", {"lang": "xx", "next": "https://evil.example/"})
+    assert b.followed is not None and '<html lang="zh"' in text(b.followed)
+
+
+def test_browser_language_is_the_default(org):
+    b = Browser(org)
+    r = b.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert '<html lang="zh" dir="ltr">' in text(r) and "登录" in text(r)
+
+
+def test_catalogs_are_complete_and_compiled(tmp_path):
+    """Every message of the UI is translated in fa and zh, and the .mo files match the .po."""
+    from babel.messages.extract import extract_from_dir
+    cfg = TRANSLATIONS / "babel.cfg"
+    from babel.messages.frontend import parse_mapping_cfg
+    with open(cfg) as f:
+        method_map, options_map = parse_mapping_cfg(f)
+    ids = {m[2] if isinstance(m[2], str) else m[2][0]
+           for m in extract_from_dir(str(TRANSLATIONS.parent), method_map, options_map)}
+    assert len(ids) > 80
+    for lang in ("fa", "zh"):
+        with open(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po", "rb") as f:
+            po = {m.id: m.string for m in read_po(f) if m.id}
+        with open(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.mo", "rb") as f:
+            mo = {m.id: m.string for m in read_mo(f) if m.id}
+        assert ids <= {k for k, v in po.items() if v}, (lang, sorted(ids - set(po)))
+        assert mo == po, f"{lang}: run pybabel compile -d xrm_core/web/translations"

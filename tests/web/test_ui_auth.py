@@ -1,0 +1,161 @@
+"""Admin UI security: login, throttling, logout, CSRF, cookies, headers, redirects."""
+from __future__ import annotations
+
+import pytest
+
+from xrm_core import accounts
+
+from test_ui_support import Browser, text
+
+
+@pytest.fixture
+def browser(org):
+    return Browser(org)
+
+
+def test_pages_need_login_and_send_back_after_it(browser):
+    r = browser.get("/r/person?q=A")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login?next=")
+    browser.get(r.headers["Location"])
+    r = browser.post("/login", {"username": "admin", "password": "secret", "next": "/r/person?q=A"})
+    assert r.status_code == 302 and r.headers["Location"] == "/r/person?q=A"
+    assert browser.get("/r/person").status_code == 200
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example"])
+def test_login_never_redirects_off_site(browser, target):
+    browser.get("/login")
+    r = browser.post("/login", {"username": "admin", "password": "secret", "next": target})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+
+
+def test_wrong_password_is_refused_and_throttled_per_user_and_address(browser):
+    for _ in range(5):
+        r = browser.post("/login", {"username": "agent_a", "password": "nope"})
+        assert r.status_code == 401 and "Wrong user name or password." in text(r)
+    r = browser.post("/login", {"username": "agent_a", "password": "pw"})
+    assert r.status_code == 429 and "Too many failed logins" in text(r)
+    assert "user" not in _session(browser)
+    # Another user, or the same user from another address, is not blocked.
+    r = browser.post("/login", {"username": "manager_a", "password": "pw"})
+    assert r.status_code == 302
+    other = Browser(app=browser.app)  # same app (same throttle), another browser
+    other.get("/login")
+    r = other.post("/login", {"username": "agent_a", "password": "pw"},
+                   environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert r.status_code == 302
+
+
+def test_a_success_resets_the_failure_count(browser):
+    for _ in range(4):
+        browser.post("/login", {"username": "agent_a", "password": "nope"})
+    assert browser.post("/login", {"username": "agent_a", "password": "pw"}).status_code == 302
+    browser.post("/logout")
+    for _ in range(4):
+        assert browser.post("/login", {"username": "agent_a", "password": "nope"}).status_code == 401
+    assert browser.post("/login", {"username": "agent_a", "password": "pw"}).status_code == 302
+
+
+def test_throttle_window_ends(org):
+    b = Browser(org, LOGIN_WINDOW_SECONDS=0)
+    for _ in range(6):
+        assert b.post("/login", {"username": "agent_a", "password": "nope"}).status_code == 401
+
+
+def _session(browser) -> dict:
+    with browser.client.session_transaction() as s:
+        return dict(s)
+
+
+def test_logout_needs_post_with_token_and_ends_the_session(browser):
+    browser.login()
+    assert browser.client.get("/logout").status_code == 405
+    assert browser.post("/logout", token=False).status_code == 400
+    assert browser.get("/").status_code == 200
+    r = browser.post("/logout")
+    assert r.status_code == 302 and r.headers["Location"] == "/login"
+    assert browser.get("/").status_code == 302
+
+
+def test_a_deactivated_or_deleted_user_is_logged_out(browser, org):
+    browser.login("agent_a", "pw")
+    from xrm_core import db
+    with org.connection() as conn:
+        conn.execute(db.users.update().where(db.users.c.name == "agent_a").values(active=False))
+    assert browser.get("/").status_code == 302
+    assert "user" not in _session(browser)
+
+
+def test_every_form_post_needs_the_csrf_token(browser, org):
+    r = browser.post("/login", {"username": "admin", "password": "secret"}, token=False)
+    assert r.status_code == 400 and "The form has expired or did not come from this site" in text(r)
+    browser.login()
+    for path, data in [("/r/person/new", {"name": "X"}), ("/admin/units", {"name": "u1"}),
+                       ("/lang", {"lang": "fa"}), ("/admin/tokens", {"user": "admin"})]:
+        assert browser.post(path, data, token=False).status_code == 400, path
+        assert browser.post(path, {**data, "csrf_token": "forged"}, token=False).status_code == 400, path
+    with org.session() as s:
+        assert s.list("person") == []
+    with org.connection() as conn:
+        assert "u1" not in {u["name"] for u in accounts.list_units(conn)}
+
+
+def test_every_form_in_every_page_carries_the_token(browser, org):
+    browser.login()
+    with org.session() as s:
+        rec = s.create("person", {"name": "Ada"})
+    for path in ["/", "/r/person", "/r/person/new", f"/r/person/{rec.id}", f"/r/person/{rec.id}/edit",
+                 "/types/person", "/admin/units", "/admin/users", "/admin/roles", "/admin/tokens"]:
+        page = text(browser.get(path))
+        posts = page.count('method="post"')
+        assert posts and page.count('name="csrf_token"') == posts, path
+
+
+def test_the_bearer_token_api_is_exempt_from_csrf(browser, org):
+    with org.connection() as conn:
+        token = accounts.create_token(conn, "admin")
+    r = browser.client.post("/api/v1/records/person", json={"data": {"name": "Api"}},
+                            headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 201
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(browser):
+    r = browser.post("/login", {"username": "admin", "password": "secret"})
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+def test_session_cookie_is_secure_when_configured_or_over_https(org):
+    b = Browser(org, SECURE_COOKIES="true")
+    assert "Secure" in b.login().headers["Set-Cookie"]
+    b = Browser(org)
+    b.get("/login", base_url="https://localhost")
+    login = {"username": "admin", "password": "secret"}
+    # Over https Flask-WTF also insists on a same-origin Referer.
+    assert b.post("/login", login, base_url="https://localhost").status_code == 400
+    r = b.post("/login", login, base_url="https://localhost", headers={"Referer": "https://localhost/login"})
+    assert r.status_code == 302 and "Secure" in r.headers["Set-Cookie"]
+
+
+def test_security_headers_on_pages(browser):
+    static = browser.client.get("/static/style.css")
+    static.close()  # the file response holds the file open until closed
+    for r in (browser.get("/login"), static):
+        csp = r.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Referrer-Policy"] == "same-origin"
+    assert "<script" not in text(browser.get("/login"))
+
+
+def test_non_admins_cannot_reach_admin_pages(browser):
+    browser.login("manager_a", "pw")
+    for path in ["/admin/units", "/admin/users", "/admin/roles", "/admin/tokens"]:
+        assert browser.get(path).status_code == 403, path
+    assert browser.post("/admin/tokens", {"user": "admin"}).status_code == 403
+    assert browser.post("/types/person", {"definition": "{}", "action": "apply"}).status_code == 403
+
+
+def test_the_api_docs_page_may_style_inline_but_never_script(browser):
+    csp = browser.client.get("/api/v1/docs").headers["Content-Security-Policy"]
+    assert "style-src 'self' 'unsafe-inline'" in csp and "script-src 'self';" in csp

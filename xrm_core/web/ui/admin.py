@@ -1,0 +1,81 @@
+"""Administration pages (administrators only): units, users, roles with grants, API tokens."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ... import accounts, entity_types
+from ...scope import ACTIONS, DEPTHS
+from .common import admin_required, blueprint, platform
+
+bp = blueprint("admin", __name__, url_prefix="/admin")
+bp.before_request(admin_required(lambda: None))
+
+
+def _done(message: str, endpoint: str):
+    flash(message, "ok")
+    return redirect(url_for(endpoint))
+
+
+@bp.route("/units", methods=["GET", "POST"])
+def units():
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()
+        with platform().connection() as conn:
+            accounts.create_unit(conn, name, request.form.get("parent") or None)
+        return _done(_("Unit %(name)s created.", name=name), "admin.units")
+    with platform().connection() as conn:
+        rows = accounts.list_units(conn)
+    return render_template("admin/units.html", units=rows)
+
+
+@bp.route("/users", methods=["GET", "POST"])
+def users():
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()
+        with platform().connection() as conn:
+            accounts.create_user(conn, name, request.form.get("unit", ""), request.form.getlist("roles"),
+                                 request.form.get("password") or None)
+        return _done(_("User %(name)s created.", name=name), "admin.users")
+    with platform().connection() as conn:
+        return render_template("admin/users.html", users=accounts.list_users(conn),
+                               units=accounts.list_units(conn), roles=accounts.list_roles(conn))
+
+
+@bp.route("/roles", methods=["GET", "POST"])
+def roles():
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()
+        with platform().connection() as conn:
+            if request.form.get("action") == "grant":
+                known = set(entity_types.load_all(conn))
+                accounts.grant(conn, name, request.form.get("type", ""), request.form.getlist("actions"),
+                               request.form.get("depth", ""), known)
+                message = _("Granted.")
+            else:
+                accounts.create_role(conn, name, request.form.get("label") or None)
+                message = _("Role %(name)s created.", name=name)
+        return _done(message, "admin.roles")
+    with platform().connection() as conn:
+        types = sorted(entity_types.load_all(conn))
+        rows = accounts.list_roles(conn)
+    return render_template("admin/roles.html", roles=rows, types=types, actions=ACTIONS,
+                           depths=[d for d in DEPTHS if d != "none"])
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+def tokens():
+    token = None
+    if request.method == "POST":
+        user = request.form.get("user", "")
+        with platform().connection() as conn:
+            if request.form.get("action") == "revoke":
+                n = accounts.revoke_tokens(conn, user)
+                return _done(_("%(n)s tokens of %(user)s revoked.", n=n, user=user), "admin.tokens")
+            token = accounts.create_token(conn, user, request.form.get("label") or None)
+    with platform().connection() as conn:
+        users = accounts.list_users(conn)
+    # The token is shown in this one response only; it is never stored in clear.
+    resp = render_template("admin/tokens.html", users=users, token=token,
+                           token_user=request.form.get("user") if token else None)
+    return resp, 200, {"Cache-Control": "no-store"}

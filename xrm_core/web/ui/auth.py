@@ -1,0 +1,118 @@
+"""Login, logout and the login requirement of every UI page, with failed-login throttling.
+
+Throttling counts failures per (user name, client address) in this process: after
+``LOGIN_MAX_FAILURES`` failures within ``LOGIN_WINDOW_SECONDS`` further attempts are refused
+with 429 until the oldest failure leaves the window. (With several worker processes each keeps
+its own count, so the effective limit is per worker.)
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ... import accounts, db
+from ...errors import AuthenticationError
+from .common import blueprint, platform
+
+bp = blueprint("auth", __name__)
+#: Blueprints whose pages need a logged-in user.
+PROTECTED = {"dashboard", "pages", "types", "admin"}
+
+
+class Throttle:
+    """Failed attempts per key within a sliding window."""
+
+    def __init__(self):
+        self._failures: dict[tuple, deque] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key, window: float) -> deque:
+        q = self._failures.setdefault(key, deque())
+        cutoff = time.monotonic() - window
+        while q and q[0] < cutoff:
+            q.popleft()
+        return q
+
+    def blocked(self, key, limit: int, window: float) -> bool:
+        with self._lock:
+            return len(self._recent(key, window)) >= limit
+
+    def fail(self, key, window: float) -> None:
+        with self._lock:
+            self._recent(key, window).append(time.monotonic())
+
+    def clear(self, key) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path may be a redirect target (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("dashboard.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("login.html", next=request.args.get("next", ""))
+    name = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    cfg = current_app.config
+    key = (name.lower(), request.remote_addr or "")
+    throttle: Throttle = current_app.extensions["xrm_ui_throttle"]
+    limit, window = cfg["LOGIN_MAX_FAILURES"], cfg["LOGIN_WINDOW_SECONDS"]
+    if throttle.blocked(key, limit, window):
+        minutes = max(1, round(window / 60))
+        msg = _("Too many failed logins for this user from your address. Try again in %(n)s minutes.", n=minutes)
+        return render_template("login.html", error=msg, username=name), 429
+    try:
+        with platform().connection() as conn:
+            accounts.authenticate(conn, name, password)
+    except AuthenticationError:
+        throttle.fail(key, window)
+        return render_template("login.html", error=_("Wrong user name or password."), username=name), 401
+    throttle.clear(key)
+    lang = session.get("lang")
+    session.clear()  # a fresh session on login: no fixation of a pre-login cookie
+    session["user"] = name
+    if lang:
+        session["lang"] = lang
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout():
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("auth.login"))
+
+
+def _load_user():
+    """Set ``g.user``/``g.is_admin`` for UI pages; send anonymous visitors to the login page."""
+    if request.blueprint not in PROTECTED:
+        return None
+    name = session.get("user")
+    row = None
+    if name:
+        with platform().connection() as conn:
+            row = conn.execute(select(db.users.c.name, db.users.c.is_admin, db.users.c.active)
+                               .where(db.users.c.name == name)).first()
+    if row is None or not row.active:
+        session.pop("user", None)
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    g.user, g.is_admin = row.name, bool(row.is_admin)
+    return None
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["xrm_ui_throttle"] = Throttle()
+    app.before_request(_load_user)

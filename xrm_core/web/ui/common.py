@@ -1,0 +1,42 @@
+"""Helpers shared by the UI blueprints: the platform, acting as the logged-in user, errors."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import wraps
+
+from flask import Blueprint, abort, current_app, g, render_template
+
+from ...errors import XrmError
+
+
+def platform():
+    return current_app.extensions["xrm"]
+
+
+@contextmanager
+def acting(write: bool = False):
+    """A Session as the logged-in user: the page sees exactly what the API shows them."""
+    with platform().session(g.user, write=write) as s:
+        yield s
+
+
+def admin_required(view):
+    """Refuse (403) anyone but an administrator."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not g.get("is_admin"):
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def render_error(e: XrmError):
+    """An XrmError as a page with its HTTP status and every pointer it names."""
+    return render_template("error.html", error=e), e.status
+
+
+def blueprint(name: str, import_name: str, **kw) -> Blueprint:
+    """A UI blueprint whose XrmErrors become error pages (404 outside scope, 403, 422…)."""
+    bp = Blueprint(name, import_name, **kw)
+    bp.register_error_handler(XrmError, render_error)
+    return bp

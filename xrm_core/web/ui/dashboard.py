@@ -1,0 +1,111 @@
+"""The dashboard: one section per plugin with a card per KPI — the value over all time and a
+monthly trend of the last 12 months, drawn as an inline SVG sparkline on the server.
+
+Each value is ``kpis.compute`` as the logged-in user, so the cards respect their scope.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import current_app, render_template, request
+from markupsafe import Markup, escape
+
+from ... import kpis
+from ...errors import XrmError
+from .common import acting, blueprint
+from .i18n import tr
+from .listing import type_label
+
+bp = blueprint("dashboard", __name__)
+MONTHS = 12
+WIDTH, HEIGHT, PAD = 160, 36, 3
+
+
+def months(today: date, n: int = MONTHS) -> list[tuple[str, str]]:
+    """The last ``n`` calendar months up to ``today``'s, oldest first, as (first, last) ISO dates."""
+    out = []
+    y, m = today.year, today.month
+    for _ in range(n):
+        first = date(y, m, 1)
+        nxt = date(y + (m == 12), m % 12 + 1, 1)
+        out.append((first.isoformat(), (nxt - timedelta(days=1)).isoformat()))
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    return out[::-1]
+
+
+def sparkline(values: list, label: str = "") -> Markup:
+    """An inline SVG polyline of ``values`` (None leaves a gap); no script, no inline CSS."""
+    known = [v for v in values if v is not None]
+    parts = [f'<svg class="spark" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
+             f'role="img" aria-label="{escape(label)}">']
+    if known:
+        lo, hi = min(known), max(known)
+        span = (hi - lo) or 1
+        step = (WIDTH - 2 * PAD) / max(1, len(values) - 1)
+        segment: list[str] = []
+        segments = [segment]
+        for i, v in enumerate(values):
+            if v is None:
+                segment = []
+                segments.append(segment)
+                continue
+            x = PAD + i * step
+            y = HEIGHT - PAD - (v - lo) / span * (HEIGHT - 2 * PAD)
+            segment.append(f"{x:.1f},{y:.1f}")
+        for seg in segments:
+            if len(seg) > 1:
+                parts.append(f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{" ".join(seg)}"/>')
+            elif seg:
+                x, y = seg[0].split(",")
+                parts.append(f'<circle cx="{x}" cy="{y}" r="1.8" fill="currentColor"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:,}"
+
+
+def card(s, kpi, periods) -> dict:
+    """Value, unit and trend of one KPI for the session's user; a failure is shown on the
+    card, not raised, so one broken KPI does not take the dashboard down."""
+    d = kpi.to_dict()
+    out = {"name": kpi.name, "label": tr(d.get("label"), kpi.name), "unit": d.get("unit") or "",
+           "description": d.get("description") or "", "value": "—", "n": 0, "spark": None, "error": None}
+    try:
+        # A savepoint per card: on PostgreSQL a failed query would abort the whole transaction.
+        with s.conn.begin_nested():
+            result = kpis.compute(s, kpi.name)
+            out.update(value=_fmt(result["value"]), n=result["n"])
+            if getattr(kpi, "time_field", None):
+                trend = [kpis.compute(s, kpi.name, a, b)["value"] for a, b in periods]
+                out["spark"] = sparkline(trend, out["label"])
+    except XrmError as e:
+        out["error"] = e.message
+    except Exception:  # noqa: BLE001 — a plugin's Python KPI may fail in any way
+        current_app.logger.exception("KPI %s failed", kpi.name)
+        out["error"] = f"KPI {kpi.name} failed (see the server log)"
+    return out
+
+
+@bp.get("/")
+def index():
+    chosen = request.args.get("plugin") or None
+    periods = months(date.today())
+    sections: dict[str, list] = {}
+    with acting() as s:
+        registry = kpis.registry(s.platform, s.conn)
+        plugins = sorted({getattr(k, "source", "") or "admin" for k in registry.values()})
+        for kpi in registry.values():
+            source = getattr(kpi, "source", "") or "admin"
+            if chosen and source != chosen:
+                continue
+            sections.setdefault(source, []).append(card(s, kpi, periods))
+        types = [(name, type_label(s.entity_type(name), plural=True)) for name in sorted(s.entity_types_map())
+                 if s.actor.can(name, "read")]
+    return render_template("dashboard.html", sections=sorted(sections.items()), plugins=plugins, chosen=chosen,
+                           periods=periods, types=types)

@@ -1,0 +1,199 @@
+"""Create/edit forms generated from an entity type's JSON Schema.
+
+One :class:`Field` per top-level property: ``enum`` → select, ``boolean`` → checkbox,
+``integer``/``number`` → number input, ``format: date`` → date input, ``format: date-time``
+→ datetime-local (read and written as UTC, ``Z``), long strings → textarea, arrays and
+objects → a JSON textarea, and references → a picker of visible records.
+
+A property is a **reference** to records of type T when its schema says ``"x-ref": "T"``
+(next to any ``$ref``), or when it is named ``T_id``, T is a known entity type and its schema
+is ``$ref`` to ``common.json#/$defs/record_ref``. Nothing else is guessed.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import orjson
+from flask_babel import gettext as _
+
+from ...errors import ValidationError
+
+REQUIRED_RE = re.compile(r"^'([^']+)' is a required property")
+RECORD_REF = "#/$defs/record_ref"
+PICKER_LIMIT = 200
+
+
+@dataclass
+class Field:
+    name: str
+    label: str
+    widget: str  # text, textarea, select, date, datetime, integer, number, checkbox, json, ref
+    required: bool = False
+    options: list = field(default_factory=list)  # [(value, shown)] for select/ref
+    enum: list = field(default_factory=list)
+    ref: str | None = None
+    description: str = ""
+    current: str = ""  # for a reference: the title of the record it names now
+
+
+def reference_type(et, name: str, known_types) -> str | None:
+    """The entity type the property ``name`` refers to, by the convention above, or None."""
+    raw = et.schema.get("properties", {}).get(name)
+    if not isinstance(raw, dict):
+        return None
+    if isinstance(raw.get("x-ref"), str):
+        return raw["x-ref"]
+    ref = raw.get("$ref")
+    if isinstance(ref, str) and ref.endswith(RECORD_REF) and name.endswith("_id") and name[:-3] in known_types:
+        return name[:-3]
+    return None
+
+
+def build(et, known_types, label) -> list[Field]:
+    """The form fields of entity type ``et``; ``label(name)`` gives a field's shown label."""
+    required = set(et.schema.get("required", []))
+    out = []
+    for name, sub in et.properties().items():
+        sub = sub if isinstance(sub, dict) else {}
+        f = Field(name, label(name), _widget(et, name, sub), name in required,
+                  description=sub.get("description", "") if isinstance(sub.get("description"), str) else "")
+        if f.widget == "select":
+            f.enum = list(sub["enum"])
+            f.options = [(_enum_key(v), str(v)) for v in f.enum if v is not None]
+        ref = reference_type(et, name, known_types)
+        if ref and f.widget == "text":
+            f.widget, f.ref = "ref", ref
+        out.append(f)
+    return out
+
+
+def _widget(et, name: str, sub: dict) -> str:
+    if isinstance(sub.get("enum"), list):
+        return "select"
+    jt = et.field_type(name)
+    if jt == "boolean":
+        return "checkbox"
+    if jt in ("integer", "number"):
+        return jt
+    if jt == "string":
+        fmt = sub.get("format")
+        if fmt == "date":
+            return "date"
+        if fmt == "date-time":
+            return "datetime"
+        return "textarea" if (sub.get("maxLength") or 0) > 400 else "text"
+    return "json"
+
+
+def _enum_key(v) -> str:
+    return v if isinstance(v, str) else orjson.dumps(v).decode()
+
+
+def shown(f: Field, value) -> str:
+    """The form's text for a stored value (what an unchanged input sends back)."""
+    if value is None:
+        return ""
+    if f.widget == "checkbox":
+        return "on" if value is True else ""
+    if f.widget == "select":
+        return _enum_key(value)
+    if f.widget == "datetime" and isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return value
+        if dt.tzinfo is not None:
+            dt = dt.astimezone(timezone.utc)
+        return dt.strftime("%Y-%m-%dT%H:%M:%S" if dt.second else "%Y-%m-%dT%H:%M")
+    if f.widget == "json" or not isinstance(value, (str, int, float)):
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+    return str(value)
+
+
+def parse(f: Field, raw: str):
+    """The value of one submitted input (None when empty); ValueError with a message if bad."""
+    if f.widget == "checkbox":
+        return True if raw else None
+    raw = raw.strip() if f.widget not in ("text", "textarea") else raw
+    if raw == "":
+        return None
+    if f.widget == "integer":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(_("not a whole number")) from None
+    if f.widget == "number":
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ValueError(_("not a number")) from None
+        return int(number) if number.is_integer() and re.fullmatch(r"[+-]?\d+", raw) else number
+    if f.widget == "select":
+        for v in f.enum:
+            if _enum_key(v) == raw:
+                return v
+        raise ValueError(_("not one of the choices"))
+    if f.widget == "datetime":
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", raw):
+            raw += ":00"
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?", raw):
+            return raw + "Z"
+        return raw
+    if f.widget == "json":
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise ValueError(_("not valid JSON")) from None
+    return raw
+
+
+def read_form(fields: list[Field], form, original: dict | None = None):
+    """``(data, errors)`` from a submitted form.
+
+    Without ``original`` (create), ``data`` holds the non-empty inputs. With it (edit),
+    ``data`` is a JSON merge patch of what changed: an input left exactly as shown keeps the
+    stored value (so a date-time with another offset is not rewritten), an emptied one
+    removes the attribute (``null``). ``errors`` maps field names to messages.
+    """
+    data, errors = {}, {}
+    for f in fields:
+        raw = form.get(f.name, "")
+        if f.widget in ("textarea", "json"):
+            raw = raw.replace("\r\n", "\n")  # browsers send a textarea's line breaks as CRLF
+        if original is not None and raw == shown(f, original.get(f.name)):
+            continue
+        try:
+            value = parse(f, raw)
+        except ValueError as e:
+            errors[f.name] = str(e)
+            continue
+        if f.widget == "checkbox" and value is None and original is not None and f.name in original:
+            value = False  # unticked a box that was ticked
+        if value is None and f.required:
+            errors[f.name] = _("required")
+        elif original is not None:
+            data[f.name] = value  # None removes it (merge patch)
+        elif value is not None:
+            data[f.name] = value
+    return data, errors
+
+
+def field_errors(e: ValidationError, names) -> tuple[dict, list[str]]:
+    """Split a core ValidationError into ``{field: message}`` and messages for the whole form."""
+    by_field, general = {}, []
+    for err in e.errors:
+        ptr, msg = err.get("pointer", ""), err.get("message", "")
+        parts = ptr.split("/")
+        name = parts[2] if len(parts) > 2 and parts[1] == "data" else None
+        m = REQUIRED_RE.match(msg)
+        if name is None and m and ptr in ("/data", ""):
+            name, msg = m.group(1), _("required")
+        if name in names:
+            by_field.setdefault(name, msg if len(parts) <= 3 else f"{'/'.join(parts[3:])}: {msg}")
+        else:
+            general.append(f"{ptr}: {msg}" if ptr else msg)
+    if not e.errors:
+        general.append(e.message)
+    return by_field, general

@@ -1,0 +1,84 @@
+"""What a list page shows: labels, columns, the filter built from the query string, CSV.
+
+Filters are rows of (field, operator, value) from the repeated query parameters ``ff``,
+``fo`` and ``fv``; they become the core filter language, so only the type's own fields are
+accepted (the core refuses anything else with a pointer). Search ``q`` is a case-sensitive
+prefix match on the title field (``gte q`` and ``lt q + U+10FFFF``): the filter language has
+no substring operator.
+"""
+from __future__ import annotations
+
+import csv
+import io
+
+from ...csvcells import ABSENT, column_for
+from .i18n import tr
+
+OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "exists")
+OP_SIGNS = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥", "in": "in", "exists": "exists"}
+MAX_COLUMNS = 5
+#: Cells a spreadsheet would run as a formula start with one of these.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def field_label(et, name: str) -> str:
+    """A field's label in the current language (``field_labels``), else its name made readable."""
+    return tr(et.definition.get("field_labels", {}).get(name), name.replace("_", " ").capitalize())
+
+
+def type_label(et, plural: bool = False) -> str:
+    d = et.definition
+    if plural and d.get("plural_label"):
+        return tr(d["plural_label"], et.name)
+    return tr(d.get("label"), et.name.replace("_", " ").capitalize())
+
+
+def columns(et) -> list[str]:
+    """The title field, then the first other top-level properties."""
+    names = list(et.properties())
+    title = et.title_field
+    if title in names:
+        names.remove(title)
+        names.insert(0, title)
+    return names[:MAX_COLUMNS]
+
+
+def filter_rows(args) -> list[tuple[str, str, str]]:
+    """The (field, op, value) rows of the query string, blank rows left out."""
+    rows = zip(args.getlist("ff"), args.getlist("fo"), args.getlist("fv"))
+    return [(f, o, v) for f, o, v in rows if f.strip()]
+
+
+def where_of(et, rows, q: str | None) -> dict:
+    """The core filter for the filter rows and the search text."""
+    where: dict = {}
+    for fname, op, value in rows:
+        op = op or "eq"
+        if op == "in":
+            v = [x.strip() for x in value.split(",") if x.strip()]
+        elif op == "exists":
+            v = value.strip().lower() not in ("false", "0", "no")
+        else:
+            v = value
+        cond = where.setdefault(fname, {})
+        if isinstance(cond, dict):
+            cond[op] = v
+    if q and et.title_field:
+        where.setdefault(et.title_field, {}).update({"gte": q, "lt": q + "\U0010ffff"})
+    return where
+
+
+def neutralise(cell: str) -> str:
+    """Prefix a cell a spreadsheet would read as a formula with ``'`` (CSV injection)."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def csv_text(et, records) -> str:
+    """CSV of ``records``: id, then one column per top-level property, formulas neutralised."""
+    cols = [column_for(et, name) for name in et.properties()]
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(["id"] + [c.name for c in cols])
+    for rec in records:
+        w.writerow([rec.id] + [neutralise(c.write(rec.data.get(c.name, ABSENT))) for c in cols])
+    return out.getvalue()

@@ -1,0 +1,235 @@
+"""Record pages: per-type lists (filters, search, paging, CSV), the record page, forms."""
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ... import db
+from ...errors import Conflict, NotFound, PreconditionFailed, ValidationError, XrmError
+from . import forms, listing
+from .common import acting, blueprint
+from .i18n import tr
+
+bp = blueprint("pages", __name__, url_prefix="/r")
+PAGE_SIZE = 50
+EXPORT_LIMIT = 100_000
+
+
+@bp.get("/<type_name>")
+def list_records(type_name: str):
+    q = request.args.get("q", "").strip()
+    rows = listing.filter_rows(request.args)
+    after = request.args.get("after") or None
+    with acting() as s:
+        et = s.entity_type(type_name)  # unknown: NotFound, a 404 page
+        items, error = [], None
+        try:
+            where = listing.where_of(et, rows, q)
+            items = s.list(et.name, where, limit=PAGE_SIZE + 1, after=(after,) if after else None)
+        except ValidationError as e:
+            error = e
+        more = len(items) > PAGE_SIZE
+        items = items[:PAGE_SIZE]
+        can_create = s.actor.can(et.name, "create")
+    cols = listing.columns(et)
+    next_args = None
+    if more:
+        next_args = request.args.to_dict(flat=False)
+        next_args["after"] = [items[-1].id]
+    return render_template("list.html", et=et, items=items, columns=cols, q=q, rows=rows, error=error,
+                           fields=list(et.properties()), ops=listing.OPS, next_args=next_args,
+                           paged=bool(after), can_create=can_create,
+                           label=lambda n: listing.field_label(et, n), type_label=listing.type_label(et, True))
+
+
+@bp.get("/<type_name>/export.csv")
+def export_csv(type_name: str):
+    """The records the list shows (every page), as CSV with formula cells neutralised."""
+    q = request.args.get("q", "").strip()
+    with acting() as s:
+        et = s.entity_type(type_name)  # unknown: NotFound, a 404 page
+        where = listing.where_of(et, listing.filter_rows(request.args), q)
+        items = s.list(et.name, where, limit=EXPORT_LIMIT)
+    body = listing.csv_text(et, items)
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{et.name}.csv"'})
+
+
+def _activity_kinds(s) -> list[tuple[str, str]]:
+    rows = s.conn.execute(select(db.activity_kinds.c.name, db.activity_kinds.c.definition)
+                          .order_by(db.activity_kinds.c.name))
+    return [(name, tr(d.get("label"), name)) for name, d in rows]
+
+
+def _ref_titles(s, fields, data) -> dict:
+    """``{field: (id, title)}`` for reference fields whose target the user can see."""
+    out = {}
+    for f in fields:
+        if f.widget == "ref" and isinstance(data.get(f.name), str):
+            try:
+                target = s.get(data[f.name])
+            except NotFound:
+                continue
+            out[f.name] = (target, _title(s, target))
+    return out
+
+
+def _title(s, rec) -> str:
+    return _title_of(s.entity_type(rec.type), rec)
+
+
+def _fields(s, et):
+    return forms.build(et, set(s.entity_types_map()), lambda n: listing.field_label(et, n))
+
+
+@bp.get("/<type_name>/<record_id>")
+def show(type_name: str, record_id: str):
+    with acting() as s:
+        rec = s.get(record_id)
+        if rec.type != type_name:
+            raise NotFound(f"no record {record_id!r}")
+        et = s.entity_type(rec.type)
+        fields = _fields(s, et)
+        refs = _ref_titles(s, fields, rec.data)
+        related = []
+        for item in s.related(rec.id):
+            rt = s.relationship_type(item["relationship"]["type"])
+            outgoing = item["direction"] == "outgoing"
+            name = tr(rt.get("label") if outgoing else rt.get("inverse_label"), rt["name"])
+            related.append({"rel": name, "record": item["record"], "title": _title(s, item["record"]),
+                            "type_label": listing.type_label(s.entity_type(item["record"].type))})
+        timeline = list(reversed(s.history(rec.id, include_related=True)))
+        kinds = _activity_kinds(s)
+        can_edit = s.allows(rec.type, "update", _RowView(rec))
+    extra = [k for k in rec.data if k not in {f.name for f in fields}]
+    return render_template("record.html", et=et, rec=rec, fields=fields, refs=refs, related=related,
+                           timeline=timeline, kinds=kinds, extra=extra, can_edit=can_edit,
+                           title=_title_of(et, rec), type_label=listing.type_label(et))
+
+
+class _RowView:
+    """The owner/unit ids of a Record in the shape Session.allows expects of a row."""
+
+    def __init__(self, rec):
+        self.owner_id, self.unit_id = rec.owner_id, rec.unit_id
+
+
+def _title_of(et, rec) -> str:
+    value = rec.data.get(et.title_field) if et.title_field else None
+    return str(value) if value not in (None, "") else rec.id
+
+
+def _with_choices(s, fields, current: dict) -> None:
+    """Offer up to PICKER_LIMIT visible records of the target type for each reference, and
+    name the record the field refers to now (when the user may see it)."""
+    for f in fields:
+        if f.widget != "ref":
+            continue
+        try:
+            target = s.entity_type(f.ref)
+            if not s.actor.can(target.name, "read"):
+                raise NotFound(f.ref)
+            recs = s.list(target.name, limit=forms.PICKER_LIMIT)
+        except XrmError:
+            f.widget = "text"  # nothing to pick from: the id can still be typed
+            continue
+        f.options = [(r.id, _title_of(target, r)) for r in recs]
+        value = current.get(f.name)
+        if isinstance(value, str) and value:
+            try:
+                f.current = _title(s, s.get(value))
+            except NotFound:
+                f.current = ""
+
+
+def _render_form(et, fields, values, errors, general, rec=None, status=200):
+    return render_template("form.html", et=et, fields=fields, values=values, errors=errors, general=general,
+                           rec=rec, type_label=listing.type_label(et)), status
+
+
+@bp.route("/<type_name>/new", methods=["GET", "POST"])
+def create(type_name: str):
+    with acting(write=request.method == "POST") as s:
+        et = s.entity_type(type_name)  # unknown: NotFound, a 404 page
+        if not s.actor.can(et.name, "create"):
+            abort(403)
+        fields = _fields(s, et)
+        if request.method == "GET":
+            _with_choices(s, fields, {})
+            return _render_form(et, fields, {}, {}, [])
+        data, errors = forms.read_form(fields, request.form)
+        general = []
+        if not errors:
+            try:
+                rec = s.create(et.name, data)
+            except (ValidationError, Conflict) as e:
+                errors, general = _errors(e, fields)
+            else:
+                flash(_("Created."), "ok")
+                return redirect(url_for("pages.show", type_name=et.name, record_id=rec.id))
+        _with_choices(s, fields, request.form)
+    return _render_form(et, fields, request.form, errors, general, status=422)
+
+
+@bp.route("/<type_name>/<record_id>/edit", methods=["GET", "POST"])
+def edit(type_name: str, record_id: str):
+    with acting(write=request.method == "POST") as s:
+        rec = s.get(record_id)
+        if rec.type != type_name:
+            raise NotFound(f"no record {record_id!r}")
+        if not s.allows(rec.type, "update", _RowView(rec)):
+            abort(403)
+        et = s.entity_type(rec.type)
+        fields = _fields(s, et)
+        if request.method == "GET":
+            _with_choices(s, fields, rec.data)
+            values = {f.name: forms.shown(f, rec.data.get(f.name)) for f in fields}
+            return _render_form(et, fields, values, {}, [], rec)
+        # The form carries the version it was built from: a stale form is refused (If-Match
+        # semantics) instead of silently overwriting someone else's change.
+        try:
+            version = int(request.form.get("version", ""))
+        except ValueError:
+            version = -1
+        patch, errors = forms.read_form(fields, request.form, rec.data)
+        general, status = [], 422
+        if not errors:
+            try:
+                s.update(rec.id, patch, if_version=version)
+            except PreconditionFailed:
+                status = 409
+                general = [_("This record was changed by someone else since you opened the form "
+                             "(it is now at version %(v)s). Reload it and make your change again.",
+                             v=rec.version)]
+            except (ValidationError, Conflict) as e:
+                errors, general = _errors(e, fields)
+            else:
+                flash(_("Saved."), "ok")
+                return redirect(url_for("pages.show", type_name=et.name, record_id=rec.id))
+        _with_choices(s, fields, request.form)
+    return _render_form(et, fields, request.form, errors, general, rec, status=status)
+
+
+def _errors(e, fields) -> tuple[dict, list[str]]:
+    """Field errors and form-level messages of a refused create or update."""
+    errors, general = forms.field_errors(e, {f.name for f in fields})
+    if isinstance(e, Conflict) and not general:
+        general = [e.message]  # e.g. "a person with national_id='X' already exists"
+    return errors, general
+
+
+@bp.post("/<type_name>/<record_id>/log")
+def log(type_name: str, record_id: str):
+    """Log an interaction of a declared kind on the record."""
+    with acting(write=True) as s:
+        rec = s.get(record_id)
+        if rec.type != type_name:
+            raise NotFound(f"no record {record_id!r}")
+        try:
+            s.log(rec.id, request.form.get("kind", ""), request.form.get("summary", ""))
+        except ValidationError as e:
+            flash(_("Not logged: %(msg)s", msg=e.message), "error")
+        else:
+            flash(_("Interaction logged."), "ok")
+    return redirect(url_for("pages.show", type_name=type_name, record_id=record_id) + "#timeline")

@@ -1,0 +1,72 @@
+"""The type browser: every entity type with its fields; administrators edit a definition
+as JSON with the impact check (a dry run reports which stored records would become invalid,
+and the change is applied only when none would)."""
+from __future__ import annotations
+
+import orjson
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ... import entity_types
+from ...errors import XrmError
+from . import forms, listing
+from .common import acting, blueprint, platform
+
+bp = blueprint("types", __name__, url_prefix="/types")
+
+
+@bp.get("/")
+def index():
+    with acting() as s:
+        rows = []
+        for name in sorted(s.entity_types_map()):
+            et = s.entity_type(name)
+            readable = s.actor.can(name, "read")
+            rows.append({"et": et, "label": listing.type_label(et), "fields": len(et.properties()),
+                         "count": s.count(name) if readable else None, "readable": readable})
+    return render_template("types.html", rows=rows)
+
+
+def _field_rows(s, et) -> list[dict]:
+    fields = forms.build(et, set(s.entity_types_map()), lambda n: listing.field_label(et, n))
+    return [{"f": f, "type": et.field_type(f.name) or "any"} for f in fields]
+
+
+@bp.route("/<name>", methods=["GET", "POST"])
+def show(name: str):
+    report = errors = None
+    text = None
+    if request.method == "POST":
+        if not g.is_admin:
+            abort(403)
+        text = request.form.get("definition", "")
+        report, errors, applied = _check_or_apply(name, text, request.form.get("action") == "apply")
+        if applied:
+            flash(_("Type %(name)s updated to version %(v)s.", name=name, v=report["version"]), "ok")
+            return redirect(url_for("types.show", name=name))
+    with acting() as s:
+        et = s.entity_type(name)
+        rows = _field_rows(s, et)
+    if text is None:
+        text = orjson.dumps(et.definition, option=orjson.OPT_INDENT_2).decode()
+    status = 422 if errors else 200
+    return render_template("type.html", et=et, rows=rows, text=text, report=report, errors=errors,
+                           label=listing.type_label(et)), status
+
+
+def _check_or_apply(name: str, text: str, apply: bool):
+    """``(report, errors, applied)`` of a dry run, or of applying when ``apply``."""
+    try:
+        definition = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        return None, [{"pointer": "", "message": _("not valid JSON: %(msg)s", msg=str(e))}], False
+    if not isinstance(definition, dict) or definition.get("name") != name:
+        return None, [{"pointer": "/name", "message": _("the definition must keep the name %(name)s", name=name)}], False
+    try:
+        with platform().connection() as conn:
+            report = entity_types.update(conn, definition, dry_run=not apply)
+    except XrmError as e:
+        report = e.extra.get("impact")
+        errors = e.errors or [{"pointer": "", "message": e.message}]
+        return report, [{"pointer": "", "message": e.message}] + (errors if e.errors else []), False
+    return report, None, apply and report.get("applied", False)
