@@ -141,6 +141,62 @@ def relate(s: "Session", rel: str, source_id: str, target_id: str, data: dict | 
     return {"id": rid, "type": rel, "source": source_id, "target": target_id, "data": data}
 
 
+def relate_many(s: "Session", rel: str, pairs, chunk: int = 500) -> list[dict]:
+    """Relate many (source, target) pairs at once, all or nothing — the bulk path of
+    :func:`relate`, with the same checks (visibility, update on the source, endpoint types,
+    cardinality, duplicates) and the same history, written in batches."""
+    from sqlalchemy import select as _select
+    rt = s.relationship_type(rel)
+    pairs = [(str(a), str(b)) for a, b in pairs]
+    R = db.records
+    rows: dict[str, object] = {}
+    ids = sorted({i for p in pairs for i in p})
+    for i in range(0, len(ids), chunk):
+        for row in s.conn.execute(_select(*records.COLUMNS).where(R.c.id.in_(ids[i:i + chunk]))):
+            rows[row.id] = row
+    seen, sources, targets = set(), set(), set()
+    for n, (source_id, target_id) in enumerate(pairs):
+        src, tgt = rows.get(source_id), rows.get(target_id)
+        for rid, row in ((source_id, src), (target_id, tgt)):
+            if row is None or not s.allows(row.type, "read", row):
+                raise NotFound(f"pair {n}: no record {rid!r}")
+        if not s.allows(src.type, "update", src):
+            raise PermissionDenied(f"pair {n}: {s.actor.name!r} may not update {source_id}")
+        _check_endpoints(rt, src, tgt)
+        card = rt["cardinality"]
+        if ((source_id, target_id) in seen or (card != "many-to-many" and target_id in targets)
+                or (card == "one-to-one" and source_id in sources)):
+            raise Conflict(f"pair {n} ({source_id} → {target_id}) repeats an earlier pair or breaks "
+                           f"{rel!r}'s {card} cardinality", [{"pointer": f"/pairs/{n}", "message": "conflict"}])
+        seen.add((source_id, target_id))
+        sources.add(source_id)
+        targets.add(target_id)
+    now = db.utcnow()
+    made = [{"id": records.new_id(), "type": rel, "source": a, "target": b, "data": None} for a, b in pairs]
+    acts = []
+    for m in made:
+        src, tgt = rows[m["source"]], rows[m["target"]]
+        payload = {"relationship": m["id"], "type": rel}
+        for row, other, direction, arrow in ((src, tgt, "outgoing", "→"), (tgt, src, "incoming", "←")):
+            acts.append({"record_id": row.id, "record_type": row.type, "unit_id": row.unit_id,
+                         "owner_id": row.owner_id, "kind": "related", "at": now, "actor": s.actor.name,
+                         "summary": f"{rel} {arrow} {other.type} {other.id}",
+                         "payload": {**payload, "direction": direction, "other": other.id}})
+    if not made:
+        return []
+    try:
+        with s.conn.begin_nested():
+            s.conn.execute(insert(REL), [{"id": m["id"], "type": rel, "source_id": m["source"],
+                                          "target_id": m["target"], "data": None, "created_by": s.actor.id,
+                                          "created_at": now} for m in made])
+            if not s.quiet_history:
+                s.conn.execute(insert(db.activities), acts)
+    except IntegrityError:
+        raise Conflict(f"some pairs are already related by {rel!r}, or its {rt['cardinality']} "
+                       "cardinality refuses them (nothing was related)") from None
+    return made
+
+
 def _check_endpoints(rt: dict, src, tgt) -> None:
     for end, row in (("source", src), ("target", tgt)):
         if rt[end] != "*" and row.type != rt[end]:

@@ -174,6 +174,10 @@ class Session:
     def relate(self, rel: str, source_id: str, target_id: str, data: dict | None = None) -> dict:
         return relationships.relate(self, rel, source_id, target_id, data)
 
+    def relate_many(self, rel: str, pairs) -> list[dict]:
+        """Relate many (source, target) pairs in batches, all or nothing (see relate)."""
+        return relationships.relate_many(self, rel, pairs)
+
     def unrelate(self, relationship_id: str) -> None:
         relationships.unrelate(self, relationship_id)
 

@@ -282,10 +282,20 @@ def _vehicles_and_contracts(session, rng, customers) -> dict[str, list[dict]]:
         for v in vs:
             by_dealer[v.get("dealer_code")].append(v)
     for code in sorted(by_dealer, key=str):
-        session.create_many("vehicle", by_dealer[code], unit=_unit(code))
+        _relate_to_customer(session, "customer_owns_vehicle",
+                            session.create_many("vehicle", by_dealer[code], unit=_unit(code)))
     for code in sorted(contracts, key=str):
-        session.create_many("contract", contracts[code], unit=_unit(code))
+        _relate_to_customer(session, "customer_has_contract",
+                            session.create_many("contract", contracts[code], unit=_unit(code)))
     return vehicles
+
+
+def _relate_to_customer(session, rel: str, made) -> None:
+    """Relate each created record to the customer its ``customer_id`` names, so the
+    customer's page lists them and its timeline can include theirs."""
+    pairs = [(r.data["customer_id"], r.id) for r in made if r.data.get("customer_id")]
+    for i in range(0, len(pairs), 2000):
+        session.relate_many(rel, pairs[i:i + 2000])
 
 
 def _leads_and_opportunities(session, rng, dealers, customers, campaigns, scale) -> None:
@@ -411,4 +421,5 @@ def _cases(session, rng, customers, vehicles, scale) -> None:
                 case["resolution_satisfaction"] = rng.choices([1, 2, 3, 4, 5], [8, 10, 14, 38, 30])[0]
         by_dealer[code].append(case)
     for code in sorted(by_dealer, key=str):
-        session.create_many("case", by_dealer[code], unit=_unit(code))
+        _relate_to_customer(session, "customer_has_case",
+                            session.create_many("case", by_dealer[code], unit=_unit(code)))

@@ -342,3 +342,31 @@ def test_cascade_to_a_record_the_caller_may_not_delete_is_refused(org):
             s.delete(a)
     assert "cascade" in e.value.message and n not in e.value.message
     assert snapshot(org) == before
+
+
+def test_relate_many_checks_like_relate_and_is_all_or_nothing(org):
+    from xrm_core.errors import Conflict, NotFound, PermissionDenied
+    from xrm_core import ValidationError
+    with org.session("manager_a") as s:
+        people = [s.create("person", {"name": f"P{i}"}).id for i in range(4)]
+        notes = [s.create("note", {"text": f"n{i}"}).id for i in range(3)]
+        made = s.relate_many("has_note", [(people[0], notes[0]), (people[0], notes[1]), (people[1], notes[2])])
+        assert [m["target"] for m in made] == notes
+        assert [r["record"].id for r in s.related(people[0])] == notes[:2]
+        assert [a["kind"] for a in s.history(notes[2])] == ["created", "related"]
+        with pytest.raises(Conflict):  # one-to-many: a note has one person
+            s.relate_many("has_note", [(people[2], notes[0])])
+        with pytest.raises(Conflict):  # repeated within the batch
+            s.relate_many("knows", [(people[0], people[1]), (people[0], people[1])])
+        with pytest.raises(ValidationError):  # wrong endpoint type
+            s.relate_many("knows", [(people[0], notes[0])])
+    with org.session("manager_b") as s:
+        other = s.create("person", {"name": "B"}).id
+        with pytest.raises(NotFound):  # manager_b cannot see dealer_a's people
+            s.relate_many("knows", [(other, people[0])])
+    with org.session("north_lead") as s:
+        with pytest.raises(PermissionDenied):  # sees dealer_a's people (subtree) but may not update
+            s.relate_many("knows", [(people[3], people[2])])
+    with org.session("admin") as s:
+        assert len(s.related(people[2])) == 0
+        assert len(s.related(people[0])) == 2
