@@ -139,7 +139,7 @@ def test_scope_out_of_scope_is_404_everywhere(api):
         assert leak.json["title"] == missing.json["title"]
     assert api("PATCH", f"/records/person/{theirs['id']}", "manager_a", json={"data": {"age": 1}}).status_code == 404
     assert api("DELETE", f"/records/person/{theirs['id']}", "manager_a").status_code == 404
-    r = api("GET", f"/records/person?filter[name]=B", "manager_a")
+    r = api("GET", "/records/person?filter[name]=B", "manager_a")
     assert r.json["items"] == []
     assert api("GET", "/records/person", "nobody").status_code == 403
 
@@ -176,3 +176,122 @@ def test_types_kpis_and_openapi(api):
     assert "common.phone" in schemas
     assert "/api/v1/records/person/{id}" in spec["paths"]
     assert api("GET", "/docs", user=None).status_code == 200
+
+
+
+# -- robustness: every answer a problem, nothing stored on refusal --------------------------
+def test_unknown_paths_and_methods_are_problems(api):
+    r = api("GET", "/nope")
+    assert r.status_code == 404 and r.mimetype == "application/problem+json"
+    rid = _create(api)["id"]
+    r = api("PUT", f"/records/person/{rid}", json={"data": {}})
+    assert r.status_code == 405 and r.mimetype == "application/problem+json"
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "HEAD", "PATCH", "DELETE"}
+    assert api("PUT", "/nope", user=None).status_code == 401  # no token, no hints
+
+
+def test_nul_characters_are_refused_before_any_sql(api):
+    rid = _create(api, name="Ada")["id"]
+    r = api("POST", "/records/person", json={"data": {"name": "A\u0000B", "tags": ["ok", "x\u0000"]}})
+    assert r.status_code == 422 and r.mimetype == "application/problem+json"
+    assert {e["pointer"] for e in r.json["errors"]} == {"/data/name", "/data/tags/1"}
+    r = api("PATCH", f"/records/person/{rid}", json={"data": {"name": "\u0000"}})
+    assert r.status_code == 422 and r.json["errors"][0]["pointer"] == "/data/name"
+    assert api("GET", f"/records/person/{rid}").json["version"] == 1
+    assert api("GET", "/records/person?filter[name]=%00").status_code == 400
+    assert api("GET", f"/records/person/{rid}%00").status_code == 404
+    assert len(api("GET", "/records/person").json["items"]) == 1
+
+
+def test_cursors_are_checked_against_their_listing(api):
+    import base64
+    import json
+    for age in (1, 2, 3):
+        _create(api, age=age)
+    cursor = api("GET", "/records/person?limit=1&sort=age").json["next"]
+    assert api("GET", f"/records/person?limit=1&sort=age&cursor={cursor}").status_code == 200
+    assert api("GET", f"/records/person?limit=1&sort=name&cursor={cursor}").status_code == 400
+    assert api("GET", f"/records/person?limit=1&cursor={cursor}").status_code == 400
+
+    def forged(values):
+        return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+    for values in (["age", {"a": 1}, "x"], ["age", [1], "x"], ["age", 1, 2], ["age", None, None],
+                   ["age", "abc", "x"], ["age", True, "x"], ["age", 1], "age"):
+        r = api("GET", f"/records/person?sort=age&cursor={forged(values)}")
+        assert r.status_code == 400, values
+        assert r.json["errors"][0]["pointer"] == "/query/cursor"
+
+
+def test_integers_beyond_64_bits_in_filters_are_400(api):
+    _create(api, age=1, national_id="99999999999999999999999")
+    r = api("GET", "/records/person?filter[age][gt]=99999999999999999999999")
+    assert r.status_code == 400 and r.json["errors"][0]["pointer"] == "/query/filter[age][gt]"
+    # the same digits are a fine value for a string field
+    r = api("GET", "/records/person?filter[national_id]=99999999999999999999999")
+    assert r.status_code == 200 and len(r.json["items"]) == 1
+
+
+@pytest.mark.parametrize("if_match,status", [
+    ('"1"', 200), ('W/"1"', 200), ('"7", "1"', 200), ("*", 200),
+    ('"2"', 412), ('"x"', 412), ("", 412), ('"7", W/"8"', 412),
+])
+def test_if_match_forms(api, if_match, status):
+    rid = _create(api, age=1)["id"]
+    r = api("PATCH", f"/records/person/{rid}", json={"data": {"age": 2}}, headers={"If-Match": if_match})
+    assert r.status_code == status, r.json
+    assert api("GET", f"/records/person/{rid}").json["version"] == (2 if status == 200 else 1)
+    if status == 412:
+        assert r.mimetype == "application/problem+json" and '"1"' in r.json["detail"]
+
+
+def test_delete_with_a_stale_etag_changes_nothing(api):
+    rid = _create(api)["id"]
+    api("PATCH", f"/records/person/{rid}", json={"data": {"age": 5}})
+    assert api("DELETE", f"/records/person/{rid}", headers={"If-Match": '"1"'}).status_code == 412
+    assert api("GET", f"/records/person/{rid}").json["version"] == 2
+    assert api("DELETE", f"/records/person/{rid}", headers={"If-Match": '"2"'}).status_code == 204
+
+
+def test_unexpected_failures_are_problems_without_internals(org, monkeypatch):
+    from xrm_core import records
+    app = create_app(org, {"TESTING": True, "PROPAGATE_EXCEPTIONS": False})
+    with org.connection() as conn:
+        token = accounts.create_token(conn, "admin")
+
+    def broken(*_a, **_k):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(records, "get", broken)
+    app.logger.disabled = True  # the traceback is logged; keep the test output clean
+    r = app.test_client().get("/api/v1/records/person/x", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 500 and r.mimetype == "application/problem+json"
+    assert "secret" not in r.get_data(as_text=True)
+
+
+def test_revoked_token_stops_working_within_the_cache_time(org):
+    """API_AUTH_CACHE_SECONDS bounds how long a revoked token still works in a process."""
+    for ttl, still_works in ((0, False), (60, True)):
+        with org.connection() as conn:
+            token = accounts.create_token(conn, "manager_a")
+        headers = {"Authorization": f"Bearer {token}"}
+        client = create_app(org, {"TESTING": True, "API_AUTH_CACHE_SECONDS": ttl}).test_client()
+        assert client.get("/api/v1/records/person", headers=headers).status_code == 200
+        with org.connection() as conn:
+            accounts.revoke_tokens(conn, "manager_a")
+        assert (client.get("/api/v1/records/person", headers=headers).status_code == 200) is still_works
+
+
+def test_users_and_units_created_later_are_named_in_reads(api):
+    _create(api)  # the process has now loaded users and units
+    with api.platform.connection() as conn:
+        accounts.create_unit(conn, "dealer_c", "south")
+        accounts.create_user(conn, "manager_c", "dealer_c", ["manager"], "pw")
+        token = accounts.create_token(conn, "manager_c")
+    r = api("POST", "/records/person", user=None, json={"data": {"name": "C"}},
+            headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 201
+    got = api("GET", f"/records/person/{r.json['id']}").json
+    assert (got["owner"], got["unit"], got["created_by"]) == ("manager_c", "dealer_c", "manager_c")
+    listed = api("GET", "/records/person?filter[name]=C").json["items"]
+    assert [(i["owner"], i["unit"]) for i in listed] == [("manager_c", "dealer_c")]

@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import base64
+from contextlib import contextmanager
 from functools import wraps
 
 import orjson
 from flask import Blueprint, Response, current_app, g, request, url_for
+from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound
 
-from .. import accounts, kpis
+from .. import kpis
 from ..errors import AuthenticationError, NotFound, PreconditionFailed, ValidationError, XrmError
+from ..fields import FIELD_RE, NUMERIC
+from ..filters import INTEGER_RE, coerce
+from ..session import Session
 from . import envelopes
+from .caches import ActorCache, Definitions, ReadSession
 from .problems import from_error, problem
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -26,6 +32,7 @@ def jsonify(value, status: int = 200, headers: dict | None = None) -> Response:
 # -- authentication and errors ----------------------------------------------------------
 @bp.before_request
 def authenticate():
+    """Resolve the bearer token to an Actor (``g.xrm_actor``) before any handler runs."""
     if request.endpoint in ("api.openapi", "api.docs"):
         return None
     header = request.headers.get("Authorization", "")
@@ -33,10 +40,34 @@ def authenticate():
     if scheme.lower() != "bearer" or not token.strip():
         return _unauthorized("send Authorization: Bearer TOKEN")
     try:
-        with platform().connection() as conn:
-            g.xrm_user = accounts.user_for_token(conn, token.strip())
+        g.xrm_actor = _actors().get(token.strip())
     except AuthenticationError as e:
         return _unauthorized(e.message)
+    refused = _refuse_nul()
+    if refused is not None:
+        return refused
+    return None
+
+
+def _actors() -> ActorCache:
+    cache = current_app.extensions.get("xrm_api_actors")
+    if cache is None:
+        cache = current_app.extensions["xrm_api_actors"] = ActorCache(
+            platform(), float(current_app.config.get("API_AUTH_CACHE_SECONDS", 2)))
+    return cache
+
+
+def _refuse_nul() -> Response | None:
+    """NUL characters reach no database: PostgreSQL cannot store them in text or JSONB.
+
+    A path holding one names nothing (404); a query parameter holding one is a 400.
+    """
+    if "\x00" in request.path:
+        return problem(404, "Not found", "no such resource: the path contains a NUL character")
+    for key, value in request.args.items(multi=True):
+        if "\x00" in key or "\x00" in value:
+            return problem(400, "Validation failed", "query parameters cannot contain NUL characters",
+                           [{"pointer": f"/query/{key.replace(chr(0), '')}", "message": "contains NUL (\\u0000)"}])
     return None
 
 
@@ -51,14 +82,34 @@ def handle_xrm_error(e: XrmError):
     return from_error(e)
 
 
-@bp.errorhandler(404)
-def handle_404(_e):
+@bp.errorhandler(500)
+def handle_500(_e):
+    # The traceback goes to the log (Flask logs it before calling this); the client gets a
+    # problem, never an HTML page or internals.
+    return problem(500, "Internal server error", "the server failed; the error was logged")
+
+
+@bp.route("/<path:_anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def no_such_route(_anything):
+    """Unknown paths and methods under /api/v1 answer with problems too.
+
+    Routing errors never reach blueprint error handlers, so this catch-all (the lowest
+    priority rule) turns them into a 404 or a 405 with ``Allow``.
+    """
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except (MethodNotAllowed, RoutingNotFound):
+            continue
+        if endpoint != "api.no_such_route":
+            allowed.append(method)
+    if allowed:
+        resp = problem(405, "Method not allowed", f"{request.method} is not allowed on {request.path}")
+        resp.headers["Allow"] = ", ".join(allowed + (["HEAD"] if "GET" in allowed else []))
+        return resp
     return problem(404, "Not found", f"no such resource: {request.path}")
-
-
-@bp.errorhandler(405)
-def handle_405(_e):
-    return problem(405, "Method not allowed", f"{request.method} is not allowed on {request.path}")
 
 
 def body() -> dict:
@@ -67,9 +118,31 @@ def body() -> dict:
     if not raw:
         raise _BadRequest("the request needs a JSON body")
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         raise _BadRequest(f"malformed JSON: {e}") from None
+    nul = list(_nul_pointers(value, ""))
+    if nul:
+        raise ValidationError("text cannot contain NUL characters (\\u0000)",
+                              [{"pointer": p, "message": "contains NUL (\\u0000)"} for p in nul[:50]])
+    return value
+
+
+def _nul_pointers(value, where: str):
+    """JSON pointers of the strings (keys too) in ``value`` that contain NUL."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield where
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            ptr = f"{where}/{k.replace('~', '~0').replace('/', '~1')}"
+            if "\x00" in k:
+                yield ptr.replace("\x00", "\\u0000")
+            else:
+                yield from _nul_pointers(v, ptr)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _nul_pointers(v, f"{where}/{i}")
 
 
 class _BadRequest(XrmError):
@@ -77,8 +150,31 @@ class _BadRequest(XrmError):
     title = "Bad request"
 
 
+@contextmanager
 def session(write: bool = False):
-    return platform().session(g.xrm_user, write=write)
+    """One transaction acting as the request's actor (as ``Platform.session``, without
+    resolving the user again: the actor comes from the token). A read-only one takes the
+    user, unit and type tables from :class:`~.caches.Definitions` instead of loading them
+    again."""
+    conn = platform().engine.connect()
+    if write:
+        conn = conn.execution_options(xrm_write=True)
+    try:
+        with conn.begin():
+            if write:
+                yield Session(platform(), conn, g.xrm_actor)
+            else:
+                yield ReadSession(platform(), conn, g.xrm_actor, _definitions())
+    finally:
+        conn.close()
+
+
+def _definitions() -> Definitions:
+    d = current_app.extensions.get("xrm_api_definitions")
+    if d is None:
+        d = current_app.extensions["xrm_api_definitions"] = Definitions(
+            platform(), float(current_app.config.get("API_AUTH_CACHE_SECONDS", 2)))
+    return d
 
 
 def bad_query(f):
@@ -146,18 +242,46 @@ def parse_filters(args) -> dict:
     return out
 
 
-def _cursor_encode(values) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+INT64 = range(-2**63, 2**63)
 
 
-def _cursor_decode(cursor: str, n: int) -> tuple:
+def _cursor_encode(sort: list[str], values) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([",".join(sort), *values])).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str, sort: list[str], et, dialect: str) -> tuple:
+    """The keyset values of ``cursor``, checked: it must come from a listing with the same
+    ``sort``, and each value must fit its sort field's type (a cursor is client input)."""
+    bad = ValidationError("invalid cursor", [{"pointer": "/query/cursor", "message": "not a cursor of this listing"}])
     try:
         values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, orjson.JSONDecodeError):
-        values = None
-    if not isinstance(values, list) or len(values) != n:
-        raise ValidationError("invalid cursor", [{"pointer": "/query/cursor", "message": "not a cursor of this listing"}])
-    return tuple(values)
+        raise bad from None
+    if not isinstance(values, list) or len(values) != len(sort) + 2 or values[0] != ",".join(sort) \
+            or not isinstance(values[-1], str):
+        raise bad
+    out = []
+    for item, v in zip(sort, values[1:-1]):
+        if isinstance(v, (dict, list)) or (isinstance(v, int) and not isinstance(v, bool) and v not in INT64):
+            raise bad
+        try:
+            out.append(coerce(v, et.field_type(item.lstrip("-")), "/query/cursor", dialect))
+        except ValidationError:
+            raise bad from None
+    return (*out, values[-1])
+
+
+def _check_numbers(et, where: dict) -> None:
+    """Refuse integers no database column holds (beyond 64 bits) in numeric filters."""
+    for field, cond in where.items():
+        if FIELD_RE.match(field) and et.has_field(field) and et.field_type(field) in NUMERIC:
+            for op, value in cond.items():
+                values = value if isinstance(value, list) else [value]
+                if any(isinstance(v, str) and INTEGER_RE.fullmatch(v.strip()) and int(v) not in INT64
+                       for v in values):
+                    raise ValidationError(f"filter value out of range for {field}",
+                                          [{"pointer": f"/query/filter[{field}][{op}]",
+                                            "message": "integer beyond 64 bits"}])
 
 
 @bp.get("/records/<type_name>")
@@ -173,15 +297,18 @@ def list_records(type_name):
                               [{"pointer": "/query/limit", "message": "out of range"}])
     sort = [x for x in request.args.get("sort", "").split(",") if x]
     where = parse_filters(request.args)
-    after = _cursor_decode(request.args["cursor"], len(sort) + 1) if request.args.get("cursor") else None
     with session() as s:
+        et = s.entity_type(type_name)
+        _check_numbers(et, where)
+        cursor = request.args.get("cursor")
+        after = _cursor_decode(cursor, sort, et, s.dialect) if cursor else None
         items = s.list(type_name, where, limit=limit + 1, sort=sort, after=after)
     more = len(items) > limit
     items = items[:limit]
     nxt = None
     if more:
         last = items[-1]
-        nxt = _cursor_encode([_dig(last.data, f.lstrip("-")) for f in sort] + [last.id])
+        nxt = _cursor_encode(sort, [_dig(last.data, f.lstrip("-")) for f in sort] + [last.id])
     return jsonify({"items": [r.to_dict() for r in items], "next": nxt})
 
 
@@ -209,38 +336,36 @@ def get_record(type_name, record_id):
     return _record_response(rec)
 
 
-def _if_match() -> int | None:
+def _if_match(current: int) -> int | None:
+    """The version ``If-Match`` asks for: ``current`` if one of its ETags names it (``*``
+    or no header: None, no condition); else PreconditionFailed. ``W/`` is tolerated."""
     header = request.headers.get("If-Match")
     if header is None:
         return None
-    tag = header.strip()
-    if tag == "*":
+    tags = [t.strip() for t in header.split(",")]
+    if "*" in tags:
         return None
-    if tag.startswith("W/"):
-        tag = tag[2:]
-    tag = tag.strip('"')
-    if not tag.isdigit():
-        raise PreconditionFailed(f"If-Match {header!r} is not an ETag of this record")
-    return int(tag)
+    if f'"{current}"' in {t[2:].strip() if t.startswith("W/") else t for t in tags}:
+        return current
+    raise PreconditionFailed(f"If-Match {header!r} does not match the record's ETag (\"{current}\")")
 
 
 @bp.patch("/records/<type_name>/<record_id>")
 def patch_record(type_name, record_id):
     payload = envelopes.load(envelopes.RecordBody(), body())
-    version = _if_match()
     with session(write=True) as s:
-        _get_typed(s, type_name, record_id)
-        rec = s.update(record_id, payload["data"], if_version=version)
+        current = _get_typed(s, type_name, record_id)
+        # One conditional UPDATE (records.update: ... WHERE id = ? AND version = ?) makes the
+        # If-Match check and the write atomic: a concurrent change in between is a 412.
+        rec = s.update(record_id, payload["data"], if_version=_if_match(current.version))
     return _record_response(rec)
 
 
 @bp.delete("/records/<type_name>/<record_id>")
 def delete_record(type_name, record_id):
-    version = _if_match()
     with session(write=True) as s:
         rec = _get_typed(s, type_name, record_id)
-        if version is not None and rec.version != version:
-            raise PreconditionFailed(f"record {record_id} is at version {rec.version}, not {version}")
+        _if_match(rec.version)
         s.delete(record_id)
     return Response(status=204)
 

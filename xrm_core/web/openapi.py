@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from html import escape
 from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import urljoin
 
 import xrm_schemas
 from apispec import APISpec
@@ -15,39 +16,74 @@ from flask import Response
 
 from . import envelopes
 
-COMMON = "https://xrm.dev/schemas/common.json"
+COMMON_FILE = "common.json"
 
 
 def _component(name: str) -> str:
     return f"#/components/schemas/{name}"
 
 
-def _rewrite(node, own: str, used_common: set):
-    """Copy of a schema with $refs pointing into components; drops $schema/$id."""
-    if isinstance(node, list):
-        return [_rewrite(x, own, used_common) for x in node]
-    if not isinstance(node, dict):
-        return node
-    out = {}
-    for k, v in node.items():
-        if k in ("$schema", "$id"):
-            continue
-        if k == "$ref" and isinstance(v, str):
-            out[k] = _ref(v, own, used_common)
-        else:
-            out[k] = _rewrite(v, own, used_common)
-    return out
+def _file_component(file: str, frag: str) -> tuple[str, str]:
+    """(component name, remaining pointer) of ``file#frag`` for a schema of ``schemas/``.
+
+    ``common.json#/$defs/phone`` becomes the component ``common.phone``; any other platform
+    schema file is embedded whole as ``xrm.<file stem>``.
+    """
+    if file == COMMON_FILE and frag.startswith("/$defs/"):
+        name, _, rest = frag[len("/$defs/"):].partition("/")
+        return f"common.{name}", f"/{rest}" if rest else ""
+    return f"xrm.{file.removesuffix('.json')}", frag
 
 
-def _ref(ref: str, own: str, used_common: set) -> str:
-    url, _, frag = ref.partition("#")
-    if url in ("common.json", COMMON) and frag.startswith("/$defs/"):
-        name = frag[len("/$defs/"):]
-        used_common.add(name)
-        return _component(f"common.{name}")
-    if url == "":
-        return _component(own) + frag
-    return ref
+class _Refs:
+    """Rewrites the ``$ref``s of one schema into ``#/components/schemas/...`` and remembers
+    which platform schemas (``common.json`` $defs, other files) they need."""
+
+    def __init__(self):
+        self.needed: dict[str, tuple[str, str]] = {}  # component -> (file, fragment)
+
+    def rewrite(self, node, base: str, own: str):
+        """Copy of ``node`` (a schema whose ``$id`` is ``base``, published as component ``own``)."""
+        if isinstance(node, list):
+            return [self.rewrite(x, base, own) for x in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for k, v in node.items():
+            if k in ("$schema", "$id"):
+                continue
+            out[k] = self._ref(v, base, own) if k == "$ref" and isinstance(v, str) else self.rewrite(v, base, own)
+        return out
+
+    def _ref(self, ref: str, base: str, own: str) -> str:
+        url, _, frag = urljoin(base, ref).partition("#")
+        if url == base.partition("#")[0]:
+            # Local to the schema itself; a common $def's "#/$defs/x" is another common component.
+            if own.startswith("common.") and frag.startswith("/$defs/"):
+                url = xrm_schemas.BASE_URI + COMMON_FILE
+            else:
+                return _component(own) + frag
+        if url.startswith(xrm_schemas.BASE_URI) and url[len(xrm_schemas.BASE_URI):] in xrm_schemas.names():
+            file = url[len(xrm_schemas.BASE_URI):]
+            name, rest = _file_component(file, frag)
+            self.needed[name] = (file, "" if name.startswith("xrm.") else frag)
+            return _component(name) + rest
+        # Nothing else compiles (validation is offline and knows only schemas/), so this is unreachable.
+        return ref
+
+    def components(self) -> dict[str, dict]:
+        """Every platform schema component needed, transitively."""
+        out: dict[str, dict] = {}
+        while len(out) < len(self.needed):
+            for name, (file, frag) in list(self.needed.items()):
+                if name in out:
+                    continue
+                doc = xrm_schemas.load(file)
+                base = doc.get("$id", xrm_schemas.BASE_URI + file)
+                if name.startswith("common."):
+                    doc = doc["$defs"][name[len("common."):]]
+                out[name] = self.rewrite(doc, base, name)
+        return out
 
 
 def _type_label(et) -> str:
@@ -74,12 +110,62 @@ def _record_schema(data_ref: dict) -> dict:
                            "created_by": {"type": ["string", "null"]}, "updated_by": {"type": ["string", "null"]}}}
 
 
+#: One ETag, or several, or *: what clients send (anything else is still answered, with a 412).
+IF_MATCH = r'^(\*|(W/)?"[0-9]+"(\s*,\s*(W/)?"[0-9]+")*)$'
+
+
+def _shared_schemas() -> dict:
+    """Schemas of the non-record responses (types, relationships, history, KPIs)."""
+    nullable_str = {"type": ["string", "null"]}
+    return {
+        "EntityType": {"type": "object", "required": ["name", "schema"],
+                       "properties": {"name": {"type": "string"}, "schema": {"type": "object"},
+                                      "version": {"type": "integer"}}},
+        "Relationship": {"type": "object", "required": ["id", "type", "source", "target"],
+                         "properties": {"id": {"type": "string"}, "type": {"type": "string"},
+                                        "source": {"type": "string"}, "target": {"type": "string"},
+                                        "data": {"type": ["object", "null"]}}},
+        "Activity": {"type": "object", "required": ["id", "record", "kind", "at", "actor"],
+                     "properties": {"id": {"type": "integer"}, "record": {"type": "string"},
+                                    "kind": {"type": "string"}, "at": {"type": "string"},
+                                    "actor": {"type": "string"}, "summary": nullable_str,
+                                    "payload": {"type": ["object", "null"]}, "record_type": {"type": "string"}}},
+        "Related": {"type": "object", "required": ["relationship", "direction", "record"],
+                    "properties": {"relationship": {"$ref": _component("Relationship")},
+                                   "direction": {"enum": ["outgoing", "incoming"]},
+                                   "record": {"$ref": _component("Record")}}},
+        "KPI": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+        "KPIResult": {"type": "object", "required": ["kpi", "value", "unit", "n", "from", "to", "groups"],
+                      "properties": {"kpi": {"type": "string"}, "value": {"type": ["number", "null"]},
+                                     "unit": {"type": "string"}, "n": {"type": "integer", "minimum": 0},
+                                     "from": nullable_str, "to": nullable_str,
+                                     "groups": {"type": "array", "items": {
+                                         "type": "object", "required": ["key", "value", "n"],
+                                         "properties": {"value": {"type": ["number", "null"]},
+                                                        "n": {"type": "integer", "minimum": 0}}}}}},
+    }
+
+
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
+def _ref_json(name: str, array: bool = False, items: bool = False) -> dict:
+    schema = {"$ref": _component(name)}
+    if array:
+        schema = {"type": "array", "items": schema}
+    if items:
+        schema = {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": schema}}}
+    return _json(schema)
+
+
 def _responses(*codes) -> dict:
     text = {400: "Malformed request", 401: "No or invalid token", 403: "No grant", 404: "Unknown or out of scope",
             409: "Conflict (unique key, cardinality)", 412: "If-Match does not match the version",
             422: "Validation failed"}
     problem = {"application/problem+json": {"schema": {"$ref": _component("Problem")}}}
-    return {str(c): {"description": text[c], "content": problem} for c in codes}
+    # Any request can be malformed (a NUL character in a parameter, bad JSON…).
+    return {str(c): {"description": text[c], "content": problem} for c in sorted({400, *codes})}
 
 
 def build_spec(s) -> dict:
@@ -96,42 +182,22 @@ def build_spec(s) -> dict:
     spec.components.schema("RelationshipBody", schema=envelopes.RelationshipBody)
     spec.components.schema("ActivityBody", schema=envelopes.ActivityBody)
     spec.components.schema("Record", _record_schema({"type": "object"}))
-    used_common: set = set()
-    names = sorted(s.entity_types_map())
-    for name in names:
+    for name, schema in _shared_schemas().items():
+        spec.components.schema(name, schema)
+    refs = _Refs()
+    for name in sorted(s.entity_types_map()):
         et = s.entity_type(name)
         data_name = f"{name}.data"
-        spec.components.schema(data_name, _rewrite(et.schema, data_name, used_common))
+        spec.components.schema(data_name, refs.rewrite(et.schema, f"{xrm_schemas.BASE_URI}{name}.type.json",
+                                                       data_name))
         spec.components.schema(f"{name}.record", _record_schema({"$ref": _component(data_name)}))
         _type_paths(spec, name, _type_label(et))
-    common = xrm_schemas.load("common.json")["$defs"]
-    pending = set(used_common)
-    done: set = set()
-    while pending:
-        n = pending.pop()
-        done.add(n)
-        refs: set = set()
-        spec.components.schema(f"common.{n}", _rewrite(common[n], f"common.{n}", refs))
-        # common $defs refer to each other with "#/$defs/x": map those too
-        pending |= {r for r in refs if r not in done}
+    for name, schema in sorted(refs.components().items()):
+        spec.components.schema(name, schema)
     _generic_paths(spec)
     out = spec.to_dict()
     out["security"] = [{"bearer": []}]
-    for n in done:
-        _fix_common_local_refs(out["components"]["schemas"][f"common.{n}"])
     return out
-
-
-def _fix_common_local_refs(node):
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and "/components/schemas/common." in ref and "/$defs/" in ref:
-            node["$ref"] = _component("common." + ref.rsplit("/$defs/", 1)[1])
-        for v in node.values():
-            _fix_common_local_refs(v)
-    elif isinstance(node, list):
-        for v in node:
-            _fix_common_local_refs(v)
 
 
 def _type_paths(spec, name: str, label: str) -> None:
@@ -139,7 +205,11 @@ def _type_paths(spec, name: str, label: str) -> None:
     data = {"$ref": _component(f"{name}.data")}
     json_of = lambda schema: {"application/json": {"schema": schema}}  # noqa: E731
     id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-    etag = {"ETag": {"schema": {"type": "string"}, "description": "The record's version"}}
+    etag = {"ETag": {"schema": {"type": "string", "pattern": '^"[0-9]+"$'}, "description": "The record's version"}}
+    if_match = {"name": "If-Match", "in": "header", "schema": {"type": "string", "pattern": IF_MATCH},
+                "description": 'The ETag last seen (`"3"`), several comma-separated, or `*`; 412 if none matches.'}
+    if_none_match = {"name": "If-None-Match", "in": "header", "schema": {"type": "string", "pattern": IF_MATCH},
+                     "description": "304 without a body if the record is still at this ETag."}
     list_params = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
         {"name": "cursor", "in": "query", "schema": {"type": "string"}},
@@ -162,19 +232,20 @@ def _type_paths(spec, name: str, label: str) -> None:
     })
     spec.path(path=f"/api/v1/records/{name}/{{id}}", operations={
         "get": {"tags": [name], "summary": f"Get a {label}", "operationId": f"get_{name}",
-                "parameters": [id_param],
+                "parameters": [id_param, if_none_match],
                 "responses": {"200": {"description": "The record", "headers": etag, "content": json_of(rec)},
+                              "304": {"description": "Not modified (If-None-Match)", "headers": etag},
                               **_responses(401, 404)}},
         "patch": {"tags": [name], "summary": f"Update a {label} (JSON merge patch of data)",
                   "operationId": f"update_{name}",
-                  "parameters": [id_param, {"name": "If-Match", "in": "header", "schema": {"type": "string"}}],
+                  "parameters": [id_param, if_match],
                   "requestBody": {"required": True, "content": json_of({
                       "type": "object", "required": ["data"], "additionalProperties": False,
                       "properties": {"data": {"type": "object"}}})},
                   "responses": {"200": {"description": "Updated", "headers": etag, "content": json_of(rec)},
                                 **_responses(400, 401, 403, 404, 409, 412, 422)}},
         "delete": {"tags": [name], "summary": f"Delete a {label}", "operationId": f"delete_{name}",
-                   "parameters": [id_param, {"name": "If-Match", "in": "header", "schema": {"type": "string"}}],
+                   "parameters": [id_param, if_match],
                    "responses": {"204": {"description": "Deleted"}, **_responses(401, 403, 404, 409, 412)}},
     })
 
@@ -182,43 +253,52 @@ def _type_paths(spec, name: str, label: str) -> None:
 def _generic_paths(spec) -> None:
     spec.path(path="/api/v1/types", operations={"get": {
         "summary": "Entity types", "operationId": "list_types",
-        "responses": {"200": {"description": "Entity type definitions"}, **_responses(401)}}})
+        "responses": {"200": {"description": "Entity type definitions", "content": _ref_json("EntityType", array=True)},
+                      **_responses(401)}}})
     spec.path(path="/api/v1/types/{name}", operations={"get": {
         "summary": "One entity type", "operationId": "get_type",
         "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "Its definition"}, **_responses(401, 404)}}})
+        "responses": {"200": {"description": "Its definition", "content": _ref_json("EntityType")},
+                      **_responses(401, 404)}}})
     rec_params = [{"name": "type", "in": "path", "required": True, "schema": {"type": "string"}},
                   {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
     spec.path(path="/api/v1/records/{type}/{id}/related", operations={"get": {
         "summary": "Related records, both directions", "operationId": "related",
         "parameters": rec_params + [{"name": "rel", "in": "query", "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "Related records"}, **_responses(401, 404)}}})
+        "responses": {"200": {"description": "Related records", "content": _ref_json("Related", items=True)},
+                      **_responses(401, 404)}}})
     spec.path(path="/api/v1/records/{type}/{id}/history", operations={
-        "get": {"summary": "The record's timeline", "operationId": "history", "parameters": rec_params,
-                "responses": {"200": {"description": "Activities, oldest first"}, **_responses(401, 404)}},
+        "get": {"summary": "The record's timeline", "operationId": "history",
+                "parameters": rec_params + [{"name": "related", "in": "query", "schema": {"enum": ["true", "false", "1", "0"]},
+                                             "description": "Also the activities of the visible related records."}],
+                "responses": {"200": {"description": "Activities, oldest first", "content": _ref_json("Activity", items=True)},
+                              **_responses(401, 404)}},
         "post": {"summary": "Log an interaction", "operationId": "log", "parameters": rec_params,
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": _component("ActivityBody")}}}},
-                 "responses": {"201": {"description": "Logged"}, **_responses(400, 401, 404, 422)}}})
+                 "responses": {"201": {"description": "Logged", "content": _ref_json("Activity")},
+                               **_responses(400, 401, 403, 404, 422)}}})
     spec.path(path="/api/v1/relationships", operations={"post": {
         "summary": "Relate two records", "operationId": "relate",
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": {"$ref": _component("RelationshipBody")}}}},
-        "responses": {"201": {"description": "Related"}, **_responses(400, 401, 403, 404, 409, 422)}}})
+        "responses": {"201": {"description": "Related", "content": _ref_json("Relationship")},
+                      **_responses(400, 401, 403, 404, 409, 422)}}})
     spec.path(path="/api/v1/relationships/{id}", operations={"delete": {
         "summary": "Remove a relationship", "operationId": "unrelate",
         "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"204": {"description": "Removed"}, **_responses(401, 403, 404)}}})
+        "responses": {"204": {"description": "Removed"}, **_responses(401, 403, 404, 409)}}})
     spec.path(path="/api/v1/kpis", operations={"get": {
         "summary": "KPIs", "operationId": "list_kpis",
-        "responses": {"200": {"description": "KPI definitions"}, **_responses(401)}}})
+        "responses": {"200": {"description": "KPI definitions", "content": _ref_json("KPI", array=True)},
+                      **_responses(401)}}})
     spec.path(path="/api/v1/kpis/{name}", operations={"get": {
         "summary": "Compute a KPI in the caller's scope", "operationId": "compute_kpi",
         "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
                        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
                        {"name": "by", "in": "query", "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "{kpi, value, unit, n, from, to, groups}"},
+        "responses": {"200": {"description": "{kpi, value, unit, n, from, to, groups}", "content": _ref_json("KPIResult")},
                       **_responses(400, 401, 404)}}})
 
 

@@ -1,0 +1,140 @@
+"""Per-process caches of the REST API: what every request needs besides its own records.
+
+Each app process (gunicorn worker) keeps its own; all of them are either immutable facts
+(user and unit names: users and units are never renamed, moved or deleted) or short-lived
+(``API_AUTH_CACHE_SECONDS``), so several processes on one database stay correct.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import select
+
+from .. import accounts, db
+from ..scope import load_actor
+from ..session import Session
+
+
+class ActorCache:
+    """Bearer token -> resolved Actor, kept for ``ttl`` seconds per process.
+
+    Resolving a token costs three queries (token, user + unit, grants); a client sending
+    many requests pays them once per ``ttl``. The price is staleness: a revoked token, a
+    deactivated user or a changed grant takes effect in every worker within ``ttl``
+    seconds (``API_AUTH_CACHE_SECONDS``, default 2; 0 turns the cache off). Only tokens
+    that resolved are kept, so guessing tokens still costs a query each.
+    """
+
+    def __init__(self, platform, ttl: float, size: int = 10_000):
+        self.platform, self.ttl, self.size = platform, ttl, size
+        self._items: dict[str, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str):
+        now = time.monotonic()
+        hit = self._items.get(token)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self.platform.engine.connect() as conn, conn.begin():
+            actor = load_actor(conn, accounts.user_for_token(conn, token))
+        if self.ttl > 0:
+            with self._lock:
+                if len(self._items) >= self.size:
+                    self._items = {k: v for k, v in self._items.items() if v[0] > now}
+                    if len(self._items) >= self.size:
+                        self._items.clear()
+                self._items[token] = (now + self.ttl, actor)
+        return actor
+
+
+class _Names(dict):
+    """An id -> name (or (name, path)) map that reloads itself on a miss.
+
+    Users and units are never renamed, moved or deleted (accounts.py offers no way to), so
+    an id once seen keeps its name; only new ids appear, and looking one up reloads.
+    """
+
+    def __init__(self, load):
+        super().__init__()
+        self._load = load
+        self._lock = threading.Lock()
+        self.refresh()
+
+    def refresh(self) -> None:
+        with self._lock:
+            fresh = self._load()
+            self.update(fresh)
+
+    def __missing__(self, key):
+        self.refresh()
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        raise KeyError(key)
+
+    def get(self, key, default=None):
+        if not dict.__contains__(self, key):
+            self.refresh()
+        return dict.get(self, key, default)
+
+    # Iterate over a copy (taken atomically in C): another thread may be adding ids.
+    def __iter__(self):
+        return iter(dict.copy(self))
+
+    def keys(self):
+        return dict.copy(self).keys()
+
+    def values(self):
+        return dict.copy(self).values()
+
+    def items(self):
+        return dict.copy(self).items()
+
+
+class Definitions:
+    """Per-process copies of what every request needs besides its records: user names,
+    units, and the entity-type versions (kept ``ttl`` seconds; only read-only requests use
+    them, so a type changed elsewhere is seen by reads within ``ttl``, by writes at once)."""
+
+    def __init__(self, platform, ttl: float):
+        self.platform, self.ttl = platform, ttl
+
+        def load(q):
+            def run():
+                with platform.engine.connect() as conn, conn.begin():
+                    return {r[0]: (r[1] if len(r) == 2 else tuple(r[1:])) for r in conn.execute(q)}
+            return run
+
+        self.users = _Names(load(select(db.users.c.id, db.users.c.name)))
+        self.units = _Names(load(select(db.units.c.id, db.units.c.name, db.units.c.path)))
+        self.unit_names = _Names(load(select(db.units.c.id, db.units.c.name)))
+        self._types: tuple[float, dict] | None = None
+        self._types_query = select(db.entity_types.c.name, db.entity_types.c.version)
+
+    def types(self, conn) -> dict:
+        now = time.monotonic()
+        if self._types is None or self._types[0] <= now:
+            self._types = (now + self.ttl, dict(conn.execute(self._types_query).all()))
+        return self._types[1]
+
+
+class ReadSession(Session):
+    """A read-only Session served from :class:`Definitions` (users, units, type versions)."""
+
+    def __init__(self, platform, conn, actor, definitions: Definitions):
+        super().__init__(platform, conn, actor)
+        self._defs = definitions
+
+    def entity_types_map(self) -> dict[str, int]:
+        if self._types is None:
+            self._types = self._defs.types(self.conn) if self._defs.ttl > 0 else super().entity_types_map()
+        return self._types
+
+    def user_names(self) -> dict[int, str]:
+        return self._defs.users
+
+    def _unit_rows(self) -> dict[int, tuple[str, str]]:
+        return self._defs.units
+
+    def unit_names(self) -> dict[int, str]:
+        return self._defs.unit_names
