@@ -57,6 +57,8 @@ def coerce(value, json_type: str | None, where: str, dialect: str):
             raise _bad(where, f"{value!r} is not a number") from None
         if isinstance(number, float) and not math.isfinite(number):
             raise _bad(where, f"{value!r} is not a finite number")
+        if isinstance(number, int) and not -2**63 <= number < 2**63:
+            raise _bad(where, f"{value!r} is outside the 64-bit integer range")
         return number
     if json_type == "boolean":
         if isinstance(value, bool):

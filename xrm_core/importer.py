@@ -45,7 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from . import db
 from .csvcells import CsvHeader
 from .errors import PluginError, ValidationError, XrmError
-from .records import Record, find_by_values, new_id
+from .records import nul_pointers, Record, find_by_values, new_id
 from .validation import pointer
 
 if TYPE_CHECKING:
@@ -312,6 +312,11 @@ class _Writer:
         self.keep: list | None = None
 
     def add(self, line: int, data: dict) -> None:
+        nul = nul_pointers(data)
+        if nul:
+            self.invalid.append({"line": line, "errors": [
+                {"pointer": p, "message": "the NUL character (\\u0000) cannot be stored"} for p in nul]})
+            return
         a = self.actor
         rec = Record(new_id(), self.et.name, data, 1, a.name, self.unit_name, self.now, self.now,
                      a.name, a.name, a.id, self.unit_id)

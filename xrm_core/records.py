@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import orjson
 from sqlalchemy import and_, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
@@ -21,6 +22,7 @@ from . import db
 from .errors import PluginError, NotFound, PermissionDenied, PreconditionFailed, ValidationError
 from .fields import field_expr, type_literal
 from .filters import compile_filter, order_by
+from .validation import pointer
 from .history import changes_payload, diff, merge_patch
 
 if TYPE_CHECKING:
@@ -151,6 +153,36 @@ def _after(keys, after):
 def _check_data(data, what: str = "record data"):
     if not isinstance(data, dict):
         raise ValidationError(f"{what} must be a JSON object", [{"pointer": "/data", "message": "not an object"}])
+    nul = nul_pointers(data)
+    if nul:
+        raise ValidationError(f"{what} contains NUL characters", [
+            {"pointer": "/data" + p, "message": "the NUL character (\\u0000) cannot be stored"} for p in nul])
+
+
+def nul_pointers(data) -> list[str]:
+    """Pointers of strings (keys or values) in ``data`` holding a NUL character.
+
+    JSON allows ``\\u0000`` but PostgreSQL's text and JSONB cannot store it; refusing it on
+    both engines keeps them alike. One serialisation finds the common case (none) fast.
+    """
+    if b"\\u0000" not in orjson.dumps(data):
+        return []
+    found: list[str] = []
+
+    def walk(node, path):
+        if isinstance(node, str):
+            if "\x00" in node:
+                found.append(pointer(path))
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                if "\x00" in k:
+                    found.append(pointer(path + (k,)))
+                walk(v, path + (k,))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, path + (i,))
+    walk(data, ())
+    return found
 
 
 def create(s: "Session", type_name: str, data: dict, unit: str | None = None,

@@ -416,3 +416,28 @@ def test_data_made_invalid_by_a_before_hook_is_refused(make_platform):
                     s.update(rec.id, {"name": "Bob"})
         assert pointers(e.value) == {"/data/age"}
     assert snapshot(p) == before
+
+
+def test_nul_characters_are_refused_alike_on_both_engines(platform, tmp_path):
+    from xrm_core.importer import import_file
+    with platform.session() as s:
+        with pytest.raises(ValidationError) as exc:
+            s.create("person", {"name": "a\x00b", "tags": ["ok", "x\x00"]})
+        assert {e["pointer"] for e in exc.value.errors} == {"/data/name", "/data/tags/1"}
+        rec = s.create("person", {"name": "ok"})
+        with pytest.raises(ValidationError):
+            s.update(rec.id, {"name": "\x00"})
+    f = tmp_path / "nul.jsonl"
+    f.write_text('{"name": "fine"}\n{"name": "bad\\u0000"}\n', encoding="utf-8")
+    with platform.session() as s:
+        report = import_file(s, "person", str(f), skip_invalid=True)
+    assert report["imported"] == 1
+    assert report["invalid"] == [{"line": 2, "errors": [
+        {"pointer": "/name", "message": "the NUL character (\\u0000) cannot be stored"}]}]
+
+
+def test_filter_integers_beyond_64_bits_are_refused(platform):
+    with platform.session() as s:
+        with pytest.raises(ValidationError) as exc:
+            s.list("person", {"age": {"gt": 2**70}})
+        assert exc.value.errors[0]["pointer"] == "/where/age/gt"
