@@ -78,7 +78,11 @@ class Session:
         return self._units
 
     def unit_names(self) -> dict[int, str]:
-        return {i: n for i, (n, _) in self._unit_rows().items()}
+        rows = self._unit_rows()
+        # Built once per loaded unit table: from_row asks for it once per record.
+        if getattr(self, "_unit_names_of", None) is not rows:
+            self._unit_names_of, self._unit_names = rows, {i: n for i, (n, _) in rows.items()}
+        return self._unit_names
 
     def unit_path(self, unit_id: int) -> str:
         return self._unit_rows()[unit_id][1]
