@@ -208,6 +208,9 @@ def create_token(conn: Connection, user: str, label: str | None = None) -> str:
     uid = conn.execute(select(db.users.c.id).where(db.users.c.name == user)).scalar()
     if uid is None:
         raise NotFound(f"unknown user {user!r}")
+    if label is not None and len(label) > 200:
+        raise ValidationError("a token label has at most 200 characters",
+                              [{"pointer": "/label", "message": f"{len(label)} characters"}])
     token = "xrm_" + secrets.token_urlsafe(32)
     conn.execute(insert(db.tokens).values(user_id=uid, token_hash=_token_hash(token), label=label,
                                           created_at=db.utcnow()))

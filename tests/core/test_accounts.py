@@ -212,3 +212,12 @@ def test_a_deactivated_users_token_stops_working(platform):
         conn.execute(db.users.update().where(db.users.c.name == "ada").values(active=False))
         with pytest.raises(AuthenticationError):
             accounts.user_for_token(conn, token)
+
+
+def test_a_token_label_longer_than_its_column_is_refused(platform):
+    from xrm_core import accounts
+    with platform.connection() as conn:
+        with pytest.raises(ValidationError) as exc:
+            accounts.create_token(conn, "admin", "x" * 201)
+        assert exc.value.errors[0]["pointer"] == "/label"
+        assert accounts.create_token(conn, "admin", "x" * 200).startswith("xrm_")
