@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, g, request, url_for
 from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound
 
 from .. import kpis
+from ..records import nul_pointers
 from ..errors import AuthenticationError, NotFound, PreconditionFailed, ValidationError, XrmError
 from ..fields import FIELD_RE, NUMERIC
 from ..filters import INTEGER_RE, coerce
@@ -121,28 +122,11 @@ def body() -> dict:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         raise _BadRequest(f"malformed JSON: {e}") from None
-    nul = list(_nul_pointers(value, ""))
+    nul = nul_pointers(value)
     if nul:
         raise ValidationError("text cannot contain NUL characters (\\u0000)",
                               [{"pointer": p, "message": "contains NUL (\\u0000)"} for p in nul[:50]])
     return value
-
-
-def _nul_pointers(value, where: str):
-    """JSON pointers of the strings (keys too) in ``value`` that contain NUL."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            yield where
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            ptr = f"{where}/{k.replace('~', '~0').replace('/', '~1')}"
-            if "\x00" in k:
-                yield ptr.replace("\x00", "\\u0000")
-            else:
-                yield from _nul_pointers(v, ptr)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _nul_pointers(v, f"{where}/{i}")
 
 
 class _BadRequest(XrmError):
