@@ -160,6 +160,89 @@ class KPIContext:
         """Run ``stmt`` in the session's transaction."""
         return self.session.conn.execute(stmt)
 
+    # -- building blocks of Python KPIs ------------------------------------------------
+    # Each returns what compute() returns, or the rows to build it from; groups follow ``by``.
+
+    def all_time(self) -> "KPIContext":
+        """A context like this one whose :meth:`base` limits records to the period only where a
+        ``time_field`` is named, for look-backs that need records from before the period (an
+        earlier purchase, the population at its start). :meth:`period` still works."""
+        return KPIContext(self.session, None, self.date_from, self.date_to, self.by)
+
+    def bytewise(self, expr: ColumnElement) -> ColumnElement:
+        """``expr`` (a string) compared byte by byte on both engines (``COLLATE "C"`` on
+        PostgreSQL), as ISO dates and date-times need whatever the database's locale."""
+        return expr.collate("C") if self.dialect == "postgresql" else expr
+
+    def aggregate(self, entity: str, *aggregates: ColumnElement, where: dict | None = None,
+                  time_field: str | None = None) -> tuple[tuple, dict]:
+        """Run ``aggregates`` over :meth:`base` ``(entity, where, time_field)``.
+
+        Returns ``(overall row, {group key: row})``; the dict is empty unless grouping
+        (``by``), and in key order.
+        """
+        base = self.base(entity, where, time_field)
+        total = tuple(self.execute(select(*aggregates).where(base)).first())
+        groups = {}
+        key = self.group_key(entity)
+        if key is not None:
+            for row in self.execute(select(key, *aggregates).where(base).group_by(key).order_by(key)):
+                groups[row[0]] = tuple(row[1:])
+        return total, groups
+
+    def measure(self, entity: str, value: ColumnElement, n: ColumnElement, where: dict | None = None,
+                time_field: str | None = None) -> dict:
+        """A KPI result from two aggregates over :meth:`base` ``(entity, where, time_field)``:
+        ``value`` and ``n`` (the number of records it stands on), overall and per group."""
+        (v, count), groups = self.aggregate(entity, value, n, where=where, time_field=time_field)
+        return {"value": _float(v), "n": count or 0,
+                "groups": [{"key": k, "value": _float(gv), "n": gn or 0} for k, (gv, gn) in groups.items()]}
+
+    def share(self, entity: str, counted: ColumnElement, hit: ColumnElement, where: dict | None = None,
+              time_field: str | None = None, scale: float = 100.0) -> dict:
+        """A KPI result: ``scale`` × records matching ``counted`` and ``hit`` / records matching
+        ``counted`` (SQL conditions), among :meth:`base` ``(entity, where, time_field)``;
+        ``n`` is the number of ``counted`` records."""
+        n = func.sum(case((counted, 1), else_=0))
+        value = float(scale) * func.sum(case((and_(counted, hit), 1), else_=0)) / func.nullif(n, 0)
+        return self.measure(entity, value, func.coalesce(n, 0), where, time_field)
+
+    def ratio(self, numerator: tuple, denominator: tuple, scale: float = 100.0) -> dict:
+        """A KPI result across two entity types: ``scale`` × Σnumerator / Σdenominator.
+
+        Each side is ``(entity, aggregate[, where[, time_field]])``, e.g.
+        ``("order", func.count(), {"status": "open"}, "opened_at")``, run through
+        :meth:`aggregate`. ``n`` is the number of denominator records; the value is None when
+        the denominator is 0 or empty. Groups pair up by the ``by`` key, which must then be a
+        field of both entity types.
+        """
+        def side(spec: tuple, *extra):
+            entity, agg, where, time_field = (*spec, None, None)[:4]
+            return self.aggregate(entity, agg, *extra, where=where, time_field=time_field)
+
+        (num,), num_groups = side(numerator)
+        (den, n), den_groups = side(denominator, func.count())
+
+        def value(a, b):
+            return scale * _float(a or 0) / _float(b) if b else None
+
+        groups = []
+        for k in sorted(set(num_groups) | set(den_groups), key=lambda k: (k is None, str(k))):
+            d, dn = den_groups.get(k, (None, 0))
+            groups.append({"key": k, "value": value(num_groups.get(k, (0,))[0], d), "n": dn})
+        return {"value": value(num, den), "n": n, "groups": groups}
+
+    def summarise(self, rows, value: ColumnElement, n: ColumnElement) -> dict:
+        """A KPI result from a subquery: ``value`` and ``n`` aggregate the columns of ``rows``
+        overall and, when grouping, per its column ``k`` (which the KPI fills from
+        :meth:`group_key`). For measures that need a first pass per record or per person."""
+        total = self.execute(select(value, n)).first()
+        groups = []
+        if self.by:
+            for k, gv, gn in self.execute(select(rows.c.k, value, n).group_by(rows.c.k).order_by(rows.c.k)):
+                groups.append({"key": k, "value": _float(gv), "n": gn or 0})
+        return {"value": _float(total[0]), "n": total[1] or 0, "groups": groups}
+
 
 class DeclarativeKPI:
     """A KPI given as data (``schemas/kpi.schema.json``), compiled to SQL."""
@@ -318,6 +401,11 @@ def _epoch_seconds(dialect: str, expr: ColumnElement) -> ColumnElement:
                   else_=func.timezone("UTC", cast(expr, TIMESTAMP())))
         return case((expr.op("~")(literal(PG_ISO_TIME)), extract("epoch", ts)), else_=None)
     return func.julianday(expr) * 86400.0
+
+
+def _float(v):
+    """A SQL number as a float (PostgreSQL answers ``numeric``), None as None."""
+    return None if v is None else float(v)
 
 
 def _num(v):

@@ -10,10 +10,9 @@ import json
 from functools import lru_cache
 from importlib.resources import files
 
-from xrm_core import NotFound, ValidationError
+from xrm_core import NotFound, ValidationError, times
 
 from . import outbox
-from .times import add_hours, hours_between, now
 
 CLOSED = ("resolved", "closed")
 # Persian text is typed with Arabic or Persian yeh/kaf and with or without a zero-width
@@ -54,10 +53,10 @@ def before_create(record, session) -> None:
     live = data.get("status") not in CLOSED and not (data.get("closed_at") or data.get("resolved_at"))
     if data.get("kind") in rules()["kinds"]:
         if live:
-            data.setdefault("opened_at", now())
+            data.setdefault("opened_at", times.now())
         data.setdefault("category", categorise(data.get("subject") or "", data.get("description") or ""))
         if "due_at" not in data and data.get("opened_at"):
-            data["due_at"] = add_hours(data["opened_at"], sla_hours(data["category"]))
+            data["due_at"] = times.add_hours(data["opened_at"], sla_hours(data["category"]))
     _route(record, session)
     if "handling_hours" not in data:  # an imported, already closed case keeps a given value
         _handling_time(data, data.get("opened_at"))
@@ -74,7 +73,7 @@ def before_update(record, changes, session) -> None:
         if not str(data.get("resolution") or "").strip():
             raise ValidationError(f"a case cannot be {new} without a resolution: say what was done",
                                   [{"pointer": "/data/resolution", "message": f"required when status is {new}"}])
-        data.setdefault("resolved_at" if new == "resolved" else "closed_at", now())
+        data.setdefault("resolved_at" if new == "resolved" else "closed_at", times.now())
         _handling_time(data, data.get("opened_at") or record.created_at)
     elif old in CLOSED:
         for field in ("resolved_at", "closed_at", "handling_hours"):
@@ -98,7 +97,7 @@ def _handling_time(data: dict, start: str | None) -> None:
     field = "closed_at" if data.get("closed_at") else "resolved_at"
     if not data.get(field) or not start:
         return
-    hours = hours_between(start, data[field])
+    hours = times.hours_between(start, data[field])
     if hours < 0:
         raise ValidationError(f"a case cannot be closed before it was opened ({data[field]} < {start})",
                               [{"pointer": f"/data/{field}", "message": "before opened_at"}])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from xrm_core import PluginError, XrmError, hookimpl
+from xrm_core import call_first, hookimpl
 
 log = logging.getLogger(__name__)
 HOOK = "xrm_crm_send_notification"
@@ -33,27 +33,11 @@ def send(session, record, channel: str, to: str, message: str, event: str) -> di
     The activity is written as ``system`` (the platform sent it, whoever made the change)
     with the payload ``{event, channel, to, message, receipt}``; it is returned.
     """
-    receipt = _deliver(session.platform.pm, channel=channel, to=to, message=message, record=record,
-                       session=session)
+    # The first transport that answers delivers; a failing one is named (xrm_core.call_first).
+    receipt = call_first(session.platform.pm, HOOK, channel=channel, to=to, message=message,
+                         record=record, session=session)
     payload = {"event": event, "channel": channel, "to": to, "message": message, "receipt": receipt}
     return session.as_system().log(record.id, "notification", message, payload)
-
-
-def _deliver(pm, **kwargs):
-    """The first non-None result of the transports, in pluggy's order (firstresult), naming
-    the transport's plugin if it fails."""
-    for impl in reversed(getattr(pm.hook, HOOK).get_hookimpls()):
-        if impl.hookwrapper or getattr(impl, "wrapper", False):
-            continue
-        try:
-            result = impl.function(**{k: kwargs[k] for k in impl.argnames})
-        except XrmError:
-            raise
-        except Exception as e:  # noqa: BLE001 — name the adapter, roll the change back
-            raise PluginError(pm.get_name(impl.plugin) or repr(impl.plugin), HOOK, e) from e
-        if result is not None:
-            return result
-    return None
 
 
 @hookimpl(trylast=True)

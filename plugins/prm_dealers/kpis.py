@@ -8,27 +8,10 @@ from __future__ import annotations
 
 from sqlalchemy import TIMESTAMP, and_, case, cast, extract, func, select
 
-from xrm_core import KPI, KPIContext
+from xrm_core import KPI
 
 #: Visit types that are repairs of a fault (periodic services and recalls are not).
 REPAIR_VISIT_TYPES = ["repair", "warranty_repair"]
-
-
-# -- helpers (each plugin keeps its own: plugins never import each other) ------------------
-def _whole_history(ctx):
-    """A context like ``ctx`` whose ``base()`` adds no period unless asked: ``ctx.base()``
-    limits the KPI's own entity to the period by default, but a look-back (the earlier
-    visit) needs the records before it too."""
-    return KPIContext(ctx.session, None, ctx.date_from, ctx.date_to, ctx.by)
-
-
-def _float(v):
-    return None if v is None else float(v)
-
-
-def _text(ctx, expr):
-    """A string field ordered byte-wise, as ISO timestamps need, on both engines."""
-    return expr.collate("C") if ctx.dialect == "postgresql" else expr
 
 
 def _days_between(ctx, start, end):
@@ -36,19 +19,6 @@ def _days_between(ctx, start, end):
     if ctx.dialect == "postgresql":
         return extract("epoch", cast(end, TIMESTAMP(timezone=True)) - cast(start, TIMESTAMP(timezone=True))) / 86400.0
     return func.julianday(end) - func.julianday(start)
-
-
-def _aggregate(ctx, entity: str, where: dict | None, time_field: str | None, *aggs):
-    """Run ``aggs`` over the visible records of ``entity`` in the period: the overall row and,
-    when the caller groups (``--by``), a row per group key."""
-    base = ctx.base(entity, where, time_field)
-    total = tuple(ctx.execute(select(*aggs).where(base)).first())
-    groups = {}
-    key = ctx.group_key(entity)
-    if key is not None:
-        for row in ctx.execute(select(key, *aggs).where(base).group_by(key).order_by(key)):
-            groups[row[0]] = tuple(row[1:])
-    return total, groups
 
 
 # -- KPIs -------------------------------------------------------------------------------
@@ -72,23 +42,18 @@ class RepeatRepairRate(KPI):
         fault = ctx.field("service_visit", "fault_code")
         at = ctx.field("service_visit", "received_at")
         key = ctx.group_key("service_visit")
-        previous = func.lag(at).over(partition_by=[vin, fault], order_by=_text(ctx, at))
+        previous = func.lag(at).over(partition_by=[vin, fault], order_by=ctx.bytewise(at))
         where = {"visit_type": {"in": REPAIR_VISIT_TYPES}, "fault_code": {"exists": True},
                  "status": {"ne": "cancelled"}}
         # The period filters the outer count only: the earlier visit may lie before it.
         inner = (select(*([key.label("k")] if key is not None else []), at.label("at"), previous.label("prev"),
                         case((ctx.period("service_visit", "received_at"), 1), else_=0).label("p"))
-                 .where(_whole_history(ctx).base("service_visit", where)).subquery())
+                 .where(ctx.all_time().base("service_visit", where)).subquery())
         repeat = and_(inner.c.p == 1, inner.c.prev.isnot(None),
                       _days_between(ctx, inner.c.prev, inner.c.at) <= self.window_days)
         n = func.coalesce(func.sum(inner.c.p), 0)
         value = 100.0 * func.sum(case((repeat, 1), else_=0)) / func.nullif(func.sum(inner.c.p), 0)
-        v, count = ctx.execute(select(value, n)).first()
-        groups = []
-        if key is not None:
-            for k, gv, gn in ctx.execute(select(inner.c.k, value, n).group_by(inner.c.k).order_by(inner.c.k)):
-                groups.append({"key": k, "value": _float(gv), "n": gn})
-        return {"value": _float(v), "n": count, "groups": groups}
+        return ctx.summarise(inner, value, n)
 
 
 class SalesVsTarget(KPI):
@@ -102,19 +67,9 @@ class SalesVsTarget(KPI):
                    "dealer_code (or model, when targets are set per model).")
 
     def compute(self, ctx):
-        (sold,), sold_groups = _aggregate(ctx, "sales_report", None, "month",
-                                          func.sum(ctx.field("sales_report", "units_sold")))
-        (target, n), target_groups = _aggregate(ctx, "sales_target", None, "month",
-                                                func.sum(ctx.field("sales_target", "target_units")), func.count())
-
-        def value(s, t):
-            return 100.0 * _float(s or 0) / _float(t) if t else None
-
-        groups = []
-        for k in sorted(set(sold_groups) | set(target_groups), key=lambda k: (k is None, str(k))):
-            t, tn = target_groups.get(k, (None, 0))
-            groups.append({"key": k, "value": value(sold_groups.get(k, (0,))[0], t), "n": tn})
-        return {"value": value(sold, target), "n": n, "groups": groups}
+        return ctx.ratio(("sales_report", func.sum(ctx.field("sales_report", "units_sold")), None, "month"),
+                         ("sales_target", func.sum(ctx.field("sales_target", "target_units")), None, "month"),
+                         100.0)
 
 
 KPI_CLASSES = (RepeatRepairRate, SalesVsTarget)

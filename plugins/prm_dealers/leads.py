@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import weakref
 
-from xrm_core import NotFound
-
-from .times import now
+from xrm_core import NotFound, times
 
 INACTIVE = ("suspended", "terminated")
 #: per open connection (one transaction): {region: {dealer_code: leads}} and the ids of the
@@ -28,7 +26,7 @@ def before_create(record, session) -> None:
         code = next_dealer(session, data["region"])
         if code is not None:
             data["dealer_code"] = code
-            data.setdefault("assigned_at", now())
+            data.setdefault("assigned_at", times.now())
             if data.get("status", "new") == "new":
                 data["status"] = "assigned"
             _tally(session)["assigned"].add(record.id)

@@ -10,10 +10,7 @@ relationship types name them), so ``xrm init`` refuses it without crm.
 """
 from __future__ import annotations
 
-import json
-from importlib.resources import files
-
-from xrm_core import hookimpl
+from xrm_core import json_definitions
 
 from .demo import xrm_demo_data  # noqa: F401 — the hook lives with the demo data
 
@@ -22,32 +19,5 @@ from .closed_loop import xrm_record_event  # noqa: F401 — detractor follow-up 
 from .kpis import KPI_CLASSES
 
 
-def _json(name: str):
-    return json.loads(files(__name__).joinpath(name).read_text(encoding="utf-8"))
-
-
-@hookimpl
-def xrm_entity_types():
-    folder = files(__name__).joinpath("types")
-    return [json.loads(f.read_text(encoding="utf-8"))
-            for f in sorted(folder.iterdir(), key=lambda f: f.name) if f.name.endswith(".json")]
-
-
-@hookimpl
-def xrm_relationship_types():
-    return _json("relationship_types.json")
-
-
-@hookimpl
-def xrm_activity_kinds():
-    return _json("activity_kinds.json")
-
-
-@hookimpl
-def xrm_roles():
-    return _json("roles.json")
-
-
-@hookimpl
-def xrm_kpis():
-    return _json("kpis.json") + [cls() for cls in KPI_CLASSES]
+# xrm_entity_types … xrm_kpis: the JSON files beside this module (types/, *.json).
+globals().update(json_definitions(__name__, kpis=KPI_CLASSES))

@@ -38,15 +38,8 @@ class Csat(KPI):
 
     def compute(self, ctx):
         score = _normalised(ctx.field("survey_response", "score"), CSAT_SCALE)
-        base = ctx.base("survey_response", {"question_kind": "csat"}, "answered_at")
-        v, n = ctx.execute(select(func.avg(score), func.count()).where(base)).first()
-        groups = []
-        key = ctx.group_key("survey_response")
-        if key is not None:
-            for k, gv, gn in ctx.execute(select(key, func.avg(score), func.count()).where(base)
-                                         .group_by(key).order_by(key)):
-                groups.append({"key": k, "value": _float(gv), "n": gn})
-        return {"value": _float(v), "n": n, "groups": groups}
+        return ctx.measure("survey_response", func.avg(score), func.count(), {"question_kind": "csat"},
+                           "answered_at")
 
 
 class Csm(KPI):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import weakref
 
+from xrm_core import times
+
 from . import outbox
-from .times import add_hours, now
 
 #: per open connection (one transaction): ids of the reports forwarded here, told after storing
 _pending: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -62,7 +63,7 @@ def _forward(record, session) -> None:
     if supplier is None or outbox.contact(supplier.data) is None:
         return  # nobody to tell: the report stays open until a supplier is named
     data["supplier_code"] = code
-    data["forwarded_at"] = now()
+    data["forwarded_at"] = times.now()
     data["status"] = "forwarded"
     _pending.setdefault(session.conn, set()).add(record.id)
 
@@ -72,12 +73,12 @@ def _set_due(data: dict, session) -> None:
         return
     agreement = _agreement(session, data["supplier_code"], data.get("part_number"), _day(data))
     if agreement is not None and agreement.get("response_hours"):
-        data["response_due_at"] = add_hours(data["forwarded_at"], agreement["response_hours"])
+        data["response_due_at"] = times.add_hours(data["forwarded_at"], agreement["response_hours"])
 
 
 def _day(data: dict) -> str:
     # The calendar day written in the value, as the KPI period filter reads it.
-    return str(data.get("detected_at") or now())[:10]
+    return str(data.get("detected_at") or times.now())[:10]
 
 
 def _in_effect(session, where: dict, part_number, day: str) -> list[dict]:

@@ -1,0 +1,122 @@
+"""Helpers for writing plugins: small, generic, part of the public API.
+
+:func:`json_definitions` gives a plugin whose definitions are JSON files beside its code the
+five definition hooks in one line, instead of five copies of the same loader.
+:func:`call_first` calls a hook a plugin declared itself (``xrm_addhooks``) the way pluggy's
+``firstresult`` does, but names the plugin whose implementation fails.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from importlib.resources import files
+
+from .errors import DefinitionError, PluginError, XrmError
+from .plugins import hookimpl, plugin_name
+
+__all__ = ["json_definitions", "call_first", "DEFINITION_FILES"]
+
+#: Hook name -> the JSON file (a list of definitions) it reads; entity types are one file each
+#: in the ``types/`` folder.
+DEFINITION_FILES = {
+    "xrm_relationship_types": "relationship_types.json",
+    "xrm_activity_kinds": "activity_kinds.json",
+    "xrm_roles": "roles.json",
+    "xrm_kpis": "kpis.json",
+}
+TYPES_FOLDER = "types"
+
+
+def json_definitions(package: str, kpis: Iterable = ()) -> dict[str, Callable]:
+    """The definition hooks of a plugin whose definitions are JSON files in ``package``.
+
+    Returns ``{"xrm_entity_types", "xrm_relationship_types", "xrm_activity_kinds",
+    "xrm_roles", "xrm_kpis"}``, each a ``@hookimpl`` function reading, on every call:
+
+    - ``types/*.json``: one entity-type definition (a JSON object) per file, in file-name order;
+    - ``relationship_types.json``, ``activity_kinds.json``, ``roles.json``, ``kpis.json``:
+      each a JSON array of definitions.
+
+    A missing file or folder means "none" (an empty list). ``kpis`` adds Python KPIs after
+    those of ``kpis.json``: a class is instantiated on every call (each platform gets its own
+    object), anything else is returned as it is.
+
+    pluggy finds hooks as attributes of the plugin module, so bind the functions there::
+
+        globals().update(json_definitions(__name__, kpis=KPI_CLASSES))
+
+    A file that is not valid JSON, or not of the expected shape, raises
+    :class:`~xrm_core.DefinitionError` naming the file, the line and the column.
+    """
+    root = files(package)
+
+    def read(relpath: str, expect: type):
+        path = root.joinpath(relpath)
+        if not path.is_file():
+            return None
+        where = f"{package}: {relpath}"
+        try:
+            value = json.loads(path.read_text(encoding="utf-8-sig"))
+        except json.JSONDecodeError as e:
+            raise DefinitionError(f"{where}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}",
+                                  [{"pointer": "", "line": e.lineno, "message": e.msg}]) from None
+        if not isinstance(value, expect):
+            shape = "an object" if expect is dict else "an array"
+            raise DefinitionError(f"{where}: must hold {shape} (a JSON {type(value).__name__} found)",
+                                  [{"pointer": "", "message": f"not {shape}"}])
+        return value
+
+    def read_list(name: str) -> list:
+        return read(name, list) or []
+
+    @hookimpl
+    def xrm_entity_types():
+        folder = root.joinpath(TYPES_FOLDER)
+        if not folder.is_dir():
+            return []
+        names = sorted(f.name for f in folder.iterdir() if f.name.endswith(".json") and f.is_file())
+        return [read(f"{TYPES_FOLDER}/{name}", dict) for name in names]
+
+    @hookimpl
+    def xrm_relationship_types():
+        return read_list(DEFINITION_FILES["xrm_relationship_types"])
+
+    @hookimpl
+    def xrm_activity_kinds():
+        return read_list(DEFINITION_FILES["xrm_activity_kinds"])
+
+    @hookimpl
+    def xrm_roles():
+        return read_list(DEFINITION_FILES["xrm_roles"])
+
+    extra_kpis = tuple(kpis)
+
+    @hookimpl
+    def xrm_kpis():
+        return read_list(DEFINITION_FILES["xrm_kpis"]) + [k() if isinstance(k, type) else k for k in extra_kpis]
+
+    return {f.__name__: f for f in (xrm_entity_types, xrm_relationship_types, xrm_activity_kinds, xrm_roles,
+                                    xrm_kpis)}
+
+
+def call_first(pm, hook: str, **kwargs):
+    """Call the implementations of ``hook`` in pluggy's order and return the first result that
+    is not None (None when every one answers None, or there is none).
+
+    Each implementation gets only the keyword arguments it asks for. An
+    :class:`~xrm_core.XrmError` (a refusal such as ValidationError) passes through; any other
+    exception becomes a :class:`~xrm_core.PluginError` naming the plugin, so the caller's
+    change is rolled back with a clear message. Hook wrappers are skipped.
+    """
+    for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+        if impl.hookwrapper or getattr(impl, "wrapper", False):
+            continue
+        try:
+            result = impl.function(**{k: kwargs[k] for k in impl.argnames})
+        except XrmError:
+            raise
+        except Exception as e:  # noqa: BLE001 — name the plugin, roll the change back
+            raise PluginError(plugin_name(pm, impl.plugin), hook, e) from e
+        if result is not None:
+            return result
+    return None
