@@ -1,0 +1,311 @@
+"""Experiments for the import hot path: what each candidate change would save, measured.
+
+Not a pass/fail benchmark: it runs the JSONL import of ``import_jsonl.py`` *in process*
+(``importer.import_file`` in one session, commit included; process start-up excluded) on a
+fresh SQLite database per run, with candidate changes applied by monkeypatching this
+process only — xrm_core itself is not modified. Next to them, two floors measured in the same
+run: the plain sqlite3 baseline of ``import_jsonl.py`` (also with the platform's journal
+settings, WAL + synchronous=NORMAL, which write every page twice) and a sqlite3 ``executemany`` of
+exactly the rows the platform stores (records + ``created`` history) into its own schema,
+with its indexes — the best any Python code on this layout can do.
+
+Variants (cumulative where marked +):
+  as is                    the importer unchanged
+  driver executemany       the records/history INSERTs go to the DBAPI cursor as tuples with
+                           JSON pre-serialised (SQLAlchemy's per-row parameter processing skipped)
+  + cache 64 MiB           also PRAGMA cache_size=-65536 for the import's connection
+  + cheap ids              also ids from one random prefix + counter instead of os.urandom per row
+  no data in history       as is, but the ``created`` activity omits the copy of the data
+                           (a design change: the baseline is then the record's version 1)
+  all code changes above   driver executemany + cache + cheap ids + no data in history
+  no record hooks          as is, but no ``xrm_record_event`` implementation is called (the
+                           upper bound of what a cheaper hook dispatch could save)
+  plugins off              the database prepared and imported with every plugin blocked
+  other types' partial indexes dropped
+                           the installed plugins' types stay, but the partial expression
+                           indexes of every other type are dropped before the import: each
+                           INSERT into xrm_records evaluates every partial index's WHERE on
+                           SQLite, so their number, not the rows' own, sets much of the cost
+
+    python bench/import_experiments.py              # 10,000 rows
+    python bench/import_experiments.py --full       # 100,000 rows
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import random
+import sqlite3
+import sys
+import time
+
+import orjson
+
+import _common as C
+import import_jsonl as IJ
+
+STORAGE_FLOOR = """
+INSERT INTO xrm_records (id, type, data, version, owner_id, unit_id, created_by, updated_by, created_at, updated_at)
+VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
+"""
+ACTIVITY_FLOOR = """
+INSERT INTO xrm_activities (record_id, record_type, unit_id, owner_id, kind, at, actor, summary, payload)
+VALUES (?, ?, ?, ?, 'created', ?, 'admin', ?, ?)
+"""
+
+
+# -- the candidate changes, as patches of this process ------------------------------------
+@contextlib.contextmanager
+def driver_executemany(drop_history_data: bool = False, only_drop: bool = False):
+    """Send multi-row INSERTs of records/history to the DBAPI cursor as tuples."""
+    from sqlalchemy import JSON
+    from sqlalchemy.engine.base import Connection
+    from sqlalchemy.sql.dml import Insert
+    orig = Connection.execute
+
+    def execute(self, statement, parameters=None, **kw):
+        if (isinstance(statement, Insert) and isinstance(parameters, list) and parameters
+                and statement.table.name in ("xrm_records", "xrm_activities")):
+            if drop_history_data and statement.table.name == "xrm_activities":
+                parameters = [{**p, "payload": {k: v for k, v in p["payload"].items() if k != "data"}}
+                              for p in parameters]
+            if only_drop:
+                return orig(self, statement, parameters, **kw)
+            table = statement.table
+            cols = list(parameters[0])
+            js = [isinstance(table.c[c].type, JSON) for c in cols]
+            ph = "?" if self.dialect.name == "sqlite" else "%s"
+            sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))})"
+            dumps = orjson.dumps
+            rows = [tuple(dumps(p[c]).decode() if j else p[c] for c, j in zip(cols, js)) for p in parameters]
+            return self.exec_driver_sql(sql, rows)
+        return orig(self, statement, parameters, **kw)
+
+    Connection.execute = execute
+    try:
+        yield
+    finally:
+        Connection.execute = orig
+
+
+@contextlib.contextmanager
+def cheap_ids():
+    """ids: 12 hex digits of ms at start + 8 hex digits of a counter from a random start."""
+    from xrm_core import importer
+    orig = importer.new_id
+    counter = itertools.count(random.SystemRandom().getrandbits(31))
+
+    def new_id():
+        return f"{int(time.time() * 1000):012x}{next(counter) & 0xFFFFFFFF:08x}"
+
+    importer.new_id = new_id
+    try:
+        yield
+    finally:
+        importer.new_id = orig
+
+
+@contextlib.contextmanager
+def no_record_hooks():
+    """Skip every ``xrm_record_event`` implementation (the upper bound of what cheaper hook
+    dispatch could save; the built-in plugins' hooks return at once for this type)."""
+    from xrm_core.platform import Platform
+    orig = Platform.record_event_impls
+    Platform.record_event_impls = lambda self: []
+    try:
+        yield
+    finally:
+        Platform.record_event_impls = orig
+
+
+@contextlib.contextmanager
+def plugins_off():
+    """Every entry-point plugin blocked (XRM_DISABLE_PLUGINS) while the database is prepared
+    and imported into: fewer entity types, so fewer partial indexes on xrm_records."""
+    old = os.environ.get("XRM_DISABLE_PLUGINS")
+    os.environ["XRM_DISABLE_PLUGINS"] = ",".join(C.entry_point_plugins())
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["XRM_DISABLE_PLUGINS"]
+        else:
+            os.environ["XRM_DISABLE_PLUGINS"] = old
+
+
+def drop_other_indexes(path) -> int:
+    """Drop the partial indexes of every other entity type (what a one-table-per-type or a
+    side-table index layout would spare each insert). Returns how many were dropped."""
+    con = sqlite3.connect(path)
+    names = [n for n, sql in con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                         "AND tbl_name = 'xrm_records' AND sql LIKE '%WHERE type =%'")
+             if f"'{IJ.TYPE_NAME}'" not in sql]
+    for name in names:
+        con.execute(f'DROP INDEX "{name}"')
+    con.commit()
+    con.close()
+    return len(names)
+
+
+def record_indexes(path) -> int:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'xrm_records'").fetchone()[0]
+    finally:
+        con.close()
+
+
+def run_import(url: str, data, n: int, cache: bool = False) -> tuple[float, float]:
+    from xrm_core import Platform, importer
+    p = Platform(url)
+    try:
+        c, t = time.process_time(), time.perf_counter()
+        with p.session("admin") as s:
+            if cache:
+                s.conn.exec_driver_sql("PRAGMA cache_size=-65536")
+            report = importer.import_file(s, IJ.TYPE_NAME, str(data))
+        dt = (time.perf_counter() - t, time.process_time() - c)
+    finally:
+        p.dispose()
+    if report["imported"] != n:
+        raise SystemExit(f"imported {report['imported']} of {n}")
+    IJ.check_stored(url, n)
+    return dt
+
+
+def prepare(url: str) -> None:
+    from xrm_core import Platform
+    p = Platform(url)
+    try:
+        p.init()
+        C.add_type(p, IJ.ENTITY_TYPE)
+    finally:
+        p.dispose()
+
+
+def baseline(path, data, wal: bool = False) -> tuple[float, float]:
+    """The plain sqlite3 baseline of import_jsonl.py, in process; ``wal``: with the
+    platform's journal settings (WAL, synchronous=NORMAL) instead of SQLite's defaults."""
+    c, t = time.process_time(), time.perf_counter()
+    con = sqlite3.connect(path)
+    if wal:
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("CREATE TABLE t (id TEXT PRIMARY KEY, body TEXT)")
+    with open(data, encoding="utf-8") as f:
+        con.executemany("INSERT INTO t VALUES (?, ?)", ((f"{i:012x}", line.rstrip("\n")) for i, line in enumerate(f)))
+    con.commit()
+    con.close()
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def storage_floor(db_path, data) -> tuple[float, float]:
+    """The rows the platform stores, straight through sqlite3 (no parse, no validation)."""
+    c, t = time.process_time(), time.perf_counter()
+    con = sqlite3.connect(db_path, isolation_level=None)
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("BEGIN IMMEDIATE")
+    uid, unit = con.execute("SELECT id, unit_id FROM xrm_users WHERE name = 'admin'").fetchone()
+    now = "2026-01-01T00:00:00.000000Z"
+    with open(data, encoding="utf-8") as f:
+        lines = [(i, line.rstrip("\n")) for i, line in enumerate(f, 1)]
+    for lo in range(0, len(lines), 2000):
+        chunk = lines[lo:lo + 2000]
+        con.executemany(STORAGE_FLOOR, [(f"{i:020x}", IJ.TYPE_NAME, body, uid, unit, uid, uid, now, now)
+                                        for i, body in chunk])
+        con.executemany(ACTIVITY_FLOOR, [
+            (f"{i:020x}", IJ.TYPE_NAME, unit, uid, now, f"imported from records.jsonl line {i}",
+             '{"data":' + body + ',"import":{"file":"records.jsonl","line":' + str(i) + '}}') for i, body in chunk])
+    con.execute("COMMIT")
+    con.close()
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def main() -> int:
+    p = C.parser(__doc__.splitlines()[0], 10_000, 100_000)
+    p.add_argument("--reps", type=int, default=3, help="runs of each variant (best kept; default 3)")
+    args = p.parse_args()
+    if args.url:
+        raise SystemExit("import_experiments.py runs on SQLite only (the import target is defined on SQLite)")
+    n = C.rows_of(args)
+    C.print_machine()
+
+    variants = {  # name -> (how to prepare the database, how to import)
+        "as is": (None, lambda url, data: run_import(url, data, n)),
+        "plugins off": ("plugins off", lambda url, data: _with([plugins_off()], url, data, n)),
+        "other types' partial indexes dropped": ("drop", lambda url, data: run_import(url, data, n)),
+        "no record hooks": (None, lambda url, data: _with([no_record_hooks()], url, data, n)),
+        "driver executemany": (None, lambda url, data: _with([driver_executemany()], url, data, n)),
+        "+ cache 64 MiB": (None, lambda url, data: _with([driver_executemany()], url, data, n, cache=True)),
+        "+ cheap ids": (None, lambda url, data: _with([driver_executemany(), cheap_ids()], url, data, n, cache=True)),
+        "no data in history": (None, lambda url, data: _with([driver_executemany(True, only_drop=True)], url, data, n)),
+        "all code changes above": (None, lambda url, data: _with([driver_executemany(True), cheap_ids()], url, data, n,
+                                                                 cache=True)),
+        "all code changes + other types' indexes dropped": (
+            "drop", lambda url, data: _with([driver_executemany(True), cheap_ids()], url, data, n, cache=True)),
+        "all code changes + other types' indexes dropped + no hooks": (
+            "drop", lambda url, data: _with([driver_executemany(True), cheap_ids(), no_record_hooks()], url, data, n,
+                                            cache=True)),
+    }
+    with C.workdir("xrm_bench_importx_") as work:
+        data = work / "records.jsonl"
+        IJ.generate(data, n)
+        (work / "type.json").write_text(json.dumps(IJ.ENTITY_TYPE))
+        times: dict[str, C.Runs] = {"sqlite3 executemany, one table (import_jsonl baseline)": C.Runs(),
+                                    "sqlite3 executemany, one table, WAL + synchronous=NORMAL": C.Runs(),
+                                    "sqlite3 executemany, xrm schema (records + history)": C.Runs(),
+                                    "sqlite3 executemany, xrm schema, own type's indexes only": C.Runs(),
+                                    **{k: C.Runs() for k in variants}}
+        k = 0
+        indexes: dict[str, int] = {}
+        for _ in range(args.reps):
+            b = work / "baseline.db"
+            b.unlink(missing_ok=True)
+            times["sqlite3 executemany, one table (import_jsonl baseline)"].add(*baseline(b, data))
+            for f in work.glob("baseline.db*"):
+                f.unlink()
+            times["sqlite3 executemany, one table, WAL + synchronous=NORMAL"].add(*baseline(b, data, wal=True))
+            for f in work.glob("baseline.db*"):
+                f.unlink()
+            for name in ["sqlite3 executemany, xrm schema (records + history)",
+                         "sqlite3 executemany, xrm schema, own type's indexes only", *variants]:
+                k += 1
+                path = work / f"x{k}.db"
+                url = f"sqlite:///{path}"
+                how, fn = variants.get(name, (None, None))
+                with plugins_off() if how == "plugins off" else contextlib.nullcontext():
+                    prepare(url)
+                if how == "drop" or "own type's indexes only" in name:
+                    drop_other_indexes(path)
+                indexes.setdefault(name, record_indexes(path))
+                if name.startswith("sqlite3"):
+                    times[name].add(*storage_floor(path, data))
+                else:
+                    times[name].add(*fn(url, data))
+                for f in work.glob(f"x{k}.db*"):
+                    f.unlink()
+        base, asis = times["sqlite3 executemany, one table (import_jsonl baseline)"], times["as is"]
+        print(f"{n:,} rows, in process (no start-up), SQLite; best of {args.reps}, interleaved; "
+              "CPU = this process's CPU time")
+        print()
+        C.table([[k, indexes.get(k, "-"), C.fmt_s(r.best()), f"{r.best() / base.best():.2f}×",
+                  C.fmt_s(r.best(True)), f"{r.best(True) / base.best(True):.2f}×",
+                  f"{r.best(True) / asis.best(True):.2f}×", " ".join(C.fmt_s(x) for x in r.wall)]
+                 for k, r in times.items()],
+                ["variant", "indexes on xrm_records", "wall", "vs baseline", "CPU", "CPU vs baseline",
+                 "CPU vs as is", "all runs (wall)"])
+        print()
+    return 0
+
+
+def _with(patches, url, data, n, cache=False):
+    with contextlib.ExitStack() as st:
+        for cm in patches:
+            st.enter_context(cm)
+        return run_import(url, data, n, cache)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
