@@ -368,14 +368,14 @@ class _Writer:
         conn = self.s.conn
         try:
             with conn.begin_nested():
-                conn.execute(insert(db.records), [_row(rec) for _, rec in batch])
+                _insert_many(conn, db.records, [_row(rec) for _, rec in batch])
         except IntegrityError:
             batch = self._one_by_one(batch)
         if self.hooks:
             batch = [(line, rec) for line, rec in batch if self._after_create(line, rec)]
         if batch:
             a, source = self.actor, self.source
-            conn.execute(insert(db.activities), [
+            _insert_many(conn, db.activities, [
                 {"record_id": rec.id, "record_type": rec.type, "unit_id": rec.unit_id, "owner_id": rec.owner_id,
                  "kind": "created", "at": rec.created_at, "actor": a.name,
                  "summary": f"imported from {source} line {line}" if source else f"created {rec.type}",
@@ -442,6 +442,32 @@ def _get(data: dict, path: str):
     for part in path.split("."):
         v = v.get(part) if isinstance(v, dict) else None
     return v
+
+
+_JSON_COLUMNS = {"data", "payload"}
+
+
+def _insert_many(conn, table, rows: list[dict]) -> None:
+    """INSERT ``rows`` in one ``executemany``.
+
+    On SQLite the rows go straight to the DB-API cursor with their JSON serialised by orjson:
+    SQLAlchemy's per-row parameter processing was about a third of an import's time. Other
+    engines take SQLAlchemy's path (its psycopg executemany is already batched).
+    """
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(table), rows)
+        return
+    cols = list(rows[0])
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    dumps = orjson.dumps
+    json_at = [i for i, c in enumerate(cols) if c in _JSON_COLUMNS]
+    params = []
+    for row in rows:
+        values = list(row.values())
+        for i in json_at:
+            values[i] = dumps(values[i]).decode()
+        params.append(tuple(values))
+    conn.exec_driver_sql(sql, params)
 
 
 def _row(rec: Record) -> dict:
