@@ -90,6 +90,15 @@ def from_row(s: "Session", row) -> Record:
                   row.owner_id, row.unit_id)
 
 
+def _from_rows(s: "Session", rows) -> list[Record]:
+    """Records of rows selected exactly as COLUMNS, unpacked by position (list pages)."""
+    users, units = s.user_names(), s.unit_names()
+    return [Record(rid, rtype, data, version, users.get(owner_id), units.get(unit_id), created_at, updated_at,
+                   users.get(created_by), users.get(updated_by), owner_id, unit_id)
+            for rid, rtype, data, version, owner_id, unit_id, created_at, updated_at, created_by, updated_by
+            in rows]
+
+
 def _load(s: "Session", record_id: str, action: str = "read"):
     """Row of ``record_id`` if the actor may read it (else NotFound) and ``action`` it (else 403)."""
     row = _row(s, record_id)
@@ -133,7 +142,7 @@ def list_records(s: "Session", type_name: str, where: dict | None = None, limit:
     if after is not None:
         conds.append(_after(keys, after))
     q = select(*COLUMNS).where(and_(*conds)).order_by(*order).limit(max(0, int(limit)))
-    return [from_row(s, row) for row in s.conn.execute(q)]
+    return _from_rows(s, s.conn.execute(q))
 
 
 def _after(keys, after):
