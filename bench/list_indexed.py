@@ -210,13 +210,11 @@ def index_experiment(platform, where, city, reps) -> None:
 
 
 def experiments(sx, where, city) -> dict:
-    """Candidate changes of Session.list, each a step further, all on their own admin session
-    ``sx`` (patched on that instance only). Together they split the platform's overhead into
+    """Candidate changes of Session.list, each a step further, on an admin session ``sx`` of
+    their own. Together they split the platform's overhead into
     statement building, SQLAlchemy execution/result processing and building Records.
 
-    - unit names cached: ``Session.unit_names()`` returns a cached dict (today it rebuilds a
-      dict of every unit for every row, via ``records.from_row``);
-    - + prebuilt statement: also skip building the SELECT (what caching the statement per
+    - prebuilt statement: skip building the SELECT (what caching the statement per
       type/filter shape/scope with bind parameters would give), rows fetched with ``.all()``;
     - cached SQL text, exec_driver_sql: the statement compiled once, run as SQL text through
       SQLAlchemy's driver-level call (no result type processing), Records built by position;
@@ -232,7 +230,6 @@ def experiments(sx, where, city) -> dict:
     from xrm_core.filters import compile_filter, order_by
     R = records.R
     names = sx.unit_names()
-    sx.unit_names = lambda: names  # instance attribute: this session only
     et = sx.entity_type(TYPE_NAME)
     keys, order = order_by(sx.dialect, et, [])
     q = (select(*records.COLUMNS)
@@ -267,8 +264,7 @@ def experiments(sx, where, city) -> dict:
     def driver_records():
         return to_records(raw())
 
-    return {"exp: unit names cached (admin)": lambda: sx.list(TYPE_NAME, where, limit=LIMIT),
-            "exp: + prebuilt statement (admin)": prebuilt,
+    return {"exp: prebuilt statement (admin)": prebuilt,
             "exp: cached SQL text, exec_driver_sql (admin)": cached_sql,
             "exp: driver rows -> Records (admin)": driver_records}
 
