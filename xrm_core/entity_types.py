@@ -233,7 +233,11 @@ def _index_specs(dialect: str, et: EntityType) -> list[tuple[str, str, int | Non
     out = []
     for position, fields in specs:
         unique = position is not None
-        columns = ", ".join(["type"] + [field_sql(dialect, f, et.field_type(f)) for f in fields]
+        # SQLite needs the leading type column to use a partial index without statistics;
+        # PostgreSQL would drop `type = 'T'` from the index condition (the index's WHERE
+        # already implies it) and then scan the type's whole index, so it goes without.
+        lead = ["type"] if dialect == "sqlite" else []
+        columns = ", ".join(lead + [field_sql(dialect, f, et.field_type(f)) for f in fields]
                             + ([] if unique else ["id"]))
         digest = hashlib.sha1(f"{et.name}|{unique}|{columns}".encode()).hexdigest()[:10]
         name = f"xrm_{'uq' if unique else 'ix'}_{digest}_{et.name}"[:63]

@@ -279,7 +279,8 @@ def index_for(kind, field, unique=False) -> str:
         et = entity_types.get(conn, kind.name)
         ddl = entity_types.index_ddl(conn.dialect.name, et)
         expr = field_sql(conn.dialect.name, field, et.field_type(field))
-    columns = f"(type, {expr})" if unique else f"(type, {expr}, id)"
+    lead = "type, " if conn.dialect.name == "sqlite" else ""  # see entity_types._index_specs
+    columns = f"({lead}{expr})" if unique else f"({lead}{expr}, id)"
     [name] = [n for n, sql in ddl.items() if columns in sql and ("UNIQUE" in sql) == unique]
     return name
 
