@@ -135,6 +135,14 @@ def report(platform, leaves, args) -> None:
             if got != want or not got:
                 raise SystemExit(f"{who}: Session.list and raw SQL disagree ({len(got)} vs {len(want)} rows)")
 
+        def list_and_read():
+            # Session.list decodes a record's data on first access: this pays for all of it.
+            items = sa.list(TYPE_NAME, where, limit=LIMIT)
+            for r in items:
+                r.data
+            return items
+        fns["Session.list + every record's data (admin)"] = list_and_read
+
         def open_and_list():
             with platform.session("admin", write=False) as s:
                 return s.list(TYPE_NAME, where, limit=LIMIT)
@@ -160,10 +168,9 @@ def report(platform, leaves, args) -> None:
         print()
 
         # What the platform sent, and how the database runs it.
+        from xrm_core import listing
         for who, s in (("admin", sa), ("unit scope", su)):
-            with C.capture_sql(s.conn) as seen:
-                s.list(TYPE_NAME, where, limit=LIMIT)
-            stmt, params = seen[-1]
+            stmt, params = listing.list_query(s, TYPE_NAME, where, limit=LIMIT)
             print(f"platform SQL ({who}): {' '.join(stmt.split())}  params={params}")
             for line in C.explain(s.conn, stmt, params):
                 print(f"    plan: {line}")

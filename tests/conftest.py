@@ -2,6 +2,7 @@
 ``XRM_TEST_DATABASE_URL`` is set (each test in its own schema, dropped afterwards)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -24,11 +25,11 @@ def fast_password_hashing(monkeypatch):
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
-@pytest.fixture(params=ENGINES)
-def db_url(request, tmp_path):
-    """URL of an empty database (SQLite file, or a fresh PostgreSQL schema)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'xrm.db'}"
+@contextlib.contextmanager
+def empty_database(engine: str, tmp_path, name: str = "xrm"):
+    """URL of an empty database: a SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    if engine == "sqlite":
+        yield f"sqlite:///{tmp_path / (name + '.db')}"
         return
     schema = f"xrm_t_{uuid.uuid4().hex[:12]}"
     admin = db.make_engine(PG_URL)
@@ -41,6 +42,20 @@ def db_url(request, tmp_path):
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@pytest.fixture(params=ENGINES)
+def db_url(request, tmp_path):
+    """URL of an empty database (SQLite file, or a fresh PostgreSQL schema)."""
+    with empty_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def other_db_url(db_url, tmp_path):
+    """A second empty database on the engine of ``db_url``."""
+    with empty_database("sqlite" if db_url.startswith("sqlite") else "postgresql", tmp_path, "other") as url:
+        yield url
 
 
 @pytest.fixture

@@ -75,16 +75,17 @@ def coerce(value, json_type: str | None, where: str, dialect: str):
     return value
 
 
-def compile_filter(dialect: str, et, where: dict, pointer_prefix: str = "/where",
-                   table: str = "xrm_records") -> ColumnElement:
-    """SQL condition for filter ``where`` over records of entity type ``et``.
+def filter_terms(dialect: str, et, where: dict, pointer_prefix: str = "/where") -> list[tuple]:
+    """The conditions of filter ``where``, checked and with values coerced.
 
-    Raises ValidationError (pointer ``{pointer_prefix}/FIELD[/OP]``) for an unknown or
-    malformed field, an unknown operator or a value the field's type cannot take.
+    One ``(field, json_type, op, value)`` per condition, in the filter's order; ``value`` is
+    a bool for ``exists``, a list for ``in``, else a scalar or None. Raises ValidationError
+    (pointer ``{pointer_prefix}/FIELD[/OP]``) for an unknown or malformed field, an unknown
+    operator or a value the field's type cannot take.
     """
     if not isinstance(where, dict):
         raise _bad(pointer_prefix, "a filter is a JSON object of field → condition")
-    conds = []
+    terms = []
     for fname, cond in where.items():
         ptr = pointer_prefix + json_pointer([fname])
         if not isinstance(fname, str) or not FIELD_RE.match(fname):
@@ -92,23 +93,22 @@ def compile_filter(dialect: str, et, where: dict, pointer_prefix: str = "/where"
         if not et.has_field(fname):
             raise _bad(ptr, f"{fname!r} is not a field of {et.name}")
         jt = et.field_type(fname)
-        expr = field_expr(dialect, fname, jt, table)
         ops = cond if isinstance(cond, dict) else {"eq": cond}
         if not ops:
             raise _bad(ptr, "empty condition")
         for op, value in ops.items():
             optr = ptr + json_pointer([op]) if isinstance(cond, dict) else ptr
-            conds.append(_condition(dialect, expr, jt, op, value, optr))
-    return and_(*conds) if conds else true()
+            terms.append((fname, jt, op, _term_value(dialect, jt, op, value, optr)))
+    return terms
 
 
-def _condition(dialect: str, expr, jt: str | None, op, value, optr: str) -> ColumnElement:
+def _term_value(dialect: str, jt: str | None, op, value, optr: str):
     if op not in OPS:
         raise _bad(optr, f"unknown operator {op!r}; use one of {', '.join(OPS)}")
     if op == "exists":
         if not isinstance(value, bool):
             raise _bad(optr, "exists takes true or false")
-        return expr.isnot(None) if value else expr.is_(None)
+        return value
     if op == "in":
         if not isinstance(value, list):
             raise _bad(optr, "in takes a list")
@@ -117,17 +117,57 @@ def _condition(dialect: str, expr, jt: str | None, op, value, optr: str) -> Colu
             if v is None:
                 raise _bad(f"{optr}/{i}", "in takes strings, numbers or booleans; use exists for null")
             vals.append(coerce(v, jt, f"{optr}/{i}", dialect))
-        return expr.in_(vals) if vals else false()
+        return vals
     v = coerce(value, jt, optr, dialect)
+    if v is None and op not in ("eq", "ne"):
+        raise _bad(optr, f"{op} needs a value")
+    if isinstance(v, bool) and op in COMPARE:
+        raise _bad(optr, f"{op} does not order booleans; use eq, ne or in")
+    return v
+
+
+def term_values(terms) -> list:
+    """The values :func:`term_clause` binds for ``terms``, in the order it binds them."""
+    out = []
+    for _f, _jt, op, v in terms:
+        if op == "in":
+            out.extend(v)
+        elif op != "exists" and v is not None:
+            out.append(v)
+    return out
+
+
+def term_clause(dialect: str, term, table: str = "xrm_records", bind=None) -> ColumnElement:
+    """SQL condition of one term of :func:`filter_terms`.
+
+    Values are bound by ``bind(value)`` when given (named parameters for prepared
+    statements, called in :func:`term_values` order), else as anonymous parameters.
+    """
+    fname, jt, op, v = term
+    b = bind or (lambda x: x)
+    expr = field_expr(dialect, fname, jt, table)
+    if op == "exists":
+        return expr.isnot(None) if v else expr.is_(None)
+    if op == "in":
+        return expr.in_([b(x) for x in v]) if v else false()
     if v is None:
-        if op not in ("eq", "ne"):
-            raise _bad(optr, f"{op} needs a value")
         return expr.is_(None) if op == "eq" else expr.isnot(None)
     if op == "eq":
-        return expr == v
+        return expr == b(v)
     if op == "ne":
-        return or_(expr.is_(None), expr != v)
-    return getattr(expr, COMPARE[op])(v)
+        return or_(expr.is_(None), expr != b(v))
+    return getattr(expr, COMPARE[op])(b(v))
+
+
+def compile_filter(dialect: str, et, where: dict, pointer_prefix: str = "/where",
+                   table: str = "xrm_records") -> ColumnElement:
+    """SQL condition for filter ``where`` over records of entity type ``et``.
+
+    Raises ValidationError (pointer ``{pointer_prefix}/FIELD[/OP]``) for an unknown or
+    malformed field, an unknown operator or a value the field's type cannot take.
+    """
+    conds = [term_clause(dialect, t, table) for t in filter_terms(dialect, et, where, pointer_prefix)]
+    return and_(*conds) if conds else true()
 
 
 def order_by(dialect: str, et, sort: list[str], table=None):

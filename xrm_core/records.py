@@ -15,13 +15,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import and_, bindparam, insert, or_, select, tuple_
+from sqlalchemy import bindparam, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from . import db
 from .errors import PluginError, NotFound, PermissionDenied, PreconditionFailed, ValidationError
 from .fields import field_expr, type_literal
-from .filters import compile_filter, order_by
 from .validation import pointer
 from .history import changes_payload, diff, merge_patch
 
@@ -69,7 +68,15 @@ class Record:
     unit_id: int | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "type": self.type, "data": self.data, "version": self.version,
+        return self._as_dict(self.data)
+
+    def to_json_ready(self) -> dict:
+        """:meth:`to_dict` for ``orjson.dumps``: data not yet decoded goes out as the stored text."""
+        raw = self.__dict__.get("_data_json")
+        return self._as_dict(self.data if raw is None else orjson.Fragment(raw))
+
+    def _as_dict(self, data) -> dict:
+        return {"id": self.id, "type": self.type, "data": data, "version": self.version,
                 "owner": self.owner, "unit": self.unit, "created_at": self.created_at,
                 "updated_at": self.updated_at, "created_by": self.created_by,
                 "updated_by": self.updated_by}
@@ -77,6 +84,16 @@ class Record:
     @property
     def etag(self) -> str:
         return f'"{self.version}"'
+
+    def __getattr__(self, name):
+        # Reached only when normal lookup fails: the ``data`` of a listed record, kept as the
+        # stored JSON text until first read (see :func:`_from_rows`).
+        if name == "data":
+            d = self.__dict__
+            if "_data_json" in d:
+                data = d["data"] = orjson.loads(d.pop("_data_json"))
+                return data
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 COLUMNS = (R.c.id, R.c.type, R.c.data, R.c.version, R.c.owner_id, R.c.unit_id,
@@ -91,12 +108,25 @@ def from_row(s: "Session", row) -> Record:
 
 
 def _from_rows(s: "Session", rows) -> list[Record]:
-    """Records of rows selected exactly as COLUMNS, unpacked by position (list pages)."""
+    """Records of rows selected exactly as COLUMNS, unpacked by position (list pages).
+
+    ``data`` given as JSON text (SQLite's driver returns it so) is decoded on first access.
+    """
     users, units = s.user_names(), s.unit_names()
-    return [Record(rid, rtype, data, version, users.get(owner_id), units.get(unit_id), created_at, updated_at,
-                   users.get(created_by), users.get(updated_by), owner_id, unit_id)
-            for rid, rtype, data, version, owner_id, unit_id, created_at, updated_at, created_by, updated_by
-            in rows]
+    out = []
+    for rid, rtype, data, version, owner_id, unit_id, created_at, updated_at, created_by, updated_by in rows:
+        rec = _new_record(Record)
+        # Set the instance dict at once: a dataclass __init__ would need ``data`` decoded.
+        rec.__dict__ = {
+            "id": rid, "type": rtype, ("_data_json" if isinstance(data, (str, bytes)) else "data"): data,
+            "version": version, "owner": users.get(owner_id), "unit": units.get(unit_id),
+            "created_at": created_at, "updated_at": updated_at, "created_by": users.get(created_by),
+            "updated_by": users.get(updated_by), "owner_id": owner_id, "unit_id": unit_id}
+        out.append(rec)
+    return out
+
+
+_new_record = object.__new__
 
 
 def _load(s: "Session", record_id: str, action: str = "read"):
@@ -123,44 +153,6 @@ def _row(s: "Session", record_id: str):
 def get(s: "Session", record_id: str) -> Record:
     """The record ``record_id``; NotFound if unknown or outside the caller's read scope."""
     return from_row(s, _load(s, record_id))
-
-
-def list_records(s: "Session", type_name: str, where: dict | None = None, limit: int = 100,
-                 sort: list[str] | None = None, after: tuple | None = None) -> list[Record]:
-    """Up to ``limit`` records of a type matching filter ``where``, scoped, ordered by ``sort``.
-
-    ``after`` is the keyset cursor: the sort values and id of the last row already seen.
-    PermissionDenied if the caller holds no read grant on the type at all.
-    """
-    et = s.entity_type(type_name)
-    if not s.actor.can(et.name, "read"):
-        raise PermissionDenied(f"{s.actor.name!r} may not read {et.name} records")
-    conds = [R.c.type == type_literal(et.name), s.actor.clause(et.name, "read")]
-    if where:
-        conds.append(compile_filter(s.dialect, et, where))
-    keys, order = order_by(s.dialect, et, sort or [])
-    if after is not None:
-        conds.append(_after(keys, after))
-    q = select(*COLUMNS).where(and_(*conds)).order_by(*order).limit(max(0, int(limit)))
-    return _from_rows(s, s.conn.execute(q))
-
-
-def _after(keys, after):
-    """Keyset condition: rows strictly after ``after`` in the order of ``keys`` [(expr, desc)]."""
-    if not isinstance(after, (list, tuple)) or len(after) != len(keys):
-        raise ValidationError(f"the cursor needs {len(keys)} value(s): the sort values and the id",
-                              [{"pointer": "/cursor", "message": "wrong number of values"}])
-    # Sort fields order NULLs (absent values) last on both engines (see filters.order_by).
-    ors = []
-    for i, (expr, desc) in enumerate(keys):
-        eqs = [k.is_(None) if v is None else k == v for (k, _), v in zip(keys[:i], after[:i])]
-        v = after[i]
-        if v is None:
-            continue  # nothing sorts after a NULL but other NULLs, decided by the next key
-        beyond = expr < v if desc else expr > v
-        last = i == len(keys) - 1  # the id: never NULL
-        ors.append(and_(*eqs, beyond if last else or_(beyond, expr.is_(None))))
-    return or_(*ors)
 
 
 def _check_data(data, what: str = "record data"):

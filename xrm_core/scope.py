@@ -42,19 +42,35 @@ class Actor:
     def can(self, entity_type: str, action: str) -> bool:
         return self.depth(entity_type, action) > 0
 
-    def clause(self, entity_type: str, action: str, table=db.records) -> ColumnElement:
-        """SQL condition selecting the rows of ``table`` this actor may ``action``."""
+    def clause(self, entity_type: str, action: str, table=db.records, bind=None) -> ColumnElement:
+        """SQL condition selecting the rows of ``table`` this actor may ``action``.
+
+        ``bind(value)`` binds the one value the condition compares with (see
+        :meth:`clause_values`) as a named parameter, for prepared statements.
+        """
         d = self.depth(entity_type, action)
+        b = bind or (lambda v: v)
         if d >= DEPTHS["all"]:
             return true()
         if d == DEPTHS["subtree"]:
             return table.c.unit_id.in_(
-                select(db.units.c.id).where(db.units.c.path.like(self.unit_path + "%")).scalar_subquery())
+                select(db.units.c.id).where(db.units.c.path.like(b(self.unit_path + "%"))).scalar_subquery())
         if d == DEPTHS["unit"]:
-            return table.c.unit_id == self.unit_id
+            return table.c.unit_id == b(self.unit_id)
         if d == DEPTHS["own"]:
-            return table.c.owner_id == self.id
+            return table.c.owner_id == b(self.id)
         return false()
+
+    def clause_values(self, entity_type: str, action: str) -> tuple[int, list]:
+        """The depth of :meth:`clause` and the values it binds, in order."""
+        d = self.depth(entity_type, action)
+        if d == DEPTHS["subtree"]:
+            return d, [self.unit_path + "%"]
+        if d == DEPTHS["unit"]:
+            return d, [self.unit_id]
+        if d == DEPTHS["own"]:
+            return d, [self.id]
+        return d, []
 
     def clause_any_type(self, types, action: str, table=db.records, type_column=None) -> ColumnElement:
         """Scope condition over rows of several entity types (``type_column`` holds the type)."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from . import db, history, records, relationships
+from . import db, history, listing, records, relationships
 from .errors import Conflict, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
 from .filters import compile_filter
 from .scope import Actor
@@ -167,7 +167,7 @@ class Session:
 
     def list(self, type_name: str, where: dict | None = None, limit: int = 100,
              sort: list[str] | None = None, after: tuple | None = None) -> list[records.Record]:
-        return records.list_records(self, type_name, where, limit, sort, after)
+        return listing.list_records(self, type_name, where, limit, sort, after)
 
     def update(self, record_id: str, patch: dict, if_version: int | None = None) -> records.Record:
         return records.update(self, record_id, patch, if_version)

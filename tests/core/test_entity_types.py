@@ -8,10 +8,10 @@ import os
 import uuid
 
 import pytest
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from xrm_core import Platform, ValidationError, db, entity_types
+from xrm_core import Platform, ValidationError, db, entity_types, listing
 from xrm_core.errors import Conflict, DefinitionError, NotFound
 from xrm_core.plugins import make_plugin_manager
 from xrm_core.records import new_id
@@ -240,21 +240,9 @@ def raw_insert(kind, *items):
 
 # -- expression indexes ------------------------------------------------------------------
 def captured_list_sql(kind, where, sort=None):
-    """Run a list query and return (statement, parameters) of the SELECT it sent."""
-    seen = []
-
-    def grab(conn, cursor, statement, parameters, context, executemany):
-        if "FROM xrm_records" in statement and "LIMIT" in statement.upper():
-            seen.append((statement, parameters))
-
-    event.listen(kind.p.engine, "before_cursor_execute", grab)
-    try:
-        with kind.p.session() as s:
-            s.list(kind.name, where, sort=sort)
-    finally:
-        event.remove(kind.p.engine, "before_cursor_execute", grab)
-    assert len(seen) == 1
-    return seen[0]
+    """(statement, parameters) of the SELECT ``s.list(kind.name, where, sort=sort)`` runs."""
+    with kind.p.session() as s:
+        return listing.list_query(s, kind.name, where, sort=sort)
 
 
 def query_plan(kind, where, sort=None) -> str:

@@ -293,7 +293,7 @@ def list_records(type_name):
     if more:
         last = items[-1]
         nxt = _cursor_encode(sort, [_dig(last.data, f.lstrip("-")) for f in sort] + [last.id])
-    return jsonify({"items": [r.to_dict() for r in items], "next": nxt})
+    return jsonify({"items": [r.to_json_ready() for r in items], "next": nxt})
 
 
 def _dig(data, path):

@@ -1,0 +1,165 @@
+"""Lists of records: the filtered, scoped, sorted and paged SELECT, prepared once per shape.
+
+A list page is the platform's most frequent read, and its database work is small (an
+indexed range of one type, 50 rows), so building and compiling a SQLAlchemy statement per
+call used to cost several times the query itself. The statement depends only on the
+request's *shape*: the entity type and its version, the filter's fields, operators and value
+types, the sort, the cursor's shape, the actor's scope depth and the limit. Its SQL is
+compiled once per shape with named parameters and then run on the DB-API cursor of the
+session's connection with this call's values — the same transaction, the same SQL the
+statement would have produced, no per-call compilation or result processing.
+
+Records come back with ``data`` still as the stored JSON text on SQLite; it is decoded on
+first access (:class:`xrm_core.records.Record`), so a caller that only needs ids or passes
+the JSON on does not pay for it.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy.exc import DBAPIError
+
+from . import db
+from .errors import PermissionDenied, ValidationError
+from .fields import type_literal
+from .filters import filter_terms, order_by, term_clause, term_values
+from .records import COLUMNS, Record, _from_rows
+
+if TYPE_CHECKING:
+    from .session import Session
+
+R = db.records
+
+#: Prepared statements kept per shape; old shapes are dropped first (a shape is a few
+#: hundred bytes of SQL, and real applications use a few dozen).
+CACHE_SIZE = 512
+_plans: OrderedDict = OrderedDict()
+
+
+class _Plan:
+    """The SQL of one shape, its parameter names in the driver's order and its fixed values."""
+
+    __slots__ = ("sql", "positional", "names", "fixed")
+
+    def __init__(self, sql: str, positional: tuple | None, names: list[str], fixed: dict):
+        self.sql, self.positional, self.names, self.fixed = sql, positional, names, fixed
+
+    def params(self, values: list):
+        """Driver parameters for ``values`` (in the order the shape's names were bound)."""
+        bound = dict(self.fixed)
+        bound.update(zip(self.names, values))
+        if self.positional is not None:
+            return tuple(bound[n] for n in self.positional)
+        return bound
+
+
+def list_records(s: "Session", type_name: str, where: dict | None = None, limit: int = 100,
+                 sort: list[str] | None = None, after: tuple | None = None) -> list[Record]:
+    """Up to ``limit`` records of a type matching filter ``where``, scoped, ordered by ``sort``.
+
+    ``after`` is the keyset cursor: the sort values and id of the last row already seen.
+    PermissionDenied if the caller holds no read grant on the type at all; ValidationError
+    (with a JSON pointer) for a bad filter, sort or cursor, before any SQL runs.
+    """
+    sql, params = list_query(s, type_name, where, limit, sort, after)
+    return _from_rows(s, _run(s, sql, params))
+
+
+def list_query(s: "Session", type_name: str, where: dict | None = None, limit: int = 100,
+               sort: list[str] | None = None, after: tuple | None = None) -> tuple[str, object]:
+    """The SQL text and driver parameters :func:`list_records` runs (for EXPLAIN and tests)."""
+    et = s.entity_type(type_name)
+    actor = s.actor
+    if not actor.can(et.name, "read"):
+        raise PermissionDenied(f"{actor.name!r} may not read {et.name} records")
+    dialect = s.dialect
+    terms = filter_terms(dialect, et, where) if where else []
+    sort = list(sort or ())
+    depth, scope_values = actor.clause_values(et.name, "read")
+    limit = max(0, int(limit))
+    if after is not None:
+        if not isinstance(after, (list, tuple)) or len(after) != len(sort) + 1:
+            order_by(dialect, et, sort)  # a bad sort field is the first error to report
+            raise ValidationError(f"the cursor needs {len(sort) + 1} value(s): the sort values and the id",
+                                  [{"pointer": "/cursor", "message": "wrong number of values"}])
+        after = tuple(after)
+    # Everything the SQL text depends on. Field types are part of it: two databases may hold
+    # different definitions of the same type name and version.
+    key = (s.conn.dialect.name, s.conn.dialect.paramstyle, et.name, et.version, depth, limit,
+           tuple((f, et.field_type(f) if et.has_field(f) else None) for f in
+                 (x[1:] if isinstance(x, str) and x.startswith("-") else x for x in sort)),
+           tuple(sort), tuple((f, jt, op, v if op == "exists" else _kind(v)) for f, jt, op, v in terms),
+           None if after is None else tuple(_kind(v) for v in after))
+    values = scope_values + term_values(terms) + ([v for v in after if v is not None] if after else [])
+    plan = _plans.get(key)
+    if plan is None:
+        plan = _prepare(s, et, terms, sort, after, limit)
+        _plans[key] = plan
+        if len(_plans) > CACHE_SIZE:
+            _plans.popitem(last=False)
+    return plan.sql, plan.params(values)
+
+
+def _kind(value):
+    """What of a bound value shapes the SQL: its type (PostgreSQL casts by it; None is no
+    parameter but IS NULL), a list's length. ``exists`` terms are keyed by their value."""
+    if isinstance(value, list):
+        return tuple(type(v) for v in value)
+    return type(value)
+
+
+def _prepare(s: "Session", et, terms, sort, after, limit) -> _Plan:
+    """Build and compile the statement of one shape, binding values by name in call order."""
+    names: list[str] = []
+
+    def bind(value):
+        name = f"p{len(names)}"
+        names.append(name)
+        return bindparam(name, value)
+
+    dialect = s.dialect
+    conds = [R.c.type == type_literal(et.name), s.actor.clause(et.name, "read", bind=bind)]
+    conds += [term_clause(dialect, t, bind=bind) for t in terms]
+    keys, order = order_by(dialect, et, sort)
+    if after is not None:
+        conds.append(_after(keys, after, bind))
+    q = select(*COLUMNS).where(and_(*conds)).order_by(*order).limit(limit)
+    compiled = q.compile(dialect=s.conn.dialect)
+    fixed = {k: v for k, v in compiled.construct_params().items() if k not in names}
+    positional = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+    return _Plan(compiled.string, positional, names, fixed)
+
+
+def _after(keys, after, bind):
+    """Keyset condition: rows strictly after ``after`` in the order of ``keys`` [(expr, desc)]."""
+    # Sort fields order NULLs (absent values) last on both engines (see filters.order_by).
+    # Values are bound in the order of ``after`` (None is not bound), as list_query lists them.
+    bound = [None if v is None else bind(v) for v in after]
+    ors = []
+    for i, (expr, desc) in enumerate(keys):
+        eqs = [k.is_(None) if v is None else k == b for (k, _), v, b in zip(keys[:i], after[:i], bound[:i])]
+        if after[i] is None:
+            continue  # nothing sorts after a NULL but other NULLs, decided by the next key
+        beyond = expr < bound[i] if desc else expr > bound[i]
+        last = i == len(keys) - 1  # the id: never NULL
+        ors.append(and_(*eqs, beyond if last else or_(beyond, expr.is_(None))))
+    return or_(*ors)
+
+
+def _run(s: "Session", sql: str, params):
+    """Rows of ``sql`` on the session's connection (its transaction), via the DB-API cursor."""
+    conn = s.conn
+    dbapi_conn = conn.connection.dbapi_connection
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(sql, params)
+        return cur.fetchall()
+    except conn.dialect.loaded_dbapi.Error as e:
+        # The same error SQLAlchemy would raise had it run the statement.
+        raise DBAPIError.instance(sql, params, e, conn.dialect.loaded_dbapi.Error,
+                                  dialect=conn.dialect) from e
+    finally:
+        cur.close()
+
