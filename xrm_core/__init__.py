@@ -1,20 +1,16 @@
 """xrm_core — the small core of the xRM platform.
 
 Plugins import only the names below; everything else may change between versions.
+
+The names are loaded on first use (PEP 562), so ``from xrm_core import hookimpl`` does not
+import SQLAlchemy and the rest of the platform: loading a plugin, or ``xrm --help``, stays cheap.
 """
+from importlib import import_module as _import_module
+
 from .errors import (
     AuthenticationError, Conflict, DefinitionError, NotFound, PermissionDenied, PluginError,
     PreconditionFailed, ValidationError, XrmError,
 )
-from . import times
-from .history import Activity
-from .hookspecs import hookspec
-from .kpis import KPI, KPIContext
-from .platform import Platform, open_platform
-from .plugin_kit import call_first, json_definitions
-from .plugins import hookimpl
-from .records import Record
-from .session import Session
 
 __all__ = [
     "hookimpl", "hookspec", "Platform", "open_platform", "Session", "Record", "Activity", "KPI", "KPIContext",
@@ -23,3 +19,42 @@ __all__ = [
     # plugin helpers: definition hooks from JSON files, first answer of a plugin's own hook, RFC 3339 times
     "json_definitions", "call_first", "times",
 ]
+
+#: Public name -> (submodule, attribute; None for the submodule itself), imported on first use.
+_LAZY = {
+    "times": ("times", None),
+    "Activity": ("history", "Activity"),
+    "hookspec": ("hookspecs", "hookspec"),
+    "KPI": ("kpis", "KPI"),
+    "KPIContext": ("kpis", "KPIContext"),
+    "Platform": ("platform", "Platform"),
+    "open_platform": ("platform", "open_platform"),
+    "json_definitions": ("plugin_kit", "json_definitions"),
+    "call_first": ("plugin_kit", "call_first"),
+    "hookimpl": ("plugins", "hookimpl"),
+    "Record": ("records", "Record"),
+    "Session": ("session", "Session"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = _import_module(f"{__name__}.{module}")
+        if attr is not None:
+            value = getattr(value, attr)
+        globals()[name] = value  # next time a plain attribute
+        return value
+    if not name.startswith("_"):
+        # Submodules stay reachable as attributes (``xrm_core.db``), as when they were all
+        # imported up front.
+        try:
+            return _import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

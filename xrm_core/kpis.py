@@ -18,9 +18,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
-    Connection, and_, case, cast, extract, func, insert, literal, literal_column, select, true,
+    TIMESTAMP, Connection, and_, case, cast, extract, func, insert, literal, literal_column, select, true,
 )
-from sqlalchemy.dialects.postgresql import TIMESTAMP
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import db

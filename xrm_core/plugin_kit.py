@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from importlib import import_module
 from importlib.resources import files
 
 from .errors import DefinitionError, PluginError, XrmError
@@ -27,7 +28,7 @@ DEFINITION_FILES = {
 TYPES_FOLDER = "types"
 
 
-def json_definitions(package: str, kpis: Iterable = ()) -> dict[str, Callable]:
+def json_definitions(package: str, kpis: Iterable | str = ()) -> dict[str, Callable]:
     """The definition hooks of a plugin whose definitions are JSON files in ``package``.
 
     Returns ``{"xrm_entity_types", "xrm_relationship_types", "xrm_activity_kinds",
@@ -39,11 +40,13 @@ def json_definitions(package: str, kpis: Iterable = ()) -> dict[str, Callable]:
 
     A missing file or folder means "none" (an empty list). ``kpis`` adds Python KPIs after
     those of ``kpis.json``: a class is instantiated on every call (each platform gets its own
-    object), anything else is returned as it is.
+    object), anything else is returned as it is. ``kpis`` may also name them as
+    ``"module:attribute"``, imported on the first call: Python KPIs import SQLAlchemy, and
+    loading a plugin (every ``xrm`` command does) should not have to.
 
     pluggy finds hooks as attributes of the plugin module, so bind the functions there::
 
-        globals().update(json_definitions(__name__, kpis=KPI_CLASSES))
+        globals().update(json_definitions(__name__, kpis=f"{__name__}.kpis:KPI_CLASSES"))
 
     A file that is not valid JSON, or not of the expected shape, raises
     :class:`~xrm_core.DefinitionError` naming the file, the line and the column.
@@ -89,11 +92,15 @@ def json_definitions(package: str, kpis: Iterable = ()) -> dict[str, Callable]:
     def xrm_roles():
         return read_list(DEFINITION_FILES["xrm_roles"])
 
-    extra_kpis = tuple(kpis)
+    def python_kpis() -> tuple:
+        if isinstance(kpis, str):
+            module, _, attribute = kpis.partition(":")
+            return tuple(getattr(import_module(module), attribute))
+        return tuple(kpis)
 
     @hookimpl
     def xrm_kpis():
-        return read_list(DEFINITION_FILES["xrm_kpis"]) + [k() if isinstance(k, type) else k for k in extra_kpis]
+        return read_list(DEFINITION_FILES["xrm_kpis"]) + [k() if isinstance(k, type) else k for k in python_kpis()]
 
     return {f.__name__: f for f in (xrm_entity_types, xrm_relationship_types, xrm_activity_kinds, xrm_roles,
                                     xrm_kpis)}

@@ -16,8 +16,8 @@ from .demo import xrm_demo_data  # noqa: F401 — the hook lives with the demo d
 
 from .cli import xrm_cli_commands  # noqa: F401 — `xrm voc kano|csm`
 from .closed_loop import xrm_record_event  # noqa: F401 — detractor follow-up cases
-from .kpis import KPI_CLASSES
 
 
-# xrm_entity_types … xrm_kpis: the JSON files beside this module (types/, *.json).
-globals().update(json_definitions(__name__, kpis=KPI_CLASSES))
+# xrm_entity_types … xrm_kpis: the JSON files beside this module (types/, *.json), then the
+# Python KPIs of kpis.py (imported when first asked for: they need SQLAlchemy).
+globals().update(json_definitions(__name__, kpis=f"{__name__}.kpis:KPI_CLASSES"))

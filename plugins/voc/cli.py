@@ -9,13 +9,11 @@ import json
 import unicodedata
 
 import click
-from sqlalchemy import select
 
 from xrm_core import PermissionDenied, hookimpl
 
 from . import csm as csm_steps
 from . import kano as kano_eval
-from .queries import context, csm_items, csm_overall, csm_per_customer, kano_pair_counts
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -95,6 +93,7 @@ def kano_cmd(survey_code, date_from, date_to, as_user, as_json):
     _check_period(date_from, date_to)
     with _session(as_user) as s:
         _require_read(s, "kano_answer")
+        from .queries import context, kano_pair_counts  # local: SQL (SQLAlchemy) only when run
         rows = kano_pair_counts(context(s, _iso(date_from), _iso(date_to)), survey_code)
     by_req: dict[str, dict] = {}
     for code, label, functional, dysfunctional, n in rows:
@@ -132,6 +131,9 @@ def csm_cmd(date_from, date_to, per_customer, as_user, as_json):
     _check_period(date_from, date_to)
     with _session(as_user) as s:
         _require_read(s, "survey_response")
+        from sqlalchemy import select  # local: SQL (SQLAlchemy) only when run
+
+        from .queries import context, csm_items, csm_overall, csm_per_customer
         ctx = context(s, _iso(date_from), _iso(date_to))
         items = csm_items(ctx)
         overall, n = csm_overall(ctx)

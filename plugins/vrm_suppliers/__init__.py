@@ -14,9 +14,9 @@ from xrm_core import json_definitions
 from .automations import xrm_addhooks, xrm_record_event  # noqa: F401 — defect forwarding
 from .demo import xrm_demo_data  # noqa: F401 — the hook lives with the demo data
 
-from .kpis import KPI_CLASSES
 from .outbox import xrm_vrm_send_notification  # noqa: F401 — the default (log-only) transport
 
 
-# xrm_entity_types … xrm_kpis: the JSON files beside this module (types/, *.json).
-globals().update(json_definitions(__name__, kpis=KPI_CLASSES))
+# xrm_entity_types … xrm_kpis: the JSON files beside this module (types/, *.json), then the
+# Python KPIs of kpis.py (imported when first asked for: they need SQLAlchemy).
+globals().update(json_definitions(__name__, kpis=f"{__name__}.kpis:KPI_CLASSES"))

@@ -204,3 +204,10 @@ def test_export_import_into_a_fresh_database_round_trips(xrm, tmp_path, fmt):
     stored = sorted((json.dumps(r["data"], sort_keys=True) for r in json.loads(
         fresh("records", "list", "item", "--json").stdout)))
     assert stored == sorted(json.dumps(r, sort_keys=True) for r in ITEMS)
+
+
+def test_the_cli_offers_the_formats_the_importer_and_exporter_read_and_write():
+    # io_cmds repeats them so that `xrm` starts without importing those modules.
+    from xrm_core import exporter, importer
+    from xrm_core.cli import io_cmds
+    assert set(io_cmds.FORMATS) == set(importer.FORMATS) == set(exporter.FORMATS)

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import click
 
-from .. import accounts
 from ..plugins import list_plugins
 from .context import as_option, emit_json, json_option, label_text, pass_ctx, table
+
+# The commands import the platform modules they use (``accounts``: SQLAlchemy, argon2) when
+# they run, so that `xrm --help` and every other command start without them.
 
 
 def register(cli: click.Group) -> None:
@@ -75,6 +77,7 @@ def units():
 @pass_ctx
 def units_create(c, name, parent, as_user, as_json):
     """Create a unit."""
+    from .. import accounts
     with c.admin_connection(as_user) as conn:
         u = accounts.create_unit(conn, name, parent)
     if as_json:
@@ -89,6 +92,7 @@ def units_create(c, name, parent, as_user, as_json):
 @pass_ctx
 def units_list(c, as_user, as_json):
     """The unit tree."""
+    from .. import accounts
     with c.admin_connection(as_user) as conn:
         items = accounts.list_units(conn)
     if as_json:
@@ -114,6 +118,7 @@ def users():
 @pass_ctx
 def users_create(c, name, unit, roles_, password, is_admin, as_user, as_json):
     """Create a user."""
+    from .. import accounts
     with c.admin_connection(as_user) as conn:
         u = accounts.create_user(conn, name, unit, list(roles_), password, is_admin)
     if as_json:
@@ -129,6 +134,7 @@ def users_create(c, name, unit, roles_, password, is_admin, as_user, as_json):
 @pass_ctx
 def users_list(c, as_user, as_json):
     """Users with unit and roles."""
+    from .. import accounts
     with c.admin_connection(as_user) as conn:
         items = accounts.list_users(conn)
     if as_json:
@@ -145,6 +151,7 @@ def users_list(c, as_user, as_json):
 @pass_ctx
 def users_grant_role(c, user, role, as_user):
     """Give USER the role ROLE."""
+    from .. import accounts
     with c.admin_connection(as_user) as conn:
         accounts.assign_role(conn, user, role)
     click.echo(f"{user!r} now has role {role!r}")
@@ -161,6 +168,7 @@ def roles():
 @pass_ctx
 def roles_list(c, as_user, as_json):
     """Roles with grants."""
+    from .. import accounts
     with c.admin_connection(as_user) as conn:
         items = accounts.list_roles(conn)
     if as_json:
@@ -179,6 +187,7 @@ def roles_list(c, as_user, as_json):
 @pass_ctx
 def roles_create(c, name, label, as_user):
     """Create an empty role."""
+    from .. import accounts
     with c.admin_connection(as_user) as conn:
         accounts.create_role(conn, name, label)
     click.echo(f"role {name!r} created")
@@ -193,8 +202,8 @@ def roles_create(c, name, label, as_user):
 @pass_ctx
 def roles_grant(c, role, type_, actions, depth, as_user):
     """Grant ACTIONS (comma list: read,create,update,delete) on TYPE (or *) to ROLE."""
+    from .. import accounts, entity_types
     with c.admin_connection(as_user) as conn:
-        from .. import entity_types
         g = accounts.grant(conn, role, type_, [a.strip() for a in actions.split(",") if a.strip()], depth,
                            set(entity_types.load_all(conn)))
     click.echo(f"{role}: {','.join(g['actions'])} on {g['type']} @ {g['depth']}")
@@ -212,6 +221,7 @@ def tokens():
 @pass_ctx
 def tokens_create(c, user, label, as_user):
     """Create a token for USER and print it alone on stdout."""
+    from .. import accounts
     with c.admin_connection(as_user) as conn:
         click.echo(accounts.create_token(conn, user, label))
 
@@ -222,6 +232,7 @@ def tokens_create(c, user, label, as_user):
 @pass_ctx
 def tokens_revoke(c, user, as_user):
     """Revoke every token of USER."""
+    from .. import accounts
     with c.admin_connection(as_user) as conn:
         n = accounts.revoke_tokens(conn, user)
     click.echo(f"{n} token(s) revoked")

@@ -4,7 +4,8 @@ The core knows nothing of the data: it calls every plugin's ``xrm_demo_data(sess
 once, in pluggy's order (plugins that must come first or last mark their implementation
 ``tryfirst``/``trylast``, or wrap the others with ``wrapper=True``), inside ONE transaction
 acting as the admin — all or nothing — and reports what was created. The hooks get a
-:class:`DemoSession`, an admin Session that also shows progress.
+:class:`~xrm_core.cli.demo_session.DemoSession`, an admin Session that also shows
+progress.
 """
 from __future__ import annotations
 
@@ -14,11 +15,8 @@ import time
 from contextlib import contextmanager
 
 import click
-from sqlalchemy import func, select
 
-from .. import accounts, db
 from ..errors import Conflict, NotFound
-from ..session import Session
 from .context import emit_json, json_option, pass_ctx, table
 
 #: The password plugins give the demo users they create (printed: demo databases only).
@@ -42,6 +40,12 @@ def demo(c, scale, as_json):
     Run `xrm init` first. The data is the same on every run; a database that already holds
     records is refused. The demo users' password is printed: use it on demo databases only.
     """
+    # Local: SQLAlchemy and the session classes load only when the command runs.
+    from sqlalchemy import func, select
+
+    from .. import db
+    from .demo_session import DemoSession
+
     platform = c.platform  # refuses a database `xrm init` has not set up
     if not platform.pm.hook.xrm_demo_data.get_hookimpls():
         raise NotFound("no installed plugin contributes demo data (xrm_demo_data)")
@@ -93,41 +97,9 @@ def _scale_env(scale: float | None):
 
 
 def _new_users(s, before: set[str]) -> list[dict]:
+    from .. import accounts  # local: argon2 and SQLAlchemy, only when the command runs
     return [{"name": u["name"], "unit": u["unit"], "roles": u["roles"]}
             for u in accounts.list_users(s.conn) if u["name"] not in before]
-
-
-class DemoSession(Session):
-    """The session the ``xrm_demo_data`` hooks get: the admin's :class:`Session` on the
-    demo's one transaction. It counts the records created for the progress display, and
-    its users with one password share one hash."""
-
-    def __init__(self, platform, conn, actor, progress: "_Progress"):
-        super().__init__(platform, conn, actor)
-        self._progress = progress
-        self._hashes: dict[str, str] = {}
-
-    def create_many(self, type_name: str, rows, unit: str | None = None) -> list:
-        created = super().create_many(type_name, rows, unit)
-        self._progress.add(type_name, len(created))
-        return created
-
-    def create(self, type_name: str, data: dict, unit: str | None = None):
-        created = super().create(type_name, data, unit)
-        self._progress.add(type_name, 1)
-        return created
-
-    def create_user(self, name: str, unit: str, roles=(), password: str | None = None) -> dict:
-        """Create user ``name`` in ``unit`` with ``roles``; see ``xrm users create``. Users given
-        the same password share one hash: argon2 is slow on purpose, a demo has many users."""
-        user = super().create_user(name, unit, roles)
-        if password is not None:
-            if password not in self._hashes:
-                self._hashes[password] = accounts.hash_password(password)
-            self.conn.execute(db.users.update().where(db.users.c.name == name)
-                              .values(password_hash=self._hashes[password]))
-        self.invalidate()
-        return user
 
 
 class _Progress:

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from .. import exporter, importer
 from ..errors import ValidationError
-from ..filters import parse_where
 from .context import as_option, emit_json, json_option, pass_ctx
 
 #: Invalid rows listed on stderr without --json (the JSON report lists them all).
 SHOWN = 50
+#: The formats of ``importer.FORMATS`` and ``exporter.FORMATS``, repeated here so that `xrm`
+#: starts without importing them (SQLAlchemy, JSON Schema): they load when the command runs.
+FORMATS = ("csv", "jsonl")
 
 
 def register(cli: click.Group) -> None:
@@ -23,7 +24,7 @@ def register(cli: click.Group) -> None:
 @click.command("import")
 @click.argument("type_name", metavar="TYPE")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(importer.FORMATS), help="Default: from the file extension.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Default: from the file extension.")
 @click.option("--skip-invalid", is_flag=True, help="Import the valid rows, report the invalid ones.")
 @click.option("--dry-run", is_flag=True, help="Check every row (hooks included) and report; write nothing.")
 @as_option
@@ -37,6 +38,7 @@ def import_(c, type_name, file, fmt, skip_invalid, dry_run, as_user, as_json):
     (dotted names for nested ones); cells are converted to the schema's types; an empty
     cell means the attribute is absent.
     """
+    from .. import importer  # local: see FORMATS
     try:
         with c.session(as_user) as s:
             report = importer.import_file(s, type_name, file, fmt, skip_invalid, dry_run,
@@ -64,7 +66,7 @@ def import_(c, type_name, file, fmt, skip_invalid, dry_run, as_user, as_json):
 
 @click.command()
 @click.argument("type_name", metavar="TYPE")
-@click.option("--format", "fmt", type=click.Choice(exporter.FORMATS),
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Default: from the extension of -o, else jsonl.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @click.option("--where", multiple=True, metavar="EXPR", help="Filter as in `records list`.")
@@ -75,6 +77,8 @@ def export(c, type_name, fmt, output, where, as_user):
     if fmt is None:
         suffix = Path(output).suffix.lower() if output else ""
         fmt = "csv" if suffix == ".csv" else "jsonl"
+    from .. import exporter  # local: see FORMATS
+    from ..filters import parse_where
     flt = parse_where(where)
 
     def warn(message):

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import click
 
-from .. import kpis
 from .admin_cmds import _require_admin
 from .context import as_option, emit_json, json_option, label_text, pass_ctx, read_json_file, table
+
+# The commands import ``kpis`` (SQLAlchemy) when they run, so that `xrm --help` and every
+# other command start without it.
 
 
 def register(cli: click.Group) -> None:
@@ -39,6 +41,7 @@ def kpi_list(c, as_json):
 @pass_ctx
 def kpi_add(c, file, as_user, as_json):
     """Add (or replace) a declarative KPI from a JSON FILE."""
+    from .. import kpis
     _require_admin(c, as_user)
     d = read_json_file(file)
     with c.platform.connection() as conn:
@@ -59,6 +62,7 @@ def kpi_add(c, file, as_user, as_json):
 @pass_ctx
 def kpi_compute(c, name, date_from, date_to, by, as_user, as_json):
     """Compute KPI NAME within the caller's scope."""
+    from .. import kpis
     with c.session(as_user, write=False) as s:
         result = kpis.compute(s, name, date_from, date_to, by)
     if as_json:

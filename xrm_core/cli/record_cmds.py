@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import click
 
-from ..filters import parse_where
 from .context import as_option, dumps, emit_json, json_option, label_text, parse_json_arg, pass_ctx, table
 
 
@@ -68,6 +67,7 @@ def records_get(c, record_id, as_user, as_json):
 @pass_ctx
 def records_list(c, type_name, where, sort, limit, as_user, as_json):
     """List records of TYPE."""
+    from ..filters import parse_where  # local: SQLAlchemy, only when the command runs
     flt = parse_where(where)
     sort_items = [x.strip() for x in sort.split(",") if x.strip()] if sort else None
     with c.session(as_user, write=False) as s:

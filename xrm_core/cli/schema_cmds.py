@@ -5,9 +5,11 @@ from contextlib import contextmanager
 
 import click
 
-from .. import entity_types, relationships
 from ..errors import DefinitionError, ValidationError
 from .context import as_option, emit_json, json_option, label_text, pass_ctx, read_json_file, table
+
+# The commands import the platform modules they use (SQLAlchemy, JSON Schema) when they
+# run, so that `xrm --help` and every other command start without them.
 
 
 def register(cli: click.Group) -> None:
@@ -26,6 +28,7 @@ def types():
 @pass_ctx
 def types_list(c, as_user, as_json):
     """Every entity type, with its number of records."""
+    from .. import entity_types
     with c.reader_connection(as_user) as conn:
         items = sorted(entity_types.load_all(conn).values(), key=lambda t: t.name)
         counts = _counts(conn)
@@ -49,6 +52,7 @@ def _counts(conn):
 @pass_ctx
 def types_show(c, name, as_user, as_json):
     """One entity type's definition."""
+    from .. import entity_types
     with c.reader_connection(as_user) as conn:
         et = entity_types.get(conn, name)
     if as_json:
@@ -95,6 +99,7 @@ def _load_definition(path):
 @pass_ctx
 def types_add(c, file, as_user, as_json):
     """Add an entity type from a JSON FILE."""
+    from .. import entity_types
     d = _load_definition(file)
     with _about(file), c.admin_connection(as_user) as conn:
         et = entity_types.add(conn, d)
@@ -112,6 +117,7 @@ def types_add(c, file, as_user, as_json):
 @pass_ctx
 def types_update(c, file, dry_run, as_user, as_json):
     """Replace a type's definition from FILE, if every stored record stays valid."""
+    from .. import entity_types
     d = _load_definition(file)
     try:
         with _about(file), c.admin_connection(as_user) as conn:
@@ -137,6 +143,7 @@ def types_update(c, file, dry_run, as_user, as_json):
 @pass_ctx
 def types_remove(c, name, as_user):
     """Remove a type that has no records."""
+    from .. import entity_types
     with c.admin_connection(as_user) as conn:
         entity_types.remove(conn, name)
     click.echo(f"entity type {name!r} removed")
@@ -153,6 +160,7 @@ def reltypes():
 @pass_ctx
 def reltypes_list(c, as_user, as_json):
     """Every relationship type."""
+    from .. import relationships
     with c.reader_connection(as_user) as conn:
         items = sorted(relationships.load_all(conn).values(), key=lambda d: d["name"])
     if as_json:
@@ -170,6 +178,7 @@ def reltypes_list(c, as_user, as_json):
 @pass_ctx
 def reltypes_add(c, file, as_user, as_json):
     """Add a relationship type from a JSON FILE."""
+    from .. import entity_types, relationships
     d = _load_definition(file)
     with _about(file), c.admin_connection(as_user) as conn:
         saved = relationships.save(conn, d, set(entity_types.load_all(conn)))
@@ -185,6 +194,7 @@ def reltypes_add(c, file, as_user, as_json):
 @pass_ctx
 def reltypes_remove(c, name, as_user):
     """Remove a relationship type that no relationship uses."""
+    from .. import relationships
     with c.admin_connection(as_user) as conn:
         relationships.remove(conn, name)
     click.echo(f"relationship type {name!r} removed")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 
 import click
 
@@ -59,6 +58,7 @@ def run_gunicorn(app_factory, host: str, port: int, workers: int, threads: int =
         from gunicorn.app.base import BaseApplication
     except ImportError:
         raise click.ClickException("--workers needs gunicorn: pip install gunicorn") from None
+    import secrets  # local: only gunicorn needs it
     # One secret for all workers (signed sessions, CSRF tokens must verify in any of them);
     # several hosts must share XRM_SECRET_KEY explicitly.
     os.environ.setdefault("XRM_SECRET_KEY", secrets.token_hex(32))
