@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Iterator
 
 from sqlalchemy import Connection, select
@@ -54,10 +55,15 @@ class Platform:
         return et
 
     def record_event_impls(self):
-        """(plugin name, hookimpl) of ``xrm_record_event`` in call order."""
+        """(plugin name, call) of each ``xrm_record_event`` implementation, in call order.
+
+        ``call(event, record, changes, session)`` passes the implementation the arguments it
+        declares, positionally as pluggy does: resolved once here, so that firing an event
+        (twice per imported row) builds no keyword dict per implementation.
+        """
         if self._event_impls is None:
             caller = self.pm.hook.xrm_record_event
-            self._event_impls = [(self.pm.get_name(i.plugin) or repr(i.plugin), i)
+            self._event_impls = [(self.pm.get_name(i.plugin) or repr(i.plugin), _positional(i.function, i.argnames))
                                  for i in reversed(caller.get_hookimpls())]
         return self._event_impls
 
@@ -202,6 +208,28 @@ class Platform:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+#: The arguments of ``xrm_record_event``, in the order :meth:`Session.fire` passes them.
+_EVENT_ARGS = ("event", "record", "changes", "session")
+
+
+def _positional(function, argnames):
+    """``function`` as a callable of ``(event, record, changes, session)``.
+
+    An implementation may declare any of those arguments, in any order (pluggy checks
+    they belong to the spec); most declare all four in order and are returned as they are.
+    """
+    order = tuple(_EVENT_ARGS.index(a) for a in argnames)
+    if order == (0, 1, 2, 3):
+        return function
+    if not order:
+        return lambda *args: function()
+    if len(order) == 1:
+        i = order[0]
+        return lambda *args: function(args[i])
+    pick = itemgetter(*order)
+    return lambda *args: function(*pick(args))
 
 
 def open_platform(url: str | None = None, **kwargs) -> Platform:

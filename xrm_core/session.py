@@ -271,10 +271,11 @@ class Session:
     # -- hooks -------------------------------------------------------------------------
     def fire(self, event: str, record: records.Record, changes: dict) -> None:
         """Run ``xrm_record_event`` implementations in order, converting their failures."""
-        kwargs = {"event": event, "record": record, "changes": changes, "session": self}
-        for name, impl in self.platform.record_event_impls():
+        # Each call passes the implementation just the arguments it declares (resolved once
+        # by Platform.record_event_impls): no keyword dict per implementation per event.
+        for name, call in self.platform.record_event_impls():
             try:
-                impl.function(**{k: kwargs[k] for k in impl.argnames})
+                call(event, record, changes, self)
             except XrmError:
                 raise  # ValidationError, Conflict…: the plugin's own, clear refusal
             except Exception as e:  # noqa: BLE001 — any plugin failure refuses the change
