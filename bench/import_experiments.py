@@ -3,29 +3,27 @@
 Not a pass/fail benchmark: it runs the JSONL import of ``import_jsonl.py`` *in process*
 (``importer.import_file`` in one session, commit included; process start-up excluded) on a
 fresh SQLite database per run, with candidate changes applied by monkeypatching this
-process only — xrm_core itself is not modified. Next to them, two floors measured in the same
-run: the plain sqlite3 baseline of ``import_jsonl.py`` (also with the platform's journal
-settings, WAL + synchronous=NORMAL, which write every page twice) and a sqlite3 ``executemany`` of
-exactly the rows the platform stores (records + ``created`` history) into its own schema,
-with its indexes — the best any Python code on this layout can do.
+process only — xrm_core itself is not modified. Next to them, measured in the same run: the
+plain sqlite3 baseline of ``import_jsonl.py`` (also with the platform's journal settings,
+WAL + synchronous=NORMAL, which write every page twice) and the floors below — exactly the
+rows the platform stores, written into its own schema with its indexes: the best any Python
+code on this layout can do.
 
-Variants (cumulative where marked +):
+Variants:
   as is                    the importer unchanged
-  driver executemany       the records/history INSERTs go to the DBAPI cursor as tuples with
-                           JSON pre-serialised (SQLAlchemy's per-row parameter processing skipped)
-  + cache 64 MiB           also PRAGMA cache_size=-65536 for the import's connection
-  + cheap ids              also ids from one random prefix + counter instead of os.urandom per row
-  no data in history       as is, but the ``created`` activity omits the copy of the data
-                           (a design change: the baseline is then the record's version 1)
-  all code changes above   driver executemany + cache + cheap ids + no data in history
-  no record hooks          as is, but no ``xrm_record_event`` implementation is called (the
-                           upper bound of what a cheaper hook dispatch could save)
   plugins off              the database prepared and imported with every plugin blocked
   other types' partial indexes dropped
                            the installed plugins' types stay, but the partial expression
-                           indexes of every other type are dropped before the import: each
-                           INSERT into xrm_records evaluates every partial index's WHERE on
-                           SQLite, so their number, not the rows' own, sets much of the cost
+                           indexes of every other type are dropped before the import
+  no record hooks          as is, but no ``xrm_record_event`` implementation is called (the
+                           upper bound of what a cheaper hook dispatch could save)
+  cache 64 MiB             PRAGMA cache_size=-65536 for the import's connection
+  cheap ids                ids from one random prefix + counter instead of os.urandom per row
+
+Floors, straight through sqlite3 with no parsing, validation or Python per row beyond
+building tuples: the rows the platform stores (records + ``created`` history) into its schema
+with all its indexes and with this type's only, each by ``executemany`` and by the multi-row
+``VALUES`` statements the importer uses (``importer._insert_values``).
 
     python bench/import_experiments.py              # 10,000 rows
     python bench/import_experiments.py --full       # 100,000 rows
@@ -41,7 +39,6 @@ import sqlite3
 import sys
 import time
 
-import orjson
 
 import _common as C
 import import_jsonl as IJ
@@ -57,62 +54,6 @@ VALUES (?, ?, ?, ?, 'created', ?, 'admin', ?, ?)
 
 
 # -- the candidate changes, as patches of this process ------------------------------------
-def importer_writes_via_driver() -> bool:
-    """Does the importer already send its batches to the DB-API cursor (``_insert_many``)?"""
-    from xrm_core import importer
-    return hasattr(importer, "_insert_many")
-
-
-@contextlib.contextmanager
-def driver_executemany(drop_history_data: bool = False, only_drop: bool = False):
-    """Send multi-row INSERTs of records/history to the DBAPI cursor as tuples; with
-    ``drop_history_data`` the ``created`` activities leave out the copy of the data."""
-    if importer_writes_via_driver():
-        # The importer does the driver part itself: only the history change is left to try.
-        from xrm_core import importer
-        orig_many = importer._insert_many
-
-        def insert_many(conn, table, rows):
-            if drop_history_data and table.name == "xrm_activities":
-                rows = [{**r, "payload": {k: v for k, v in r["payload"].items() if k != "data"}} for r in rows]
-            return orig_many(conn, table, rows)
-
-        importer._insert_many = insert_many
-        try:
-            yield
-        finally:
-            importer._insert_many = orig_many
-        return
-    from sqlalchemy import JSON
-    from sqlalchemy.engine.base import Connection
-    from sqlalchemy.sql.dml import Insert
-    orig = Connection.execute
-
-    def execute(self, statement, parameters=None, **kw):
-        if (isinstance(statement, Insert) and isinstance(parameters, list) and parameters
-                and statement.table.name in ("xrm_records", "xrm_activities")):
-            if drop_history_data and statement.table.name == "xrm_activities":
-                parameters = [{**p, "payload": {k: v for k, v in p["payload"].items() if k != "data"}}
-                              for p in parameters]
-            if only_drop:
-                return orig(self, statement, parameters, **kw)
-            table = statement.table
-            cols = list(parameters[0])
-            js = [isinstance(table.c[c].type, JSON) for c in cols]
-            ph = "?" if self.dialect.name == "sqlite" else "%s"
-            sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))})"
-            dumps = orjson.dumps
-            rows = [tuple(dumps(p[c]).decode() if j else p[c] for c, j in zip(cols, js)) for p in parameters]
-            return self.exec_driver_sql(sql, rows)
-        return orig(self, statement, parameters, **kw)
-
-    Connection.execute = execute
-    try:
-        yield
-    finally:
-        Connection.execute = orig
-
-
 @contextlib.contextmanager
 def cheap_ids():
     """ids: 12 hex digits of ms at start + 8 hex digits of a counter from a random start."""
@@ -224,8 +165,15 @@ def baseline(path, data, wal: bool = False) -> tuple[float, float]:
     return time.perf_counter() - t, time.process_time() - c
 
 
-def storage_floor(db_path, data) -> tuple[float, float]:
-    """The rows the platform stores, straight through sqlite3 (no parse, no validation)."""
+def storage_floor(db_path, data, multirow: bool = False) -> tuple[float, float]:
+    """The rows the platform stores, straight through sqlite3 (no parse, no validation);
+    ``multirow``: as multi-row VALUES statements of ~100 rows, as the importer writes them."""
+    from xrm_core.importer import _insert_values
+
+    class Raw:  # what _insert_values needs of a connection, on the bare sqlite3 one
+        def __init__(self, con):
+            self.exec_driver_sql = con.execute
+
     c, t = time.process_time(), time.perf_counter()
     con = sqlite3.connect(db_path, isolation_level=None)
     con.execute("PRAGMA synchronous=NORMAL")
@@ -236,9 +184,10 @@ def storage_floor(db_path, data) -> tuple[float, float]:
         lines = [(i, line.rstrip("\n")) for i, line in enumerate(f, 1)]
     for lo in range(0, len(lines), 2000):
         chunk = lines[lo:lo + 2000]
-        con.executemany(STORAGE_FLOOR, [(f"{i:020x}", IJ.TYPE_NAME, body, uid, unit, uid, uid, now, now)
-                                        for i, body in chunk])
-        con.executemany(ACTIVITY_FLOOR, [
+        write = (lambda sql, rows: _insert_values(Raw(con), sql, rows)) if multirow else con.executemany
+        write(STORAGE_FLOOR, [(f"{i:020x}", IJ.TYPE_NAME, body, uid, unit, uid, uid, now, now)
+                              for i, body in chunk])
+        write(ACTIVITY_FLOOR, [
             (f"{i:020x}", IJ.TYPE_NAME, unit, uid, now, f"imported from records.jsonl line {i}",
              '{"data":' + body + ',"import":{"file":"records.jsonl","line":' + str(i) + '}}') for i, body in chunk])
     con.execute("COMMIT")
@@ -260,31 +209,20 @@ def main() -> int:
         "plugins off": ("plugins off", lambda url, data: _with([plugins_off()], url, data, n)),
         "other types' partial indexes dropped": ("drop", lambda url, data: run_import(url, data, n)),
         "no record hooks": (None, lambda url, data: _with([no_record_hooks()], url, data, n)),
-        "driver executemany": (None, lambda url, data: _with([driver_executemany()], url, data, n)),
-        "+ cache 64 MiB": (None, lambda url, data: _with([driver_executemany()], url, data, n, cache=True)),
-        "+ cheap ids": (None, lambda url, data: _with([driver_executemany(), cheap_ids()], url, data, n, cache=True)),
-        "no data in history": (None, lambda url, data: _with([driver_executemany(True, only_drop=True)], url, data, n)),
-        "all code changes above": (None, lambda url, data: _with([driver_executemany(True), cheap_ids()], url, data, n,
-                                                                 cache=True)),
-        "all code changes + other types' indexes dropped": (
-            "drop", lambda url, data: _with([driver_executemany(True), cheap_ids()], url, data, n, cache=True)),
-        "all code changes + other types' indexes dropped + no hooks": (
-            "drop", lambda url, data: _with([driver_executemany(True), cheap_ids(), no_record_hooks()], url, data, n,
-                                            cache=True)),
+        "cache 64 MiB": (None, lambda url, data: run_import(url, data, n, cache=True)),
+        "cheap ids": (None, lambda url, data: _with([cheap_ids()], url, data, n)),
     }
-    if importer_writes_via_driver():
-        del variants["driver executemany"]
-        print("note: the importer already writes through the DB-API cursor (importer._insert_many); "
-              "the 'driver executemany' variant is left out and the others only add their own change")
-        print()
+    floors = ["sqlite3 executemany, xrm schema (records + history)",
+              "sqlite3 multi-row VALUES, xrm schema (records + history)",
+              "sqlite3 executemany, xrm schema, own type's indexes only",
+              "sqlite3 multi-row VALUES, xrm schema, own type's indexes only"]
     with C.workdir("xrm_bench_importx_") as work:
         data = work / "records.jsonl"
         IJ.generate(data, n)
         (work / "type.json").write_text(json.dumps(IJ.ENTITY_TYPE))
         times: dict[str, C.Runs] = {"sqlite3 executemany, one table (import_jsonl baseline)": C.Runs(),
                                     "sqlite3 executemany, one table, WAL + synchronous=NORMAL": C.Runs(),
-                                    "sqlite3 executemany, xrm schema (records + history)": C.Runs(),
-                                    "sqlite3 executemany, xrm schema, own type's indexes only": C.Runs(),
+                                    **{k: C.Runs() for k in floors},
                                     **{k: C.Runs() for k in variants}}
         k = 0
         indexes: dict[str, int] = {}
@@ -297,8 +235,7 @@ def main() -> int:
             times["sqlite3 executemany, one table, WAL + synchronous=NORMAL"].add(*baseline(b, data, wal=True))
             for f in work.glob("baseline.db*"):
                 f.unlink()
-            for name in ["sqlite3 executemany, xrm schema (records + history)",
-                         "sqlite3 executemany, xrm schema, own type's indexes only", *variants]:
+            for name in [*floors, *variants]:
                 k += 1
                 path = work / f"x{k}.db"
                 url = f"sqlite:///{path}"
@@ -309,7 +246,7 @@ def main() -> int:
                     drop_other_indexes(path)
                 indexes.setdefault(name, record_indexes(path))
                 if name.startswith("sqlite3"):
-                    times[name].add(*storage_floor(path, data))
+                    times[name].add(*storage_floor(path, data, multirow="multi-row" in name))
                 else:
                     times[name].add(*fn(url, data))
                 for f in work.glob(f"x{k}.db*"):
