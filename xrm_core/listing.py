@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from . import db
 from .errors import PermissionDenied, ValidationError
-from .fields import type_literal
+from .fields import FIELD_RE, type_literal
 from .filters import filter_terms, order_by, term_clause, term_values
 from .records import COLUMNS, Record, _from_rows
 
@@ -77,6 +77,8 @@ def list_query(s: "Session", type_name: str, where: dict | None = None, limit: i
     dialect = s.dialect
     terms = filter_terms(dialect, et, where) if where else []
     sort = list(sort or ())
+    if not all(isinstance(x, str) for x in sort):
+        order_by(dialect, et, sort)  # raises the ValidationError (pointer /sort/I)
     depth, scope_values = actor.clause_values(et.name, "read")
     limit = max(0, int(limit))
     if after is not None:
@@ -88,8 +90,8 @@ def list_query(s: "Session", type_name: str, where: dict | None = None, limit: i
     # Everything the SQL text depends on. Field types are part of it: two databases may hold
     # different definitions of the same type name and version.
     key = (s.conn.dialect.name, s.conn.dialect.paramstyle, et.name, et.version, depth, limit,
-           tuple((f, et.field_type(f) if et.has_field(f) else None) for f in
-                 (x[1:] if isinstance(x, str) and x.startswith("-") else x for x in sort)),
+           tuple(et.field_type(f) if FIELD_RE.match(f) and et.has_field(f) else None
+                 for f in (x[1:] if x.startswith("-") else x for x in sort)),
            tuple(sort), tuple((f, jt, op, v if op == "exists" else _kind(v)) for f, jt, op, v in terms),
            None if after is None else tuple(_kind(v) for v in after))
     values = scope_values + term_values(terms) + ([v for v in after if v is not None] if after else [])

@@ -100,6 +100,14 @@ def test_booleans_are_not_ordered(people):
                                    "message": "gte does not order booleans; use eq, ne or in"}]
 
 
+@pytest.mark.parametrize("sort", [[5], [["name"]], ["-"], ["nope"], [None]])
+def test_bad_sort_items_are_refused_with_a_pointer(people, sort):
+    with people.session(write=False) as s:
+        with pytest.raises(ValidationError) as e:
+            s.list("person", sort=sort)
+        assert e.value.errors[0]["pointer"] == "/sort/0"
+
+
 def test_same_shape_new_values(people):
     with people.session(write=False) as s:
         assert [r.data["name"] for r in s.list("person", {"age": 30})] == ["Bob", "Di"]
