@@ -171,6 +171,9 @@ def storage_floor(db_path, data, multirow: bool = False) -> tuple[float, float]:
     from xrm_core.importer import _insert_values
 
     class Raw:  # what _insert_values needs of a connection, on the bare sqlite3 one
+        class dialect:
+            paramstyle = "qmark"
+
         def __init__(self, con):
             self.exec_driver_sql = con.execute
 

@@ -398,10 +398,7 @@ class _Writer:
 
     def _insert_records(self, batch) -> None:
         conn = self.s.conn
-        if conn.dialect.name != "sqlite":
-            _insert_many(conn, db.records, [_row(rec) for _, rec, _ in batch])
-            return
-        # SQLite: tuples straight to the DB-API cursor, the data as the JSON text made in add()
+        # Tuples straight to the driver, the data as the JSON text made in add().
         dumps = orjson.dumps
         _insert_values(conn, _RECORDS_SQL, [
             (rec.id, rec.type, dumps(rec.data).decode() if text is None else text, rec.owner_id, rec.unit_id,
@@ -412,17 +409,8 @@ class _Writer:
         """The ``created`` activities: ``{"data": …, "import": {"file", "line"}}`` (just
         ``{"data": …}`` without a file), as orjson writes those dicts."""
         conn, actor, source = self.s.conn, self.actor.name, self.source
-        if conn.dialect.name != "sqlite":
-            _insert_many(conn, db.activities, [
-                {"record_id": rec.id, "record_type": rec.type, "unit_id": rec.unit_id, "owner_id": rec.owner_id,
-                 "kind": "created", "at": rec.created_at, "actor": actor,
-                 "summary": f"imported from {source} line {line}" if source else f"created {rec.type}",
-                 "payload": {"data": rec.data, "import": {"file": source, "line": line}} if source
-                 else {"data": rec.data}}
-                for line, rec, _ in batch])
-            return
-        # SQLite: the payload's JSON text put together around the data's, byte for byte
-        # what orjson.dumps of the payload dict gives (compact, keys in this order).
+        # The payload's JSON text put together around the data's, byte for byte what
+        # orjson.dumps of the payload dict gives (compact, keys in this order).
         dumps = orjson.dumps
         if source:
             file = dumps(source).decode()
@@ -516,29 +504,26 @@ def _plain_json(data) -> bytes | None:
         return None
 
 
-def _insert_many(conn, table, rows: list[dict]) -> None:
-    """INSERT ``rows`` in one ``executemany`` through SQLAlchemy (PostgreSQL: psycopg's
-    executemany is batched already)."""
-    conn.execute(insert(table), rows)
-
-
 #: Parameters per statement: SQLite before 3.32 allowed 999.
 _MAX_VARIABLES = 999
 
 
 def _insert_values(conn, sql: str, rows: list[tuple]) -> None:
-    """Run the one-row INSERT ``sql`` (``… VALUES (?, …)``) for ``rows`` on SQLite, as
-    multi-row ``VALUES (…), (…), …`` statements of about a hundred rows.
+    """Run the one-row INSERT ``sql`` (``… VALUES (?, …)``) for ``rows`` as multi-row
+    ``VALUES (…), (…), …`` statements of about a hundred rows.
 
-    SQLite runs an INSERT's whole program once per execution — with executemany once per
-    row — and the program opens a cursor on every index of the table. ``xrm_records`` carries
-    the partial indexes of every entity type (110 with the built-in plugins), so that was
-    most of an import's time: one statement per ~100 rows opens them once. Measured with 110
-    partial indexes, 100k rows: 2.4 s → 0.21 s of SQLite time.
+    Both engines start an INSERT's execution by opening every index of the table — SQLite
+    once per execution, and executemany executes once per row (psycopg's too) — and
+    ``xrm_records`` carries the partial indexes of every entity type (110 with the built-in
+    plugins). That was most of an import's time: one statement per ~100 rows opens them once.
+    Measured on SQLite with 110 partial indexes, 100k rows: 2.4 s → 0.21 s.
+    JSON columns take JSON text (PostgreSQL casts it to JSONB).
     """
     head, _, one = " ".join(sql.split()).partition(" VALUES ")
     assert "?" in one, f"not a one-row INSERT … VALUES (?, …): {sql!r}"
     per = max(1, _MAX_VARIABLES // one.count("?"))
+    if conn.dialect.paramstyle != "qmark":  # psycopg: %s
+        one = one.replace("?", "%s")
     full = f"{head} VALUES {', '.join([one] * per)}"
     flat = itertools.chain.from_iterable
     for start in range(0, len(rows), per):
