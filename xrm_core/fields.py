@@ -30,26 +30,29 @@ def check_field(path: str, pointer: str | None = None) -> list[str]:
     return path.split(".")
 
 
-def field_sql(dialect: str, path: str, json_type: str | None = None, column: str = "data") -> str:
+def field_sql(dialect: str, path: str, json_type: str | None = None, column: str = "data",
+              pg_number: str = "numeric") -> str:
     """SQL text reading ``path`` from the JSON ``column`` as a comparable scalar.
 
     SQLite's ``json_extract`` returns typed SQL values. PostgreSQL's ``#>>`` returns text,
-    so numbers and booleans are cast by the field's schema type.
+    so numbers and booleans are cast by the field's schema type: numbers to ``numeric``
+    (exact; what filters and indexes use) unless ``pg_number`` names another type.
     """
     parts = check_field(path)
     if dialect == "postgresql":
         expr = f"({column} #>> '{{{','.join(parts)}}}')"
         if json_type in NUMERIC:
-            return f"({expr}::numeric)"
+            return f"({expr}::{pg_number})"
         if json_type == "boolean":
             return f"({expr}::boolean)"
         return expr
     return f"json_extract({column}, '$.{'.'.join(parts)}')"
 
 
-def field_expr(dialect: str, path: str, json_type: str | None = None, table: str = "xrm_records") -> ColumnElement:
+def field_expr(dialect: str, path: str, json_type: str | None = None, table: str = "xrm_records",
+               pg_number: str = "numeric") -> ColumnElement:
     """The expression of :func:`field_sql` as a SQLAlchemy column element for ``table``."""
-    return literal_column(field_sql(dialect, path, json_type, f"{table}.data"))
+    return literal_column(field_sql(dialect, path, json_type, f"{table}.data", pg_number))
 
 
 def type_literal(name: str) -> ColumnElement:
