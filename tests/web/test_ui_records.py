@@ -308,3 +308,108 @@ def test_a_duplicate_unique_value_is_shown_at_its_field(browser, org):
     assert "already exists" in page
     with org.session() as s:
         assert [p.data["name"] for p in s.list("person")] == ["First"]
+
+
+# -- delete, link, unlink ----------------------------------------------------------------
+def test_delete_asks_first_then_deletes_and_keeps_the_history(browser, org):
+    a = _make(org, "manager_a", name="Alpha")
+    browser.login("manager_a", "pw")
+    page = text(browser.get(f"/r/person/{a.id}"))
+    assert f'href="/r/person/{a.id}/delete"' in page
+    confirm = text(browser.get(f"/r/person/{a.id}/delete"))
+    assert "Delete Person Alpha?" in confirm
+    with org.session() as s:
+        assert s.get(a.id).data["name"] == "Alpha"  # the confirmation page changes nothing
+    assert browser.post(f"/r/person/{a.id}/delete", {"csrf_token": ""}, token=False).status_code == 400
+    r = browser.post(f"/r/person/{a.id}/delete")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/r/person")
+    assert "Deleted." in text(browser.followed)
+    assert browser.get(f"/r/person/{a.id}").status_code == 404
+    with org.session() as s:
+        assert [h["kind"] for h in s.history(a.id)] == ["created", "deleted"]
+
+
+def test_delete_needs_the_grant_and_the_scope(browser, org):
+    a = _make(org, "manager_a", name="Alpha")
+    b = _make(org, "manager_b", name="Bravo")
+    browser.login("agent_a", "pw")  # read/create/update own, no delete
+    own = _make(org, "agent_a", name="Mine")
+    assert f"/r/person/{own.id}/delete" not in text(browser.get(f"/r/person/{own.id}"))
+    assert browser.get(f"/r/person/{own.id}/delete").status_code == 403
+    assert browser.post(f"/r/person/{own.id}/delete").status_code == 403
+    browser.login("manager_a", "pw")
+    assert browser.post(f"/r/person/{b.id}/delete").status_code == 404  # outside the unit
+    with org.session() as s:
+        assert {s.get(i).data["name"] for i in (a.id, b.id, own.id)} == {"Alpha", "Bravo", "Mine"}
+
+
+def test_a_restricted_delete_is_refused_with_the_reason(browser, org):
+    with org.session() as s:
+        mentor = s.create("person", {"name": "Mentor"})
+        pupil = s.create("person", {"name": "Pupil"})
+        s.relate("mentor_of", mentor.id, pupil.id)  # on_delete: restrict
+    browser.login()
+    confirm = text(browser.get(f"/r/person/{mentor.id}/delete"))
+    assert "It has 1 link(s) to other records" in confirm
+    r = browser.post(f"/r/person/{mentor.id}/delete")
+    assert r.status_code == 302
+    assert "Not deleted: cannot delete" in text(browser.followed) and "mentor_of" in text(browser.followed)
+    with org.session() as s:
+        assert s.get(mentor.id).data["name"] == "Mentor"
+
+
+def test_link_then_unlink_from_the_record_page(browser, org):
+    with org.session() as s:
+        ada = s.create("person", {"name": "Ada"})
+        bob = s.create("person", {"name": "Bob"})
+        s.create("person", {"name": "Cy"})
+        note = s.create("note", {"text": "call back"})
+    browser.login()
+    page = text(browser.get(f"/r/person/{ada.id}"))
+    # Each relationship a person takes part in, in each direction it can take.
+    for value in ("knows:out", "knows:in", "has_note:out", "mentor_of:out", "mentor_of:in"):
+        assert f'<option value="{value}">' in page, value
+    assert 'value="has_note:in"' not in page  # a person is never the target of has_note
+    cands = text(browser.get(f"/r/person/{ada.id}/link?rel=knows:out&q=B"))
+    assert "Bob" in cands and "Cy" not in cands and f'href="/r/person/{ada.id}">Ada' not in cands.split("</h1>")[1]
+    r = browser.post(f"/r/person/{ada.id}/link", {"rel": "knows:out", "other": bob.id})
+    assert r.status_code == 302 and "Linked." in text(browser.followed)
+    assert "linked" in text(browser.get(f"/r/person/{ada.id}/link?rel=knows:out&q=B"))
+    # The target's side: a note gets linked from the person's page, incoming on the note.
+    browser.post(f"/r/person/{ada.id}/link", {"rel": "has_note:out", "other": note.id})
+    assert f'href="/r/person/{ada.id}">Ada</a>' in text(browser.get(f"/r/note/{note.id}"))
+    # Refusals come back as messages: a duplicate, a wrong endpoint type, an unknown record.
+    browser.post(f"/r/person/{ada.id}/link", {"rel": "knows:out", "other": bob.id})
+    assert "Not linked:" in text(browser.followed)
+    browser.post(f"/r/person/{ada.id}/link", {"rel": "knows:out", "other": note.id})
+    assert "Not linked:" in text(browser.followed)
+    browser.post(f"/r/person/{ada.id}/link", {"rel": "knows:out", "other": "nope"})
+    assert "Not linked: no record" in text(browser.followed)
+    assert browser.post(f"/r/person/{ada.id}/link", {"rel": "has_note:in", "other": note.id}).status_code == 422
+    with org.session() as s:
+        links = s.related(ada.id)
+        assert sorted((i["relationship"]["type"], i["record"].id) for i in links) == sorted(
+            [("knows", bob.id), ("has_note", note.id)])
+        knows = next(i["relationship"]["id"] for i in links if i["relationship"]["type"] == "knows")
+    assert f"/r/person/{ada.id}/unlink/{knows}" in text(browser.get(f"/r/person/{ada.id}"))
+    r = browser.post(f"/r/person/{ada.id}/unlink/{knows}")
+    assert r.status_code == 302 and "Link removed." in text(browser.followed)
+    assert browser.post(f"/r/person/{bob.id}/unlink/{knows}").status_code == 404  # already gone
+    with org.session() as s:
+        assert [i["relationship"]["type"] for i in s.related(ada.id)] == ["has_note"]
+        assert [h["kind"] for h in s.history(bob.id)] == ["created", "related", "unrelated"]
+
+
+def test_read_only_users_cannot_link_or_unlink(browser, org):
+    with org.session() as s:
+        a = s.create("person", {"name": "Ada"}, unit="dealer_a")
+        b = s.create("person", {"name": "Bob"}, unit="dealer_a")
+        rel = s.relate("knows", a.id, b.id)
+    browser.login("north_lead", "pw")  # subtree read only
+    page = text(browser.get(f"/r/person/{a.id}"))
+    assert "/unlink/" not in page and "/link" not in page
+    assert browser.post(f"/r/person/{a.id}/link", {"rel": "knows:out", "other": b.id}).status_code == 302
+    assert "Not linked:" in text(browser.followed)
+    assert browser.post(f"/r/person/{a.id}/unlink/{rel['id']}").status_code in (403, 404)
+    with org.session() as s:
+        assert len(s.related(a.id)) == 1

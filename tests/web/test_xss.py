@@ -174,9 +174,10 @@ def test_every_page_shows_hostile_data_escaped(site, user, password):
     b.login(user, password)
     pages = ["/", "/r/thing", f"/r/thing?q={quote(P)}", f"/r/thing?ff=title&fo=eq&fv={quote(P)}",
              f"/r/thing/{rec.id}", f"/r/thing/{rec.id}/edit", f"/r/thing/{other.id}", "/r/thing/new",
-             "/types/", "/types/thing"]
+             "/types/", "/types/thing", f"/r/thing/{rec.id}/link?rel=links:out&q={quote(P)}",
+             f"/r/thing/{rec.id}/link?rel=links:out"]
     if user == "admin":
-        pages += ["/admin/units", "/admin/users", "/admin/roles", "/admin/tokens"]
+        pages += ["/admin/units", "/admin/users", "/admin/roles", "/admin/tokens", f"/r/thing/{rec.id}/delete"]
     for path in pages:
         r = b.get(path)
         assert r.status_code == 200, (path, r.status_code)

@@ -50,7 +50,7 @@ def init_app(app: Flask) -> None:
     from . import i18n
     i18n.init_app(app)
 
-    from . import admin, auth, dashboard, pages, types
+    from . import admin, auth, dashboard, pages, record_actions, types  # noqa: F401 — record_actions adds routes to pages.bp
     for module in (auth, dashboard, pages, types, admin):
         app.register_blueprint(module.bp)
     auth.init_app(app)

@@ -98,13 +98,18 @@ def show(type_name: str, record_id: str):
             outgoing = item["direction"] == "outgoing"
             name = tr(rt.get("label") if outgoing else rt.get("inverse_label"), rt["name"])
             related.append({"rel": name, "record": item["record"], "title": _title(s, item["record"]),
+                            "id": item["relationship"]["id"],
                             "type_label": listing.type_label(s.entity_type(item["record"].type))})
         timeline = list(reversed(s.history(rec.id, include_related=True)))
         kinds = _activity_kinds(s)
         can_edit = s.allows(rec.type, "update", _RowView(rec))
+        can_delete = s.allows(rec.type, "delete", _RowView(rec))
+        from .record_actions import link_choices  # the actions' module imports this one
+        links = link_choices(s, rec.type) if can_edit else []
     extra = [k for k in rec.data if k not in {f.name for f in fields}]
     return render_template("record.html", et=et, rec=rec, fields=fields, refs=refs, related=related,
                            timeline=timeline, kinds=kinds, extra=extra, can_edit=can_edit,
+                           can_delete=can_delete, links=links,
                            title=_title_of(et, rec), type_label=listing.type_label(et))
 
 

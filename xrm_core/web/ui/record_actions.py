@@ -1,0 +1,124 @@
+"""Record page actions beyond editing: delete (after a confirmation page), link to another
+record through a relationship type, remove a link.
+
+No JavaScript: linking is two steps — the record page picks the relationship (and its
+direction) and a search text, the link page lists the matching records of the other type,
+each with its own small form. Every action is a CSRF-protected POST acting as the logged-in
+user, so the core's scope and grants decide, and a refusal comes back as a message on the
+record page.
+"""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ... import relationships
+from ...errors import Conflict, NotFound, PermissionDenied, ValidationError
+from . import listing
+from .common import acting
+from .i18n import tr
+from .pages import _RowView, _title, _title_of, bp
+
+#: Candidate records the link page offers at once (narrow them with the search text).
+CANDIDATES = 50
+
+
+def _record(s, type_name: str, record_id: str):
+    rec = s.get(record_id)
+    if rec.type != type_name:
+        raise NotFound(f"no record {record_id!r}")
+    return rec
+
+
+def _back(rec, anchor: str = ""):
+    return redirect(url_for("pages.show", type_name=rec.type, record_id=rec.id) + anchor)
+
+
+@bp.route("/<type_name>/<record_id>/delete", methods=["GET", "POST"])
+def delete(type_name: str, record_id: str):
+    """GET: what deleting would do, and a button; POST: delete (the relationship types'
+    ``on_delete`` decide about links; ``restrict`` refuses with the links named)."""
+    with acting(write=request.method == "POST") as s:
+        rec = _record(s, type_name, record_id)
+        if not s.allows(rec.type, "delete", _RowView(rec)):
+            abort(403)
+        et = s.entity_type(rec.type)
+        if request.method == "GET":
+            links = s.related(rec.id)
+            return render_template("delete.html", et=et, rec=rec, links=len(links), title=_title_of(et, rec),
+                                   type_label=listing.type_label(et))
+        try:
+            s.delete(rec.id)
+        except Conflict as e:
+            flash(_("Not deleted: %(msg)s", msg=e.message), "error")
+            return _back(rec)
+    flash(_("Deleted."), "ok")
+    return redirect(url_for("pages.list_records", type_name=type_name))
+
+
+def link_choices(s, type_name: str) -> list[dict]:
+    """The relationship types a record of ``type_name`` can take part in, each direction it
+    can take: ``{"value": "REL:out|in", "label", "other"}`` (other = the other end's type)."""
+    out = []
+    for name, rt in sorted(relationships.load_all(s.conn).items()):
+        if rt["source"] == type_name:
+            out.append({"value": f"{name}:out", "label": tr(rt.get("label"), name), "other": rt["target"]})
+        if rt["target"] == type_name:
+            out.append({"value": f"{name}:in", "label": tr(rt.get("inverse_label"), name) + " ←",
+                        "other": rt["source"]})
+    return out
+
+
+def _choice(s, rec, value: str) -> dict:
+    for c in link_choices(s, rec.type):
+        if c["value"] == value:
+            return c
+    raise ValidationError(f"{rec.type} records cannot be linked through {value!r}",
+                          [{"pointer": "/rel", "message": "not a relationship of this type"}])
+
+
+@bp.get("/<type_name>/<record_id>/link")
+def link_candidates(type_name: str, record_id: str):
+    """Records of the other end's type matching the search text, each with a Link button."""
+    q = request.args.get("q", "").strip()
+    with acting() as s:
+        rec = _record(s, type_name, record_id)
+        choice = _choice(s, rec, request.args.get("rel", ""))
+        other = s.entity_type(choice["other"])
+        where = listing.where_of(other, [], q)
+        linked = {item["record"].id for item in s.related(rec.id, choice["value"].split(":")[0])}
+        items = [r for r in s.list(other.name, where, limit=CANDIDATES) if r.id != rec.id]
+        et = s.entity_type(rec.type)
+        rows = [{"id": r.id, "title": _title(s, r), "linked": r.id in linked} for r in items]
+    return render_template("link.html", et=et, rec=rec, title=_title_of(et, rec), choice=choice, q=q,
+                           rows=rows, other_label=listing.type_label(other, True), more=len(items) >= CANDIDATES)
+
+
+@bp.post("/<type_name>/<record_id>/link")
+def link(type_name: str, record_id: str):
+    """Relate this record and ``other`` through the chosen relationship and direction."""
+    with acting(write=True) as s:
+        rec = _record(s, type_name, record_id)
+        choice = _choice(s, rec, request.form.get("rel", ""))
+        rel, direction = choice["value"].split(":")
+        other = request.form.get("other", "")
+        source, target = (rec.id, other) if direction == "out" else (other, rec.id)
+        try:
+            s.relate(rel, source, target)
+        except (Conflict, ValidationError, NotFound, PermissionDenied) as e:
+            flash(_("Not linked: %(msg)s", msg=e.message), "error")
+        else:
+            flash(_("Linked."), "ok")
+    return _back(rec, "#related")
+
+
+@bp.post("/<type_name>/<record_id>/unlink/<relationship_id>")
+def unlink(type_name: str, record_id: str, relationship_id: str):
+    """Remove one of this record's relationships."""
+    with acting(write=True) as s:
+        rec = _record(s, type_name, record_id)
+        if relationship_id not in {item["relationship"]["id"] for item in s.related(rec.id)}:
+            raise NotFound(f"no relationship {relationship_id!r} of {rec.id}")
+        s.unrelate(relationship_id)
+    flash(_("Link removed."), "ok")
+    return _back(rec, "#related")
