@@ -84,7 +84,7 @@ def main() -> int:
     p.add_argument("--reps", type=int, default=200, help="timed runs of each query (median kept; default 200)")
     p.add_argument("--analyze", action="store_true", help="run ANALYZE on SQLite after loading (PostgreSQL always does)")
     p.add_argument("--experiments", action="store_true",
-                   help="also time candidate changes of Session.list (monkeypatched in this process only)")
+                   help="also time the earlier ways of running a list page, for comparison")
     args = p.parse_args()
     n = C.rows_of(args)
     C.print_machine(args.url)
@@ -217,8 +217,8 @@ def index_experiment(platform, where, city, reps) -> None:
 
 
 def experiments(sx, where, city) -> dict:
-    """Candidate changes of Session.list, each a step further, on an admin session ``sx`` of
-    their own. Together they split the platform's overhead into
+    """The earlier ways of running a list page, each a step towards what ``listing.py`` now
+    does, on an admin session ``sx`` of their own. Together they split what the overhead was:
     statement building, SQLAlchemy execution/result processing and building Records.
 
     - prebuilt statement: skip building the SELECT (what caching the statement per
