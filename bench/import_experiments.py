@@ -19,6 +19,7 @@ Variants:
                            upper bound of what a cheaper hook dispatch could save)
   cache 64 MiB             PRAGMA cache_size=-65536 for the import's connection
   cheap ids                ids from one random prefix + counter instead of os.urandom per row
+  no database writes       the importer's INSERTs skipped: the per-row Python on its own
 
 Floors, straight through sqlite3 with no parsing, validation or Python per row beyond
 building tuples: the rows the platform stores (records + ``created`` history) into its schema
@@ -72,6 +73,19 @@ def cheap_ids():
 
 
 @contextlib.contextmanager
+def no_writes():
+    """The importer's INSERTs skipped (``importer._insert_values`` does nothing): what the
+    per-row Python costs on its own — parsing, validation, hooks, ids, building the rows."""
+    from xrm_core import importer
+    orig = importer._insert_values
+    importer._insert_values = lambda conn, sql, rows: None
+    try:
+        yield
+    finally:
+        importer._insert_values = orig
+
+
+@contextlib.contextmanager
 def no_record_hooks():
     """Skip every ``xrm_record_event`` implementation (the upper bound of what cheaper hook
     dispatch could save; the built-in plugins' hooks return at once for this type)."""
@@ -121,7 +135,7 @@ def record_indexes(path) -> int:
         con.close()
 
 
-def run_import(url: str, data, n: int, cache: bool = False) -> tuple[float, float]:
+def run_import(url: str, data, n: int, cache: bool = False, written: bool = True) -> tuple[float, float]:
     from xrm_core import Platform, importer
     p = Platform(url)
     try:
@@ -135,7 +149,8 @@ def run_import(url: str, data, n: int, cache: bool = False) -> tuple[float, floa
         p.dispose()
     if report["imported"] != n:
         raise SystemExit(f"imported {report['imported']} of {n}")
-    IJ.check_stored(url, n)
+    if written:
+        IJ.check_stored(url, n)
     return dt
 
 
@@ -172,7 +187,7 @@ def storage_floor(db_path, data, multirow: bool = False) -> tuple[float, float]:
 
     class Raw:  # what _insert_values needs of a connection, on the bare sqlite3 one
         class dialect:
-            paramstyle = "qmark"
+            name, paramstyle = "sqlite", "qmark"
 
         def __init__(self, con):
             self.exec_driver_sql = con.execute
@@ -214,6 +229,8 @@ def main() -> int:
         "no record hooks": (None, lambda url, data: _with([no_record_hooks()], url, data, n)),
         "cache 64 MiB": (None, lambda url, data: run_import(url, data, n, cache=True)),
         "cheap ids": (None, lambda url, data: _with([cheap_ids()], url, data, n)),
+        "no database writes (the Python alone)": (None, lambda url, data: _with([no_writes()], url, data, n,
+                                                                                 written=False)),
     }
     floors = ["sqlite3 executemany, xrm schema (records + history)",
               "sqlite3 multi-row VALUES, xrm schema (records + history)",
@@ -268,11 +285,11 @@ def main() -> int:
     return 0
 
 
-def _with(patches, url, data, n, cache=False):
+def _with(patches, url, data, n, cache=False, written=True):
     with contextlib.ExitStack() as st:
         for cm in patches:
             st.enter_context(cm)
-        return run_import(url, data, n, cache)
+        return run_import(url, data, n, cache, written)
 
 
 if __name__ == "__main__":
