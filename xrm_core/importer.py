@@ -535,6 +535,8 @@ def _insert_values(conn, sql: str, rows: list[tuple]) -> None:
     the importer's statements as one ``INSERT … SELECT … FROM unnest(arrays)`` per batch.
     JSON columns take JSON text.
     """
+    if not rows:
+        return
     if conn.dialect.name == "postgresql" and sql in _ARRAY_SQL:
         conn.exec_driver_sql(_ARRAY_SQL[sql], tuple(list(column) for column in zip(*rows)))
         return
