@@ -60,12 +60,17 @@ def link_choices(s, type_name: str) -> list[dict]:
     """The relationship types a record of ``type_name`` can take part in, each direction it
     can take: ``{"value": "REL:out|in", "label", "other"}`` (other = the other end's type)."""
     out = []
+    types = s.entity_types_map()
+
+    def shown(t):
+        return listing.type_label(s.entity_type(t)) if t in types else t
     for name, rt in sorted(relationships.load_all(s.conn).items()):
         if rt["source"] == type_name:
-            out.append({"value": f"{name}:out", "label": tr(rt.get("label"), name), "other": rt["target"]})
+            out.append({"value": f"{name}:out", "other": rt["target"],
+                        "label": f"{tr(rt.get('label'), name)} → {shown(rt['target'])}"})
         if rt["target"] == type_name:
-            out.append({"value": f"{name}:in", "label": tr(rt.get("inverse_label"), name) + " ←",
-                        "other": rt["source"]})
+            out.append({"value": f"{name}:in", "other": rt["source"],
+                        "label": f"{tr(rt.get('inverse_label'), name)} ← {shown(rt['source'])}"})
     return out
 
 
