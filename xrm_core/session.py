@@ -87,6 +87,10 @@ class Session:
     def unit_path(self, unit_id: int) -> str:
         return self._unit_rows()[unit_id][1]
 
+    def has_unit(self, name: str) -> bool:
+        """Is there a unit called ``name``?"""
+        return any(n == name for n, _ in self._unit_rows().values())
+
     def unit_id(self, name: str) -> int:
         for i, (n, _) in self._unit_rows().items():
             if n == name:

@@ -113,7 +113,7 @@ def _route(record, session) -> None:
         if customer is not None and customer.data.get("dealer_code"):
             data["dealer_code"] = customer.data["dealer_code"]
     code = data.get("dealer_code")
-    if isinstance(code, str) and code != record.unit and _is_unit(session, code):
+    if isinstance(code, str) and code != record.unit and session.has_unit(code):
         record.unit = code
 
 
@@ -128,13 +128,6 @@ def _customer(session, customer_id):
         return None
     return rec if rec.type == "customer" else None
 
-
-def _is_unit(session, name: str) -> bool:
-    try:
-        session.unit_id(name)
-    except NotFound:
-        return False
-    return True
 
 
 def _notify(session, record, event: str) -> None:

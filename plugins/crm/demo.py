@@ -8,11 +8,10 @@ dealer, read from the ``dealer`` records. Without prm_dealers the data stays in 
 unit and names no dealer.
 
 Deterministic: a seeded ``random.Random`` and the fixed base date below; the size scales
-with ``XRM_DEMO_SCALE`` (``xrm demo --scale``), default 1.
+with ``session.scale`` (``xrm demo --scale``), default 1.
 """
 from __future__ import annotations
 
-import os
 import random
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
@@ -80,13 +79,6 @@ VIN_WEIGHTS = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2]
 VIN_YEARS = {2018: "J", 2019: "K", 2020: "L", 2021: "M", 2022: "N", 2023: "P", 2024: "R", 2025: "S", 2026: "T"}
 
 
-def _scale() -> float:
-    """The demo size factor (``XRM_DEMO_SCALE``, set by ``xrm demo --scale``)."""
-    try:
-        return max(0.01, float(os.environ.get("XRM_DEMO_SCALE", "1")))
-    except ValueError:
-        return 1.0
-
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
@@ -123,7 +115,7 @@ def _unit(code):
 def xrm_demo_data(session):
     """Load the crm part of the demo data set through ``session``."""
     rng = random.Random("xrm-demo:crm")
-    scale = _scale()
+    scale = session.scale
     dealers = []
     if "dealer" in session.entity_types_map():
         dealers = [(d.data["code"], d.data["region"], d.data.get("city")) for d in

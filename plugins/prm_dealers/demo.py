@@ -10,11 +10,10 @@ It reads the other plugins' records through the session (plugins never import ea
 and leaves out what needs a plugin that is not installed.
 
 Deterministic: a seeded ``random.Random`` and the fixed base date below; the size scales
-with ``XRM_DEMO_SCALE`` (``xrm demo --scale``), default 1.
+with ``session.scale`` (``xrm demo --scale``), default 1.
 """
 from __future__ import annotations
 
-import os
 import random
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
@@ -51,13 +50,6 @@ FAULTS = [("P0300", "engine", "misfire"), ("P0171", "engine", "lean mixture"),
 ADVISORS = ["مریم کریمی", "علی رضایی", "Sara Nouri", "حمید امینی", "Reza Tehrani", "نرگس جعفری"]
 
 
-def _scale() -> float:
-    """The demo size factor (``XRM_DEMO_SCALE``, set by ``xrm demo --scale``)."""
-    try:
-        return max(0.01, float(os.environ.get("XRM_DEMO_SCALE", "1")))
-    except ValueError:
-        return 1.0
-
 
 def _at(day: date, rng: random.Random, start_hour: int = 8, end_hour: int = 18) -> datetime:
     return datetime(day.year, day.month, day.day, rng.randint(start_hour, end_hour - 1), rng.randrange(0, 60, 5),
@@ -93,7 +85,7 @@ def xrm_demo_data(session):
     rng = random.Random("xrm-demo:prm_dealers")
     _network(session, rng)
     result = yield
-    _after_sales(session, rng, _scale())
+    _after_sales(session, rng, session.scale)
     return result
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import weakref
 
-from xrm_core import NotFound, times
+from xrm_core import times
 
 INACTIVE = ("suspended", "terminated")
 #: per open connection (one transaction): {region: {dealer_code: leads}} and the ids of the
@@ -31,7 +31,7 @@ def before_create(record, session) -> None:
                 data["status"] = "assigned"
             _tally(session)["assigned"].add(record.id)
     code = data.get("dealer_code")
-    if isinstance(code, str) and code != record.unit and _is_unit(session, code):
+    if isinstance(code, str) and code != record.unit and session.has_unit(code):
         record.unit = code  # a dealer's unit is named by its code
 
 
@@ -65,10 +65,3 @@ def next_dealer(session, region: str) -> str | None:
 def _tally(session) -> dict:
     return _tallies.setdefault(session.conn, {"regions": {}, "assigned": set()})
 
-
-def _is_unit(session, name: str) -> bool:
-    try:
-        session.unit_id(name)
-    except NotFound:
-        return False
-    return True

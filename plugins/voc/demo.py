@@ -10,11 +10,10 @@ hooks like any other (the closed-loop automation opens their follow-up cases).
 Scores are drawn so that the network lands where real ones do (NPS about +20, CSAT about
 75 of 100), with better and worse dealers and a slow improvement over the two years.
 Deterministic: a seeded ``random.Random`` and the fixed base date below; the size scales
-with ``XRM_DEMO_SCALE`` (``xrm demo --scale``), default 1.
+with ``session.scale`` (``xrm demo --scale``), default 1.
 """
 from __future__ import annotations
 
-import os
 import random
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
@@ -53,13 +52,6 @@ FEEDBACK = [("service", "negative", "زمان انتظار در پذیرش طو�
             ("product", "negative", "صدای باد در سرعت بالا"), ("service", "positive", "The app booking works well")]
 
 
-def _scale() -> float:
-    """The demo size factor (``XRM_DEMO_SCALE``, set by ``xrm demo --scale``)."""
-    try:
-        return max(0.01, float(os.environ.get("XRM_DEMO_SCALE", "1")))
-    except ValueError:
-        return 1.0
-
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
@@ -76,7 +68,7 @@ def _months():
 def xrm_demo_data(session):
     """Load the voc part of the demo data set through ``session``."""
     rng = random.Random("xrm-demo:voc")
-    scale = _scale()
+    scale = session.scale
     types = session.entity_types_map()
     hq = "hq" if "hq" in session.unit_names().values() else None
     customers = [c for c in session.list("customer", limit=10**9, sort=["national_id"])] if "customer" in types else []

@@ -5,11 +5,10 @@ Manufacturer-wide data: it lives in the ``hq`` unit when there is one (prm_deale
 it), else in the admin's unit. It needs no other plugin's records (``tryfirst``).
 
 Deterministic: a seeded ``random.Random`` and the fixed base date below; the size scales
-with ``XRM_DEMO_SCALE`` (``xrm demo --scale``), default 1.
+with ``session.scale`` (``xrm demo --scale``), default 1.
 """
 from __future__ import annotations
 
-import os
 import random
 from datetime import date, datetime, timedelta, timezone
 
@@ -59,13 +58,6 @@ DEFECTS = ["ابعاد خارج از تلرانس", "crack found at incoming ins
            "خوردگی سطح", "wrong part label", "صدای غیرعادی", "premature wear"]
 
 
-def _scale() -> float:
-    """The demo size factor (``XRM_DEMO_SCALE``, set by ``xrm demo --scale``)."""
-    try:
-        return max(0.01, float(os.environ.get("XRM_DEMO_SCALE", "1")))
-    except ValueError:
-        return 1.0
-
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
@@ -79,7 +71,7 @@ def _money(amount: float) -> dict:
 def xrm_demo_data(session):
     """Load the vrm_suppliers part of the demo data set through ``session``."""
     rng = random.Random("xrm-demo:vrm_suppliers")
-    scale = _scale()
+    scale = session.scale
     unit = "hq" if "hq" in session.unit_names().values() else None
     quality = {code: q for code, _, _, q in SUPPLIERS}
     session.create_many("supplier", [_supplier(rng, code, name, country) for code, name, country, _ in SUPPLIERS],

@@ -216,6 +216,18 @@ def test_a_failing_plugin_rolls_the_whole_demo_back(fresh_url, monkeypatch):
     assert {u["name"] for u in run_json(url, "units", "list")} == {"root"}
 
 
+def test_the_scale_can_come_from_the_environment_and_a_bad_one_is_refused(fresh_url, monkeypatch):
+    url = fresh_url("sqlite")
+    assert run(url, "init").exit_code == 0
+    monkeypatch.setenv("XRM_DEMO_SCALE", "abc")
+    result = run(url, "demo")
+    assert result.exit_code == 2 and "Invalid value for '--scale'" in result.stderr
+    assert run_json(url, "records", "list", "customer") == []
+    monkeypatch.setenv("XRM_DEMO_SCALE", "0.02")
+    summary = run_json(url, "demo")
+    assert summary["types"]["customer"] == 100  # 5,000 at scale 1
+
+
 def test_each_plugin_leaves_out_what_needs_a_plugin_that_is_not_installed(tmp_path):
     url = f"sqlite:///{tmp_path / 'xrm.db'}"
     cli = _cli_with(xrm_crm, xrm_voc)  # no dealers: no units, users or dealer codes

@@ -9,10 +9,8 @@ progress.
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
-from contextlib import contextmanager
 
 import click
 
@@ -21,7 +19,7 @@ from .context import emit_json, json_option, pass_ctx, table
 
 #: The password plugins give the demo users they create (printed: demo databases only).
 DEMO_PASSWORD = "demo"
-#: Environment variable through which ``--scale`` reaches the plugins' demo hooks.
+#: Environment variable that sets ``--scale`` when the option is not given.
 SCALE_ENV = "XRM_DEMO_SCALE"
 
 
@@ -30,7 +28,7 @@ def register(cli: click.Group) -> None:
 
 
 @click.command()
-@click.option("--scale", type=click.FloatRange(0.01, 10), default=None, metavar="F",
+@click.option("--scale", type=click.FloatRange(0.01, 10), default=1.0, envvar=SCALE_ENV, metavar="F",
               help=f"Size factor of the data set (default 1, or ${SCALE_ENV}); 0.1 loads a tenth.")
 @json_option
 @pass_ctx
@@ -57,10 +55,9 @@ def demo(c, scale, as_json):
                            "(use a new database, e.g. --db sqlite:///demo.db, and run `xrm init` there)")
         users_before = set(s.user_names().values())
         progress = _Progress(quiet=as_json)
-        demo_session = DemoSession(platform, s.conn, s.actor, progress)
+        demo_session = DemoSession(platform, s.conn, s.actor, progress, scale)
         progress.echo("loading the demo data…")
-        with _scale_env(scale):
-            platform.pm.hook.xrm_demo_data(session=demo_session)
+        platform.pm.hook.xrm_demo_data(session=demo_session)
         s.invalidate()
         counts = dict(s.conn.execute(select(db.records.c.type, func.count()).group_by(db.records.c.type)
                                      .order_by(db.records.c.type)).all())
@@ -77,23 +74,6 @@ def demo(c, scale, as_json):
         table([[u["name"], u["unit"], ", ".join(u["roles"])] for u in users], ["USER", "UNIT", "ROLES"])
         click.echo(f"password of these users: {DEMO_PASSWORD!r} — for demo databases only, "
                    "never on real data")
-
-
-@contextmanager
-def _scale_env(scale: float | None):
-    """Hand ``--scale`` to the hooks (their spec takes only the session) for this call only."""
-    if scale is None:
-        yield
-        return
-    before = os.environ.get(SCALE_ENV)
-    os.environ[SCALE_ENV] = repr(scale)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(SCALE_ENV, None)
-        else:
-            os.environ[SCALE_ENV] = before
 
 
 def _new_users(s, before: set[str]) -> list[dict]:

@@ -14,10 +14,12 @@ if TYPE_CHECKING:
 class DemoSession(Session):
     """The session the ``xrm_demo_data`` hooks get: the admin's :class:`Session` on the
     demo's one transaction. It counts the records created for the progress display, and
-    its users with one password share one hash."""
+    its users with one password share one hash. ``scale`` is the size factor the data set
+    should have (``xrm demo --scale``, default 1)."""
 
-    def __init__(self, platform, conn, actor, progress: "_Progress"):
+    def __init__(self, platform, conn, actor, progress: "_Progress", scale: float = 1.0):
         super().__init__(platform, conn, actor)
+        self.scale = scale
         self._progress = progress
         self._hashes: dict[str, str] = {}
 
