@@ -226,22 +226,31 @@ def run_before_create(s: "Session", et, rec: Record) -> None:
     caller gets the validation errors, not the plugin's crash. A hook may route the record
     by setting ``record.unit`` to another unit's name.
     """
-    initial_errors = None if et.is_valid(rec.data) else et.errors(rec.data, "/data")
     unit = rec.unit
-    try:
-        s.fire("before_create", rec, {})
-    except PluginError:
-        if initial_errors:
-            raise ValidationError(f"{et.name} data is invalid", initial_errors) from None
-        raise
-    _check_data(rec.data, "record data after the before_create hooks")
-    et.validate(rec.data)
+    _before_hooks(s, et, "before_create", rec, {})
     if rec.unit != unit:
         try:
             rec.unit_id = s.unit_id(rec.unit)
         except NotFound:
             raise ValidationError(f"a plugin routed the {et.name} to unknown unit {rec.unit!r}",
                                   [{"pointer": "/unit", "message": "unknown unit"}]) from None
+
+
+def _before_hooks(s: "Session", et, event: str, rec: Record, changes: dict) -> None:
+    """Run the ``before_*`` hooks on ``rec``, then check and validate the data they leave.
+
+    If the data was invalid to begin with and a hook trips over it, the caller gets the
+    validation errors, not the plugin's crash.
+    """
+    initial_errors = None if et.is_valid(rec.data) else et.errors(rec.data, "/data")
+    try:
+        s.fire(event, rec, changes)
+    except PluginError:
+        if initial_errors:
+            raise ValidationError(f"{et.name} data is invalid", initial_errors) from None
+        raise
+    _check_data(rec.data, f"record data after the {event} hooks")
+    et.validate(rec.data)
 
 
 def update(s: "Session", record_id: str, patch: dict, if_version: int | None = None,
@@ -263,17 +272,8 @@ def update(s: "Session", record_id: str, patch: dict, if_version: int | None = N
     if not changes:
         return rec
     rec.data, rec.version = copy.deepcopy(new_data), row.version + 1
-    # As on create, hooks see the patched data before validation so they can normalise it;
-    # if it was invalid and a hook trips over it, the caller gets the validation errors.
-    initial_errors = None if et.is_valid(new_data) else et.errors(new_data, "/data")
-    try:
-        s.fire("before_update", rec, changes)
-    except PluginError:
-        if initial_errors:
-            raise ValidationError(f"{et.name} data is invalid", initial_errors) from None
-        raise
-    _check_data(rec.data, "record data after the before_update hooks")
-    et.validate(rec.data)
+    # As on create, hooks see the patched data before validation so they can normalise it.
+    _before_hooks(s, et, "before_update", rec, changes)
     if rec.data != new_data:
         changes = diff(row.data, rec.data)
     now = db.utcnow()
