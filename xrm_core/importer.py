@@ -36,6 +36,7 @@ import csv
 import itertools
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator
 
@@ -47,6 +48,7 @@ from . import db
 from .csvcells import CsvHeader
 from .errors import PluginError, ValidationError, XrmError
 from .records import nul_pointers, Record, find_by_values, new_id
+from .session import writes_in_background
 from .validation import pointer
 
 if TYPE_CHECKING:
@@ -208,13 +210,13 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
         raise ValidationError(f"cannot read {path}: {e.strerror}") from None
     report: dict = {"total": 0, "valid": 0, "imported": 0, "invalid": []}
     invalid = report["invalid"]
-    writer = _Writer(s, et, unit_id, source, skip_invalid, invalid)
+    writer = _Writer(s, et, unit_id, source, skip_invalid, invalid, background=True)
     refused = None
     with f, _Progress(f, progress) as bar:
         rows = _csv_rows(f, et, source) if fmt == "csv" else _jsonl_rows(f, source)
         try:
             # A savepoint: a dry run or a refused import rolls back exactly what it wrote.
-            with s.conn.begin_nested():
+            with s.conn.begin_nested(), writer.writing():
                 for line, data, errors in rows:
                     report["total"] += 1
                     if errors:
@@ -227,9 +229,9 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
                     else:  # with hooks, validated after them (they may normalise the row)
                         writer.add(line, data)
                     if len(writer.batch) >= BATCH:
-                        report["valid"] += writer.flush()
+                        writer.flush()
                         bar.tick()
-                report["valid"] += writer.flush()
+                report["valid"] = writer.finish()
                 if dry_run or (invalid and not skip_invalid):
                     raise _Rollback
         except _Rollback:
@@ -258,20 +260,21 @@ def create_many(s: "Session", type_name: str, rows, unit: str | None = None) -> 
     et = s.entity_type(type_name)
     unit_id = s.choose_unit(et.name, unit)
     invalid: list = []
-    writer = _Writer(s, et, unit_id, "", False, invalid)
+    writer = _Writer(s, et, unit_id, "", False, invalid, background=True)
     writer.keep = []
     with s.conn.begin_nested() as sp:
-        for i, data in enumerate(rows):
-            if not isinstance(data, dict):
-                invalid.append({"line": i, "errors": [{"pointer": "", "message": "not an object"}]})
-            elif (invalid or not writer.hooks) and not et.is_valid(data):
-                invalid.append({"line": i, "errors": et.errors(data)})
-            elif not invalid:  # with hooks, validated after them (they may normalise the row)
-                writer.add(i, data)
-            if len(writer.batch) >= BATCH and not invalid:
-                writer.flush()
-        if not invalid:
-            writer.flush()
+        with writer.writing():
+            for i, data in enumerate(rows):
+                if not isinstance(data, dict):
+                    invalid.append({"line": i, "errors": [{"pointer": "", "message": "not an object"}]})
+                elif (invalid or not writer.hooks) and not et.is_valid(data):
+                    invalid.append({"line": i, "errors": et.errors(data)})
+                elif not invalid:  # with hooks, validated after them (they may normalise the row)
+                    writer.add(i, data)
+                if len(writer.batch) >= BATCH and not invalid:
+                    writer.flush()
+            if not invalid:
+                writer.finish()
         if invalid:
             sp.rollback()
             raise ValidationError(f"{len(invalid)} {et.name} rows are invalid (nothing created)",
@@ -296,11 +299,29 @@ class _Writer:
     """Collects valid rows, runs the record hooks and writes batches (records, then history).
 
     Invalid rows found here (refused by a hook, a unique value already used) are appended
-    to ``invalid``; :meth:`flush` returns how many rows of the batch were written.
+    to ``invalid``; :meth:`finish` returns how many rows were written.
+
+    A batch goes through the hooks in the order of :meth:`Session.create`, one step for all
+    its rows: ``before_create`` hooks, records stored, ``after_create`` hooks, history. With
+    ``background``, the last step (and without hooks, the last two) runs on a second thread
+    while the next batch is read, validated and passed through the ``before_create`` hooks
+    (see :class:`_Background`). Hooks always run on the caller's thread, and only the
+    importer's own SQL on the other. Nothing sees the difference: inside :meth:`writing`,
+    :attr:`Session.conn` waits for the pending writes before handing out the connection, so a
+    hook that reads or writes through its session finds every earlier row stored with its
+    history.
     """
 
-    def __init__(self, s: "Session", et, unit_id: int, source: str, skip_invalid: bool, invalid: list):
+    def __init__(self, s: "Session", et, unit_id: int, source: str, skip_invalid: bool, invalid: list,
+                 background: bool = False):
         self.s, self.et, self.unit_id, self.source, self.invalid = s, et, unit_id, source, invalid
+        #: the writes use the connection directly (Session.conn would wait for them)
+        self.conn = s.conn
+        self.bg = _Background(threaded=background)
+        #: a batch written in the background (records and history), settled by the next flush
+        self.pending: list = []
+        self.clashed = False
+        self.written = 0
         #: (line, record, its data as JSON text or None): the text is what gets stored
         self.batch: list[tuple[int, Record, str | None]] = []
         self.hooks = bool(s.platform.record_event_impls())
@@ -377,27 +398,71 @@ class _Writer:
             return False
         return True
 
-    def flush(self) -> int:
+    def writing(self):
+        """The block of the import: the session's connection waits for the pending writes
+        before any use, and on the way out (error or not) the writes are over."""
+        return writes_in_background(self.conn, self.bg)
+
+    def flush(self) -> None:
+        """Write the batch collected so far.
+
+        Its records are stored, its ``after_create`` hooks run, and its history is written
+        in the background while the next batch is read. Without record hooks its records
+        are written in the background too: nothing waits for them then but the next flush.
+        """
         batch, self.batch = self.batch, []
+        self._settle()
         self.now = db.utcnow()
         if not batch:
-            return 0
-        conn = self.s.conn
+            return
+        if not self.hooks:
+            self.pending = batch
+            self.bg.submit(self._write, batch)
+            return
+        if not self._write_records(batch):
+            batch = self._one_by_one(batch)
+        # after_create hooks may still change record.data: the history copies it as it is
+        # after them (as Session.create does), so it is serialised again.
+        batch = [(line, rec, None) for line, rec, _ in batch if self._after_create(line, rec)]
+        self.written += len(batch)
+        if batch:
+            self.bg.submit(self._insert_history, batch)
+
+    def finish(self) -> int:
+        """Write everything still held; returns how many rows were written in all."""
+        self.flush()
+        self._settle()
+        return self.written
+
+    def _write(self, batch: list) -> None:
+        """A batch's records, then its history (on the background thread: no hooks here)."""
+        self.clashed = not self._write_records(batch)
+        if not self.clashed:
+            self._insert_history(batch)
+
+    def _write_records(self, batch: list) -> bool:
+        """Store the batch's records; False, and nothing stored, when a unique value clashed."""
         try:
-            with conn.begin_nested():
+            with self.conn.begin_nested():
                 self._insert_records(batch)
         except IntegrityError:
+            return False
+        return True
+
+    def _settle(self) -> None:
+        """Wait for the background writes (raising their error); a batch whose unique values
+        clashed there is written row by row here, the clashes reported."""
+        batch, self.pending = self.pending, []
+        self.bg.wait()
+        if not batch:
+            return
+        if self.clashed:
             batch = self._one_by_one(batch)
-        if self.hooks:
-            # after_create hooks may still change record.data: the history copies it as it
-            # is after them (as Session.create does), so it is serialised again.
-            batch = [(line, rec, None) for line, rec, _ in batch if self._after_create(line, rec)]
-        if batch:
             self._insert_history(batch)
-        return len(batch)
+        self.written += len(batch)
 
     def _insert_records(self, batch) -> None:
-        conn = self.s.conn
+        conn = self.conn
         # Tuples straight to the driver, the data as the JSON text made in add().
         dumps = orjson.dumps
         _insert_values(conn, _RECORDS_SQL, [
@@ -408,7 +473,7 @@ class _Writer:
     def _insert_history(self, batch) -> None:
         """The ``created`` activities: ``{"data": …, "import": {"file", "line"}}`` (just
         ``{"data": …}`` without a file), as orjson writes those dicts."""
-        conn, actor, source = self.s.conn, self.actor.name, self.source
+        conn, actor, source = self.conn, self.actor.name, self.source
         # The payload's JSON text put together around the data's, byte for byte what
         # orjson.dumps of the payload dict gives (compact, keys in this order).
         dumps = orjson.dumps
@@ -476,6 +541,50 @@ class _Writer:
             R.c.id == other, self.actor.clause(self.et.name, "read"))).first()
         # A record outside the caller's scope does not exist for them: do not name it.
         return f"record {other}" if visible else "another record"
+
+
+class _Background:
+    """Runs one job at a time on a second thread — or at once, when not ``threaded``.
+
+    Both drivers release the GIL while the database works (sqlite3 around each statement's
+    execution, psycopg while it waits for the server), so the importer's Python (parsing,
+    validating, hooks) goes on meanwhile on another core: SQLite's share of an import is
+    about half of it (docs/benchmarks.md).
+    """
+
+    def __init__(self, threaded: bool):
+        self.threaded = threaded
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def submit(self, job, *args) -> None:
+        """Start ``job(*args)`` once the previous job is over (its error raised here)."""
+        self.wait()
+        if not self.threaded:
+            job(*args)
+            return
+        self.thread = threading.Thread(target=self._run, args=(job, args), name="xrm-import-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self, job, args) -> None:
+        try:
+            job(*args)
+        except BaseException as e:  # noqa: BLE001 — handed to the caller's thread by wait()
+            self.error = e
+
+    def join(self) -> None:
+        """Wait until the job is over (its error kept for wait())."""
+        thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+            self.thread = None
+
+    def wait(self) -> None:
+        """Wait until the job is over; raise its error, if it failed."""
+        self.join()
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
 
 def _get(data: dict, path: str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 import io
 import json
+import time
 import tracemalloc
 
 import orjson
@@ -401,6 +402,102 @@ def test_a_crashing_hook_aborts_the_import_naming_the_line(hooked, tmp_path):
     with pytest.raises(PluginError, match=r"on line 2 of c.jsonl: ZeroDivisionError: boom"):
         run_import(platform, "person", path, skip_invalid=True)
     assert counts(platform) == before
+
+
+# -- writes in the background ----------------------------------------------------------------
+class WatchPlugin:
+    """Looks, from every person's before_create, at what the earlier rows left behind."""
+
+    __name__ = "testwatch"
+
+    def __init__(self):
+        self.created: list[str] = []  # ids, in after_create order
+        self.seen: list[tuple] = []   # per before_create: (after_create calls, stored, last's history)
+
+    @hookimpl
+    def xrm_record_event(self, event, record, session):
+        if record.type != "person":
+            return
+        if event == "after_create":
+            self.created.append(record.id)
+        elif event == "before_create":
+            last = self.created[-1] if self.created else None
+            self.seen.append((len(self.created), session.count("person"),
+                              [a["kind"] for a in session.history(last)] if last else []))
+
+
+@pytest.fixture
+def threads_of_history(monkeypatch):
+    """The threads the importer wrote history on (proves a test ran the background path)."""
+    import threading
+    names: list[bool] = []
+    orig = importer._Writer._insert_history
+
+    def spy(self, batch):
+        names.append(threading.current_thread() is threading.main_thread())
+        time.sleep(0.05)  # a slow disk: whoever looks too early finds the history missing
+        return orig(self, batch)
+
+    monkeypatch.setattr(importer._Writer, "_insert_history", spy)
+    return names
+
+
+def test_hooks_see_every_earlier_batch_stored_with_its_history(make_platform, tmp_path, monkeypatch,
+                                                             threads_of_history):
+    """History is written on a second thread while the next batch goes through the hooks, yet
+    a hook that looks through its session finds every earlier batch stored, with history."""
+    monkeypatch.setattr(importer, "BATCH", 3)
+    watch = WatchPlugin()
+    platform = make_platform(PersonPlugin(), watch)
+    path = write(tmp_path, "w.jsonl", jsonl([{"name": f"p{i}"} for i in range(10)]))
+    assert run_import(platform, "person", path)["imported"] == 10
+    done = [3 * (i // 3) for i in range(10)]  # rows of the batches before row i's
+    assert watch.seen == [(n, n, ["created"] if n else []) for n in done]
+    assert False in threads_of_history  # the history was written off the main thread
+    assert counts(platform) == (10, 10)
+
+
+def test_batches_without_hooks_are_written_in_the_background(platform, tmp_path, monkeypatch, threads_of_history):
+    monkeypatch.setattr(importer, "BATCH", 4)
+    path = write(tmp_path, "b.jsonl", jsonl([{"name": f"p{i}", "national_id": f"N{i}"} for i in range(10)]))
+    assert run_import(platform, "person", path)["imported"] == 10
+    assert threads_of_history.count(False) == 3
+    with platform.session() as s:
+        created = {i: [a["payload"]["import"]["line"] for a in s.history(i)] for i in (r.id for r in s.list("person"))}
+    assert sorted(v for lines in created.values() for v in lines) == list(range(1, 11))
+
+
+@pytest.mark.parametrize("hooks", [False, True])
+def test_a_failed_background_write_changes_nothing(make_platform, tmp_path, monkeypatch, hooks):
+    """An error of the background writer (here: the second history batch) reaches the
+    caller, and the import leaves the database as it was; the session stays usable."""
+    monkeypatch.setattr(importer, "BATCH", 3)
+    watch = [WatchPlugin()] if hooks else []
+    platform = make_platform(PersonPlugin(), *watch)
+    calls = []
+    orig = importer._Writer._insert_history
+
+    def failing(self, batch):
+        calls.append(len(batch))
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return orig(self, batch)
+
+    monkeypatch.setattr(importer._Writer, "_insert_history", failing)
+    path = write(tmp_path, "f.jsonl", jsonl([{"name": f"p{i}"} for i in range(8)]))
+    before = counts(platform)
+    with platform.session() as s:
+        with pytest.raises(OSError, match="disk full"):
+            importer.import_file(s, "person", path)
+        s.create("note", {"text": "the session goes on"})
+    assert counts(platform) == (before[0] + 1, before[1] + 1)
+    with pytest.raises(OSError, match="disk full"):
+        with platform.session() as s:
+            calls.clear()
+            for w in watch:
+                w.created.clear()  # the rolled-back import's records are gone
+            s.create_many("person", [{"name": f"q{i}"} for i in range(8)])
+    assert counts(platform) == (before[0] + 1, before[1] + 1)
 
 
 # -- round trip -----------------------------------------------------------------------------
