@@ -11,6 +11,7 @@ import hashlib
 import re
 from urllib.parse import urldefrag
 
+import orjson
 import xrm_schemas
 from sqlalchemy import Connection, delete, func, insert, literal_column, select, text
 
@@ -31,10 +32,36 @@ class EntityType:
         self.source = source
         self.schema: dict = definition["schema"]
         self.validator = compile_schema(self.schema, f"{xrm_schemas.BASE_URI}{self.name}.type.json")
+        missing = [{"pointer": where, "message": f"{f!r} is not a property of the schema"}
+                   for where, f in self._declared_fields() if self.property_schema(f) is None]
+        if missing:
+            raise DefinitionError(f"entity type {self.name!r} names a field its schema does not have", missing)
+
+    def check_keys(self) -> None:
+        """Refuse ``indexes`` and ``unique`` fields the database cannot compare alike on both
+        engines (DefinitionError with a pointer per field). Checked when a type is added or
+        changed, not when a stored one is loaded.
+
+        An array or object has no single SQL value to index. A unique key also needs one
+        scalar type: SQLite compares ``1`` with ``true`` as equal and PostgreSQL ``1`` with
+        ``"1"``, so a field that may hold either would be unique differently per engine.
+        """
+        problems = []
         for where, f in self._declared_fields():
-            if self.property_schema(f) is None:
-                raise DefinitionError(f"entity type {self.name!r} names a field its schema does not have",
-                                      [{"pointer": where, "message": f"{f!r} is not a property of the schema"}])
+            if where == "/title_field":
+                continue
+            kind = self.field_type(f)
+            if kind in ("array", "object"):
+                problems.append({"pointer": where, "message": f"{f!r} is an {kind}: indexes and unique keys take "
+                                                              "fields of one scalar type (string, number, integer "
+                                                              "or boolean)"})
+            elif kind is None and where.startswith("/unique"):
+                problems.append({"pointer": where, "message": f"{f!r} may hold values of several JSON types: give "
+                                                              "it one \"type\" (string, number, integer or boolean; "
+                                                              "null is allowed) to make it unique"})
+        if problems:
+            raise DefinitionError(f"entity type {self.name!r} has index or unique fields the database cannot "
+                                  "compare", problems)
 
     # -- fields ------------------------------------------------------------------------
     def _declared_fields(self):
@@ -305,7 +332,7 @@ def _check_no_duplicates(conn: Connection, et: EntityType, key: tuple[str, ...],
         ids = conn.execute(select(db.records.c.id).where(
             db.records.c.type == et.name, *[e == v for e, v in zip(exprs, values)])
             .order_by(db.records.c.id).limit(5)).scalars().all()
-        shown = ", ".join(f"{f}={_plain(v)!r}" for f, v in zip(key, values))
+        shown = ", ".join(f"{f}={_shown(v, et.field_type(f))}" for f, v in zip(key, values))
         problems.append({"pointer": f"/unique/{position}",
                          "message": f"{shown} is shared by {row[-1]} records ({', '.join(ids)}"
                                     + (", …)" if row[-1] > len(ids) else ")")})
@@ -313,12 +340,15 @@ def _check_no_duplicates(conn: Connection, et: EntityType, key: tuple[str, ...],
                    problems)
 
 
-def _plain(v):
-    # PostgreSQL returns numerics as Decimal; show them as the JSON number they were.
+def _shown(v, kind: str | None) -> str:
+    """A value read through a field expression, shown as the JSON value it was stored as."""
+    # PostgreSQL returns numerics as Decimal, SQLite booleans as 0/1.
     from decimal import Decimal
     if isinstance(v, Decimal):
-        return int(v) if v == v.to_integral_value() else float(v)
-    return v
+        v = int(v) if v == v.to_integral_value() else float(v)
+    elif kind == "boolean" and v in (0, 1):
+        v = bool(v)
+    return orjson.dumps(v).decode()
 
 
 # -- storage ----------------------------------------------------------------------------
@@ -355,6 +385,7 @@ def add(conn: Connection, definition: dict, source: str = "admin") -> EntityType
     (name, version) can serve a removed definition.
     """
     et = EntityType(copy.deepcopy(definition), 1, source)
+    et.check_keys()
     if conn.execute(select(db.entity_types.c.name).where(db.entity_types.c.name == et.name)).first():
         raise Conflict(f"entity type {et.name!r} already exists; use update")
     V = db.entity_type_versions
@@ -411,6 +442,7 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
     its version (its indexes are still repaired if missing).
     """
     new = EntityType(copy.deepcopy(definition), 0, source or "admin")
+    new.check_keys()
     try:
         old = get(conn, new.name, lock=not dry_run)
     except NotFound:
@@ -421,8 +453,10 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
         errors = [{"pointer": f"/records/{r['id']}{e['pointer']}", "message": e["message"]}
                   for r in report["records"] for e in r["errors"]]
         verb = "would be refused" if dry_run else "refused"
+        listed = len(report["records"])
+        shown = f" (the first {listed} are listed)" if listed < report["invalid"] else ""
         raise ValidationError(f"type change {verb}: {report['invalid']} of {report['checked']} stored "
-                              f"{new.name} records would become invalid", errors, impact=report)
+                              f"{new.name} records would become invalid{shown}", errors, impact=report)
     _apply_indexes(conn, new.name, new, check_only=dry_run)
     if dry_run or not report["changed"]:
         return report

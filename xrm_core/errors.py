@@ -37,7 +37,7 @@ class XrmError(Exception):
                 where = f"line {e['line']} {where}".strip()
             lines.append(f"  {where or '/'}: {e['message']}")
         if len(self.errors) > 50:
-            lines.append(f"  … and {len(self.errors) - 50} more")
+            lines.append(f"  … and {len(self.errors) - 50} more errors")
         return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+import orjson
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -340,7 +341,7 @@ class Session:
         return Conflict(f"the change conflicts with stored data: {str(exc.orig).splitlines()[0]}")
 
     def _duplicate(self, et, key, values, other: str) -> Conflict:
-        shown = ", ".join(f"{f}={v!r}" for f, v in zip(key, values))
+        shown = ", ".join(f"{f}={orjson.dumps(v).decode()}" for f, v in zip(key, values))
         errors = [{"pointer": "/data/" + f.replace(".", "/"), "message": "already used"} for f in key]
         row = records._row(self, other)
         if row is not None and self.allows(row.type, "read", row):

@@ -193,7 +193,7 @@ def test_unknown_type_id_and_field(xrm, kind):
 def test_unique_conflict_is_clear(xrm, kind):
     [first] = make(xrm, kind, {"name": "a", "code": "C1"})
     err = xrm.fails("records", "create", kind, "--data", '{"name": "b", "code": "C1"}')
-    assert "code='C1' already exists" in err and first in err and "/data/code" in err
+    assert 'code="C1" already exists' in err and first in err and "/data/code" in err
     assert len(xrm.json("records", "list", kind)) == 1
 
 
@@ -301,6 +301,8 @@ def test_unknown_user_for_as(xrm, kind):
     for args in (("records", "list", kind), ("records", "create", kind, "--data", '{"name": "x"}'),
                  ("types", "list"), ("history", "x")):
         assert "unknown user 'ghost'" in xrm.fails(*args, "--as", "ghost")
+        # `--as "$USER"` with the variable unset is refused, never the admin's scope.
+        assert "unknown user ''" in xrm.fails(*args, "--as", "")
     assert xrm.json("records", "list", kind) == []
 
 
@@ -316,6 +318,15 @@ def test_data_commands_on_an_uninitialised_database(db_url, args):
     assert "run `xrm init`" in err
     if db_url.startswith("sqlite:///"):  # and no empty database file appears as a side effect
         assert not os.path.exists(db_url[len("sqlite:///"):])
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs XRM_TEST_DATABASE_URL (PostgreSQL)")
+def test_a_missing_postgresql_database_is_named_not_called_uninitialised():
+    from sqlalchemy.engine import make_url
+    url = make_url(PG_URL).set(database=f"xrm_missing_{uuid.uuid4().hex[:8]}").render_as_string(False)
+    for args in (("init",), ("records", "list", "person")):
+        err = Xrm(url).fails(*args)
+        assert "does not exist" in err and "xrm init" not in err, err
 
 
 def test_no_traceback_for_an_unreadable_database(tmp_path):

@@ -256,7 +256,7 @@ def test_types_update_refused_reports_count_ids_and_pointers(shared, tmp_path):
     dup = type_def(name, unique=["title"])
     shared.ok("records", "update", ids[1], "--data", '{"title": "t0"}')
     err = shared.fails("types", "update", write(tmp_path, dup))
-    assert "/unique/0" in err and "title='t0' is shared by 2 records" in err
+    assert "/unique/0" in err and 'title="t0" is shared by 2 records' in err
     assert ids[0] in err and ids[1] in err
 
 
@@ -432,3 +432,9 @@ def test_installed_console_script(tmp_path):
     r = run("records", "get", "nope")
     assert r.returncode != 0 and r.stdout == ""
     assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+    # A reader that goes away (`xrm types list | head -0`): exit quietly, no error message.
+    p = subprocess.Popen([exe, "--db", url, "types", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=env, cwd=tmp_path)
+    p.stdout.close()
+    with p.stderr:
+        assert p.wait(timeout=120) != 0 and p.stderr.read() == b""

@@ -162,7 +162,7 @@ def test_employees_relationships_and_one_on_ones(xrm, initialised):
     # A duplicate employee number is a clear conflict, not a second Ada.
     result = xrm("records", "create", "employee", "--data",
                  json.dumps({"employee_no": "E0002", "name": "Ada again", "start_date": "2024-01-08"}), ok=False)
-    assert f"employee_no='E0002' already exists (record {ada['id']})" in result.stderr
+    assert f'employee_no="E0002" already exists (record {ada["id"]})' in result.stderr
 
 
 def test_automation_refuses_an_end_date_before_the_start_date(xrm, initialised, db_url):

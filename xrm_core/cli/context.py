@@ -73,8 +73,9 @@ class CliContext:
             self._platform = None
 
     def session(self, as_user: str | None, write: bool = True):
-        """A Session acting as ``as_user`` (default: admin); unknown users are refused."""
-        return self.platform.session(as_user or "admin", write=write)
+        """A Session acting as ``as_user`` (default: admin); unknown users are refused —
+        an empty name too (``--as "$USER_VAR"`` with the variable unset must not act as admin)."""
+        return self.platform.session("admin" if as_user is None else as_user, write=write)
 
     def admin_connection(self, as_user: str | None):
         """A plain transaction for administration, after checking ``as_user`` is an administrator."""
@@ -86,7 +87,7 @@ class CliContext:
 
     def reader_connection(self, as_user: str | None):
         """A plain transaction for reading definitions, after checking ``as_user`` exists."""
-        if as_user:
+        if as_user is not None:
             with self.session(as_user, write=False):
                 pass
         return self.platform.connection()

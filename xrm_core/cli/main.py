@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import click
@@ -25,6 +26,11 @@ class XrmGroup(click.Group):
             ctx.exit(2 if e.status in (400, 422) else 1)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:
+            # The reader went away (`xrm export … | head`): stop quietly, as other Unix
+            # tools do, and keep Python from reporting the failed flush at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(141)
         except Exception as e:  # noqa: BLE001 — users get a message, developers XRM_DEBUG=1
             if os.environ.get("XRM_DEBUG"):
                 raise
@@ -32,11 +38,15 @@ class XrmGroup(click.Group):
             ctx.exit(1)
 
 
+#: What SQLite and PostgreSQL say when a table of the platform is missing
+_NO_TABLE = re.compile(r'no such table: xrm_|relation "xrm_\w+" does not exist')
+
+
 def _explain(e: Exception) -> str:
     from sqlalchemy.exc import OperationalError, ProgrammingError
     text = str(getattr(e, "orig", e)).splitlines()[0] if str(e) else type(e).__name__
     if isinstance(e, (OperationalError, ProgrammingError)):
-        if "no such table" in text or "does not exist" in text:
+        if _NO_TABLE.search(text):
             return "the database is not initialised: run `xrm init` first"
         return f"database error: {text}"
     return f"{type(e).__name__}: {text} (set XRM_DEBUG=1 for the traceback)"
