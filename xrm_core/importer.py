@@ -47,7 +47,7 @@ from sqlalchemy.exc import IntegrityError
 from . import db
 from .csvcells import CsvHeader
 from .errors import PluginError, ValidationError, XrmError
-from .records import nul_pointers, Record, find_by_values, new_id
+from .records import maybe_unstorable, Record, find_by_values, new_id, storage_errors
 from .session import writes_in_background
 from .validation import pointer
 
@@ -335,10 +335,10 @@ class _Writer:
         self.keep: list | None = None
 
     def add(self, line: int, data: dict) -> None:
-        # One serialisation finds NULs (as nul_pointers would), tells whether the hooks
-        # changed the data, and is what gets stored when they did not.
+        # One serialisation finds what cannot be stored (as storage_errors would), tells
+        # whether the hooks changed the data, and is what gets stored when they did not.
         text = _plain_json(data)
-        if (text is None or b"\\u0000" in text) and self._has_nul(line, data):
+        if maybe_unstorable(text) and self._unstorable(line, data):
             return
         a = self.actor
         rec = Record(new_id(), self.et.name, data, 1, a.name, self.unit_name, self.now, self.now,
@@ -361,8 +361,8 @@ class _Writer:
             if not (valid and text is not None and text == before) and not self.et.is_valid(rec.data):
                 self.invalid.append({"line": line, "errors": self.et.errors(rec.data)})
                 return
-            if text != before and (text is None or b"\\u0000" in text) and self._has_nul(line, rec.data):
-                return  # a hook put a NUL character in
+            if text != before and maybe_unstorable(text) and self._unstorable(line, rec.data):
+                return  # a hook put a NUL character in, or nested the data too deep
             if rec.unit != self.unit_name:  # a hook routed the record to another unit
                 try:
                     rec.unit_id = self.s.unit_id(rec.unit)
@@ -375,13 +375,13 @@ class _Writer:
         if self.keep is not None:
             self.keep.append(rec)
 
-    def _has_nul(self, line: int, data: dict) -> bool:
-        """Report the row if ``data`` holds NUL characters (no engine stores them alike)."""
-        nul = nul_pointers(data)
-        if nul:
-            self.invalid.append({"line": line, "errors": [
-                {"pointer": p, "message": "the NUL character (\\u0000) cannot be stored"} for p in nul]})
-        return bool(nul)
+    def _unstorable(self, line: int, data: dict) -> bool:
+        """Report the row if ``data`` holds NUL characters or nests too deep (see
+        :func:`xrm_core.records.storage_errors`)."""
+        errors = storage_errors(data)
+        if errors:
+            self.invalid.append({"line": line, "errors": errors})
+        return bool(errors)
 
     def _fire(self, line: int, event: str, rec: Record) -> bool:
         """Run the hooks of ``event`` for one row; False when they refused it (reported)."""

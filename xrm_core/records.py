@@ -158,10 +158,57 @@ def get(s: "Session", record_id: str) -> Record:
 def _check_data(data, what: str = "record data"):
     if not isinstance(data, dict):
         raise ValidationError(f"{what} must be a JSON object", [{"pointer": "/data", "message": "not an object"}])
-    nul = nul_pointers(data)
-    if nul:
-        raise ValidationError(f"{what} contains NUL characters", [
-            {"pointer": "/data" + p, "message": "the NUL character (\\u0000) cannot be stored"} for p in nul])
+    problems = storage_errors(data, "/data")
+    if problems:
+        nul = "NUL" in problems[0]["message"]
+        raise ValidationError(f"{what} contains NUL characters" if nul else f"{what} is nested too deeply", problems)
+
+
+#: How deeply objects and arrays may nest in stored JSON (record data, payloads). JSON itself
+#: sets no limit, but orjson writes at most 254 levels, and every read wraps the data in a few
+#: more (a record, a page of records, a history entry with its diff): a record nested past
+#: that would be stored and then break every read of it. 64 is far beyond any real record.
+MAX_DEPTH = 64
+
+
+def maybe_unstorable(text: bytes | None) -> bool:
+    """Might the JSON ``text`` (orjson's, None if it failed) hold what :func:`storage_errors`
+    refuses? False for nearly every record: two byte counts, no walk."""
+    return text is None or b"\\u0000" in text or text.count(b"{") + text.count(b"[") > MAX_DEPTH
+
+
+def storage_errors(data, prefix: str = "") -> list[dict]:
+    """Why ``data`` cannot be stored alike on both engines and read back, as errors with
+    pointers under ``prefix``: nesting deeper than MAX_DEPTH, NUL characters."""
+    try:
+        text = orjson.dumps(data)
+    except TypeError:  # nested past orjson's limit (or holding a value that is not JSON)
+        text = None
+    if not maybe_unstorable(text):
+        return []
+    deep = too_deep(data)
+    if deep is not None:
+        return [{"pointer": prefix + deep, "message": f"objects and arrays nest more than {MAX_DEPTH} levels "
+                                                      "deep here: a record may nest at most that deep"}]
+    return [{"pointer": prefix + p, "message": "the NUL character (\\u0000) cannot be stored"}
+            for p in nul_pointers(data)]
+
+
+def too_deep(data, limit: int = MAX_DEPTH) -> str | None:
+    """The pointer of the first object or array nested ``limit`` levels inside ``data``, or None."""
+    stack = [(data, (), 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if isinstance(node, dict):
+            items = node.items()
+        elif isinstance(node, list):
+            items = enumerate(node)
+        else:
+            continue
+        if depth >= limit:
+            return pointer(path)
+        stack.extend((v, path + (k,), depth + 1) for k, v in items)
+    return None
 
 
 def nul_pointers(data) -> list[str]:

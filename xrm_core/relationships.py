@@ -123,6 +123,9 @@ def relate(s: "Session", rel: str, source_id: str, target_id: str, data: dict | 
     _check_endpoints(rt, src, tgt)
     if data is not None and not isinstance(data, dict):
         raise ValidationError("relationship data must be an object", [{"pointer": "/data", "message": "not an object"}])
+    problems = records.storage_errors(data, "/data") if data else []
+    if problems:
+        raise ValidationError("relationship data cannot be stored", problems)
     _check_cardinality(s, rt, source_id, target_id)
     rid, now = records.new_id(), db.utcnow()
     try:

@@ -360,6 +360,9 @@ def _check_payload(kind: dict, payload) -> None:
     """Refuse a payload that is not an object or fails the kind's ``payload`` schema."""
     if payload is not None and not isinstance(payload, dict):
         raise ValidationError("payload must be an object", [{"pointer": "/payload", "message": "not an object"}])
+    problems = records.storage_errors(payload, "/payload") if payload else []
+    if problems:
+        raise ValidationError("the payload cannot be stored", problems)
     if "payload" in kind:
         validator = compile_schema(kind["payload"], f"https://xrm.dev/schemas/kinds/{kind['name']}.json")
         errors = errors_of(validator, payload or {}, "/payload")

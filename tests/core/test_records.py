@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import orjson
+
 import pytest
 from argon2 import PasswordHasher
 from conftest import PersonPlugin
@@ -434,6 +436,47 @@ def test_nul_characters_are_refused_alike_on_both_engines(platform, tmp_path):
     assert report["imported"] == 1
     assert report["invalid"] == [{"line": 2, "errors": [
         {"pointer": "/name", "message": "the NUL character (\\u0000) cannot be stored"}]}]
+
+
+def _nested(levels: int):
+    """``levels`` objects, each inside the last: {"a": {"a": … {} …}}."""
+    node: dict = {}
+    for _ in range(levels - 1):
+        node = {"a": node}
+    return node
+
+
+@pytest.mark.parametrize("levels", [65, 300, 900])
+def test_data_nested_too_deep_is_refused_everywhere_and_reads_keep_working(platform, tmp_path, levels):
+    """JSON sets no depth limit but orjson writes at most 254 levels: data nested past that
+    was stored and then broke every read of it. Refused beyond MAX_DEPTH (64) on every
+    write path, with the pointer of the first object too deep."""
+    from xrm_core import records
+    from xrm_core.importer import import_file
+    deepest_ok = {"name": "ok", "extra": _nested(records.MAX_DEPTH - 1)}  # 64 objects with the data's own
+    too_deep = {"name": "deep", "extra": _nested(levels - 1)}
+    where = "/data/extra" + "/a" * (records.MAX_DEPTH - 1)  # the object at depth 64
+    with platform.session() as s:
+        ok = s.create("person", deepest_ok)
+        with pytest.raises(ValidationError, match="nested too deeply") as exc:
+            s.create("person", too_deep)
+        assert [e["pointer"] for e in exc.value.errors] == [where]
+        with pytest.raises(ValidationError, match="nested too deeply"):
+            s.update(ok.id, {"extra": too_deep["extra"]})
+        with pytest.raises(ValidationError, match="cannot be stored"):
+            s.log(ok.id, "call", "deep payload", {"x": too_deep["extra"]})
+    f = tmp_path / "deep.jsonl"
+    f.write_bytes(orjson.dumps({"name": "fine"}) + b"\n" + b'{"name": "deep", "extra": ' + b'{"a": ' * (levels - 2)
+                  + b"{}" + b"}" * (levels - 2) + b"}\n")
+    with platform.session() as s:
+        report = import_file(s, "person", str(f), skip_invalid=True)
+        assert report["imported"] == 1
+        assert [(r["line"], [e["pointer"] for e in r["errors"]]) for r in report["invalid"]] == [
+            (2, [where.removeprefix("/data")])]
+        # Everything stored reads back: the record, a page of records, its history.
+        assert s.get(ok.id).data == deepest_ok
+        assert len(s.list("person", limit=1000)) == 2
+        assert orjson.loads(orjson.dumps(s.history(ok.id)))[0]["payload"]["data"] == deepest_ok
 
 
 def test_filter_integers_beyond_64_bits_are_refused(platform):
