@@ -259,9 +259,22 @@ class DeclarativeKPI:
         self.entity = d["entity"]
         self.time_field = d.get("time_field")
         self.measure_kind = next(iter(d["measure"]))
+        if "in" in d and self.measure_kind != "avg_duration":
+            # The schema cannot tie "in" to one measure; accepting it elsewhere would let an
+            # author believe a count or an average is converted when it is not.
+            raise DefinitionError(f"KPI {self.name!r}: \"in\" is the unit of avg_duration only",
+                                  [{"pointer": "/in",
+                                    "message": f"only avg_duration takes a time unit, not {self.measure_kind}"}])
 
     def check(self, session_or_types) -> None:
-        """Check fields against the entity type (needs compiled types: a Session or a dict)."""
+        """Check the KPI against its entity type (needs compiled types: a Session or a dict).
+
+        ``time_field`` and both ``avg_duration`` fields must be strings of format date or
+        date-time, or of no format (periods and durations compare and parse them as ISO
+        text; see :func:`_is_time_field`); ``sum``/``avg``/``median``/``nps``
+        need a numeric field; filters must compile. Raises DefinitionError naming every
+        misfit field by its JSON pointer and actual type.
+        """
         get = session_or_types.entity_type if hasattr(session_or_types, "entity_type") else session_or_types.__getitem__
         try:
             et = get(self.entity)
@@ -270,22 +283,28 @@ class DeclarativeKPI:
                                   [{"pointer": "/entity", "message": "unknown entity type"}]) from None
         d, kind = self.definition, self.measure_kind
         m = d["measure"]
-        texts = {"string", None}
-        fields = []  # (pointer, field, allowed JSON types, what they are for)
+        fields = []  # (pointer, field, what the KPI needs of it: "time" or "number")
         if self.time_field:
-            fields.append(("/time_field", self.time_field, texts, "a time field needs a date or date-time string"))
+            fields.append(("/time_field", self.time_field, "time"))
         if kind in ("sum", "avg", "median", "nps"):
-            fields.append((f"/measure/{kind}", m[kind], NUMERIC, f"{kind} needs a numeric field"))
+            fields.append((f"/measure/{kind}", m[kind], "number"))
         if kind == "avg_duration":
-            fields += [(f"/measure/avg_duration/{i}", f, texts, "avg_duration needs date or date-time strings")
-                       for i, f in enumerate(m[kind])]
-        for where, f, types, need in fields:
+            fields += [(f"/measure/avg_duration/{i}", f, "time") for i, f in enumerate(m[kind])]
+        errors, unknown = [], False
+        for where, f, need in fields:
             if not et.has_field(f):
-                raise DefinitionError(f"KPI {self.name!r} names a field {self.entity} does not have",
-                                      [{"pointer": where, "message": f"{f!r} is not a field of {self.entity}"}])
-            if et.field_type(f) not in types:
-                raise DefinitionError(f"KPI {self.name!r}: {need}",
-                                      [{"pointer": where, "message": f"{f!r} is {et.field_type(f)}"}])
+                unknown = True
+                errors.append({"pointer": where, "message": f"{f!r} is not a field of {self.entity}"})
+            elif need == "time" and not _is_time_field(et, f):
+                errors.append({"pointer": where, "message": f"{f!r} is {_describe_field(et, f)}; "
+                                                            "it must be a date or date-time string field"})
+            elif need == "number" and et.field_type(f) not in NUMERIC:
+                errors.append({"pointer": where, "message": f"{f!r} is {_describe_field(et, f)}; "
+                                                            f"{kind} needs a numeric field"})
+        if errors:
+            raise DefinitionError(f"KPI {self.name!r} names a field {self.entity} does not have" if unknown else
+                                  f"KPI {self.name!r} names fields of the wrong type for entity type {self.entity!r}",
+                                  errors)
         filters = [("/where", d.get("where"))]
         if kind == "share":
             filters.append(("/measure/share", m["share"]))
@@ -382,6 +401,64 @@ class DeclarativeKPI:
         groups = [{"key": r[0], "value": r[1], "n": r[2]} for r in rows]
         overall = self._median(ctx, base, None)
         return {**overall, "groups": groups}
+
+
+#: The ``format`` values that make a string field usable as a time: ISO dates and RFC 3339
+#: date-times, which sort as text by day and which the duration SQL parses.
+TIME_FORMATS = {"date", "date-time"}
+
+
+def _is_time_field(et, path: str) -> bool:
+    """True when field ``path`` of ``et`` is a string of format date or date-time — or a
+    string of no format at all.
+
+    A plain string is accepted: the contract asks no format of a time field, many schemas
+    leave it out, and ISO text compares as dates; refusing it would stop ``xrm init`` for
+    such a plugin. A string of another format (``email``…) or a value of another type
+    cannot hold a time.
+    """
+    formats = _formats_of(et.schema, et.property_schema(path))
+    return et.field_type(path) == "string" and (formats is None or formats <= TIME_FORMATS)
+
+
+def _describe_field(et, path: str) -> str:
+    """The type of field ``path`` in words, for errors: ``integer``, ``a string of format email``…"""
+    json_type = et.field_type(path)
+    if json_type is None:
+        return "of no single JSON type"
+    if json_type != "string":
+        return json_type
+    formats = _formats_of(et.schema, et.property_schema(path))
+    if not formats:
+        return "a string"
+    return f"a string of format {' or '.join(sorted(formats))}"
+
+
+def _formats_of(root: dict, sub, depth: int = 0) -> set[str] | None:
+    """The ``format``s a subschema holds its non-null values to, or None when none applies.
+
+    Resolves ``$ref`` as :meth:`EntityType.property_schema` does. A format in an ``allOf``
+    part binds every value; an ``anyOf``/``oneOf`` gives its branches' formats only when each
+    branch that admits more than null has one (``[{"format": "date"}, {"type": "null"}]``
+    is a date; ``[{"format": "date"}, {"type": "string"}]`` is any string).
+    """
+    from .entity_types import _resolve, _types_of  # the same resolution as field_type()
+    if not isinstance(sub, dict) or depth > 20:
+        return None
+    sub = _resolve(root, sub, depth)
+    if isinstance(sub.get("format"), str):
+        return {sub["format"]}
+    for part in sub.get("allOf", []):
+        found = _formats_of(root, part, depth + 1)
+        if found:
+            return found
+    for key in ("anyOf", "oneOf"):
+        # _types_of leaves null out: an empty set is a branch that admits only null
+        branches = [b for b in sub.get(key, []) if _types_of(root, b, depth + 1) != set()]
+        found = [_formats_of(root, b, depth + 1) for b in branches]
+        if branches and all(found):
+            return set().union(*found)
+    return None
 
 
 def _field_of(et, path: str, pointer: str):
@@ -492,27 +569,35 @@ def registry(platform, conn: Connection) -> dict:
 
 
 def add(platform, conn: Connection, definition: dict) -> dict:
-    """Store an admin-declared KPI (or replace one) after checking it against its entity type.
+    """Store an admin-declared KPI, or replace the admin KPI of that name, after checking it
+    against its entity type.
 
-    Raises DefinitionError with pointers, or Conflict when a plugin provides the name; either
-    way nothing is stored.
+    Returns the KPI as :meth:`DeclarativeKPI.to_dict` gives it plus ``"replaced"``: True when
+    an admin KPI of that name was stored before (and is now overwritten). Raises
+    DefinitionError with pointers, or Conflict when a plugin provides the name (a plugin's
+    KPI always wins in :func:`registry`, so a replacement would never be used); either way
+    nothing is stored.
     """
     from . import entity_types
     kpi = DeclarativeKPI(definition, "admin")
     kpi.check(entity_types.load_all(conn))
     existing = registry(platform, conn).get(kpi.name)
     if existing is not None and getattr(existing, "source", None) != "admin":
-        raise Conflict(f"KPI {kpi.name!r} is provided by plugin {existing.source!r}",
-                       [{"pointer": "/name", "message": "a plugin KPI has this name"}])
+        raise Conflict(f"KPI {kpi.name!r} is provided by plugin {existing.source!r} and cannot be replaced",
+                       [{"pointer": "/name", "message": "a plugin KPI has this name: choose another name"}])
     now = db.utcnow()
-    if conn.execute(select(db.kpi_definitions.c.name).where(db.kpi_definitions.c.name == kpi.name)).first():
+    # The stored row, not the registry, says whether this replaces: an admin KPI that no
+    # longer fits its (changed) entity type is left out of the registry but still stored.
+    replaced = conn.execute(select(db.kpi_definitions.c.name)
+                            .where(db.kpi_definitions.c.name == kpi.name)).first() is not None
+    if replaced:
         conn.execute(db.kpi_definitions.update().where(db.kpi_definitions.c.name == kpi.name)
                      .values(definition=kpi.definition, updated_at=now))
     else:
         conn.execute(insert(db.kpi_definitions).values(name=kpi.name, definition=kpi.definition, source="admin",
                                                        updated_at=now))
     platform._kpis = None
-    return kpi.to_dict()
+    return {**kpi.to_dict(), "replaced": replaced}
 
 
 def compute(session: "Session", name: str, date_from: str | None = None, date_to: str | None = None,

@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from xrm_core.plugins import hookimpl
+
 from conftest import PersonPlugin
 
 AVG_AGE = {"name": "avg_age", "label": {"en": "Average age", "fa": "میانگین سن"}, "unit": "years",
@@ -36,13 +38,24 @@ def xrm(cli, monkeypatch):
 
     monkeypatch.setattr(Platform, "__init__", tracking_init)
 
-    def run(*args):
+    def run(*args, plugins=()):
         try:
-            return cli(*args, plugins=[PersonPlugin()])
+            return cli(*args, plugins=[PersonPlugin(), *plugins])
         finally:
             while opened:
                 opened.pop().dispose()
     return run
+
+
+class PersonKPIPlugin:
+    """Declares KPI ``people`` over the person type (which PersonPlugin provides)."""
+
+    __name__ = "testpeople"
+
+    @staticmethod
+    @hookimpl
+    def xrm_kpis():
+        return [{"name": "people", "entity": "person", "time_field": "born", "measure": {"count": True}}]
 
 
 @pytest.fixture
@@ -127,6 +140,14 @@ BAD_FILES = [
     ({"name": "x", "entity": "person", "measure": {"avg": "name"}}, "/measure/avg"),
     ({"name": "x", "entity": "ghost", "measure": {"count": True}}, "/entity"),
     ({"name": "x", "entity": "person", "time_field": "when", "measure": {"count": True}}, "/time_field"),
+    ({"name": "x", "entity": "person", "time_field": "email", "measure": {"count": True}},
+     "/time_field: 'email' is a string of format email"),
+    ({"name": "x", "entity": "person", "time_field": "age", "measure": {"count": True}},
+     "/time_field: 'age' is integer"),
+    ({"name": "x", "entity": "person", "measure": {"avg_duration": ["born", "email"]}},
+     "/measure/avg_duration/1: 'email' is a string of format email"),
+    ({"name": "x", "entity": "person", "measure": {"avg": "age"}, "in": "hours"},
+     "/in: only avg_duration takes a time unit, not avg"),
     ({"name": "x", "entity": "person", "where": {"age": {"gt": "old"}}, "measure": {"count": True}},
      "/where/age/gt"),
     ({"name": "x", "entity": "person", "measure": {"ratio": {"numerator": {"vip": True}}}}, "/measure"),
@@ -142,6 +163,37 @@ def test_bad_kpi_file_is_refused_and_stores_nothing(people, xrm, tmp_path):
         assert r.stderr.startswith("error: ") and expected in r.stderr, r.stderr
         assert "Traceback" not in r.stderr
     assert listed(xrm) == before
+
+
+def test_add_says_when_it_replaces(people, xrm, tmp_path):
+    r = xrm("kpi", "add", write(tmp_path, AVG_AGE))
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "KPI 'avg_age' added\n", "")
+    r = xrm("kpi", "add", write(tmp_path, AVG_AGE | {"measure": {"sum": "age"}}))
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "KPI 'avg_age' replaced\n", "")
+    assert json.loads(xrm("kpi", "compute", "avg_age", "--json").stdout)["value"] == 250  # the replacement counts
+    # --json: one document, saying whether it replaced
+    r = xrm("kpi", "add", write(tmp_path, AVG_AGE), "--json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["replaced"] is True and out["measure"] == {"avg": "age"} and out["source"] == "admin"
+    r = xrm("kpi", "add", write(tmp_path, AVG_AGE | {"name": "avg_age_2"}), "--json")
+    assert json.loads(r.stdout)["replaced"] is False
+    assert [k["name"] for k in listed(xrm) if k["source"] == "admin"] == ["avg_age", "avg_age_2"]
+
+
+def test_a_plugin_kpi_cannot_be_replaced(people, xrm, tmp_path):
+    mine = {"name": "people", "entity": "person", "measure": {"sum": "age"}}
+    for args in ([], ["--json"]):
+        r = xrm("kpi", "add", write(tmp_path, mine), *args, plugins=[PersonKPIPlugin()])
+        assert r.exit_code == 1 and r.stdout == ""
+        assert r.stderr.startswith("error: KPI 'people' is provided by plugin 'testpeople'"), r.stderr
+        assert "/name" in r.stderr and "Traceback" not in r.stderr
+    r = xrm("kpi", "list", "--json", plugins=[PersonKPIPlugin()])
+    assert [(k["source"], k["measure"]) for k in json.loads(r.stdout) if k["name"] == "people"] == \
+        [("testpeople", {"count": True})]
+    r = xrm("kpi", "compute", "people", "--json", plugins=[PersonKPIPlugin()])
+    assert json.loads(r.stdout)["value"] == 5  # still the plugin's count, not a sum of ages
+    assert all(k["name"] != "people" for k in listed(xrm))  # nothing stored that a later init would hide
 
 
 def test_missing_file_and_non_admin(people, xrm, tmp_path):

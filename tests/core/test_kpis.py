@@ -425,6 +425,7 @@ BAD_DEFINITIONS = [
     ({"name": "x", "entity": "ticket", "measure": {"avg_duration": ["score", "closed_at"]}}, "/measure/avg_duration/0"),
     ({"name": "x", "entity": "ticket", "time_field": "nope", "measure": {"count": True}}, "/time_field"),
     ({"name": "x", "entity": "ticket", "time_field": "score", "measure": {"count": True}}, "/time_field"),
+    ({"name": "x", "entity": "ticket", "measure": {"count": True}, "in": "hours"}, "/in"),
     ({"name": "x", "entity": "ticket", "where": {"nope": 1}, "measure": {"count": True}}, "/where/nope"),
     ({"name": "x", "entity": "ticket", "where": {"score": {"about": 1}}, "measure": {"count": True}},
      "/where/score"),
@@ -447,12 +448,16 @@ def test_add_replace_and_conflict_with_plugin_kpi(tickets, make_platform):
     saved = add(tickets, {"name": "web", "entity": "ticket", "measure": {"count": True}, "where": {"channel": "web"}})
     assert saved["name"] == "web" and saved["source"] == "admin" and saved["kind"] == "declarative"
     assert compute(tickets, "web")["value"] == 2
-    add(tickets, {"name": "web", "entity": "ticket", "measure": {"count": True}, "where": {"channel": "phone"}})
+    assert saved["replaced"] is False
+    again = add(tickets, {"name": "web", "entity": "ticket", "measure": {"count": True}, "where": {"channel": "phone"}})
+    assert again["replaced"] is True and again["where"] == {"channel": "phone"}
     assert compute(tickets, "web")["value"] == 2 and _stored(tickets) == ["web"]
     add(tickets, {"name": "web", "entity": "ticket", "measure": {"count": True}, "where": {"channel": "email"}})
     assert compute(tickets, "web")["value"] == 1
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as e:
         add(tickets, {"name": "ticket_count", "entity": "ticket", "measure": {"count": True}})
+    assert "testticket" in e.value.message and e.value.errors[0]["pointer"] == "/name"
+    assert _stored(tickets) == ["web"]
     # stored in the database: another process sees the last version
     other = make_platform(PersonPlugin(), TicketPlugin(), init=False)
     assert compute(other, "web")["value"] == 1

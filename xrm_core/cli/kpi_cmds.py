@@ -40,7 +40,11 @@ def kpi_list(c, as_json):
 @json_option
 @pass_ctx
 def kpi_add(c, file, as_user, as_json):
-    """Add (or replace) a declarative KPI from a JSON FILE."""
+    """Add a declarative KPI from a JSON FILE, or replace the admin KPI of that name.
+
+    A KPI provided by a plugin cannot be replaced. With --json, prints the stored KPI with
+    "replaced": true or false.
+    """
     from .. import kpis
     _require_admin(c, as_user)
     d = read_json_file(file)
@@ -49,7 +53,7 @@ def kpi_add(c, file, as_user, as_json):
     if as_json:
         emit_json(saved)
     else:
-        click.echo(f"KPI {saved['name']!r} added")
+        click.echo(f"KPI {saved['name']!r} {'replaced' if saved['replaced'] else 'added'}")
 
 
 @kpi.command("compute")
