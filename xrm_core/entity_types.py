@@ -395,6 +395,14 @@ def add(conn: Connection, definition: dict, source: str = "admin") -> EntityType
     return et
 
 
+def last_definition_from(conn: Connection, name: str, source: str) -> dict | None:
+    """The definition of the latest version of type ``name`` made by ``source`` (a plugin's
+    name, or ``admin``), or None."""
+    V = db.entity_type_versions
+    return conn.execute(select(V.c.definition).where(V.c.name == name, V.c.source == source)
+                        .order_by(V.c.version.desc()).limit(1)).scalar()
+
+
 def _store(conn: Connection, et: EntityType, insert_current: bool) -> None:
     now = db.utcnow()
     values = dict(version=et.version, definition=et.definition, source=et.source)
@@ -461,7 +469,9 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
     if dry_run or not report["changed"]:
         return report
     new.version = old.version + 1
-    new.source = source or old.source
+    # The version says who made it: a plugin's sync, or an admin (xrm init then keeps an
+    # admin's change to a plugin's type while the plugin declares what it declared before).
+    new.source = source or "admin"
     _store(conn, new, insert_current=False)
     report.update(applied=True, version=new.version)
     return report

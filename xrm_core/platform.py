@@ -115,16 +115,26 @@ class Platform:
 
     def sync_definitions(self, conn: Connection) -> dict:
         """Store every plugin's entity types, relationship types, activity kinds and roles."""
-        report = {"types_added": [], "types_updated": [], "reltypes": 0, "activity_kinds": 0, "roles": 0}
+        report = {"types_added": [], "types_updated": [], "types_kept": [], "types_overridden": [],
+                  "reltypes": 0, "activity_kinds": 0, "roles": 0}
         stored = entity_types.load_all(conn)
         for plugin, defs in call_each(self.pm, "xrm_entity_types"):
             for i, d in enumerate(defs or []):
                 try:
                     name = d.get("name") if isinstance(d, dict) else None
-                    if name in stored:
+                    if name in stored and stored[name].source == "admin" and \
+                            entity_types.last_definition_from(conn, name, plugin) == d:
+                        # An admin changed the plugin's type since the plugin last declared
+                        # it, and the plugin still declares the same: the admin's version stays.
+                        report["types_kept"].append(name)
+                    elif name in stored:
                         r = entity_types.update(conn, d, source=plugin)
                         if r["applied"]:
                             report["types_updated"].append(name)
+                            if stored[name].source == "admin":
+                                # The plugin declares something new: it wins (its code may
+                                # need it); the admin's version stays in the type's history.
+                                report["types_overridden"].append(name)
                     else:
                         et = entity_types.add(conn, d, source=plugin)
                         stored[et.name] = et

@@ -2,6 +2,7 @@
 plugin-declared hooks, ``xrm plugins list`` and the sync of plugin definitions by init."""
 from __future__ import annotations
 
+import copy
 import json
 from importlib.metadata import EntryPoint
 
@@ -12,6 +13,7 @@ from conftest import PersonPlugin
 from xrm_core import (
     KPI, DefinitionError, Platform, PluginError, ValidationError, XrmError, db, hookimpl, hookspec,
 )
+from xrm_core import entity_types
 from xrm_core import plugins as plugins_module
 from xrm_core.plugins import make_plugin_manager
 
@@ -528,6 +530,35 @@ def test_init_applies_changed_plugin_types_unless_stored_records_break(make_plat
     with p3.session() as s:
         assert s.entity_type("course").version == 2
     assert snapshot(p3) == before
+
+
+def test_init_keeps_an_admins_change_to_a_plugin_type_until_the_plugin_changes_it(make_platform):
+    p = make_platform(PersonPlugin(), Courses())
+    custom = copy.deepcopy(TRAINING)
+    custom["schema"]["properties"]["room"] = {"type": "string"}
+    with p.connection() as conn:
+        assert entity_types.update(conn, custom)["applied"]
+    with p.session() as s:
+        assert (s.entity_type("course").version, s.entity_type("course").source) == (2, "admin")
+        s.create("course", {"title": "SQL", "room": "B2"})
+    # The plugin declares what it declared before: the admin's version stays, reported.
+    report = p.init()
+    assert (report["types_kept"], report["types_updated"], report["types_overridden"]) == (["course"], [], [])
+    with p.session() as s:
+        assert "room" in s.entity_type("course").schema["properties"]
+        assert s.entity_type("course").version == 2
+    # A new version of the plugin declares something new: it wins, and says whose change it replaced.
+    upgraded = copy.deepcopy(TRAINING)
+    upgraded["schema"]["properties"]["level"] = {"type": "string"}
+    p2 = make_platform(PersonPlugin(), Plugin("courses", xrm_entity_types=hookimpl(lambda: [upgraded])), init=False)
+    report = p2.init()
+    assert (report["types_updated"], report["types_overridden"], report["types_kept"]) == (["course"], ["course"], [])
+    with p2.session() as s:
+        et = s.entity_type("course")
+        assert (et.version, et.source, "room" in et.schema["properties"]) == (3, "courses", False)
+    with p2.connection() as conn:  # the admin's version is still in the type's history
+        assert "room" in entity_types.last_definition_from(conn, "course", "admin")["schema"]["properties"]
+    assert p2.init()["types_updated"] == []
 
 
 BROKEN = {  # hook, implementation, message, JSON pointer of the error

@@ -39,6 +39,13 @@ def init(c, admin_password, as_json):
         click.echo(f"entity types added: {', '.join(report['types_added'])}")
     if report["types_updated"]:
         click.echo(f"entity types updated: {', '.join(report['types_updated'])}")
+    if report["types_kept"]:
+        click.echo(f"entity types kept as an admin changed them (their plugins declare them as before): "
+                   f"{', '.join(report['types_kept'])}")
+    if report["types_overridden"]:
+        click.echo(f"warning: a plugin's new definition replaced an admin's change to: "
+                   f"{', '.join(report['types_overridden'])} (the admin's version stays in the type's history; "
+                   "apply the change again with `xrm types update`)", err=True)
     click.echo(f"relationship types: {report['reltypes']}, activity kinds: {report['activity_kinds']}, "
                f"roles: {report['roles']}")
     if report["admin_created"]:
