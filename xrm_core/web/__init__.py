@@ -15,7 +15,11 @@ def create_app(platform=None, test_config: dict | None = None) -> Flask:
     """
     app = Flask(__name__)
     app.config.from_mapping(SECRET_KEY=os.environ.get("XRM_SECRET_KEY") or secrets.token_hex(32),
-                            JSON_SORT_KEYS=False, API_MAX_LIMIT=1000, API_DEFAULT_LIMIT=50)
+                            JSON_SORT_KEYS=False, API_MAX_LIMIT=1000, API_DEFAULT_LIMIT=50,
+                            # Largest request body read (XRM_MAX_CONTENT_LENGTH): bigger ones are
+                            # refused with 413 before being read, so no client can make a worker
+                            # buffer and parse an arbitrarily large document.
+                            MAX_CONTENT_LENGTH=16 * 1024 * 1024)
     app.config.from_prefixed_env("XRM")
     if test_config:
         app.config.update(test_config)

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import base64
+import re
 from contextlib import contextmanager
+from datetime import date
 from functools import wraps
 
 import orjson
 from flask import Blueprint, Response, current_app, g, request, url_for
-from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound
+from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound, RequestEntityTooLarge
 
 from .. import kpis
+from ..kpis import DATE_RE
 from ..records import nul_pointers
 from ..errors import AuthenticationError, NotFound, PreconditionFailed, ValidationError, XrmError
 from ..fields import FIELD_RE, NUMERIC
@@ -28,6 +31,13 @@ def platform():
 
 def jsonify(value, status: int = 200, headers: dict | None = None) -> Response:
     return Response(orjson.dumps(value), status=status, mimetype="application/json", headers=headers)
+
+
+def no_body(status: int = 204, headers: dict | None = None) -> Response:
+    """A 204 or 304: no content, so no Content-Type (Flask would default to text/html)."""
+    resp = Response(status=status, headers=headers)
+    del resp.headers["Content-Type"]
+    return resp
 
 
 # -- authentication and errors ----------------------------------------------------------
@@ -83,6 +93,15 @@ def handle_xrm_error(e: XrmError):
     return from_error(e)
 
 
+@bp.errorhandler(RequestEntityTooLarge)
+def handle_too_large(_e):
+    # Werkzeug raises this when a handler reads a body longer than MAX_CONTENT_LENGTH (from
+    # Content-Length before reading anything, or while reading a chunked one).
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    return problem(413, "Content too large",
+                   f"the request body is larger than the {limit} bytes this server accepts")
+
+
 @bp.errorhandler(500)
 def handle_500(_e):
     # The traceback goes to the log (Flask logs it before calling this); the client gets a
@@ -113,9 +132,61 @@ def no_such_route(_anything):
     return problem(404, "Not found", f"no such resource: {request.path}")
 
 
+#: What a request body may be declared as: every one of them is read as a JSON document.
+#: ``application/*+json`` (RFC 6839 structured syntax suffix) admits merge-patch and vendor types.
+ACCEPTED_MEDIA_TYPES = ("application/json", "application/merge-patch+json", "application/*+json")
+JSON_PATCH = "application/json-patch+json"
+
+
+def _is_json_media_type(mimetype: str) -> bool:
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json") and mimetype != JSON_PATCH)
+
+
+class _UnsupportedMediaType(XrmError):
+    status = 415
+    title = "Unsupported media type"
+
+
+@bp.errorhandler(_UnsupportedMediaType)
+def handle_unsupported_media_type(e: _UnsupportedMediaType):
+    resp = from_error(e)
+    # RFC 5789 §2.2: a 415 to a PATCH names the patch formats in Accept-Patch; Accept-Post
+    # (IANA registered) says the same for POST.
+    header = "Accept-Patch" if request.method == "PATCH" else "Accept-Post"
+    resp.headers[header] = "application/json, application/merge-patch+json"
+    return resp
+
+
+def _check_media_type() -> None:
+    """Refuse a body not declared as JSON: reading text/plain or a form as JSON would accept
+    what the client did not mean to send (and lets a cross-site HTML form, which cannot
+    send application/json without a CORS preflight, reach a JSON endpoint)."""
+    mimetype = request.mimetype  # lower-cased, without parameters such as charset
+    if _is_json_media_type(mimetype):
+        return
+    accepted = ", ".join(ACCEPTED_MEDIA_TYPES)
+    if mimetype == JSON_PATCH:
+        # Its body is an array of operations, which would otherwise fail as a confusing 422.
+        raise _UnsupportedMediaType(
+            "JSON Patch (application/json-patch+json) is not supported: send a JSON merge patch "
+            '(RFC 7396) as {"data": {...}} with Content-Type application/merge-patch+json or application/json')
+    if not mimetype:
+        raise _UnsupportedMediaType(f"the request has no Content-Type: send the JSON body as one of {accepted}")
+    raise _UnsupportedMediaType(f"Content-Type {mimetype} is not accepted: send the JSON body as one of {accepted}")
+
+
 def body() -> dict:
-    """The JSON request body; malformed JSON is a 400 problem."""
+    """The JSON request body: a non-JSON Content-Type is a 415, a body over MAX_CONTENT_LENGTH
+    a 413 (see handle_too_large), malformed JSON a 400 problem."""
+    _check_media_type()
     raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # A body without Content-Length (chunked; gunicorn and the dev server pass it on)
+        # is read through Werkzeug's LimitedStream, whose read-all stops at the limit
+        # without an error: the JSON would be silently cut. Reaching the limit is too large.
+        raise RequestEntityTooLarge()
     if not raw:
         raise _BadRequest("the request needs a JSON body")
     try:
@@ -200,20 +271,47 @@ def _get_typed(s, type_name, record_id):
     return rec
 
 
+def single(args, key: str, default=None):
+    """The value of query parameter ``key``, given at most once.
+
+    Werkzeug's ``args.get`` returns the first of repeated values and drops the rest; a
+    client that repeats a parameter meant something by it, so that is a 400, not a guess.
+    """
+    values = args.getlist(key)
+    if len(values) > 1:
+        raise ValidationError(f"query parameter {key!r} is given {len(values)} times; give it once",
+                              [{"pointer": f"/query/{key}", "message": "repeated"}])
+    return values[0] if values else default
+
+
 def parse_filters(args) -> dict:
-    """``filter[F]=V`` and ``filter[F][op]=V`` query parameters as a filter dict."""
+    """``filter[F]=V`` and ``filter[F][op]=V`` query parameters as a filter dict.
+
+    Anything named ``filter`` that is not one of these, a repeated filter, and two
+    parameters setting the same condition (``filter[F]`` and ``filter[F][eq]``) are 400s:
+    dropping one would silently answer a different question than the one asked.
+    """
     out: dict = {}
     for key in args:
-        if not key.startswith("filter["):
+        if key != "filter" and not key.startswith("filter["):
             continue
-        inner = key[len("filter["):]
-        parts = inner.split("][")
-        if not inner.endswith("]") or len(parts) > 2:
-            raise ValidationError(f"cannot read query parameter {key!r}",
+        inner = key[len("filter["):]  # "F]" or "F][op]"; empty for a bare "filter"
+        parts = inner[:-1].split("][")
+        if not inner.endswith("]") or len(parts) > 2 or "" in parts:
+            raise ValidationError(f"cannot read query parameter {key!r}: use filter[F]=V or filter[F][op]=V",
                                   [{"pointer": f"/query/{key}", "message": "use filter[F]=V or filter[F][op]=V"}])
-        parts[-1] = parts[-1][:-1]
         field, op = parts[0], (parts[1] if len(parts) == 2 else "eq")
-        value = args.get(key)
+        values = args.getlist(key)
+        if len(values) > 1:
+            raise ValidationError(
+                f"query parameter {key!r} is given {len(values)} times: give each filter once "
+                f"(for any of several values use filter[{field}][in]=A,B)",
+                [{"pointer": f"/query/{key}", "message": "repeated"}])
+        cond = out.setdefault(field, {})
+        if op in cond:
+            raise ValidationError(f"two query parameters set the {op} condition of {field!r}",
+                                  [{"pointer": f"/query/{key}", "message": f"{field} {op} is already set"}])
+        value = values[0]
         if op == "in":
             value = [v for v in value.split(",") if v != ""]
         elif op == "exists":
@@ -221,7 +319,6 @@ def parse_filters(args) -> dict:
                 raise ValidationError("exists takes true or false",
                                       [{"pointer": f"/query/{key}", "message": "not true/false"}])
             value = value == "true"
-        cond = out.setdefault(field, {})
         cond[op] = value
     return out
 
@@ -273,20 +370,23 @@ def _check_numbers(et, where: dict) -> None:
 def list_records(type_name):
     cfg = current_app.config
     try:
-        limit = int(request.args.get("limit", cfg["API_DEFAULT_LIMIT"]))
+        limit = int(single(request.args, "limit", cfg["API_DEFAULT_LIMIT"]))
     except ValueError:
         raise ValidationError("limit must be an integer", [{"pointer": "/query/limit", "message": "not an integer"}]) from None
     if not 1 <= limit <= cfg["API_MAX_LIMIT"]:
         raise ValidationError(f"limit must be between 1 and {cfg['API_MAX_LIMIT']}",
                               [{"pointer": "/query/limit", "message": "out of range"}])
-    sort = [x for x in request.args.get("sort", "").split(",") if x]
+    sort = [x for x in single(request.args, "sort", "").split(",") if x]
     where = parse_filters(request.args)
     with session() as s:
         et = s.entity_type(type_name)
         _check_numbers(et, where)
-        cursor = request.args.get("cursor")
+        cursor = single(request.args, "cursor")
         after = _cursor_decode(cursor, sort, et, s.dialect) if cursor else None
-        items = s.list(type_name, where, limit=limit + 1, sort=sort, after=after)
+        try:
+            items = s.list(type_name, where, limit=limit + 1, sort=sort, after=after)
+        except ValidationError as e:
+            raise _sort_error(e) from None
     more = len(items) > limit
     items = items[:limit]
     nxt = None
@@ -294,6 +394,17 @@ def list_records(type_name):
         last = items[-1]
         nxt = _cursor_encode(sort, [_dig(last.data, f.lstrip("-")) for f in sort] + [last.id])
     return jsonify({"items": [r.to_json_ready() for r in items], "next": nxt})
+
+
+def _sort_error(e: ValidationError) -> ValidationError:
+    """A bad sort field as the client sent it: ``filters.order_by`` (shared with the CLI and
+    the UI) words it "invalid filter: …" at pointer ``/sort/I``; here it is the ``sort``
+    query parameter. Any other error is returned as it is."""
+    if not e.errors or not all(str(err.get("pointer", "")).startswith("/sort/") for err in e.errors):
+        return e
+    messages = [err["message"] for err in e.errors]
+    return ValidationError(f"invalid sort: {'; '.join(messages)}",
+                           [{"pointer": "/query/sort", "message": m} for m in messages])
 
 
 def _dig(data, path):
@@ -316,19 +427,36 @@ def get_record(type_name, record_id):
     with session() as s:
         rec = _get_typed(s, type_name, record_id)
     if request.if_none_match and request.if_none_match.contains(str(rec.version)):
-        return Response(status=304, headers={"ETag": rec.etag})
+        return no_body(304, {"ETag": rec.etag})
     return _record_response(rec)
+
+
+#: An entity-tag (RFC 9110 §8.8.3): an optional W/ and a quoted string.
+ENTITY_TAG = re.compile(r'(W/)?"[^"]*"')
 
 
 def _if_match(current: int) -> int | None:
     """The version ``If-Match`` asks for: ``current`` if one of its ETags names it (``*``
-    or no header: None, no condition); else PreconditionFailed. ``W/`` is tolerated."""
+    or no header: None, no condition); else PreconditionFailed. ``W/`` is tolerated.
+
+    A header that is not ``*`` or a list of quoted entity-tags (``If-Match: 2``) is a 400:
+    RFC 9110 makes malformed syntax a 400 (§15.5.1), and the precondition cannot be
+    evaluated at all — a 412 would claim the record changed, and ignoring the header would
+    drop the lost-update protection the client asked for.
+    """
     header = request.headers.get("If-Match")
     if header is None:
         return None
-    tags = [t.strip() for t in header.split(",")]
-    if "*" in tags:
+    tags = [t.strip() for t in header.split(",") if t.strip()]
+    if tags == ["*"]:
         return None
+    # An empty header is an empty list, which the grammar (#entity-tag) allows: it matches
+    # nothing, a 412 below.
+    if not all(ENTITY_TAG.fullmatch(t) for t in tags):
+        quoted = ", ".join(t if ENTITY_TAG.fullmatch(t) else '"' + t.strip('"') + '"' for t in tags)
+        raise _BadRequest(f"If-Match {header!r} is not * or a list of ETags: ETags are quoted, "
+                          f"as in the ETag header (If-Match: {quoted})",
+                          [{"pointer": "/headers/If-Match", "message": 'ETags are quoted strings, e.g. "3"'}])
     if f'"{current}"' in {t[2:].strip() if t.startswith("W/") else t for t in tags}:
         return current
     raise PreconditionFailed(f"If-Match {header!r} does not match the record's ETag (\"{current}\")")
@@ -351,7 +479,7 @@ def delete_record(type_name, record_id):
         rec = _get_typed(s, type_name, record_id)
         _if_match(rec.version)
         s.delete(record_id)
-    return Response(status=204)
+    return no_body()
 
 
 @bp.get("/records/<type_name>/<record_id>/related")
@@ -394,7 +522,7 @@ def create_relationship():
 def delete_relationship(rel_id):
     with session(write=True) as s:
         s.unrelate(rel_id)
-    return Response(status=204)
+    return no_body()
 
 
 # -- KPIs -------------------------------------------------------------------------------
@@ -409,10 +537,26 @@ def list_kpis():
 @bp.get("/kpis/<name>")
 @bad_query
 def compute_kpi(name):
+    args = request.args
+    date_from, date_to, by = (single(args, k) or None for k in ("from", "to", "by"))
+    _check_period(date_from, date_to)
     with session() as s:
-        result = kpis.compute(s, name, request.args.get("from") or None, request.args.get("to") or None,
-                              request.args.get("by") or None)
+        result = kpis.compute(s, name, date_from, date_to, by)
     return jsonify(result)
+
+
+def _check_period(date_from: str | None, date_to: str | None) -> None:
+    """Refuse a reversed period in the query's own terms: ``kpis.compute`` refuses it too, but
+    in the CLI's (``--from X is after --to Y``). Malformed dates are left to it to explain."""
+    if not (date_from and date_to and DATE_RE.match(date_from) and DATE_RE.match(date_to)):
+        return
+    try:
+        reversed_period = date.fromisoformat(date_from) > date.fromisoformat(date_to)
+    except ValueError:  # 2025-02-30: kpis.compute says what is wrong with it
+        return
+    if reversed_period:
+        raise ValidationError(f"from={date_from} is after to={date_to}: the period must start on or before its end",
+                              [{"pointer": "/query/from", "message": "after to"}])
 
 
 # -- OpenAPI ----------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def _record_schema(data_ref: dict) -> dict:
                            "created_by": {"type": ["string", "null"]}, "updated_by": {"type": ["string", "null"]}}}
 
 
-#: One ETag, or several, or *: what clients send (anything else is still answered, with a 412).
+#: One ETag, or several, or *: what clients send (anything else is refused with a 400).
 IF_MATCH = r'^(\*|(W/)?"[0-9]+"(\s*,\s*(W/)?"[0-9]+")*)$'
 
 
@@ -162,10 +162,16 @@ def _ref_json(name: str, array: bool = False, items: bool = False) -> dict:
 def _responses(*codes) -> dict:
     text = {400: "Malformed request", 401: "No or invalid token", 403: "No grant", 404: "Unknown or out of scope",
             409: "Conflict (unique key, cardinality)", 412: "If-Match does not match the version",
+            413: "Request body too large", 415: "Content-Type is not JSON (application/json, application/merge-patch+json)",
             422: "Validation failed"}
     problem = {"application/problem+json": {"schema": {"$ref": _component("Problem")}}}
     # Any request can be malformed (a NUL character in a parameter, bad JSON…).
     return {str(c): {"description": text[c], "content": problem} for c in sorted({400, *codes})}
+
+
+#: The answers any operation with a request body may give besides its own: a body over
+#: MAX_CONTENT_LENGTH, a Content-Type other than JSON.
+BODY_ERRORS = (413, 415)
 
 
 def build_spec(s) -> dict:
@@ -207,7 +213,8 @@ def _type_paths(spec, name: str, label: str) -> None:
     id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
     etag = {"ETag": {"schema": {"type": "string", "pattern": '^"[0-9]+"$'}, "description": "The record's version"}}
     if_match = {"name": "If-Match", "in": "header", "schema": {"type": "string", "pattern": IF_MATCH},
-                "description": 'The ETag last seen (`"3"`), several comma-separated, or `*`; 412 if none matches.'}
+                "description": 'The ETag last seen (`"3"`, quoted), several comma-separated, or `*`; '
+                               '412 if none matches, 400 if it is not an ETag list.'}
     if_none_match = {"name": "If-None-Match", "in": "header", "schema": {"type": "string", "pattern": IF_MATCH},
                      "description": "304 without a body if the record is still at this ETag."}
     list_params = [
@@ -228,8 +235,12 @@ def _type_paths(spec, name: str, label: str) -> None:
                      "type": "object", "required": ["data"], "additionalProperties": False,
                      "properties": {"data": data}})},
                  "responses": {"201": {"description": "Created", "headers": etag, "content": json_of(rec)},
-                               **_responses(400, 401, 403, 404, 409, 422)}},
+                               **_responses(400, 401, 403, 404, 409, 422, *BODY_ERRORS)}},
     })
+    # {"data": patch}: a JSON merge patch (RFC 7396), sent as either media type (not JSON Patch).
+    patch_body = {"schema": {"type": "object", "required": ["data"], "additionalProperties": False,
+                             "properties": {"data": {"type": "object"}}}}
+    merge_patch = {"application/json": patch_body, "application/merge-patch+json": patch_body}
     spec.path(path=f"/api/v1/records/{name}/{{id}}", operations={
         "get": {"tags": [name], "summary": f"Get a {label}", "operationId": f"get_{name}",
                 "parameters": [id_param, if_none_match],
@@ -239,11 +250,9 @@ def _type_paths(spec, name: str, label: str) -> None:
         "patch": {"tags": [name], "summary": f"Update a {label} (JSON merge patch of data)",
                   "operationId": f"update_{name}",
                   "parameters": [id_param, if_match],
-                  "requestBody": {"required": True, "content": json_of({
-                      "type": "object", "required": ["data"], "additionalProperties": False,
-                      "properties": {"data": {"type": "object"}}})},
+                  "requestBody": {"required": True, "content": merge_patch},
                   "responses": {"200": {"description": "Updated", "headers": etag, "content": json_of(rec)},
-                                **_responses(400, 401, 403, 404, 409, 412, 422)}},
+                                **_responses(400, 401, 403, 404, 409, 412, 422, *BODY_ERRORS)}},
         "delete": {"tags": [name], "summary": f"Delete a {label}", "operationId": f"delete_{name}",
                    "parameters": [id_param, if_match],
                    "responses": {"204": {"description": "Deleted"}, **_responses(401, 403, 404, 409, 412)}},
@@ -277,13 +286,13 @@ def _generic_paths(spec) -> None:
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": _component("ActivityBody")}}}},
                  "responses": {"201": {"description": "Logged", "content": _ref_json("Activity")},
-                               **_responses(400, 401, 403, 404, 422)}}})
+                               **_responses(400, 401, 403, 404, 422, *BODY_ERRORS)}}})
     spec.path(path="/api/v1/relationships", operations={"post": {
         "summary": "Relate two records", "operationId": "relate",
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": {"$ref": _component("RelationshipBody")}}}},
         "responses": {"201": {"description": "Related", "content": _ref_json("Relationship")},
-                      **_responses(400, 401, 403, 404, 409, 422)}}})
+                      **_responses(400, 401, 403, 404, 409, 422, *BODY_ERRORS)}}})
     spec.path(path="/api/v1/relationships/{id}", operations={"delete": {
         "summary": "Remove a relationship", "operationId": "unrelate",
         "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
