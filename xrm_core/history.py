@@ -7,8 +7,17 @@ Database triggers refuse any UPDATE or DELETE of an activity (see the migrations
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from sqlalchemy import and_, literal_column, or_, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from . import db
+from .fields import field_sql
 from .validation import pointer
+
+if TYPE_CHECKING:
+    from .scope import Actor
 
 CORE_KINDS = ("created", "updated", "deleted", "related", "unrelated")
 
@@ -78,21 +87,31 @@ def changes_payload(changes: dict[str, tuple]) -> list[dict]:
 LINK_KINDS = ("related", "unrelated")
 
 
-def others(activities: list[dict]) -> set[str]:
-    """Ids of the other records named by ``related``/``unrelated`` activities."""
-    return {a["payload"]["other"] for a in activities
-            if a["kind"] in LINK_KINDS and isinstance(a["payload"], dict) and a["payload"].get("other")}
+def visible_links(actor: "Actor", types: list[str], dialect: str) -> ColumnElement:
+    """SQL condition over :data:`xrm_core.db.activities` leaving out the link activities
+    (``related``/``unrelated``) whose other record is outside ``actor``'s read scope.
 
+    A record outside the reader's scope does not exist for them, so neither does its link
+    with a record they can see: the whole activity goes, not just the other id (its payload
+    also names the relationship, and its summary the other record). Every other activity
+    passes. Add the condition to the query that selects a timeline's activities, so a
+    ``LIMIT`` counts only what the reader sees.
 
-def hide_others(activities: list[dict], readable: set[str]) -> list[dict]:
-    """Blank the other record's id in link activities when the reader may not read it.
-
-    A record outside the reader's scope does not exist for them, not even as an id in the
-    timeline of a record they can see.
+    The other record is judged as :meth:`xrm_core.Session.history` judges a record: on its
+    row while it exists, on its (scoped, surviving) history once it is deleted. ``types``
+    are the entity types to consider (a record of any other type is not readable);
+    administrators see every link.
     """
-    for a in activities:
-        other = a["payload"].get("other") if a["kind"] in LINK_KINDS and isinstance(a["payload"], dict) else None
-        if other and other not in readable:
-            a["payload"] = {**a["payload"], "other": None}
-            a["summary"] = (a["summary"] or "").replace(other, "(a record you cannot see)")
-    return activities
+    if actor.is_admin:
+        return true()
+    A = db.activities
+    other = literal_column(field_sql(dialect, "other", None, f"{A.name}.payload"))
+    R = db.records.alias("link_other")
+    H = db.activities.alias("link_other_history")
+    exists_now = select(R.c.id).where(R.c.id == other)
+    readable_now = exists_now.where(actor.clause_any_type(types, "read", R, R.c.type))
+    readable_history = select(H.c.id).where(
+        H.c.record_id == other, actor.clause_any_type(types, "read", H, H.c.record_type))
+    return or_(A.c.kind.not_in(LINK_KINDS),
+               readable_now.exists(),
+               and_(~exists_now.exists(), readable_history.exists()))

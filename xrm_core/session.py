@@ -275,8 +275,15 @@ class Session:
 
     def history(self, record_id: str, include_related: bool = False, limit: int | None = None) -> list[dict]:
         """Activities of a visible record, oldest first; with ``include_related`` also those of
-        the visible records related to it (each then carries ``record_type``)."""
+        the visible records related to it (each then carries ``record_type``).
+
+        NotFound unless the caller may read the record (or, once deleted, its history).
+        ``related``/``unrelated`` entries whose other record is outside the caller's read
+        scope are left out (:func:`xrm_core.history.visible_links`): that record does not
+        exist for them. ``limit`` counts the entries the caller sees.
+        """
         A = db.activities
+        types = list(self.entity_types_map())
         row = self.conn.execute(select(*records.COLUMNS).where(db.records.c.id == record_id)).first()
         if row is not None:
             if not self.allows(row.type, "read", row):
@@ -287,29 +294,15 @@ class Session:
             cond = A.c.record_id.in_(ids)
         else:
             # A deleted record: its history stays visible to whoever could read it.
-            types = list(self.entity_types_map())
             cond = (A.c.record_id == record_id) & self.actor.clause_any_type(types, "read", A, A.c.record_type)
-        q = select(A).where(cond).order_by(A.c.id)
+        q = select(A).where(cond, history.visible_links(self.actor, types, self.dialect)).order_by(A.c.id)
         if limit:
             q = q.limit(limit)
         rows = self.conn.execute(q).all()
         if row is None and not rows:
             raise NotFound(f"no record {record_id!r}")
-        out = [history.Activity(r.id, r.record_id, r.kind, r.at, r.actor, r.summary, r.payload,
-                                r.record_type if include_related else None).to_dict() for r in rows]
-        return history.hide_others(out, self._readable_ids(history.others(out)))
-
-    def _readable_ids(self, ids: set[str]) -> set[str]:
-        """Those of ``ids`` whose record (existing or deleted) the actor may read.
-
-        Judged on the activities, which carry the record's unit and owner and outlive it.
-        """
-        if not ids:
-            return set()
-        A = db.activities
-        scope = self.actor.clause_any_type(list(self.entity_types_map()), "read", A, A.c.record_type)
-        q = select(A.c.record_id).where(A.c.record_id.in_(sorted(ids)), scope).distinct()
-        return set(self.conn.execute(q).scalars())
+        return [history.Activity(r.id, r.record_id, r.kind, r.at, r.actor, r.summary, r.payload,
+                                 r.record_type if include_related else None).to_dict() for r in rows]
 
     # -- hooks -------------------------------------------------------------------------
     def fire(self, event: str, record: records.Record, changes: dict) -> None:

@@ -2,6 +2,8 @@
 scope — and nothing, not even raw SQL, edits or deletes an activity."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from argon2 import PasswordHasher
 from conftest import PersonPlugin
@@ -197,22 +199,76 @@ def test_timeline_includes_related_records(org):
         ("note", "updated"), ("note", "email")]
 
 
-def test_timeline_leaves_out_and_hides_related_records_outside_scope(org):
+def test_timeline_leaves_out_related_records_outside_scope(org):
     with org.session("manager_a") as s:
         a = s.create("person", {"name": "A"}).id
     with org.session("manager_b") as s:
         hidden = s.create("person", {"name": "H"}).id
         s.log(hidden, "call", "secret call")
     with org.session() as s:
-        s.relate("knows", a, hidden)
+        rel = s.relate("knows", a, hidden)["id"]
     with org.session("manager_a") as s:
         full = s.history(a, include_related=True)
-    assert {x["record"] for x in full} == {a}
-    link = full[-1]
-    assert link["kind"] == "related" and link["payload"]["other"] is None
-    assert hidden not in str(full)
+    assert [(x["record"], x["kind"]) for x in full] == [(a, "created")]
+    assert hidden not in str(full) and rel not in str(full)
     with org.session("analyst") as s:  # whoever can read both sees the link
         assert s.history(a)[-1]["payload"]["other"] == hidden
+
+
+@pytest.fixture
+def linked_across_units(org):
+    """Records of dealer_a (manager_a's unit) linked by the admin with one of dealer_b
+    (manager_b's unit), in both directions, then one link removed; ``a`` is also linked
+    with ``b``, its neighbour in dealer_a, and ``b`` with the dealer_b record too."""
+    with org.session("manager_a") as s:
+        a = s.create("person", {"name": "A"}).id
+        b = s.create("person", {"name": "B"}).id
+    with org.session("manager_b") as s:
+        hidden = s.create("person", {"name": "H"}).id
+    with org.session() as s:
+        rels = [s.relate("knows", a, hidden)["id"], s.relate("knows", hidden, a)["id"]]
+        s.relate("knows", a, b)
+        rels.append(s.relate("knows", b, hidden)["id"])
+        s.unrelate(rels[0])
+    return org, a, b, hidden, rels
+
+
+def test_history_leaves_out_links_with_records_outside_scope(linked_across_units):
+    org, a, b, hidden, rels = linked_across_units
+    with org.session("manager_a") as s:
+        plain, full = s.history(a), s.history(a, include_related=True)
+        first_two = s.history(a, limit=2)
+    assert [(x["kind"], (x["payload"] or {}).get("other")) for x in plain] == [("created", None), ("related", b)]
+    assert [(x["record"], x["kind"]) for x in full] == [(a, "created"), (b, "created"), (a, "related"), (b, "related")]
+    assert first_two == plain  # the limit counts only what the reader sees
+    for timeline in (plain, full):
+        shown = json.dumps(timeline)
+        assert hidden not in shown and not any(rel in shown for rel in rels)
+        assert "cannot see" not in shown
+    with org.session("manager_b") as s:  # the same from the other side
+        assert [x["kind"] for x in s.history(hidden, include_related=True)] == ["created"]
+    for user in ("admin", "analyst"):  # whoever can read both ends sees every link
+        with org.session(user) as s:
+            links = [(x["kind"], x["payload"]["relationship"], x["payload"]["other"])
+                     for x in s.history(a) if x["kind"] in ("related", "unrelated")]
+        assert links == [("related", rels[0], hidden), ("related", rels[1], hidden),
+                         ("related", links[2][1], b), ("unrelated", rels[0], hidden)]
+
+
+def test_history_leaves_out_links_with_deleted_records_outside_scope(linked_across_units):
+    org, a, b, hidden, rels = linked_across_units
+    with org.session("manager_b") as s:
+        s.delete(hidden)  # leaves an `unrelated` (deleted) on a and b, naming it
+    with org.session("manager_a") as s:
+        s.delete(b)       # a deleted record's own timeline is filtered the same way
+        timelines = {rid: s.history(rid) for rid in (a, b)}
+    assert [x["kind"] for x in timelines[a]] == ["created", "related", "unrelated"]
+    assert timelines[a][-1]["payload"]["other"] == b
+    assert [x["kind"] for x in timelines[b]] == ["created", "related", "deleted"]
+    assert timelines[b][1]["payload"]["other"] == a
+    assert hidden not in json.dumps(timelines)
+    with org.session() as s:
+        assert [x["payload"]["other"] for x in s.history(a) if x["kind"] == "unrelated"] == [hidden, hidden, b]
 
 
 def test_history_of_a_hidden_record_is_not_found(org):

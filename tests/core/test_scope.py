@@ -2,6 +2,8 @@
 closed; ``*`` grants; the widest depth over several roles; unknown and inactive users."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
@@ -77,6 +79,14 @@ def check_reads(s, ids, visible):
     assert s.count("person") == len(visible)
     if "admin@hq" in visible:
         assert {r["record"].data["name"] for r in s.related(ids["admin@hq"])} == visible - {"admin@hq"}
+    # Timelines keep the links between visible records (everyone is linked with admin@hq)
+    # and name no record outside the scope, not even through a link.
+    hidden = {ids[k] for k in PERSONS - visible}
+    linked = {ids[k] for k in visible} if "admin@hq" in visible else set()
+    for key in visible:
+        timeline = s.history(ids[key], include_related=True)
+        assert {a["payload"]["other"] for a in timeline if a["kind"] == "related"} == linked, s.actor.name
+        assert not any(h in json.dumps(timeline) for h in hidden), s.actor.name
 
 
 def test_a_grant_on_one_type_gives_nothing_on_another(world):

@@ -1,0 +1,37 @@
+"""``xrm history --as``: a link with a record outside the user's scope is left out entirely,
+with or without ``--related``, in text and JSON (DESIGN §3)."""
+from __future__ import annotations
+
+import json
+
+from conftest import PersonPlugin
+
+
+def test_history_cli_leaves_out_links_outside_scope(cli):
+    def ok(*args) -> str:
+        r = cli(*args, plugins=[PersonPlugin()])
+        assert r.exit_code == 0, r.stderr
+        return r.stdout
+
+    ok("init")
+    for unit in ("east", "west"):
+        ok("units", "create", unit)
+    ok("roles", "create", "manager")
+    ok("roles", "grant", "manager", "*", "read,create,update", "--depth", "unit")
+    ok("users", "create", "alice", "--unit", "east", "--role", "manager")
+    ok("users", "create", "bob", "--unit", "west", "--role", "manager")
+    def create(name, user):
+        return json.loads(ok("records", "create", "person", "--data", json.dumps({"name": name}),
+                             "--as", user, "--json"))["id"]
+
+    mine, theirs = create("Mine", "alice"), create("Theirs", "bob")
+    rel = json.loads(ok("relate", "knows", mine, theirs, "--json"))["id"]
+
+    for extra in ((), ("--related",)):
+        items = json.loads(ok("history", mine, *extra, "--as", "alice", "--json"))
+        assert [i["kind"] for i in items] == ["created"]
+        shown = json.dumps(items) + ok("history", mine, *extra, "--as", "alice")
+        assert theirs not in shown and rel not in shown and "cannot see" not in shown
+    admin = json.loads(ok("history", mine, "--json"))
+    assert [(i["kind"], (i["payload"] or {}).get("other")) for i in admin] == [("created", None), ("related", theirs)]
+    assert theirs in ok("history", mine)
