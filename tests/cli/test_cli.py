@@ -264,6 +264,7 @@ def test_relate_related_history_log(xrm):
     assert [i["record"]["id"] for i in only] == [n]
     assert [i["record"]["id"] for i in xrm.json("related", b)] == [a]  # both directions
     assert "Bob" in xrm.ok("related", a)
+    assert "← knows" in xrm.ok("related", b)  # no inverse_label: the label, arrow reversed
     assert "unknown relationship type" in xrm.fails("relate", "nope", a, b)
     assert "needs a person" in xrm.fails("relate", "knows", a, n)
 

@@ -266,6 +266,8 @@ def test_types_add_errors_name_file_line_and_pointer(shared, tmp_path):
     assert f"{bad}:3:" in err and "invalid JSON" in err
     assert "no such file" in shared.fails("types", "add", tmp_path / "missing.json")
     assert "JSON object" in shared.fails("types", "add", write(tmp_path, [1, 2]))
+    twice = write(tmp_path, '{"name": "a", "schema": {"type": "object"}, "name": "b"}', "twice.json")
+    assert f"{twice}: the key 'name' appears twice in one object" in shared.fails("types", "add", twice)
 
     name = unique("kind")
     wrong = type_def(name, indexes=["title", "nope"])

@@ -145,9 +145,28 @@ def read_json_file(path: str):
     except (OSError, UnicodeDecodeError) as e:
         raise ValidationError(f"{path}: cannot read: {e}") from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_no_repeated_keys)
     except json.JSONDecodeError as e:
         raise ValidationError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+    except _RepeatedKey as e:
+        # JSON parsers keep the last of repeated keys silently: a definition that says
+        # "name" twice means one of them by mistake.
+        raise ValidationError(f"{path}: the key {e.key!r} appears twice in one object",
+                              [{"pointer": "", "message": f"repeated key {e.key!r}"}]) from None
+
+
+class _RepeatedKey(Exception):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _no_repeated_keys(pairs: list[tuple]) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set = set()
+        raise _RepeatedKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return out
 
 
 def label_text(label) -> str:

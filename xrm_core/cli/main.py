@@ -49,6 +49,8 @@ def _explain(e: Exception) -> str:
         if _NO_TABLE.search(text):
             return "the database is not initialised: run `xrm init` first"
         return f"database error: {text}"
+    if isinstance(e, ModuleNotFoundError) and e.name == "psycopg":
+        return "PostgreSQL needs the psycopg driver: pip install 'xrm-platform[postgres]'"
     return f"{type(e).__name__}: {text} (set XRM_DEBUG=1 for the traceback)"
 
 

@@ -170,8 +170,11 @@ def related(c, record_id, rel, as_user, as_json):
     rows = []
     for i in items:
         rt = labels[i["relationship"]["type"]]
-        lab = rt.get("label") if i["direction"] == "outgoing" else rt.get("inverse_label")
-        rows.append([i["relationship"]["type"], label_text(lab) or i["direction"], i["record"].type,
+        outgoing = i["direction"] == "outgoing"
+        # Without an inverse_label the incoming side reads as the label, arrow reversed.
+        lab = label_text(rt.get("label") if outgoing else rt.get("inverse_label")) or (
+            f"{'→' if outgoing else '←'} {label_text(rt.get('label')) or i['relationship']['type']}")
+        rows.append([i["relationship"]["type"], lab, i["record"].type,
                      i["record"].id, _cell(titles[i["record"].id]), i["relationship"]["id"]])
     table(rows, ["REL", "AS", "TYPE", "ID", "TITLE", "RELATIONSHIP"])
 
