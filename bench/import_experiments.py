@@ -73,23 +73,6 @@ def cheap_ids():
 
 
 @contextlib.contextmanager
-def one_thread():
-    """The batches written on the importer's own thread (no background writer): what the
-    overlap of SQLite's work with the per-row Python saves."""
-    from xrm_core import importer
-    orig = importer._Background.__init__
-
-    def init(self, threaded):
-        orig(self, False)
-
-    importer._Background.__init__ = init
-    try:
-        yield
-    finally:
-        importer._Background.__init__ = orig
-
-
-@contextlib.contextmanager
 def no_writes():
     """The importer's INSERTs skipped (``importer._insert_values`` does nothing): what the
     per-row Python costs on its own — parsing, validation, hooks, ids, building the rows."""
@@ -241,7 +224,6 @@ def main() -> int:
 
     variants = {  # name -> (how to prepare the database, how to import)
         "as is": (None, lambda url, data: run_import(url, data, n)),
-        "one thread (no background writer)": (None, lambda url, data: _with([one_thread()], url, data, n)),
         "plugins off": ("plugins off", lambda url, data: _with([plugins_off()], url, data, n)),
         "other types' partial indexes dropped": ("drop", lambda url, data: run_import(url, data, n)),
         "no record hooks": (None, lambda url, data: _with([no_record_hooks()], url, data, n)),

@@ -216,9 +216,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     kwargs.setdefault("json_serializer", _json_dumps)
     kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
-        # check_same_thread off: an import writes on a second thread of the same connection
-        # (never at the same time as the caller: importer._Background).
-        kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        kwargs.setdefault("connect_args", {"timeout": 30})
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -36,7 +36,6 @@ import csv
 import itertools
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator
 
@@ -48,7 +47,6 @@ from . import db
 from .csvcells import CsvHeader
 from .errors import PluginError, ValidationError, XrmError
 from .records import maybe_unstorable, Record, find_by_values, new_id, storage_errors
-from .session import writes_in_background
 from .validation import pointer
 
 if TYPE_CHECKING:
@@ -155,7 +153,9 @@ def _csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list
         line, start = start, reader.line_num + 1
         if not any(cells):
             continue
-        if len(cells) > columns.width:
+        if len(cells) != columns.width:
+            # Too few cells is as suspect as too many: a lost delimiter shifts every later
+            # cell into the wrong column. (An empty cell still needs its comma.)
             yield line, None, [{"pointer": "", "message": f"the row has {len(cells)} cells but the header "
                                                           f"has {columns.width} columns"}]
             continue
@@ -210,13 +210,13 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
         raise ValidationError(f"cannot read {path}: {e.strerror}") from None
     report: dict = {"total": 0, "valid": 0, "imported": 0, "invalid": []}
     invalid = report["invalid"]
-    writer = _Writer(s, et, unit_id, source, skip_invalid, invalid, background=True)
+    writer = _Writer(s, et, unit_id, source, skip_invalid, invalid)
     refused = None
     with f, _Progress(f, progress) as bar:
         rows = _csv_rows(f, et, source) if fmt == "csv" else _jsonl_rows(f, source)
         try:
             # A savepoint: a dry run or a refused import rolls back exactly what it wrote.
-            with s.conn.begin_nested(), writer.writing():
+            with s.conn.begin_nested():
                 for line, data, errors in rows:
                     report["total"] += 1
                     if errors:
@@ -260,21 +260,20 @@ def create_many(s: "Session", type_name: str, rows, unit: str | None = None) -> 
     et = s.entity_type(type_name)
     unit_id = s.choose_unit(et.name, unit)
     invalid: list = []
-    writer = _Writer(s, et, unit_id, "", False, invalid, background=True)
+    writer = _Writer(s, et, unit_id, "", False, invalid)
     writer.keep = []
     with s.conn.begin_nested() as sp:
-        with writer.writing():
-            for i, data in enumerate(rows):
-                if not isinstance(data, dict):
-                    invalid.append({"line": i, "errors": [{"pointer": "", "message": "not an object"}]})
-                elif (invalid or not writer.hooks) and not et.is_valid(data):
-                    invalid.append({"line": i, "errors": et.errors(data)})
-                elif not invalid:  # with hooks, validated after them (they may normalise the row)
-                    writer.add(i, data)
-                if len(writer.batch) >= BATCH and not invalid:
-                    writer.flush()
-            if not invalid:
-                writer.finish()
+        for i, data in enumerate(rows):
+            if not isinstance(data, dict):
+                invalid.append({"line": i, "errors": [{"pointer": "", "message": "not an object"}]})
+            elif (invalid or not writer.hooks) and not et.is_valid(data):
+                invalid.append({"line": i, "errors": et.errors(data)})
+            elif not invalid:  # with hooks, validated after them (they may normalise the row)
+                writer.add(i, data)
+            if len(writer.batch) >= BATCH and not invalid:
+                writer.flush()
+        if not invalid:
+            writer.finish()
         if invalid:
             sp.rollback()
             raise ValidationError(f"{len(invalid)} {et.name} rows are invalid (nothing created)",
@@ -301,26 +300,15 @@ class _Writer:
     Invalid rows found here (refused by a hook, a unique value already used) are appended
     to ``invalid``; :meth:`finish` returns how many rows were written.
 
-    A batch goes through the hooks in the order of :meth:`Session.create`, one step for all
-    its rows: ``before_create`` hooks, records stored, ``after_create`` hooks, history. With
-    ``background``, the last step (and without hooks, the last two) runs on a second thread
-    while the next batch is read, validated and passed through the ``before_create`` hooks
-    (see :class:`_Background`). Hooks always run on the caller's thread, and only the
-    importer's own SQL on the other. Nothing sees the difference: inside :meth:`writing`,
-    :attr:`Session.conn` waits for the pending writes before handing out the connection, so a
-    hook that reads or writes through its session finds every earlier row stored with its
-    history.
+    A batch goes through the steps of :meth:`Session.create`, one step for all its rows:
+    ``before_create`` hooks, records stored, ``after_create`` hooks, history (written last
+    here, but timelines sort by time, so ``created`` still comes first: see
+    :meth:`Session.history`).
     """
 
-    def __init__(self, s: "Session", et, unit_id: int, source: str, skip_invalid: bool, invalid: list,
-                 background: bool = False):
+    def __init__(self, s: "Session", et, unit_id: int, source: str, skip_invalid: bool, invalid: list):
         self.s, self.et, self.unit_id, self.source, self.invalid = s, et, unit_id, source, invalid
-        #: the writes use the connection directly (Session.conn would wait for them)
         self.conn = s.conn
-        self.bg = _Background(threaded=background)
-        #: a batch written in the background (records and history), settled by the next flush
-        self.pending: list = []
-        self.clashed = False
         self.written = 0
         #: (line, record, its data as JSON text or None): the text is what gets stored
         self.batch: list[tuple[int, Record, str | None]] = []
@@ -398,68 +386,29 @@ class _Writer:
             return False
         return True
 
-    def writing(self):
-        """The block of the import: the session's connection waits for the pending writes
-        before any use, and on the way out (error or not) the writes are over."""
-        return writes_in_background(self.conn, self.bg)
-
     def flush(self) -> None:
-        """Write the batch collected so far.
-
-        Its records are stored, its ``after_create`` hooks run, and its history is written
-        in the background while the next batch is read. Without record hooks its records
-        are written in the background too: nothing waits for them then but the next flush.
-        """
+        """Write the batch collected so far: records, ``after_create`` hooks, history."""
         batch, self.batch = self.batch, []
-        self._settle()
         self.now = db.utcnow()
         if not batch:
             return
-        if not self.hooks:
-            self.pending = batch
-            self.bg.submit(self._write, batch)
-            return
-        if not self._write_records(batch):
-            batch = self._one_by_one(batch)
-        # after_create hooks may still change record.data: the history copies it as it is
-        # after them (as Session.create does), so it is serialised again.
-        batch = [(line, rec, None) for line, rec, _ in batch if self._after_create(line, rec)]
-        self.written += len(batch)
-        if batch:
-            self.bg.submit(self._insert_history, batch)
-
-    def finish(self) -> int:
-        """Write everything still held; returns how many rows were written in all."""
-        self.flush()
-        self._settle()
-        return self.written
-
-    def _write(self, batch: list) -> None:
-        """A batch's records, then its history (on the background thread: no hooks here)."""
-        self.clashed = not self._write_records(batch)
-        if not self.clashed:
-            self._insert_history(batch)
-
-    def _write_records(self, batch: list) -> bool:
-        """Store the batch's records; False, and nothing stored, when a unique value clashed."""
         try:
             with self.conn.begin_nested():
                 self._insert_records(batch)
         except IntegrityError:
-            return False
-        return True
-
-    def _settle(self) -> None:
-        """Wait for the background writes (raising their error); a batch whose unique values
-        clashed there is written row by row here, the clashes reported."""
-        batch, self.pending = self.pending, []
-        self.bg.wait()
-        if not batch:
-            return
-        if self.clashed:
             batch = self._one_by_one(batch)
-            self._insert_history(batch)
+        if self.hooks:
+            batch = [row for row in batch if self._after_create(row[0], row[1])]
+        # The history copies the data as stored (as Session.create does), whatever the
+        # after_create hooks did to record.data; Session.history orders by time, so what
+        # they logged still follows the `created` activities written after it.
+        self._insert_history(batch)
         self.written += len(batch)
+
+    def finish(self) -> int:
+        """Write what is still held; returns how many rows were written in all."""
+        self.flush()
+        return self.written
 
     def _insert_records(self, batch) -> None:
         conn = self.conn
@@ -541,50 +490,6 @@ class _Writer:
             R.c.id == other, self.actor.clause(self.et.name, "read"))).first()
         # A record outside the caller's scope does not exist for them: do not name it.
         return f"record {other}" if visible else "another record"
-
-
-class _Background:
-    """Runs one job at a time on a second thread — or at once, when not ``threaded``.
-
-    Both drivers release the GIL while the database works (sqlite3 around each statement's
-    execution, psycopg while it waits for the server), so the importer's Python (parsing,
-    validating, hooks) goes on meanwhile on another core: SQLite's share of an import is
-    about half of it (docs/benchmarks.md).
-    """
-
-    def __init__(self, threaded: bool):
-        self.threaded = threaded
-        self.thread: threading.Thread | None = None
-        self.error: BaseException | None = None
-
-    def submit(self, job, *args) -> None:
-        """Start ``job(*args)`` once the previous job is over (its error raised here)."""
-        self.wait()
-        if not self.threaded:
-            job(*args)
-            return
-        self.thread = threading.Thread(target=self._run, args=(job, args), name="xrm-import-writer", daemon=True)
-        self.thread.start()
-
-    def _run(self, job, args) -> None:
-        try:
-            job(*args)
-        except BaseException as e:  # noqa: BLE001 — handed to the caller's thread by wait()
-            self.error = e
-
-    def join(self) -> None:
-        """Wait until the job is over (its error kept for wait())."""
-        thread = self.thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
-            self.thread = None
-
-    def wait(self) -> None:
-        """Wait until the job is over; raise its error, if it failed."""
-        self.join()
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
 
 
 def _get(data: dict, path: str):

@@ -5,7 +5,6 @@ rolls back on any exception, so a refused change leaves the database exactly as 
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import orjson
@@ -22,29 +21,6 @@ if TYPE_CHECKING:
     from .platform import Platform
 
 
-#: id(connection) -> what is writing on it from another thread (an object with ``join()``):
-#: see :func:`writes_in_background`
-_in_flight: dict[int, object] = {}
-
-
-@contextmanager
-def writes_in_background(conn: Connection, writer):
-    """While this block runs, ``writer`` may write on ``conn`` from another thread, and every
-    :attr:`Session.conn` of that connection first waits for it (``writer.join()``).
-
-    A bulk import writes batch N while the caller's thread reads batch N+1 (the importer's
-    ``_Background``); a hook that then reads or writes through its session finds every
-    earlier row stored, as if the import ran in one thread. The writer must never use the
-    session itself.
-    """
-    _in_flight[id(conn)] = writer
-    try:
-        yield
-    finally:
-        writer.join()
-        del _in_flight[id(conn)]
-
-
 class Session:
     """Data operations inside one transaction, scoped to ``actor``.
 
@@ -54,7 +30,7 @@ class Session:
 
     def __init__(self, platform: "Platform", conn: Connection, actor: Actor):
         self.platform = platform
-        self._conn = conn
+        self.conn = conn
         self.actor = actor
         self.dialect = conn.dialect.name
         self._types: dict[str, int] | None = None
@@ -63,20 +39,6 @@ class Session:
         self._reltypes: dict[str, dict] | None = None
         #: set by bulk operations that write history themselves
         self.quiet_history = False
-
-    @property
-    def conn(self) -> Connection:
-        """The SQLAlchemy Connection of the session's transaction (waits for an import's
-        background writes on it first: :func:`writes_in_background`)."""
-        if _in_flight:
-            writer = _in_flight.get(id(self._conn))
-            if writer is not None:
-                writer.join()
-        return self._conn
-
-    @conn.setter
-    def conn(self, conn: Connection) -> None:
-        self._conn = conn
 
     # -- definitions -------------------------------------------------------------------
     def entity_types_map(self) -> dict[str, int]:
@@ -295,7 +257,10 @@ class Session:
         else:
             # A deleted record: its history stays visible to whoever could read it.
             cond = (A.c.record_id == record_id) & self.actor.clause_any_type(types, "read", A, A.c.record_type)
-        q = select(A).where(cond, history.visible_links(self.actor, types, self.dialect)).order_by(A.c.id)
+        # In time order: an import writes a batch's `created` activities after the
+        # activities its after_create hooks logged; ties (one transaction) in write order.
+        q = (select(A).where(cond, history.visible_links(self.actor, types, self.dialect))
+             .order_by(A.c.at, A.c.id))
         if limit:
             q = q.limit(limit)
         rows = self.conn.execute(q).all()

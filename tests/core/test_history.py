@@ -327,3 +327,35 @@ def test_truncate_is_refused_on_postgresql(org):
             conn.execute(text("TRUNCATE xrm_activities"))
     assert activity_count(org) == 1
 
+
+
+class FollowUp:
+    """Logs a call on every person from its after_create / after_update hooks."""
+
+    __name__ = "testfollowup"
+
+    @staticmethod
+    @hookimpl
+    def xrm_record_event(event, record, session):
+        if record.type == "person" and event in ("after_create", "after_update"):
+            session.log(record.id, "call", f"follow-up of {event}")
+
+
+def test_a_records_own_activity_comes_before_what_its_hooks_logged(make_platform, tmp_path):
+    """The timeline reads created → the hook's call → updated → the hook's call, whether the
+    record came from create, update or an import (which writes a batch's history last)."""
+    from xrm_core.importer import import_file
+    p = make_platform(PersonPlugin(), FollowUp())
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"name": "Imported"}\n', encoding="utf-8")
+    with p.session() as s:
+        made = s.create("person", {"name": "Made"})
+        s.update(made.id, {"age": 3})
+        assert import_file(s, "person", str(f))["imported"] == 1
+        imported = next(r for r in s.list("person") if r.data["name"] == "Imported")
+        assert [(a["kind"], a["summary"]) for a in s.history(made.id)] == [
+            ("created", "created person"), ("call", "follow-up of after_create"),
+            ("updated", "updated age"), ("call", "follow-up of after_update")]
+        created, call = s.history(imported.id)
+        assert (created["kind"], call["kind"]) == ("created", "call")
+        assert created["payload"]["data"] == {"name": "Imported"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 import gc
 import io
 import json
-import time
 import tracemalloc
 
 import orjson
@@ -203,10 +202,11 @@ def test_invalid_csv_cells_and_rows(things, tmp_path):
         "too-many,1,1,true,,extra\n"
         "nan,1,nan,true,\n"
         ",1,1,true,\n"
-        "ok2,2.0,,,\n"))
+        "ok2,2.0,,,\n"
+        "too-few,1\n"))
     before = counts(things)
     report = refused(things, "thing", path).extra["report"]
-    assert report["total"] == 9 and report["valid"] == 2
+    assert report["total"] == 10 and report["valid"] == 2
     got = lines_of(report)
     assert "code" in got[6][0][1] and "qty" not in got[6][0][1]
     assert got == {
@@ -217,6 +217,7 @@ def test_invalid_csv_cells_and_rows(things, tmp_path):
         8: [("", "the row has 6 cells but the header has 5 columns")],
         9: [("/price", "'nan' is not a number")],
         10: [("", got[10][0][1])],  # the required code is missing (line 4's cell spans 2 lines)
+        12: [("", "the row has 2 cells but the header has 5 columns")],  # a lost comma shifts cells
     }
     assert "code" in got[10][0][1]
     assert counts(things) == before
@@ -404,7 +405,7 @@ def test_a_crashing_hook_aborts_the_import_naming_the_line(hooked, tmp_path):
     assert counts(platform) == before
 
 
-# -- writes in the background ----------------------------------------------------------------
+# -- batches ---------------------------------------------------------------------------------
 class WatchPlugin:
     """Looks, from every person's before_create, at what the earlier rows left behind."""
 
@@ -426,26 +427,9 @@ class WatchPlugin:
                               [a["kind"] for a in session.history(last)] if last else []))
 
 
-@pytest.fixture
-def threads_of_history(monkeypatch):
-    """The threads the importer wrote history on (proves a test ran the background path)."""
-    import threading
-    names: list[bool] = []
-    orig = importer._Writer._insert_history
-
-    def spy(self, batch):
-        names.append(threading.current_thread() is threading.main_thread())
-        time.sleep(0.05)  # a slow disk: whoever looks too early finds the history missing
-        return orig(self, batch)
-
-    monkeypatch.setattr(importer._Writer, "_insert_history", spy)
-    return names
-
-
-def test_hooks_see_every_earlier_batch_stored_with_its_history(make_platform, tmp_path, monkeypatch,
-                                                             threads_of_history):
-    """History is written on a second thread while the next batch goes through the hooks, yet
-    a hook that looks through its session finds every earlier batch stored, with history."""
+def test_hooks_see_every_earlier_batch_stored_with_its_history(make_platform, tmp_path, monkeypatch):
+    """A batch goes through each step at once (before_create for all its rows, records,
+    after_create, history): a hook sees every earlier batch done, none of its own batch."""
     monkeypatch.setattr(importer, "BATCH", 3)
     watch = WatchPlugin()
     platform = make_platform(PersonPlugin(), watch)
@@ -453,23 +437,12 @@ def test_hooks_see_every_earlier_batch_stored_with_its_history(make_platform, tm
     assert run_import(platform, "person", path)["imported"] == 10
     done = [3 * (i // 3) for i in range(10)]  # rows of the batches before row i's
     assert watch.seen == [(n, n, ["created"] if n else []) for n in done]
-    assert False in threads_of_history  # the history was written off the main thread
     assert counts(platform) == (10, 10)
 
 
-def test_batches_without_hooks_are_written_in_the_background(platform, tmp_path, monkeypatch, threads_of_history):
-    monkeypatch.setattr(importer, "BATCH", 4)
-    path = write(tmp_path, "b.jsonl", jsonl([{"name": f"p{i}", "national_id": f"N{i}"} for i in range(10)]))
-    assert run_import(platform, "person", path)["imported"] == 10
-    assert threads_of_history.count(False) == 3
-    with platform.session() as s:
-        created = {i: [a["payload"]["import"]["line"] for a in s.history(i)] for i in (r.id for r in s.list("person"))}
-    assert sorted(v for lines in created.values() for v in lines) == list(range(1, 11))
-
-
 @pytest.mark.parametrize("hooks", [False, True])
-def test_a_failed_background_write_changes_nothing(make_platform, tmp_path, monkeypatch, hooks):
-    """An error of the background writer (here: the second history batch) reaches the
+def test_a_failed_batch_write_changes_nothing(make_platform, tmp_path, monkeypatch, hooks):
+    """An error while writing a batch (here: the second batch's history) reaches the
     caller, and the import leaves the database as it was; the session stays usable."""
     monkeypatch.setattr(importer, "BATCH", 3)
     watch = [WatchPlugin()] if hooks else []
