@@ -144,11 +144,71 @@ def meta_validator(name: str):
 
 
 def errors_of(validator, instance, prefix: str = "") -> list[dict]:
-    """Every error of ``instance`` as ``{"pointer", "message"}``, pointers prefixed."""
-    out = [{"pointer": prefix + pointer(e.instance_path), "message": e.message}
-           for e in validator.iter_errors(instance)]
+    """Every error of ``instance`` as ``{"pointer", "message"}``, pointers prefixed.
+
+    An error about a property (missing, additional or unevaluated) points at that property,
+    not at the object holding it: one error per property (see :func:`_located`).
+    """
+    out, seen = [], set()
+    for e in validator.iter_errors(instance):
+        for path, message in _located(e, instance):
+            ptr = prefix + pointer(path)
+            if (ptr, message) not in seen:
+                seen.add((ptr, message))
+                out.append({"pointer": ptr, "message": message})
     out.sort(key=lambda e: e["pointer"])
     return out
+
+
+_Kind = jsonschema_rs.ValidationErrorKind
+#: The library's wording of one unexpected property, by the kind of error reporting it.
+_UNEXPECTED = {"additionalProperties": "Additional properties are not allowed ({name} was unexpected)",
+               "unevaluatedProperties": "Unevaluated properties are not allowed ({name} was unexpected)"}
+
+
+def _located(e, instance) -> list[tuple[list, str]]:
+    """``(path, message)`` of a jsonschema-rs error, at the property it is about.
+
+    jsonschema-rs reports ``required`` (and ``dependentRequired``), ``additionalProperties``
+    and ``unevaluatedProperties`` at the object; its structured ``kind`` names the
+    properties: a missing one becomes ``path + [name]`` with the message unchanged, and
+    several unexpected ones become one error each, worded as the library words one. Any
+    other error, or one whose kind says nothing usable, stays where the library put it.
+    """
+    path = list(e.instance_path)
+    try:
+        kind = e.kind
+        if isinstance(kind, _Kind.Required) and isinstance(kind.property, str):
+            return [(path + [kind.property], e.message)]
+        if isinstance(kind, (_Kind.AdditionalProperties, _Kind.UnevaluatedProperties)):
+            names = [n for n in kind.unexpected if isinstance(n, str)]
+            if len(names) == 1:
+                return [(path + names, e.message)]
+            if names:
+                wording = _UNEXPECTED[kind.name]
+                return [(path + [n], wording.format(name=f"'{n}'")) for n in names]
+        elif (isinstance(kind, _Kind.FalseSchema) and e.schema_path
+              and e.schema_path[-1] == "additionalProperties"):
+            # "additionalProperties": false without properties/patternProperties beside it:
+            # jsonschema-rs reports "False schema does not allow <first value>" once, at the
+            # object, so every property of that object is unexpected.
+            node = _at(instance, path)
+            if isinstance(node, dict) and node and e.instance != node:
+                wording = _UNEXPECTED["additionalProperties"]
+                return [(path + [n], wording.format(name=f"'{n}'")) for n in node]
+    except (AttributeError, KeyError, TypeError):  # a jsonschema-rs without these details
+        pass
+    return [(path, e.message)]
+
+
+def _at(instance, path):
+    """The value of ``instance`` at ``path`` (keys and indexes), or None if there is none."""
+    for key in path:
+        try:
+            instance = instance[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return instance
 
 
 def check_definition(meta: str, definition, what: str) -> None:

@@ -212,11 +212,11 @@ def test_invalid_csv_cells_and_rows(things, tmp_path):
     assert got == {
         3: [("/qty", "'x' is not an integer")],
         4: [("/active", "'maybe' is not a boolean (true/false)"), ("/price", "'abc' is not a number")],
-        6: [("", got[6][0][1]), ("/qty", "'zz' is not an integer")],  # schema errors as well
+        6: [("/code", got[6][0][1]), ("/qty", "'zz' is not an integer")],  # schema errors as well
         7: [("/nums", "'two' is not an integer")],
         8: [("", "the row has 6 cells but the header has 5 columns")],
         9: [("/price", "'nan' is not a number")],
-        10: [("", got[10][0][1])],  # the required code is missing (line 4's cell spans 2 lines)
+        10: [("/code", got[10][0][1])],  # the required code is missing (line 4's cell spans 2 lines)
         12: [("", "the row has 2 cells but the header has 5 columns")],  # a lost comma shifts cells
     }
     assert "code" in got[10][0][1]

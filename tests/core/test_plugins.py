@@ -525,7 +525,7 @@ def test_init_applies_changed_plugin_types_unless_stored_records_break(make_plat
     with pytest.raises(XrmError) as exc:
         p3.init()
     assert "plugin 'courses', entity type #0 (course)" in str(exc.value)
-    assert f"/records/{go.id}/data: \"level\" is a required property" in str(exc.value)
+    assert f"/records/{go.id}/data/level: \"level\" is a required property" in str(exc.value)
     assert sql.id not in str(exc.value)
     with p3.session() as s:
         assert s.entity_type("course").version == 2

@@ -259,7 +259,7 @@ def test_invalid_patch_is_refused_and_nothing_changes(org):
     with pytest.raises(ValidationError) as e:
         with org.session() as s:
             s.update(rec.id, {"age": "three", "name": None, "address": {"planet": "Mars"}})
-    assert pointers(e.value) >= {"/data/age", "/data/address"}
+    assert pointers(e.value) == {"/data/age", "/data/name", "/data/address/planet"}
     assert "name" in str(e.value)
     with pytest.raises(ValidationError) as e:
         with org.session() as s:

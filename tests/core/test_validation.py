@@ -35,17 +35,17 @@ def pointers(err) -> list[str]:
 
 # -- the definition itself ---------------------------------------------------------------
 @pytest.mark.parametrize("definition, pointer", [
-    ({"schema": {"type": "object"}}, ""),                                        # no name
+    ({"schema": {"type": "object"}}, "/name"),                                   # no name
     ({"name": "Bad-Name", "schema": {"type": "object"}}, "/name"),
-    ({"name": "thing"}, ""),                                                     # no schema
-    ({"name": "thing", "schema": {"type": "object"}, "colour": "red"}, ""),      # unknown key
+    ({"name": "thing"}, "/schema"),                                              # no schema
+    ({"name": "thing", "schema": {"type": "object"}, "colour": "red"}, "/colour"),  # unknown key
     ({"name": "thing", "schema": {"type": "object"}, "indexes": [3]}, "/indexes/0"),
     ({"name": "thing", "schema": {"type": "object"}, "indexes": ["a b"]}, "/indexes/0"),
     ({"name": "thing", "schema": {"type": "object"}, "unique": [["x", 1]]}, "/unique/0"),
     ({"name": "thing", "schema": {"type": "object"}, "label": ""}, "/label"),
     ({"name": "thing", "schema": {"type": "object"}, "label": {"EN!": "x"}}, "/label"),
     ({"name": "thing", "schema": {"type": "string"}}, "/schema/type"),           # not an object schema
-    ({"name": "thing", "schema": {"properties": {}}}, "/schema"),                # type missing
+    ({"name": "thing", "schema": {"properties": {}}}, "/schema/type"),           # type missing
     ({"name": "thing", "schema": []}, "/schema"),
 ])
 def test_malformed_definition_is_refused_with_pointer(definition, pointer):
@@ -159,17 +159,17 @@ FEATURES = {
              "strict_tree": {"$id": "https://xrm.test/strict-tree", "$dynamicAnchor": "node",
                              "$ref": "tree", "unevaluatedProperties": False}}},
         {"root": {"data": 1, "children": [{"data": 2}]}},
-        {"root": {"data": 1, "children": [{"daat": 2}]}}, "/root/children/0"),
+        {"root": {"data": 1, "children": [{"daat": 2}]}}, "/root/children/0/daat"),
     "unevaluated_properties": (
         {"type": "object", "allOf": [obj(a={"type": "string"})],
          "properties": {"b": {"type": "string"}}, "unevaluatedProperties": False},
-        {"a": "x", "b": "y"}, {"a": "x", "c": "z"}, ""),
+        {"a": "x", "b": "y"}, {"a": "x", "c": "z"}, "/c"),
     "if_then_else": (
         {"type": "object", "properties": {"kind": {"enum": ["person", "company"]},
                                           "vat": {"type": "string"}, "born": {"type": "string"}},
          "if": {"properties": {"kind": {"const": "company"}}, "required": ["kind"]},
          "then": {"required": ["vat"]}, "else": {"required": ["born"]}},
-        {"kind": "company", "vat": "DE1"}, {"kind": "company", "born": "2000-01-01"}, ""),
+        {"kind": "company", "vat": "DE1"}, {"kind": "company", "born": "2000-01-01"}, "/vat"),
     "prefix_items": (
         obj(point={"type": "array", "prefixItems": [{"type": "number"}, {"type": "number"}],
                    "items": False}),
@@ -177,10 +177,10 @@ FEATURES = {
     "dependent_required": (
         {"type": "object", "properties": {"card": {"type": "string"}, "expiry": {"type": "string"}},
          "dependentRequired": {"card": ["expiry"]}},
-        {"card": "4111", "expiry": "12/30"}, {"card": "4111"}, ""),
+        {"card": "4111", "expiry": "12/30"}, {"card": "4111"}, "/expiry"),
     "dependent_schemas": (
         {"type": "object", "dependentSchemas": {"discount": {"required": ["reason"]}}},
-        {"discount": 5, "reason": "loyal"}, {"discount": 5}, ""),
+        {"discount": 5, "reason": "loyal"}, {"discount": 5}, "/reason"),
     "contains_min_max": (
         obj(tags={"type": "array", "contains": {"const": "vip"}, "minContains": 1, "maxContains": 1}),
         {"tags": ["a", "vip"]}, {"tags": ["vip", "vip"]}, "/tags"),
@@ -202,7 +202,7 @@ FEATURES = {
     "additional_and_required": (
         {"type": "object", "properties": {"name": {"type": "string", "minLength": 1}},
          "required": ["name"], "additionalProperties": False},
-        {"name": "Ada"}, {"name": "Ada", "x": 1}, ""),
+        {"name": "Ada"}, {"name": "Ada", "x": 1}, "/x"),
 }
 
 
@@ -310,7 +310,7 @@ def test_errors_report_every_problem_sorted_by_pointer():
     et = make({"type": "object", "required": ["name"],
                "properties": {"age": {"type": "integer"}, "email": {"type": "string", "format": "email"}}})
     errs = et.errors({"age": "x", "email": "nope"}, "/data")
-    assert [e["pointer"] for e in errs] == ["/data", "/data/age", "/data/email"]
+    assert [e["pointer"] for e in errs] == ["/data/age", "/data/email", "/data/name"]
     assert all(e["message"] for e in errs)
 
 
@@ -330,3 +330,92 @@ def test_compiled_validator_matches_errors_of():
     v = compile_schema(obj(n={"type": "integer"}), "https://xrm.dev/schemas/x.type.json")
     assert v.is_valid({"n": 1})
     assert errors_of(v, {"n": "1"}, "/data") == [{"pointer": "/data/n", "message": '"1" is not of type "integer"'}]
+
+
+# -- errors about properties point at the property ---------------------------------------
+def test_each_missing_required_property_is_reported_at_its_own_pointer():
+    et = make({"type": "object", "required": ["investor_code", "name"],
+               "properties": {"investor_code": {"type": "string"}, "name": {"type": "string"}}})
+    assert et.errors({}, "/data") == [
+        {"pointer": "/data/investor_code", "message": '"investor_code" is a required property'},
+        {"pointer": "/data/name", "message": '"name" is a required property'}]
+
+
+def test_each_additional_property_is_reported_at_its_own_pointer():
+    et = make({"type": "object", "properties": {"name": {"type": "string"}}, "additionalProperties": False})
+    # one unexpected property: the library's message, unchanged
+    assert et.errors({"name": "x", "bogus": 1}, "/data") == [
+        {"pointer": "/data/bogus", "message": "Additional properties are not allowed ('bogus' was unexpected)"}]
+    # several: one error each, worded as for one
+    assert et.errors({"b": 1, "a": 2}, "/data") == [
+        {"pointer": "/data/a", "message": "Additional properties are not allowed ('a' was unexpected)"},
+        {"pointer": "/data/b", "message": "Additional properties are not allowed ('b' was unexpected)"}]
+
+
+def test_additional_properties_false_alone_names_every_property():
+    # Without "properties" beside it jsonschema-rs reports one "False schema" error at the object.
+    et = make({"type": "object", "properties": {"extra": {"type": "object", "additionalProperties": False}}})
+    assert et.errors({"extra": {"p": 1, "q": [2]}}, "/data") == [
+        {"pointer": "/data/extra/p", "message": "Additional properties are not allowed ('p' was unexpected)"},
+        {"pointer": "/data/extra/q", "message": "Additional properties are not allowed ('q' was unexpected)"}]
+
+
+def test_each_unevaluated_property_is_reported_at_its_own_pointer():
+    et = make({"type": "object", "allOf": [obj(a={"type": "string"})], "unevaluatedProperties": False})
+    assert et.errors({"a": "x", "c": 1}, "/data") == [
+        {"pointer": "/data/c", "message": "Unevaluated properties are not allowed ('c' was unexpected)"}]
+    assert [e["pointer"] for e in et.errors({"c": 1, "d": 2}, "/data")] == ["/data/c", "/data/d"]
+
+
+def test_dependent_required_points_at_each_missing_property():
+    et = make({"type": "object", "dependentRequired": {"card": ["expiry", "holder"]}})
+    assert et.errors({"card": "4111"}, "/data") == [
+        {"pointer": "/data/expiry", "message": '"expiry" is a required property'},
+        {"pointer": "/data/holder", "message": '"holder" is a required property'}]
+
+
+def test_property_errors_in_nested_objects_and_arrays():
+    et = make(obj(address={"$ref": "common.json#/$defs/address", "required": ["city"]},
+                  lines={"type": "array", "items": {"type": "object", "required": ["sku"]}}))
+    errs = et.errors({"address": {"planet": "Mars"}, "lines": [{"sku": "a"}, {}]}, "/data")
+    assert errs == [
+        {"pointer": "/data/address/city", "message": '"city" is a required property'},
+        {"pointer": "/data/address/planet", "message": "Additional properties are not allowed ('planet' was unexpected)"},
+        {"pointer": "/data/lines/1/sku", "message": '"sku" is a required property'}]
+
+
+def test_property_names_are_escaped_in_pointers():
+    et = make({"type": "object", "required": ["a/b"], "properties": {"c~d": {}}, "additionalProperties": False})
+    assert [e["pointer"] for e in et.errors({"x/y": 1})] == ["/a~1b", "/x~1y"]
+
+
+def test_the_same_property_required_twice_is_reported_once():
+    et = make({"type": "object", "required": ["name"], "allOf": [{"required": ["name"]}]})
+    assert et.errors({}, "/data") == [{"pointer": "/data/name", "message": '"name" is a required property'}]
+
+
+def test_errors_that_name_no_single_property_stay_at_the_object():
+    et = make({"type": "object", "anyOf": [{"required": ["email"]}, {"required": ["phone"]}],
+               "maxProperties": 1})
+    assert [e["pointer"] for e in et.errors({"a": 1, "b": 2}, "/data")] == ["/data", "/data"]
+
+
+def test_definition_errors_point_at_the_missing_or_unknown_key():
+    err = refused({"schema": {"type": "object"}, "colour": "red"})
+    assert pointers(err) == ["/colour", "/name"]
+
+
+def test_errors_without_structured_kind_fall_back_to_the_object():
+    class Bare:  # what a jsonschema-rs without ``kind`` details would give
+        instance_path = ["address"]
+        schema_path = ["required"]
+        message = '"city" is a required property'
+        kind = None
+
+    class Validator:
+        def iter_errors(self, instance):
+            yield Bare()
+
+    assert errors_of(Validator(), {"address": {}}, "/data") == [
+        {"pointer": "/data/address", "message": '"city" is a required property'}]
+

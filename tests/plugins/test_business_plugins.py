@@ -141,7 +141,7 @@ def test_persian_and_chinese_data_is_welcome(net):
     ("customer", {"name": ""}, "/data/name"),
     ("case", {"kind": "complaint", "subject": "x", "category": "weather"}, "/data/category"),
     ("sales_target", {"dealer_code": "D01", "month": "2024-03-15", "target_units": 3}, "/data/month"),
-    ("lead", {"name": "x", "phone_nr": "1"}, "/data"),                        # unknown field
+    ("lead", {"name": "x", "phone_nr": "1"}, "/data/phone_nr"),               # unknown field
 ])
 def test_invalid_data_is_refused_with_its_pointer(net, type_name, data, pointer):
     with pytest.raises(ValidationError) as e:

@@ -239,6 +239,56 @@ def test_create_shows_field_errors_and_changes_nothing(tickets):
         assert s.list("ticket") == []
 
 
+class TaskPlugin:
+    """A type whose requirements the form cannot see: only the core's validation finds them."""
+
+    __name__ = "tasks"
+
+    @staticmethod
+    @hookimpl
+    def xrm_entity_types():
+        return [{"name": "task", "schema": {
+            "type": "object", "required": ["title"], "additionalProperties": False,
+            "properties": {"title": {"type": "string"}, "urgent": {"type": "boolean"},
+                           "due": {"type": "string"}, "meta": {"$ref": "#/$defs/meta"}},
+            "dependentRequired": {"urgent": ["due"]},
+            "$defs": {"meta": {"type": "object", "required": ["owner"]}}}}]
+
+
+def test_a_requirement_only_the_core_knows_is_shown_at_its_field(make_platform):
+    from conftest import PersonPlugin
+    p = make_platform(PersonPlugin(), TaskPlugin())
+    b = Browser(p)
+    b.login()
+    r = b.post("/r/task/new", {"title": "Call back", "urgent": "on", "meta": '{"a": 1}'})
+    assert r.status_code == 422
+    page = text(r)
+    errors = dict(re.findall(r'<span class="error" id="err-(\w+)">([^<]*)</span>', page))
+    assert errors == {"due": "&#34;due&#34; is a required property",
+                      "meta": "owner: &#34;owner&#34; is a required property"}
+    assert "/data:" not in page  # nothing left for the whole form
+    with p.session() as s:
+        assert s.list("task") == []
+
+
+def test_field_errors_follow_the_pointer():
+    from xrm_core import ValidationError
+    from xrm_core.web.ui.forms import field_errors
+    e = ValidationError("task data is invalid", [
+        {"pointer": "/data/due", "message": '"due" is a required property'},
+        {"pointer": "/data/meta/owner", "message": '"owner" is a required property'},
+        {"pointer": "/data/a~1b", "message": "not a number"},
+        {"pointer": "/data/bogus", "message": "Additional properties are not allowed ('bogus' was unexpected)"},
+        {"pointer": "/data", "message": "{} is not valid under any of the schemas listed in the 'anyOf' keyword"},
+        {"pointer": "", "message": "unit unknown"}])
+    by_field, general = field_errors(e, {"due", "meta", "a/b"})
+    assert by_field == {"due": '"due" is a required property', "meta": 'owner: "owner" is a required property',
+                        "a/b": "not a number"}
+    assert general == ["/data/bogus: Additional properties are not allowed ('bogus' was unexpected)",
+                       "/data: {} is not valid under any of the schemas listed in the 'anyOf' keyword",
+                       "unit unknown"]
+
+
 def test_create_and_edit_round_trip_every_widget(tickets):
     p, b = tickets
     with p.session() as s:

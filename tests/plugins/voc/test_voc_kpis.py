@@ -81,7 +81,7 @@ def test_csm_weights_items_by_importance_per_customer_then_normalises_and_averag
     (_answer("nps", 11), "/data/score"),
     (_answer("csat", 0), "/data/score"),
     (_answer("ces", 8), "/data/score"),
-    (_answer("csm", 3), "/data"),                                # a CSM item needs its importance
+    (_answer("csm", 3), "/data/importance"),                     # a CSM item needs its importance
     (_answer("nps", 7, touchpoint="delivery"), "/data/touchpoint"),
 ])
 def test_survey_response_scores_are_checked_per_question_kind(net, answer, pointer):

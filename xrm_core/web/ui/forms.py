@@ -20,7 +20,6 @@ from flask_babel import gettext as _
 
 from ...errors import ValidationError
 
-REQUIRED_RE = re.compile(r"^'([^']+)' is a required property")
 RECORD_REF = "#/$defs/record_ref"
 PICKER_LIMIT = 200
 
@@ -184,12 +183,11 @@ def field_errors(e: ValidationError, names) -> tuple[dict, list[str]]:
     """Split a core ValidationError into ``{field: message}`` and messages for the whole form."""
     by_field, general = {}, []
     for err in e.errors:
+        # The core points every error at the field it is about, a missing required one
+        # included (/data/NAME), so the pointer alone says which input to mark.
         ptr, msg = err.get("pointer", ""), err.get("message", "")
         parts = ptr.split("/")
-        name = parts[2] if len(parts) > 2 and parts[1] == "data" else None
-        m = REQUIRED_RE.match(msg)
-        if name is None and m and ptr in ("/data", ""):
-            name, msg = m.group(1), _("required")
+        name = _unescape(parts[2]) if len(parts) > 2 and parts[1] == "data" else None
         if name in names:
             by_field.setdefault(name, msg if len(parts) <= 3 else f"{'/'.join(parts[3:])}: {msg}")
         else:
@@ -197,3 +195,8 @@ def field_errors(e: ValidationError, names) -> tuple[dict, list[str]]:
     if not e.errors:
         general.append(e.message)
     return by_field, general
+
+
+def _unescape(token: str) -> str:
+    """An RFC 6901 pointer token as the key it names."""
+    return token.replace("~1", "/").replace("~0", "~")
