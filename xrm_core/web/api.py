@@ -133,7 +133,7 @@ def no_such_route(_anything):
 
 
 #: What a request body may be declared as: every one of them is read as a JSON document.
-#: ``application/*+json`` (RFC 6839 structured syntax suffix) admits merge-patch and vendor types.
+#: ``application/*+json`` (RFC 6839 structured syntax suffix) admits merge-patch and other JSON-based types.
 ACCEPTED_MEDIA_TYPES = ("application/json", "application/merge-patch+json", "application/*+json")
 JSON_PATCH = "application/json-patch+json"
 
