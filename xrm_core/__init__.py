@@ -16,8 +16,8 @@ __all__ = [
     "hookimpl", "hookspec", "Platform", "open_platform", "Session", "Record", "Activity", "KPI", "KPIContext",
     "XrmError", "ValidationError", "DefinitionError", "NotFound", "PermissionDenied", "Conflict",
     "PreconditionFailed", "AuthenticationError", "PluginError",
-    # plugin helpers: definition hooks from JSON files, first answer of a plugin's own hook, RFC 3339 times
-    "json_definitions", "call_first", "times",
+    # plugin helpers: definition hooks from JSON files, calling a plugin's own hook, RFC 3339 times
+    "json_definitions", "call_all", "call_first", "times",
 ]
 
 #: Public name -> (submodule, attribute; None for the submodule itself), imported on first use.
@@ -30,6 +30,7 @@ _LAZY = {
     "Platform": ("platform", "Platform"),
     "open_platform": ("platform", "open_platform"),
     "json_definitions": ("plugin_kit", "json_definitions"),
+    "call_all": ("plugin_kit", "call_all"),
     "call_first": ("plugin_kit", "call_first"),
     "hookimpl": ("plugins", "hookimpl"),
     "Record": ("records", "Record"),

@@ -106,6 +106,37 @@ def json_definitions(package: str, kpis: Iterable | str = ()) -> dict[str, Calla
                                     xrm_kpis)}
 
 
+def call_all(pm, hook: str, **kwargs) -> list:
+    """Call every implementation of ``hook`` in pluggy's order and return their results that
+    are not None — what ``pm.hook.NAME(**kwargs)`` returns — but name the plugin whose
+    implementation raises.
+
+    Called as ``pm.hook.NAME(...)`` from inside another plugin's record event, a listener's
+    crash would surface as the announcing plugin's (the one whose hook was running). Here any
+    exception other than an :class:`~xrm_core.XrmError` becomes a
+    :class:`~xrm_core.PluginError` naming the listener; refusals pass through. Each
+    implementation gets only the keyword arguments it asks for. Hook wrappers are skipped.
+    """
+    results = []
+    for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+        if impl.hookwrapper or getattr(impl, "wrapper", False):
+            continue
+        result = _call(pm, hook, impl, kwargs)
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def _call(pm, hook: str, impl, kwargs: dict):
+    """One implementation, given the arguments it asks for; a crash becomes a PluginError."""
+    try:
+        return impl.function(**{k: kwargs[k] for k in impl.argnames})
+    except XrmError:
+        raise
+    except Exception as e:  # noqa: BLE001 — name the plugin, roll the change back
+        raise PluginError(plugin_name(pm, impl.plugin), hook, e) from e
+
+
 def call_first(pm, hook: str, **kwargs):
     """Call the implementations of ``hook`` in pluggy's order and return the first result that
     is not None (None when every one answers None, or there is none).
@@ -118,12 +149,7 @@ def call_first(pm, hook: str, **kwargs):
     for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
         if impl.hookwrapper or getattr(impl, "wrapper", False):
             continue
-        try:
-            result = impl.function(**{k: kwargs[k] for k in impl.argnames})
-        except XrmError:
-            raise
-        except Exception as e:  # noqa: BLE001 — name the plugin, roll the change back
-            raise PluginError(plugin_name(pm, impl.plugin), hook, e) from e
+        result = _call(pm, hook, impl, kwargs)
         if result is not None:
             return result
     return None

@@ -1,4 +1,4 @@
-"""The plugin kit of the public API: ``json_definitions``, ``call_first``, ``times`` and the
+"""The plugin kit of the public API: ``json_definitions``, ``call_all``, ``call_first``, ``times`` and the
 KPI building blocks of ``KPIContext`` (``aggregate``, ``measure``, ``share``, ``ratio``,
 ``summarise``, ``all_time``, ``bytewise``)."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import case, func, inspect, select
 
 from xrm_core import (
-    KPI, DefinitionError, PluginError, ValidationError, call_first, hookimpl, hookspec, json_definitions, times,
+    KPI, DefinitionError, PluginError, ValidationError, call_all, call_first, hookimpl, hookspec, json_definitions, times,
 )
 from xrm_core.plugins import make_plugin_manager
 
@@ -159,6 +159,23 @@ def test_call_first_names_a_failing_plugin_and_passes_refusals_through():
 
     with pytest.raises(ValidationError, match="no address"):
         call_first(_pm(("strict", refuse)), "xrm_kit_send", to="x", message="y")
+
+
+def test_call_all_returns_every_answer_and_names_the_listener_that_crashes():
+    pm = _pm(("log", lambda to: {"via": "log"}), ("silent", lambda to, message: None),
+             ("mail", lambda to, message: {"via": "mail", "to": to}))
+    assert call_all(pm, "xrm_kit_send", to="a", message="hi") == [{"via": "mail", "to": "a"}, {"via": "log"}]
+    assert call_all(_pm(), "xrm_kit_send", to="x", message="y") == []
+
+    def broken(to, message):
+        raise KeyError("listener-boom")
+
+    with pytest.raises(PluginError) as e:
+        call_all(_pm(("log", lambda to: None), ("listener", broken)), "xrm_kit_send", to="x", message="y")
+    assert e.value.plugin == "listener" and "listener-boom" in str(e.value)
+    with pytest.raises(ValidationError, match="no"):
+        call_all(_pm(("strict", lambda to: (_ for _ in ()).throw(ValidationError("no")))), "xrm_kit_send",
+                 to="x", message="y")
 
 
 # -- times -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 transaction: whatever raises here undoes the whole change."""
 from __future__ import annotations
 
-from xrm_core import ValidationError
+from xrm_core import ValidationError, call_all
 
 
 def on_record_event(event, record, changes, session) -> None:
@@ -14,7 +14,9 @@ def on_record_event(event, record, changes, session) -> None:
         # after it, so what we set here must be valid too.
         record.data["status"] = "left" if record.data.get("end_date") else "active"
     elif event == "after_update" and changes.get("/status", (None, None))[1] == "left":
-        session.platform.pm.hook.xrm_employee_left(employee=record, session=session)
+        # call_all rather than pm.hook.xrm_employee_left(...): a listener that crashes is
+        # then named in the error, not this plugin.
+        call_all(session.platform.pm, "xrm_employee_left", employee=record, session=session)
 
 
 def check_dates(data: dict) -> None:
