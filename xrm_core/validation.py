@@ -143,6 +143,41 @@ def meta_validator(name: str):
                                        registry=registry(), offline=True)
 
 
+#: The formats the validator asserts (JSON Schema 2020-12's own). Any other ``format`` is
+#: accepted — schemas carry custom ones such as "phone" — but checks nothing.
+CHECKED_FORMATS = frozenset({
+    "date", "date-time", "time", "duration", "email", "idn-email", "hostname", "idn-hostname", "ipv4",
+    "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uri-template", "uuid", "json-pointer",
+    "relative-json-pointer", "regex"})
+#: Keywords whose value is a map of names to subschemas, a subschema, or a list of them.
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_ONE = ("items", "additionalProperties", "unevaluatedProperties", "unevaluatedItems", "contains",
+               "propertyNames", "not", "if", "then", "else")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+
+
+def unchecked_formats(schema, path: tuple = ()) -> list[tuple[str, str]]:
+    """``(pointer, format)`` of every ``format`` in ``schema`` that the validator does not
+    check (a typo such as "emial" silently checks nothing): for warnings, not refusals."""
+    if not isinstance(schema, dict):
+        return []
+    out = []
+    fmt = schema.get("format")
+    if isinstance(fmt, str) and fmt not in CHECKED_FORMATS:
+        out.append((pointer(path + ("format",)), fmt))
+    for key in _SCHEMA_MAPS:
+        if isinstance(schema.get(key), dict):
+            for name, sub in schema[key].items():
+                out += unchecked_formats(sub, path + (key, name))
+    for key in _SCHEMA_ONE:
+        out += unchecked_formats(schema.get(key), path + (key,))
+    for key in _SCHEMA_LISTS:
+        if isinstance(schema.get(key), list):
+            for i, sub in enumerate(schema[key]):
+                out += unchecked_formats(sub, path + (key, i))
+    return out
+
+
 def errors_of(validator, instance, prefix: str = "") -> list[dict]:
     """Every error of ``instance`` as ``{"pointer", "message"}``, pointers prefixed.
 

@@ -260,6 +260,26 @@ def test_types_update_refused_reports_count_ids_and_pointers(shared, tmp_path):
     assert ids[0] in err and ids[1] in err
 
 
+def test_formats_xrm_does_not_check_are_accepted_with_a_warning(shared, tmp_path):
+    """A custom format ("phone") is legal JSON Schema, a typo ("emial") too: both check
+    nothing, so the admin is told where — a property named "format" is not one."""
+    name = unique("kind")
+    d = type_def(name)
+    d["schema"]["properties"].update({
+        "email": {"type": "string", "format": "emial"}, "format": {"type": "string", "format": "date"},
+        "lines": {"type": "array", "items": {"$ref": "#/$defs/line"}}})
+    d["schema"]["$defs"] = {"line": {"type": "object", "properties": {"tel": {"format": "phone"}}}}
+    r = shared("types", "add", write(tmp_path, d))
+    assert r.exit_code == 0, r.stderr
+    assert f"entity type '{name}' added" in r.stdout
+    warned = [line.split(":")[1].strip() for line in r.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == ["/schema/properties/email/format", "/schema/$defs/line/properties/tel/format"]
+    assert "'emial' is not one xrm checks" in r.stderr
+    d["schema"]["properties"]["email"]["format"] = "email"
+    r = shared("types", "update", write(tmp_path, d))
+    assert r.exit_code == 0 and "emial" not in r.stderr and "'phone'" in r.stderr
+
+
 def test_types_add_errors_name_file_line_and_pointer(shared, tmp_path):
     bad = write(tmp_path, '{\n  "name": "x",\n  "schema": {"type": "object",}\n}\n', "broken.json")
     err = shared.fails("types", "add", bad)

@@ -103,10 +103,19 @@ def types_add(c, file, as_user, as_json):
     d = _load_definition(file)
     with _about(file), c.admin_connection(as_user) as conn:
         et = entity_types.add(conn, d)
+    _warn_unchecked_formats(d)
     if as_json:
         emit_json(et.to_dict())
     else:
-        click.echo(f"entity type {et.name!r} added (version 1)")
+        click.echo(f"entity type {et.name!r} added (version {et.version})")
+
+
+def _warn_unchecked_formats(d: dict) -> None:
+    """On stderr: each ``format`` of the schema that validation does not check."""
+    from ..validation import unchecked_formats
+    for ptr, fmt in unchecked_formats(d.get("schema")):
+        click.echo(f"warning: /schema{ptr}: format {fmt!r} is not one xrm checks (date, date-time, email, uri, "
+                   "uuid… — JSON Schema's own); values are accepted whatever they hold", err=True)
 
 
 @types.command("update")
@@ -122,6 +131,7 @@ def types_update(c, file, dry_run, as_user, as_json):
     try:
         with _about(file), c.admin_connection(as_user) as conn:
             report = entity_types.update(conn, d, dry_run=dry_run)
+        _warn_unchecked_formats(d)
     except ValidationError as e:
         if as_json and "impact" in e.extra:
             emit_json({**e.extra["impact"], "applied": False, "error": e.message})
