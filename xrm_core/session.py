@@ -303,8 +303,14 @@ class Session:
         errors = [{"pointer": "/data/" + f.replace(".", "/"), "message": "already used"} for f in key]
         row = records._row(self, other)
         if row is not None and self.allows(row.type, "read", row):
-            return Conflict(f"a {et.name} with {shown} already exists (record {other})", errors, existing=other)
-        return Conflict(f"a {et.name} with {shown} already exists", errors)
+            return Conflict(f"{_a(et.name)} {et.name} with {shown} already exists (record {other})", errors,
+                            existing=other)
+        return Conflict(f"{_a(et.name)} {et.name} with {shown} already exists", errors)
+
+
+def _a(word: str) -> str:
+    """The indefinite article of a type name in an English message ("an employee")."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def _value_at(data, path: str):

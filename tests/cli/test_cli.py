@@ -335,3 +335,18 @@ def test_no_traceback_for_an_unreadable_database(tmp_path):
     assert "xrm init" in x.fails("records", "list", "person")
     err = x.fails("init")
     assert "unable to open database file" in err
+
+
+def test_tables_align_wide_characters(capsys):
+    """Chinese characters take two terminal columns: the next column starts at the same place."""
+    from unicodedata import east_asian_width
+
+    from xrm_core.cli.context import table
+    table([["北京汽车服务", "x"], ["Pars Khodro", "y"], ["تهران", "z"]], ["NAME", "COL"])
+    lines = capsys.readouterr().out.splitlines()
+
+    def column_of(line: str, ch: str) -> int:
+        before = line[:line.index(ch)]
+        return sum(2 if east_asian_width(c) in "WF" else 1 for c in before)
+
+    assert [column_of(line, c) for line, c in zip(lines, "Cxyz")] == [14, 14, 14, 14]  # 6 × 2 + 2

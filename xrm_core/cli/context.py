@@ -176,9 +176,22 @@ def label_text(label) -> str:
 
 
 def table(rows: list[list], headers: list[str]) -> None:
-    """Print rows as an aligned text table."""
+    """Print rows as an aligned text table (Chinese and other wide characters take two
+    columns of a terminal, combining marks none)."""
     cells = [[str("" if c is None else c) for c in r] for r in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+    widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
+
+    def line(values):
+        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths)).rstrip()
+
+    click.echo(line(headers))
     for r in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        click.echo(line(r))
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal."""
+    if text.isascii():
+        return len(text)
+    from unicodedata import combining, east_asian_width
+    return sum(0 if combining(ch) else 2 if east_asian_width(ch) in "WF" else 1 for ch in text)
