@@ -228,6 +228,21 @@ def test_impact_lists_at_most_max_ids_but_counts_all(kind):
     assert report["checked"] == 7 and report["invalid"] == 7 and len(report["records"]) == 3
 
 
+def test_a_refused_change_says_when_not_every_record_is_listed(kind):
+    with kind.p.session() as s:
+        s.create_many(kind.name, [{"name": f"n{i}", "size": i} for i in range(103)])
+    stricter = kind.definition()
+    stricter["schema"]["properties"]["size"]["minimum"] = 1
+    with pytest.raises(ValidationError) as e:
+        kind.update(stricter, dry_run=True)
+    assert "1 of 103 stored" in e.value.message and "listed" not in e.value.message
+    stricter["schema"]["properties"]["size"]["minimum"] = 102
+    with pytest.raises(ValidationError) as e:
+        kind.update(stricter)
+    assert "102 of 103 stored" in e.value.message and "(the first 100 are listed)" in e.value.message
+    assert len(e.value.extra["impact"]["records"]) == 100 and e.value.extra["impact"]["invalid"] == 102
+
+
 def raw_insert(kind, *items):
     """INSERT records straight into xrm_records, past every check of the platform."""
     with kind.p.connection() as conn:
