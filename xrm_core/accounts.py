@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -97,11 +98,21 @@ def set_password(conn: Connection, name: str, password: str) -> None:
 
 
 def authenticate(conn: Connection, name: str, password: str) -> str:
-    """Return the user name if the password matches, else raise AuthenticationError."""
+    """Return the user name if the password matches, else raise AuthenticationError.
+
+    An unknown user costs a password check too: answering faster would tell which user
+    names exist."""
     row = conn.execute(select(db.users.c.password_hash, db.users.c.active).where(db.users.c.name == name)).first()
-    if row is None or not row.active or not verify_password(row.password_hash, password):
+    stored = row.password_hash if row is not None else None
+    if not verify_password(stored or _dummy_hash(), password) or row is None or not row.active or not stored:
         raise AuthenticationError("wrong user name or password")
     return name
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash no password matches, checked for unknown users (same cost as a real check)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def list_users(conn: Connection) -> list[dict]:
@@ -218,14 +229,44 @@ def create_token(conn: Connection, user: str, label: str | None = None) -> str:
 
 
 def user_for_token(conn: Connection, token: str) -> str:
-    """The user name a bearer token belongs to; AuthenticationError if unknown or revoked."""
+    """The user name a bearer token belongs to; AuthenticationError if unknown or revoked
+    (or if it is a UI session, which is no API token)."""
     row = conn.execute(select(db.users.c.name, db.users.c.active)
                        .join(db.tokens, db.tokens.c.user_id == db.users.c.id)
                        .where(db.tokens.c.token_hash == _token_hash(token or ""),
-                              db.tokens.c.revoked_at.is_(None))).first()
+                              db.tokens.c.revoked_at.is_(None),
+                              db.tokens.c.label.is_(None) | (db.tokens.c.label != UI_SESSION))).first()
     if row is None or not row.active:
         raise AuthenticationError("invalid or revoked token")
     return row.name
+
+
+#: The label of the token rows that back admin UI sessions (see :func:`open_ui_session`).
+UI_SESSION = "(admin UI session)"
+
+
+def open_ui_session(conn: Connection, user: str) -> str:
+    """A new UI session of ``user``: a random secret whose hash is stored like an API token's,
+    for the session cookie. The server can then end it (:func:`close_ui_session`, or
+    ``xrm tokens revoke USER``), which a signed cookie alone could not: it would stay valid
+    after logout for as long as the browser kept it."""
+    return create_token(conn, user, UI_SESSION)
+
+
+def ui_session_user(conn: Connection, user: str, secret: str):
+    """``(name, is_admin)`` if ``secret`` is an open UI session of the active user ``user``, else None."""
+    return conn.execute(select(db.users.c.name, db.users.c.is_admin)
+                        .join(db.tokens, db.tokens.c.user_id == db.users.c.id)
+                        .where(db.users.c.name == user, db.users.c.active.is_(True),
+                               db.tokens.c.token_hash == _token_hash(secret or ""),
+                               db.tokens.c.label == UI_SESSION, db.tokens.c.revoked_at.is_(None))).first()
+
+
+def close_ui_session(conn: Connection, secret: str) -> None:
+    """End the UI session ``secret`` (logout)."""
+    conn.execute(db.tokens.update().where(db.tokens.c.token_hash == _token_hash(secret or ""),
+                                          db.tokens.c.label == UI_SESSION, db.tokens.c.revoked_at.is_(None))
+                 .values(revoked_at=db.utcnow()))
 
 
 def revoke_tokens(conn: Connection, user: str) -> int:

@@ -22,11 +22,53 @@ def test_pages_need_login_and_send_back_after_it(browser):
     assert browser.get("/r/person").status_code == 200
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example"])
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example",
+                                    "/\t/evil.example", "/\n/evil.example", "/ /evil.example"])
 def test_login_never_redirects_off_site(browser, target):
     browser.get("/login")
     r = browser.post("/login", {"username": "admin", "password": "secret", "next": target})
     assert r.status_code == 302 and r.headers["Location"] == "/"
+    browser.get("/")
+    r = browser.post("/lang", {"lang": "fa", "next": target})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+
+
+def test_a_copy_of_the_session_cookie_is_worthless_after_logout(org):
+    """The cookie is signed, not secret-free: the server ends the session itself."""
+    b = Browser(org)
+    b.login()
+    with b.client.session_transaction() as s:
+        stolen = dict(s)
+    assert b.post("/logout").status_code == 302
+    thief = Browser(org)
+    with thief.client.session_transaction() as s:
+        s.update(stolen)
+    r = thief.get("/r/person")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login")
+    # Nor is the session's secret an API token.
+    r = thief.client.get("/api/v1/types", headers={"Authorization": f"Bearer {stolen['sid']}"})
+    assert r.status_code == 401
+
+
+def test_revoking_a_users_tokens_ends_their_ui_sessions(org):
+    b = Browser(org)
+    b.login()
+    assert b.get("/r/person").status_code == 200
+    with org.connection() as conn:
+        accounts.revoke_tokens(conn, "admin")
+    r = b.get("/r/person")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login")
+
+
+def test_an_unknown_user_costs_a_password_check_too(org, monkeypatch):
+    """Answering an unknown name faster than a wrong password would tell which names exist."""
+    checked = []
+    orig = accounts.verify_password
+    monkeypatch.setattr(accounts, "verify_password", lambda stored, pw: checked.append(stored) or orig(stored, pw))
+    for name in ("admin", "ghost"):
+        with pytest.raises(accounts.AuthenticationError), org.connection() as conn:
+            accounts.authenticate(conn, name, "wrong")
+    assert len(checked) == 2 and all(h.startswith("$argon2") for h in checked)
 
 
 def test_wrong_password_is_refused_and_throttled_per_user_and_address(browser):

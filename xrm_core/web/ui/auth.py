@@ -13,11 +13,10 @@ from collections import deque
 
 from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from ... import accounts, db
+from ... import accounts
 from ...errors import AuthenticationError
-from .common import blueprint, platform
+from .common import blueprint, platform, safe_next
 
 bp = blueprint("auth", __name__)
 #: Blueprints whose pages need a logged-in user.
@@ -51,13 +50,6 @@ class Throttle:
             self._failures.pop(key, None)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a local path may be a redirect target (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("dashboard.index")
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "GET":
@@ -75,21 +67,25 @@ def login():
     try:
         with platform().connection() as conn:
             accounts.authenticate(conn, name, password)
+            secret = accounts.open_ui_session(conn, name)
     except AuthenticationError:
         throttle.fail(key, window)
         return render_template("login.html", error=_("Wrong user name or password."), username=name), 401
     throttle.clear(key)
     lang = session.get("lang")
     session.clear()  # a fresh session on login: no fixation of a pre-login cookie
-    session["user"] = name
+    session["user"], session["sid"] = name, secret
     if lang:
         session["lang"] = lang
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")
 def logout():
-    lang = session.get("lang")
+    lang, secret = session.get("lang"), session.get("sid")
+    if secret:  # ended on the server: a copy of the cookie is worth nothing now
+        with platform().connection() as conn:
+            accounts.close_ui_session(conn, secret)
     session.clear()
     if lang:
         session["lang"] = lang
@@ -100,14 +96,16 @@ def _load_user():
     """Set ``g.user``/``g.is_admin`` for UI pages; send anonymous visitors to the login page."""
     if request.blueprint not in PROTECTED:
         return None
-    name = session.get("user")
+    name, secret = session.get("user"), session.get("sid")
     row = None
-    if name:
+    if name and secret:
+        # The session must still be open on the server (logout, `xrm tokens revoke USER`
+        # and deactivating the user end it) — not just carry a valid signature.
         with platform().connection() as conn:
-            row = conn.execute(select(db.users.c.name, db.users.c.is_admin, db.users.c.active)
-                               .where(db.users.c.name == name)).first()
-    if row is None or not row.active:
+            row = accounts.ui_session_user(conn, name, secret)
+    if row is None:
         session.pop("user", None)
+        session.pop("sid", None)
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     g.user, g.is_admin = row.name, bool(row.is_admin)
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, g, render_template
+from flask import Blueprint, abort, current_app, g, render_template, url_for
 
 from ...errors import XrmError
 
@@ -40,3 +40,13 @@ def blueprint(name: str, import_name: str, **kw) -> Blueprint:
     bp = Blueprint(name, import_name, **kw)
     bp.register_error_handler(XrmError, render_error)
     return bp
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a local path, else the dashboard: no open redirect. Control
+    characters and spaces are refused too — a client drops a tab, so ``/\t/evil.com``
+    became ``//evil.com``."""
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and target.isprintable() and " " not in target):
+        return target
+    return url_for("dashboard.index")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, redirect, request, session, url_for
 from flask_babel import Babel, get_locale
 
+from .common import safe_next
+
 LANGUAGES = {"en": "English", "fa": "فارسی", "zh": "中文"}
 RTL = {"fa"}
 COOKIE = "xrm_lang"
@@ -47,10 +49,7 @@ def digits(value) -> str:
 def set_language():
     """Remember the chosen language and go back to the page the user was on."""
     choice = request.form.get("lang", "")
-    target = request.form.get("next") or url_for("dashboard.index")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("dashboard.index")
-    resp = redirect(target)
+    resp = redirect(safe_next(request.form.get("next")))
     if choice in LANGUAGES:
         session["lang"] = choice
         resp.set_cookie(COOKIE, choice, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",

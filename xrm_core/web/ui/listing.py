@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from ...csvcells import ABSENT, column_for
 from .i18n import tr
@@ -68,9 +69,16 @@ def where_of(et, rows, q: str | None) -> dict:
     return where
 
 
+#: A signed number or a phone number: starts like a formula, but with no letters, ``|`` or
+#: ``!`` it can call nothing — left as it is, so the file still imports (``+98 912 …``).
+PLAIN_NUMBER = re.compile(r"[+-][0-9][0-9 ().-]*")
+
+
 def neutralise(cell: str) -> str:
     """Prefix a cell a spreadsheet would read as a formula with ``'`` (CSV injection)."""
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
+    if cell.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 def csv_text(et, records) -> str:
