@@ -46,7 +46,7 @@ from sqlalchemy.exc import IntegrityError
 from . import db
 from .csvcells import CsvHeader
 from .errors import PluginError, ValidationError, XrmError
-from .records import maybe_unstorable, Record, find_by_values, new_id, storage_errors
+from .records import loads_exact, maybe_unstorable, Record, find_by_values, new_id, storage_errors
 from .validation import pointer
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def _jsonl_rows(f: IO[bytes], source: str) -> Iterator[tuple[int, object, list]]
         if not raw.strip():
             continue
         try:
-            value = orjson.loads(raw)  # bytes in: orjson also checks the UTF-8
+            value = loads_exact(raw)  # bytes in: orjson also checks the UTF-8
         except orjson.JSONDecodeError as e:
             try:
                 raw.decode("utf-8")

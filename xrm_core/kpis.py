@@ -345,7 +345,10 @@ class DeclarativeKPI:
             value, n = func.count(), func.count()
         elif kind in ("sum", "avg"):
             f = self._field(ctx, m[kind])
-            value, n = (func.sum(f) if kind == "sum" else func.avg(f)), func.count(f)
+            # SQLite's sum() stops with "integer overflow" past 64 bits; total() is the same
+            # sum as a float, as PostgreSQL's numeric sum is shown anyway (_num).
+            total = func.total(f) if ctx.dialect == "sqlite" else func.sum(f)
+            value, n = (total if kind == "sum" else func.avg(f)), func.count(f)
         elif kind == "nps":
             # Scores are only compared with 9 and 6: PostgreSQL casts text to float8
             # faster than to numeric (NPS over 1M rows: 1.47× → 1.34× of hand-written SQL).
@@ -496,7 +499,8 @@ def _num(v):
         if not math.isfinite(f):
             return None
         f = round(f, 6)
-        return int(f) if f.is_integer() else f
+        # As an int only while JSON writers can hold it (orjson: 64 bits).
+        return int(f) if f.is_integer() and abs(f) < 2**63 else f
     return v
 
 

@@ -106,9 +106,13 @@ def list_query(s: "Session", type_name: str, where: dict | None = None, limit: i
 
 def _kind(value):
     """What of a bound value shapes the SQL: its type (PostgreSQL casts by it; None is no
-    parameter but IS NULL), a list's length. ``exists`` terms are keyed by their value."""
+    parameter but IS NULL), a list's length. ``exists`` terms are keyed by their value.
+    An int is keyed by its size too: SQLAlchemy casts a bound int as INTEGER or BIGINT by
+    its value, and a plan compiled for 5 (::INTEGER) failed for 3000000001."""
     if isinstance(value, list):
-        return tuple(type(v) for v in value)
+        return tuple(_kind(v) for v in value)
+    if type(value) is int:
+        return int, -2**31 <= value < 2**31
     return type(value)
 
 

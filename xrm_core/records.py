@@ -8,8 +8,10 @@ the error and carries on.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -168,8 +170,10 @@ def _check_data(data, what: str = "record data"):
         raise ValidationError(f"{what} must be a JSON object", [{"pointer": "/data", "message": "not an object"}])
     problems = storage_errors(data, "/data")
     if problems:
-        nul = "NUL" in problems[0]["message"]
-        raise ValidationError(f"{what} contains NUL characters" if nul else f"{what} is nested too deeply", problems)
+        message = problems[0]["message"]
+        raise ValidationError(f"{what} contains NUL characters" if "NUL" in message else
+                              f"{what} is nested too deeply" if "nest" in message else
+                              f"{what} holds an integer beyond 64 bits", problems)
 
 
 #: How deeply objects and arrays may nest in stored JSON (record data, payloads). JSON itself
@@ -198,8 +202,41 @@ def storage_errors(data, prefix: str = "") -> list[dict]:
     if deep is not None:
         return [{"pointer": prefix + deep, "message": f"objects and arrays nest more than {MAX_DEPTH} levels "
                                                       "deep here: a record may nest at most that deep"}]
+    if text is None:
+        big = [{"pointer": prefix + p, "message": "an integer beyond the 64-bit range cannot be stored exactly: "
+                                                  "store it as a string"} for p in _big_ints(data, ())]
+        if big:
+            return big
     return [{"pointer": prefix + p, "message": "the NUL character (\\u0000) cannot be stored"}
             for p in nul_pointers(data)]
+
+
+#: 20 digits in a row: JSON text that may hold an integer orjson cannot read exactly.
+_LONG_DIGITS = re.compile(rb"[0-9]{20}")
+
+
+def loads_exact(raw: bytes):
+    """``orjson.loads(raw)``, except that JSON holding an integer beyond 64 bits is read
+    with the standard library, which keeps it exact (orjson turns it into a float, silently
+    changing the value): :func:`storage_errors` then refuses it with its pointer."""
+    value = orjson.loads(raw)
+    if _LONG_DIGITS.search(raw):
+        try:
+            value = json.loads(raw)
+        except RecursionError:  # nested too deep for it: storage_errors refuses that anyway
+            pass
+    return value
+
+
+def _big_ints(node, path: tuple) -> list[str]:
+    """Pointers of integers that do not fit in 64 bits (orjson cannot write them)."""
+    if isinstance(node, int) and not isinstance(node, bool):
+        return [pointer(path)] if not -2**63 <= node < 2**64 else []
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _big_ints(v, path + (k,))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _big_ints(v, path + (i,))]
+    return []
 
 
 def too_deep(data, limit: int = MAX_DEPTH) -> str | None:
@@ -225,8 +262,11 @@ def nul_pointers(data) -> list[str]:
     JSON allows ``\\u0000`` but PostgreSQL's text and JSONB cannot store it; refusing it on
     both engines keeps them alike. One serialisation finds the common case (none) fast.
     """
-    if b"\\u0000" not in orjson.dumps(data):
-        return []
+    try:
+        if b"\\u0000" not in orjson.dumps(data):
+            return []
+    except TypeError:  # an integer beyond 64 bits (or too deep): walk it
+        pass
     found: list[str] = []
 
     def walk(node, path):

@@ -5,6 +5,8 @@ Runs on SQLite and, with ``XRM_TEST_DATABASE_URL``, on PostgreSQL.
 """
 from __future__ import annotations
 
+import json
+
 import re
 
 import pytest
@@ -542,3 +544,19 @@ def test_kpis_run_in_sql(platform, monkeypatch):
     small = {i: n for size, i, n in seen if size == 3}
     large = {i: n for size, i, n in seen if size == 60}
     assert small == large
+
+
+def test_sums_and_averages_past_64_bits_are_numbers_not_errors(platform):
+    """SQLite's sum() stopped with 'integer overflow', and a whole float past 2**63 could not
+    be written as JSON (orjson: 64-bit ints)."""
+    with platform.session() as s:
+        s.create("ticket", {"subject": "a", "amount": 1e20, "opened_at": "2024-03-01T00:00:00Z"})
+        s.create("ticket", {"subject": "b", "amount": 3e19, "opened_at": "2024-03-01T00:00:00Z"})
+        s.create("ticket", {"subject": "c", "amount": 9223372036854775807, "opened_at": "2024-03-01T00:00:00Z"})
+        s.create("ticket", {"subject": "d", "amount": 9223372036854775807, "opened_at": "2024-03-01T00:00:00Z"})
+    r = measure(platform, {"sum": "amount"})
+    assert r["n"] == 4 and r["value"] == pytest.approx(1.3e20 + 2 * 9223372036854775807, rel=1e-9)
+    json.dumps(r)
+    assert measure(platform, {"avg": "amount"}, by="subject")["groups"][0]["value"] == pytest.approx(1e20)
+    empty = measure(platform, {"sum": "score"})
+    assert (empty["value"], empty["n"]) == (None, 0)

@@ -92,6 +92,19 @@ def test_prepared_list_matches_the_classic_statement(people, where):
         assert [r.id for r in s.list("person", where)] == got
 
 
+def test_a_plan_made_for_a_small_int_serves_a_big_one(people):
+    """PostgreSQL: a bound int is cast ::INTEGER or ::BIGINT by its value; a plan compiled
+    for 5 failed with 'integer out of range' for 3000000001 (until the process restarted)."""
+    with people.session() as s:
+        big = s.create("person", {"name": "Big", "age": 3_000_000_000})
+    with people.session(write=False) as s:
+        assert "Big" not in [r.data["name"] for r in s.list("person", {"age": {"lt": 5}})]
+        assert "Big" in [r.data["name"] for r in s.list("person", {"age": {"lt": 3_000_000_001}})]
+        assert [r.id for r in s.list("person", {"age": {"in": [1, 3_000_000_000]}})] == [big.id]
+        page = s.list("person", limit=1, sort=["age"], after=None)
+        assert page and s.list("person", {"age": {"gte": 3_000_000_000}}, limit=5)[0].id == big.id
+
+
 def test_booleans_are_not_ordered(people):
     with people.session(write=False) as s:
         with pytest.raises(ValidationError) as e:

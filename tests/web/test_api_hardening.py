@@ -254,3 +254,15 @@ def test_reversed_kpi_period_is_explained_with_query_parameter_names(api, org):
     assert api("GET", "/kpis/avg_age?from=2025-01-01&to=2025-01-01").status_code == 200
     _problem(api("GET", "/kpis/avg_age?from=2025-01-01&from=2025-02-01"), 400)
     assert "from" in _problem(api("GET", "/kpis/avg_age?from=2025-02-30&to=2025-01-01"), 400)["detail"]
+
+
+# -- numbers JSON parsers would change ----------------------------------------------------------
+def test_an_integer_beyond_64_bits_is_refused_not_rounded(api):
+    """orjson reads 18446744073709551616 as a float: the record was stored as 1.8e19."""
+    body = b'{"data": {"name": "Big", "extra": 18446744073709551616}}'
+    r = api("POST", "/records/person", data=body, headers={"Content-Type": "application/json"})
+    assert [e["pointer"] for e in _problem(r, 422)["errors"]] == ["/data/extra"]
+    assert _people(api) == []
+    r = api("POST", "/records/person", data=b'{"data": {"name": "Fits", "extra": 9223372036854775807}}',
+            headers={"Content-Type": "application/json"})
+    assert r.status_code == 201 and r.json["data"]["extra"] == 9223372036854775807

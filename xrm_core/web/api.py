@@ -13,7 +13,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound, R
 
 from .. import kpis
 from ..kpis import DATE_RE
-from ..records import nul_pointers
+from ..records import loads_exact, nul_pointers
 from ..errors import AuthenticationError, NotFound, PreconditionFailed, ValidationError, XrmError
 from ..fields import FIELD_RE, NUMERIC
 from ..filters import INTEGER_RE, coerce
@@ -190,7 +190,7 @@ def body() -> dict:
     if not raw:
         raise _BadRequest("the request needs a JSON body")
     try:
-        value = orjson.loads(raw)
+        value = loads_exact(raw)  # an integer beyond 64 bits kept exact, then refused
     except orjson.JSONDecodeError as e:
         raise _BadRequest(f"malformed JSON: {e}") from None
     nul = nul_pointers(value)
