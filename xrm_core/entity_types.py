@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func, insert, literal_column, select,
 from . import db
 from .errors import Conflict, DefinitionError, NotFound, ValidationError
 from .fields import check_field, field_sql
-from .validation import check_definition, compile_schema, errors_of
+from .validation import check_definition, compile_schema, errors_of, pointer
 
 
 class EntityType:
@@ -36,6 +36,32 @@ class EntityType:
                    for where, f in self._declared_fields() if self.property_schema(f) is None]
         if missing:
             raise DefinitionError(f"entity type {self.name!r} names a field its schema does not have", missing)
+
+    def key_text_errors(self, data: dict, prefix: str = "/data") -> list[dict]:
+        """Errors for text too long to index: a string value of an ``indexes`` or ``unique``
+        field longer than :data:`KEY_TEXT_LIMIT` bytes (UTF-8), with its pointer.
+
+        PostgreSQL refuses an index entry over 2,704 bytes with a database error; SQLite
+        takes any length. One limit on both engines keeps them alike and the error clear.
+        """
+        out = []
+        for f in self._key_fields():
+            v = _value(data, f)
+            # Fast: no string under a quarter of the limit in characters can exceed it in bytes.
+            if isinstance(v, str) and len(v) * 4 > KEY_TEXT_LIMIT and len(v.encode()) > KEY_TEXT_LIMIT:
+                out.append({"pointer": prefix + pointer(f.split(".")),
+                            "message": f"{len(v.encode()):,} bytes of text in an indexed field: at most "
+                                       f"{KEY_TEXT_LIMIT:,} (UTF-8)"})
+        return out
+
+    def _key_fields(self) -> list[str]:
+        """Every field of ``indexes`` and ``unique``, once each (cached)."""
+        fields = self.__dict__.get("_key_fields_cache")
+        if fields is None:
+            fields = list(dict.fromkeys([*self.definition.get("indexes", []),
+                                         *(f for key in self.unique_keys() for f in key)]))
+            self.__dict__["_key_fields_cache"] = fields
+        return fields
 
     def check_keys(self) -> None:
         """Refuse ``indexes`` and ``unique`` fields the database cannot compare alike on both
@@ -128,6 +154,17 @@ class EntityType:
 
     def to_dict(self) -> dict:
         return {**self.definition, "version": self.version, "source": self.source}
+
+
+#: Most bytes of text an indexed or unique field may hold (PostgreSQL's B-tree entries
+#: end at 2,704 bytes, the record's id and the other key fields included).
+KEY_TEXT_LIMIT = 2000
+
+
+def _value(data, path: str):
+    for part in path.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
 
 
 def _resolve(root: dict, node: dict, depth: int) -> dict:

@@ -358,6 +358,10 @@ class _Writer:
                     self.invalid.append({"line": line, "errors": [
                         {"pointer": "", "message": f"a plugin routed the row to unknown unit {rec.unit!r}"}]})
                     return
+        too_long = self.et.key_text_errors(rec.data, "")
+        if too_long:
+            self.invalid.append({"line": line, "errors": too_long})
+            return
         # Kept as str: holding orjson's bytes objects until the flush costs more than decoding.
         self.batch.append((line, rec, None if text is None else text.decode()))
         if self.keep is not None:

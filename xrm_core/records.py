@@ -348,6 +348,9 @@ def _before_hooks(s: "Session", et, event: str, rec: Record, changes: dict) -> N
         raise
     _check_data(rec.data, f"record data after the {event} hooks")
     et.validate(rec.data)
+    too_long = et.key_text_errors(rec.data)
+    if too_long:
+        raise ValidationError(f"{et.name} data is too long for its indexes", too_long)
 
 
 def update(s: "Session", record_id: str, patch: dict, if_version: int | None = None,

@@ -498,3 +498,26 @@ def test_filter_integers_beyond_64_bits_are_refused(platform):
         with pytest.raises(ValidationError) as exc:
             s.list("person", {"age": {"gt": 2**70}})
         assert exc.value.errors[0]["pointer"] == "/where/age/gt"
+
+
+def test_text_too_long_for_an_index_is_refused_alike_on_both_engines(platform, tmp_path):
+    """PostgreSQL's B-tree refuses entries over 2,704 bytes with a database error; SQLite
+    took any length. Indexed and unique fields hold at most 2,000 bytes of text on both."""
+    from xrm_core.entity_types import KEY_TEXT_LIMIT
+    from xrm_core.importer import import_file
+    wide = "长" * 700  # 2,100 bytes in 700 characters
+    with platform.session() as s:
+        rec = s.create("person", {"name": "ok", "national_id": "N" * KEY_TEXT_LIMIT})  # just fits
+        with pytest.raises(ValidationError, match="too long for its indexes") as exc:
+            s.create("person", {"name": "wide", "national_id": wide})
+        assert [(e["pointer"], e["message"]) for e in exc.value.errors] == [
+            ("/data/national_id", "2,100 bytes of text in an indexed field: at most 2,000 (UTF-8)")]
+        with pytest.raises(ValidationError, match="too long"):
+            s.update(rec.id, {"national_id": "N" * (KEY_TEXT_LIMIT + 1)})
+        s.create("person", {"name": wide * 10})  # not indexed: any length
+    f = tmp_path / "long.jsonl"
+    f.write_text(f'{{"name": "fine"}}\n{{"name": "long", "national_id": "{wide}"}}\n', encoding="utf-8")
+    with platform.session() as s:
+        report = import_file(s, "person", str(f), skip_invalid=True)
+    assert report["imported"] == 1 and [(r["line"], r["errors"][0]["pointer"]) for r in report["invalid"]] == [
+        (2, "/national_id")]
