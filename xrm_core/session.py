@@ -309,7 +309,7 @@ class Session:
 
 
 def _a(word: str) -> str:
-    """The indefinite article of a type name in an English message ("an employee")."""
+    """The indefinite article of a type name in an English message: "an" before a vowel."""
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
