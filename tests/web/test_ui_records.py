@@ -236,7 +236,8 @@ def test_create_shows_field_errors_and_changes_nothing(tickets):
     assert r.status_code == 422
     errors = dict(re.findall(r'<span class="error" id="err-(\w+)">([^<]*)</span>', page))
     assert errors == {"kind": "required", "count": "not a whole number", "hours": "not a number",
-                      "meta": "not valid JSON"}
+                      "meta": "not valid JSON",  # the form's own checks, and the schema's at once:
+                      "subject": "&#34;ab&#34; is shorter than 3 characters"}
     assert 'value="ab"' in page  # what the user typed is kept
     r = b.post("/r/ticket/new", {"subject": "ab", "kind": "bug", "count": "-1"})
     errors = dict(re.findall(r'<span class="error" id="err-(\w+)">([^<]*)</span>', text(r)))
@@ -256,7 +257,10 @@ class TaskPlugin:
         return [{"name": "task", "schema": {
             "type": "object", "required": ["title"], "additionalProperties": False,
             "properties": {"title": {"type": "string"}, "urgent": {"type": "boolean"},
-                           "due": {"type": "string"}, "meta": {"$ref": "#/$defs/meta"}},
+                           "due": {"type": "string"}, "meta": {"$ref": "#/$defs/meta"},
+                           "count": {"type": "integer"},
+                           "contact": {"oneOf": [{"type": "string", "format": "email"},
+                                                 {"type": "object", "required": ["phone"]}]}},
             "dependentRequired": {"urgent": ["due"]},
             "$defs": {"meta": {"type": "object", "required": ["owner"]}}}}]
 
@@ -275,6 +279,46 @@ def test_a_requirement_only_the_core_knows_is_shown_at_its_field(make_platform):
     assert "/data:" not in page  # nothing left for the whole form
     with p.session() as s:
         assert s.list("task") == []
+
+
+def test_every_field_error_shows_on_the_first_submit(make_platform):
+    """The form's own check refused `count`; the schema's verdict on the rest (`due`) shows
+    at once too, instead of after the user fixed the first."""
+    from conftest import PersonPlugin
+    p = make_platform(PersonPlugin(), TaskPlugin())
+    b = Browser(p)
+    b.login()
+    r = b.post("/r/task/new", {"title": "Call back", "urgent": "on", "count": "many"})
+    assert r.status_code == 422
+    errors = dict(re.findall(r'<span class="error" id="err-(\w+)">([^<]*)</span>', text(r)))
+    assert errors == {"count": "not a whole number", "due": "&#34;due&#34; is a required property"}
+    with p.session() as s:
+        assert s.list("task") == []
+        task = s.create("task", {"title": "t"})
+    b.get(f"/r/task/{task.id}/edit")
+    r = b.post(f"/r/task/{task.id}/edit", {"title": "t", "urgent": "on", "count": "many", "version": "1"})
+    errors = dict(re.findall(r'<span class="error" id="err-(\w+)">([^<]*)</span>', text(r)))
+    assert r.status_code == 422 and set(errors) == {"count", "due"}
+    with p.session() as s:
+        assert s.get(task.id).version == 1
+
+
+def test_a_one_of_field_takes_plain_text_or_json(make_platform):
+    from conftest import PersonPlugin
+    p = make_platform(PersonPlugin(), TaskPlugin())
+    b = Browser(p)
+    b.login()
+    b.get("/r/task/new")
+    assert b.post("/r/task/new", {"title": "a", "contact": "ada@example.org"}).status_code == 302
+    b.get("/r/task/new")
+    assert b.post("/r/task/new", {"title": "b", "contact": '{"phone": "+98 21 1234"}'}).status_code == 302
+    b.get("/r/task/new")
+    r = b.post("/r/task/new", {"title": "c", "contact": '{"phone": '})
+    errors = dict(re.findall(r'<span class="error" id="err-(\w+)">([^<]*)</span>', text(r)))
+    assert errors == {"contact": "not valid JSON"}
+    with p.session() as s:
+        assert sorted(str(t.data["contact"]) for t in s.list("task")) == [
+            "ada@example.org", "{'phone': '+98 21 1234'}"]
 
 
 def test_field_errors_follow_the_pointer():

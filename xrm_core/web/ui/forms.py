@@ -144,7 +144,12 @@ def parse(f: Field, raw: str):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
-            raise ValueError(_("not valid JSON")) from None
+            if raw[0] in "{[\"":
+                raise ValueError(_("not valid JSON")) from None
+            # Not JSON and not an attempt at an object, array or quoted string: the text
+            # itself (a oneOf of an e-mail string or an object takes `a@b.co` as typed);
+            # the schema then judges it.
+            return raw
     return raw
 
 

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ... import db
+from ...history import merge_patch
 from ...errors import Conflict, NotFound, PreconditionFailed, ValidationError, XrmError
 from . import forms, listing
 from .common import acting, blueprint
@@ -165,7 +166,9 @@ def create(type_name: str):
             return _render_form(et, fields, {}, {}, [])
         data, errors = forms.read_form(fields, request.form)
         general = []
-        if not errors:
+        if errors:
+            _schema_errors_too(et, data, fields, errors)
+        else:
             try:
                 rec = s.create(et.name, data)
             except (ValidationError, Conflict) as e:
@@ -199,7 +202,9 @@ def edit(type_name: str, record_id: str):
             version = -1
         patch, errors = forms.read_form(fields, request.form, rec.data)
         general, status = [], 422
-        if not errors:
+        if errors:
+            _schema_errors_too(et, merge_patch(rec.data, patch), fields, errors)
+        else:
             try:
                 s.update(rec.id, patch, if_version=version)
             except PreconditionFailed:
@@ -214,6 +219,15 @@ def edit(type_name: str, record_id: str):
                 return redirect(url_for("pages.show", type_name=et.name, record_id=rec.id))
         _with_choices(s, fields, request.form)
     return _render_form(et, fields, request.form, errors, general, rec, status=status)
+
+
+def _schema_errors_too(et, data: dict, fields, errors: dict) -> None:
+    """Add the schema's errors for the other inputs to ``errors`` (the form's own checks
+    refused some), so every field's problem shows on the first submit. Nothing is written;
+    an input already refused keeps its own message."""
+    more, _general = forms.field_errors(ValidationError("", et.errors(data, "/data")), {f.name for f in fields})
+    for name, message in more.items():
+        errors.setdefault(name, message)
 
 
 def _errors(e, fields) -> tuple[dict, list[str]]:
