@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from .platform import Platform
 
 
+#: Most characters of an interaction's summary (a line of the timeline).
+MAX_SUMMARY = 2000
+
+
 class Session:
     """Data operations inside one transaction, scoped to ``actor``.
 
@@ -216,8 +220,9 @@ class Session:
     def log(self, record_id: str, kind: str, summary: str, payload: dict | None = None) -> dict:
         """Log a user interaction of a declared kind (call, email, visit…) on a visible record.
 
-        ValidationError for an undeclared kind, an empty summary, or a payload that is not an
-        object or fails the kind's ``payload`` schema.
+        ValidationError for an undeclared kind, an empty summary or one over
+        :data:`MAX_SUMMARY` characters (the details belong in the payload), or a payload that
+        is not an object or fails the kind's ``payload`` schema.
         """
         rec = self.get(record_id)
         kinds = dict(self.conn.execute(select(db.activity_kinds.c.name, db.activity_kinds.c.definition)).all())
@@ -227,6 +232,11 @@ class Session:
                                   [{"pointer": "/kind", "message": "not a declared activity kind"}])
         if not isinstance(summary, str) or not summary.strip():
             raise ValidationError("an interaction needs a summary", [{"pointer": "/summary", "message": "empty"}])
+        if len(summary) > MAX_SUMMARY:
+            # Every timeline that includes the record shows it: one 2 MB summary made the
+            # record's page 2 MB for every user.
+            raise ValidationError(f"a summary has at most {MAX_SUMMARY:,} characters",
+                                  [{"pointer": "/summary", "message": f"{len(summary):,} characters"}])
         _check_payload(kinds[kind], payload)
         at = db.utcnow()
         res = self.conn.execute(insert(db.activities).values(

@@ -111,7 +111,9 @@ def _session(browser) -> dict:
 
 def test_logout_needs_post_with_token_and_ends_the_session(browser):
     browser.login()
-    assert browser.client.get("/logout").status_code == 405
+    r = browser.client.get("/logout")
+    assert r.status_code == 405 and "Not this way" in r.get_data(as_text=True)
+    assert browser.client.get("/api/v1/types").mimetype == "application/problem+json"  # the API's own
     assert browser.post("/logout", token=False).status_code == 400
     assert browser.get("/").status_code == 200
     r = browser.post("/logout")

@@ -48,7 +48,8 @@ def test_read_only_users_get_no_edit_form(browser, org):
     browser.login("north_lead", "pw")  # subtree read of person, nothing else
     page = text(browser.get(f"/r/person/{a.id}"))
     assert "Alpha" in page and f"/r/person/{a.id}/edit" not in page
-    assert browser.get(f"/r/person/{a.id}/edit").status_code == 403
+    r = browser.get(f"/r/person/{a.id}/edit")
+    assert r.status_code == 403 and "Not allowed" in text(r) and 'class="flash error"' in text(r)  # the UI's page
     assert browser.post(f"/r/person/{a.id}/edit", {"name": "Changed", "version": "1"}).status_code == 403
     assert 'href="/r/person/new"' not in text(browser.get("/r/person"))
     with org.session() as s:
@@ -515,3 +516,16 @@ def test_read_only_users_cannot_link_or_unlink(browser, org):
     assert browser.post(f"/r/person/{a.id}/unlink/{rel['id']}").status_code in (403, 404)
     with org.session() as s:
         assert len(s.related(a.id)) == 1
+
+
+def test_an_interaction_summary_has_a_length_limit(org):
+    """A 2 MB summary made the record's page 2 MB for every user who opened it."""
+    from xrm_core import ValidationError
+    from xrm_core.session import MAX_SUMMARY
+    a = _make(org, "admin", name="Alpha")
+    with org.session() as s:
+        s.log(a.id, "call", "x" * MAX_SUMMARY)
+        with pytest.raises(ValidationError, match="at most 2,000 characters") as e:
+            s.log(a.id, "call", "x" * (MAX_SUMMARY + 1))
+        assert e.value.errors[0]["pointer"] == "/summary"
+        assert [h["kind"] for h in s.history(a.id)] == ["created", "call"]

@@ -64,6 +64,22 @@ def init_app(app: Flask) -> None:
         err.title = _("Form refused")
         return render_template("error.html", error=err), 400
 
+    @app.errorhandler(403)
+    @app.errorhandler(405)
+    @app.errorhandler(413)
+    def http_error_page(e):
+        # The UI's own page, in the user's language (Flask's is bare English); the API
+        # answers problem+json itself.
+        if request.path.startswith("/api/"):
+            return e
+        titles = {403: _("Not allowed"), 405: _("Not this way"), 413: _("Too large")}
+        texts = {403: _("You may not do this with this record."),
+                 405: _("This page does not take that kind of request."),
+                 413: _("What was sent is larger than this server accepts.")}
+        err = XrmError(texts[e.code])
+        err.title = titles[e.code]
+        return render_template("error.html", error=err), e.code
+
     @app.after_request
     def security_headers(resp):
         # The API's docs page (owned by the API) carries an inline <style>: allow inline
