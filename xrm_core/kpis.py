@@ -482,7 +482,8 @@ def _epoch_seconds(dialect: str, expr: ColumnElement) -> ColumnElement:
         ts = case((expr.op("~")(literal(PG_HAS_OFFSET)), cast(expr, TIMESTAMP(timezone=True))),
                   else_=func.timezone("UTC", cast(expr, TIMESTAMP())))
         return case((expr.op("~")(literal(PG_ISO_TIME)), extract("epoch", ts)), else_=None)
-    return func.julianday(expr) * 86400.0
+    # RFC 3339 allows a lower-case "t" (and "z"); SQLite's julianday reads only "T".
+    return func.julianday(func.upper(expr)) * 86400.0
 
 
 def _float(v):

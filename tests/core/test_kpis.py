@@ -560,3 +560,13 @@ def test_sums_and_averages_past_64_bits_are_numbers_not_errors(platform):
     assert measure(platform, {"avg": "amount"}, by="subject")["groups"][0]["value"] == pytest.approx(1e20)
     empty = measure(platform, {"sum": "score"})
     assert (empty["value"], empty["n"]) == (None, 0)
+
+
+def test_avg_duration_reads_lower_case_t_and_z_like_validation_does(platform):
+    """RFC 3339 (and record validation) accept 2025-01-01t02:00:00z; SQLite's julianday
+    read only an upper-case T, so such a record counted on PostgreSQL and not on SQLite."""
+    with platform.session() as s:
+        s.create("ticket", {"subject": "a", "opened_at": "2025-01-01t00:00:00z", "closed_at": "2025-01-01t02:00:00z"})
+        s.create("ticket", {"subject": "b", "opened_at": "2025-01-01T00:00:00Z", "closed_at": "2025-01-01T04:00:00Z"})
+    r = measure(platform, {"avg_duration": ["opened_at", "closed_at"]})
+    assert (r["value"], r["n"]) == (3, 2)
