@@ -17,7 +17,7 @@ from sqlalchemy import Connection, delete, func, insert, literal_column, select,
 
 from . import db
 from .errors import Conflict, DefinitionError, NotFound, ValidationError
-from .fields import check_field, field_sql
+from .fields import check_field, field_sql, value_at
 from .validation import check_definition, compile_schema, errors_of, pointer
 
 
@@ -46,7 +46,7 @@ class EntityType:
         """
         out = []
         for f in self._key_fields():
-            v = _value(data, f)
+            v = value_at(data, f)
             # Fast: no string under a quarter of the limit in characters can exceed it in bytes.
             if isinstance(v, str) and len(v) * 4 > KEY_TEXT_LIMIT and len(v.encode()) > KEY_TEXT_LIMIT:
                 out.append({"pointer": prefix + pointer(f.split(".")),
@@ -159,12 +159,6 @@ class EntityType:
 #: Most bytes of text an indexed or unique field may hold (PostgreSQL's B-tree entries
 #: end at 2,704 bytes, the record's id and the other key fields included).
 KEY_TEXT_LIMIT = 2000
-
-
-def _value(data, path: str):
-    for part in path.split("."):
-        data = data.get(part) if isinstance(data, dict) else None
-    return data
 
 
 def _resolve(root: dict, node: dict, depth: int) -> dict:

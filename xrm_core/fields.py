@@ -64,3 +64,10 @@ def type_literal(name: str) -> ColumnElement:
     if not re.match(r"^[a-z][a-z0-9_]*$", name):
         raise ValidationError(f"invalid entity type name {name!r}")
     return literal_column(f"'{name}'")
+
+
+def value_at(data, path: str):
+    """The value of dotted field ``path`` in record data, or None when it is absent."""
+    for part in path.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data

@@ -46,6 +46,7 @@ from sqlalchemy.exc import IntegrityError
 from . import db
 from .csvcells import CsvHeader
 from .errors import PluginError, ValidationError, XrmError
+from .fields import value_at
 from .records import loads_exact, maybe_unstorable, Record, find_by_values, new_id, storage_errors
 from .validation import pointer
 
@@ -467,7 +468,7 @@ class _Writer:
     def _conflict(self, rec: Record, exc: IntegrityError, lines: dict[str, int]) -> list[dict]:
         """Errors for a row whose insert broke a unique index: which field, used by what."""
         for key in self.et.unique_keys():
-            values = [_get(rec.data, f) for f in key]
+            values = [value_at(rec.data, f) for f in key]
             if any(v is None for v in values):
                 continue
             other = next(iter(find_by_values(self.s, self.et, key, [tuple(values)]).values()), None)
@@ -494,13 +495,6 @@ class _Writer:
             R.c.id == other, self.actor.clause(self.et.name, "read"))).first()
         # A record outside the caller's scope does not exist for them: do not name it.
         return f"record {other}" if visible else "another record"
-
-
-def _get(data: dict, path: str):
-    v = data
-    for part in path.split("."):
-        v = v.get(part) if isinstance(v, dict) else None
-    return v
 
 
 _RECORDS_SQL = ("INSERT INTO xrm_records (id, type, data, version, owner_id, unit_id, created_by, updated_by, "

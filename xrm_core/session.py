@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import db, history, listing, records, relationships
 from .errors import Conflict, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
+from .fields import value_at
 from .filters import compile_filter
 from .scope import Actor
 from .validation import compile_schema, errors_of
@@ -299,7 +300,7 @@ class Session:
         read it: a record outside their scope must not show through an error message.
         """
         for key in et.unique_keys():
-            values = [_value_at(data, f) for f in key]
+            values = [value_at(data, f) for f in key]
             if any(v is None for v in values):
                 continue
             found = records.find_by_values(self, et, key, [tuple(values)])
@@ -321,13 +322,6 @@ class Session:
 def _a(word: str) -> str:
     """The indefinite article of a type name in an English message: "an" before a vowel."""
     return "an" if word[:1].lower() in "aeiou" else "a"
-
-
-def _value_at(data, path: str):
-    """Value of dotted ``path`` in ``data``, or None."""
-    for part in path.split("."):
-        data = data.get(part) if isinstance(data, dict) else None
-    return data
 
 
 def _check_payload(kind: dict, payload) -> None:

@@ -15,7 +15,7 @@ from .. import kpis
 from ..kpis import DATE_RE
 from ..records import loads_exact, nul_pointers
 from ..errors import AuthenticationError, NotFound, PreconditionFailed, ValidationError, XrmError
-from ..fields import FIELD_RE, NUMERIC
+from ..fields import FIELD_RE, NUMERIC, value_at
 from ..filters import INTEGER_RE, coerce
 from ..session import Session
 from . import envelopes
@@ -392,7 +392,7 @@ def list_records(type_name):
     nxt = None
     if more:
         last = items[-1]
-        nxt = _cursor_encode(sort, [_dig(last.data, f.lstrip("-")) for f in sort] + [last.id])
+        nxt = _cursor_encode(sort, [value_at(last.data, f.lstrip("-")) for f in sort] + [last.id])
     return jsonify({"items": [r.to_json_ready() for r in items], "next": nxt})
 
 
@@ -405,12 +405,6 @@ def _sort_error(e: ValidationError) -> ValidationError:
     messages = [err["message"] for err in e.errors]
     return ValidationError(f"invalid sort: {'; '.join(messages)}",
                            [{"pointer": "/query/sort", "message": m} for m in messages])
-
-
-def _dig(data, path):
-    for part in path.split("."):
-        data = data.get(part) if isinstance(data, dict) else None
-    return data
 
 
 @bp.post("/records/<type_name>")
