@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta, timezone
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from . import db
 from .errors import AuthenticationError, Conflict, NotFound, ValidationError
@@ -90,11 +91,55 @@ def create_user(conn: Connection, name: str, unit: str, roles: list[str] = (), p
     return {"id": user_id, "name": name, "unit": unit, "roles": list(roles), "is_admin": is_admin}
 
 
-def set_password(conn: Connection, name: str, password: str) -> None:
-    res = conn.execute(db.users.update().where(db.users.c.name == name)
-                       .values(password_hash=hash_password(password)))
-    if res.rowcount != 1:
+def _user_id(conn: Connection, name: str) -> int:
+    uid = conn.execute(select(db.users.c.id).where(db.users.c.name == name)).scalar()
+    if uid is None:
         raise NotFound(f"unknown user {name!r}")
+    return uid
+
+
+def set_password(conn: Connection, name: str, password: str) -> None:
+    """Set ``name``'s password and end the user's open UI sessions (a changed password
+    locks out whoever logged in with the old one); API tokens stay valid."""
+    if not password:
+        raise ValidationError("the new password is empty", [{"pointer": "/password", "message": "empty"}])
+    uid = _user_id(conn, name)
+    conn.execute(db.users.update().where(db.users.c.id == uid).values(password_hash=hash_password(password)))
+    _end_ui_sessions(conn, uid)
+
+
+def _other_active_admins(conn: Connection, uid: int) -> int:
+    return conn.execute(select(func.count()).select_from(db.users)
+                        .where(db.users.c.is_admin.is_(True), db.users.c.active.is_(True),
+                               db.users.c.id != uid)).scalar()
+
+
+def set_active(conn: Connection, name: str, active: bool) -> int:
+    """Activate or deactivate ``name``. Deactivating refuses every login and request of the
+    user and revokes all its API tokens and UI sessions, so that reactivating does not bring
+    old credentials back; its records keep their owner. Returns the number of credentials
+    revoked. The last active administrator cannot be deactivated (nobody could administer
+    the platform any more, the CLI included: it acts as ``admin``)."""
+    row = conn.execute(select(db.users.c.id, db.users.c.is_admin).where(db.users.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"unknown user {name!r}")
+    if not active and row.is_admin and not _other_active_admins(conn, row.id):
+        raise Conflict(f"{name!r} is the last active administrator and cannot be deactivated")
+    conn.execute(db.users.update().where(db.users.c.id == row.id).values(active=active))
+    if active:
+        return 0
+    return conn.execute(db.tokens.update().where(db.tokens.c.user_id == row.id, db.tokens.c.revoked_at.is_(None))
+                        .values(revoked_at=db.utcnow())).rowcount
+
+
+def move_user(conn: Connection, name: str, unit: str) -> None:
+    """Move ``name`` to ``unit``. Its scope follows at once (unit and subtree grants are read
+    from the user's unit on every request); records it owns keep their unit."""
+    uid = _user_id(conn, name)
+    unit_id = conn.execute(select(db.units.c.id).where(db.units.c.name == unit)).scalar()
+    if unit_id is None:
+        raise NotFound(f"unknown unit {unit!r}")
+    conn.execute(db.users.update().where(db.users.c.id == uid).values(unit_id=unit_id))
 
 
 def authenticate(conn: Connection, name: str, password: str) -> str:
@@ -115,11 +160,21 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
-def list_users(conn: Connection) -> list[dict]:
+def get_user(conn: Connection, name: str) -> dict:
+    """One user as :func:`list_users` shows it; NotFound if unknown."""
+    found = list_users(conn, name)
+    if not found:
+        raise NotFound(f"unknown user {name!r}")
+    return found[0]
+
+
+def list_users(conn: Connection, name: str | None = None) -> list[dict]:
+    """Users (or only ``name``) with unit, roles, administrator and active flags, by name."""
     out = []
-    rows = conn.execute(select(db.users.c.id, db.users.c.name, db.users.c.is_admin, db.users.c.active,
-                               db.units.c.name.label("unit"))
-                        .join(db.units, db.units.c.id == db.users.c.unit_id).order_by(db.users.c.name))
+    query = (select(db.users.c.id, db.users.c.name, db.users.c.is_admin, db.users.c.active,
+                    db.units.c.name.label("unit"))
+             .join(db.units, db.units.c.id == db.users.c.unit_id).order_by(db.users.c.name))
+    rows = conn.execute(query if name is None else query.where(db.users.c.name == name))
     for r in rows:
         roles = conn.execute(select(db.roles.c.name).join(db.user_roles, db.user_roles.c.role_id == db.roles.c.id)
                              .where(db.user_roles.c.user_id == r.id).order_by(db.roles.c.name)).scalars().all()
@@ -183,6 +238,28 @@ def grant(conn: Connection, role: str, etype: str, actions: list[str], depth: st
     return {"role": role, "type": etype, "actions": actions, "depth": depth}
 
 
+def revoke_grant(conn: Connection, role: str, etype: str, actions: list[str]) -> list[str]:
+    """Remove ``role``'s grants of ``actions`` on ``etype`` (a type name or ``*``); returns the
+    actions that were granted and are now gone (an action that was not granted is no error:
+    the role ends without it either way)."""
+    rid = conn.execute(select(db.roles.c.id).where(db.roles.c.name == role)).scalar()
+    if rid is None:
+        raise NotFound(f"unknown role {role!r}")
+    bad = [a for a in actions if a not in ACTIONS]
+    if bad or not actions:
+        raise ValidationError(f"unknown action(s) {', '.join(bad) or '(none)'}: use {', '.join(ACTIONS)}")
+    gone = conn.execute(select(db.grants.c.action).where(db.grants.c.role_id == rid, db.grants.c.entity_type == etype,
+                                                         db.grants.c.action.in_(actions))).scalars().all()
+    conn.execute(delete(db.grants).where(db.grants.c.role_id == rid, db.grants.c.entity_type == etype,
+                                         db.grants.c.action.in_(actions)))
+    return [a for a in ACTIONS if a in gone]
+
+
+def role_source(conn: Connection, role: str) -> str | None:
+    """Who defines ``role``: ``admin``, ``core`` or a plugin's name (None if unknown)."""
+    return conn.execute(select(db.roles.c.source).where(db.roles.c.name == role)).scalar()
+
+
 def list_roles(conn: Connection) -> list[dict]:
     out = []
     for rid, name, label, source in conn.execute(select(db.roles.c.id, db.roles.c.name, db.roles.c.label,
@@ -195,6 +272,16 @@ def list_roles(conn: Connection) -> list[dict]:
         out.append({"name": name, "label": label, "source": source,
                     "grants": [{"type": t, "actions": a, "depth": d} for (t, d), a in grants.items()]})
     return out
+
+
+def revoke_role(conn: Connection, user: str, role: str) -> bool:
+    """Take ``role`` from ``user``; False if the user did not have it."""
+    uid = _user_id(conn, user)
+    rid = conn.execute(select(db.roles.c.id).where(db.roles.c.name == role)).scalar()
+    if rid is None:
+        raise NotFound(f"unknown role {role!r}")
+    return conn.execute(delete(db.user_roles).where(db.user_roles.c.user_id == uid,
+                                                    db.user_roles.c.role_id == rid)).rowcount > 0
 
 
 def assign_role(conn: Connection, user: str, role: str) -> None:
@@ -243,29 +330,47 @@ def user_for_token(conn: Connection, token: str) -> str:
 
 #: The label of the token rows that back admin UI sessions (see :func:`open_ui_session`).
 UI_SESSION = "(admin UI session)"
+#: How long a UI session stays open on the server, logged out or not (``XRM_UI_SESSION_HOURS``).
+UI_SESSION_HOURS = 12.0
 
 
-def open_ui_session(conn: Connection, user: str) -> str:
+def _stamp_before(hours: float) -> str:
+    return (datetime.now(timezone.utc) - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def open_ui_session(conn: Connection, user: str, max_age_hours: float = UI_SESSION_HOURS) -> str:
     """A new UI session of ``user``: a random secret whose hash is stored like an API token's,
     for the session cookie. The server can then end it (:func:`close_ui_session`, or
     ``xrm tokens revoke USER``), which a signed cookie alone could not: it would stay valid
-    after logout for as long as the browser kept it."""
+    after logout for as long as the browser kept it. Sessions ended or older than
+    ``max_age_hours`` are deleted here, so the rows do not pile up."""
+    conn.execute(delete(db.tokens).where(db.tokens.c.label == UI_SESSION,
+                                         db.tokens.c.revoked_at.is_not(None)
+                                         | (db.tokens.c.created_at < _stamp_before(max_age_hours))))
     return create_token(conn, user, UI_SESSION)
 
 
-def ui_session_user(conn: Connection, user: str, secret: str):
-    """``(name, is_admin)`` if ``secret`` is an open UI session of the active user ``user``, else None."""
+def ui_session_user(conn: Connection, user: str, secret: str, max_age_hours: float = UI_SESSION_HOURS):
+    """``(name, is_admin)`` if ``secret`` is an open UI session of the active user ``user``, opened
+    less than ``max_age_hours`` ago; else None."""
     return conn.execute(select(db.users.c.name, db.users.c.is_admin)
                         .join(db.tokens, db.tokens.c.user_id == db.users.c.id)
                         .where(db.users.c.name == user, db.users.c.active.is_(True),
                                db.tokens.c.token_hash == _token_hash(secret or ""),
-                               db.tokens.c.label == UI_SESSION, db.tokens.c.revoked_at.is_(None))).first()
+                               db.tokens.c.label == UI_SESSION, db.tokens.c.revoked_at.is_(None),
+                               db.tokens.c.created_at >= _stamp_before(max_age_hours))).first()
 
 
 def close_ui_session(conn: Connection, secret: str) -> None:
     """End the UI session ``secret`` (logout)."""
     conn.execute(db.tokens.update().where(db.tokens.c.token_hash == _token_hash(secret or ""),
                                           db.tokens.c.label == UI_SESSION, db.tokens.c.revoked_at.is_(None))
+                 .values(revoked_at=db.utcnow()))
+
+
+def _end_ui_sessions(conn: Connection, uid: int) -> None:
+    conn.execute(db.tokens.update().where(db.tokens.c.user_id == uid, db.tokens.c.label == UI_SESSION,
+                                          db.tokens.c.revoked_at.is_(None))
                  .values(revoked_at=db.utcnow()))
 
 

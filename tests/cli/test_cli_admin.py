@@ -394,6 +394,90 @@ def test_units_users_roles_tokens(shared):
     assert rec["unit"] == branch and rec["owner"] == user
 
 
+def test_users_are_edited_deactivated_and_reactivated(shared):
+    """An admin changes a user's roles, unit and password, and deactivates a leaver: every
+    credential stops working, and reactivation does not bring old tokens back."""
+    role, user = unique("role"), unique("user")
+    shared.ok("roles", "create", role)
+    shared.ok("roles", "grant", role, "person", "read,create", "--depth", "unit")
+    shared.ok("users", "create", user, "--unit", "branch", "--role", role, "--password", "pw1")
+    token = shared.ok("tokens", "create", user).strip()
+
+    def user_row():
+        return {u["name"]: u for u in shared.json("users", "list")}[user]
+
+    def token_user():
+        p = Platform(shared.url, pm=make_plugin_manager(load_entry_points=False))
+        try:
+            with p.connection() as conn:
+                return accounts.user_for_token(conn, token)
+        except Exception as e:
+            return type(e).__name__
+        finally:
+            p.dispose()
+
+    assert "no longer has role" in shared.ok("users", "revoke-role", user, role)
+    assert "did not have role" in shared.ok("users", "revoke-role", user, role)
+    assert user_row()["roles"] == []
+    shared.ok("users", "grant-role", user, role)
+    assert "moved to 'root'" in shared.ok("users", "move", user, "--unit", "root")
+    assert user_row()["unit"] == "root"
+    rec = shared.json("records", "create", "person", "--data", '{"name": "Moved"}', "--as", user)
+    assert rec["unit"] == "root"
+    assert "set" in shared.ok("users", "set-password", user, "--password", "pw2")
+    assert token_user() == user  # a new password leaves API tokens alone
+
+    out = shared.ok("users", "deactivate", user)
+    assert "deactivated; 1 token(s)" in out
+    assert user_row()["active"] is False and "no" in shared.ok("users", "list").split(user)[1].splitlines()[0]
+    assert token_user() == "AuthenticationError"
+    assert "is deactivated" in shared.fails("records", "list", "person", "--as", user)
+    shared.ok("users", "activate", user)
+    assert user_row()["active"] is True
+    assert token_user() == "AuthenticationError"  # the old token stays revoked
+    assert shared.json("records", "get", rec["id"], "--as", user)["id"] == rec["id"]
+
+    # Errors are clear and change nothing.
+    before = shared.json("users", "list"), shared.json("roles", "list")
+    assert "unknown user 'ghost'" in shared.fails("users", "deactivate", "ghost")
+    assert "unknown user 'ghost'" in shared.fails("users", "set-password", "ghost", "--password", "x")
+    assert "unknown unit 'nowhere'" in shared.fails("users", "move", user, "--unit", "nowhere")
+    assert "unknown role 'nope'" in shared.fails("users", "revoke-role", user, "nope")
+    assert "password is empty" in shared.fails("users", "set-password", user, "--password", "")
+    assert "unknown action(s) fly" in shared.fails("roles", "revoke", role, "person", "fly")
+    assert "unknown role 'nope'" in shared.fails("roles", "revoke", "nope", "person", "read")
+    assert (shared.json("users", "list"), shared.json("roles", "list")) == before
+
+
+def test_the_last_active_administrator_stays(shared):
+    admins = [u["name"] for u in shared.json("users", "list") if u["is_admin"] and u["active"]]
+    assert admins == ["admin"]
+    assert "last active administrator" in shared.fails("users", "deactivate", "admin")
+    assert shared.json("units", "list")  # the CLI still works as admin
+
+
+def test_roles_revoke_takes_grants_away(shared):
+    role, user = unique("role"), unique("user")
+    shared.ok("roles", "create", role)
+    shared.ok("roles", "grant", role, "person", "read,create,update", "--depth", "all")
+    shared.ok("users", "create", user, "--unit", "branch", "--role", role)
+    rec = shared.json("records", "create", "person", "--data", '{"name": "R"}', "--as", user)
+    r = shared("roles", "revoke", role, "person", "create,update,delete")
+    assert r.exit_code == 0 and "create,update on person revoked" in r.stdout and r.stderr == ""
+    grants = {x["name"]: x for x in shared.json("roles", "list")}[role]["grants"]
+    assert grants == [{"type": "person", "actions": ["read"], "depth": "all"}]
+    assert "may not create person records" in shared.fails("records", "create", "person", "--data", '{"name": "S"}',
+                                                            "--as", user)
+    assert shared.json("records", "get", rec["id"], "--as", user)["id"] == rec["id"]
+    assert "had no such grant" in shared.ok("roles", "revoke", role, "*", "read")
+    # A role from a plugin (or the core) is reset by `xrm init`: say so.
+    r = shared("roles", "revoke", "admin", "*", "delete")
+    assert r.exit_code == 0 and "xrm init" in r.stderr
+    shared.ok("init")
+    admin_role = {x["name"]: x for x in shared.json("roles", "list")}["admin"]
+    assert "delete" in admin_role["grants"][0]["actions"]
+
+
 def test_kpi_commands(shared, tmp_path):
     name = unique("kpi")
     shared.ok("kpi", "add", write(tmp_path, {"name": name, "entity": "person", "measure": {"count": True}}))
@@ -410,6 +494,9 @@ ADMIN_COMMANDS = [
     ("units", "create", "x"), ("units", "list"), ("users", "create", "x", "--unit", "root"), ("users", "list"),
     ("roles", "create", "x"), ("roles", "grant", "clerk", "*", "read", "--depth", "all"), ("roles", "list"),
     ("tokens", "create", "admin"), ("kpi", "add", "{kpi}"),
+    ("users", "revoke-role", "clerk", "clerk"), ("users", "set-password", "clerk", "--password", "x"),
+    ("users", "deactivate", "clerk"), ("users", "activate", "clerk"), ("users", "move", "clerk", "--unit", "root"),
+    ("roles", "revoke", "clerk", "*", "read"),
 ]
 
 

@@ -221,3 +221,91 @@ def test_a_token_label_longer_than_its_column_is_refused(platform):
             accounts.create_token(conn, "admin", "x" * 201)
         assert exc.value.errors[0]["pointer"] == "/label"
         assert accounts.create_token(conn, "admin", "x" * 200).startswith("xrm_")
+
+
+# -- editing users and roles --------------------------------------------------------------
+def test_deactivating_revokes_every_credential_and_keeps_the_last_admin(platform):
+    with platform.connection() as conn:
+        accounts.create_user(conn, "ada", "root", password="pw")
+        token = accounts.create_token(conn, "ada")
+        ui = accounts.open_ui_session(conn, "ada")
+        assert accounts.set_active(conn, "ada", False) == 2
+        with pytest.raises(AuthenticationError):
+            accounts.authenticate(conn, "ada", "pw")
+        assert accounts.ui_session_user(conn, "ada", ui) is None
+        assert accounts.set_active(conn, "ada", True) == 0
+        assert accounts.authenticate(conn, "ada", "pw") == "ada"
+        with pytest.raises(AuthenticationError):
+            accounts.user_for_token(conn, token)  # old credentials stay revoked
+        assert accounts.ui_session_user(conn, "ada", ui) is None
+        with pytest.raises(Conflict, match="last active administrator"):
+            accounts.set_active(conn, "admin", False)
+        accounts.create_user(conn, "root2", "root", is_admin=True)
+        assert accounts.set_active(conn, "admin", False) == 0  # another admin is left
+        with pytest.raises(Conflict):
+            accounts.set_active(conn, "root2", False)
+        with pytest.raises(NotFound):
+            accounts.set_active(conn, "ghost", False)
+
+
+def test_a_new_password_ends_ui_sessions_but_not_api_tokens(platform):
+    with platform.connection() as conn:
+        accounts.create_user(conn, "ada", "root", password="pw")
+        token = accounts.create_token(conn, "ada")
+        ui = accounts.open_ui_session(conn, "ada")
+        assert accounts.ui_session_user(conn, "ada", ui).name == "ada"
+        accounts.set_password(conn, "ada", "new")
+        assert accounts.ui_session_user(conn, "ada", ui) is None
+        assert accounts.user_for_token(conn, token) == "ada"
+        with pytest.raises(ValidationError):
+            accounts.set_password(conn, "ada", "")
+        assert accounts.authenticate(conn, "ada", "new") == "ada"
+
+
+def test_ui_sessions_expire_and_ended_ones_are_pruned(platform):
+    with platform.connection() as conn:
+        accounts.create_user(conn, "ada", "root")
+        old = accounts.open_ui_session(conn, "ada")
+        ended = accounts.open_ui_session(conn, "ada")
+        accounts.close_ui_session(conn, ended)
+        api = accounts.create_token(conn, "ada")
+        accounts.revoke_tokens(conn, "ada")  # revoked API tokens are kept: they are no sessions
+        conn.execute(db.tokens.update().where(db.tokens.c.token_hash == accounts._token_hash(old))
+                     .values(created_at="2000-01-01T00:00:00.000000Z"))
+        assert accounts.ui_session_user(conn, "ada", old) is None  # older than the lifetime
+        fresh = accounts.open_ui_session(conn, "ada", max_age_hours=1)
+        hashes = {h for (h,) in conn.execute(select(db.tokens.c.token_hash))}
+    assert hashes == {accounts._token_hash(fresh), accounts._token_hash(api)}
+    with platform.connection() as conn:
+        assert accounts.ui_session_user(conn, "ada", fresh, max_age_hours=1).name == "ada"
+
+
+def test_move_user_and_revoke_role_and_grant(platform):
+    with platform.connection() as conn:
+        accounts.create_unit(conn, "north")
+        accounts.create_role(conn, "clerk")
+        accounts.grant(conn, "clerk", "*", ["read", "update"], "unit", set())
+        accounts.create_user(conn, "ada", "root", roles=["clerk"])
+        accounts.move_user(conn, "ada", "north")
+        assert accounts.get_user(conn, "ada")["unit"] == "north"
+        assert accounts.revoke_role(conn, "ada", "clerk") is True
+        assert accounts.revoke_role(conn, "ada", "clerk") is False
+        assert accounts.get_user(conn, "ada")["roles"] == []
+        assert accounts.revoke_grant(conn, "clerk", "*", ["delete", "update"]) == ["update"]
+        assert accounts.revoke_grant(conn, "clerk", "*", ["update"]) == []
+        clerk = {r["name"]: r for r in accounts.list_roles(conn)}["clerk"]
+        assert clerk["grants"] == [{"type": "*", "actions": ["read"], "depth": "unit"}]
+        assert accounts.role_source(conn, "clerk") == "admin" and accounts.role_source(conn, "nope") is None
+    before = stored(platform, db.users, "name", "unit_id"), stored(platform, db.grants, "role_id", "action")
+    for call, error in ((lambda c: accounts.move_user(c, "ada", "atlantis"), NotFound),
+                        (lambda c: accounts.move_user(c, "ghost", "root"), NotFound),
+                        (lambda c: accounts.revoke_role(c, "ada", "nope"), NotFound),
+                        (lambda c: accounts.revoke_role(c, "ghost", "clerk"), NotFound),
+                        (lambda c: accounts.revoke_grant(c, "clerk", "*", ["fly"]), ValidationError),
+                        (lambda c: accounts.revoke_grant(c, "clerk", "*", []), ValidationError),
+                        (lambda c: accounts.revoke_grant(c, "nope", "*", ["read"]), NotFound),
+                        (lambda c: accounts.get_user(c, "ghost"), NotFound)):
+        with pytest.raises(error):
+            with platform.connection() as conn:
+                call(conn)
+    assert (stored(platform, db.users, "name", "unit_id"), stored(platform, db.grants, "role_id", "action")) == before

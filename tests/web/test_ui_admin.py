@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import copy
 import re
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from xrm_core import accounts
+from sqlalchemy import select
+
+from xrm_core import accounts, db
 from xrm_core.plugins import hookimpl
 from xrm_core.web.ui import dashboard
 
@@ -238,3 +240,72 @@ def test_catalogs_are_complete_and_compiled(tmp_path):
             mo = {m.id: m.string for m in read_mo(f) if m.id}
         assert ids <= {k for k, v in po.items() if v}, (lang, sorted(ids - set(po)))
         assert mo == po, f"{lang}: run pybabel compile -d xrm_core/web/translations"
+
+
+def test_an_admin_edits_and_deactivates_a_user(org):
+    b = Browser(org)
+    b.login()
+    m = Browser(org)
+    m.login("manager_a", "pw")
+    assert m.get("/r/person").status_code == 200
+    page = text(b.get("/admin/users"))
+    assert 'href="/admin/users/manager_a"' in page
+    form = text(b.get("/admin/users/manager_a"))
+    assert '<option value="dealer_a" selected>' in form and 'value="manager" checked' in form
+    assert 'name="active" checked' in form
+    # Move, change roles and password in one save; the user's UI session ends with the password.
+    r = b.post("/admin/users/manager_a", {"unit": "north", "roles": ["manager", "analyst"], "active": "on",
+                                          "password": "new-pw"})
+    assert r.status_code == 302 and "User manager_a saved." in text(b.followed)
+    with org.connection() as conn:
+        assert accounts.get_user(conn, "manager_a") == {"name": "manager_a", "unit": "north",
+                                                        "roles": ["analyst", "manager"], "is_admin": False,
+                                                        "active": True}
+    assert m.get("/r/person").status_code == 302  # sent to the login page
+    m.login("manager_a", "new-pw")
+    # Deactivating (the box left unticked) ends the new session too and refuses the login.
+    assert b.post("/admin/users/manager_a", {"unit": "north", "roles": ["manager"]}).status_code == 302
+    assert m.get("/r/person").status_code == 302
+    assert m.post("/login", {"username": "manager_a", "password": "new-pw"}).status_code == 401
+    assert "<td>manager_a</td><td>north</td><td>manager</td><td></td><td></td>" in text(b.get("/admin/users"))
+
+
+def test_user_edit_errors_change_nothing(org):
+    b = Browser(org)
+    b.login()
+    with org.connection() as conn:
+        before = accounts.list_users(conn)
+    # The last administrator cannot deactivate itself, even with other changes in the same form.
+    r = b.post("/admin/users/admin", {"unit": "hq", "roles": ["admin"], "password": "other"})
+    assert r.status_code == 409 and "last active administrator" in text(r)
+    r = b.post("/admin/users/agent_a", {"unit": "atlantis", "roles": ["agent"], "active": "on"})
+    assert r.status_code == 404 and "unknown unit" in text(r)
+    r = b.post("/admin/users/agent_a", {"unit": "dealer_a", "roles": ["agent", "nope"], "active": "on"})
+    assert r.status_code == 404 and "unknown role" in text(r)
+    assert b.get("/admin/users/ghost").status_code == 404
+    with org.connection() as conn:
+        assert accounts.list_users(conn) == before
+        assert accounts.authenticate(conn, "admin", "secret") == "admin"
+    m = Browser(org)
+    m.login("manager_a", "pw")
+    assert m.get("/admin/users/agent_a").status_code == 403
+    assert m.post("/admin/users/agent_a", {"unit": "hq", "roles": ["admin"], "active": "on"}).status_code == 403
+
+
+def test_ui_sessions_end_on_the_server_after_their_lifetime(org):
+    b = Browser(org, UI_SESSION_HOURS=1)
+    b.login("manager_a", "pw")
+    assert b.get("/r/person").status_code == 200
+    with org.connection() as conn:  # the session was opened two hours ago
+        conn.execute(db.tokens.update().where(db.tokens.c.label == accounts.UI_SESSION)
+                     .values(created_at=(datetime.now(timezone.utc) - timedelta(hours=2))
+                             .strftime("%Y-%m-%dT%H:%M:%S.%fZ")))
+    assert b.get("/r/person").status_code == 302
+    b.login("manager_a", "pw")  # a new login works, and removes the expired row
+    with org.connection() as conn:
+        rows = conn.execute(select(db.tokens.c.id).where(db.tokens.c.label == accounts.UI_SESSION)).all()
+    assert len(rows) == 1
+    for bad in ("soon", "0", "-3", "nan", "inf"):  # a bad setting falls back to the default
+        c = Browser(org, UI_SESSION_HOURS=bad)
+        c.login("manager_a", "pw")
+        assert c.get("/r/person").status_code == 200

@@ -177,7 +177,8 @@ def test_every_page_shows_hostile_data_escaped(site, user, password):
              "/types/", "/types/thing", f"/r/thing/{rec.id}/link?rel=links:out&q={quote(P)}",
              f"/r/thing/{rec.id}/link?rel=links:out"]
     if user == "admin":
-        pages += ["/admin/units", "/admin/users", "/admin/roles", "/admin/tokens", f"/r/thing/{rec.id}/delete"]
+        pages += ["/admin/units", "/admin/users", f"/admin/users/{quote(N)}", "/admin/roles", "/admin/tokens",
+                  f"/r/thing/{rec.id}/delete"]
     for path in pages:
         r = b.get(path)
         assert r.status_code == 200, (path, r.status_code)
@@ -234,7 +235,8 @@ def test_reflected_input_is_escaped(site):
     check_page(r, "POST /admin/tokens")
     # Flash messages naming a new unit or user.
     for path, data in [("/admin/units", {"name": N + " 2", "parent": N}),
-                       ("/admin/users", {"name": N + " 3", "unit": N, "password": "x"})]:
+                       ("/admin/users", {"name": N + " 3", "unit": N, "password": "x"}),
+                       (f"/admin/users/{quote(N)}", {"unit": N, "roles": [], "active": "on"})]:
         r = b.post(path, data)
         assert r.status_code == 302, path
         check_page(b.followed, path)

@@ -147,8 +147,9 @@ def users_list(c, as_user, as_json):
     if as_json:
         emit_json(items)
         return
-    table([[u["name"], u["unit"], ", ".join(u["roles"]), "yes" if u["is_admin"] else ""] for u in items],
-          ["NAME", "UNIT", "ROLES", "ADMIN"])
+    table([[u["name"], u["unit"], ", ".join(u["roles"]), "yes" if u["is_admin"] else "",
+            "yes" if u["active"] else "no"] for u in items],
+          ["NAME", "UNIT", "ROLES", "ADMIN", "ACTIVE"])
 
 
 @users.command("grant-role")
@@ -162,6 +163,75 @@ def users_grant_role(c, user, role, as_user):
     with c.admin_connection(as_user) as conn:
         accounts.assign_role(conn, user, role)
     click.echo(f"{user!r} now has role {role!r}")
+
+
+@users.command("revoke-role")
+@click.argument("user")
+@click.argument("role")
+@as_option
+@pass_ctx
+def users_revoke_role(c, user, role, as_user):
+    """Take the role ROLE from USER."""
+    from .. import accounts
+    with c.admin_connection(as_user) as conn:
+        had = accounts.revoke_role(conn, user, role)
+    click.echo(f"{user!r} no longer has role {role!r}" if had else f"{user!r} did not have role {role!r}")
+
+
+@users.command("set-password")
+@click.argument("user")
+@click.option("--password", metavar="P", help="The new password (asked for, hidden, when left out).")
+@as_option
+@pass_ctx
+def users_set_password(c, user, password, as_user):
+    """Set USER's password; the user's open admin UI sessions end (API tokens stay)."""
+    from .. import accounts
+    with c.admin_connection(as_user) as conn:
+        accounts.set_password(conn, user, _new_password(password))
+    click.echo(f"password of {user!r} set")
+
+
+def _new_password(given: str | None) -> str:
+    if given is not None:
+        return given
+    return click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+
+
+@users.command("deactivate")
+@click.argument("user")
+@as_option
+@pass_ctx
+def users_deactivate(c, user, as_user):
+    """Refuse USER every login and request, and revoke its tokens and UI sessions (its records stay)."""
+    from .. import accounts
+    with c.admin_connection(as_user) as conn:
+        n = accounts.set_active(conn, user, False)
+    click.echo(f"user {user!r} deactivated; {n} token(s) and UI session(s) revoked")
+
+
+@users.command("activate")
+@click.argument("user")
+@as_option
+@pass_ctx
+def users_activate(c, user, as_user):
+    """Let a deactivated USER log in again (with new tokens: the old ones stay revoked)."""
+    from .. import accounts
+    with c.admin_connection(as_user) as conn:
+        accounts.set_active(conn, user, True)
+    click.echo(f"user {user!r} activated")
+
+
+@users.command("move")
+@click.argument("user")
+@click.option("--unit", required=True, metavar="U", help="The user's new unit.")
+@as_option
+@pass_ctx
+def users_move(c, user, unit, as_user):
+    """Move USER to unit U: its unit and subtree scope follow; its records keep their unit."""
+    from .. import accounts
+    with c.admin_connection(as_user) as conn:
+        accounts.move_user(conn, user, unit)
+    click.echo(f"user {user!r} moved to {unit!r}")
 
 
 @click.group()
@@ -213,7 +283,31 @@ def roles_grant(c, role, type_, actions, depth, as_user):
     with c.admin_connection(as_user) as conn:
         g = accounts.grant(conn, role, type_, [a.strip() for a in actions.split(",") if a.strip()], depth,
                            set(entity_types.load_all(conn)))
+        source = accounts.role_source(conn, role)
     click.echo(f"{role}: {','.join(g['actions'])} on {g['type']} @ {g['depth']}")
+    _warn_plugin_role(source)
+
+
+@roles.command("revoke")
+@click.argument("role")
+@click.argument("type_")
+@click.argument("actions")
+@as_option
+@pass_ctx
+def roles_revoke(c, role, type_, actions, as_user):
+    """Take the grants of ACTIONS (comma list) on TYPE (or *) from ROLE."""
+    from .. import accounts
+    with c.admin_connection(as_user) as conn:
+        gone = accounts.revoke_grant(conn, role, type_, [a.strip() for a in actions.split(",") if a.strip()])
+        source = accounts.role_source(conn, role)
+    click.echo(f"{role}: {','.join(gone)} on {type_} revoked" if gone else f"{role} had no such grant on {type_}")
+    _warn_plugin_role(source)
+
+
+def _warn_plugin_role(source: str | None) -> None:
+    if source not in (None, "admin"):
+        click.echo(f"note: this role comes from {source!r}; `xrm init` sets its grants back to {source!r}'s "
+                   "definition", err=True)
 
 
 @click.group()

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from ... import accounts
 from ...errors import XrmError
 
 #: The header every response carries; no inline script or style is ever needed.
@@ -39,6 +40,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's lifetime
     app.config.setdefault("LOGIN_MAX_FAILURES", 5)
     app.config.setdefault("LOGIN_WINDOW_SECONDS", 15 * 60)
+    app.config.setdefault("UI_SESSION_HOURS", accounts.UI_SESSION_HOURS)  # server-side session lifetime
     if isinstance(app.config.get("SECURE_COOKIES"), str):
         app.config["SECURE_COOKIES"] = app.config["SECURE_COOKIES"].lower() in ("1", "true", "yes", "on")
     app.session_interface = _SessionInterface()

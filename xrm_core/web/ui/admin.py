@@ -42,6 +42,31 @@ def users():
                                units=accounts.list_units(conn), roles=accounts.list_roles(conn))
 
 
+@bp.route("/users/<path:name>", methods=["GET", "POST"])
+def user(name):
+    """Edit one user: unit, roles, active, a new password — all in one transaction."""
+    if request.method == "POST":
+        form = request.form
+        with platform().connection() as conn:
+            current = accounts.get_user(conn, name)
+            if form.get("unit") and form["unit"] != current["unit"]:
+                accounts.move_user(conn, name, form["unit"])
+            wanted = set(form.getlist("roles"))
+            for role in sorted(wanted - set(current["roles"])):
+                accounts.assign_role(conn, name, role)
+            for role in sorted(set(current["roles"]) - wanted):
+                accounts.revoke_role(conn, name, role)
+            active = form.get("active") == "on"
+            if active != current["active"]:
+                accounts.set_active(conn, name, active)
+            if form.get("password"):
+                accounts.set_password(conn, name, form["password"])
+        return _done(_("User %(name)s saved.", name=name), "admin.users")
+    with platform().connection() as conn:
+        return render_template("admin/user.html", user=accounts.get_user(conn, name),
+                               units=accounts.list_units(conn), roles=accounts.list_roles(conn))
+
+
 @bp.route("/roles", methods=["GET", "POST"])
 def roles():
     if request.method == "POST":

@@ -67,7 +67,7 @@ def login():
     try:
         with platform().connection() as conn:
             accounts.authenticate(conn, name, password)
-            secret = accounts.open_ui_session(conn, name)
+            secret = accounts.open_ui_session(conn, name, _session_hours())
     except AuthenticationError:
         throttle.fail(key, window)
         return render_template("login.html", error=_("Wrong user name or password."), username=name), 401
@@ -92,6 +92,19 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def _session_hours() -> float:
+    """XRM_UI_SESSION_HOURS: a UI session ends on the server this long after login."""
+    try:
+        hours = float(current_app.config["UI_SESSION_HOURS"])
+    except (TypeError, ValueError):
+        hours = 0.0
+    if not 0 < hours <= 24 * 366:  # a bad setting must not leave sessions open forever (nor NaN)
+        current_app.logger.warning("XRM_UI_SESSION_HOURS=%r is not a number of hours up to a year: using %s",
+                                   current_app.config["UI_SESSION_HOURS"], accounts.UI_SESSION_HOURS)
+        hours = accounts.UI_SESSION_HOURS
+    return hours
+
+
 def _load_user():
     """Set ``g.user``/``g.is_admin`` for UI pages; send anonymous visitors to the login page."""
     if request.blueprint not in PROTECTED:
@@ -102,7 +115,7 @@ def _load_user():
         # The session must still be open on the server (logout, `xrm tokens revoke USER`
         # and deactivating the user end it) — not just carry a valid signature.
         with platform().connection() as conn:
-            row = accounts.ui_session_user(conn, name, secret)
+            row = accounts.ui_session_user(conn, name, secret, _session_hours())
     if row is None:
         session.pop("user", None)
         session.pop("sid", None)
