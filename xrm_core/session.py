@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from . import db, history, listing, records, relationships
@@ -246,14 +246,17 @@ class Session:
         return history.Activity(res.inserted_primary_key[0], rec.id, kind, at, self.actor.name, summary,
                                 payload).to_dict()
 
-    def history(self, record_id: str, include_related: bool = False, limit: int | None = None) -> list[dict]:
-        """Activities of a visible record, oldest first; with ``include_related`` also those of
-        the visible records related to it (each then carries ``record_type``).
+    def history(self, record_id: str, include_related: bool = False, limit: int | None = None,
+                newest_first: bool = False, after: tuple[str, int] | None = None) -> list[dict]:
+        """Activities of a visible record, oldest first (``newest_first``: the latest first);
+        with ``include_related`` also those of the visible records related to it (each then
+        carries ``record_type``).
 
         NotFound unless the caller may read the record (or, once deleted, its history).
         ``related``/``unrelated`` entries whose other record is outside the caller's read
         scope are left out (:func:`xrm_core.history.visible_links`): that record does not
-        exist for them. ``limit`` counts the entries the caller sees.
+        exist for them. ``limit`` counts the entries the caller sees; ``after`` is the
+        ``(at, id)`` of the last entry of the previous page, in the same order.
         """
         A = db.activities
         types = list(self.entity_types_map())
@@ -270,12 +273,16 @@ class Session:
             cond = (A.c.record_id == record_id) & self.actor.clause_any_type(types, "read", A, A.c.record_type)
         # In time order: an import writes a batch's `created` activities after the
         # activities its after_create hooks logged; ties (one transaction) in write order.
-        q = (select(A).where(cond, history.visible_links(self.actor, types, self.dialect))
-             .order_by(A.c.at, A.c.id))
+        q = select(A).where(cond, history.visible_links(self.actor, types, self.dialect))
+        if after is not None:
+            at, last = after
+            q = q.where(or_(A.c.at < at, and_(A.c.at == at, A.c.id < last)) if newest_first
+                        else or_(A.c.at > at, and_(A.c.at == at, A.c.id > last)))
+        q = q.order_by(A.c.at.desc(), A.c.id.desc()) if newest_first else q.order_by(A.c.at, A.c.id)
         if limit:
             q = q.limit(limit)
         rows = self.conn.execute(q).all()
-        if row is None and not rows:
+        if row is None and not rows and after is None:
             raise NotFound(f"no record {record_id!r}")
         return [history.Activity(r.id, r.record_id, r.kind, r.at, r.actor, r.summary, r.payload,
                                  r.record_type if include_related else None).to_dict() for r in rows]

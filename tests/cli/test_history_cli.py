@@ -35,3 +35,20 @@ def test_history_cli_leaves_out_links_outside_scope(cli):
     admin = json.loads(ok("history", mine, "--json"))
     assert [(i["kind"], (i["payload"] or {}).get("other")) for i in admin] == [("created", None), ("related", theirs)]
     assert theirs in ok("history", mine)
+
+
+def test_history_limit_shows_the_latest_entries_oldest_first(cli):
+    def ok(*args) -> str:
+        r = cli(*args, plugins=[PersonPlugin()])
+        assert r.exit_code == 0, r.stderr
+        return r.stdout
+
+    ok("init")
+    rid = json.loads(ok("records", "create", "person", "--data", '{"name": "A"}', "--json"))["id"]
+    for age in (1, 2, 3):
+        ok("records", "update", rid, "--data", json.dumps({"age": age}))
+    items = json.loads(ok("history", rid, "--limit", "2", "--json"))
+    assert [i["payload"]["changes"][0]["new"] for i in items] == [2, 3]
+    assert len(json.loads(ok("history", rid, "--json"))) == 4
+    r = cli("history", rid, "--limit", "0", plugins=[PersonPlugin()])
+    assert r.exit_code == 2 and "--limit" in r.stderr

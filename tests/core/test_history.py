@@ -116,6 +116,33 @@ def test_history_limit(org):
         assert [a["kind"] for a in s.history(rid, limit=2)] == ["created", "updated"]
 
 
+def test_history_pages_by_position_in_both_orders(org):
+    """Pages of (at, id) keyset positions: every entry once, in order, whatever the page size
+    — entries of one transaction share their time and are kept apart by id."""
+    with org.session() as s:
+        rid = s.create("person", {"name": "A"}).id
+        for i in range(6):
+            s.update(rid, {"age": i})
+    with org.session() as s:
+        s.log(rid, "call", "later")
+        whole = s.history(rid)
+        assert len(whole) == 8
+        for newest_first in (False, True):
+            expected = whole[::-1] if newest_first else whole
+            for size in (1, 3, 8, 20):
+                seen, after = [], None
+                while True:
+                    page = s.history(rid, limit=size, newest_first=newest_first, after=after)
+                    seen += page
+                    if len(page) < size:
+                        break
+                    after = (page[-1]["at"], page[-1]["id"])
+                assert seen == expected, (newest_first, size)
+        assert s.history(rid, newest_first=True, limit=1)[0]["kind"] == "call"
+        last = whole[-1]
+        assert s.history(rid, after=(last["at"], last["id"])) == []  # past the end: empty, not 404
+
+
 # -- logged interactions -----------------------------------------------------------------
 def test_log_a_declared_kind(org):
     with org.session("agent_a") as s:

@@ -162,6 +162,32 @@ def test_relationships_related_and_history(api):
     assert api("GET", f"/records/person/{b['id']}/related").json["items"] == []
 
 
+def test_history_pages_with_a_cursor(api):
+    rid = _create(api, name="A")["id"]
+    for i in range(4):
+        assert api("PATCH", f"/records/person/{rid}", json={"data": {"age": i}}).status_code == 200
+    whole = api("GET", f"/records/person/{rid}/history").json
+    assert whole["next"] is None and [a["kind"] for a in whole["items"]] == ["created"] + ["updated"] * 4
+    for order, expected in (("oldest", whole["items"]), ("newest", whole["items"][::-1])):
+        seen, url = [], f"/records/person/{rid}/history?limit=2&order={order}"
+        while url:
+            page = api("GET", url).json
+            seen += page["items"]
+            url = page["next"] and f"/records/person/{rid}/history?limit=2&order={order}&cursor={page['next']}"
+        assert seen == expected, order
+    newest = api("GET", f"/records/person/{rid}/history?limit=2&order=newest").json
+    # A cursor belongs to its order; bad parameters are 400 problems naming the parameter.
+    for query, pointer in ((f"limit=2&order=oldest&cursor={newest['next']}", "/query/cursor"),
+                           ("cursor=bm9wZQ", "/query/cursor"), ("cursor=%%%", "/query/cursor"),
+                           ("order=sideways", "/query/order"), ("limit=0", "/query/limit"),
+                           ("limit=x", "/query/limit"), ("limit=1001", "/query/limit"),
+                           ("limit=1&limit=2", "/query/limit")):
+        r = api("GET", f"/records/person/{rid}/history?{query}")
+        assert r.status_code == 400 and r.mimetype == "application/problem+json", query
+        assert r.json["errors"][0]["pointer"] == pointer, query
+    assert api("GET", f"/records/person/{rid}/history?limit=1", user="manager_b").status_code == 404
+
+
 def test_types_kpis_and_openapi(api):
     assert "person" in [t["name"] for t in api("GET", "/types").json]
     assert api("GET", "/types/person").json["name"] == "person"

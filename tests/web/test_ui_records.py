@@ -153,6 +153,30 @@ def test_record_page_shows_fields_related_and_timeline_with_diffs(browser, org):
     assert f'href="/r/person/{a.id}">Ada</a>' in text(browser.get(f"/r/person/{b.id}"))
 
 
+def test_a_long_timeline_shows_the_latest_entries_and_pages_back(browser, org, monkeypatch):
+    from xrm_core.web.ui import pages
+    monkeypatch.setattr(pages, "TIMELINE_PAGE", 3)
+    with org.session() as s:
+        a = s.create("person", {"name": "Ada"})
+        for i in range(6):
+            s.log(a.id, "call", f"call number {i}")
+    browser.login()
+
+    def shown(page):
+        return re.findall(r"<div>(call number \d)</div>", page)
+
+    page = text(browser.get(f"/r/person/{a.id}"))
+    assert shown(page) == ["call number 5", "call number 4", "call number 3"]
+    older = re.search(r'href="(/r/person/[^"]+\?older=[^"#]+)#timeline">Older entries', page).group(1)
+    page = text(browser.get(older.replace("&amp;", "&")))
+    assert shown(page) == ["call number 2", "call number 1", "call number 0"] and "Latest entries" in page
+    older = re.search(r'href="(/r/person/[^"]+\?older=[^"#]+)#timeline">Older entries', page).group(1)
+    page = text(browser.get(older.replace("&amp;", "&")))
+    assert shown(page) == [] and "<strong>created</strong>" in page and "Older entries" not in page
+    for junk in ("x", "2026_", "_5", "a_²", "9" * 40):  # a hand-edited link shows the latest entries
+        assert shown(text(browser.get(f"/r/person/{a.id}?older={junk}")))[0] == "call number 5", junk
+
+
 def test_log_an_interaction(browser, org):
     a = _make(org, "admin", name="Ada")
     browser.login()

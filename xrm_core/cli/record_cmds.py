@@ -182,13 +182,17 @@ def related(c, record_id, rel, as_user, as_json):
 @click.command()
 @click.argument("record_id", metavar="ID")
 @click.option("--related", "include_related", is_flag=True, help="Include activities of related records.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Only the N latest entries (still oldest first).")
 @as_option
 @json_option
 @pass_ctx
-def history(c, record_id, include_related, as_user, as_json):
-    """The record's timeline (append-only)."""
+def history(c, record_id, include_related, limit, as_user, as_json):
+    """The record's timeline (append-only), oldest first."""
     with c.session(as_user, write=False) as s:
-        items = s.history(record_id, include_related=include_related)
+        if limit:
+            items = s.history(record_id, include_related=include_related, limit=limit, newest_first=True)[::-1]
+        else:
+            items = s.history(record_id, include_related=include_related)
     if as_json:
         emit_json(items)
         return

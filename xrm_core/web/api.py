@@ -365,17 +365,25 @@ def _check_numbers(et, where: dict) -> None:
                                             "message": "integer beyond 64 bits"}])
 
 
+def _limit(default: int | None) -> int | None:
+    """The ``limit`` query parameter: 1 to API_MAX_LIMIT, ``default`` when absent."""
+    most = current_app.config["API_MAX_LIMIT"]
+    given = single(request.args, "limit")
+    if given is None:
+        return default
+    try:
+        limit = int(given)
+    except ValueError:
+        raise ValidationError("limit must be an integer", [{"pointer": "/query/limit", "message": "not an integer"}]) from None
+    if not 1 <= limit <= most:
+        raise ValidationError(f"limit must be between 1 and {most}", [{"pointer": "/query/limit", "message": "out of range"}])
+    return limit
+
+
 @bp.get("/records/<type_name>")
 @bad_query
 def list_records(type_name):
-    cfg = current_app.config
-    try:
-        limit = int(single(request.args, "limit", cfg["API_DEFAULT_LIMIT"]))
-    except ValueError:
-        raise ValidationError("limit must be an integer", [{"pointer": "/query/limit", "message": "not an integer"}]) from None
-    if not 1 <= limit <= cfg["API_MAX_LIMIT"]:
-        raise ValidationError(f"limit must be between 1 and {cfg['API_MAX_LIMIT']}",
-                              [{"pointer": "/query/limit", "message": "out of range"}])
+    limit = _limit(current_app.config["API_DEFAULT_LIMIT"])
     sort = [x for x in single(request.args, "sort", "").split(",") if x]
     where = parse_filters(request.args)
     with session() as s:
@@ -486,12 +494,39 @@ def related(type_name, record_id):
 
 
 @bp.get("/records/<type_name>/<record_id>/history")
+@bad_query
 def history(type_name, record_id):
+    """A record's timeline: all of it, or with ``limit`` (at most API_MAX_LIMIT) a page at a
+    time, ``cursor`` from ``next``; ``order=newest`` for the latest first (default ``oldest``)."""
     include = request.args.get("related") in ("1", "true")
+    limit = _limit(None)
+    order = single(request.args, "order", "oldest")
+    if order not in ("oldest", "newest"):
+        raise ValidationError("order must be oldest or newest", [{"pointer": "/query/order", "message": "unknown order"}])
+    cursor = single(request.args, "cursor")
+    after = _history_cursor_decode(cursor, order) if cursor else None
     with session() as s:
         _get_typed(s, type_name, record_id)
-        items = s.history(record_id, include_related=include)
-    return jsonify({"items": items})
+        items = s.history(record_id, include_related=include, limit=limit and limit + 1,
+                          newest_first=order == "newest", after=after)
+    nxt = None
+    if limit and len(items) > limit:
+        items = items[:limit]
+        nxt = _cursor_encode([order], [items[-1]["at"], items[-1]["id"]])
+    return jsonify({"items": items, "next": nxt})
+
+
+def _history_cursor_decode(cursor: str, order: str) -> tuple[str, int]:
+    bad = ValidationError("invalid cursor", [{"pointer": "/query/cursor", "message": "not a cursor of this timeline"}])
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        raise bad from None
+    if not (isinstance(values, list) and len(values) == 3 and values[0] == order and isinstance(values[1], str)
+            and len(values[1]) <= 32 and isinstance(values[2], int) and not isinstance(values[2], bool)
+            and values[2] in INT64):
+        raise bad
+    return values[1], values[2]
 
 
 @bp.post("/records/<type_name>/<record_id>/history")

@@ -278,10 +278,20 @@ def _generic_paths(spec) -> None:
                       **_responses(401, 404)}}})
     spec.path(path="/api/v1/records/{type}/{id}/history", operations={
         "get": {"summary": "The record's timeline", "operationId": "history",
-                "parameters": rec_params + [{"name": "related", "in": "query", "schema": {"enum": ["true", "false", "1", "0"]},
-                                             "description": "Also the activities of the visible related records."}],
-                "responses": {"200": {"description": "Activities, oldest first", "content": _ref_json("Activity", items=True)},
-                              **_responses(401, 404)}},
+                "parameters": rec_params + [
+                    {"name": "related", "in": "query", "schema": {"enum": ["true", "false", "1", "0"]},
+                     "description": "Also the activities of the visible related records."},
+                    {"name": "order", "in": "query", "schema": {"enum": ["oldest", "newest"]},
+                     "description": "oldest first (default) or the latest first."},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                     "description": "Entries per page (default: the whole timeline)."},
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"},
+                     "description": "The `next` of the previous page."}],
+                "responses": {"200": {"description": "Activities, a page at a time", "content": _json(
+                    {"type": "object", "required": ["items", "next"],
+                     "properties": {"items": {"type": "array", "items": {"$ref": _component("Activity")}},
+                                    "next": {"type": ["string", "null"]}}})},
+                              **_responses(400, 401, 404)}},
         "post": {"summary": "Log an interaction", "operationId": "log", "parameters": rec_params,
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": _component("ActivityBody")}}}},

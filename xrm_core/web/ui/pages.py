@@ -84,6 +84,19 @@ def _fields(s, et):
     return forms.build(et, set(s.entity_types_map()), lambda n: listing.field_label(et, n))
 
 
+#: Timeline entries per record page, the latest first; "Older entries" pages back.
+TIMELINE_PAGE = 100
+
+
+def _older(arg: str | None) -> tuple[str, int] | None:
+    """The ``older=AT_ID`` position of a timeline page (the last entry shown); None if absent
+    or not one (a hand-edited link shows the latest entries)."""
+    at, _, last = (arg or "").rpartition("_")
+    if not at or len(at) > 32 or not (last.isascii() and last.isdigit()) or len(last) > 18:
+        return None
+    return at, int(last)
+
+
 @bp.get("/<type_name>/<record_id>")
 def show(type_name: str, record_id: str):
     with acting() as s:
@@ -101,7 +114,11 @@ def show(type_name: str, record_id: str):
             related.append({"rel": name, "record": item["record"], "title": _title(s, item["record"]),
                             "id": item["relationship"]["id"],
                             "type_label": listing.type_label(s.entity_type(item["record"].type))})
-        timeline = list(reversed(s.history(rec.id, include_related=True)))
+        older = _older(request.args.get("older"))
+        timeline = s.history(rec.id, include_related=True, limit=TIMELINE_PAGE + 1, newest_first=True, after=older)
+        more = len(timeline) > TIMELINE_PAGE
+        timeline = timeline[:TIMELINE_PAGE]
+        older_link = f"{timeline[-1]['at']}_{timeline[-1]['id']}" if more else None
         kinds = _activity_kinds(s)
         can_edit = s.allows(rec.type, "update", _RowView(rec))
         can_delete = s.allows(rec.type, "delete", _RowView(rec))
@@ -109,7 +126,7 @@ def show(type_name: str, record_id: str):
         links = link_choices(s, rec.type) if can_edit else []
     extra = [k for k in rec.data if k not in {f.name for f in fields}]
     return render_template("record.html", et=et, rec=rec, fields=fields, refs=refs, related=related,
-                           timeline=timeline, kinds=kinds, extra=extra, can_edit=can_edit,
+                           timeline=timeline, older_link=older_link, paged=older is not None, kinds=kinds, extra=extra, can_edit=can_edit,
                            can_delete=can_delete, links=links,
                            title=_title_of(et, rec), type_label=listing.type_label(et))
 
