@@ -25,8 +25,10 @@ def xrm_addhooks(pm):
     :return: nothing.
 
     Called once per plugin, as it is registered (a historic hook: plugins registered later
-    get the call too). Announce your hook with ``session.platform.pm.hook.NAME(...)``,
-    keyword arguments only. Listeners in other plugins mark their implementations
+    get the call too). Announce your hook with
+    ``xrm_core.call_all(session.platform.pm, "NAME", ...)`` (or ``call_first``), keyword
+    arguments only: unlike ``pm.hook.NAME(...)`` it names the listener whose implementation
+    raises. Listeners in other plugins mark their implementations
     ``@hookimpl(optionalhook=True)`` so they load even when the announcing plugin is absent.
     Plugins never import each other.
     """
@@ -41,7 +43,8 @@ def xrm_entity_types():
     the impact check of ``xrm types update`` (refused, with the offending record ids and
     pointers, if stored records would become invalid). Types a plugin stops returning are
     left in place. Any invalid definition makes the whole ``init`` fail, naming the plugin
-    and the JSON pointer, with nothing applied.
+    and the JSON pointer, with nothing applied — so does a type name another plugin also
+    declares.
     """
 
 
@@ -76,7 +79,7 @@ def xrm_kpis():
 
     Called when KPIs are first listed or computed, and by ``xrm init``, which checks each
     one against its entity type so a broken KPI fails ``init`` rather than a dashboard.
-    KPI names are unique across plugins.
+    KPI names are unique across plugins. Return KPI objects, not classes.
     """
 
 

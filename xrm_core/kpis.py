@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import db
-from .errors import Conflict, DefinitionError, NotFound, ValidationError, XrmError
+from .errors import Conflict, DefinitionError, NotFound, PluginError, ValidationError, XrmError
 from .fields import NUMERIC, check_field, field_expr, type_literal
 from .filters import compile_filter
 from .plugins import call_each
@@ -178,14 +178,16 @@ class KPIContext:
         """Run ``aggregates`` over :meth:`base` ``(entity, where, time_field)``.
 
         Returns ``(overall row, {group key: row})``; the dict is empty unless grouping
-        (``by``), and in key order.
+        (``by``), and in key order — the same on both engines: numbers and booleans by value,
+        then strings by code point, the missing key (None) last.
         """
         base = self.base(entity, where, time_field)
         total = tuple(self.execute(select(*aggregates).where(base)).first())
         groups = {}
         key = self.group_key(entity)
         if key is not None:
-            for row in self.execute(select(key, *aggregates).where(base).group_by(key).order_by(key)):
+            rows = self.execute(select(key, *aggregates).where(base).group_by(key)).all()
+            for row in sorted(rows, key=lambda r: _key_order(r[0])):
                 groups[row[0]] = tuple(row[1:])
         return total, groups
 
@@ -226,7 +228,7 @@ class KPIContext:
             return scale * _float(a or 0) / _float(b) if b else None
 
         groups = []
-        for k in sorted(set(num_groups) | set(den_groups), key=lambda k: (k is None, str(k))):
+        for k in sorted(set(num_groups) | set(den_groups), key=_key_order):
             d, dn = den_groups.get(k, (None, 0))
             groups.append({"key": k, "value": value(num_groups.get(k, (0,))[0], d), "n": dn})
         return {"value": value(num, den), "n": n, "groups": groups}
@@ -234,11 +236,13 @@ class KPIContext:
     def summarise(self, rows, value: ColumnElement, n: ColumnElement) -> dict:
         """A KPI result from a subquery: ``value`` and ``n`` aggregate the columns of ``rows``
         overall and, when grouping, per its column ``k`` (which the KPI fills from
-        :meth:`group_key`). For measures that need a first pass per record or per person."""
+        :meth:`group_key`). For measures that need a first pass per record or per person.
+        Groups come in the key order of :meth:`aggregate`."""
         total = self.execute(select(value, n)).first()
         groups = []
         if self.by:
-            for k, gv, gn in self.execute(select(rows.c.k, value, n).group_by(rows.c.k).order_by(rows.c.k)):
+            found = self.execute(select(rows.c.k, value, n).group_by(rows.c.k)).all()
+            for k, gv, gn in sorted(found, key=lambda r: _key_order(r[0])):
                 groups.append({"key": k, "value": _float(gv), "n": gn or 0})
         return {"value": _float(total[0]), "n": total[1] or 0, "groups": groups}
 
@@ -516,11 +520,17 @@ def _key(v, json_type: str | None):
     return v
 
 
-def _sort_key(group: dict):
-    # missing keys last; values of different JSON types (untyped fields) never compared
-    k = group["key"]
-    rank = 3 if k is None else 1 if isinstance(k, (bool, int, float)) else 2
+def _key_order(k):
+    """Sort key of a group key, the same on both engines: numbers and booleans (SQLite
+    answers them as 0/1, PostgreSQL numbers as Decimal) by value, then strings by code point
+    (not the database's collation), the missing key last. Values of different JSON types
+    (untyped fields) are never compared with each other."""
+    rank = 3 if k is None else 1 if isinstance(k, (bool, int, float, Decimal)) else 2
     return rank, k if rank == 1 else str(k) if rank == 2 else 0
+
+
+def _sort_key(group: dict):
+    return _key_order(group["key"])
 
 
 def _check_date(value, where: str) -> str | None:
@@ -546,14 +556,11 @@ def registry(platform, conn: Connection) -> dict:
     types = entity_types.load_all(conn)
     out: dict = {}
     for plugin, items in call_each(platform.pm, "xrm_kpis"):
-        for item in items or []:
+        for i, item in enumerate(items or []):
             try:
-                kpi = DeclarativeKPI(item, plugin) if isinstance(item, dict) else item
-                if isinstance(kpi, DeclarativeKPI):
-                    kpi.check(types)
-                else:
-                    kpi.check(set(types))
-                    kpi.source = plugin
+                kpi = _plugin_kpi(item, i, plugin, types)
+            except PluginError:
+                raise
             except XrmError as e:
                 e.message = f"plugin {plugin!r}: {e.message}"
                 raise
@@ -571,6 +578,33 @@ def registry(platform, conn: Connection) -> dict:
             out[name] = kpi
     platform._kpis = out
     return out
+
+
+def _plugin_kpi(item, index: int, plugin: str, types: dict):
+    """The KPI a plugin's ``xrm_kpis`` returned at ``index``, checked against ``types``.
+
+    A dict becomes a :class:`DeclarativeKPI`; anything else must be a KPI *object* (a class
+    is a common slip). A Python KPI whose ``check`` crashes is reported as the plugin's
+    failure rather than as a bare exception.
+    """
+    if isinstance(item, dict):
+        kpi = DeclarativeKPI(item, plugin)
+        kpi.check(types)
+        return kpi
+    if isinstance(item, type) or not callable(getattr(item, "compute", None)) \
+            or not callable(getattr(item, "check", None)):
+        shown = f"the class {item.__name__}" if isinstance(item, type) else f"a {type(item).__name__}"
+        raise DefinitionError(f"KPI #{index} is {shown}: xrm_kpis returns KPI dicts and KPI objects "
+                              "(instances of a xrm_core.KPI subclass)",
+                              [{"pointer": f"/{index}", "message": "not a KPI dict or KPI object"}])
+    try:
+        item.check(set(types))
+    except XrmError:
+        raise
+    except Exception as e:  # noqa: BLE001 — name the plugin, not a traceback
+        raise PluginError(plugin, f"KPI {getattr(item, 'name', '?')!r} check()", e) from e
+    item.source = plugin
+    return item
 
 
 def add(platform, conn: Connection, definition: dict) -> dict:
@@ -605,6 +639,24 @@ def add(platform, conn: Connection, definition: dict) -> dict:
     return {**kpi.to_dict(), "replaced": replaced}
 
 
+def _run(kpi, ctx: KPIContext) -> dict:
+    """``kpi.compute(ctx)``; a Python KPI that crashes or answers no dict is reported as
+    its plugin's failure (:class:`PluginError` naming it), not as a bare exception."""
+    if isinstance(kpi, DeclarativeKPI):
+        return kpi.compute(ctx)
+    plugin, where = getattr(kpi, "source", None) or "?", f"KPI {kpi.name!r} compute()"
+    try:
+        result = kpi.compute(ctx)
+    except XrmError:
+        raise
+    except Exception as e:  # noqa: BLE001 — name the plugin, not a traceback
+        raise PluginError(plugin, where, e) from e
+    if not isinstance(result, dict):
+        raise PluginError(plugin, where, TypeError(f"returned {type(result).__name__}, not a dict "
+                                                   '{"value", "n", "groups"}'))
+    return result
+
+
 def compute(session: "Session", name: str, date_from: str | None = None, date_to: str | None = None,
             by: str | None = None) -> dict:
     """Compute KPI ``name`` as the session's user (scope applied).
@@ -635,7 +687,7 @@ def compute(session: "Session", name: str, date_from: str | None = None, date_to
         # No grant: the KPI sees nothing, rather than leaking that records exist.
         result = {"value": None, "n": 0, "groups": []}
     else:
-        result = kpi.compute(ctx)
+        result = _run(kpi, ctx)
     n = int(result.get("n") or 0)
     groups = [{"key": _key(g.get("key"), by_type), "value": _num(g.get("value")) if g.get("n") else None,
                "n": int(g.get("n") or 0)} for g in result.get("groups") or []]

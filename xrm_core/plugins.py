@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError, XrmError
+from .errors import DefinitionError, PluginError, XrmError
 
 GROUP = "xrm.plugins"
 PROJECT = "xrm"
@@ -96,12 +96,27 @@ def plugin_name(pm: pluggy.PluginManager, plugin) -> str:
     return pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
 
 
+#: Definition hooks whose items carry a ``name`` that one plugin alone may declare, and what
+#: such an item is called in errors. Roles are left out: plugins grant on one role together.
+NAMED_DEFINITIONS = {
+    "xrm_entity_types": "entity type",
+    "xrm_relationship_types": "relationship type",
+    "xrm_activity_kinds": "activity kind",
+    "xrm_kpis": "KPI",
+}
+
+
 def call_each(pm: pluggy.PluginManager, hook: str, **kwargs) -> list[tuple[str, object]]:
     """Call every implementation of ``hook`` in pluggy's order, returning (plugin, result).
 
     Unlike ``pm.hook.NAME(...)`` this knows which plugin produced each result, so
     definitions can record their source and errors can name their plugin. Each
     implementation gets only the arguments it asks for.
+
+    For the definition hooks of :data:`NAMED_DEFINITIONS` each result must be a list (or
+    None), and a name may be declared once among all plugins: otherwise a
+    :class:`DefinitionError` names the plugin(s) — a second declaration would silently
+    replace the first one's definition.
     """
     caller = getattr(pm.hook, hook)
     out = []
@@ -114,7 +129,35 @@ def call_each(pm: pluggy.PluginManager, hook: str, **kwargs) -> list[tuple[str, 
         except Exception as e:  # noqa: BLE001 — name the plugin rather than show a traceback
             raise PluginError(name, hook, e) from e
         out.append((name, result))
+    if hook in NAMED_DEFINITIONS:
+        _check_named_definitions(hook, out)
     return out
+
+
+def _check_named_definitions(hook: str, results: list[tuple[str, object]]) -> None:
+    """Refuse a definition hook's result that is not a list, and a name declared twice."""
+    what = NAMED_DEFINITIONS[hook]
+    owner: dict[str, str] = {}
+    first: dict[str, object] = {}
+    for plugin, items in results:
+        if items is None:
+            continue
+        if not isinstance(items, (list, tuple)):
+            raise DefinitionError(f"plugin {plugin!r}: {hook}() must return a list of definitions, "
+                                  f"not {type(items).__name__}", [{"pointer": "", "message": "not a list"}])
+        for i, item in enumerate(items):
+            name = item.get("name") if isinstance(item, dict) else getattr(item, "name", None)
+            if not isinstance(name, str):
+                continue  # an unnamed definition is reported by its own check
+            if name in owner:
+                if isinstance(item, dict) and item == first[name]:
+                    continue  # the same definition twice (a shared one) replaces nothing
+                by = f"plugin {plugin!r} twice" if owner[name] == plugin else \
+                    f"plugins {owner[name]!r} and {plugin!r}"
+                raise DefinitionError(f"{what} {name!r} is declared by {by}, differently: a name may be declared "
+                                      "once (rename one; XRM_DISABLE_PLUGINS=NAME blocks a plugin)",
+                                      [{"pointer": f"/{i}/name", "message": f"{what} {name!r} declared again"}])
+            owner[name], first[name] = plugin, item
 
 
 def list_plugins(pm: pluggy.PluginManager) -> list[dict]:

@@ -8,6 +8,7 @@ deleting a target always unlinks.
 from __future__ import annotations
 
 import copy
+import hashlib
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, delete, insert, or_, select, text
@@ -24,16 +25,47 @@ if TYPE_CHECKING:
 REL = db.relationships
 
 
+#: PostgreSQL cuts identifiers at 63 bytes; index names are kept within it on both engines.
+MAX_IDENTIFIER = 63
+
+
+def _index_name(prefix: str, name: str) -> str:
+    """The name of a cardinality index of relationship type ``name``.
+
+    ``prefix + name`` while it fits in 63 characters; a longer one is cut and ends with a
+    digest of the full name, so two long relationship-type names never share an index
+    (PostgreSQL would silently cut both to the same 63 bytes).
+    """
+    full = f"{prefix}{name}"
+    if len(full) <= MAX_IDENTIFIER:
+        return full
+    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+    return f"{full[:MAX_IDENTIFIER - 13]}_{digest}"
+
+
 def _index_ddl(definition: dict) -> dict[str, str]:
+    """Index name -> CREATE statement of the partial unique indexes that back the
+    cardinality of relationship type ``definition``."""
     name, card = definition["name"], definition["cardinality"]
+    ends = {"one-to-one": ("target_id", "source_id"), "one-to-many": ("target_id",)}.get(card, ())
     out = {}
-    if card in ("one-to-one", "one-to-many"):
-        out[f"xrm_rel_tgt_{name}"[:63]] = (f"CREATE UNIQUE INDEX IF NOT EXISTS xrm_rel_tgt_{name} "
-                                           f"ON xrm_relationships (target_id) WHERE type = '{name}'")
-    if card == "one-to-one":
-        out[f"xrm_rel_src_{name}"[:63]] = (f"CREATE UNIQUE INDEX IF NOT EXISTS xrm_rel_src_{name} "
-                                           f"ON xrm_relationships (source_id) WHERE type = '{name}'")
+    for column in ends:
+        iname = _index_name("xrm_rel_tgt_" if column == "target_id" else "xrm_rel_src_", name)
+        out[iname] = (f"CREATE UNIQUE INDEX IF NOT EXISTS {iname} "
+                      f"ON xrm_relationships ({column}) WHERE type = '{name}'")
     return out
+
+
+def _drop_indexes(conn: Connection, name: str, keep: dict[str, str]) -> None:
+    """Drop the cardinality indexes of relationship type ``name`` other than ``keep``.
+
+    A long name's index is also dropped under the name earlier versions gave it
+    (``prefix + name`` uncut, which PostgreSQL had cut to 63 bytes), so that saving the
+    type again moves it to the name of :func:`_index_name`.
+    """
+    for prefix in ("xrm_rel_tgt_", "xrm_rel_src_"):
+        for iname in {_index_name(prefix, name), f"{prefix}{name}"} - keep.keys():
+            conn.execute(text(f"DROP INDEX IF EXISTS {iname}"))
 
 
 def check(conn: Connection, definition: dict, known_types: set[str]) -> dict:
@@ -57,7 +89,6 @@ def save(conn: Connection, definition: dict, known_types: set[str], source: str 
                        .where(db.relationship_types.c.name == name)).scalar()
     if old is not None and not replace:
         raise Conflict(f"relationship type {name!r} already exists")
-    before = _index_ddl(old) if old else {}
     after = _index_ddl(definition)
     if old is not None:
         for end in ("source", "target"):
@@ -65,11 +96,11 @@ def save(conn: Connection, definition: dict, known_types: set[str], source: str 
                 n = conn.execute(select(REL.c.id).where(REL.c.type == name).limit(1)).first()
                 if n:
                     raise Conflict(f"cannot change the {end} of {name!r}: relationships of it exist")
-    for iname in before.keys() - after.keys():
-        conn.execute(text(f"DROP INDEX IF EXISTS {iname}"))
+    if old is not None:
+        _drop_indexes(conn, name, after)
     try:
         with conn.begin_nested():
-            for iname in sorted(after.keys() - before.keys()):
+            for iname in sorted(after):
                 conn.execute(text(after[iname]))
     except IntegrityError:
         raise Conflict(f"cannot make {name!r} {definition['cardinality']}: existing relationships break it") from None
@@ -91,8 +122,7 @@ def remove(conn: Connection, name: str) -> None:
         raise NotFound(f"unknown relationship type {name!r}")
     if conn.execute(select(REL.c.id).where(REL.c.type == name).limit(1)).first():
         raise Conflict(f"relationship type {name!r} is still used by relationships")
-    for iname in _index_ddl(old):
-        conn.execute(text(f"DROP INDEX IF EXISTS {iname}"))
+    _drop_indexes(conn, name, {})
     conn.execute(delete(db.relationship_types).where(db.relationship_types.c.name == name))
 
 
