@@ -13,14 +13,22 @@ same data. The rules, for callers and for the docs:
 - A field allowing several types (``["integer", "string"]``, a nullable ``["string",
   "null"]``) or declaring none: a cell that is a JSON literal of an allowed non-string type
   is that value (``3``, ``true``, ``null``, ``[1]``); otherwise text if text is allowed.
+- Numbers are read as JSON reads them: ``3`` (also ``007``, `` 12 ``, ``+5``) is an integer,
+  ``3.0`` and ``1e3`` are floats — integers for JSON Schema, and kept as written so that an
+  exported ``1.0`` reads back as ``1.0``. Integers beyond 64 bits are refused (they cannot be
+  stored exactly), never rounded to a float.
 - Escape: a cell that is a JSON string literal (``"..."``) whose content would *not* read
-  back as itself is that content. So ``""`` is the empty string, and ``"null"`` / ``"3"``
-  are text in a field that also allows null or numbers. Export writes a string verbatim when
-  it reads back as itself and JSON-encoded otherwise; other values are written as JSON.
+  back as itself, or starts like a spreadsheet formula (:func:`looks_like_formula`), is that
+  content. So ``""`` is the empty string, ``"null"`` / ``"3"`` are text in a field that also
+  allows null or numbers, and ``"=1+2"`` is the text ``=1+2``. Export writes a string
+  verbatim when it reads back as itself and JSON-encoded otherwise (and, with
+  ``quote_formulas``, when a spreadsheet would run it); other values are written as JSON.
 """
 from __future__ import annotations
 
+import json
 import math
+import re
 
 import orjson
 
@@ -39,6 +47,36 @@ _JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", l
               dict: "object", type(None): "null"}
 # orjson accepts 64-bit integers only; refuse larger ones at the cell, not at INSERT time.
 _INT_MIN, _INT_MAX = -(2 ** 63), 2 ** 64 - 1
+#: 19 digits in a row: JSON text that may hold an integer orjson reads as a float (below
+#: -2**63, or above 2**64 - 1).
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
+
+#: Cells a spreadsheet would run as a formula start with one of these.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A signed number or a phone number: starts like a formula, but with no letters, ``|`` or
+#: ``!`` it can call nothing.
+_PLAIN_NUMBER = re.compile(r"[+-][0-9][0-9 ().-]*")
+
+
+def looks_like_formula(text: str) -> bool:
+    """Would a spreadsheet run the cell ``text`` as a formula (CSV injection)? Plain signed
+    numbers and phone numbers (``-2``, ``+98 912 …``) are not formulas."""
+    return text.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text)
+
+
+def loads_exact(text: str | bytes):
+    """``orjson.loads(text)``, except that JSON holding an integer beyond 64 bits is read
+    with the standard library, which keeps it exact where orjson would silently make it a
+    float: the importer then refuses the row, naming the pointer (see
+    :func:`xrm_core.records.storage_errors`). Raises ``orjson.JSONDecodeError``."""
+    value = orjson.loads(text)
+    if (_LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS).search(text):
+        try:
+            value = json.loads(text)
+        except RecursionError:  # nested too deep for it: refused for that anyway
+            pass
+    return value
 
 
 def schema_types(root: dict, sub, depth: int = 0) -> frozenset | None:
@@ -95,14 +133,14 @@ class Column:
                 inner = orjson.loads(cell)
             except orjson.JSONDecodeError:
                 inner = None
-            if isinstance(inner, str) and not _same(self.read(inner), inner):
+            if isinstance(inner, str) and (looks_like_formula(inner) or not _same(self.read(inner), inner)):
                 return inner
         return self._plain(cell)
 
     def _as_array(self, cell: str):
         if cell.lstrip().startswith("["):
             try:
-                value = orjson.loads(cell)
+                value = loads_exact(cell)
             except orjson.JSONDecodeError as e:
                 raise ValueError(f"invalid JSON array: {e.msg}") from None
             if not isinstance(value, list):
@@ -120,7 +158,7 @@ class Column:
         allowed = self.types or ALL_TYPES
         if cell[0] in '-0123456789tfn[{':
             try:
-                value = orjson.loads(cell)
+                value = loads_exact(cell)
             except orjson.JSONDecodeError:
                 pass
             else:
@@ -140,20 +178,30 @@ class Column:
         raise ValueError(f"{cell!r} is not {' or '.join(sorted(allowed))}")
 
     # -- export ------------------------------------------------------------------------
-    def write(self, value) -> str:
-        """The cell that :meth:`read` turns back into ``value`` ("" for an absent value)."""
+    def write(self, value, quote_formulas: bool = False) -> str:
+        """The cell that :meth:`read` turns back into ``value`` ("" for an absent value).
+
+        With ``quote_formulas``, a string a spreadsheet would run as a formula is written
+        JSON-encoded (``"=1+2"``), which a spreadsheet shows as text and :meth:`read` reads
+        back as the string.
+        """
         if value is ABSENT:
             return ""
         if isinstance(value, str):
-            try:
-                if _same(self.read(value), value):
-                    return value
-            except ValueError:
-                pass
+            if not (quote_formulas and looks_like_formula(value)):
+                try:
+                    if _same(self.read(value), value):
+                        return value
+                except ValueError:
+                    pass
             return orjson.dumps(value).decode()
         if value is True or value is False:
             return "true" if value else "false"
         return orjson.dumps(value).decode()
+
+
+class _OutOfRange(ValueError):
+    """An integer cell beyond 64 bits."""
 
 
 def _same(a, b) -> bool:
@@ -164,30 +212,38 @@ def _as_string(cell: str) -> str:
     return cell
 
 
-def _as_integer(cell: str) -> int:
+def _as_integer(cell: str) -> int | float:
+    if "_" in cell:  # Python reads "12_34" as 1234; no spreadsheet or JSON does
+        raise ValueError(f"{cell!r} is not an integer")
     try:
         value = int(cell)
     except ValueError:
         try:
-            f = float(cell)  # "3.0" and "1e3" are integers in JSON Schema
+            f = float(cell)
         except ValueError:
             raise ValueError(f"{cell!r} is not an integer") from None
         if not (math.isfinite(f) and f.is_integer()):
             raise ValueError(f"{cell!r} is not an integer") from None
-        value = int(f)
+        # "3.0" and "1e3" are integers in JSON Schema; kept as the float JSON reads them as,
+        # so that the 1.0 an export writes reads back as 1.0, not 1.
+        return f
     if not _INT_MIN <= value <= _INT_MAX:
-        raise ValueError(f"{cell!r} is out of the 64-bit integer range")
+        raise _OutOfRange(f"{cell!r} is out of the 64-bit integer range")
     return value
 
 
 def _as_number(cell: str) -> int | float:
     try:
         return _as_integer(cell) if cell.strip().lstrip("+-").isdigit() else _float(cell)
+    except _OutOfRange:
+        raise
     except ValueError:
         raise ValueError(f"{cell!r} is not a number") from None
 
 
 def _float(cell: str) -> float:
+    if "_" in cell:
+        raise ValueError(cell)
     f = float(cell)
     if not math.isfinite(f):
         raise ValueError(cell)
@@ -205,7 +261,7 @@ def _as_boolean(cell: str) -> bool:
 
 def _as_object(cell: str) -> dict:
     try:
-        value = orjson.loads(cell)
+        value = loads_exact(cell)
     except orjson.JSONDecodeError as e:
         raise ValueError(f"invalid JSON object: {e.msg}") from None
     if not isinstance(value, dict):

@@ -3,7 +3,9 @@
 Records are read in id order in keyset batches, so memory stays flat. JSONL holds each
 record's ``data`` as one JSON object per line and is lossless. CSV has one column per
 top-level property of the schema, cells written by :mod:`xrm_core.csvcells` so that import
-reads back the same values; what a CSV cannot hold (attributes the schema does not declare, a
+reads back the same values; a text a spreadsheet would run as a formula (``=1+2``) is written
+JSON-quoted (``"=1+2"``), which a spreadsheet shows as text and import reads back as the
+same string. What a CSV cannot hold (attributes the schema does not declare, a
 record with no attribute in any column) is reported through ``warn``.
 """
 from __future__ import annotations
@@ -72,7 +74,7 @@ class _CsvOut:
         self.blank = 0
 
     def __call__(self, data: dict) -> None:
-        cells = [c.write(data.get(c.name, ABSENT)) for c in self.columns]
+        cells = [c.write(data.get(c.name, ABSENT), True) for c in self.columns]
         if not self.names.issuperset(data):
             for k in data:
                 if k not in self.names:

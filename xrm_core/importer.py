@@ -23,9 +23,9 @@ Outcome rules (the CLI's contract, DESIGN §5):
   lists every invalid row — the same rows ``skip_invalid`` would skip.
 - ``skip_invalid`` imports the valid rows; ``dry_run`` does everything (hooks included) and
   rolls it back.
-- Whole-file problems refuse the import even with ``skip_invalid``: a CSV header that names
-  unknown or repeated columns (reported on line 1), malformed CSV quoting, text that is not
-  UTF-8. A hook that crashes (:class:`PluginError`) aborts the import, naming the line.
+- Whole-file problems refuse the import even with ``skip_invalid``: a CSV header that is
+  blank or names unknown or repeated columns (reported on line 1), malformed CSV quoting,
+  text that is not UTF-8 (UTF-16 is named as such). A hook that crashes (:class:`PluginError`) aborts the import, naming the line.
 
 Both formats accept UTF-8 with or without a byte-order mark.
 """
@@ -44,10 +44,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from . import db
-from .csvcells import CsvHeader
+from .csvcells import CsvHeader, loads_exact
 from .errors import PluginError, ValidationError, XrmError
 from .fields import value_at
-from .records import loads_exact, maybe_unstorable, Record, find_by_values, new_id, storage_errors
+from .records import maybe_unstorable, Record, find_by_values, new_id, storage_errors
 from .validation import pointer
 
 if TYPE_CHECKING:
@@ -89,6 +89,10 @@ def detect_format(path: str, fmt: str | None) -> str:
 
 # -- reading ----------------------------------------------------------------------------
 def _not_utf8(source: str, lineno: int, e: UnicodeDecodeError) -> _FileRefused:
+    if lineno == 1 and e.object[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a UTF-16 byte-order mark
+        return _FileRefused(1, f"{source} is UTF-16 text; save it as UTF-8", [{
+            "pointer": "", "message": "the file starts with a UTF-16 byte-order mark: UTF-16 is not read "
+                                      "(in Excel: Save As, CSV UTF-8)"}])
     return _FileRefused(lineno, f"{source} is not UTF-8 text; save it as UTF-8",
                         [{"pointer": "", "message": f"byte 0x{e.object[e.start]:02x} at position {e.start + 1} "
                                                     f"of the line is not UTF-8 ({e.reason})"}])
@@ -127,6 +131,22 @@ def _text_lines(f: IO[bytes], source: str) -> Iterator[str]:
             raise _not_utf8(source, lineno, e) from None
 
 
+def _csv_error(source: str, line: int, e: csv.Error) -> _FileRefused:
+    """Malformed CSV in the row that starts on ``line``, said in the user's terms."""
+    message = str(e)
+    if message.startswith("unexpected end of data"):
+        message = f"a quoted cell in the row that starts on line {line} is never closed: the file ends inside it"
+    elif message.startswith("new-line character seen in unquoted field"):
+        message = ("a line break (CR) inside an unquoted cell: quote the cell, or save the file with CRLF or "
+                   "LF line endings")
+    elif message.startswith("field larger than field limit"):
+        message = (f"a cell is larger than {csv.field_size_limit()} characters: is a quote left open "
+                   f"on line {line}?")
+    elif message.endswith("expected after '\"'"):
+        message = f"{message}: a quote inside a quoted cell is written twice (\"\")"
+    return _FileRefused(line, f"{source} is not valid CSV", [{"pointer": "", "message": message}])
+
+
 def _csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list]]:
     if csv.field_size_limit() < MAX_CELL:
         csv.field_size_limit(MAX_CELL)
@@ -137,12 +157,19 @@ def _csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list
         raise _FileRefused(1, f"{source} is empty", [{"pointer": "", "message": "line 1 must be a header of "
                                                                                  "field names"}]) from None
     except csv.Error as e:
-        raise _FileRefused(1, f"{source} is not valid CSV", [{"pointer": "", "message": str(e)}]) from None
+        raise _csv_error(source, 1, e) from None
+    if not header:  # a blank first line: what follows would be checked against no columns at all
+        raise _FileRefused(1, f"{source} has no header", [{"pointer": "", "message": "line 1 must be a header of "
+                                                                                       "field names, not blank"}])
     try:
         columns = CsvHeader(et, header)
     except ValidationError as e:
-        raise _FileRefused(1, e.message, [{k: v for k, v in err.items() if k != "line"}
-                                          for err in e.errors]) from None
+        errors = [{k: v for k, v in err.items() if k != "line"} for err in e.errors]
+        sep = next((c for c in ";\t|" if len(header) == 1 and c in header[0]), None)
+        if sep is not None:  # e.g. Excel with a decimal comma writes ';' between cells
+            errors.append({"pointer": "", "message": f"the header is one column holding {sep!r}: save the file "
+                                                     f"with commas between the cells"})
+        raise _FileRefused(1, e.message, errors) from None
     start = reader.line_num + 1
     while True:
         try:
@@ -150,7 +177,7 @@ def _csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list
         except StopIteration:
             return
         except csv.Error as e:
-            raise _FileRefused(start, f"{source} is not valid CSV", [{"pointer": "", "message": str(e)}]) from None
+            raise _csv_error(source, start, e) from None
         line, start = start, reader.line_num + 1
         if not any(cells):
             continue

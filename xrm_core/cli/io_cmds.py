@@ -1,6 +1,8 @@
 """``xrm import`` and ``xrm export``."""
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -86,15 +88,46 @@ def export(c, type_name, fmt, output, where, as_user):
 
     with c.session(as_user, write=False) as s:
         if output:
-            try:
-                with open(output, "w", encoding="utf-8", newline="") as out:
-                    n = exporter.export(s, type_name, out, fmt, flt, warn=warn)
-            except BaseException:
-                Path(output).unlink(missing_ok=True)  # no half-written file left behind
-                raise
+            with _replacing(output) as out:
+                n = exporter.export(s, type_name, out, fmt, flt, warn=warn)
             click.echo(f"{n} records written to {output}", err=True)
         else:
             out = sys.stdout
             if (out.encoding or "").lower().replace("-", "") != "utf8" and hasattr(out, "reconfigure"):
                 out.reconfigure(encoding="utf-8")  # e.g. a Windows console code page
             exporter.export(s, type_name, out, fmt, flt, warn=warn)
+
+
+@contextlib.contextmanager
+def _replacing(path: str):
+    """A UTF-8 text stream that replaces the file ``path`` once the block succeeds.
+
+    It writes a temporary file next to ``path`` and renames it over ``path`` at the end, so a
+    failed export (unknown type, no grant, a bad filter, a database error) leaves neither a
+    half-written file nor an empty one in place of the file that was there. The new file
+    gets the permissions of the one it replaces, or those ``open()`` would give a new file.
+    """
+    import tempfile  # local: `xrm` starts without it
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".part")
+    except OSError as e:
+        raise ValidationError(f"cannot write {path}: {e.strerror}") from None
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as out:
+            yield out
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        try:
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except OSError as e:
+            raise ValidationError(f"cannot write {path}: {e.strerror}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
