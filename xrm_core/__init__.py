@@ -18,6 +18,8 @@ __all__ = [
     "PreconditionFailed", "AuthenticationError", "PluginError",
     # plugin helpers: definition hooks from JSON files, calling a plugin's own hook, RFC 3339 times
     "json_definitions", "call_all", "call_first", "times",
+    # xrm_record_event implementations called for some entity types only
+    "for_types",
 ]
 
 #: Public name -> (submodule, attribute; None for the submodule itself), imported on first use.
@@ -33,6 +35,7 @@ _LAZY = {
     "call_all": ("plugin_kit", "call_all"),
     "call_first": ("plugin_kit", "call_first"),
     "hookimpl": ("plugins", "hookimpl"),
+    "for_types": ("record_events", "for_types"),
     "Record": ("records", "Record"),
     "Session": ("session", "Session"),
 }

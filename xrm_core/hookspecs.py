@@ -109,7 +109,9 @@ def xrm_record_event(event, record, changes, session):
         other records in the same transaction (as the acting user, within their scope).
     :return: nothing.
 
-    Called for every record of every type (check ``record.type``), from every interface:
+    Called for every record of every type (check ``record.type``), or, when the
+    implementation is decorated with :func:`xrm_core.for_types`, for those types only; from
+    every interface:
     the Python API, the CLI, the REST API and ``xrm import`` (create events). Relating and
     unrelating records fire no record event. Raise :class:`xrm_core.ValidationError` to
     refuse the change with its message and pointers; any other exception rolls the whole

@@ -340,7 +340,7 @@ class _Writer:
         self.written = 0
         #: (line, record, its data as JSON text or None): the text is what gets stored
         self.batch: list[tuple[int, Record, str | None]] = []
-        self.hooks = bool(s.platform.record_event_impls())
+        self.hooks = bool(s.platform.record_event_impls(et.name))  # those called for this type
         # With --skip-invalid a refused row must leave nothing behind, so each hook call runs
         # in its own savepoint. Otherwise any refusal rolls the whole import back anyway.
         self.isolate = skip_invalid and self.hooks

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from sqlalchemy import Connection, select
 
-from . import accounts, db, entity_types, relationships
+from . import accounts, db, entity_types, record_events, relationships
 from .errors import DefinitionError, NotFound, XrmError
 from .plugins import call_each, make_plugin_manager
 from .scope import load_actor
@@ -54,8 +54,10 @@ class Platform:
             self._compiled[(name, et.version)] = et
         return et
 
-    def record_event_impls(self):
-        """(plugin name, call) of each ``xrm_record_event`` implementation, in call order.
+    def record_event_impls(self, type_name: str | None = None):
+        """(plugin name, call) of each ``xrm_record_event`` implementation, in call order —
+        with ``type_name``, only those called for records of that type (an implementation
+        marked with :func:`xrm_core.for_types` is called for its types only).
 
         ``call(event, record, changes, session)`` passes the implementation the arguments it
         declares, positionally as pluggy does: resolved once here, so that firing an event
@@ -63,9 +65,17 @@ class Platform:
         """
         if self._event_impls is None:
             caller = self.pm.hook.xrm_record_event
-            self._event_impls = [(self.pm.get_name(i.plugin) or repr(i.plugin), _positional(i.function, i.argnames))
+            self._event_impls = [(self.pm.get_name(i.plugin) or repr(i.plugin), _positional(i.function, i.argnames),
+                                  record_events.types_of(i.function))
                                  for i in reversed(caller.get_hookimpls())]
-        return self._event_impls
+            self._event_impls_by_type = {}
+        if type_name is None:
+            return [(name, call) for name, call, _ in self._event_impls]
+        found = self._event_impls_by_type.get(type_name)
+        if found is None:
+            found = self._event_impls_by_type[type_name] = [
+                (name, call) for name, call, types in self._event_impls if types is None or type_name in types]
+        return found
 
     # -- sessions ----------------------------------------------------------------------
     @contextmanager

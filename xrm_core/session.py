@@ -292,7 +292,7 @@ class Session:
         """Run ``xrm_record_event`` implementations in order, converting their failures."""
         # Each call passes the implementation just the arguments it declares (resolved once
         # by Platform.record_event_impls): no keyword dict per implementation per event.
-        for name, call in self.platform.record_event_impls():
+        for name, call in self.platform.record_event_impls(record.type):
             try:
                 call(event, record, changes, self)
             except XrmError:

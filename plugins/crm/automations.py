@@ -6,7 +6,7 @@
 """
 from __future__ import annotations
 
-from xrm_core import hookimpl
+from xrm_core import for_types, hookimpl
 
 from . import cases, hookspecs
 
@@ -24,6 +24,7 @@ def xrm_addhooks(pm):
 
 
 @hookimpl
+@for_types("case", *DIGIT_FIELDS)
 def xrm_record_event(event, record, changes, session):
     if event == "before_create" and record.type in DIGIT_FIELDS:
         normalise_digits(record.data, DIGIT_FIELDS[record.type])

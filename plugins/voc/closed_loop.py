@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from xrm_core import NotFound, hookimpl
+from xrm_core import NotFound, for_types, hookimpl
 
 REL = "response_opened_case"
 DETRACTOR_MAX = 6
@@ -36,6 +36,7 @@ def is_detractor(data: dict) -> bool:
 
 
 @hookimpl
+@for_types("survey_response")
 def xrm_record_event(event, record, changes, session):
     if record.type != "survey_response":
         return

@@ -2,7 +2,7 @@
 a new defect report is forwarded to its supplier (:mod:`xrm_vrm_suppliers.defects`)."""
 from __future__ import annotations
 
-from xrm_core import hookimpl
+from xrm_core import for_types, hookimpl
 
 from . import defects, hookspecs
 
@@ -13,6 +13,7 @@ def xrm_addhooks(pm):
 
 
 @hookimpl
+@for_types("defect_report")
 def xrm_record_event(event, record, changes, session):
     if record.type != "defect_report":
         return

@@ -119,6 +119,53 @@ def events_platform(base, *handlers):
     return Platform(base.url, pm=make_plugin_manager(False, plugins))
 
 
+def test_for_types_limits_an_implementation_to_its_types(platform, tmp_path):
+    from xrm_core import for_types
+    from xrm_core.importer import import_file
+    seen = []
+
+    @hookimpl
+    @for_types("note")
+    def notes_only(event, record):
+        seen.append(("notes_only", event, record.type))
+
+    @hookimpl
+    def everything(event, record):
+        seen.append(("everything", event, record.type))
+
+    p = events_platform(platform, ("notes", notes_only), ("all", everything))
+    with p.session() as s:
+        person = s.create("person", {"name": "Ada"})
+        note = s.create("note", {"text": "hi"})
+        s.update(note.id, {"text": "ho"})
+        s.delete(person.id)
+        assert [n for n, _ in p.record_event_impls("person")] == ["all"]
+        assert sorted(n for n, _ in p.record_event_impls("note")) == ["all", "notes"]
+        assert p.record_event_impls("note") == p.record_event_impls()  # same order as all of them
+    assert [x for x in seen if x[0] == "notes_only"] == [
+        ("notes_only", e, "note") for e in ("before_create", "after_create", "before_update", "after_update")]
+    assert len([x for x in seen if x[0] == "everything"]) == 8
+    # An import of a type no implementation asks for runs without hooks (one validation per row).
+    only_notes = Platform(platform.url, pm=make_plugin_manager(False, [PersonPlugin(), Plugin("notes", xrm_record_event=notes_only)]))
+    f = tmp_path / "people.jsonl"
+    f.write_text('{"name": "Bo"}\n{"name": "Cy"}\n')
+    seen.clear()
+    with only_notes.session() as s:
+        assert import_file(s, "person", str(f))["imported"] == 2
+    assert seen == []
+    f = tmp_path / "notes.jsonl"
+    f.write_text('{"text": "a"}\n')
+    with only_notes.session() as s:
+        assert import_file(s, "note", str(f))["imported"] == 1
+    assert [x[1] for x in seen] == ["before_create", "after_create"]
+    for p_ in (p, only_notes):
+        p_.dispose()
+    with pytest.raises(TypeError):
+        for_types()
+    with pytest.raises(TypeError):
+        for_types("")
+
+
 def test_record_events_get_record_changes_and_session(platform):
     calls = []
 
