@@ -26,7 +26,6 @@ same data. The rules, for callers and for the docs:
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 
@@ -35,6 +34,7 @@ import orjson
 from .entity_types import _resolve
 from .errors import ValidationError
 from .fields import FIELD_RE
+from .records import loads_exact
 from .validation import pointer
 
 #: Returned by :meth:`Column.read` for an empty cell: the attribute is absent.
@@ -47,11 +47,6 @@ _JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", l
               dict: "object", type(None): "null"}
 # orjson accepts 64-bit integers only; refuse larger ones at the cell, not at INSERT time.
 _INT_MIN, _INT_MAX = -(2 ** 63), 2 ** 64 - 1
-#: 19 digits in a row: JSON text that may hold an integer orjson reads as a float (below
-#: -2**63, or above 2**64 - 1).
-_LONG_DIGITS = re.compile(r"[0-9]{19}")
-_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
-
 #: Cells a spreadsheet would run as a formula start with one of these.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: A signed number or a phone number: starts like a formula, but with no letters, ``|`` or
@@ -63,20 +58,6 @@ def looks_like_formula(text: str) -> bool:
     """Would a spreadsheet run the cell ``text`` as a formula (CSV injection)? Plain signed
     numbers and phone numbers (``-2``, ``+98 912 …``) are not formulas."""
     return text.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text)
-
-
-def loads_exact(text: str | bytes):
-    """``orjson.loads(text)``, except that JSON holding an integer beyond 64 bits is read
-    with the standard library, which keeps it exact where orjson would silently make it a
-    float: the importer then refuses the row, naming the pointer (see
-    :func:`xrm_core.records.storage_errors`). Raises ``orjson.JSONDecodeError``."""
-    value = orjson.loads(text)
-    if (_LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS).search(text):
-        try:
-            value = json.loads(text)
-        except RecursionError:  # nested too deep for it: refused for that anyway
-            pass
-    return value
 
 
 def schema_types(root: dict, sub, depth: int = 0) -> frozenset | None:
@@ -307,12 +288,14 @@ class CsvHeader:
     def __init__(self, et, header: list[str]):
         self.width = len(header)
         self.columns: list[tuple[int, Column]] = []
+        #: columns without a name (a spreadsheet's trailing empty columns): their cells must be empty
+        self.unnamed: list[int] = []
         errors = []
         seen: dict[str, int] = {}
         for i, raw in enumerate(header):
             name = raw.strip()
             if not name:
-                errors.append({"pointer": "", "message": f"column {i + 1} has no name"})
+                self.unnamed.append(i)
                 continue
             if name in seen:
                 errors.append({"pointer": "", "message": f"column {name!r} appears twice "
@@ -331,6 +314,8 @@ class CsvHeader:
                 if tuple(c.path[:n]) in paths:
                     errors.append({"pointer": c.pointer, "message": f"column {c.name!r} overlaps column "
                                                                     f"{paths[tuple(c.path[:n])]!r}"})
+        if len(self.unnamed) == len(header):
+            errors.append({"pointer": "", "message": "no column has a name"})
         if errors:
             raise ValidationError(f"the CSV header (line 1) does not match the fields of {et.name}",
                                   [{"line": 1, **e} for e in errors])
@@ -345,6 +330,9 @@ class CsvHeader:
         data: dict = {}
         errors = []
         n = len(cells)
+        for i in self.unnamed:
+            if i < n and cells[i].strip():
+                errors.append({"pointer": "", "message": f"column {i + 1} has a value but no name in the header"})
         for i, col in self.columns:
             if i >= n:
                 continue

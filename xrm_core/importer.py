@@ -44,10 +44,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from . import db
-from .csvcells import CsvHeader, loads_exact
+from .csvcells import CsvHeader
 from .errors import PluginError, ValidationError, XrmError
 from .fields import value_at
-from .records import maybe_unstorable, Record, find_by_values, new_id, storage_errors
+from .records import loads_exact, maybe_unstorable, Record, find_by_values, new_id, storage_errors
 from .validation import pointer
 
 if TYPE_CHECKING:

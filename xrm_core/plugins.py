@@ -134,6 +134,36 @@ def call_each(pm: pluggy.PluginManager, hook: str, **kwargs) -> list[tuple[str, 
     return out
 
 
+def call_hook(pm: pluggy.PluginManager, hook: str, **kwargs):
+    """``pm.hook.<hook>(**kwargs)`` — pluggy's own call, with its ordering, ``tryfirst`` and
+    wrappers — whose crash becomes a :class:`PluginError` naming the plugin whose code raised
+    (the innermost frame of an implementation, else of its package, in the traceback)."""
+    try:
+        return getattr(pm.hook, hook)(**kwargs)
+    except XrmError:
+        raise
+    except Exception as e:  # noqa: BLE001 — name the plugin rather than show a traceback
+        culprit = _culprit(pm, hook, e)
+        if culprit is None:
+            raise
+        raise PluginError(culprit, hook, e) from e
+
+
+def _culprit(pm: pluggy.PluginManager, hook: str, e: BaseException) -> str | None:
+    impls = getattr(pm.hook, hook).get_hookimpls()
+    by_code = {getattr(i.function, "__code__", None): plugin_name(pm, i.plugin) for i in impls}
+    by_package = {(getattr(i.function, "__module__", None) or "").split(".")[0]: plugin_name(pm, i.plugin)
+                  for i in impls}
+    found = None
+    tb = e.__traceback__
+    while tb is not None:  # outermost to innermost: the last match is the deepest
+        frame = tb.tb_frame
+        name = by_code.get(frame.f_code) or by_package.get(frame.f_globals.get("__name__", "").split(".")[0])
+        found = name or found
+        tb = tb.tb_next
+    return found
+
+
 def _check_named_definitions(hook: str, results: list[tuple[str, object]]) -> None:
     """Refuse a definition hook's result that is not a list, and a name declared twice."""
     what = NAMED_DEFINITIONS[hook]

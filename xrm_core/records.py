@@ -211,18 +211,21 @@ def storage_errors(data, prefix: str = "") -> list[dict]:
             for p in nul_pointers(data)]
 
 
-#: 20 digits in a row: JSON text that may hold an integer orjson cannot read exactly.
-_LONG_DIGITS = re.compile(rb"[0-9]{20}")
+#: 19 digits in a row: JSON text that may hold an integer orjson reads as a float (below
+#: -2**63, or above 2**64 - 1).
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
 
 
-def loads_exact(raw: bytes):
-    """``orjson.loads(raw)``, except that JSON holding an integer beyond 64 bits is read
-    with the standard library, which keeps it exact (orjson turns it into a float, silently
-    changing the value): :func:`storage_errors` then refuses it with its pointer."""
-    value = orjson.loads(raw)
-    if _LONG_DIGITS.search(raw):
+def loads_exact(text: str | bytes):
+    """``orjson.loads(text)``, except that JSON holding an integer beyond 64 bits is read
+    with the standard library, which keeps it exact where orjson would silently make it a
+    float: :func:`storage_errors` then refuses it with its pointer. Raises
+    ``orjson.JSONDecodeError``."""
+    value = orjson.loads(text)
+    if (_LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS).search(text):
         try:
-            value = json.loads(raw)
+            value = json.loads(text)
         except RecursionError:  # nested too deep for it: storage_errors refuses that anyway
             pass
     return value

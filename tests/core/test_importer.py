@@ -232,9 +232,22 @@ def test_unknown_or_repeated_csv_columns_are_a_header_error_on_line_1(platform, 
     assert report["imported"] == 0
     assert report["invalid"] == [{"line": 1, "errors": [
         {"pointer": "/nmae", "message": "column 'nmae' is not a field of person"},
-        {"pointer": "", "message": "column 'age' appears twice (columns 3 and 4)"},
-        {"pointer": "", "message": "column 5 has no name"}]}]
+        {"pointer": "", "message": "column 'age' appears twice (columns 3 and 4)"}]}]
     assert counts(platform) == before
+    assert "no column has a name" in refused(platform, "person", write(tmp_path, "n.csv", ",\nAda,\n")).errors[0]["message"]
+
+
+def test_unnamed_columns_must_be_empty(platform, tmp_path):
+    """A spreadsheet's trailing empty columns (``name,age,,``) are ignored; a value under a
+    column with no name is reported on its row, not guessed at."""
+    path = write(tmp_path, "t.csv", "name,age,,\r\nAda,36,,\r\nBob,7,, \r\nCy,1,x,\r\n")
+    e = refused(platform, "person", path)
+    assert e.extra["report"]["invalid"] == [
+        {"line": 4, "errors": [{"pointer": "", "message": "column 3 has a value but no name in the header"}]}]
+    with platform.session() as s:
+        report = importer.import_file(s, "person", path, skip_invalid=True)
+        assert report["imported"] == 2
+        assert sorted((r.data["name"], r.data["age"]) for r in s.list("person")) == [("Ada", 36), ("Bob", 7)]
 
 
 def test_malformed_csv_and_empty_csv_are_refused(platform, tmp_path):

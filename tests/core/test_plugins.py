@@ -666,3 +666,36 @@ def test_a_broken_plugin_leaves_a_new_database_uninitialised(db_url):
     p = Platform(db_url, pm=make_plugin_manager(False, [PersonPlugin()]))
     assert p.init()["migrated_from"] is None  # the failed init left nothing behind
     p.dispose()
+
+
+def _crash(**_):
+    raise RuntimeError("the plugin's own bug")
+
+
+def test_a_crash_in_cli_flask_or_demo_hooks_names_the_plugin(platform, cli, monkeypatch, capsys):
+    """xrm_cli_commands, xrm_flask_app and xrm_demo_data are called through call_each, like
+    the definition hooks: the user learns which plugin broke, not just the exception."""
+    from xrm_core.cli import main as cli_main
+    from xrm_core.web import create_app
+
+    def crashing(hook):
+        return Plugin("clumsy", **{hook: hookimpl(lambda: _crash())})
+
+    with pytest.raises(PluginError, match="plugin 'clumsy' failed in xrm_cli_commands: RuntimeError"):
+        cli_main.build_cli(make_plugin_manager(False, [crashing("xrm_cli_commands")]))
+    import xrm_core.plugins
+    monkeypatch.setattr(xrm_core.plugins, "make_plugin_manager",
+                        lambda *a, **k: make_plugin_manager(False, [crashing("xrm_cli_commands")]))
+    with pytest.raises(SystemExit) as e:
+        cli_main.main(["--help"])
+    assert e.value.code == 1
+    err = capsys.readouterr().err
+    assert "plugin 'clumsy' failed in xrm_cli_commands: RuntimeError: the plugin's own bug" in err
+    assert "Traceback" not in err
+    monkeypatch.undo()
+    flask_pm = make_plugin_manager(False, [PersonPlugin(), crashing("xrm_flask_app")])
+    with pytest.raises(PluginError, match="plugin 'clumsy' failed in xrm_flask_app: RuntimeError"):
+        create_app(Platform(platform.url, pm=flask_pm), {"TESTING": True})
+    r = cli("demo", plugins=[PersonPlugin(), crashing("xrm_demo_data")])
+    assert r.exit_code != 0 and "plugin 'clumsy' failed in xrm_demo_data: RuntimeError" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -42,6 +42,7 @@ def demo(c, scale, as_json):
     from sqlalchemy import func, select
 
     from .. import db
+    from ..plugins import call_hook
     from .demo_session import DemoSession
 
     platform = c.platform  # refuses a database `xrm init` has not set up
@@ -57,7 +58,7 @@ def demo(c, scale, as_json):
         progress = _Progress(quiet=as_json)
         demo_session = DemoSession(platform, s.conn, s.actor, progress, scale)
         progress.echo("loading the demo data…")
-        platform.pm.hook.xrm_demo_data(session=demo_session)
+        call_hook(platform.pm, "xrm_demo_data", session=demo_session)  # a crash names its plugin
         s.invalidate()
         counts = dict(s.conn.execute(select(db.records.c.type, func.count()).group_by(db.records.c.type)
                                      .order_by(db.records.c.type)).all())

@@ -28,9 +28,10 @@ def create_app(platform=None, test_config: dict | None = None) -> Flask:
         platform = Platform(app.config.get("DATABASE_URL"))
     app.extensions["xrm"] = platform
 
+    from ..plugins import call_hook
     from . import api
     app.register_blueprint(api.bp)
     from . import ui
     ui.init_app(app)  # CSRF (API exempt), languages, cookies, security headers, UI pages
-    platform.pm.hook.xrm_flask_app(app=app)
+    call_hook(platform.pm, "xrm_flask_app", app=app)  # a crash names its plugin
     return app
