@@ -17,7 +17,7 @@ from sqlalchemy import Connection, delete, func, insert, literal_column, select,
 
 from . import db
 from .errors import Conflict, DefinitionError, NotFound, ValidationError
-from .fields import check_field, field_sql, value_at
+from .fields import FIELD_RE, field_sql, value_at
 from .validation import check_definition, compile_schema, errors_of, pointer
 
 
@@ -113,13 +113,20 @@ class EntityType:
         return [(u,) if isinstance(u, str) else tuple(u) for u in self.definition.get("unique", [])]
 
     def property_schema(self, path: str) -> dict | None:
-        """The subschema describing dotted field ``path``, or None if the schema has no such field.
+        """The subschema describing field ``path``, or None if the schema has no such field.
 
-        Follows ``$ref`` (local and to the platform's schemas) and looks through
-        ``allOf``/``anyOf``/``oneOf``/``if``/``then``/``else``.
+        ``path`` is a dotted path of identifiers (``address.city``) into nested objects;
+        any other string (``"نام"``, ``"with space"``) names one top-level property as
+        written, so every name :meth:`properties` lists can be looked up. Only dotted
+        identifier paths can be indexed or filtered on (:func:`xrm_core.fields.check_field`).
+
+        Follows ``$ref`` (local and to the platform's schemas, with the keywords beside it)
+        and looks through ``allOf``/``anyOf``/``oneOf``/``if``/``then``/``else``.
         """
+        if not isinstance(path, str):
+            return None
         node = self.schema
-        for part in check_field(path):
+        for part in _path_parts(path):
             node = _find_property(self.schema, node, part, depth=0)
             if node is None:
                 return None
@@ -127,8 +134,16 @@ class EntityType:
 
     def field_type(self, path: str) -> str | None:
         """JSON type of a field (``string``, ``integer``, ``number``, ``boolean``, ``array``, ``object``) or None."""
-        sub = self.property_schema(path)
-        return _json_type(self.schema, sub) if sub is not None else None
+        if self.property_schema(path) is None:
+            return None
+        return _json_type_of(_field_types(self.schema, self.schema, _path_parts(path)))
+
+    def property_type(self, name: str) -> str | None:
+        """JSON type of the top-level property ``name`` taken as written — a key of
+        :meth:`properties`, even one with a dot in it (``"a.b"``) — or None."""
+        if not isinstance(name, str) or _find_property(self.schema, self.schema, name, 0) is None:
+            return None
+        return _json_type_of(_field_types(self.schema, self.schema, [name]))
 
     def properties(self) -> dict[str, dict]:
         """Top-level properties of the schema (through $ref/allOf), in declaration order."""
@@ -154,6 +169,11 @@ class EntityType:
 
     def to_dict(self) -> dict:
         return {**self.definition, "version": self.version, "source": self.source}
+
+
+def _path_parts(path: str) -> list[str]:
+    """A dotted identifier path split at its dots; any other name is one property as written."""
+    return path.split(".") if FIELD_RE.match(path) else [path]
 
 
 #: Most bytes of text an indexed or unique field may hold (PostgreSQL's B-tree entries
@@ -195,71 +215,183 @@ def _absolute_refs(node, doc_name: str):
                 else _absolute_refs(v, doc_name)) for k, v in node.items()}
 
 
-def _find_property(root, node, name, depth):
+def _ref_target(root, node, depth):
+    """The schema a node's ``$ref`` points at (resolved), or None when it has none or it
+    does not resolve. In 2020-12 a ``$ref`` is one more constraint beside the node's other
+    keywords, so callers look at both."""
+    ref = node.get("$ref")
+    if not isinstance(ref, str):
+        return None
+    target = _resolve(root, {"$ref": ref}, depth)
+    return None if target.get("$ref") == ref and len(target) == 1 else target
+
+
+def _first_visit(node, visited: dict | None) -> bool:
+    """True the first time ``node`` is met in one walk of a schema. A recursive schema
+    (``$ref`` cycles, a tree of ``allOf`` parts naming one ``$defs`` entry) is then walked
+    once per subschema, not once per path to it. The nodes are kept in ``visited`` so no id
+    is reused by a new dict during the walk."""
+    if visited is None:
+        return True
+    if id(node) in visited:
+        return False
+    visited[id(node)] = node
+    return True
+
+
+def _find_property(root, node, name, depth, visited: dict | None = None):
     if not isinstance(node, dict) or depth > 20:
         return None
-    node = _resolve(root, node, depth)
-    props = node.get("properties", {})
-    if name in props:
+    visited = {} if visited is None else visited
+    if not _first_visit(node, visited):
+        return None
+    props = node.get("properties")
+    if isinstance(props, dict) and name in props:
         return _resolve(root, props[name], depth)
+    subs = [_ref_target(root, node, depth)]
     for key in ("allOf", "anyOf", "oneOf"):
-        for sub in node.get(key, []):
-            found = _find_property(root, sub, name, depth + 1)
-            if found is not None:
-                return found
-    for key in ("if", "then", "else"):
-        if isinstance(node.get(key), dict):
-            found = _find_property(root, node[key], name, depth + 1)
-            if found is not None:
-                return found
+        subs += node.get(key, []) if isinstance(node.get(key), list) else []
+    subs += [node.get(key) for key in ("if", "then", "else")]
+    for sub in subs:
+        found = _find_property(root, sub, name, depth + 1, visited)
+        if found is not None:
+            return found
     return None
 
 
-def _collect_properties(root, node, out, depth):
+def _collect_properties(root, node, out, depth, visited: dict | None = None):
     if not isinstance(node, dict) or depth > 20:
         return
-    node = _resolve(root, node, depth)
-    for k, v in node.get("properties", {}).items():
+    visited = {} if visited is None else visited
+    if not _first_visit(node, visited):
+        return
+    props = node.get("properties")
+    for k, v in (props.items() if isinstance(props, dict) else ()):
         out.setdefault(k, _resolve(root, v, depth))
+    _collect_properties(root, _ref_target(root, node, depth), out, depth + 1, visited)
     for key in ("allOf", "anyOf", "oneOf"):
-        for sub in node.get(key, []):
-            _collect_properties(root, sub, out, depth + 1)
+        for sub in node.get(key, []) if isinstance(node.get(key), list) else []:
+            _collect_properties(root, sub, out, depth + 1, visited)
     for key in ("then", "else"):
-        _collect_properties(root, node.get(key), out, depth + 1)
+        _collect_properties(root, node.get(key), out, depth + 1, visited)
 
 
 _PY_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
 
 
-def _types_of(root, sub, depth: int = 0) -> set[str] | None:
-    """JSON types a subschema admits (``null`` left out), or None when it does not constrain them."""
+def _both(a: set[str], b: set[str]) -> set[str]:
+    """JSON types admitted by both sets (an integer is a number too)."""
+    out = a & b
+    if ("integer" in a and "number" in b) or ("number" in a and "integer" in b):
+        out.add("integer")
+    return out
+
+
+#: What a subschema met again while it is being walked (a recursive ``$ref``) contributes:
+#: no constraint beside its other parts, no types beside its alternatives.
+_CYCLE = frozenset({"<cycle>"})
+
+
+def _all_of(parts: list) -> set[str] | None:
+    """Types every part admits (None parts constrain nothing); None when no part constrains."""
+    known = [p for p in parts if p is not None and p is not _CYCLE]
+    if not known:
+        return _CYCLE if _CYCLE in parts else None
+    out = known[0]
+    for p in known[1:]:
+        out = _both(out, p)
+    return out
+
+
+def _any_of(parts: list) -> set[str] | None:
+    """Types some part admits; None (anything) when a part does not constrain types."""
+    parts = [p for p in parts if p is not _CYCLE]
+    return set().union(*parts) if parts and all(p is not None for p in parts) else None
+
+
+def _alternatives(node) -> list[list]:
+    """The groups of alternative subschemas of ``node``: each ``anyOf``/``oneOf`` list, and
+    ``then``/``else`` (one of the two applies; a missing one allows anything, as ``{}``)."""
+    groups = [node[key] for key in ("anyOf", "oneOf") if isinstance(node.get(key), list) and node[key]]
+    if "if" in node and ("then" in node or "else" in node):
+        groups.append([node.get("then", {}), node.get("else", {})])
+    return groups
+
+
+def _field_types(root, node, parts: list[str], depth: int = 0, memo: dict | None = None) -> set[str] | None:
+    """JSON types (``null`` left out) that valid data may hold at the property path ``parts``
+    under ``node``, or None when the schema does not pin them down.
+
+    Every place the schema describes the property counts: ``properties`` beside a ``$ref``,
+    the ``$ref``'s target and ``allOf`` parts all bind (their types intersect), while the
+    branches of ``anyOf``/``oneOf`` and ``then``/``else`` are alternatives (their types
+    unite; a branch silent about the property admits any type). So a field that is an
+    integer in one branch and a string in another has no single type: the database must
+    not cast it to a number.
+    """
+    if not isinstance(node, dict) or depth > 20:
+        return None
+    if not parts:
+        return _types_of(root, node, depth, memo)
+    memo = {} if memo is None else memo
+    key = (id(node), tuple(parts))
+    if key in memo:  # met before in this walk, or a cycle back to a part being walked
+        return memo[key][1]
+    memo[key] = (node, _CYCLE)
+    props = node.get("properties")
+    conj = []
+    if isinstance(props, dict) and parts[0] in props:
+        # a step down the path (bounded by its length): the depth limit is for $ref chains
+        conj.append(_field_types(root, props[parts[0]], parts[1:], depth, memo))
+    conj.append(_field_types(root, _ref_target(root, node, depth), parts, depth + 1, memo))
+    for sub in node.get("allOf", []) if isinstance(node.get("allOf"), list) else []:
+        conj.append(_field_types(root, sub, parts, depth + 1, memo))
+    for group in _alternatives(node):
+        conj.append(_any_of([_field_types(root, sub, parts, depth + 1, memo) for sub in group]))
+    memo[key] = (node, _all_of(conj))
+    return memo[key][1]
+
+
+def _types_of(root, sub, depth: int = 0, memo: dict | None = None) -> set[str] | None:
+    """JSON types a subschema admits (``null`` left out), or None when it does not constrain them.
+
+    ``type``, ``enum``/``const``, a ``$ref`` and ``allOf`` parts all bind; ``anyOf``/``oneOf``
+    and ``then``/``else`` are alternatives. An empty set admits nothing but null.
+    """
     if not isinstance(sub, dict) or depth > 20:
         return None
-    sub = _resolve(root, sub, depth)
+    memo = {} if memo is None else memo
+    key = (id(sub), ())
+    if key in memo:
+        return memo[key][1]
+    memo[key] = (sub, _CYCLE)
+    conj = []
     t = sub.get("type")
-    if t is not None:
-        return {x for x in ([t] if isinstance(t, str) else t) if x != "null"}
+    if isinstance(t, (str, list)):
+        conj.append({x for x in ([t] if isinstance(t, str) else t) if x != "null"})
     values = sub["enum"] if isinstance(sub.get("enum"), list) else [sub["const"]] if "const" in sub else None
     if values is not None:
-        return {_PY_TYPES[type(v)] for v in values if v is not None}
-    for key in ("allOf", "anyOf", "oneOf"):
-        parts = [_types_of(root, s, depth + 1) for s in sub.get(key, [])]
-        if key == "allOf":
-            known = [p for p in parts if p is not None]
-            if known:
-                return set.intersection(*known)
-        elif parts and all(p is not None for p in parts):
-            return set().union(*parts)
-    return None
+        conj.append({_PY_TYPES[type(v)] for v in values if v is not None})
+    conj.append(_types_of(root, _ref_target(root, sub, depth), depth + 1, memo))
+    for part in sub.get("allOf", []) if isinstance(sub.get("allOf"), list) else []:
+        conj.append(_types_of(root, part, depth + 1, memo))
+    for group in _alternatives(sub):
+        conj.append(_any_of([_types_of(root, part, depth + 1, memo) for part in group]))
+    memo[key] = (sub, _all_of(conj))
+    return memo[key][1]
 
 
 def _json_type(root, sub) -> str | None:
-    """The one JSON type of a subschema's values, or None if it admits several (or any).
+    """The one JSON type of a subschema's values, or None if it admits several (or any)."""
+    return _json_type_of(_types_of(root, sub))
+
+
+def _json_type_of(types: set[str] | None) -> str | None:
+    """The one JSON type of a set of types, or None if it holds several (or is unknown).
 
     A field that may hold a number or a string must not be cast to numeric in SQL, so
     mixed types give None; integer with number gives number.
     """
-    types = _types_of(root, sub)
     if not types:
         return None
     if types <= {"integer", "number"}:
@@ -446,7 +578,9 @@ def _store(conn: Connection, et: EntityType, insert_current: bool) -> None:
 
 
 def impact(conn: Connection, new: EntityType, max_ids: int = 100, batch: int = 2000) -> dict:
-    """Check every stored record of ``new.name`` against the new schema (streamed in batches).
+    """Check every stored record of ``new.name`` against the new schema (streamed in batches),
+    and the text of its ``indexes`` and ``unique`` fields against :data:`KEY_TEXT_LIMIT` (a
+    field newly indexed must not hold more than a write may store in it).
 
     Returns ``{"type", "checked", "invalid": count, "records": [{"id", "errors": [...]}]}``
     with at most ``max_ids`` records listed; error pointers start with ``/data``.
@@ -462,10 +596,12 @@ def impact(conn: Connection, new: EntityType, max_ids: int = 100, batch: int = 2
             break
         for rid, data in rows:
             checked += 1
-            if not new.is_valid(data):
+            too_long = new.key_text_errors(data)
+            if too_long or not new.is_valid(data):
                 invalid += 1
                 if len(listed) < max_ids:
-                    listed.append({"id": rid, "errors": new.errors(data, "/data")})
+                    errors = new.errors(data, "/data") + too_long
+                    listed.append({"id": rid, "errors": sorted(errors, key=lambda e: e["pointer"])})
         last = rows[-1][0]
     return {"type": new.name, "checked": checked, "invalid": invalid, "records": listed}
 

@@ -68,7 +68,7 @@ def types_show(c, name, as_user, as_json):
     required = set(et.schema.get("required", []))
     rows = []
     for fname, sub in et.properties().items():
-        t = et.field_type(fname) or ""
+        t = et.property_type(fname) or ""
         sub = sub if isinstance(sub, dict) else {}  # a property may be a boolean schema
         extra = sub.get("format") or ("enum" if "enum" in sub else "")
         rows.append([fname, t, extra, "yes" if fname in required else ""])
