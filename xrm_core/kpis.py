@@ -607,6 +607,50 @@ def _plugin_kpi(item, index: int, plugin: str, types: dict):
     return item
 
 
+def check_type_change(platform, conn: Connection, before: dict, name: str, definition: dict | None) -> None:
+    """Refuse a change of entity type ``name`` — a new ``definition``, or its removal when
+    None — after which a KPI that works with the entity types ``before`` (as loaded before
+    the change) would fail: a field it measures gone or of another type, its entity type
+    removed. Raises ValidationError with one error per such KPI, pointing at
+    ``/kpis/<name>``; KPIs that failed already are not held against the change."""
+    from . import entity_types
+    now = before
+    after = dict(now)
+    if definition is None:
+        after.pop(name, None)
+    else:
+        after[name] = entity_types.EntityType(definition, 0, "admin")
+    before_failing = _failing_kpis(platform, conn, now)
+    broken = {k: v for k, v in _failing_kpis(platform, conn, after).items() if k not in before_failing}
+    if broken:
+        change = "removing" if definition is None else "this change to"
+        raise ValidationError(f"{change} entity type {name!r} would break {len(broken)} KPI(s): "
+                              f"{', '.join(sorted(broken))}; change or remove them first",
+                              [{"pointer": f"/kpis/{k}", "message": v} for k, v in sorted(broken.items())])
+    platform._kpis = None  # KPIs compile against the types: the change may alter their SQL
+
+
+def _failing_kpis(platform, conn: Connection, types: dict) -> dict[str, str]:
+    """``{kpi name: why}`` of the plugin and admin KPIs that do not check against ``types``."""
+    out = {}
+    for plugin, items in call_each(platform.pm, "xrm_kpis"):
+        for i, item in enumerate(items or []):
+            kpi_name = item.get("name") if isinstance(item, dict) else getattr(item, "name", f"#{i}")
+            try:
+                _plugin_kpi(item, i, plugin, types)
+            except PluginError:
+                raise
+            except XrmError as e:
+                out[str(kpi_name)] = f"KPI {kpi_name!r} of plugin {plugin!r}: {e.message}"
+    for kpi_name, definition, source in conn.execute(select(db.kpi_definitions.c.name, db.kpi_definitions.c.definition,
+                                                            db.kpi_definitions.c.source)):
+        try:
+            DeclarativeKPI(definition, source).check(types)
+        except XrmError as e:
+            out.setdefault(kpi_name, f"KPI {kpi_name!r} ({source}): {e.message}")
+    return out
+
+
 def add(platform, conn: Connection, definition: dict) -> dict:
     """Store an admin-declared KPI, or replace the admin KPI of that name, after checking it
     against its entity type.

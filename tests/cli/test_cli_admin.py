@@ -324,6 +324,32 @@ def test_types_remove_refused_while_used(shared, tmp_path):
     shared.ok("types", "remove", name)
 
 
+def test_a_type_change_that_would_break_a_kpi_is_refused(shared, tmp_path):
+    """A KPI measures fields of its type: a change that takes such a field away (or gives
+    it another type), or removes the type, is refused naming the KPI — else `kpi list`
+    and the dashboard would lose it, or every KPI command fail."""
+    name, kpi = unique("kind"), unique("kpi")
+    shared.ok("types", "add", write(tmp_path, type_def(name)))
+    shared.ok("kpi", "add", write(tmp_path, {"name": kpi, "entity": name, "measure": {"avg": "n"}}))
+    changed = type_def(name)
+    changed["schema"]["properties"]["n"] = {"type": "string"}
+    changed["indexes"] = []
+    before = shared.json("types", "show", name)
+    for extra in ((), ("--dry-run",)):
+        r = shared("types", "update", write(tmp_path, changed), *extra)
+        assert r.exit_code != 0 and f"would break 1 KPI(s): {kpi}" in r.stderr, r.stderr
+        assert f"/kpis/{kpi}" in r.stderr and "Traceback" not in r.stderr
+    assert shared.json("types", "show", name) == before
+    assert f"removing entity type '{name}' would break 1 KPI(s): {kpi}" in shared.fails("types", "remove", name)
+    assert name in {t["name"] for t in shared.json("types", "list")}
+    shared.json("records", "create", name, "--data", '{"title": "x", "n": 4}')
+    assert shared.json("kpi", "compute", kpi)["value"] == 4
+    # A change that keeps the KPI's field is applied.
+    kept = type_def(name)
+    kept["schema"]["properties"]["note"] = {"type": "string"}
+    assert "change applied" in shared.ok("types", "update", write(tmp_path, kept))
+
+
 # -- relationship types ------------------------------------------------------------------
 def test_reltypes_list_add_remove(shared, tmp_path):
     rel = unique("rel")

@@ -84,7 +84,8 @@ def test_dashboard_shows_kpi_cards_per_plugin_with_trends_in_the_users_scope(kpi
     card = re.search(r'<article class="card" id="kpi-avg_age">(.*?)</article>', page, re.S).group(1)
     assert '<p class="value">40 ' in card and "<svg" not in card  # no time field: no trend
     card = re.search(r'id="kpi-broken">(.*?)</article>', page, re.S).group(1)
-    assert "KPI broken failed" in card  # shown on its card; the other cards still work
+    assert "KPI broken failed in plugin &#39;peoplekpis&#39; (see the server log)" in card  # the others still work
+    assert "oops" not in card  # the exception's text is for the log
     # Another user sees their own scope only: no rights on person means no values.
     with p.connection() as conn:
         accounts.create_user(conn, "viewer", "root", [], "pw")
@@ -138,6 +139,24 @@ def test_type_edit_checks_impact_and_applies_only_when_clean(org):
     r = b.post("/types/person", {"definition": body, "action": "apply"})
     assert r.status_code == 302 and "updated to version 2" in text(b.followed)
     assert "Age (years)" in text(b.followed)
+
+
+def test_type_edit_refuses_a_change_that_breaks_a_kpi(org):
+    import orjson
+
+    from xrm_core import kpis
+    with org.connection() as conn:
+        kpis.add(org, conn, {"name": "mean_age", "entity": "person", "measure": {"avg": "age"}})
+    b = Browser(org)
+    b.login()
+    d = _definition(org)
+    d["schema"]["properties"]["age"] = {"type": "string"}
+    d["indexes"] = [i for i in d.get("indexes", []) if i != "age"]
+    for action in ("check", "apply"):
+        r = b.post("/types/person", {"definition": orjson.dumps(d).decode(), "action": action})
+        assert r.status_code == 422 and "would break 1 KPI(s): mean_age" in text(r), action
+    with org.session() as s:
+        assert s.entity_type("person").version == 1
 
 
 def test_type_edit_reports_bad_json_and_renames(org):

@@ -177,6 +177,30 @@ def test_a_long_timeline_shows_the_latest_entries_and_pages_back(browser, org, m
         assert shown(text(browser.get(f"/r/person/{a.id}?older={junk}")))[0] == "call number 5", junk
 
 
+def test_a_dotted_title_field_titles_lists_and_pages(org, make_platform):
+    from conftest import PERSON, PersonPlugin
+    from xrm_core import accounts
+    from xrm_core.plugins import hookimpl
+
+    class Nested(PersonPlugin):
+        @hookimpl
+        def xrm_entity_types(self):
+            return [PERSON, {"name": "card", "title_field": "who.name",
+                             "schema": {"type": "object", "properties": {
+                                 "who": {"type": "object", "properties": {"name": {"type": "string"}}},
+                                 "note": {"type": "string"}}}}]
+
+    p = make_platform(Nested())
+    with p.connection() as conn:
+        accounts.set_password(conn, "admin", "secret")
+    with p.session() as s:
+        rec = s.create("card", {"who": {"name": "Ada Card"}, "note": "n"})
+    b = Browser(p)
+    b.login()
+    assert f'href="/r/card/{rec.id}">Ada Card</a>' in text(b.get("/r/card"))
+    assert "Ada Card" in text(b.get(f"/r/card/{rec.id}"))
+
+
 def test_log_an_interaction(browser, org):
     a = _make(org, "admin", name="Ada")
     browser.login()

@@ -79,7 +79,9 @@ def records_list(c, type_name, where, sort, limit, as_user, as_json):
     title = et.title_field
     cols = [title] if title else []
     cols += [f for f in list(et.properties())[:5] if f != title][: 4 if title else 5]
-    table([[r.id] + [_cell(r.data.get(f)) for f in cols] + [r.unit] for r in items],
+    from ..fields import value_at  # here: the module imports SQLAlchemy
+    table([[r.id] + [_cell(value_at(r.data, f) if f == title else r.data.get(f)) for f in cols] + [r.unit]
+           for r in items],
           ["ID"] + [f.upper() for f in cols] + ["UNIT"])
 
 
@@ -160,10 +162,11 @@ def related(c, record_id, rel, as_user, as_json):
     with c.session(as_user, write=False) as s:
         items = s.related(record_id, rel)
         labels = {n: s.relationship_type(n) for n in {i["relationship"]["type"] for i in items}}
+        from ..fields import value_at  # here: the module imports SQLAlchemy
         titles = {}
         for i in items:
             et = s.entity_type(i["record"].type)
-            titles[i["record"].id] = i["record"].data.get(et.title_field) if et.title_field else None
+            titles[i["record"].id] = value_at(i["record"].data, et.title_field) if et.title_field else None
     if as_json:
         emit_json([{**i, "record": i["record"].to_dict()} for i in items])
         return

@@ -126,11 +126,13 @@ def _warn_unchecked_formats(d: dict) -> None:
 @pass_ctx
 def types_update(c, file, dry_run, as_user, as_json):
     """Replace a type's definition from FILE, if every stored record stays valid."""
-    from .. import entity_types
+    from .. import entity_types, kpis
     d = _load_definition(file)
     try:
         with _about(file), c.admin_connection(as_user) as conn:
+            before = entity_types.load_all(conn)
             report = entity_types.update(conn, d, dry_run=dry_run)
+            kpis.check_type_change(c.platform, conn, before, d["name"], d)
         _warn_unchecked_formats(d)
     except ValidationError as e:
         if as_json and "impact" in e.extra:
@@ -153,9 +155,11 @@ def types_update(c, file, dry_run, as_user, as_json):
 @pass_ctx
 def types_remove(c, name, as_user):
     """Remove a type that has no records."""
-    from .. import entity_types
+    from .. import entity_types, kpis
     with c.admin_connection(as_user) as conn:
+        before = entity_types.load_all(conn)
         entity_types.remove(conn, name)
+        kpis.check_type_change(c.platform, conn, before, name, None)
     click.echo(f"entity type {name!r} removed")
 
 

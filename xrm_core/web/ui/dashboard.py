@@ -11,7 +11,7 @@ from flask import current_app, render_template, request
 from markupsafe import Markup, escape
 
 from ... import kpis
-from ...errors import XrmError
+from ...errors import PluginError, XrmError
 from .common import acting, blueprint
 from .i18n import tr
 from .listing import type_label
@@ -84,6 +84,9 @@ def card(s, kpi, periods) -> dict:
             if getattr(kpi, "time_field", None):
                 trend = [kpis.compute(s, kpi.name, a, b)["value"] for a, b in periods]
                 out["spark"] = sparkline(trend, out["label"])
+    except PluginError as e:  # a crash: its details are for the log, not for every viewer
+        current_app.logger.error("KPI %s failed: %s", kpi.name, e.message, exc_info=e.__cause__)
+        out["error"] = f"KPI {kpi.name} failed in plugin {e.plugin!r} (see the server log)"
     except XrmError as e:
         out["error"] = e.message
     except Exception:  # noqa: BLE001 — a plugin's Python KPI may fail in any way

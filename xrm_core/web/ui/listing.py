@@ -38,8 +38,9 @@ def columns(et) -> list[str]:
     """The title field, then the first other top-level properties."""
     names = list(et.properties())
     title = et.title_field
-    if title in names:
-        names.remove(title)
+    if title:  # a dotted title (``person.name``) is no top-level property, and still comes first
+        if title in names:
+            names.remove(title)
         names.insert(0, title)
     return names[:MAX_COLUMNS]
 

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ... import db
+from ...fields import value_at
 from ...history import merge_patch
 from ...errors import Conflict, NotFound, PreconditionFailed, ValidationError, XrmError
 from . import forms, listing
@@ -41,7 +42,8 @@ def list_records(type_name: str):
     return render_template("list.html", et=et, items=items, columns=cols, q=q, rows=rows, error=error,
                            fields=list(et.properties()), ops=listing.OPS, next_args=next_args,
                            paged=bool(after), can_create=can_create,
-                           label=lambda n: listing.field_label(et, n), type_label=listing.type_label(et, True))
+                           label=lambda n: listing.field_label(et, n), type_label=listing.type_label(et, True),
+                           cell=lambda data, c: value_at(data, c) if c == et.title_field else data.get(c))
 
 
 @bp.get("/<type_name>/export.csv")
@@ -139,7 +141,7 @@ class _RowView:
 
 
 def _title_of(et, rec) -> str:
-    value = rec.data.get(et.title_field) if et.title_field else None
+    value = value_at(rec.data, et.title_field) if et.title_field else None  # it may be dotted
     return str(value) if value not in (None, "") else rec.id
 
 

@@ -7,7 +7,7 @@ import orjson
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ... import entity_types
+from ... import entity_types, kpis
 from ...errors import XrmError
 from . import forms, listing
 from .common import acting, blueprint, platform
@@ -64,7 +64,9 @@ def _check_or_apply(name: str, text: str, apply: bool):
         return None, [{"pointer": "/name", "message": _("the definition must keep the name %(name)s", name=name)}], False
     try:
         with platform().connection() as conn:
+            before = entity_types.load_all(conn)
             report = entity_types.update(conn, definition, dry_run=not apply)
+            kpis.check_type_change(platform(), conn, before, name, definition)
     except XrmError as e:
         report = e.extra.get("impact")
         errors = e.errors or [{"pointer": "", "message": e.message}]
