@@ -16,11 +16,11 @@ import math
 import re
 
 import orjson
-from sqlalchemy import and_, false, or_, true
+from sqlalchemy import and_, false, func, literal_column, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from .errors import ValidationError
-from .fields import FIELD_RE, NUMERIC, field_expr
+from .fields import FIELD_RE, NUMERIC, check_field, field_expr
 from .validation import pointer as json_pointer
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "exists")
@@ -38,8 +38,9 @@ def coerce(value, json_type: str | None, where: str, dialect: str):
     """Convert a filter value to what the field's SQL expression compares against.
 
     Numbers for ``integer``/``number`` fields (finite only), booleans for ``boolean``, the
-    JSON text of scalars for ``string`` fields and, on PostgreSQL, for untyped fields
-    (``data #>>`` yields text there). ``None`` stays ``None``.
+    JSON text of scalars for ``string`` fields; for a field of no single type (untyped, or
+    several types) the value as given, whose JSON type selects the stored values it is
+    compared with (:func:`term_clause`). ``None`` stays ``None``.
     """
     if value is None:
         return None
@@ -70,9 +71,9 @@ def coerce(value, json_type: str | None, where: str, dialect: str):
         raise _bad(where, f"cannot compare a field of type {json_type}; use exists")
     if isinstance(value, (dict, list)):
         raise _bad(where, "value must be a string, number or boolean")
-    if json_type == "string" or dialect == "postgresql":
+    if json_type == "string":
         return value if isinstance(value, str) else orjson.dumps(value).decode()
-    return value
+    return value  # an untyped field: the value's own JSON type decides what it matches
 
 
 def filter_terms(dialect: str, et, where: dict, pointer_prefix: str = "/where") -> list[tuple]:
@@ -148,6 +149,8 @@ def term_clause(dialect: str, term, table: str = "xrm_records", bind=None) -> Co
     expr = field_expr(dialect, fname, jt, table)
     if op == "exists":
         return expr.isnot(None) if v else expr.is_(None)
+    if jt is None and v is not None:
+        return _untyped_clause(dialect, fname, table, op, v, b)
     if op == "in":
         return expr.in_([b(x) for x in v]) if v else false()
     if v is None:
@@ -157,6 +160,59 @@ def term_clause(dialect: str, term, table: str = "xrm_records", bind=None) -> Co
     if op == "ne":
         return or_(expr.is_(None), expr != b(v))
     return getattr(expr, COMPARE[op])(b(v))
+
+
+def _kind_of(value) -> str:
+    return "boolean" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else "string"
+
+
+def _typed(dialect: str, fname: str, table: str, kind: str) -> ColumnElement:
+    """The field's value where it holds JSON of ``kind`` (number, string, boolean), else NULL.
+
+    Strings are read by the plain field expression, so an expression index on an untyped
+    field still serves them; the JSON type is checked beside it (:func:`_is_kind`)."""
+    if kind == "string":
+        return field_expr(dialect, fname, None, table)
+    parts = check_field(fname)
+    col = f"{table}.data"
+    if dialect == "postgresql":
+        path = "{" + ",".join(parts) + "}"
+        cast = "numeric" if kind == "number" else "boolean"
+        # CASE, not AND: PostgreSQL may evaluate a cast before the test beside it.
+        return literal_column(f"(CASE WHEN jsonb_typeof({col} #> '{path}') = '{kind}' "
+                              f"THEN ({col} #>> '{path}')::{cast} END)")
+    jpath = "$." + ".".join(parts)
+    kinds = "'integer', 'real'" if kind == "number" else "'true', 'false'"
+    return literal_column(f"(CASE WHEN json_type({col}, '{jpath}') IN ({kinds}) "
+                          f"THEN json_extract({col}, '{jpath}') END)")
+
+
+def _is_string(dialect: str, fname: str, table: str) -> ColumnElement:
+    parts = check_field(fname)
+    col = f"{table}.data"
+    if dialect == "postgresql":
+        return literal_column(f"jsonb_typeof({col} #> '{{{','.join(parts)}}}')") == literal_column("'string'")
+    return literal_column(f"json_type({col}, '$.{'.'.join(parts)}')") == literal_column("'text'")
+
+
+def _untyped_clause(dialect: str, fname: str, table: str, op: str, v, b) -> ColumnElement:
+    """A condition on a field of no single schema type: a value matches stored values of its
+    own JSON type only (5 matches 5 and 5.0, not "5"; ``lt 10`` compares numbers with
+    numbers), the same on both engines — SQLite would otherwise order every number before
+    every string, and PostgreSQL compare the JSON texts."""
+    def one(value, cmp):
+        kind = _kind_of(value)
+        view = _typed(dialect, fname, table, kind)
+        cond = getattr(view, cmp)(b(value))
+        return and_(_is_string(dialect, fname, table), cond) if kind == "string" else cond
+
+    if op == "in":
+        return or_(*[one(x, "__eq__") for x in v]) if v else false()
+    if op == "eq":
+        return one(v, "__eq__")
+    if op == "ne":  # absent, or of another type, or another value of this type
+        return not_(func.coalesce(one(v, "__eq__"), false()))
+    return one(v, COMPARE[op])
 
 
 def compile_filter(dialect: str, et, where: dict, pointer_prefix: str = "/where",

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from . import db
 from .errors import PermissionDenied, ValidationError
-from .fields import FIELD_RE, type_literal
+from .fields import FIELD_RE, field_expr, type_literal
 from .filters import filter_terms, order_by, term_clause, term_values
 from .records import COLUMNS, Record, _from_rows
 
@@ -56,19 +56,24 @@ class _Plan:
 
 
 def list_records(s: "Session", type_name: str, where: dict | None = None, limit: int = 100,
-                 sort: list[str] | None = None, after: tuple | None = None) -> list[Record]:
+                 sort: list[str] | None = None, after: tuple | None = None,
+                 search: str | None = None) -> list[Record]:
     """Up to ``limit`` records of a type matching filter ``where``, scoped, ordered by ``sort``.
 
     ``after`` is the keyset cursor: the sort values and id of the last row already seen.
-    PermissionDenied if the caller holds no read grant on the type at all; ValidationError
-    (with a JSON pointer) for a bad filter, sort or cursor, before any SQL runs.
+    ``search`` keeps the records whose title field contains that text, in any case (ASCII
+    letters on SQLite, every letter on PostgreSQL): what a person types in a search box,
+    beside the filter language. PermissionDenied if the caller holds no read grant on the
+    type at all; ValidationError (with a JSON pointer) for a bad filter, sort or cursor,
+    before any SQL runs.
     """
-    sql, params = list_query(s, type_name, where, limit, sort, after)
+    sql, params = list_query(s, type_name, where, limit, sort, after, search)
     return _from_rows(s, _run(s, sql, params))
 
 
 def list_query(s: "Session", type_name: str, where: dict | None = None, limit: int = 100,
-               sort: list[str] | None = None, after: tuple | None = None) -> tuple[str, object]:
+               sort: list[str] | None = None, after: tuple | None = None,
+               search: str | None = None) -> tuple[str, object]:
     """The SQL text and driver parameters :func:`list_records` runs (for EXPLAIN and tests)."""
     et = s.entity_type(type_name)
     actor = s.actor
@@ -87,17 +92,22 @@ def list_query(s: "Session", type_name: str, where: dict | None = None, limit: i
             raise ValidationError(f"the cursor needs {len(sort) + 1} value(s): the sort values and the id",
                                   [{"pointer": "/cursor", "message": "wrong number of values"}])
         after = tuple(after)
+    if search is not None and not et.title_field:
+        raise ValidationError(f"{et.name} has no title field to search", [{"pointer": "/search", "message": "no title_field"}])
+    if search is not None and "\x00" in search:
+        raise ValidationError("the search text holds a NUL character", [{"pointer": "/search", "message": "NUL"}])
     # Everything the SQL text depends on. Field types are part of it: two databases may hold
     # different definitions of the same type name and version.
     key = (s.conn.dialect.name, s.conn.dialect.paramstyle, et.name, et.version, depth, limit,
            tuple(et.field_type(f) if FIELD_RE.match(f) and et.has_field(f) else None
                  for f in (x[1:] if x.startswith("-") else x for x in sort)),
            tuple(sort), tuple((f, jt, op, v if op == "exists" else _kind(v)) for f, jt, op, v in terms),
-           None if after is None else tuple(_kind(v) for v in after))
-    values = scope_values + term_values(terms) + ([v for v in after if v is not None] if after else [])
+           None if after is None else tuple(_kind(v) for v in after), search is not None)
+    values = scope_values + term_values(terms) + ([_contains(search)] if search is not None else []) \
+        + ([v for v in after if v is not None] if after else [])
     plan = _plans.get(key)
     if plan is None:
-        plan = _prepare(s, et, terms, sort, after, limit)
+        plan = _prepare(s, et, terms, sort, after, limit, search is not None)
         _plans[key] = plan
         if len(_plans) > CACHE_SIZE:
             _plans.popitem(last=False)
@@ -116,7 +126,12 @@ def _kind(value):
     return type(value)
 
 
-def _prepare(s: "Session", et, terms, sort, after, limit) -> _Plan:
+def _contains(text: str) -> str:
+    """The LIKE pattern of a search: the text anywhere, its own % _ \\ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _prepare(s: "Session", et, terms, sort, after, limit, search: bool = False) -> _Plan:
     """Build and compile the statement of one shape, binding values by name in call order."""
     names: list[str] = []
 
@@ -128,6 +143,11 @@ def _prepare(s: "Session", et, terms, sort, after, limit) -> _Plan:
     dialect = s.dialect
     conds = [R.c.type == type_literal(et.name), s.actor.clause(et.name, "read", bind=bind)]
     conds += [term_clause(dialect, t, bind=bind) for t in terms]
+    if search:
+        title = field_expr(dialect, et.title_field, None)
+        # LIKE ignores the case of ASCII letters on SQLite; ILIKE of every letter on PostgreSQL.
+        conds.append(title.ilike(bind(None), escape="\\") if dialect == "postgresql"
+                     else title.like(bind(None), escape="\\"))
     keys, order = order_by(dialect, et, sort)
     if after is not None:
         conds.append(_after(keys, after, bind))

@@ -176,8 +176,9 @@ class Session:
         return records.get(self, record_id)
 
     def list(self, type_name: str, where: dict | None = None, limit: int = 100,
-             sort: list[str] | None = None, after: tuple | None = None) -> list[records.Record]:
-        return listing.list_records(self, type_name, where, limit, sort, after)
+             sort: list[str] | None = None, after: tuple | None = None,
+             search: str | None = None) -> list[records.Record]:
+        return listing.list_records(self, type_name, where, limit, sort, after, search)
 
     def update(self, record_id: str, patch: dict, if_version: int | None = None) -> records.Record:
         return records.update(self, record_id, patch, if_version)

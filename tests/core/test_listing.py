@@ -230,3 +230,24 @@ def test_json_ready_form_serialises_like_the_dict(people):
         for fresh in s.list("person"):
             decoded = s.get(fresh.id)
             assert orjson.loads(orjson.dumps(fresh.to_json_ready())) == decoded.to_dict()
+
+
+def test_search_finds_the_text_anywhere_in_the_title_in_any_case(platform):
+    names = ["Ada Lovelace", "ADAM", "Madame X", "Bob", "100% sure", "a_b", "back\\slash", "Nadia Ådal"]
+    with platform.session() as s:
+        for n in names:
+            s.create("person", {"name": n})
+        s.create("note", {"text": "no title field? it has one"})
+
+        def found(text, **kw):
+            return sorted(r.data["name"] for r in s.list("person", search=text, **kw))
+
+        assert found("ada") == ["ADAM", "Ada Lovelace", "Madame X"]
+        assert found("Ådal") == ["Nadia Ådal"]  # beyond ASCII the case matters on SQLite
+        assert found("LOVE") == ["Ada Lovelace"]
+        assert found("%") == ["100% sure"] and found("_") == ["a_b"] and found("\\") == ["back\\slash"]
+        assert found("zzz") == []
+        assert found("ada", where={"name": {"ne": "ADAM"}}) == ["Ada Lovelace", "Madame X"]
+        assert found("ada", limit=2, sort=["name"]) == ["ADAM", "Ada Lovelace"]
+        with pytest.raises(ValidationError, match="NUL"):
+            s.list("person", search="a\x00")

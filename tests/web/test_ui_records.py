@@ -76,6 +76,9 @@ def test_filters_search_and_paging(browser, org, monkeypatch):
     assert re.findall(r">(N\d)<", page) == ["N2"]
     page = text(browser.get("/r/person?q=N"))
     assert "Other" not in page and len(re.findall(r">(N\d)<", page)) == 7
+    page = text(browser.get("/r/person?q=tHe"))  # anywhere in the title, in any case
+    assert ">Other<" in page and not re.findall(r">(N\d)<", page)
+    assert "Other" in text(browser.get("/r/person/export.csv?q=ther"))
     # Only the type's own fields: anything else is refused with the pointer, no rows shown.
     r = browser.get("/r/person?ff=owner_id&fo=eq&fv=1")
     assert "is not a field of person" in text(r) and "/where/owner_id" in text(r) and ">N1<" not in text(r)  # a row cell; random tokens may contain "N1"

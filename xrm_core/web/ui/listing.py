@@ -51,8 +51,8 @@ def filter_rows(args) -> list[tuple[str, str, str]]:
     return [(f, o, v) for f, o, v in rows if f.strip()]
 
 
-def where_of(et, rows, q: str | None) -> dict:
-    """The core filter for the filter rows and the search text."""
+def where_of(et, rows) -> dict:
+    """The core filter for the filter rows (the search text is :func:`search_of`)."""
     where: dict = {}
     for fname, op, value in rows:
         op = op or "eq"
@@ -65,9 +65,13 @@ def where_of(et, rows, q: str | None) -> dict:
         cond = where.setdefault(fname, {})
         if isinstance(cond, dict):
             cond[op] = v
-    if q and et.title_field:
-        where.setdefault(et.title_field, {}).update({"gte": q, "lt": q + "\U0010ffff"})
     return where
+
+
+def search_of(et, q: str | None) -> str | None:
+    """The text searched for in the title field, any case (``Session.list(search=…)``);
+    None when there is none or the type has no title field."""
+    return q if q and et.title_field else None
 
 
 #: A signed number or a phone number: starts like a formula, but with no letters, ``|`` or

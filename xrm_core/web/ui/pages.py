@@ -27,8 +27,9 @@ def list_records(type_name: str):
         et = s.entity_type(type_name)  # unknown: NotFound, a 404 page
         items, error = [], None
         try:
-            where = listing.where_of(et, rows, q)
-            items = s.list(et.name, where, limit=PAGE_SIZE + 1, after=(after,) if after else None)
+            where = listing.where_of(et, rows)
+            items = s.list(et.name, where, limit=PAGE_SIZE + 1, after=(after,) if after else None,
+                           search=listing.search_of(et, q))
         except ValidationError as e:
             error = e
         more = len(items) > PAGE_SIZE
@@ -52,8 +53,8 @@ def export_csv(type_name: str):
     q = request.args.get("q", "").strip()
     with acting() as s:
         et = s.entity_type(type_name)  # unknown: NotFound, a 404 page
-        where = listing.where_of(et, listing.filter_rows(request.args), q)
-        items = s.list(et.name, where, limit=EXPORT_LIMIT)
+        where = listing.where_of(et, listing.filter_rows(request.args))
+        items = s.list(et.name, where, limit=EXPORT_LIMIT, search=listing.search_of(et, q))
     body = listing.csv_text(et, items)
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{et.name}.csv"'})

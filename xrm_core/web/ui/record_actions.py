@@ -90,9 +90,9 @@ def link_candidates(type_name: str, record_id: str):
         rec = _record(s, type_name, record_id)
         choice = _choice(s, rec, request.args.get("rel", ""))
         other = s.entity_type(choice["other"])
-        where = listing.where_of(other, [], q)
         linked = {item["record"].id for item in s.related(rec.id, choice["value"].split(":")[0])}
-        items = [r for r in s.list(other.name, where, limit=CANDIDATES) if r.id != rec.id]
+        items = [r for r in s.list(other.name, limit=CANDIDATES, search=listing.search_of(other, q))
+                 if r.id != rec.id]
         et = s.entity_type(rec.type)
         rows = [{"id": r.id, "title": _title(s, r), "linked": r.id in linked} for r in items]
     return render_template("link.html", et=et, rec=rec, title=_title_of(et, rec), choice=choice, q=q,
