@@ -64,7 +64,9 @@ def schema_types(root: dict, sub, depth: int = 0) -> frozenset | None:
     """JSON types a subschema allows (``integer`` folded into ``number`` when both), or None for any."""
     if not isinstance(sub, dict) or depth > 20:
         return None
-    sub = _resolve(root, sub, depth)
+    if not ("type" in sub or "const" in sub or "enum" in sub):
+        # A node's own type keywords come first: 2020-12 allows them beside a $ref.
+        sub = _resolve(root, sub, depth)
     t = sub.get("type")
     if isinstance(t, str):
         types = {t}

@@ -191,3 +191,13 @@ def test_digit_group_underscores_are_not_numbers(kind):
         with pytest.raises(ValueError, match=f"is not an? {kind}"):
             col.read(cell)
     assert col.read("1000") == 1000
+
+
+def test_a_type_beside_a_ref_decides_how_a_cell_is_read():
+    """2020-12 allows keywords beside ``$ref``: ``{"$ref": "#/$defs/code", "type": "integer"}``
+    reads "7" as the integer 7, not as the referenced schema's text."""
+    from xrm_core.csvcells import schema_types
+    root = {"$defs": {"code": {"type": ["integer", "string"]}, "plain": {"type": "string"}}}
+    assert schema_types(root, {"$ref": "#/$defs/code", "type": "integer"}) == frozenset({"integer"})
+    assert schema_types(root, {"$ref": "#/$defs/plain"}) == frozenset({"string"})
+    assert schema_types(root, {"$ref": "#/$defs/code"}) == frozenset({"integer", "string"})
