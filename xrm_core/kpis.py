@@ -17,10 +17,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import orjson
 from sqlalchemy import (
-    TIMESTAMP, Connection, and_, case, cast, extract, func, insert, literal, literal_column, select, true,
+    TIMESTAMP, Connection, Date, Integer, and_, case, cast, extract, func, insert, literal, literal_column, or_,
+    select, true, type_coerce,
 )
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import Text, TypeDecorator
 
 from . import db
 from .errors import Conflict, DefinitionError, NotFound, PluginError, ValidationError, XrmError
@@ -35,10 +38,19 @@ if TYPE_CHECKING:
 R = db.records
 DURATION_DIVISOR = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-#: What PostgreSQL may cast to a timestamp: an ISO date, optionally with a time and offset.
-#: Anything else is skipped (as SQLite's julianday() does) instead of failing the query.
-PG_ISO_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?)?$"
-PG_HAS_OFFSET = r"[Tt ][0-9:.]+([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$"
+#: The date-times (and dates) a duration reads, the same on both engines: RFC 3339 with a
+#: real calendar day (no 2025-02-30, no year 0000), hours 00–23, minutes and seconds 00–59,
+#: an offset written ±HH:MM up to ±14:59 (SQLite's limit) or Z. Anything else is skipped
+#: (NULL) instead of failing the query (PostgreSQL's cast) or being read some other way
+#: (SQLite's julianday() takes "12:30", "now", a Julian day number, 2025-02-30).
+PG_ISO_TIME = (r"^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+               r"([Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?([Zz]|[+-](0[0-9]|1[0-4]):[0-5][0-9])?)?$")
+PG_HAS_OFFSET = r"[Tt ][0-9:.]+([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+#: SQLite's side of PG_ISO_TIME (it has no regular expressions): the date and HH:MM as GLOB
+#: patterns; julianday() refuses the rest (seconds past 59, offsets past ±14:59).
+SQLITE_ISO_DATE = "[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]"
+SQLITE_ISO_TIME = SQLITE_ISO_DATE + "[Tt ][01][0-9]:[0-5][0-9]*"
+SQLITE_ISO_TIME_23 = SQLITE_ISO_DATE + "[Tt ]2[0-3]:[0-5][0-9]*"
 #: Group keys cannot be arrays or objects: engines render them differently.
 UNGROUPABLE = {"array", "object"}
 
@@ -141,7 +153,12 @@ class KPIContext:
         return and_(*conds) if conds else true()
 
     def group_key(self, entity: str) -> ColumnElement | None:
-        """SQL expression of the ``--by`` field of ``entity``, or None when not grouping."""
+        """SQL expression of the ``--by`` field of ``entity``, or None when not grouping.
+
+        A field of no single schema type is grouped by its JSON value, read back as that
+        value on both engines (``5``, ``"5"`` and ``true`` are three groups); JSON null and
+        an absent field are the missing key.
+        """
         if not self.by:
             return None
         et = _field_of(self.entity_type(entity), self.by, "/by")
@@ -149,6 +166,8 @@ class KPIContext:
         if jt in UNGROUPABLE:
             raise ValidationError(f"cannot group by {self.by!r}: it is an {jt}",
                                   [{"pointer": "/by", "message": f"{jt} fields have no single value to group by"}])
+        if jt is None:
+            return _json_value(self.dialect, self.by)
         return field_expr(self.dialect, self.by, jt)
 
     def scalar(self, stmt):
@@ -364,9 +383,9 @@ class DeclarativeKPI:
             value = 100.0 * (promoters - detractors) / func.nullif(n, 0)
         elif kind == "avg_duration":
             start, end = (field_expr(ctx.dialect, f, "string") for f in m[kind])
-            seconds = _epoch_seconds(ctx.dialect, end) - _epoch_seconds(ctx.dialect, start)
-            value = func.avg(seconds / float(DURATION_DIVISOR[d.get("in", "hours")]))
-            n = func.count(seconds)
+            ms = _epoch_ms(ctx.dialect, end) - _epoch_ms(ctx.dialect, start)
+            value = func.avg(ms / (1000.0 * DURATION_DIVISOR[d.get("in", "hours")]))
+            n = func.count(ms)
         else:
             raise DefinitionError(f"unknown measure {kind!r}")
         return (value * scale if scale is not None else value), n
@@ -393,10 +412,12 @@ class DeclarativeKPI:
         """
         f = self._field(ctx, self.definition["measure"]["median"])
         part = [key] if key is not None else None
+        # Records without a value sort last and are not counted: a group that has none keeps
+        # its row 1 (NULL) and comes out as n 0, as it does for the other measures.
         inner = (select((key if key is not None else literal_column("NULL")).label("k"), f.label("v"),
-                        func.row_number().over(partition_by=part, order_by=f).label("rn"),
-                        func.count().over(partition_by=part).label("c"))
-                 .select_from(R).where(base, f.isnot(None)).subquery())
+                        func.row_number().over(partition_by=part, order_by=f.asc().nulls_last()).label("rn"),
+                        func.count(f).over(partition_by=part).label("c"))
+                 .select_from(R).where(base).subquery())
         mid = and_(inner.c.rn >= (inner.c.c + 1) // 2, inner.c.rn <= (inner.c.c + 2) // 2)
         value = func.avg(inner.c.v)
         if "scale" in self.definition:
@@ -476,18 +497,70 @@ def _field_of(et, path: str, pointer: str):
     return et
 
 
-def _epoch_seconds(dialect: str, expr: ColumnElement) -> ColumnElement:
-    """Seconds since an epoch of a date or date-time string; NULL when it is not one.
+def _epoch_ms(dialect: str, expr: ColumnElement) -> ColumnElement:
+    """Whole milliseconds since an epoch of a date or date-time string (:data:`PG_ISO_TIME`);
+    NULL when it is not one.
 
     Offsets are honoured; dates and date-times without an offset are read as UTC on both
     engines, so a duration never depends on the server's time zone (and its DST changes).
+    Milliseconds are SQLite's resolution; they are whole numbers so that a difference is
+    exact (seconds from a float Julian day are off by up to 40 µs: 0.25 s came out 0.249969).
     """
     if dialect == "postgresql":
         ts = case((expr.op("~")(literal(PG_HAS_OFFSET)), cast(expr, TIMESTAMP(timezone=True))),
                   else_=func.timezone("UTC", cast(expr, TIMESTAMP())))
-        return case((expr.op("~")(literal(PG_ISO_TIME)), extract("epoch", ts)), else_=None)
+        # Rounded half up, as SQLite rounds a fraction of a second to milliseconds.
+        ms = func.floor(extract("epoch", ts) * 1000 + 0.5)
+        # The regular expression checks the form; the day must also exist in its month (the
+        # cast fails the whole query on 2025-02-30). Nested CASEs keep that order.
+        first = cast(func.substr(expr, 1, 7).concat("-01"), Date)
+        real_day = func.to_char(first + (cast(func.substr(expr, 9, 2), Integer) - 1), "YYYY-MM-DD") \
+            == func.substr(expr, 1, 10)
+        return case((expr.op("~")(literal(PG_ISO_TIME)), case((real_day, ms), else_=None)), else_=None)
     # RFC 3339 allows a lower-case "t" (and "z"); SQLite's julianday reads only "T".
-    return func.julianday(func.upper(expr)) * 86400.0
+    day = func.substr(expr, 1, 10)
+    well_formed = and_(
+        or_(expr.op("GLOB")(literal(SQLITE_ISO_DATE)), expr.op("GLOB")(literal(SQLITE_ISO_TIME)),
+            expr.op("GLOB")(literal(SQLITE_ISO_TIME_23))),
+        func.substr(expr, 1, 4) != "0000",
+        # date() of a Julian day normalises 2025-02-30 to 2025-03-02: only a real day is itself
+        func.date(func.julianday(day)) == day,
+        # julianday() also reads a space before the offset or after the value
+        func.instr(func.substr(expr, 12), " ") == 0,
+    )
+    return case((well_formed, func.round(func.julianday(func.upper(expr)) * 86400000.0)), else_=None)
+
+
+class _JsonText(TypeDecorator):
+    """A column of JSON text, read back as the scalar it encodes; an array or object stays
+    JSON text (keys sorted, no spaces: the same on both engines, and usable as a dict key)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        decoded = orjson.loads(value)
+        return orjson.dumps(decoded, option=orjson.OPT_SORT_KEYS).decode() \
+            if isinstance(decoded, (dict, list)) else decoded
+
+
+def _json_value(dialect: str, path: str) -> ColumnElement:
+    """The value of data field ``path`` as JSON text (NULL when absent or null), typed to be
+    read back as that value: SQLite's json_extract() answers true as 1 and PostgreSQL's
+    ``#>>`` every value as text, so neither can tell 5, "5" and true apart."""
+    parts = check_field(path)
+    col = f"{R.name}.data"
+    if dialect == "postgresql":
+        sql = f"NULLIF(({col} #> '{{{','.join(parts)}}}')::text, 'null')"
+    else:
+        jpath = "$." + ".".join(parts)
+        # json_quote() leaves an object or array json_extract() gives as it is, and turns
+        # SQL NULL (absent, or JSON null) into 'null'
+        sql = (f"NULLIF(CASE json_type({col}, '{jpath}') WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+               f"ELSE json_quote(json_extract({col}, '{jpath}')) END, 'null')")
+    return type_coerce(literal_column(sql), _JsonText())
 
 
 def _float(v):
