@@ -3,7 +3,9 @@
 One :class:`Field` per top-level property: ``enum`` → select, ``boolean`` → checkbox,
 ``integer``/``number`` → number input, ``format: date`` → date input, ``format: date-time``
 → datetime-local (read and written as UTC, ``Z``), long strings → textarea, arrays and
-objects → a JSON textarea, and references → a picker of visible records.
+objects → a JSON textarea, and references → a picker of visible records. A property's
+``default`` fills the new-record form; a ``readOnly`` one is shown but not taken from the form
+(except on create when it is required: nothing else could set it).
 
 A property is a **reference** to records of type T when its schema says ``"x-ref": "T"``
 (next to any ``$ref``), or when it is named ``T_id``, T is a known entity type and its schema
@@ -35,6 +37,8 @@ class Field:
     ref: str | None = None
     description: str = ""
     current: str = ""  # for a reference: the title of the record it names now
+    default: object = None  # the schema's ``default``, shown in the new-record form
+    readonly: bool = False  # ``readOnly``: shown, never read from the edit form
 
 
 def reference_type(et, name: str, known_types) -> str | None:
@@ -57,7 +61,8 @@ def build(et, known_types, label) -> list[Field]:
     for name, sub in et.properties().items():
         sub = sub if isinstance(sub, dict) else {}
         f = Field(name, label(name), _widget(et, name, sub), name in required,
-                  description=sub.get("description", "") if isinstance(sub.get("description"), str) else "")
+                  description=sub.get("description", "") if isinstance(sub.get("description"), str) else "",
+                  default=sub.get("default"), readonly=sub.get("readOnly") is True)
         if f.widget == "select":
             f.enum = list(sub["enum"])
             f.options = [(_enum_key(v), str(v)) for v in f.enum if v is not None]
@@ -111,6 +116,11 @@ def shown(f: Field, value) -> str:
     return str(value)
 
 
+def defaults(fields: list[Field]) -> dict:
+    """The new-record form's inputs as the schema's ``default`` values fill them."""
+    return {f.name: shown(f, f.default) for f in fields if f.default is not None}
+
+
 def parse(f: Field, raw: str):
     """The value of one submitted input (None when empty); ValueError with a message if bad."""
     if f.widget == "checkbox":
@@ -159,12 +169,17 @@ def read_form(fields: list[Field], form, original: dict | None = None):
     Without ``original`` (create), ``data`` holds the non-empty inputs. With it (edit),
     ``data`` is a JSON merge patch of what changed: an input left exactly as shown keeps the
     stored value (so a date-time with another offset is not rewritten), an emptied one
-    removes the attribute (``null``). ``errors`` maps field names to messages.
+    removes the attribute (``null``), and an edited JSON object is patched key by key, so a
+    key deleted in the text is removed (a plain object in a merge patch would keep it).
+    A ticked-off box of a required boolean is ``false`` (it cannot be left out).
+    ``errors`` maps field names to messages.
     """
     data, errors = {}, {}
     for f in fields:
+        if f.readonly and not (original is None and f.required):
+            continue  # readOnly: the value is not the form's to change
         raw = form.get(f.name, "")
-        if f.widget in ("textarea", "json"):
+        if f.widget in ("text", "textarea", "json"):
             raw = raw.replace("\r\n", "\n")  # browsers send a textarea's line breaks as CRLF
         if original is not None and raw == shown(f, original.get(f.name)):
             continue
@@ -173,33 +188,71 @@ def read_form(fields: list[Field], form, original: dict | None = None):
         except ValueError as e:
             errors[f.name] = str(e)
             continue
-        if f.widget == "checkbox" and value is None and original is not None and f.name in original:
-            value = False  # unticked a box that was ticked
+        if f.widget == "checkbox" and value is None and (f.required or (original is not None and f.name in original)):
+            value = False  # unticked a box that was ticked, or one that must be there
         if value is None and f.required:
             errors[f.name] = _("required")
         elif original is not None:
+            old = original.get(f.name)
+            if isinstance(old, dict) and isinstance(value, dict):
+                value = object_patch(old, value)
+                if not value:
+                    continue  # the same object, written differently
             data[f.name] = value  # None removes it (merge patch)
         elif value is not None:
             data[f.name] = value
     return data, errors
 
 
+def object_patch(old: dict, new: dict) -> dict:
+    """The RFC 7396 merge patch turning object ``old`` into ``new``: keys gone are ``null``,
+    nested objects patched the same way, anything else replaced."""
+    patch = {k: None for k in old if k not in new}
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(old.get(k), dict):
+            sub = object_patch(old[k], v)
+            if sub:
+                patch[k] = sub
+        elif k not in old or old[k] != v or type(old[k]) is not type(v):
+            patch[k] = v
+    return patch
+
+
 def field_errors(e: ValidationError, names) -> tuple[dict, list[str]]:
-    """Split a core ValidationError into ``{field: message}`` and messages for the whole form."""
+    """Split a core ValidationError into ``{field: message}`` and messages for the whole form.
+
+    Every error of a field is kept (a nested object may miss several keys), and a long value
+    quoted in a message is shortened: the input beside it holds the whole text."""
     by_field, general = {}, []
     for err in e.errors:
         # The core points every error at the field it is about, a missing required one
         # included (/data/NAME), so the pointer alone says which input to mark.
-        ptr, msg = err.get("pointer", ""), err.get("message", "")
+        ptr, msg = err.get("pointer", ""), _shorten(err.get("message", ""))
         parts = ptr.split("/")
         name = _unescape(parts[2]) if len(parts) > 2 and parts[1] == "data" else None
         if name in names:
-            by_field.setdefault(name, msg if len(parts) <= 3 else f"{'/'.join(parts[3:])}: {msg}")
+            text = msg if len(parts) <= 3 else f"{'/'.join(parts[3:])}: {msg}"
+            if name not in by_field:
+                by_field[name] = text
+            elif text not in by_field[name].split("; "):
+                by_field[name] += "; " + text
         else:
             general.append(f"{ptr}: {msg}" if ptr else msg)
     if not e.errors:
         general.append(e.message)
     return by_field, general
+
+
+#: A quoted text in a message longer than this is shortened (the schema's messages quote the
+#: whole value: a 10,000-character text made a 10,000-character error).
+QUOTE_LIMIT = 60
+MESSAGE_LIMIT = 300
+
+
+def _shorten(message: str) -> str:
+    message = re.sub(r'"((?:[^"\\]|\\.){%d,})"' % (QUOTE_LIMIT + 1),
+                     lambda m: '"' + m.group(1)[:QUOTE_LIMIT] + '…"', message)
+    return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT] + "…"
 
 
 def _unescape(token: str) -> str:

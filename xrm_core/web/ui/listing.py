@@ -12,7 +12,11 @@ import csv
 import io
 import re
 
+import orjson
+from flask_babel import gettext as _
+
 from ...csvcells import ABSENT, column_for
+from ...fields import FIELD_RE
 from .i18n import tr
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "exists")
@@ -22,8 +26,42 @@ MAX_COLUMNS = 5
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def op_labels() -> dict:
+    """The operators as the filter form shows them, in the user's language."""
+    return {**OP_SIGNS, "in": _("is one of (a, b, …)"), "exists": _("exists (yes/no)")}
+
+
+#: Most parts of a dotted filter field (``address.geo.lat``): nested objects deeper are left out.
+FILTER_DEPTH = 4
+
+
+def filter_fields(et) -> list[str]:
+    """The fields a filter may name: the type's own properties with a name the filter language
+    takes (letters, digits, ``_``), and the properties of nested objects as dotted paths."""
+    out = []
+
+    def walk(prefix: str, depth: int) -> None:
+        schema = et.property_schema(prefix) if prefix else None
+        names = et.properties() if not prefix else (schema or {}).get("properties", {})
+        if not isinstance(names, dict):
+            return
+        for name in names:
+            path = f"{prefix}.{name}" if prefix else name
+            if not FIELD_RE.match(path):
+                continue
+            out.append(path)
+            if depth < FILTER_DEPTH and et.field_type(path) == "object":
+                walk(path, depth + 1)
+    walk("", 1)
+    return out
+
+
 def field_label(et, name: str) -> str:
-    """A field's label in the current language (``field_labels``), else its name made readable."""
+    """A field's label in the current language (``field_labels``), else its name made readable
+    (a dotted path: each part's label, joined by ›)."""
+    if "." in name and name not in et.properties():
+        return " › ".join(field_label(et, part) if i == 0 else part.replace("_", " ")
+                          for i, part in enumerate(name.split(".")))
     return tr(et.definition.get("field_labels", {}).get(name), name.replace("_", " ").capitalize())
 
 
@@ -56,16 +94,30 @@ def where_of(et, rows) -> dict:
     where: dict = {}
     for fname, op, value in rows:
         op = op or "eq"
+        untyped = et.field_type(fname) is None
         if op == "in":
-            v = [x.strip() for x in value.split(",") if x.strip()]
+            v = [_typed(x.strip(), untyped) for x in value.split(",") if x.strip()]
         elif op == "exists":
-            v = value.strip().lower() not in ("false", "0", "no")
+            v = value.strip().lower() not in ("false", "0", "no", _("no").lower())
         else:
-            v = value
+            v = _typed(value, untyped)
         cond = where.setdefault(fname, {})
         if isinstance(cond, dict):
             cond[op] = v
     return where
+
+
+def _typed(value: str, untyped: bool):
+    """A filter value as typed. A field of no single type (``anyOf`` integer or text) matches
+    stored values of the value's own JSON type, so ``1`` is read as the number (``M`` stays
+    text, ``"1"`` in quotes is the text) — as ``xrm records list --where`` reads it."""
+    if not untyped:
+        return value
+    try:
+        parsed = orjson.loads(value.strip())
+    except orjson.JSONDecodeError:
+        return value
+    return parsed if isinstance(parsed, (str, int, float, bool)) else value
 
 
 def search_of(et, q: str | None) -> str | None:

@@ -5,7 +5,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ... import db
+from ... import db, relationships
 from ...fields import value_at
 from ...history import merge_patch
 from ...errors import Conflict, NotFound, PreconditionFailed, ValidationError, XrmError
@@ -41,7 +41,7 @@ def list_records(type_name: str):
         next_args = request.args.to_dict(flat=False)
         next_args["after"] = [items[-1].id]
     return render_template("list.html", et=et, items=items, columns=cols, q=q, rows=rows, error=error,
-                           fields=list(et.properties()), ops=listing.OPS, next_args=next_args,
+                           fields=listing.filter_fields(et), ops=listing.op_labels(), next_args=next_args,
                            paged=bool(after), can_create=can_create,
                            label=lambda n: listing.field_label(et, n), type_label=listing.type_label(et, True),
                            cell=lambda data, c: value_at(data, c) if c == et.title_field else data.get(c))
@@ -123,15 +123,61 @@ def show(type_name: str, record_id: str):
         timeline = timeline[:TIMELINE_PAGE]
         older_link = f"{timeline[-1]['at']}_{timeline[-1]['id']}" if more else None
         kinds = _activity_kinds(s)
+        entries = _timeline_entries(s, timeline, dict(kinds))
         can_edit = s.allows(rec.type, "update", _RowView(rec))
         can_delete = s.allows(rec.type, "delete", _RowView(rec))
         from .record_actions import link_choices  # the actions' module imports this one
         links = link_choices(s, rec.type) if can_edit else []
     extra = [k for k in rec.data if k not in {f.name for f in fields}]
     return render_template("record.html", et=et, rec=rec, fields=fields, refs=refs, related=related,
-                           timeline=timeline, older_link=older_link, paged=older is not None, kinds=kinds, extra=extra, can_edit=can_edit,
+                           timeline=entries, older_link=older_link, paged=older is not None, kinds=kinds, extra=extra, can_edit=can_edit,
                            can_delete=can_delete, links=links,
                            title=_title_of(et, rec), type_label=listing.type_label(et))
+
+
+def _core_kind_labels() -> dict:
+    # Lower case in English, as the kinds' own names read (the timeline showed the names).
+    return {"created": _("created"), "updated": _("updated"), "deleted": _("deleted"),
+            "related": _("link added"), "unrelated": _("link removed")}
+
+
+def _timeline_entries(s, timeline, kind_labels: dict) -> list[dict]:
+    """Each activity with its kind's label in the user's language and the summary to show.
+
+    The core writes English summaries for its own kinds (``created person``, ``updated
+    name, age``, ``knows → person ID``); they are replaced here by what the rest of the entry
+    already shows in the user's language — the diff table, or the relationship's label and a
+    link to the other record. A summary given by a plugin or an import is shown as written.
+    """
+    labels = {**kind_labels, **_core_kind_labels()}
+    rel_types = relationships.load_all(s.conn)
+    types = s.entity_types_map()
+    out = []
+    for a in timeline:
+        entry = {"a": a, "kind": labels.get(a["kind"], a["kind"]), "summary": a["summary"] or "", "link": None}
+        payload = a["payload"] if isinstance(a["payload"], dict) else {}
+        summary, rtype = entry["summary"], a.get("record_type") or ""
+        if a["kind"] in ("created", "deleted") and summary == f"{a['kind']} {rtype}":
+            entry["summary"] = ""
+        elif a["kind"] == "updated" and isinstance(payload.get("changes"), list) and summary == _updated_summary(payload["changes"]):
+            entry["summary"] = ""
+        elif a["kind"] in ("related", "unrelated") and isinstance(payload.get("type"), str):
+            rt = rel_types.get(payload["type"])
+            parts = summary.split(" ")
+            if rt and len(parts) == 4 and parts[0] == payload["type"] and parts[3] == payload.get("other"):
+                outgoing = parts[1] == "→"
+                other_type = parts[2]
+                entry["summary"] = tr(rt.get("label") if outgoing else rt.get("inverse_label"), rt["name"])
+                entry["link"] = {"type": other_type, "id": parts[3],
+                                 "label": listing.type_label(s.entity_type(other_type)) if other_type in types else other_type}
+        out.append(entry)
+    return out
+
+
+def _updated_summary(changes) -> str:
+    """The summary the core writes for an update with these changes (``records._summarise``)."""
+    fields = [c.get("pointer", "").lstrip("/") for c in changes if isinstance(c, dict)]
+    return "updated " + ", ".join(fields[:5]) + (f" and {len(fields) - 5} more" if len(fields) > 5 else "")
 
 
 class _RowView:
@@ -183,8 +229,9 @@ def create(type_name: str):
         fields = _fields(s, et)
         if request.method == "GET":
             _with_choices(s, fields, {})
-            return _render_form(et, fields, {}, {}, [])
+            return _render_form(et, fields, forms.defaults(fields), {}, [])
         data, errors = forms.read_form(fields, request.form)
+        _check_refs(s, fields, data, errors)
         general = []
         if errors:
             _schema_errors_too(et, data, fields, errors)
@@ -221,6 +268,7 @@ def edit(type_name: str, record_id: str):
         except ValueError:
             version = -1
         patch, errors = forms.read_form(fields, request.form, rec.data)
+        _check_refs(s, fields, patch, errors)
         general, status = [], 422
         if errors:
             _schema_errors_too(et, merge_patch(rec.data, patch), fields, errors)
@@ -239,6 +287,33 @@ def edit(type_name: str, record_id: str):
                 return redirect(url_for("pages.show", type_name=et.name, record_id=rec.id))
         _with_choices(s, fields, request.form)
     return _render_form(et, fields, request.form, errors, general, rec, status=status)
+
+
+def _check_refs(s, fields, data: dict, errors: dict) -> None:
+    """A reference input must name a record of its type the user can see. The picker offers
+    ids, but a user may type the record's title instead: a title naming exactly one visible
+    record is taken as that record's id; anything else is refused at the field (it was
+    stored as typed, a reference to nothing)."""
+    for f in fields:
+        value = data.get(f.name)
+        if f.widget != "ref" or not isinstance(value, str) or f.name in errors:
+            continue
+        try:
+            if s.get(value).type == f.ref:
+                continue
+        except NotFound:
+            pass
+        if f.ref not in s.entity_types_map() or not s.actor.can(f.ref, "read"):
+            continue  # nothing to look in: the id is taken as typed
+        target = s.entity_type(f.ref)
+        matches = [r for r in s.list(target.name, limit=50, search=listing.search_of(target, value))
+                   if _title_of(target, r) == value]
+        if len(matches) == 1:
+            data[f.name] = matches[0].id
+        elif matches:
+            errors[f.name] = _("several records have this title: pick one from the list")
+        else:
+            errors[f.name] = _("no %(type)s record with this id or title", type=listing.type_label(target))
 
 
 def _schema_errors_too(et, data: dict, fields, errors: dict) -> None:
