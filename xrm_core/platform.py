@@ -128,15 +128,16 @@ class Platform:
         report = {"types_added": [], "types_updated": [], "types_kept": [], "types_overridden": [],
                   "reltypes": 0, "activity_kinds": 0, "roles": 0}
         stored = entity_types.load_all(conn)
+        declared = set()  # types a plugin declares: their indexes are synced with them
         for plugin, defs in call_each(self.pm, "xrm_entity_types"):
             for i, d in enumerate(defs or []):
                 try:
                     name = d.get("name") if isinstance(d, dict) else None
-                    if name in stored and stored[name].source == "admin" and \
-                            entity_types.last_definition_from(conn, name, plugin) == d:
+                    if name in stored and _changed_since_declared(conn, stored[name], plugin, d):
                         # An admin changed the plugin's type since the plugin last declared
                         # it, and the plugin still declares the same: the admin's version stays.
                         report["types_kept"].append(name)
+                        entity_types._apply_indexes(conn, name, stored[name])
                     elif name in stored:
                         r = entity_types.update(conn, d, source=plugin)
                         if r["applied"]:
@@ -149,10 +150,18 @@ class Platform:
                         et = entity_types.add(conn, d, source=plugin)
                         stored[et.name] = et
                         report["types_added"].append(et.name)
+                    declared.add(name)
                 except XrmError as e:
                     e.message = f"plugin {plugin!r}, entity type #{i} ({d.get('name') if isinstance(d, dict) else '?'}): {e.message}"
                     raise
-        known = set(entity_types.load_all(conn))
+        known = entity_types.load_all(conn)
+        for name, et in known.items():
+            if name not in declared:
+                # A type no plugin declares (an admin's own, or one whose plugin is gone) keeps
+                # the indexes an older release built: rebuild any whose name or shape this
+                # release makes differently, or the planner would not use them.
+                entity_types._apply_indexes(conn, name, et)
+        known = set(known)
         for plugin, defs in call_each(self.pm, "xrm_relationship_types"):
             for d in defs or []:
                 try:
@@ -228,6 +237,35 @@ class Platform:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _changed_since_declared(conn: Connection, stored: entity_types.EntityType, plugin: str,
+                            declared: dict) -> bool:
+    """Whether the stored type is a change made since ``plugin`` declared ``declared``:
+    then ``xrm init`` keeps it.
+
+    A version made by an admin is labelled ``admin``. Releases before that label existed
+    stored an admin's change to a plugin's type under the plugin's name, so a change is
+    also recognised by its history: a version from ``plugin`` held exactly ``declared``,
+    and every version since (the stored one included) carries the plugin's name but holds
+    something else. (A plugin that went back to a definition it had declared before looks
+    the same, and is kept and reported alike.)
+    """
+    if stored.definition == declared:
+        return False
+    if stored.source == "admin":
+        return entity_types.last_definition_from(conn, stored.name, plugin) == declared
+    if stored.source != plugin:
+        return False
+    V = db.entity_type_versions
+    since = conn.execute(select(V.c.definition, V.c.source).where(V.c.name == stored.name)
+                         .order_by(V.c.version.desc())).all()
+    for definition, source in since:
+        if source != plugin:
+            return False
+        if definition == declared:
+            return True
+    return False
 
 
 #: The arguments of ``xrm_record_event``, in the order :meth:`Session.fire` passes them.

@@ -62,6 +62,10 @@ class CliContext:
             revision = migrations.current(conn)
         if revision is None:
             raise NotInitialised(f"the database {shown} is not initialised: run `xrm init` first")
+        if revision != migrations.HEAD and revision not in migrations.revisions():
+            raise NotInitialised(f"the database {shown} is at revision {revision}, newer than this xrm knows "
+                                 f"(up to {migrations.HEAD}): a newer release of xrm upgraded it; use that release "
+                                 "or a later one")
         if revision != migrations.HEAD:
             raise NotInitialised(f"the database {shown} is at revision {revision}, this xrm needs "
                                  f"{migrations.HEAD}: run `xrm init` to upgrade it")

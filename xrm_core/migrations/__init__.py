@@ -4,6 +4,13 @@
 transaction*: nothing is committed here, so a failing migration rolls back with the rest
 of the caller's work (DDL is transactional on PostgreSQL and, with the BEGIN that
 ``xrm_core.db.make_engine`` issues, on SQLite too).
+
+Writing a migration: on SQLite, ``op.batch_alter_table`` rebuilds a table (copy, drop,
+rename). Inside the transaction foreign keys stay on, so rebuilding a table other tables
+refer to (units, users, roles, records, entity or relationship types) fails with "FOREIGN
+KEY constraint failed" (and would fire their ON DELETE CASCADE); rebuilding
+``xrm_activities`` drops its append-only triggers, which :func:`upgrade` then refuses. Prefer
+``op.add_column`` (no rebuild on SQLite), and recreate the triggers after a rebuild.
 """
 from __future__ import annotations
 
@@ -11,7 +18,9 @@ import os
 
 from sqlalchemy import Connection, inspect, text
 
-__all__ = ["HEAD", "VERSION_TABLE", "current", "upgrade", "script_head"]
+from ..errors import XrmError
+
+__all__ = ["HEAD", "VERSION_TABLE", "NewerDatabase", "current", "upgrade", "script_head", "revisions"]
 
 #: Where Alembic records the revision (kept apart from any plugin's own Alembic table).
 VERSION_TABLE = "xrm_alembic_version"
@@ -42,13 +51,62 @@ def script_head() -> str:
     return head
 
 
+class NewerDatabase(XrmError):
+    """The database is at a revision these migrations do not know: a newer xrm set it up."""
+
+    status = 409
+    title = "Database newer than this xrm"
+
+
+def revisions() -> set[str]:
+    """Every revision id of the migration scripts."""
+    from alembic.script import ScriptDirectory
+    return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
 def upgrade(conn: Connection, revision: str = "head") -> None:
     """Upgrade the database behind ``conn`` to ``revision`` (default: the head).
 
-    Runs in the caller's transaction and does not commit it.
+    Runs in the caller's transaction and does not commit it. A database at a revision the
+    scripts do not know (written by a newer xrm) is refused with :class:`NewerDatabase`,
+    changing nothing.
     """
     from alembic import command
+    found = current(conn)
+    if found is not None and found not in revisions():
+        raise NewerDatabase(
+            f"the database is at revision {found}, newer than this xrm knows (up to {HEAD}): "
+            "a newer release of xrm upgraded it; use that release or a later one")
     command.upgrade(_config(conn), revision)
+    if current(conn) not in (None, "0001"):
+        _check_append_only(conn)
+
+
+#: The triggers of revision 0002 that keep ``xrm_activities`` append-only, per dialect.
+APPEND_ONLY_TRIGGERS = {
+    "sqlite": {"xrm_activities_no_update", "xrm_activities_no_delete"},
+    "postgresql": {"xrm_activities_append_only", "xrm_activities_no_truncate"},
+}
+
+
+def _check_append_only(conn: Connection) -> None:
+    """Refuse a migration that left the history without its append-only triggers.
+
+    On SQLite, an Alembic batch operation on ``xrm_activities`` copies the table into a new
+    one and drops the old: its triggers go with it, silently. Raising here rolls the whole
+    upgrade back; such a migration must create the triggers again.
+    """
+    if conn.dialect.name == "sqlite":
+        found = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                  "AND tbl_name = 'xrm_activities'")).scalars().all()
+    else:
+        found = conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+                                  "AND tgrelid = 'xrm_activities'::regclass")).scalars().all()
+    missing = APPEND_ONLY_TRIGGERS.get(conn.dialect.name, set()) - set(found)
+    if missing:
+        raise RuntimeError(f"after the migrations xrm_activities lacks the append-only trigger(s) "
+                           f"{', '.join(sorted(missing))}: a migration dropped them (on SQLite a batch "
+                           "operation rebuilds a table without its triggers); it must create them again")
 
 
 def current(conn: Connection) -> str | None:
