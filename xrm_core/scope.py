@@ -4,6 +4,11 @@ A grant is (role, entity type or ``*``, action, depth). The depth a user holds f
 on a type is the widest over their roles. :meth:`Actor.clause` turns it into a SQL condition
 on any table with ``unit_id`` and ``owner_id`` columns (records, activities); no grant means a
 condition that is always false — the filter fails closed.
+
+Depths nest: each one takes in everything the narrower ones do, so the widest depth over a
+user's roles is never less than any one of them. In particular ``unit`` and ``subtree`` take
+in the user's own records wherever they lie (a record keeps its unit when its owner moves,
+and may be created in another unit of the creator's create scope), just as ``own`` does.
 """
 from __future__ import annotations
 
@@ -52,11 +57,14 @@ class Actor:
         b = bind or (lambda v: v)
         if d >= DEPTHS["all"]:
             return true()
+        # Values are bound in the order clause_values lists them: the unit's, then the owner.
         if d == DEPTHS["subtree"]:
-            return table.c.unit_id.in_(
+            in_units = table.c.unit_id.in_(
                 select(db.units.c.id).where(db.units.c.path.like(b(self.unit_path + "%"))).scalar_subquery())
+            return or_(in_units, table.c.owner_id == b(self.id))
         if d == DEPTHS["unit"]:
-            return table.c.unit_id == b(self.unit_id)
+            in_unit = table.c.unit_id == b(self.unit_id)
+            return or_(in_unit, table.c.owner_id == b(self.id))
         if d == DEPTHS["own"]:
             return table.c.owner_id == b(self.id)
         return false()
@@ -65,9 +73,9 @@ class Actor:
         """The depth of :meth:`clause` and the values it binds, in order."""
         d = self.depth(entity_type, action)
         if d == DEPTHS["subtree"]:
-            return d, [self.unit_path + "%"]
+            return d, [self.unit_path + "%", self.id]
         if d == DEPTHS["unit"]:
-            return d, [self.unit_id]
+            return d, [self.unit_id, self.id]
         if d == DEPTHS["own"]:
             return d, [self.id]
         return d, []
@@ -94,8 +102,12 @@ class Actor:
     def allows_row(self, entity_type: str, action: str, owner_id: int, unit_id: int, unit_path: str) -> bool:
         """Python mirror of :meth:`clause` for one row already loaded."""
         d = self.depth(entity_type, action)
+        if d == DEPTHS["none"]:
+            return False
+        if owner_id == self.id:
+            return True  # every depth takes in the actor's own records
         if d == DEPTHS["own"]:
-            return owner_id == self.id
+            return False
         return self.allows_unit(entity_type, action, unit_id, unit_path)
 
 

@@ -41,6 +41,7 @@ def routed(make_platform):
         accounts.save_role(conn, {"name": "agent", "grants": [
             {"type": "*", "actions": ["read", "create"], "depth": "unit"}]})
         accounts.create_user(conn, "agent_a", "dealer_a", ["agent"], "pw")
+        accounts.create_user(conn, "agent_a2", "dealer_a", ["agent"], "pw")
     return p
 
 
@@ -56,8 +57,10 @@ def test_a_hook_routes_a_record_to_another_unit(routed):
     assert rec.unit == "dealer_b"
     with routed.session("admin") as s:
         assert s.get(rec.id).unit == "dealer_b"
-    with routed.session("agent_a") as s:  # routed away: no longer in agent_a's unit scope
+    with routed.session("agent_a2") as s:  # routed away: no longer in dealer_a's unit scope
         assert s.list("person") == []
+    with routed.session("agent_a") as s:  # but still its owner's: every depth takes in one's own
+        assert [r.id for r in s.list("person")] == [rec.id]
 
 
 def test_as_system_acts_beyond_the_users_scope_in_the_same_transaction(routed):

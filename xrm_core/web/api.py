@@ -4,19 +4,22 @@ from __future__ import annotations
 import base64
 import re
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from functools import wraps
 
 import orjson
 from flask import Blueprint, Response, current_app, g, request, url_for
+from sqlalchemy import bindparam, select
 from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound, RequestEntityTooLarge
 
-from .. import kpis
+from .. import accounts, db, kpis
 from ..kpis import DATE_RE
 from ..records import loads_exact, nul_pointers
 from ..errors import AuthenticationError, NotFound, PreconditionFailed, ValidationError, XrmError
 from ..fields import FIELD_RE, NUMERIC, value_at
 from ..filters import INTEGER_RE, coerce
+from ..scope import Actor, load_actor
 from ..session import Session
 from . import envelopes
 from .caches import ActorCache, Definitions, ReadSession
@@ -54,6 +57,7 @@ def authenticate():
         g.xrm_actor = _actors().get(token.strip())
     except AuthenticationError as e:
         return _unauthorized(e.message)
+    g.xrm_token = token.strip()
     refused = _refuse_nul()
     if refused is not None:
         return refused
@@ -90,6 +94,8 @@ def _unauthorized(detail: str) -> Response:
 
 @bp.errorhandler(XrmError)
 def handle_xrm_error(e: XrmError):
+    if isinstance(e, AuthenticationError):  # the user or token stopped working (see session)
+        return _unauthorized(e.message)
     return from_error(e)
 
 
@@ -207,21 +213,67 @@ class _BadRequest(XrmError):
 
 @contextmanager
 def session(write: bool = False):
-    """One transaction acting as the request's actor (as ``Platform.session``, without
-    resolving the user again: the actor comes from the token). A read-only one takes the
+    """One transaction acting as the request's actor.
+
+    A writing one resolves the token again inside its own transaction, so a write always
+    acts with the user's current unit, roles and grants. A read-only one acts as the actor
+    the token resolved to (kept up to ``API_AUTH_CACHE_SECONDS`` per process, see
+    :class:`~.caches.ActorCache`: a changed grant or a revoked token reaches reads within
+    that time), checked against the user's row in one query of its transaction, so a
+    deactivated user and a user moved to another unit take effect at once; it takes the
     user, unit and type tables from :class:`~.caches.Definitions` instead of loading them
-    again."""
+    again. A token or user that no longer works is an AuthenticationError (401).
+    """
     conn = platform().engine.connect()
     if write:
         conn = conn.execution_options(xrm_write=True)
     try:
         with conn.begin():
             if write:
+                g.xrm_actor = load_actor(conn, accounts.user_for_token(conn, g.xrm_token))
                 yield Session(platform(), conn, g.xrm_actor)
             else:
+                g.xrm_actor = _current_unit(conn, g.xrm_actor)
                 yield ReadSession(platform(), conn, g.xrm_actor, _definitions())
     finally:
         conn.close()
+
+
+#: The user's unit now, if the user is still active: one primary-key lookup per read request.
+_USER_UNIT = (select(db.users.c.unit_id, db.units.c.path)
+              .join(db.units, db.units.c.id == db.users.c.unit_id)
+              .where(db.users.c.id == bindparam("user_id"), db.users.c.active.is_(True)))
+
+
+_user_unit_sql: dict[str, tuple[str, tuple | None]] = {}
+
+
+def _current_unit(conn, actor: Actor) -> Actor:
+    """The cached ``actor`` as its user is placed now: in their current unit.
+
+    AuthenticationError if the user was deactivated since. Grants (and a revoked token) are
+    left as cached: they take effect within ``API_AUTH_CACHE_SECONDS``.
+    """
+    # Compiled once per dialect and run on the DB-API cursor of the request's transaction,
+    # as lists are: every read request pays for this lookup, so SQLAlchemy's per-execution
+    # work is left out.
+    compiled = _user_unit_sql.get(conn.dialect.name)
+    if compiled is None:
+        c = _USER_UNIT.compile(dialect=conn.dialect)
+        compiled = _user_unit_sql[conn.dialect.name] = (c.string, tuple(c.positiontup) if c.positiontup else None)
+    sql, positional = compiled
+    cur = conn.connection.dbapi_connection.cursor()
+    try:
+        cur.execute(sql, (actor.id,) if positional else {"user_id": actor.id})
+        found = cur.fetchone()
+    finally:
+        cur.close()
+    if found is None:
+        raise AuthenticationError(f"user {actor.name!r} is deactivated")
+    unit_id, path = found
+    if unit_id == actor.unit_id:
+        return actor
+    return replace(actor, unit_id=unit_id, unit_path=path)
 
 
 def _definitions() -> Definitions:

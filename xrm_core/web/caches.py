@@ -1,8 +1,10 @@
 """Per-process caches of the REST API: what every request needs besides its own records.
 
 Each app process (gunicorn worker) keeps its own; all of them are either immutable facts
-(user and unit names: users and units are never renamed, moved or deleted) or short-lived
-(``API_AUTH_CACHE_SECONDS``), so several processes on one database stay correct.
+(user and unit names: users and units are never renamed or deleted) or short-lived
+(``API_AUTH_CACHE_SECONDS``), so several processes on one database stay correct. Users may
+be moved to another unit (``accounts.move_user``) or deactivated: ``api.session`` reads
+each user's current unit and active flag on every request, so neither waits for a cache.
 """
 from __future__ import annotations
 
@@ -51,8 +53,8 @@ class ActorCache:
 class _Names(dict):
     """An id -> name (or (name, path)) map that reloads itself on a miss.
 
-    Users and units are never renamed, moved or deleted (accounts.py offers no way to), so
-    an id once seen keeps its name; only new ids appear, and looking one up reloads.
+    Users and units are never renamed or deleted (accounts.py offers no way to), so an id
+    once seen keeps its name; only new ids appear, and looking one up reloads.
     """
 
     def __init__(self, load):
