@@ -32,6 +32,9 @@ class EntityType:
         self.source = source
         self.schema: dict = definition["schema"]
         self.validator = compile_schema(self.schema, f"{xrm_schemas.BASE_URI}{self.name}.type.json")
+        #: field path -> JSON type, for the paths the schema has (lists ask on every call;
+        #: unknown paths are not kept, so no caller can grow it without bound)
+        self._field_types: dict[str, str | None] = {}
         missing = [{"pointer": where, "message": f"{f!r} is not a property of the schema"}
                    for where, f in self._declared_fields() if self.property_schema(f) is None]
         if missing:
@@ -134,9 +137,14 @@ class EntityType:
 
     def field_type(self, path: str) -> str | None:
         """JSON type of a field (``string``, ``integer``, ``number``, ``boolean``, ``array``, ``object``) or None."""
+        try:
+            return self._field_types[path]
+        except (KeyError, TypeError):
+            pass
         if self.property_schema(path) is None:
             return None
-        return _json_type_of(_field_types(self.schema, self.schema, _path_parts(path)))
+        found = self._field_types[path] = _json_type_of(_field_types(self.schema, self.schema, _path_parts(path)))
+        return found
 
     def property_type(self, name: str) -> str | None:
         """JSON type of the top-level property ``name`` taken as written — a key of
@@ -152,6 +160,8 @@ class EntityType:
         return out
 
     def has_field(self, path: str) -> bool:
+        if isinstance(path, str) and path in self._field_types:
+            return True
         return self.property_schema(path) is not None
 
     # -- data --------------------------------------------------------------------------

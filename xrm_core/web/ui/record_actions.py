@@ -49,7 +49,7 @@ def delete(type_name: str, record_id: str):
                                    type_label=listing.type_label(et))
         try:
             s.delete(rec.id)
-        except Conflict as e:
+        except (Conflict, PermissionDenied) as e:  # a restrict link, or a cascade beyond the scope
             flash(_("Not deleted: %(msg)s", msg=e.message), "error")
             return _back(rec)
     flash(_("Deleted."), "ok")
