@@ -48,7 +48,7 @@ def no_body(status: int = 204, headers: dict | None = None) -> Response:
 def authenticate():
     """Resolve the bearer token to an Actor (``g.xrm_actor``) before any handler runs."""
     if request.endpoint in ("api.openapi", "api.docs"):
-        return None
+        return _options() if request.method == "OPTIONS" else None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -61,6 +61,8 @@ def authenticate():
     refused = _refuse_nul()
     if refused is not None:
         return refused
+    if request.method == "OPTIONS":
+        return _options()
     return None
 
 
@@ -122,6 +124,17 @@ def no_such_route(_anything):
     Routing errors never reach blueprint error handlers, so this catch-all (the lowest
     priority rule) turns them into a 404 or a 405 with ``Allow``.
     """
+    allowed = _allowed_methods()
+    if allowed:
+        resp = problem(405, "Method not allowed", f"{request.method} is not allowed on {request.path}")
+        resp.headers["Allow"] = ", ".join(allowed)
+        return resp
+    return problem(404, "Not found", f"no such resource: {request.path}")
+
+
+def _allowed_methods() -> list[str]:
+    """The methods a route of the API answers at the request's path (HEAD with GET); none
+    for a path only the catch-all matches."""
     adapter = current_app.url_map.bind_to_environ(request.environ)
     allowed = []
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
@@ -131,11 +144,19 @@ def no_such_route(_anything):
             continue
         if endpoint != "api.no_such_route":
             allowed.append(method)
-    if allowed:
-        resp = problem(405, "Method not allowed", f"{request.method} is not allowed on {request.path}")
-        resp.headers["Allow"] = ", ".join(allowed + (["HEAD"] if "GET" in allowed else []))
-        return resp
-    return problem(404, "Not found", f"no such resource: {request.path}")
+    return allowed + (["HEAD"] if "GET" in allowed else [])
+
+
+def _options() -> Response:
+    """OPTIONS: 204 with ``Allow`` naming the methods of the path, or a 404 problem.
+
+    Flask's automatic answer would list the methods of the catch-all route too (PUT and
+    POST on a record) and answer 200 for any path.
+    """
+    allowed = _allowed_methods()
+    if not allowed:
+        return problem(404, "Not found", f"no such resource: {request.path}")
+    return no_body(204, {"Allow": ", ".join(allowed + ["OPTIONS"])})
 
 
 #: What a request body may be declared as: every one of them is read as a JSON document.
@@ -441,12 +462,13 @@ def list_records(type_name):
     with session() as s:
         et = s.entity_type(type_name)
         _check_numbers(et, where)
+        _check_sort(et, sort)
         cursor = single(request.args, "cursor")
         after = _cursor_decode(cursor, sort, et, s.dialect) if cursor else None
         try:
             items = s.list(type_name, where, limit=limit + 1, sort=sort, after=after)
         except ValidationError as e:
-            raise _sort_error(e) from None
+            raise _query_error(_sort_error(e), where) from None
     more = len(items) > limit
     items = items[:limit]
     nxt = None
@@ -454,6 +476,45 @@ def list_records(type_name):
         last = items[-1]
         nxt = _cursor_encode(sort, [value_at(last.data, f.lstrip("-")) for f in sort] + [last.id])
     return jsonify({"items": [r.to_json_ready() for r in items], "next": nxt})
+
+
+def _check_sort(et, sort: list[str]) -> None:
+    """Refuse a sort field of no single JSON type (untyped, or several types).
+
+    Its values may be numbers, strings, booleans or objects: SQLite and PostgreSQL order
+    such a mix differently, and the next page's cursor cannot carry an object value the way
+    the database compares it. Unknown fields and arrays are left to ``filters.order_by``.
+    """
+    for item in sort:
+        name = item[1:] if item.startswith("-") else item
+        if FIELD_RE.match(name) and et.has_field(name) and et.field_type(name) is None:
+            raise ValidationError(f"invalid sort: cannot sort by {name!r}: it has no single JSON type",
+                                  [{"pointer": "/query/sort",
+                                    "message": f"cannot sort by {name!r}: it has no single JSON type "
+                                               "(values of several types)"}])
+
+
+def _query_error(e: ValidationError, where: dict) -> ValidationError:
+    """A filter error as the client sent it: the core points into the filter document
+    (``/where/F/op/I``); here the pointer names the query parameter, ``/query/filter[F][op]``
+    (``/query/filter[F]`` for a condition given without an operator). Other errors are
+    returned as they are."""
+    if not e.errors:
+        return e
+    fields = sorted(where, key=len, reverse=True)  # a.b before a: the longest name that fits
+    changed = False
+    errors = []
+    for err in e.errors:
+        pointer = str(err.get("pointer", ""))
+        field = next((f for f in fields if pointer == f"/where/{f}" or pointer.startswith(f"/where/{f}/")), None)
+        if field is not None:
+            op = pointer[len(f"/where/{field}/"):].partition("/")[0]
+            sent = [k for k in request.args if k.startswith(f"filter[{field}]")]
+            key = next((k for k in sent if k == f"filter[{field}][{op}]"
+                        or (op == "eq" and k == f"filter[{field}]")), sent[0] if sent else f"filter[{field}]")
+            err, changed = {**err, "pointer": f"/query/{key}"}, True
+        errors.append(err)
+    return ValidationError(e.message, errors) if changed else e
 
 
 def _sort_error(e: ValidationError) -> ValidationError:
@@ -480,7 +541,8 @@ def create_record(type_name):
 def get_record(type_name, record_id):
     with session() as s:
         rec = _get_typed(s, type_name, record_id)
-    if request.if_none_match and request.if_none_match.contains(str(rec.version)):
+    # If-None-Match compares weakly (RFC 9110 §13.1.2): W/"3" names version 3 as well.
+    if request.if_none_match and request.if_none_match.contains_weak(str(rec.version)):
         return no_body(304, {"ETag": rec.etag})
     return _record_response(rec)
 
@@ -537,12 +599,15 @@ def delete_record(type_name, record_id):
 
 
 @bp.get("/records/<type_name>/<record_id>/related")
+@bad_query
 def related(type_name, record_id):
-    rel = request.args.get("rel") or None
+    """Related records of both directions, all on one page: ``next`` is always null (the
+    member is there so every list of the API has the same shape)."""
+    rel = single(request.args, "rel") or None
     with session() as s:
         _get_typed(s, type_name, record_id)
         items = s.related(record_id, rel)
-    return jsonify({"items": [{**i, "record": i["record"].to_dict()} for i in items]})
+    return jsonify({"items": [{**i, "record": i["record"].to_dict()} for i in items], "next": None})
 
 
 @bp.get("/records/<type_name>/<record_id>/history")
@@ -550,7 +615,11 @@ def related(type_name, record_id):
 def history(type_name, record_id):
     """A record's timeline: all of it, or with ``limit`` (at most API_MAX_LIMIT) a page at a
     time, ``cursor`` from ``next``; ``order=newest`` for the latest first (default ``oldest``)."""
-    include = request.args.get("related") in ("1", "true")
+    include = single(request.args, "related", "false")
+    if include not in ("true", "false", "1", "0"):
+        raise ValidationError("related must be true or false",
+                              [{"pointer": "/query/related", "message": "not true, false, 1 or 0"}])
+    include = include in ("1", "true")
     limit = _limit(None)
     order = single(request.args, "order", "oldest")
     if order not in ("oldest", "newest"):
@@ -622,7 +691,16 @@ def compute_kpi(name):
     date_from, date_to, by = (single(args, k) or None for k in ("from", "to", "by"))
     _check_period(date_from, date_to)
     with session() as s:
-        result = kpis.compute(s, name, date_from, date_to, by)
+        try:
+            result = kpis.compute(s, name, date_from, date_to, by)
+        except ValidationError as e:
+            # kpis.compute points at /from, /to, /by (shared with the CLI): here they are
+            # query parameters, as in every other 400 of the API.
+            if not e.errors:
+                raise
+            raise ValidationError(e.message, [
+                {**err, "pointer": f"/query{err['pointer']}"} if err.get("pointer") in ("/from", "/to", "/by") else err
+                for err in e.errors]) from None
     return jsonify(result)
 
 
@@ -645,7 +723,7 @@ def _check_period(date_from: str | None, date_to: str | None) -> None:
 def openapi():
     from .openapi import build_spec
     with platform().session("admin", write=False) as s:
-        spec = build_spec(s)
+        spec = build_spec(s, current_app.config["API_MAX_LIMIT"])
     return jsonify(spec)
 
 

@@ -155,7 +155,8 @@ def _ref_json(name: str, array: bool = False, items: bool = False) -> dict:
     if array:
         schema = {"type": "array", "items": schema}
     if items:
-        schema = {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": schema}}}
+        schema = {"type": "object", "required": ["items", "next"],
+                  "properties": {"items": {"type": "array", "items": schema}, "next": {"type": ["string", "null"]}}}
     return _json(schema)
 
 
@@ -174,8 +175,9 @@ def _responses(*codes) -> dict:
 BODY_ERRORS = (413, 415)
 
 
-def build_spec(s) -> dict:
-    """The OpenAPI 3.1 document for the entity types visible in session ``s``."""
+def build_spec(s, max_limit: int = 1000) -> dict:
+    """The OpenAPI 3.1 document for the entity types visible in session ``s``; ``max_limit``
+    is the largest ``limit`` a list accepts (the app's API_MAX_LIMIT)."""
     try:
         ver = version("xrm-platform")
     except PackageNotFoundError:
@@ -197,31 +199,46 @@ def build_spec(s) -> dict:
         spec.components.schema(data_name, refs.rewrite(et.schema, f"{xrm_schemas.BASE_URI}{name}.type.json",
                                                        data_name))
         spec.components.schema(f"{name}.record", _record_schema({"$ref": _component(data_name)}))
-        _type_paths(spec, name, _type_label(et))
+        _type_paths(spec, name, _type_label(et), max_limit)
     for name, schema in sorted(refs.components().items()):
         spec.components.schema(name, schema)
-    _generic_paths(spec)
+    _generic_paths(spec, max_limit)
     out = spec.to_dict()
     out["security"] = [{"bearer": []}]
     return out
 
 
-def _type_paths(spec, name: str, label: str) -> None:
+#: How the ``filter`` parameter is written: the one filter language of DESIGN §3 as query parameters.
+FILTER_HELP = (
+    "Conditions on the record's fields, ANDed: `filter[F]=V` (equal), `filter[F][op]=V` with op one of "
+    "`eq`, `ne`, `lt`, `lte`, `gt`, `gte`, `in` (comma-separated values: `filter[F][in]=A,B`; a value "
+    "cannot hold a comma) or `exists` (`true`/`false`). F is a field of the type, dotted for nested "
+    "objects (`filter[address.city]=X`); V is read as the field's type. Each condition is given once. "
+    "A bad filter is a 400 whose error points at the parameter (`/query/filter[F][op]`).")
+
+
+def _type_paths(spec, name: str, label: str, max_limit: int = 1000) -> None:
     rec = {"$ref": _component(f"{name}.record")}
     data = {"$ref": _component(f"{name}.data")}
     json_of = lambda schema: {"application/json": {"schema": schema}}  # noqa: E731
     id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
     etag = {"ETag": {"schema": {"type": "string", "pattern": '^"[0-9]+"$'}, "description": "The record's version"}}
+    created = {**etag, "Location": {"schema": {"type": "string"}, "required": True,
+                                    "description": "The new record's path"}}
     if_match = {"name": "If-Match", "in": "header", "schema": {"type": "string", "pattern": IF_MATCH},
                 "description": 'The ETag last seen (`"3"`, quoted), several comma-separated, or `*`; '
                                '412 if none matches, 400 if it is not an ETag list.'}
     if_none_match = {"name": "If-None-Match", "in": "header", "schema": {"type": "string", "pattern": IF_MATCH},
                      "description": "304 without a body if the record is still at this ETag."}
     list_params = [
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": max_limit}},
+        {"name": "cursor", "in": "query", "schema": {"type": "string"},
+         "description": "The `next` of the previous page, with the same `sort` and filters."},
         {"name": "sort", "in": "query", "schema": {"type": "string"},
-         "description": "Comma-separated fields of the type; prefix - for descending."},
+         "description": "Comma-separated fields of the type; prefix - for descending. Fields of one scalar "
+                        "type only (not arrays, objects or untyped fields); absent values come last."},
+        {"name": "filter", "in": "query", "style": "deepObject", "explode": True,
+         "schema": {"type": "object", "additionalProperties": {"type": "string"}}, "description": FILTER_HELP},
     ]
     spec.path(path=f"/api/v1/records/{name}", operations={
         "get": {"tags": [name], "summary": f"List {label} records", "operationId": f"list_{name}",
@@ -234,7 +251,7 @@ def _type_paths(spec, name: str, label: str) -> None:
                  "requestBody": {"required": True, "content": json_of({
                      "type": "object", "required": ["data"], "additionalProperties": False,
                      "properties": {"data": data}})},
-                 "responses": {"201": {"description": "Created", "headers": etag, "content": json_of(rec)},
+                 "responses": {"201": {"description": "Created", "headers": created, "content": json_of(rec)},
                                **_responses(400, 401, 403, 404, 409, 422, *BODY_ERRORS)}},
     })
     # {"data": patch}: a JSON merge patch (RFC 7396), sent as either media type (not JSON Patch).
@@ -259,7 +276,7 @@ def _type_paths(spec, name: str, label: str) -> None:
     })
 
 
-def _generic_paths(spec) -> None:
+def _generic_paths(spec, max_limit: int = 1000) -> None:
     spec.path(path="/api/v1/types", operations={"get": {
         "summary": "Entity types", "operationId": "list_types",
         "responses": {"200": {"description": "Entity type definitions", "content": _ref_json("EntityType", array=True)},
@@ -273,8 +290,10 @@ def _generic_paths(spec) -> None:
                   {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
     spec.path(path="/api/v1/records/{type}/{id}/related", operations={"get": {
         "summary": "Related records, both directions", "operationId": "related",
-        "parameters": rec_params + [{"name": "rel", "in": "query", "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "Related records", "content": _ref_json("Related", items=True)},
+        "parameters": rec_params + [{"name": "rel", "in": "query", "schema": {"type": "string"},
+                                     "description": "Only relationships of this type."}],
+        "responses": {"200": {"description": "Related records, all on one page (`next` is null)",
+                              "content": _ref_json("Related", items=True)},
                       **_responses(401, 404)}}})
     spec.path(path="/api/v1/records/{type}/{id}/history", operations={
         "get": {"summary": "The record's timeline", "operationId": "history",
@@ -283,7 +302,7 @@ def _generic_paths(spec) -> None:
                      "description": "Also the activities of the visible related records."},
                     {"name": "order", "in": "query", "schema": {"enum": ["oldest", "newest"]},
                      "description": "oldest first (default) or the latest first."},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": max_limit},
                      "description": "Entries per page (default: the whole timeline)."},
                     {"name": "cursor", "in": "query", "schema": {"type": "string"},
                      "description": "The `next` of the previous page."}],
