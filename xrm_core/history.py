@@ -49,21 +49,36 @@ _MISSING = object()
 def diff(old, new, path=()) -> dict[str, tuple]:
     """Field-level differences ``{json_pointer: (old, new)}``; absent values are None.
 
-    Objects are compared key by key; arrays and scalars as whole values.
+    Objects are compared key by key, in key order (code points), so the same change gives
+    the same diff on both engines (PostgreSQL's JSONB does not keep the stored key order);
+    arrays and scalars as whole values, as JSON compares them: ``1``, ``1.0`` and ``true``
+    differ, at any depth.
     """
     out: dict[str, tuple] = {}
     if isinstance(old, dict) and isinstance(new, dict):
-        for k in list(old.keys()) + [k for k in new if k not in old]:
+        for k in sorted(old.keys() | new.keys()):
             a, b = old.get(k, _MISSING), new.get(k, _MISSING)
             if a is _MISSING or b is _MISSING or not (isinstance(a, dict) and isinstance(b, dict)):
-                if a != b or type(a) is not type(b):
+                if not same_json(a, b):
                     out[pointer(path + (k,))] = (None if a is _MISSING else a, None if b is _MISSING else b)
             else:
                 out.update(diff(a, b, path + (k,)))
         return out
-    if old != new or type(old) is not type(new):
+    if not same_json(old, new):
         out[pointer(path)] = (old, new)
     return out
+
+
+def same_json(a, b) -> bool:
+    """Equal as JSON values: Python's ``==`` with the types compared too, at every depth
+    (``[1] == [True] == [1.0]`` in Python, but they are three different JSON documents)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+    return a == b
 
 
 def merge_patch(target, patch):

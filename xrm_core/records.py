@@ -25,7 +25,7 @@ from . import db
 from .errors import PluginError, NotFound, PermissionDenied, PreconditionFailed, ValidationError
 from .fields import field_expr, type_literal
 from .validation import pointer
-from .history import changes_payload, diff, merge_patch
+from .history import changes_payload, diff, merge_patch, same_json
 
 if TYPE_CHECKING:
     from .session import Session
@@ -139,9 +139,14 @@ def _from_rows(s: "Session", rows) -> list[Record]:
 _new_record = object.__new__
 
 
-def _load(s: "Session", record_id: str, action: str = "read"):
-    """Row of ``record_id`` if the actor may read it (else NotFound) and ``action`` it (else 403)."""
-    row = _row(s, record_id)
+def _load(s: "Session", record_id: str, action: str = "read", lock: bool = False):
+    """Row of ``record_id`` if the actor may read it (else NotFound) and ``action`` it (else 403).
+
+    ``lock``: the row is about to be changed; on PostgreSQL it is read ``FOR UPDATE``, so a
+    concurrent writer of the same record waits for this transaction and then reads what it
+    wrote — as SQLite's single writer does — instead of working on a stale version.
+    """
+    row = _row(s, record_id, lock)
     if row is None or not s.allows(row.type, "read", row):
         raise NotFound(f"no record {record_id!r}")
     if action != "read" and not s.allows(row.type, action, row):
@@ -151,13 +156,15 @@ def _load(s: "Session", record_id: str, action: str = "read"):
 
 #: Built once: the hottest read of the REST API reuses SQLAlchemy's compiled form.
 _BY_ID = select(*COLUMNS).where(R.c.id == bindparam("record_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
 
 
-def _row(s: "Session", record_id: str):
+def _row(s: "Session", record_id: str, lock: bool = False):
     """The stored row of ``record_id`` or None (unscoped: callers check the scope)."""
     if not isinstance(record_id, str):
         return None
-    return s.conn.execute(_BY_ID, {"record_id": record_id}).first()
+    query = _BY_ID_LOCKED if lock and s.dialect == "postgresql" else _BY_ID
+    return s.conn.execute(query, {"record_id": record_id}).first()
 
 
 def get(s: "Session", record_id: str) -> Record:
@@ -362,10 +369,13 @@ def update(s: "Session", record_id: str, patch: dict, if_version: int | None = N
 
     With ``if_version``, refuse (PreconditionFailed) unless the stored version matches. The
     write is one conditional UPDATE on the version read, so no concurrent change is lost.
-    A patch that changes nothing writes nothing and keeps the version.
+    A patch that changes nothing (JSON values compared with their types: ``1`` is not
+    ``true``), or whose change the ``before_update`` hooks undo, writes nothing, runs no
+    ``after_update`` hook and keeps the version. Everything the hooks write goes with a
+    refused update.
     """
     _check_data(patch, "a merge patch")
-    row = _load(s, record_id, "update")
+    row = _load(s, record_id, "update", lock=True)
     if if_version is not None and row.version != if_version:
         raise PreconditionFailed(f"record {record_id} is at version {row.version}, not {if_version}")
     et = s.entity_type(row.type)
@@ -375,13 +385,17 @@ def update(s: "Session", record_id: str, patch: dict, if_version: int | None = N
     if not changes:
         return rec
     rec.data, rec.version = copy.deepcopy(new_data), row.version + 1
-    # As on create, hooks see the patched data before validation so they can normalise it.
-    _before_hooks(s, et, "before_update", rec, changes)
-    if rec.data != new_data:
-        changes = diff(row.data, rec.data)
     now = db.utcnow()
     try:
-        with s.conn.begin_nested():
+        # One savepoint around hooks, update and history, as on create.
+        with s.conn.begin_nested() as savepoint:
+            # As on create, hooks see the patched data before validation so they can normalise it.
+            _before_hooks(s, et, "before_update", rec, changes)
+            if not same_json(rec.data, new_data):
+                changes = diff(row.data, rec.data)
+                if not changes:  # the hooks undid the change: nothing to write
+                    savepoint.rollback()
+                    return from_row(s, row)
             _store_update(s, row, rec, now)
             rec.updated_at, rec.updated_by = now, s.actor.name
             s.log_activity(rec, "updated", summary or _summarise(changes),
@@ -401,7 +415,8 @@ def _store_update(s: "Session", row, rec: Record, now: str) -> None:
 
 
 def _summarise(changes) -> str:
-    fields = [p.lstrip("/") for p in changes]
+    # The pointers without their first "/"; the empty key (pointer "/") shown as "".
+    fields = [p[1:] or '""' for p in changes]
     shown = ", ".join(fields[:5]) + (f" and {len(fields) - 5} more" if len(fields) > 5 else "")
     return f"updated {shown}"
 
@@ -409,14 +424,15 @@ def _summarise(changes) -> str:
 def delete(s: "Session", record_id: str, _seen: set | None = None) -> None:
     """Delete a record, honouring each relationship type's ``on_delete``.
 
-    ``restrict`` refuses (Conflict), ``cascade`` deletes the targets too (each needs the
-    caller's delete permission), ``unlink`` and relationships where the record is the target
-    are just removed. All or nothing.
+    ``restrict`` refuses (Conflict) unless the same delete removes the target too (through
+    a cascade), ``cascade`` deletes the targets too (each needs the caller's delete
+    permission), ``unlink`` and relationships where the record is the target are just
+    removed. All or nothing.
     """
     from . import relationships
-    row = _load(s, record_id, "delete")
+    row = _load(s, record_id, "delete", lock=True)
     rec = from_row(s, row)
-    seen = _seen if _seen is not None else {record_id}
+    seen = _seen if _seen is not None else relationships.DeleteRun(s, record_id)
     with s.conn.begin_nested():
         s.fire("before_delete", rec, {})
         relationships.before_record_delete(s, rec, seen)

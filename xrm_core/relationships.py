@@ -225,9 +225,37 @@ def relate_many(s: "Session", rel: str, pairs, chunk: int = 500) -> list[dict]:
             if not s.quiet_history:
                 s.conn.execute(insert(db.activities), acts)
     except IntegrityError:
-        raise Conflict(f"some pairs are already related by {rel!r}, or its {rt['cardinality']} "
-                       "cardinality refuses them (nothing was related)") from None
+        raise _stored_clash(s, rt, pairs) from None
     return made
+
+
+def _stored_clash(s: "Session", rt: dict, pairs: list[tuple[str, str]], chunk: int = 500) -> Conflict:
+    """The Conflict of :func:`relate_many` when stored relationships refuse its pairs: the
+    first pair that repeats one, or that the cardinality refuses next to one, by position
+    (found only on this error path, so a batch that goes in pays nothing for it)."""
+    name, card = rt["name"], rt["cardinality"]
+    stored_pairs, stored_sources, stored_targets = set(), set(), set()
+    ids = sorted({i for p in pairs for i in p})
+    for i in range(0, len(ids), chunk):
+        part = ids[i:i + chunk]
+        for a, b in s.conn.execute(select(REL.c.source_id, REL.c.target_id).where(
+                REL.c.type == name, or_(REL.c.source_id.in_(part), REL.c.target_id.in_(part)))):
+            stored_pairs.add((a, b))
+            stored_sources.add(a)
+            stored_targets.add(b)
+    for n, (a, b) in enumerate(pairs):
+        if (a, b) in stored_pairs:
+            why = f"{a} is already related to {b} by {name!r}"
+        elif card != "many-to-many" and b in stored_targets:
+            why = f"{b} already has a {name!r} source; {name} is {card}, so a target has at most one source"
+        elif card == "one-to-one" and a in stored_sources:
+            why = f"{a} already has a {name!r} target; {name} is one-to-one, so a source has at most one target"
+        else:
+            continue
+        return Conflict(f"pair {n}: {why} (nothing was related)", [{"pointer": f"/pairs/{n}", "message": "conflict"}])
+    # Only a concurrent writer gets here: what refused the pairs is gone again.
+    return Conflict(f"some pairs are already related by {name!r}, or its {card} cardinality refuses "
+                    "them (nothing was related)")
 
 
 def _check_endpoints(rt: dict, src, tgt) -> None:
@@ -308,14 +336,48 @@ def related(s: "Session", record_id: str, rel: str | None = None) -> list[dict]:
     return out
 
 
-def before_record_delete(s: "Session", rec: "Record", seen: set) -> None:
+class DeleteRun(set):
+    """The ids one delete (with its cascades) has reached so far, so a cascade through a
+    cycle stops; and :meth:`doomed`, every record it removes in the end."""
+
+    def __init__(self, s: "Session", record_id: str):
+        super().__init__((record_id,))
+        self._s = s
+        self._doomed: set[str] | None = None
+
+    def doomed(self) -> set[str]:
+        """Every record this delete removes: those reached so far and what their stored
+        ``cascade`` relationships reach. Computed once, on first need.
+
+        Relationships already removed by this delete do not hide anything: a cascade
+        relationship is removed just before the delete reaches its target, and a
+        relationship to a record being deleted once that record is reached.
+        """
+        if self._doomed is None:
+            cascading = [n for n, d in load_all(self._s.conn).items() if d.get("on_delete") == "cascade"]
+            doomed, frontier = set(self), list(self)
+            while frontier and cascading:
+                found = set()
+                for i in range(0, len(frontier), 500):
+                    found.update(self._s.conn.execute(
+                        select(REL.c.target_id).where(REL.c.type.in_(cascading),
+                                                      REL.c.source_id.in_(frontier[i:i + 500]))).scalars())
+                frontier = sorted(found - doomed)
+                doomed.update(frontier)
+            self._doomed = doomed
+        return self._doomed
+
+
+def before_record_delete(s: "Session", rec: "Record", seen: DeleteRun) -> None:
     """Apply ``on_delete`` of every relationship touching ``rec`` before it is deleted.
 
     ``seen`` holds the ids being deleted by this one delete, so cascades through a cycle stop.
+    A ``restrict`` relationship refuses the delete unless its target goes too, by a cascade
+    of the same delete: the outcome never depends on the order relationships are visited in.
     """
     rows = s.conn.execute(select(REL).where(or_(REL.c.source_id == rec.id, REL.c.target_id == rec.id))
                           .order_by(REL.c.id)).all()
-    _refuse_restricted(s, rec, rows)
+    _refuse_restricted(s, rec, rows, seen)
     for row in rows:
         if s.conn.execute(delete(REL).where(REL.c.id == row.id)).rowcount == 0:
             continue  # already removed by a cascade deleting its other end
@@ -327,9 +389,12 @@ def before_record_delete(s: "Session", rec: "Record", seen: set) -> None:
             _log_unlinked(s, rec, row, other_id, "incoming" if outgoing else "outgoing")
 
 
-def _refuse_restricted(s: "Session", rec: "Record", rows) -> None:
+def _refuse_restricted(s: "Session", rec: "Record", rows, run: DeleteRun) -> None:
     blocked = [r for r in rows
                if r.source_id == rec.id and s.relationship_type(r.type).get("on_delete") == "restrict"]
+    if blocked:
+        doomed = run.doomed()
+        blocked = [r for r in blocked if r.target_id not in doomed]
     if blocked:
         raise Conflict(f"cannot delete {rec.id}: its relationship type(s) "
                        f"{', '.join(sorted({r.type for r in blocked}))} restrict deleting the source; "
@@ -339,7 +404,7 @@ def _refuse_restricted(s: "Session", rec: "Record", rows) -> None:
                         for r in blocked])
 
 
-def _cascade(s: "Session", rec: "Record", row, other_id: str, seen: set) -> None:
+def _cascade(s: "Session", rec: "Record", row, other_id: str, seen: DeleteRun) -> None:
     if other_id in seen:
         return  # a cycle: that record is already being deleted
     seen.add(other_id)
