@@ -242,6 +242,10 @@ def order_by(dialect: str, et, sort: list[str], table=None):
         jt = et.field_type(name)
         if jt in ("array", "object"):
             raise _bad(f"/sort/{i}", f"cannot sort by {name!r} of type {jt}")
+        if jt is None:
+            # Values of several JSON types: SQLite and PostgreSQL order such a mix differently,
+            # and a keyset cursor cannot carry an object value the way the database compares it.
+            raise _bad(f"/sort/{i}", f"cannot sort by {name!r}: it has no single JSON type (values of several types)")
         keys.append((field_expr(dialect, name, jt, t.name), desc))
     keys.append((t.c.id, False))
     # NULLs (absent fields) last in either direction, the same on both engines, so keyset

@@ -64,3 +64,15 @@ def test_booleans_and_absent_values(things):
     assert labels(things, {"v": {"ne": True}}) == set(ROWS) - {"yes"}
     assert labels(things, {"v": None}) == {"none", "absent"}
     assert labels(things, {"v": {"exists": True}}) == set(ROWS) - {"none", "absent"}
+
+
+def test_sorting_by_a_field_of_no_single_type_is_refused(things):
+    """Numbers, strings and booleans mixed: the engines order them differently, and a
+    cursor could not carry every kind of value — refused with a pointer, as arrays are."""
+    from xrm_core import ValidationError
+    with things.session(write=False) as s:
+        for field in ("v", "m"):
+            with pytest.raises(ValidationError) as e:
+                s.list("thing", sort=["-" + field])
+            assert e.value.errors[0]["pointer"] == "/sort/0" and "no single JSON type" in e.value.message
+        assert [r.data["label"] for r in s.list("thing", sort=["label"], limit=2)] == ["abc", "absent"]
