@@ -375,6 +375,9 @@ def update(s: "Session", record_id: str, patch: dict, if_version: int | None = N
     refused update.
     """
     _check_data(patch, "a merge patch")
+    if if_version is not None and type(if_version) is not int:  # True == 1 in Python: no guess
+        raise ValidationError(f"if_version must be a version number, not {if_version!r}",
+                              [{"pointer": "/if_version", "message": "not an integer"}])
     row = _load(s, record_id, "update", lock=True)
     if if_version is not None and row.version != if_version:
         raise PreconditionFailed(f"record {record_id} is at version {row.version}, not {if_version}")

@@ -253,3 +253,13 @@ def test_relate_many_names_the_pair_stored_relationships_refuse(make_platform):
         assert message in e.value.message and f"pair {n}:" in e.value.message
         assert e.value.errors == [{"pointer": f"/pairs/{n}", "message": "conflict"}]
         assert dump(p) == before
+
+
+def test_if_version_must_be_an_integer(platform):
+    from xrm_core import ValidationError
+    with platform.session() as s:
+        rid = s.create("person", {"name": "V"}).id
+        for bad in (True, "1", 1.0):
+            with pytest.raises(ValidationError, match="if_version must be a version number"):
+                s.update(rid, {"age": 1}, if_version=bad)
+        assert s.update(rid, {"age": 1}, if_version=1).version == 2
