@@ -30,6 +30,10 @@ CLI_OPS = {"=": "eq", "!=": "ne", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"
 INTEGER_RE = re.compile(r"[+-]?\d+")
 
 
+def _bad_sort(where: str, message: str) -> ValidationError:
+    return ValidationError(f"invalid sort: {message}", [{"pointer": where, "message": message}])
+
+
 def _bad(where: str, message: str) -> ValidationError:
     return ValidationError(f"invalid filter: {message}", [{"pointer": where, "message": message}])
 
@@ -238,14 +242,14 @@ def order_by(dialect: str, et, sort: list[str], table=None):
         desc = isinstance(item, str) and item.startswith("-")
         name = item[1:] if desc else item
         if not isinstance(name, str) or not FIELD_RE.match(name) or not et.has_field(name):
-            raise _bad(f"/sort/{i}", f"{name!r} is not a field of {et.name}")
+            raise _bad_sort(f"/sort/{i}", f"{name!r} is not a field of {et.name}")
         jt = et.field_type(name)
         if jt in ("array", "object"):
-            raise _bad(f"/sort/{i}", f"cannot sort by {name!r} of type {jt}")
+            raise _bad_sort(f"/sort/{i}", f"cannot sort by {name!r} of type {jt}")
         if jt is None:
             # Values of several JSON types: SQLite and PostgreSQL order such a mix differently,
             # and a keyset cursor cannot carry an object value the way the database compares it.
-            raise _bad(f"/sort/{i}", f"cannot sort by {name!r}: it has no single JSON type (values of several types)")
+            raise _bad_sort(f"/sort/{i}", f"cannot sort by {name!r}: it has no single JSON type (values of several types)")
         keys.append((field_expr(dialect, name, jt, t.name), desc))
     keys.append((t.c.id, False))
     # NULLs (absent fields) last in either direction, the same on both engines, so keyset

@@ -502,7 +502,7 @@ def _query_error(e: ValidationError, where: dict) -> ValidationError:
 
 def _sort_error(e: ValidationError) -> ValidationError:
     """A bad sort field as the client sent it: ``filters.order_by`` (shared with the CLI and
-    the UI) words it "invalid filter: …" at pointer ``/sort/I``; here it is the ``sort``
+    the UI) words it "invalid sort: …" at pointer ``/sort/I``; here it is the ``sort``
     query parameter. Any other error is returned as it is."""
     if not e.errors or not all(str(err.get("pointer", "")).startswith("/sort/") for err in e.errors):
         return e
