@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..plugins import list_plugins
-from .context import as_option, emit_json, json_option, label_text, pass_ctx, table
+from .context import admin_as_option, emit_json, json_option, label_text, pass_ctx, table
 
 # The commands import the platform modules they use (``accounts``: SQLAlchemy, argon2) when
 # they run, so that `xrm --help` and every other command start without them.
@@ -21,7 +21,7 @@ def _require_admin(c, as_user):
         pass
 
 
-@click.command()
+@click.command(short_help="Create or upgrade the database, sync plugins, create 'admin'.")
 @click.option("--admin-password", metavar="P", help="Set the password of the 'admin' user.")
 @json_option
 @pass_ctx
@@ -79,7 +79,7 @@ def units():
 @units.command("create")
 @click.argument("name")
 @click.option("--parent", metavar="NAME", help="Parent unit (default: root).")
-@as_option
+@admin_as_option
 @json_option
 @pass_ctx
 def units_create(c, name, parent, as_user, as_json):
@@ -94,7 +94,7 @@ def units_create(c, name, parent, as_user, as_json):
 
 
 @units.command("list")
-@as_option
+@admin_as_option
 @json_option
 @pass_ctx
 def units_list(c, as_user, as_json):
@@ -116,11 +116,12 @@ def users():
 
 @users.command("create")
 @click.argument("name")
-@click.option("--unit", required=True, metavar="U")
+@click.option("--unit", required=True, metavar="U", help="The user's unit.")
 @click.option("--role", "roles_", multiple=True, metavar="R", help="Role (repeatable).")
-@click.option("--password", metavar="P")
+@click.option("--password", metavar="P", help="Password for the admin UI (without one the user cannot log "
+              "in there until `xrm users set-password`; API tokens still work).")
 @click.option("--admin", "is_admin", is_flag=True, help="May administer types, units, users and roles.")
-@as_option
+@admin_as_option
 @json_option
 @pass_ctx
 def users_create(c, name, unit, roles_, password, is_admin, as_user, as_json):
@@ -136,7 +137,7 @@ def users_create(c, name, unit, roles_, password, is_admin, as_user, as_json):
 
 
 @users.command("list")
-@as_option
+@admin_as_option
 @json_option
 @pass_ctx
 def users_list(c, as_user, as_json):
@@ -155,7 +156,7 @@ def users_list(c, as_user, as_json):
 @users.command("grant-role")
 @click.argument("user")
 @click.argument("role")
-@as_option
+@admin_as_option
 @pass_ctx
 def users_grant_role(c, user, role, as_user):
     """Give USER the role ROLE."""
@@ -168,7 +169,7 @@ def users_grant_role(c, user, role, as_user):
 @users.command("revoke-role")
 @click.argument("user")
 @click.argument("role")
-@as_option
+@admin_as_option
 @pass_ctx
 def users_revoke_role(c, user, role, as_user):
     """Take the role ROLE from USER."""
@@ -178,10 +179,10 @@ def users_revoke_role(c, user, role, as_user):
     click.echo(f"{user!r} no longer has role {role!r}" if had else f"{user!r} did not have role {role!r}")
 
 
-@users.command("set-password")
+@users.command("set-password", short_help="Set USER's password.")
 @click.argument("user")
 @click.option("--password", metavar="P", help="The new password (asked for, hidden, when left out).")
-@as_option
+@admin_as_option
 @pass_ctx
 def users_set_password(c, user, password, as_user):
     """Set USER's password; the user's open admin UI sessions end (API tokens stay)."""
@@ -194,12 +195,18 @@ def users_set_password(c, user, password, as_user):
 def _new_password(given: str | None) -> str:
     if given is not None:
         return given
-    return click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+    import warnings  # local: only when asking
+    from getpass import GetPassWarning
+    with warnings.catch_warnings():
+        # Without a terminal (the password piped in) getpass warns with its own file and
+        # line; click's prompt already says "Password input may be echoed".
+        warnings.simplefilter("ignore", GetPassWarning)
+        return click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
 
 
-@users.command("deactivate")
+@users.command("deactivate", short_help="Refuse USER every login and request.")
 @click.argument("user")
-@as_option
+@admin_as_option
 @pass_ctx
 def users_deactivate(c, user, as_user):
     """Refuse USER every login and request, and revoke its tokens and UI sessions (its records stay)."""
@@ -209,9 +216,9 @@ def users_deactivate(c, user, as_user):
     click.echo(f"user {user!r} deactivated; {n} token(s) and UI session(s) revoked")
 
 
-@users.command("activate")
+@users.command("activate", short_help="Let a deactivated USER log in again.")
 @click.argument("user")
-@as_option
+@admin_as_option
 @pass_ctx
 def users_activate(c, user, as_user):
     """Let a deactivated USER log in again (with new tokens: the old ones stay revoked)."""
@@ -221,10 +228,10 @@ def users_activate(c, user, as_user):
     click.echo(f"user {user!r} activated")
 
 
-@users.command("move")
+@users.command("move", short_help="Move USER to another unit.")
 @click.argument("user")
 @click.option("--unit", required=True, metavar="U", help="The user's new unit.")
-@as_option
+@admin_as_option
 @pass_ctx
 def users_move(c, user, unit, as_user):
     """Move USER to unit U: its unit and subtree scope follow; its records keep their unit."""
@@ -234,13 +241,13 @@ def users_move(c, user, unit, as_user):
     click.echo(f"user {user!r} moved to {unit!r}")
 
 
-@click.group()
+@click.group(short_help="Roles and their grants.")
 def roles():
     """Roles and their grants (type, actions, depth own/unit/subtree/all)."""
 
 
 @roles.command("list")
-@as_option
+@admin_as_option
 @json_option
 @pass_ctx
 def roles_list(c, as_user, as_json):
@@ -259,8 +266,8 @@ def roles_list(c, as_user, as_json):
 
 @roles.command("create")
 @click.argument("name")
-@click.option("--label")
-@as_option
+@click.option("--label", help="Human-readable name, shown by `xrm roles list`.")
+@admin_as_option
 @pass_ctx
 def roles_create(c, name, label, as_user):
     """Create an empty role."""
@@ -274,8 +281,9 @@ def roles_create(c, name, label, as_user):
 @click.argument("role")
 @click.argument("type_")
 @click.argument("actions")
-@click.option("--depth", required=True, type=click.Choice(["own", "unit", "subtree", "all"]))
-@as_option
+@click.option("--depth", required=True, type=click.Choice(["own", "unit", "subtree", "all"]),
+              help="Which records: the user's own, its unit's, its unit's subtree, or all.")
+@admin_as_option
 @pass_ctx
 def roles_grant(c, role, type_, actions, depth, as_user):
     """Grant ACTIONS (comma list: read,create,update,delete) on TYPE (or *) to ROLE."""
@@ -292,7 +300,7 @@ def roles_grant(c, role, type_, actions, depth, as_user):
 @click.argument("role")
 @click.argument("type_")
 @click.argument("actions")
-@as_option
+@admin_as_option
 @pass_ctx
 def roles_revoke(c, role, type_, actions, as_user):
     """Take the grants of ACTIONS (comma list) on TYPE (or *) from ROLE."""
@@ -318,7 +326,7 @@ def tokens():
 @tokens.command("create")
 @click.argument("user")
 @click.option("--label", help="What the token is for.")
-@as_option
+@admin_as_option
 @pass_ctx
 def tokens_create(c, user, label, as_user):
     """Create a token for USER and print it alone on stdout."""
@@ -329,7 +337,7 @@ def tokens_create(c, user, label, as_user):
 
 @tokens.command("revoke")
 @click.argument("user")
-@as_option
+@admin_as_option
 @pass_ctx
 def tokens_revoke(c, user, as_user):
     """Revoke every token of USER."""

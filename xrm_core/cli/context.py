@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,13 @@ class NotInitialised(XrmError):
     title = "Database not initialised"
 
 
+class UnusableDatabase(XrmError):
+    """``--db`` / ``XRM_DATABASE_URL`` is not a URL of a database xrm can open."""
+
+    status = 400
+    title = "Unusable database URL"
+
+
 class CliContext:
     """``click.get_current_context().obj``: the database URL and the platform, opened on first use.
 
@@ -34,11 +42,69 @@ class CliContext:
         self._checked = False
 
     def open_platform(self):
-        """The Platform, without checking that the database is initialised."""
+        """The Platform, without checking that the database is initialised.
+
+        A URL that is not one (``--db bogus``), names a database xrm does not run on
+        (``mysql://…``) or needs a driver that is not installed is refused with one line
+        naming the URL and where it came from (``--db`` or ``XRM_DATABASE_URL``).
+        """
         if self._platform is None:
+            from sqlalchemy.exc import NoSuchModuleError
+
             from ..platform import Platform
-            self._platform = Platform(self.url, pm=self.pm)
+            url = self._checked_url()
+            try:
+                self._platform = Platform(url, pm=self.pm)
+            except NoSuchModuleError:
+                raise UnusableDatabase(f"{self.describe()}: unknown database driver; use sqlite:///FILE or "
+                                       "postgresql://USER@HOST/DB") from None
+            except ModuleNotFoundError as e:
+                if e.name == "psycopg":
+                    raise  # the caller explains how to install it
+                raise UnusableDatabase(f"{self.describe()}: the database driver {e.name!r} is not installed") from None
         return self._platform
+
+    def describe(self) -> str:
+        """The database URL (password hidden) and where it came from, for messages."""
+        from ..platform import database_url
+        url = database_url(self.url)
+        try:
+            from sqlalchemy.engine import make_url
+            shown = make_url(url).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 — not a URL at all: show it as given
+            shown = url
+        source = "--db" if self.url else "XRM_DATABASE_URL" if os.environ.get("XRM_DATABASE_URL") else "default"
+        return f"{shown} (from {source})" if source != "default" else shown
+
+    def _checked_url(self) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        from ..platform import database_url
+        url = database_url(self.url)
+        try:
+            backend = make_url(url).get_backend_name()
+        except (ArgumentError, ValueError):
+            raise UnusableDatabase(f"{self.describe()} is not a database URL; use sqlite:///FILE "
+                                   "(sqlite:////ABSOLUTE/PATH) or postgresql://USER@HOST/DB") from None
+        if backend not in ("sqlite", "postgresql"):
+            hint = " (write postgresql://…)" if backend == "postgres" else ""
+            raise UnusableDatabase(f"{self.describe()}: xrm runs on SQLite and PostgreSQL, not {backend!r}{hint}")
+        return url
+
+    def sqlite_file(self) -> str | None:
+        """The file of an SQLite database URL (``None`` for other databases or in-memory)."""
+        from sqlalchemy.engine import make_url
+
+        from ..platform import database_url
+        try:
+            url = make_url(database_url(self.url))
+        except Exception:  # noqa: BLE001
+            return None
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") \
+                or url.database.startswith("file:"):
+            return None
+        return url.database
 
     @property
     def platform(self):
@@ -52,12 +118,14 @@ class CliContext:
         from sqlalchemy.engine import make_url
 
         from .. import migrations
-        from ..platform import database_url
-        url = make_url(database_url(self.url))
+        url = make_url(self._checked_url())
         shown = url.render_as_string(hide_password=True)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
                 and not url.database.startswith("file:") and not Path(url.database).exists():
-            raise NotInitialised(f"no database at {url.database}: run `xrm init` first")
+            folder = os.path.dirname(os.path.abspath(url.database))
+            raise NotInitialised(f"no database at {url.database}: run `xrm init` first" if os.path.isdir(folder)
+                                 else f"no database at {url.database}: the directory {folder} does not exist "
+                                 "(create it, then run `xrm init`)")
         with self.open_platform().engine.connect() as conn:
             revision = migrations.current(conn)
         if revision is None:
@@ -104,6 +172,12 @@ def as_option(f):
     return click.option("--as", "as_user", metavar="USER", help="Act within this user's scope (default: admin).")(f)
 
 
+def admin_as_option(f):
+    """``--as USER`` of an administration command: USER must be an administrator."""
+    return click.option("--as", "as_user", metavar="USER",
+                        help="Act as this user, who must be an administrator (default: admin).")(f)
+
+
 def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON document on stdout.")(f)
 
@@ -130,13 +204,17 @@ def dumps(value) -> str:
 
 
 def parse_json_arg(text: str, what: str):
-    """Parse a JSON option value (or ``@FILE``), with the position of any syntax error."""
+    """Parse a JSON option value (or ``@FILE``), with the position of any syntax error.
+
+    Strict JSON: a key repeated in one object, ``NaN``/``Infinity``, a number too large for
+    a float, text that is not UTF-8 (a lone surrogate) and absurd nesting are refused with
+    a message naming ``what`` (the option) — never a traceback.
+    """
     if text.startswith("@"):
+        if not text[1:]:
+            raise ValidationError(f"{what} @: give a file name after @ (--data @record.json)")
         return read_json_file(text[1:])
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValidationError(f"{what} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    return _loads(text, what, lambda msg, line, col: f"{what} is not valid JSON: {msg} at line {line} column {col}")
 
 
 def read_json_file(path: str):
@@ -146,17 +224,82 @@ def read_json_file(path: str):
         text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ValidationError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValidationError(f"{path}: cannot read: {e}") from None
+    except IsADirectoryError:
+        raise ValidationError(f"{path}: is a directory, not a JSON file") from None
+    except UnicodeDecodeError as e:
+        raise ValidationError(f"{path}: cannot read: not UTF-8 text (byte {e.start + 1})") from None
+    except OSError as e:
+        raise ValidationError(f"{path}: cannot read: {e.strerror or e}") from None
+    return _loads(text, path, lambda msg, line, col: f"{path}:{line}:{col}: invalid JSON: {msg}")
+
+
+def _loads(text: str, what: str, syntax_message):
+    """``json.loads`` for user input, strict (see :func:`parse_json_arg`)."""
     try:
-        return json.loads(text, object_pairs_hook=_no_repeated_keys)
+        value = json.loads(text, object_pairs_hook=_no_repeated_keys, parse_constant=_no_constant,
+                           parse_float=_finite_float)
+        pointer = _surrogate_at(value, "")
     except json.JSONDecodeError as e:
-        raise ValidationError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+        # json's own wording ends "…character at" before its position: we give the position.
+        raise ValidationError(syntax_message(e.msg.removesuffix(" at"), e.lineno, e.colno)) from None
+    except _NotJson as e:
+        raise ValidationError(f"{what} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ValidationError(f"{what} is not usable JSON: its arrays and objects are nested too deeply") from None
     except _RepeatedKey as e:
-        # JSON parsers keep the last of repeated keys silently: a definition that says
+        # JSON parsers keep the last of repeated keys silently: a document that says
         # "name" twice means one of them by mistake.
-        raise ValidationError(f"{path}: the key {e.key!r} appears twice in one object",
+        raise ValidationError(f"{what}: the key {e.key!r} appears twice in one object",
                               [{"pointer": "", "message": f"repeated key {e.key!r}"}]) from None
+    if pointer is not None:
+        # A lone surrogate (the shell passed bytes that are not UTF-8, or a "\\ud800" escape)
+        # cannot be stored; say where instead of failing in the database driver.
+        raise ValidationError(f"{what} holds text that is not valid Unicode (not UTF-8, or a lone surrogate)",
+                              [{"pointer": pointer, "message": "not valid Unicode text"}])
+    return value
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _NotJson(f"the number {text[:40]} is too large")
+    return value
+
+
+def _surrogate_at(value, pointer: str) -> str | None:
+    """JSON pointer of the first string (key or value) in ``value`` that cannot be encoded as UTF-8."""
+    if isinstance(value, str):
+        return None if value.isascii() or _utf8(value) else pointer
+    if isinstance(value, dict):
+        for k, v in value.items():
+            here = pointer + "/" + k.replace("~", "~0").replace("/", "~1")
+            if not (k.isascii() or _utf8(k)):
+                return here
+            found = _surrogate_at(v, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _surrogate_at(v, f"{pointer}/{i}")
+            if found is not None:
+                return found
+    return None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _RepeatedKey(Exception):

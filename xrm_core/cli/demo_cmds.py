@@ -27,7 +27,7 @@ def register(cli: click.Group) -> None:
     cli.add_command(demo)
 
 
-@click.command()
+@click.command(short_help="Load the demo data set into an empty database.")
 @click.option("--scale", type=click.FloatRange(0.01, 10), default=1.0, envvar=SCALE_ENV, metavar="F",
               help=f"Size factor of the data set (default 1, or ${SCALE_ENV}); 0.1 loads a tenth.")
 @json_option

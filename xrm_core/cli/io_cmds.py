@@ -66,7 +66,7 @@ def import_(c, type_name, file, fmt, skip_invalid, dry_run, as_user, as_json):
         click.echo(f"  … and {len(invalid) - SHOWN} more invalid rows (--json lists them all)", err=True)
 
 
-@click.command()
+@click.command(short_help="Export the records of TYPE you can see (CSV or JSONL).")
 @click.argument("type_name", metavar="TYPE")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Default: from the extension of -o, else jsonl.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from .admin_cmds import _require_admin
-from .context import as_option, emit_json, json_option, label_text, pass_ctx, read_json_file, table
+from .context import admin_as_option, as_option, emit_json, json_option, label_text, pass_ctx, read_json_file, table
 
 # The commands import ``kpis`` (SQLAlchemy) when they run, so that `xrm --help` and every
 # other command start without it.
@@ -36,7 +36,7 @@ def kpi_list(c, as_json):
 
 @kpi.command("add")
 @click.argument("file", type=click.Path(dir_okay=False))
-@as_option
+@admin_as_option
 @json_option
 @pass_ctx
 def kpi_add(c, file, as_user, as_json):

@@ -34,7 +34,7 @@ class XrmGroup(click.Group):
         except Exception as e:  # noqa: BLE001 — users get a message, developers XRM_DEBUG=1
             if os.environ.get("XRM_DEBUG"):
                 raise
-            click.echo(f"error: {_explain(e)}", err=True)
+            click.echo(f"error: {_explain(e, ctx.obj)}", err=True)
             ctx.exit(1)
 
 
@@ -42,13 +42,29 @@ class XrmGroup(click.Group):
 _NO_TABLE = re.compile(r'no such table: xrm_|relation "xrm_\w+" does not exist')
 
 
-def _explain(e: Exception) -> str:
-    from sqlalchemy.exc import OperationalError, ProgrammingError
+def _explain(e: Exception, c: CliContext | None = None) -> str:
+    """One line for an unexpected error, naming the database (``c``) when it is the database's."""
+    from sqlalchemy.exc import DatabaseError, OperationalError, ProgrammingError, StatementError
     text = str(getattr(e, "orig", e)).splitlines()[0] if str(e) else type(e).__name__
-    if isinstance(e, (OperationalError, ProgrammingError)):
+    if isinstance(e, UnicodeEncodeError) or (isinstance(e, StatementError) and "surrogates not allowed" in text):
+        # Bytes that are not UTF-8 on the command line reach Python as lone surrogates.
+        return "the command line holds text that is not valid UTF-8"
+    where = c.describe() if isinstance(c, CliContext) else None
+    if isinstance(e, (OperationalError, ProgrammingError, DatabaseError)):
         if _NO_TABLE.search(text):
             return "the database is not initialised: run `xrm init` first"
-        return f"database error: {text}"
+        file = c.sqlite_file() if isinstance(c, CliContext) else None
+        if file and "file is not a database" in text:
+            return f"{file} is not an SQLite database"
+        if file and "unable to open database file" in text:
+            folder = os.path.dirname(os.path.abspath(file))
+            if not os.path.isdir(folder):
+                return (f"{text}: {file}: the directory {folder} does not exist "
+                        "(create it, then run `xrm init`)")
+            return f"{text}: {file}: check the permissions of {folder} and of the file"
+        if file and "readonly database" in text:
+            return f"the database {file} is read-only: check the permissions of the file and of its directory"
+        return f"database error at {where}: {text}" if where else f"database error: {text}"
     if isinstance(e, ModuleNotFoundError) and e.name == "psycopg":
         return "PostgreSQL needs the psycopg driver: pip install 'xrm-platform[postgres]'"
     return f"{type(e).__name__}: {text} (set XRM_DEBUG=1 for the traceback)"

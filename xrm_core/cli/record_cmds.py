@@ -61,12 +61,17 @@ def records_get(c, record_id, as_user, as_json):
 @click.option("--where", "where", multiple=True, metavar="EXPR",
               help="FIELD=V, FIELD!=V, FIELD<V, FIELD<=V, FIELD>V, FIELD>=V (repeatable, ANDed).")
 @click.option("--sort", metavar="F,-F", help="Sort by fields; - for descending.")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(0, 100000))
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(0, 100000), metavar="N",
+              help="Print at most N records.")
 @as_option
 @json_option
 @pass_ctx
 def records_list(c, type_name, where, sort, limit, as_user, as_json):
-    """List records of TYPE."""
+    """List records of TYPE (oldest first unless --sort), at most --limit of them.
+
+    V in --where is read as JSON when it parses (true, 3, "3") and as text otherwise; quote
+    the expression for the shell: --where 'rating>=9'.
+    """
     from ..filters import parse_where  # local: SQLAlchemy, only when the command runs
     flt = parse_where(where)
     sort_items = [x.strip() for x in sort.split(",") if x.strip()] if sort else None
@@ -125,7 +130,7 @@ def records_delete(c, record_id, as_user):
 @click.argument("rel", metavar="REL")
 @click.argument("source_id", metavar="SOURCE_ID")
 @click.argument("target_id", metavar="TARGET_ID")
-@click.option("--data", metavar="JSON", help="Attributes of the relationship (JSON).")
+@click.option("--data", metavar="JSON", help="Attributes of the relationship (JSON object, or @FILE).")
 @as_option
 @json_option
 @pass_ctx
@@ -210,8 +215,8 @@ def history(c, record_id, include_related, limit, as_user, as_json):
 @click.command()
 @click.argument("record_id", metavar="ID")
 @click.option("--kind", required=True, metavar="KIND", help="A declared interaction kind (call, email…).")
-@click.option("--summary", required=True, metavar="TEXT")
-@click.option("--payload", metavar="JSON", help="Details (JSON object).")
+@click.option("--summary", required=True, metavar="TEXT", help="One line: what happened.")
+@click.option("--payload", metavar="JSON", help="Details (JSON object, or @FILE).")
 @as_option
 @json_option
 @pass_ctx

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import click
 
 from ..errors import DefinitionError, ValidationError
-from .context import as_option, emit_json, json_option, label_text, pass_ctx, read_json_file, table
+from .context import admin_as_option, as_option, emit_json, json_option, label_text, pass_ctx, read_json_file, table
 
 # The commands import the platform modules they use (SQLAlchemy, JSON Schema) when they
 # run, so that `xrm --help` and every other command start without them.
@@ -17,7 +17,7 @@ def register(cli: click.Group) -> None:
     cli.add_command(reltypes)
 
 
-@click.group()
+@click.group(short_help="Entity types: JSON Schema of the data, indexes, unique keys.")
 def types():
     """Entity types (JSON Schema for record data, indexes, unique keys)."""
 
@@ -27,11 +27,11 @@ def types():
 @json_option
 @pass_ctx
 def types_list(c, as_user, as_json):
-    """Every entity type, with its number of records."""
+    """Every entity type, with its number of records (those you may read, with --as)."""
     from .. import entity_types
-    with c.reader_connection(as_user) as conn:
-        items = sorted(entity_types.load_all(conn).values(), key=lambda t: t.name)
-        counts = _counts(conn)
+    with c.session(as_user, write=False) as s:
+        items = sorted(entity_types.load_all(s.conn).values(), key=lambda t: t.name)
+        counts = _counts(s.conn, s.actor, [t.name for t in items])
     if as_json:
         emit_json([{**t.to_dict(), "records": counts.get(t.name, 0)} for t in items])
         return
@@ -39,10 +39,15 @@ def types_list(c, as_user, as_json):
           ["NAME", "LABEL", "VERSION", "SOURCE", "RECORDS"])
 
 
-def _counts(conn):
+def _counts(conn, actor, type_names) -> dict[str, int]:
+    """Records per type within ``actor``'s read scope: a record the actor may not read does
+    not exist for it, not even as a number."""
     from sqlalchemy import func, select
     from .. import db
-    return dict(conn.execute(select(db.records.c.type, func.count()).group_by(db.records.c.type)).all())
+    q = select(db.records.c.type, func.count()).group_by(db.records.c.type)
+    if not actor.is_admin:
+        q = q.where(actor.clause_any_type(type_names, "read"))
+    return dict(conn.execute(q).all())
 
 
 @types.command("show")
@@ -94,7 +99,7 @@ def _load_definition(path):
 
 @types.command("add")
 @click.argument("file", type=click.Path(dir_okay=False))
-@as_option
+@admin_as_option
 @json_option
 @pass_ctx
 def types_add(c, file, as_user, as_json):
@@ -118,10 +123,10 @@ def _warn_unchecked_formats(d: dict) -> None:
                    "uuid… — JSON Schema's own); values are accepted whatever they hold", err=True)
 
 
-@types.command("update")
+@types.command("update", short_help="Replace a type's definition if every stored record stays valid.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Check stored records and report; change nothing.")
-@as_option
+@admin_as_option
 @json_option
 @pass_ctx
 def types_update(c, file, dry_run, as_user, as_json):
@@ -151,7 +156,7 @@ def types_update(c, file, dry_run, as_user, as_json):
 
 @types.command("remove")
 @click.argument("name")
-@as_option
+@admin_as_option
 @pass_ctx
 def types_remove(c, name, as_user):
     """Remove a type that has no records."""
@@ -187,7 +192,7 @@ def reltypes_list(c, as_user, as_json):
 
 @reltypes.command("add")
 @click.argument("file", type=click.Path(dir_okay=False))
-@as_option
+@admin_as_option
 @json_option
 @pass_ctx
 def reltypes_add(c, file, as_user, as_json):
@@ -204,7 +209,7 @@ def reltypes_add(c, file, as_user, as_json):
 
 @reltypes.command("remove")
 @click.argument("name")
-@as_option
+@admin_as_option
 @pass_ctx
 def reltypes_remove(c, name, as_user):
     """Remove a relationship type that no relationship uses."""

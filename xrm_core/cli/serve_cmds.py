@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
@@ -13,8 +14,9 @@ def register(cli: click.Group) -> None:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--workers", default=0, type=click.IntRange(0, 64),
               help="Run gunicorn with N worker processes (production); 0 = development server.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
@@ -45,9 +47,18 @@ def serve(c, host, port, workers, threads):
         return
     from ..web import create_app
     app = create_app(platform)
+    _plain_server_log()
     click.echo(f"xrm serving {platform.url} on http://{host}:{port}/ (development server; "
                "use --workers N for production)", err=True)
     app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+
+
+def _plain_server_log() -> None:
+    """No ANSI colours in the development server's log when NO_COLOR is set or stderr is not
+    a terminal (a log file, journald): werkzeug colours its banner and request lines always."""
+    if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
+        from werkzeug import serving
+        serving._log_add_style = False  # werkzeug's own switch (off on consoles without colour)
 
 
 def run_gunicorn(app_factory, host: str, port: int, workers: int, threads: int = 4) -> None:
