@@ -23,7 +23,7 @@ def xrm_cli_commands(cli):
     cli.add_command(voc)
 
 
-@click.group()
+@click.group(short_help="Voice of the customer: Kano classification, ten-step CSM.")
 def voc():
     """Voice-of-the-customer analytics: Kano classification and the ten-step CSM."""
 
