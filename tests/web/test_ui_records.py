@@ -102,6 +102,7 @@ def test_csv_export_neutralises_formulas_and_keeps_filters(browser, org):
     r = browser.get("/r/person/export.csv?ff=age&fo=eq&fv=1")
     assert r.mimetype == "text/csv" and "attachment" in r.headers["Content-Disposition"]
     assert r.get_data().startswith("\ufeff".encode())  # UTF-8 for spreadsheet programs
+    assert r.headers["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(r.get_data().decode("utf-8-sig"))))
     assert rows[0][0] == "id" and {"name", "email", "age"} <= set(rows[0])
     names = [row[rows[0].index("name")] for row in rows[1:]]

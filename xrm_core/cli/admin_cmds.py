@@ -51,6 +51,8 @@ def init(c, admin_password, as_json):
     if report["admin_created"]:
         click.echo("user 'admin' created" + ("" if admin_password else
                                              " without a password (set one with --admin-password)"))
+    elif admin_password:
+        click.echo("password of 'admin' set")
 
 
 @click.group()

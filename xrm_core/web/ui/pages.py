@@ -58,7 +58,7 @@ def export_csv(type_name: str):
     # A byte-order mark first: spreadsheet programs read the file as UTF-8 by it (without
     # one Excel takes Persian or Chinese text for a legacy code page). xrm import skips it.
     body = "\ufeff" + listing.csv_text(et, items)
-    return Response(body, mimetype="text/csv; charset=utf-8",
+    return Response(body, mimetype="text/csv",  # Werkzeug adds "; charset=utf-8"
                     headers={"Content-Disposition": f'attachment; filename="{et.name}.csv"'})
 
 
