@@ -76,12 +76,7 @@ def create_user(conn: Connection, name: str, unit: str, roles: list[str] = (), p
     uid = conn.execute(select(db.units.c.id).where(db.units.c.name == unit)).scalar()
     if uid is None:
         raise NotFound(f"unknown unit {unit!r}")
-    role_ids = []
-    for r in roles:
-        rid = conn.execute(select(db.roles.c.id).where(db.roles.c.name == r)).scalar()
-        if rid is None:
-            raise NotFound(f"unknown role {r!r}")
-        role_ids.append(rid)
+    role_ids = [_role_id(conn, r) for r in roles]
     res = conn.execute(insert(db.users).values(
         name=name, unit_id=uid, password_hash=hash_password(password) if password else None,
         is_admin=is_admin, active=True, created_at=db.utcnow()))
@@ -223,9 +218,7 @@ def create_role(conn: Connection, name: str, label=None) -> dict:
 def grant(conn: Connection, role: str, etype: str, actions: list[str], depth: str,
           known_types: set[str]) -> dict:
     """Grant ``actions`` on ``etype`` (or ``*``) at ``depth`` to ``role`` (replacing its depth)."""
-    rid = conn.execute(select(db.roles.c.id).where(db.roles.c.name == role)).scalar()
-    if rid is None:
-        raise NotFound(f"unknown role {role!r}")
+    rid = _role_id(conn, role)
     if etype != "*" and etype not in known_types:
         raise NotFound(f"unknown entity type {etype!r}")
     bad = [a for a in actions if a not in ACTIONS]
@@ -242,9 +235,7 @@ def revoke_grant(conn: Connection, role: str, etype: str, actions: list[str]) ->
     """Remove ``role``'s grants of ``actions`` on ``etype`` (a type name or ``*``); returns the
     actions that were granted and are now gone (an action that was not granted is no error:
     the role ends without it either way)."""
-    rid = conn.execute(select(db.roles.c.id).where(db.roles.c.name == role)).scalar()
-    if rid is None:
-        raise NotFound(f"unknown role {role!r}")
+    rid = _role_id(conn, role)
     bad = [a for a in actions if a not in ACTIONS]
     if bad or not actions:
         raise ValidationError(f"unknown action(s) {', '.join(bad) or '(none)'}: use {', '.join(ACTIONS)}")
@@ -274,23 +265,23 @@ def list_roles(conn: Connection) -> list[dict]:
     return out
 
 
+def _role_id(conn: Connection, name: str) -> int:
+    rid = conn.execute(select(db.roles.c.id).where(db.roles.c.name == name)).scalar()
+    if rid is None:
+        raise NotFound(f"unknown role {name!r}")
+    return rid
+
+
 def revoke_role(conn: Connection, user: str, role: str) -> bool:
     """Take ``role`` from ``user``; False if the user did not have it."""
     uid = _user_id(conn, user)
-    rid = conn.execute(select(db.roles.c.id).where(db.roles.c.name == role)).scalar()
-    if rid is None:
-        raise NotFound(f"unknown role {role!r}")
+    rid = _role_id(conn, role)
     return conn.execute(delete(db.user_roles).where(db.user_roles.c.user_id == uid,
                                                     db.user_roles.c.role_id == rid)).rowcount > 0
 
 
 def assign_role(conn: Connection, user: str, role: str) -> None:
-    uid = conn.execute(select(db.users.c.id).where(db.users.c.name == user)).scalar()
-    rid = conn.execute(select(db.roles.c.id).where(db.roles.c.name == role)).scalar()
-    if uid is None:
-        raise NotFound(f"unknown user {user!r}")
-    if rid is None:
-        raise NotFound(f"unknown role {role!r}")
+    uid, rid = _user_id(conn, user), _role_id(conn, role)
     if not conn.execute(select(db.user_roles).where(db.user_roles.c.user_id == uid,
                                                    db.user_roles.c.role_id == rid)).first():
         conn.execute(insert(db.user_roles).values(user_id=uid, role_id=rid))
@@ -303,9 +294,7 @@ def _token_hash(token: str) -> str:
 
 def create_token(conn: Connection, user: str, label: str | None = None) -> str:
     """Create an API token for ``user``; only its hash is stored, the token is returned once."""
-    uid = conn.execute(select(db.users.c.id).where(db.users.c.name == user)).scalar()
-    if uid is None:
-        raise NotFound(f"unknown user {user!r}")
+    uid = _user_id(conn, user)
     if label is not None and len(label) > 200:
         raise ValidationError("a token label has at most 200 characters",
                               [{"pointer": "/label", "message": f"{len(label)} characters"}])
@@ -375,8 +364,6 @@ def _end_ui_sessions(conn: Connection, uid: int) -> None:
 
 
 def revoke_tokens(conn: Connection, user: str) -> int:
-    uid = conn.execute(select(db.users.c.id).where(db.users.c.name == user)).scalar()
-    if uid is None:
-        raise NotFound(f"unknown user {user!r}")
+    uid = _user_id(conn, user)
     return conn.execute(db.tokens.update().where(db.tokens.c.user_id == uid, db.tokens.c.revoked_at.is_(None))
                         .values(revoked_at=db.utcnow())).rowcount
