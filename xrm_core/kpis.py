@@ -687,14 +687,17 @@ def check_type_change(platform, conn: Connection, before: dict, name: str, defin
     removed. Raises ValidationError with one error per such KPI, pointing at
     ``/kpis/<name>``; KPIs that failed already are not held against the change."""
     from . import entity_types
-    now = before
-    after = dict(now)
+    after = dict(before)
     if definition is None:
         after.pop(name, None)
     else:
         after[name] = entity_types.EntityType(definition, 0, "admin")
-    before_failing = _failing_kpis(platform, conn, now)
-    broken = {k: v for k, v in _failing_kpis(platform, conn, after).items() if k not in before_failing}
+    # The declarations are read once and checked against both sets of types.
+    declared = call_each(platform.pm, "xrm_kpis")
+    stored = conn.execute(select(db.kpi_definitions.c.name, db.kpi_definitions.c.definition,
+                                 db.kpi_definitions.c.source)).all()
+    failing_before = _failing_kpis(declared, stored, before)
+    broken = {k: v for k, v in _failing_kpis(declared, stored, after).items() if k not in failing_before}
     if broken:
         change = "removing" if definition is None else "this change to"
         raise ValidationError(f"{change} entity type {name!r} would break {len(broken)} KPI(s): "
@@ -703,10 +706,11 @@ def check_type_change(platform, conn: Connection, before: dict, name: str, defin
     platform._kpis = None  # KPIs compile against the types: the change may alter their SQL
 
 
-def _failing_kpis(platform, conn: Connection, types: dict) -> dict[str, str]:
-    """``{kpi name: why}`` of the plugin and admin KPIs that do not check against ``types``."""
+def _failing_kpis(declared: list, stored: list, types: dict) -> dict[str, str]:
+    """``{kpi name: why}`` of the plugin KPIs ``declared`` (``call_each`` results) and the
+    admin KPI rows ``stored`` that do not check against ``types``."""
     out = {}
-    for plugin, items in call_each(platform.pm, "xrm_kpis"):
+    for plugin, items in declared:
         for i, item in enumerate(items or []):
             kpi_name = item.get("name") if isinstance(item, dict) else getattr(item, "name", f"#{i}")
             try:
@@ -715,8 +719,7 @@ def _failing_kpis(platform, conn: Connection, types: dict) -> dict[str, str]:
                 raise
             except XrmError as e:
                 out[str(kpi_name)] = f"KPI {kpi_name!r} of plugin {plugin!r}: {e.message}"
-    for kpi_name, definition, source in conn.execute(select(db.kpi_definitions.c.name, db.kpi_definitions.c.definition,
-                                                            db.kpi_definitions.c.source)):
+    for kpi_name, definition, source in stored:
         try:
             DeclarativeKPI(definition, source).check(types)
         except XrmError as e:
