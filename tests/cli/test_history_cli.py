@@ -7,12 +7,17 @@ import json
 from conftest import PersonPlugin
 
 
-def test_history_cli_leaves_out_links_outside_scope(cli):
+def _runner(cli):
+    """``ok(*args)``: run ``xrm`` with the person test plugin, expect success, return stdout."""
     def ok(*args) -> str:
         r = cli(*args, plugins=[PersonPlugin()])
         assert r.exit_code == 0, r.stderr
         return r.stdout
+    return ok
 
+
+def test_history_cli_leaves_out_links_outside_scope(cli):
+    ok = _runner(cli)
     ok("init")
     for unit in ("east", "west"):
         ok("units", "create", unit)
@@ -38,11 +43,7 @@ def test_history_cli_leaves_out_links_outside_scope(cli):
 
 
 def test_history_limit_shows_the_latest_entries_oldest_first(cli):
-    def ok(*args) -> str:
-        r = cli(*args, plugins=[PersonPlugin()])
-        assert r.exit_code == 0, r.stderr
-        return r.stdout
-
+    ok = _runner(cli)
     ok("init")
     rid = json.loads(ok("records", "create", "person", "--data", '{"name": "A"}', "--json"))["id"]
     for age in (1, 2, 3):

@@ -403,14 +403,19 @@ def _cursor_encode(sort: list[str], values) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([",".join(sort), *values])).decode().rstrip("=")
 
 
+def _cursor_values(cursor: str, bad: ValidationError):
+    """The JSON document a cursor of :func:`_cursor_encode` holds; ``bad`` if it holds none."""
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        raise bad from None
+
+
 def _cursor_decode(cursor: str, sort: list[str], et, dialect: str) -> tuple:
     """The keyset values of ``cursor``, checked: it must come from a listing with the same
     ``sort``, and each value must fit its sort field's type (a cursor is client input)."""
     bad = ValidationError("invalid cursor", [{"pointer": "/query/cursor", "message": "not a cursor of this listing"}])
-    try:
-        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, orjson.JSONDecodeError):
-        raise bad from None
+    values = _cursor_values(cursor, bad)
     if not isinstance(values, list) or len(values) != len(sort) + 2 or values[0] != ",".join(sort) \
             or not isinstance(values[-1], str):
         raise bad
@@ -622,10 +627,7 @@ def history(type_name, record_id):
 
 def _history_cursor_decode(cursor: str, order: str) -> tuple[str, int]:
     bad = ValidationError("invalid cursor", [{"pointer": "/query/cursor", "message": "not a cursor of this timeline"}])
-    try:
-        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, orjson.JSONDecodeError):
-        raise bad from None
+    values = _cursor_values(cursor, bad)
     if not (isinstance(values, list) and len(values) == 3 and values[0] == order and isinstance(values[1], str)
             and len(values[1]) <= 32 and isinstance(values[2], int) and not isinstance(values[2], bool)
             and values[2] in INT64):
