@@ -1,13 +1,12 @@
 """OpenAPI 3.1 document of the REST API, with one typed schema per entity type.
 
 OpenAPI 3.1 schemas are JSON Schema 2020-12, so an entity type's schema is embedded as it
-is; only ``$ref``s are rewritten to point into ``components/schemas``.
+is; only its references are rewritten to point into ``components/schemas`` (openapi_refs).
 """
 from __future__ import annotations
 
 from html import escape
 from importlib.metadata import PackageNotFoundError, version
-from urllib.parse import urljoin
 
 import xrm_schemas
 from apispec import APISpec
@@ -15,75 +14,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response
 
 from . import envelopes
-
-COMMON_FILE = "common.json"
-
-
-def _component(name: str) -> str:
-    return f"#/components/schemas/{name}"
-
-
-def _file_component(file: str, frag: str) -> tuple[str, str]:
-    """(component name, remaining pointer) of ``file#frag`` for a schema of ``schemas/``.
-
-    ``common.json#/$defs/phone`` becomes the component ``common.phone``; any other platform
-    schema file is embedded whole as ``xrm.<file stem>``.
-    """
-    if file == COMMON_FILE and frag.startswith("/$defs/"):
-        name, _, rest = frag[len("/$defs/"):].partition("/")
-        return f"common.{name}", f"/{rest}" if rest else ""
-    return f"xrm.{file.removesuffix('.json')}", frag
-
-
-class _Refs:
-    """Rewrites the ``$ref``s of one schema into ``#/components/schemas/...`` and remembers
-    which platform schemas (``common.json`` $defs, other files) they need."""
-
-    def __init__(self):
-        self.needed: dict[str, tuple[str, str]] = {}  # component -> (file, fragment)
-
-    def rewrite(self, node, base: str, own: str):
-        """Copy of ``node`` (a schema whose ``$id`` is ``base``, published as component ``own``)."""
-        if isinstance(node, list):
-            return [self.rewrite(x, base, own) for x in node]
-        if not isinstance(node, dict):
-            return node
-        out = {}
-        for k, v in node.items():
-            if k in ("$schema", "$id"):
-                continue
-            out[k] = self._ref(v, base, own) if k == "$ref" and isinstance(v, str) else self.rewrite(v, base, own)
-        return out
-
-    def _ref(self, ref: str, base: str, own: str) -> str:
-        url, _, frag = urljoin(base, ref).partition("#")
-        if url == base.partition("#")[0]:
-            # Local to the schema itself; a common $def's "#/$defs/x" is another common component.
-            if own.startswith("common.") and frag.startswith("/$defs/"):
-                url = xrm_schemas.BASE_URI + COMMON_FILE
-            else:
-                return _component(own) + frag
-        if url.startswith(xrm_schemas.BASE_URI) and url[len(xrm_schemas.BASE_URI):] in xrm_schemas.names():
-            file = url[len(xrm_schemas.BASE_URI):]
-            name, rest = _file_component(file, frag)
-            self.needed[name] = (file, "" if name.startswith("xrm.") else frag)
-            return _component(name) + rest
-        # Nothing else compiles (validation is offline and knows only schemas/), so this is unreachable.
-        return ref
-
-    def components(self) -> dict[str, dict]:
-        """Every platform schema component needed, transitively."""
-        out: dict[str, dict] = {}
-        while len(out) < len(self.needed):
-            for name, (file, frag) in list(self.needed.items()):
-                if name in out:
-                    continue
-                doc = xrm_schemas.load(file)
-                base = doc.get("$id", xrm_schemas.BASE_URI + file)
-                if name.startswith("common."):
-                    doc = doc["$defs"][name[len("common."):]]
-                out[name] = self.rewrite(doc, base, name)
-        return out
+from .openapi_refs import SchemaComponents
+from .openapi_refs import component as _component
 
 
 def _type_label(et) -> str:
@@ -192,7 +124,7 @@ def build_spec(s, max_limit: int = 1000) -> dict:
     spec.components.schema("Record", _record_schema({"type": "object"}))
     for name, schema in _shared_schemas().items():
         spec.components.schema(name, schema)
-    refs = _Refs()
+    refs = SchemaComponents()
     for name in sorted(s.entity_types_map()):
         et = s.entity_type(name)
         data_name = f"{name}.data"
@@ -200,7 +132,7 @@ def build_spec(s, max_limit: int = 1000) -> dict:
                                                        data_name))
         spec.components.schema(f"{name}.record", _record_schema({"$ref": _component(data_name)}))
         _type_paths(spec, name, _type_label(et), max_limit)
-    for name, schema in sorted(refs.components().items()):
+    for name, schema in sorted(refs.platform_components().items()):
         spec.components.schema(name, schema)
     _generic_paths(spec, max_limit)
     out = spec.to_dict()
