@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from urllib.parse import urldefrag
+from functools import cache
+from urllib.parse import unquote, urldefrag, urljoin
 
 import orjson
 import xrm_schemas
@@ -18,7 +19,8 @@ from sqlalchemy import Connection, delete, func, insert, literal_column, select,
 from . import db
 from .errors import Conflict, DefinitionError, NotFound, ValidationError
 from .fields import FIELD_RE, field_sql, value_at
-from .validation import check_definition, compile_schema, errors_of, pointer
+from .validation import (_SCHEMA_LISTS, _SCHEMA_MAPS, _SCHEMA_ONE, check_definition, compile_schema, errors_of,
+                         pointer)
 
 
 class EntityType:
@@ -41,8 +43,10 @@ class EntityType:
             raise DefinitionError(f"entity type {self.name!r} names a field its schema does not have", missing)
 
     def key_text_errors(self, data: dict, prefix: str = "/data") -> list[dict]:
-        """Errors for text too long to index: a string value of an ``indexes`` or ``unique``
-        field longer than :data:`KEY_TEXT_LIMIT` bytes (UTF-8), with its pointer.
+        """Errors for values the indexes cannot hold alike on both engines, with their
+        pointers: a string value of an ``indexes`` or ``unique`` field longer than
+        :data:`KEY_TEXT_LIMIT` bytes (UTF-8), or an integer of a ``unique`` field outside
+        the signed 64-bit range.
 
         PostgreSQL refuses an index entry over 2,704 bytes with a database error; SQLite
         takes any length. One limit on both engines keeps them alike and the error clear.
@@ -55,7 +59,21 @@ class EntityType:
                 out.append({"pointer": prefix + pointer(f.split(".")),
                             "message": f"{len(v.encode()):,} bytes of text in an indexed field: at most "
                                        f"{KEY_TEXT_LIMIT:,} (UTF-8)"})
+            elif type(v) is int and not -2**63 <= v < 2**63 and f in self._unique_fields():
+                # Records may hold integers up to 2**64 - 1, but SQLite reads one beyond its
+                # signed 64 bits as an approximate REAL: 2**63 and 2**63 + 1 would be one
+                # key there and two on PostgreSQL.
+                out.append({"pointer": prefix + pointer(f.split(".")),
+                            "message": f"{v} in a unique field: at most {2**63 - 1} and at least {-2**63} "
+                                       "(signed 64 bits; store larger numbers as strings)"})
         return out
+
+    def _unique_fields(self) -> set[str]:
+        """Every field of a ``unique`` key (cached)."""
+        fields = self.__dict__.get("_unique_fields_cache")
+        if fields is None:
+            fields = self.__dict__["_unique_fields_cache"] = {f for key in self.unique_keys() for f in key}
+        return fields
 
     def _key_fields(self) -> list[str]:
         """Every field of ``indexes`` and ``unique``, once each (cached)."""
@@ -123,8 +141,9 @@ class EntityType:
         written, so every name :meth:`properties` lists can be looked up. Only dotted
         identifier paths can be indexed or filtered on (:func:`xrm_core.fields.check_field`).
 
-        Follows ``$ref`` (local and to the platform's schemas, with the keywords beside it)
-        and looks through ``allOf``/``anyOf``/``oneOf``/``if``/``then``/``else``.
+        Follows ``$ref`` and ``$dynamicRef`` as the validator resolves them (JSON pointers,
+        anchors, ``$id``s of embedded resources, the platform's schemas), with the keywords
+        beside them, and looks through ``allOf``/``anyOf``/``oneOf``/``if``/``then``/``else``.
         """
         if not isinstance(path, str):
             return None
@@ -192,37 +211,10 @@ KEY_TEXT_LIMIT = 2000
 
 
 def _resolve(root: dict, node: dict, depth: int) -> dict:
-    ref = node.get("$ref") if isinstance(node, dict) else None
-    if not ref or depth > 20:
-        return node
-    url, frag = urldefrag(ref)
-    doc = root
-    if url:
-        name = url.rsplit("/", 1)[-1]
-        try:
-            doc = xrm_schemas.load(name)
-        except (FileNotFoundError, OSError):
-            return node
-    target = doc
-    for part in [p for p in frag.split("/") if p]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if not isinstance(target, dict) or part not in target:
-            return node
-        target = target[part]
-    if url:
-        # Local refs inside the external document ("#/$defs/x") must keep pointing there.
-        target = _absolute_refs(target, name)
-    return _resolve(doc, target, depth + 1)
-
-
-def _absolute_refs(node, doc_name: str):
-    """Copy of ``node`` with its document-local ``$ref``s made to name ``doc_name``."""
-    if isinstance(node, list):
-        return [_absolute_refs(x, doc_name) for x in node]
-    if not isinstance(node, dict):
-        return node
-    return {k: (f"{doc_name}{v}" if k == "$ref" and isinstance(v, str) and v.startswith("#")
-                else _absolute_refs(v, doc_name)) for k, v in node.items()}
+    """``node``, or what its ``$ref`` points at (followed through chains of ``$ref``s) when
+    it resolves; ``root`` is the entity schema ``node`` was found through."""
+    target = _ref_target(root, node, depth) if isinstance(node, dict) and depth <= 20 else None
+    return node if target is None else target
 
 
 def _ref_target(root, node, depth):
@@ -230,10 +222,136 @@ def _ref_target(root, node, depth):
     does not resolve. In 2020-12 a ``$ref`` is one more constraint beside the node's other
     keywords, so callers look at both."""
     ref = node.get("$ref")
-    if not isinstance(ref, str):
+    if not isinstance(ref, str) or depth > 20:
         return None
-    target = _resolve(root, {"$ref": ref}, depth)
-    return None if target.get("$ref") == ref and len(target) == 1 else target
+    target = _lookup(root, node, ref)
+    return None if target is None else _resolve(root, target, depth + 1)
+
+
+def _dynamic_targets(root, node) -> list[dict]:
+    """What a node's ``$dynamicRef`` may point at: its static target, or — when that target
+    carries the same ``$dynamicAnchor`` — any subschema of ``root`` declaring that dynamic
+    anchor (which one applies depends on the path of evaluation, so callers take them as
+    alternatives). Empty when there is none or it does not resolve."""
+    ref = node.get("$dynamicRef")
+    if not isinstance(ref, str):
+        return []
+    target = _lookup(root, node, ref)
+    if target is None:
+        return []
+    name = ref.rpartition("#")[2]
+    if target.get("$dynamicAnchor") != name:
+        return [target]  # without a matching dynamic anchor, $dynamicRef is a plain $ref
+    return [n for (_, anchor, dynamic), n in _index_of(root).anchors.items() if dynamic and anchor == name]
+
+
+class _SchemaIndex:
+    """Where things are in a schema document: the base URI of each subschema (set by the
+    ``$id``s around it), embedded resources by URI, and ``$anchor``/``$dynamicAnchor``s.
+
+    References resolve as the validator resolves them: relative to the base URI of the
+    subschema holding them, so ``#/$defs/x`` inside a subschema with its own ``$id`` points
+    into that subschema, ``"$ref": "item"`` finds ``{"$id": "item"}``, and ``#name`` an anchor.
+    """
+
+    def __init__(self):
+        self.base: dict[int, str] = {}
+        self.resources: dict[str, dict] = {}
+        self.anchors: dict[tuple[str, str, bool], dict] = {}
+        self.nodes: list = []  # holds every indexed node, so no id() is reused meanwhile
+
+    def add(self, node, base: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                self.add(item, base)
+            return
+        if not isinstance(node, dict):
+            return
+        own_id = node.get("$id")
+        if isinstance(own_id, str):
+            base = urldefrag(_join(base, own_id))[0]
+        if isinstance(own_id, str) or not self.resources:  # an embedded resource, or the document
+            self.resources.setdefault(base, node)
+        self.base[id(node)] = base
+        self.nodes.append(node)
+        for key, dynamic in (("$anchor", False), ("$dynamicAnchor", True)):
+            if isinstance(node.get(key), str):
+                self.anchors.setdefault((base, node[key], dynamic), node)
+        # Only keywords that hold subschemas: a property may be named "$id" or "const".
+        for key in _SCHEMA_MAPS:
+            if isinstance(node.get(key), dict):
+                for sub in node[key].values():
+                    self.add(sub, base)
+        for key in (*_SCHEMA_ONE, *_SCHEMA_LISTS):
+            self.add(node.get(key), base)
+
+    def find(self, url: str, fragment: str):
+        doc = self.resources.get(url)
+        if doc is None or not fragment:
+            return doc
+        if not fragment.startswith("/"):
+            return self.anchors.get((url, fragment, False)) or self.anchors.get((url, fragment, True))
+        target = doc
+        for part in fragment.split("/")[1:]:
+            part = part.replace("~1", "/").replace("~0", "~")
+            if isinstance(target, dict) and part in target:
+                target = target[part]
+            elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
+                target = target[int(part)]
+            else:
+                return None
+        return target
+
+
+def _join(base: str, ref: str) -> str:
+    # urljoin() leaves a fragment alone against a base it cannot join to (a "urn:" $id).
+    return base.split("#")[0] + ref if ref.startswith("#") else urljoin(base, ref)
+
+
+#: The base URI of an entity schema without ``$id`` (the validator's is ``<name>.type.json``
+#: in the same folder: relative references resolve alike).
+_ROOT_BASE = f"{xrm_schemas.BASE_URI}entity.type.json"
+
+
+@cache
+def _platform_index() -> _SchemaIndex:
+    """The platform's own schemas (``common.json``…), each under its ``$id``."""
+    index = _SchemaIndex()
+    for name in xrm_schemas.names():
+        doc = xrm_schemas.load(name)
+        url = xrm_schemas.BASE_URI + name
+        index.resources.setdefault(url, doc)
+        index.add(doc, url)
+    return index
+
+
+#: id(root schema) -> (root, its index): a bounded cache; holding ``root`` keeps its id unique.
+_INDEXES: dict[int, tuple[dict, _SchemaIndex]] = {}
+
+
+def _index_of(root: dict) -> _SchemaIndex:
+    hit = _INDEXES.get(id(root))
+    if hit is not None and hit[0] is root:
+        return hit[1]
+    if len(_INDEXES) >= 256:
+        _INDEXES.clear()
+    index = _SchemaIndex()
+    index.add(root, _ROOT_BASE)
+    _INDEXES[id(root)] = (root, index)
+    return index
+
+
+def _lookup(root: dict, node: dict, ref: str) -> dict | None:
+    """The subschema reference ``ref`` (found in ``node``, a subschema of ``root`` or of a
+    platform schema) points at, or None when it points at nothing known or not at an object."""
+    own, platform = _index_of(root), _platform_index()
+    base = own.base.get(id(node)) or platform.base.get(id(node)) or own.base.get(id(root), _ROOT_BASE)
+    url, fragment = urldefrag(_join(base, ref))
+    fragment = unquote(fragment)
+    target = own.find(url, fragment)
+    if target is None:
+        target = platform.find(url, fragment)
+    return target if isinstance(target, dict) else None
 
 
 def _first_visit(node, visited: dict | None) -> bool:
@@ -258,7 +376,7 @@ def _find_property(root, node, name, depth, visited: dict | None = None):
     props = node.get("properties")
     if isinstance(props, dict) and name in props:
         return _resolve(root, props[name], depth)
-    subs = [_ref_target(root, node, depth)]
+    subs = [_ref_target(root, node, depth), *_dynamic_targets(root, node)]
     for key in ("allOf", "anyOf", "oneOf"):
         subs += node.get(key, []) if isinstance(node.get(key), list) else []
     subs += [node.get(key) for key in ("if", "then", "else")]
@@ -278,7 +396,8 @@ def _collect_properties(root, node, out, depth, visited: dict | None = None):
     props = node.get("properties")
     for k, v in (props.items() if isinstance(props, dict) else ()):
         out.setdefault(k, _resolve(root, v, depth))
-    _collect_properties(root, _ref_target(root, node, depth), out, depth + 1, visited)
+    for sub in [_ref_target(root, node, depth), *_dynamic_targets(root, node)]:
+        _collect_properties(root, sub, out, depth + 1, visited)
     for key in ("allOf", "anyOf", "oneOf"):
         for sub in node.get(key, []) if isinstance(node.get(key), list) else []:
             _collect_properties(root, sub, out, depth + 1, visited)
@@ -319,10 +438,14 @@ def _any_of(parts: list) -> set[str] | None:
     return set().union(*parts) if parts and all(p is not None for p in parts) else None
 
 
-def _alternatives(node) -> list[list]:
-    """The groups of alternative subschemas of ``node``: each ``anyOf``/``oneOf`` list, and
-    ``then``/``else`` (one of the two applies; a missing one allows anything, as ``{}``)."""
+def _alternatives(root, node) -> list[list]:
+    """The groups of alternative subschemas of ``node``: each ``anyOf``/``oneOf`` list,
+    ``then``/``else`` (one of the two applies; a missing one allows anything, as ``{}``),
+    and the subschemas a ``$dynamicRef`` may point at."""
     groups = [node[key] for key in ("anyOf", "oneOf") if isinstance(node.get(key), list) and node[key]]
+    if "$dynamicRef" in node:
+        # one that does not resolve is left to the validator; it constrains nothing here
+        groups.append(_dynamic_targets(root, node) or [{}])
     if "if" in node and ("then" in node or "else" in node):
         groups.append([node.get("then", {}), node.get("else", {})])
     return groups
@@ -356,7 +479,7 @@ def _field_types(root, node, parts: list[str], depth: int = 0, memo: dict | None
     conj.append(_field_types(root, _ref_target(root, node, depth), parts, depth + 1, memo))
     for sub in node.get("allOf", []) if isinstance(node.get("allOf"), list) else []:
         conj.append(_field_types(root, sub, parts, depth + 1, memo))
-    for group in _alternatives(node):
+    for group in _alternatives(root, node):
         conj.append(_any_of([_field_types(root, sub, parts, depth + 1, memo) for sub in group]))
     memo[key] = (node, _all_of(conj))
     return memo[key][1]
@@ -385,7 +508,7 @@ def _types_of(root, sub, depth: int = 0, memo: dict | None = None) -> set[str] |
     conj.append(_types_of(root, _ref_target(root, sub, depth), depth + 1, memo))
     for part in sub.get("allOf", []) if isinstance(sub.get("allOf"), list) else []:
         conj.append(_types_of(root, part, depth + 1, memo))
-    for group in _alternatives(sub):
+    for group in _alternatives(root, sub):
         conj.append(_any_of([_types_of(root, part, depth + 1, memo) for part in group]))
     memo[key] = (sub, _all_of(conj))
     return memo[key][1]

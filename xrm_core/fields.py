@@ -40,13 +40,24 @@ def field_sql(dialect: str, path: str, json_type: str | None = None, column: str
     """
     parts = check_field(path)
     if dialect == "postgresql":
-        expr = f"({column} #>> '{{{','.join(parts)}}}')"
+        expr = f"({column} #>> '{pg_path(parts)}')"
         if json_type in NUMERIC:
             return f"({expr}::{pg_number})"
         if json_type == "boolean":
             return f"({expr}::boolean)"
         return expr
     return f"json_extract({column}, '$.{'.'.join(parts)}')"
+
+
+def pg_path(parts: list[str]) -> str:
+    """PostgreSQL text-array literal of a checked field path, for ``#>`` and ``#>>``.
+
+    An unquoted ``null`` element (any case) of an array literal is SQL NULL, and a path with
+    a NULL in it reads nothing: a property named "null" would match no filter and break its
+    unique key. Such elements are double-quoted; every other element is left as it was, so
+    the text of existing expression indexes (and their names) stays the same.
+    """
+    return "{" + ",".join(f'"{p}"' if p.lower() == "null" else p for p in parts) + "}"
 
 
 def field_expr(dialect: str, path: str, json_type: str | None = None, table: str = "xrm_records",

@@ -1,0 +1,167 @@
+"""More entity-type schemas an admin may bring: references the validator resolves by base
+URI, anchor or dynamic scope; a property named "null"; integers beyond 64 bits in unique
+keys (xrm_core.entity_types, xrm_core.fields). Database tests run on every engine."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from xrm_core import ValidationError, entity_types
+from xrm_core.entity_types import EntityType
+from xrm_core.errors import Conflict, DefinitionError
+from xrm_core.fields import field_sql
+
+
+def _type(schema: dict, **keys) -> EntityType:
+    return EntityType({"name": "probe", "schema": {"type": "object", **schema}, **keys})
+
+
+@pytest.fixture
+def platform(make_platform):
+    return make_platform()
+
+
+def _add(platform, definition: dict) -> None:
+    with platform.connection() as conn:
+        entity_types.add(conn, definition)
+
+
+# -- references: resolved as the validator resolves them ------------------------------------
+CITY = {"type": "object", "properties": {"city": {"type": "string"}}}
+REFS = {
+    "$anchor": {"$defs": {"a": {"$anchor": "addr", **CITY}}, "properties": {"a": {"$ref": "#addr"}}},
+    "$id-relative": {"$defs": {"a": {"$id": "addr.json", **CITY}}, "properties": {"a": {"$ref": "addr.json"}}},
+    "percent-encoded pointer": {"$defs": {"my addr": CITY}, "properties": {"a": {"$ref": "#/$defs/my%20addr"}}},
+    # "#/$defs/city" inside a subschema with its own $id points into that subschema
+    "pointer inside an embedded resource": {
+        "$defs": {"city": {"type": "integer"},
+                  "a": {"$id": "https://example.org/a", "type": "object", "$defs": {"city": {"type": "string"}},
+                        "properties": {"city": {"$ref": "#/$defs/city"}}}},
+        "properties": {"a": {"$ref": "#/$defs/a"}}},
+    "urn $id": {"$id": "urn:example:root", "$defs": {"c": {"type": "string"}},
+                "properties": {"a": {"type": "object", "properties": {"city": {"$ref": "#/$defs/c"}}}}},
+    "$dynamicRef without a dynamic scope": {
+        "$defs": {"a": {"$dynamicAnchor": "addr", **CITY}}, "properties": {"a": {"$dynamicRef": "#addr"}}},
+    "true schema beside a type": {"$defs": {"any": True},
+                                  "properties": {"a": {"type": "object", "properties": {
+                                      "city": {"$ref": "#/$defs/any", "type": "string"}}}}},
+}
+
+
+@pytest.mark.parametrize("schema", REFS.values(), ids=REFS.keys())
+def test_a_field_reached_through_any_reference_has_its_type(schema):
+    """Before: "a.city" was "not a property of the schema" (anchor, $id, %20), its unique key
+    was refused as "several JSON types", the embedded resource's field typed integer — the
+    root's "#/$defs/city" — and a ``true`` target crashed with AttributeError."""
+    et = _type(schema, indexes=["a.city"], unique=["a.city"])
+    et.check_keys()
+    assert et.field_type("a.city") == "string"
+    assert et.is_valid({"a": {"city": "Rasht"}}) and not et.is_valid({"a": {"city": 1}})
+
+
+def test_a_dynamic_ref_takes_every_target_it_may_have():
+    """Which ``$dynamicAnchor`` a ``$dynamicRef`` lands on depends on the path that reached
+    it: the same field holds strings under "a" and integers under "b", so it has no type."""
+    schema = {"$defs": {
+        "list": {"$id": "https://example.org/list", "type": "object",
+                 "properties": {"item": {"$dynamicRef": "#val"}},
+                 "$defs": {"d": {"$dynamicAnchor": "val", "type": "string"}}},
+        "intlist": {"$id": "https://example.org/intlist", "$ref": "list",
+                    "$defs": {"d": {"$dynamicAnchor": "val", "type": "integer"}}}},
+        "properties": {"a": {"$ref": "https://example.org/list"}, "b": {"$ref": "https://example.org/intlist"}}}
+    et = _type(schema, indexes=["a.item", "b.item"])
+    assert et.is_valid({"a": {"item": "x"}, "b": {"item": 1}}) and not et.is_valid({"b": {"item": "x"}})
+    assert et.field_type("a.item") is None and et.field_type("b.item") is None
+    with pytest.raises(DefinitionError, match="several JSON types"):
+        _type(schema, unique=["b.item"]).check_keys()
+
+
+def test_a_field_of_an_embedded_resource_is_stored_and_found_on_every_engine(platform):
+    """Before: PostgreSQL refused a valid record with a raw DataError (its index cast the
+    string to numeric) and both engines refused the string filter as "not a number"."""
+    schema = {"type": "object", **REFS["pointer inside an embedded resource"]}
+    _add(platform, {"name": "scoped", "indexes": ["a.city"], "schema": schema})
+    with platform.session() as s:
+        s.create("scoped", {"a": {"city": "Rasht"}})
+        s.create("scoped", {"a": {"city": "Yazd"}})
+        with pytest.raises(ValidationError) as e:
+            s.create("scoped", {"a": {"city": 3}})
+        assert [err["pointer"] for err in e.value.errors] == ["/data/a/city"]
+    with platform.session() as s:
+        assert [r.data for r in s.list("scoped", {"a.city": "Rasht"})] == [{"a": {"city": "Rasht"}}]
+        assert [r.data["a"]["city"] for r in s.list("scoped", sort=["-a.city"])] == ["Yazd", "Rasht"]
+
+
+# -- a property named "null" ----------------------------------------------------------------
+def test_a_property_named_null_is_a_field_on_every_engine(platform):
+    """In a PostgreSQL path literal ('{null}') an unquoted null is SQL NULL: the field read
+    nothing, so its unique key held no value (duplicates were stored), filters found nothing
+    and sorting by it did not sort."""
+    d = {"name": "nulls", "title_field": "null", "unique": ["null"], "indexes": ["o.NULL"],
+         "schema": {"type": "object", "properties": {
+             "null": {"type": "string"},
+             "o": {"type": "object", "properties": {"NULL": {"type": "integer"}}}}}}
+    _add(platform, d)
+    with platform.session() as s:
+        s.create("nulls", {"null": "a", "o": {"NULL": 1}})
+        s.create("nulls", {"null": "b", "o": {"NULL": 5}})
+        with pytest.raises(Conflict) as e:
+            s.create("nulls", {"null": "a", "o": {"NULL": 9}})
+        assert [err["pointer"] for err in e.value.errors] == ["/data/null"]
+    with platform.session() as s:
+        assert [r.data["null"] for r in s.list("nulls", {"null": "b"})] == ["b"]
+        assert [r.data["null"] for r in s.list("nulls", {"o.NULL": {"gt": 2}})] == ["b"]
+        assert [r.data["null"] for r in s.list("nulls", sort=["-o.NULL"])] == ["b", "a"]
+        assert [r.data["null"] for r in s.list("nulls", search="a")] == ["a"]
+        assert s.count("nulls") == 2
+        s.create("nulls", {"null": "c", "o": {"NULL": 5}})
+    # a new unique key is checked against the stored values (PostgreSQL saw none before)
+    with pytest.raises(Conflict, match="stored records share values") as e, platform.connection() as conn:
+        entity_types.update(conn, {**d, "unique": ["null", "o.NULL"]}, dry_run=True)
+    assert [err["pointer"] for err in e.value.errors] == ["/unique/1"] and "o.NULL=5" in e.value.errors[0]["message"]
+
+
+def test_only_null_path_elements_are_quoted():
+    """Other elements stay as they were: the text of an existing index (its name hashes it)
+    does not change."""
+    assert field_sql("postgresql", "a.null.Null.nullable") == \
+        """(data #>> '{a,"null","Null",nullable}')"""
+    assert field_sql("sqlite", "a.null") == "json_extract(data, '$.a.null')"
+
+
+# -- integers beyond 64 bits in a unique key --------------------------------------------------
+BIG = {"name": "big", "unique": ["u"], "indexes": ["i"],
+       "schema": {"type": "object", "properties": {"u": {"type": "integer"}, "i": {"type": "integer"}}}}
+
+
+def test_a_unique_integer_beyond_signed_64_bits_is_refused_on_every_engine(platform):
+    """Records may hold integers up to 2**64 - 1. SQLite reads one beyond 2**63 - 1 as an
+    approximate REAL, so 2**63 and 2**63 + 1 clashed there (and naming the clash crashed with
+    OverflowError) while PostgreSQL stored both."""
+    _add(platform, BIG)
+    with platform.session() as s:
+        s.create("big", {"u": 2**63 - 1, "i": 2**64 - 1})  # a plain index takes any stored integer
+        s.create("big", {"u": -2**63})
+        for v in (2**63, 2**63 + 1, 2**64 - 1):
+            with pytest.raises(ValidationError) as e:
+                s.create("big", {"u": v})
+            assert [err["pointer"] for err in e.value.errors] == ["/data/u"]
+            assert "signed 64 bits" in e.value.errors[0]["message"]
+    with platform.session() as s:
+        assert s.count("big") == 2
+
+
+def test_making_a_field_holding_a_huge_integer_unique_is_refused_by_the_impact_check(platform):
+    _add(platform, BIG)
+    with platform.session() as s:
+        rid = s.create("big", {"i": 2**63 + 1}).id
+        s.create("big", {"i": 2**63})
+    new = copy.deepcopy(BIG) | {"unique": ["u", "i"]}
+    for dry_run in (True, False):
+        with pytest.raises(ValidationError) as e, platform.connection() as conn:
+            entity_types.update(conn, new, dry_run=dry_run)
+        assert e.value.extra["impact"]["invalid"] == 2
+        assert f"/records/{rid}/data/i" in [err["pointer"] for err in e.value.errors]
+    with platform.connection() as conn:
+        assert entity_types.get(conn, "big").unique_keys() == [("u",)]
