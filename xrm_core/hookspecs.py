@@ -104,7 +104,9 @@ def xrm_record_event(event, record, changes, session):
         ``.owner``, ``.unit``). In ``before_create``/``before_update`` ``record.data`` is the
         new state and may be modified in place; it is validated again after the hooks.
         In ``*_delete`` events it is the stored record.
-    :param changes: on updates, ``{json_pointer: (old, new)}``; otherwise ``{}``.
+    :param changes: on updates, ``{json_pointer: (old, new)}``; otherwise ``{}``. In
+        ``before_update`` it is the diff of the caller's patch (the same for every
+        implementation), in ``after_update`` the diff written, the hooks' changes included.
     :param session: the :class:`xrm_core.Session` of the change: use it to read or write
         other records in the same transaction (as the acting user, within their scope).
     :return: nothing.
@@ -115,7 +117,9 @@ def xrm_record_event(event, record, changes, session):
     the Python API, the CLI, the REST API and ``xrm import`` (create events). Relating and
     unrelating records fire no record event. Raise :class:`xrm_core.ValidationError` to
     refuse the change with its message and pointers; any other exception rolls the whole
-    change back and surfaces as :class:`xrm_core.PluginError` naming the plugin.
+    change back and surfaces as :class:`xrm_core.PluginError` naming the plugin. The
+    platform calls each implementation itself: order them with ``tryfirst``/``trylast``;
+    a hook wrapper of this hook is refused when the plugin loads.
     """
 
 

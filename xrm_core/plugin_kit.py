@@ -115,16 +115,34 @@ def call_all(pm, hook: str, **kwargs) -> list:
     crash would surface as the announcing plugin's (the one whose hook was running). Here any
     exception other than an :class:`~xrm_core.XrmError` becomes a
     :class:`~xrm_core.PluginError` naming the listener; refusals pass through. Each
-    implementation gets only the keyword arguments it asks for. Hook wrappers are skipped.
+    implementation gets only the keyword arguments it asks for; leaving out an argument of
+    the hook's spec raises TypeError. Hook wrappers are skipped.
     """
     results = []
-    for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+    for impl in reversed(_caller(pm, hook, kwargs).get_hookimpls()):
         if impl.hookwrapper or getattr(impl, "wrapper", False):
             continue
         result = _call(pm, hook, impl, kwargs)
         if result is not None:
             results.append(result)
     return results
+
+
+def _caller(pm, hook: str, kwargs: dict):
+    """The hook caller of ``hook``, once ``kwargs`` are checked against its spec.
+
+    An argument of the spec left out is the announcer's mistake: it raises TypeError here,
+    in the announcer's code, rather than a KeyError blamed on the first listener that asks
+    for the argument (or none at all, while no listener asks for it).
+    """
+    caller = getattr(pm.hook, hook)
+    spec = getattr(caller, "spec", None)
+    if spec is not None:
+        missing = [a for a in spec.argnames if a not in kwargs]
+        if missing:
+            raise TypeError(f"{hook}() called without {', '.join(map(repr, missing))}: "
+                            "pass every argument of its spec, by keyword")
+    return caller
 
 
 def _call(pm, hook: str, impl, kwargs: dict):
@@ -141,12 +159,13 @@ def call_first(pm, hook: str, **kwargs):
     """Call the implementations of ``hook`` in pluggy's order and return the first result that
     is not None (None when every one answers None, or there is none).
 
-    Each implementation gets only the keyword arguments it asks for. An
-    :class:`~xrm_core.XrmError` (a refusal such as ValidationError) passes through; any other
-    exception becomes a :class:`~xrm_core.PluginError` naming the plugin, so the caller's
-    change is rolled back with a clear message. Hook wrappers are skipped.
+    Each implementation gets only the keyword arguments it asks for; leaving out an argument
+    of the hook's spec raises TypeError. An :class:`~xrm_core.XrmError` (a refusal such as
+    ValidationError) passes through; any other exception becomes a
+    :class:`~xrm_core.PluginError` naming the plugin, so the caller's change is rolled back
+    with a clear message. Hook wrappers are skipped.
     """
-    for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+    for impl in reversed(_caller(pm, hook, kwargs).get_hookimpls()):
         if impl.hookwrapper or getattr(impl, "wrapper", False):
             continue
         result = _call(pm, hook, impl, kwargs)

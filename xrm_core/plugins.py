@@ -25,13 +25,16 @@ def disabled_plugins() -> set[str]:
     return {p.strip() for p in os.environ.get("XRM_DISABLE_PLUGINS", "").split(",") if p.strip()}
 
 
-def make_plugin_manager(load_entry_points: bool = True, plugins: list | tuple = ()) -> pluggy.PluginManager:
+def make_plugin_manager(load_entry_points: bool = True, plugins: list | tuple | dict = ()) -> pluggy.PluginManager:
     """A fresh PluginManager with the xrm hookspecs.
 
     Plugins of the ``xrm.plugins`` entry-point group are loaded (in name order) unless
     blocked by ``XRM_DISABLE_PLUGINS``; ``plugins`` (modules or objects) are registered
-    after them, which is how tests add one. Raises :class:`PluginError` naming the plugin
-    when one cannot be imported or registered, or implements a hook no one declares.
+    after them, which is how tests add one: each under its ``__name__``, or under the key
+    when ``plugins`` is a ``{name: plugin}`` mapping (the name its entry point would give
+    it, so errors and ``source`` read as in production). Raises :class:`PluginError` naming
+    the plugin when one cannot be imported or registered, implements a hook no one
+    declares, or shares its entry-point name with another installed distribution.
     """
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -42,28 +45,50 @@ def make_plugin_manager(load_entry_points: bool = True, plugins: list | tuple = 
     for name in blocked:
         pm.set_blocked(name)
     if load_entry_points:
+        loaded: dict[str, object] = {}
         for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
-            if ep.name in blocked or pm.get_plugin(ep.name) is not None:
+            if ep.name in blocked:
                 continue
+            if ep.name in loaded:
+                if loaded[ep.name].value == ep.value:
+                    continue  # the same plugin listed twice replaces nothing
+                # Loading only the first would silently drop the other plugin (which one
+                # depends on sys.path order), and `xrm plugins list` could name the wrong one.
+                first = loaded[ep.name]
+                raise _error(ep.name, "import", f"is the entry-point name of two installed distributions, "
+                             f"{_dist_name(first)} ({first.value}) and {_dist_name(ep)} ({ep.value}): "
+                             "uninstall one, or rename its entry point")
+            loaded[ep.name] = ep
             try:
                 plugin = ep.load()
             except Exception as e:  # noqa: BLE001 — a broken plugin is named, not a traceback
                 raise _error(ep.name, "import", f"cannot import {ep.value!r}", e) from e
             register(pm, plugin, ep.name)
-    for plugin in plugins:
-        register(pm, plugin, getattr(plugin, "__name__", None))
+    named = plugins.items() if isinstance(plugins, dict) else \
+        ((getattr(plugin, "__name__", None), plugin) for plugin in plugins)
+    for name, plugin in named:
+        register(pm, plugin, name)
     check_hooks(pm)
     return pm
 
 
+def _dist_name(ep) -> str:
+    return repr(ep.dist.name) if getattr(ep, "dist", None) is not None else "an unknown distribution"
+
+
 def register(pm: pluggy.PluginManager, plugin, name: str | None = None) -> None:
     """Register ``plugin`` (its ``xrm_addhooks`` runs first), naming it in any error."""
+    shown = name or getattr(plugin, "__name__", repr(plugin))
     try:
         pm.register(plugin, name)
     except XrmError:
         raise
+    except pluggy.PluginValidationError as e:
+        # Registering an announcer verifies the listeners registered before it against its
+        # new specs: a listener's bad signature is the listener's fault, not the announcer's.
+        culprit = pm.get_name(e.plugin) if e.plugin is not plugin else None
+        raise _error(culprit or shown, "register", "cannot be registered", e) from e
     except Exception as e:  # noqa: BLE001
-        shown = name or getattr(plugin, "__name__", repr(plugin))
         raise _error(shown, "register", "cannot be registered", e) from e
 
 
@@ -71,10 +96,20 @@ def check_hooks(pm: pluggy.PluginManager) -> None:
     """Refuse implementations of hooks no plugin declared (a typo would otherwise be silent).
 
     Listeners of another plugin's hook mark themselves ``@hookimpl(optionalhook=True)``
-    and load fine when that plugin is absent.
+    and load fine when that plugin is absent. A hook wrapper of a hook the platform calls
+    one implementation at a time (:data:`CALLED_ONE_BY_ONE`) is refused too: it would
+    never run.
     """
     for name, caller in vars(pm.hook).items():
-        if name.startswith("_") or caller.has_spec():
+        if name.startswith("_"):
+            continue
+        if name in CALLED_ONE_BY_ONE:
+            for impl in caller.get_hookimpls():
+                if impl.hookwrapper or getattr(impl, "wrapper", False):
+                    raise _error(plugin_name(pm, impl.plugin), name, f"implements {name} as a hook wrapper, "
+                                 "which would never run: the platform calls each implementation of this hook "
+                                 "itself; write a plain implementation (tryfirst/trylast set its order)")
+        if caller.has_spec():
             continue
         for impl in caller.get_hookimpls():
             if not impl.optionalhook:
@@ -104,6 +139,11 @@ NAMED_DEFINITIONS = {
     "xrm_activity_kinds": "activity kind",
     "xrm_kpis": "KPI",
 }
+
+
+#: Hooks the platform calls implementation by implementation (to know whose result or error
+#: each is) rather than through pluggy's call, so wrappers of them are never run.
+CALLED_ONE_BY_ONE = frozenset({*NAMED_DEFINITIONS, "xrm_roles", "xrm_record_event"})
 
 
 def call_each(pm: pluggy.PluginManager, hook: str, **kwargs) -> list[tuple[str, object]]:
