@@ -20,6 +20,8 @@ __all__ = [
     "json_definitions", "call_all", "call_first", "times",
     # xrm_record_event implementations called for some entity types only
     "for_types",
+    # pages of xrm_flask_app: act as the logged-in user; serve a view without a login
+    "user_session", "login_exempt",
 ]
 
 #: Public name -> (submodule, attribute; None for the submodule itself), imported on first use.
@@ -38,6 +40,8 @@ _LAZY = {
     "for_types": ("record_events", "for_types"),
     "Record": ("records", "Record"),
     "Session": ("session", "Session"),
+    "user_session": ("web.ui.common", "acting"),
+    "login_exempt": ("web.ui.common", "login_exempt"),
 }
 
 

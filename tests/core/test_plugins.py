@@ -448,8 +448,11 @@ def test_flask_app_hook_registers_pages(platform):
     bp.add_url_rule("/hello-plugin", "hello", lambda: "hello from a plugin")
     plugin = Plugin("pages", xrm_flask_app=hookimpl(lambda app: app.register_blueprint(bp)))
     p = Platform(platform.url, pm=make_plugin_manager(False, [PersonPlugin(), plugin]))
-    app = create_app(p, {"TESTING": True})
-    assert app.test_client().get("/hello-plugin").text == "hello from a plugin"
+    app = create_app(p, {"TESTING": True, "WTF_CSRF_ENABLED": False})
+    client = app.test_client()
+    assert client.get("/hello-plugin").status_code == 302  # behind the login, like the core's pages
+    assert client.post("/login", data={"username": "admin", "password": "secret"}).status_code == 302
+    assert client.get("/hello-plugin").text == "hello from a plugin"
     p.dispose()
 
 

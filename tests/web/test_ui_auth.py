@@ -203,3 +203,60 @@ def test_non_admins_cannot_reach_admin_pages(browser):
 def test_the_api_docs_page_may_style_inline_but_never_script(browser):
     csp = browser.client.get("/api/v1/docs").headers["Content-Security-Policy"]
     assert "style-src 'self' 'unsafe-inline'" in csp and "script-src 'self';" in csp
+
+
+def test_plugin_pages_need_a_login_unless_exempt_and_act_as_the_user(make_platform):
+    """Fail closed: a page a plugin adds (xrm_flask_app) is behind the login like the core's,
+    and acts in the logged-in user's scope through xrm_core.user_session."""
+    from flask import Blueprint
+
+    from xrm_core import login_exempt, user_session
+    from xrm_core.plugins import hookimpl
+
+    from conftest import PersonPlugin
+
+    bp = Blueprint("headcount", __name__, url_prefix="/headcount")
+
+    @bp.route("/")
+    def count():
+        with user_session() as s:
+            return f"{len(s.list('person'))} persons"
+
+    @bp.route("/public")
+    @login_exempt
+    def public():
+        with user_session():
+            return "acted as nobody"
+
+    class Pages:
+        __name__ = "headcount_pages"
+
+        @staticmethod
+        @hookimpl
+        def xrm_flask_app(app):
+            app.register_blueprint(bp)
+
+    p = make_platform(PersonPlugin(), Pages())
+    with p.connection() as conn:
+        accounts.create_unit(conn, "north")
+        accounts.save_role(conn, {"name": "clerk", "grants": [{"type": "*", "actions": ["read", "create"],
+                                                               "depth": "own"}]})
+        accounts.create_user(conn, "clerk", "north", ["clerk"], "pw")
+    with p.session("admin") as s:
+        s.create("person", {"name": "Ada"})
+    with p.session("clerk") as s:
+        s.create("person", {"name": "Bob"})
+
+    anonymous = Browser(p)
+    r = anonymous.get("/headcount/")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login?next=/headcount/")
+    # An exempt view is served, but there is no user to act as: refused, never as admin.
+    r = anonymous.get("/headcount/public")
+    assert r.status_code == 401 and "no user is logged in" in text(r) and "nobody" not in text(r)
+
+    clerk = Browser(p)
+    clerk.login("clerk", "pw")
+    assert clerk.get("/headcount/").text == "1 persons"
+    admin = Browser(p)
+    admin.login()
+    assert admin.get("/headcount/").text == "2 persons"

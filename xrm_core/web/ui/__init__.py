@@ -59,6 +59,11 @@ def init_app(app: Flask) -> None:
     # Shown as text, so autoescaping applies (unlike |tojson, which is marked safe).
     app.jinja_env.filters["as_json"] = lambda v: orjson.dumps(v).decode()
 
+    # A refusal on a plugin's page (its blueprint has no handler of its own, unlike the
+    # core's) is an error page with its status, not a 500.
+    from .common import render_error
+    app.register_error_handler(XrmError, render_error)
+
     @app.errorhandler(CSRFError)
     def csrf_failed(e):
         err = XrmError(_("The form has expired or did not come from this site (%(reason)s). "

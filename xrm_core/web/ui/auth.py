@@ -19,8 +19,10 @@ from ...errors import AuthenticationError
 from .common import blueprint, platform, safe_next
 
 bp = blueprint("auth", __name__)
-#: Blueprints whose pages need a logged-in user.
-PROTECTED = {"dashboard", "pages", "types", "admin"}
+#: Blueprints anyone may reach: logging in, choosing the language, and the REST API (which
+#: checks its bearer token itself). Every other page — the core's and the plugins' — needs a
+#: logged-in user, so a plugin page is never served to an anonymous visitor by mistake.
+PUBLIC = {"auth", "i18n", "api"}
 
 
 class Throttle:
@@ -106,8 +108,13 @@ def _session_hours() -> float:
 
 
 def _load_user():
-    """Set ``g.user``/``g.is_admin`` for UI pages; send anonymous visitors to the login page."""
-    if request.blueprint not in PROTECTED:
+    """Set ``g.user``/``g.is_admin`` for UI pages; send anonymous visitors to the login page.
+
+    Fails closed: only the PUBLIC blueprints, static files, unknown paths (404) and views
+    marked with :func:`~xrm_core.web.ui.common.login_exempt` are served without a login.
+    """
+    if (request.blueprint in PUBLIC or request.endpoint in (None, "static")
+            or getattr(current_app.view_functions.get(request.endpoint), "xrm_login_exempt", False)):
         return None
     name, secret = session.get("user"), session.get("sid")
     row = None

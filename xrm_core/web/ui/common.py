@@ -6,7 +6,7 @@ from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, render_template, url_for
 
-from ...errors import XrmError
+from ...errors import AuthenticationError, XrmError
 
 
 def platform():
@@ -15,9 +15,26 @@ def platform():
 
 @contextmanager
 def acting(write: bool = False):
-    """A Session as the logged-in user: the page sees exactly what the API shows them."""
-    with platform().session(g.user, write=write) as s:
+    """A Session as the logged-in user: the page sees exactly what the API shows them.
+
+    Public as ``xrm_core.user_session`` for plugin pages. Raises AuthenticationError on a
+    page served without a login (:func:`login_exempt`), where there is no user to act as.
+    """
+    user = g.get("user")
+    if user is None:
+        raise AuthenticationError("no user is logged in on this page")
+    with platform().session(user, write=write) as s:
         yield s
+
+
+def login_exempt(view):
+    """Mark a view as served without a login (a public form, a webhook that checks its own
+    signature). Every other page of the app, a plugin's included, needs a logged-in user.
+
+    Public as ``xrm_core.login_exempt``.
+    """
+    view.xrm_login_exempt = True
+    return view
 
 
 def admin_required(view):
