@@ -6,6 +6,7 @@ import copy
 import json
 from importlib.metadata import EntryPoint
 
+import click
 import pytest
 from sqlalchemy import func, select
 
@@ -702,3 +703,24 @@ def test_a_crash_in_cli_flask_or_demo_hooks_names_the_plugin(platform, cli, monk
     r = cli("demo", plugins=[PersonPlugin(), crashing("xrm_demo_data")])
     assert r.exit_code != 0 and "plugin 'clumsy' failed in xrm_demo_data: RuntimeError" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("name", ["init", "records"])
+def test_a_plugin_command_cannot_replace_a_core_command(name):
+    """A plugin command named like a core one (or another plugin's) is refused naming the
+    plugin: it replaced `xrm init` silently."""
+    from xrm_core.cli import main as cli_main
+
+    @click.command(name)
+    def imposter():
+        click.echo("not the real one")
+
+    plugin = Plugin("imposter", xrm_cli_commands=hookimpl(lambda cli: cli.add_command(imposter)))
+    with pytest.raises(PluginError, match=f"plugin 'imposter' failed in xrm_cli_commands: "
+                                          f"ValueError: the command '{name}' exists already"):
+        cli_main.build_cli(make_plugin_manager(False, [plugin]))
+    twice = Plugin("twice", xrm_cli_commands=hookimpl(lambda cli: cli.add_command(imposter, "mine")))
+    other = Plugin("other", xrm_cli_commands=hookimpl(lambda cli: cli.add_command(click.Command("mine"))))
+    with pytest.raises(PluginError, match="the command 'mine' exists already"):
+        cli_main.build_cli(make_plugin_manager(False, [twice, other]))
+    assert "mine" in cli_main.build_cli(make_plugin_manager(False, [twice])).commands

@@ -18,6 +18,16 @@ class XrmGroup(click.Group):
     1 for everything else (unknown, forbidden, conflict, database unreachable…).
     """
 
+    def add_command(self, cmd, name=None):
+        """Add ``cmd``; a name taken by another command is refused, so a plugin cannot
+        silently replace a core command (``xrm init``) or another plugin's."""
+        name = name or cmd.name
+        existing = self.commands.get(name)
+        if existing is not None and existing is not cmd:
+            raise ValueError(f"the command {name!r} exists already (`xrm {name}`): give yours another name, "
+                             "or add it to a group of your own")
+        super().add_command(cmd, name)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
