@@ -691,11 +691,12 @@ def add(conn: Connection, definition: dict, source: str = "admin") -> EntityType
     return et
 
 
-def last_definition_from(conn: Connection, name: str, source: str) -> dict | None:
+def last_definition_from(conn: Connection, name: str, source: str | None) -> dict | None:
     """The definition of the latest version of type ``name`` made by ``source`` (a plugin's
-    name, or ``admin``), or None."""
+    name, or ``admin``; None: any plugin), or None."""
     V = db.entity_type_versions
-    return conn.execute(select(V.c.definition).where(V.c.name == name, V.c.source == source)
+    made_by = V.c.source != "admin" if source is None else V.c.source == source
+    return conn.execute(select(V.c.definition).where(V.c.name == name, made_by)
                         .order_by(V.c.version.desc()).limit(1)).scalar()
 
 

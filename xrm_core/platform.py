@@ -254,7 +254,12 @@ def _changed_since_declared(conn: Connection, stored: entity_types.EntityType, p
     if stored.definition == declared:
         return False
     if stored.source == "admin":
-        return entity_types.last_definition_from(conn, stored.name, plugin) == declared
+        last = entity_types.last_definition_from(conn, stored.name, plugin)
+        if last is None:
+            # The plugin declares this type under a new entry-point name for the first time:
+            # its earlier declarations carry the old name.
+            last = entity_types.last_definition_from(conn, stored.name, None)
+        return last == declared
     if stored.source != plugin:
         return False
     V = db.entity_type_versions

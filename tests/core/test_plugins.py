@@ -612,6 +612,22 @@ def test_init_keeps_an_admins_change_to_a_plugin_type_until_the_plugin_changes_i
     assert p2.init()["types_updated"] == []
 
 
+def test_init_keeps_an_admins_change_when_the_plugins_entry_point_is_renamed(make_platform):
+    """The same plugin under a new entry-point name declares what it declared before: the
+    admin's change to its type stays (it was overridden: the old name was not found)."""
+    p = make_platform(PersonPlugin(), Courses())
+    custom = copy.deepcopy(TRAINING)
+    custom["schema"]["properties"]["room"] = {"type": "string"}
+    with p.connection() as conn:
+        assert entity_types.update(conn, custom)["applied"]
+    renamed = make_platform(PersonPlugin(), Plugin("courses_v2", xrm_entity_types=hookimpl(lambda: [TRAINING])),
+                            init=False)
+    report = renamed.init()
+    assert (report["types_kept"], report["types_updated"]) == (["course"], [])
+    with renamed.session() as s:
+        assert "room" in s.entity_type("course").schema["properties"]
+
+
 BROKEN = {  # hook, implementation, message, JSON pointer of the error
     "entity type": ("xrm_entity_types",
                     lambda: [{"name": "gadget", "schema": {"type": "object"}, "indexes": ["nope"]}],
