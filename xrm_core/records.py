@@ -360,7 +360,7 @@ def _before_hooks(s: "Session", et, event: str, rec: Record, changes: dict) -> N
     et.validate(rec.data)
     too_long = et.key_text_errors(rec.data)
     if too_long:
-        raise ValidationError(f"{et.name} data is too long for its indexes", too_long)
+        raise ValidationError(f"{et.name} data cannot be stored in its indexes", too_long)
 
 
 def update(s: "Session", record_id: str, patch: dict, if_version: int | None = None,
