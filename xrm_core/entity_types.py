@@ -19,7 +19,7 @@ from sqlalchemy import Connection, delete, func, insert, literal_column, select,
 from . import db
 from .errors import Conflict, DefinitionError, NotFound, ValidationError
 from .fields import FIELD_RE, field_sql, value_at
-from .validation import (_SCHEMA_LISTS, _SCHEMA_MAPS, _SCHEMA_ONE, check_definition, compile_schema, errors_of,
+from .validation import (SCHEMA_LISTS, SCHEMA_MAPS, SCHEMA_ONE, check_definition, compile_schema, errors_of,
                          pointer)
 
 
@@ -278,11 +278,11 @@ class _SchemaIndex:
             if isinstance(node.get(key), str):
                 self.anchors.setdefault((base, node[key], dynamic), node)
         # Only keywords that hold subschemas: a property may be named "$id" or "const".
-        for key in _SCHEMA_MAPS:
+        for key in SCHEMA_MAPS:
             if isinstance(node.get(key), dict):
                 for sub in node[key].values():
                     self.add(sub, base)
-        for key in (*_SCHEMA_ONE, *_SCHEMA_LISTS):
+        for key in (*SCHEMA_ONE, *SCHEMA_LISTS):
             self.add(node.get(key), base)
 
     def find(self, url: str, fragment: str):

@@ -149,11 +149,14 @@ CHECKED_FORMATS = frozenset({
     "date", "date-time", "time", "duration", "email", "idn-email", "hostname", "idn-hostname", "ipv4",
     "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uri-template", "uuid", "json-pointer",
     "relative-json-pointer", "regex"})
-#: Keywords whose value is a map of names to subschemas, a subschema, or a list of them.
-_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_SCHEMA_ONE = ("items", "additionalProperties", "unevaluatedProperties", "unevaluatedItems", "contains",
-               "propertyNames", "not", "if", "then", "else")
-_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+#: Keywords whose value is a map of names to subschemas, a subschema, or a list of them
+#: (JSON Schema 2020-12, plus draft 7's ``definitions``/``additionalItems``, which a schema may
+#: still carry). Every other keyword's value is data (``const``, ``enum``, ``default``…), even
+#: when it holds a key named ``$ref``; and a property may be named ``$id``.
+SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+SCHEMA_ONE = ("items", "additionalItems", "additionalProperties", "unevaluatedProperties", "unevaluatedItems",
+              "contains", "propertyNames", "not", "if", "then", "else", "contentSchema")
+SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 
 
 def unchecked_formats(schema, path: tuple = ()) -> list[tuple[str, str]]:
@@ -165,13 +168,13 @@ def unchecked_formats(schema, path: tuple = ()) -> list[tuple[str, str]]:
     fmt = schema.get("format")
     if isinstance(fmt, str) and fmt not in CHECKED_FORMATS:
         out.append((pointer(path + ("format",)), fmt))
-    for key in _SCHEMA_MAPS:
+    for key in SCHEMA_MAPS:
         if isinstance(schema.get(key), dict):
             for name, sub in schema[key].items():
                 out += unchecked_formats(sub, path + (key, name))
-    for key in _SCHEMA_ONE:
+    for key in SCHEMA_ONE:
         out += unchecked_formats(schema.get(key), path + (key,))
-    for key in _SCHEMA_LISTS:
+    for key in SCHEMA_LISTS:
         if isinstance(schema.get(key), list):
             for i, sub in enumerate(schema[key]):
                 out += unchecked_formats(sub, path + (key, i))

@@ -14,18 +14,10 @@ from urllib.parse import quote, urljoin
 
 import xrm_schemas
 
+from ..validation import SCHEMA_LISTS, SCHEMA_MAPS, SCHEMA_ONE
+
 COMMON_FILE = "common.json"
 
-#: Keywords whose value is a map of names to subschemas, a list of subschemas, or one subschema
-#: (JSON Schema 2020-12, plus draft 7's ``definitions``/``dependencies``/array ``items``, which a
-#: 2020-12 validator reads as annotations and a schema may still carry). Every other keyword's
-#: value is data (``const``, ``enum``, ``default``, ``examples``…) and is copied untouched, even
-#: when it holds a key named ``$ref``.
-_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
-_SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
-_SCHEMA_ONE = frozenset({"items", "additionalItems", "additionalProperties", "not", "if", "then", "else",
-                         "contains", "propertyNames", "unevaluatedItems", "unevaluatedProperties",
-                         "contentSchema"})
 #: Identifiers that mean something only in the schema's own resource.
 _DROPPED = frozenset({"$id", "$schema", "$anchor", "$dynamicAnchor", "$vocabulary"})
 
@@ -48,15 +40,16 @@ def _join(base: str, ref: str) -> str:
 def _subschemas(node: dict):
     """(key, name-or-index or None, subschema) of each subschema directly under ``node``."""
     for key, value in node.items():
-        if key in _SCHEMA_MAPS or (key == "dependencies" and isinstance(value, dict)):
+        # draft 7's "dependencies" maps names to subschemas or to lists of names
+        if key in SCHEMA_MAPS or (key == "dependencies" and isinstance(value, dict)):
             if isinstance(value, dict):
                 for name, sub in value.items():
                     yield key, name, sub
-        elif key in _SCHEMA_LISTS or (key == "items" and isinstance(value, list)):
+        elif key in SCHEMA_LISTS or (key == "items" and isinstance(value, list)):
             if isinstance(value, list):
                 for i, sub in enumerate(value):
                     yield key, str(i), sub
-        elif key in _SCHEMA_ONE:
+        elif key in SCHEMA_ONE:
             yield key, None, value
 
 
@@ -120,13 +113,13 @@ class SchemaComponents:
                     out.setdefault("allOf", []).append({"$ref": target})
                 else:
                     out["$ref"] = target
-            elif key in _SCHEMA_MAPS or (key == "dependencies" and isinstance(value, dict)):
+            elif key in SCHEMA_MAPS or (key == "dependencies" and isinstance(value, dict)):
                 out[key] = ({name: self._copy(sub, base, own, index, chain) for name, sub in value.items()}
                             if isinstance(value, dict) else copy.deepcopy(value))
-            elif key in _SCHEMA_LISTS or (key == "items" and isinstance(value, list)):
+            elif key in SCHEMA_LISTS or (key == "items" and isinstance(value, list)):
                 out[key] = ([self._copy(sub, base, own, index, chain) for sub in value]
                             if isinstance(value, list) else copy.deepcopy(value))
-            elif key in _SCHEMA_ONE:
+            elif key in SCHEMA_ONE:
                 out[key] = self._copy(value, base, own, index, chain)
             else:
                 out[key] = copy.deepcopy(value)
