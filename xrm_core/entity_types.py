@@ -10,7 +10,7 @@ import copy
 import hashlib
 import re
 from functools import cache
-from urllib.parse import unquote, urldefrag, urljoin
+from urllib.parse import unquote, urldefrag
 
 import orjson
 import xrm_schemas
@@ -19,8 +19,8 @@ from sqlalchemy import Connection, delete, func, insert, literal_column, select,
 from . import db
 from .errors import Conflict, DefinitionError, NotFound, ValidationError
 from .fields import FIELD_RE, field_sql, value_at
-from .validation import (SCHEMA_LISTS, SCHEMA_MAPS, SCHEMA_ONE, check_definition, compile_schema, errors_of,
-                         pointer)
+from .schema_index import SchemaIndex, join
+from .validation import check_definition, compile_schema, errors_of, pointer
 
 
 class EntityType:
@@ -242,70 +242,7 @@ def _dynamic_targets(root, node) -> list[dict]:
     name = ref.rpartition("#")[2]
     if target.get("$dynamicAnchor") != name:
         return [target]  # without a matching dynamic anchor, $dynamicRef is a plain $ref
-    return [n for (_, anchor, dynamic), n in _index_of(root).anchors.items() if dynamic and anchor == name]
-
-
-class _SchemaIndex:
-    """Where things are in a schema document: the base URI of each subschema (set by the
-    ``$id``s around it), embedded resources by URI, and ``$anchor``/``$dynamicAnchor``s.
-
-    References resolve as the validator resolves them: relative to the base URI of the
-    subschema holding them, so ``#/$defs/x`` inside a subschema with its own ``$id`` points
-    into that subschema, ``"$ref": "item"`` finds ``{"$id": "item"}``, and ``#name`` an anchor.
-    """
-
-    def __init__(self):
-        self.base: dict[int, str] = {}
-        self.resources: dict[str, dict] = {}
-        self.anchors: dict[tuple[str, str, bool], dict] = {}
-        self.nodes: list = []  # holds every indexed node, so no id() is reused meanwhile
-
-    def add(self, node, base: str) -> None:
-        if isinstance(node, list):
-            for item in node:
-                self.add(item, base)
-            return
-        if not isinstance(node, dict):
-            return
-        own_id = node.get("$id")
-        if isinstance(own_id, str):
-            base = urldefrag(_join(base, own_id))[0]
-        if isinstance(own_id, str) or not self.resources:  # an embedded resource, or the document
-            self.resources.setdefault(base, node)
-        self.base[id(node)] = base
-        self.nodes.append(node)
-        for key, dynamic in (("$anchor", False), ("$dynamicAnchor", True)):
-            if isinstance(node.get(key), str):
-                self.anchors.setdefault((base, node[key], dynamic), node)
-        # Only keywords that hold subschemas: a property may be named "$id" or "const".
-        for key in SCHEMA_MAPS:
-            if isinstance(node.get(key), dict):
-                for sub in node[key].values():
-                    self.add(sub, base)
-        for key in (*SCHEMA_ONE, *SCHEMA_LISTS):
-            self.add(node.get(key), base)
-
-    def find(self, url: str, fragment: str):
-        doc = self.resources.get(url)
-        if doc is None or not fragment:
-            return doc
-        if not fragment.startswith("/"):
-            return self.anchors.get((url, fragment, False)) or self.anchors.get((url, fragment, True))
-        target = doc
-        for part in fragment.split("/")[1:]:
-            part = part.replace("~1", "/").replace("~0", "~")
-            if isinstance(target, dict) and part in target:
-                target = target[part]
-            elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
-                target = target[int(part)]
-            else:
-                return None
-        return target
-
-
-def _join(base: str, ref: str) -> str:
-    # urljoin() leaves a fragment alone against a base it cannot join to (a "urn:" $id).
-    return base.split("#")[0] + ref if ref.startswith("#") else urljoin(base, ref)
+    return _index_of(root).dynamic_anchors(name)
 
 
 #: The base URI of an entity schema without ``$id`` (the validator's is ``<name>.type.json``
@@ -314,28 +251,25 @@ _ROOT_BASE = f"{xrm_schemas.BASE_URI}entity.type.json"
 
 
 @cache
-def _platform_index() -> _SchemaIndex:
+def _platform_index() -> SchemaIndex:
     """The platform's own schemas (``common.json``…), each under its ``$id``."""
-    index = _SchemaIndex()
+    index = SchemaIndex()
     for name in xrm_schemas.names():
-        doc = xrm_schemas.load(name)
-        url = xrm_schemas.BASE_URI + name
-        index.resources.setdefault(url, doc)
-        index.add(doc, url)
+        index.add(xrm_schemas.load(name), xrm_schemas.BASE_URI + name)
     return index
 
 
 #: id(root schema) -> (root, its index): a bounded cache; holding ``root`` keeps its id unique.
-_INDEXES: dict[int, tuple[dict, _SchemaIndex]] = {}
+_INDEXES: dict[int, tuple[dict, SchemaIndex]] = {}
 
 
-def _index_of(root: dict) -> _SchemaIndex:
+def _index_of(root: dict) -> SchemaIndex:
     hit = _INDEXES.get(id(root))
     if hit is not None and hit[0] is root:
         return hit[1]
     if len(_INDEXES) >= 256:
         _INDEXES.clear()
-    index = _SchemaIndex()
+    index = SchemaIndex()
     index.add(root, _ROOT_BASE)
     _INDEXES[id(root)] = (root, index)
     return index
@@ -346,7 +280,7 @@ def _lookup(root: dict, node: dict, ref: str) -> dict | None:
     platform schema) points at, or None when it points at nothing known or not at an object."""
     own, platform = _index_of(root), _platform_index()
     base = own.base.get(id(node)) or platform.base.get(id(node)) or own.base.get(id(root), _ROOT_BASE)
-    url, fragment = urldefrag(_join(base, ref))
+    url, fragment = urldefrag(join(base, ref))
     fragment = unquote(fragment)
     target = own.find(url, fragment)
     if target is None:

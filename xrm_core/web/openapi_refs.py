@@ -10,10 +10,11 @@ platform's own schemas (``schemas/common.json`` and the rest) become components 
 from __future__ import annotations
 
 import copy
-from urllib.parse import quote, urljoin
+from urllib.parse import unquote, urldefrag
 
 import xrm_schemas
 
+from ..schema_index import SchemaIndex, join
 from ..validation import SCHEMA_LISTS, SCHEMA_MAPS, SCHEMA_ONE
 
 COMMON_FILE = "common.json"
@@ -25,58 +26,6 @@ _DROPPED = frozenset({"$id", "$schema", "$anchor", "$dynamicAnchor", "$vocabular
 def component(name: str) -> str:
     """The reference to the component ``name``."""
     return f"#/components/schemas/{name}"
-
-
-def _segment(key: str) -> str:
-    """``key`` as one segment of a JSON pointer written in a URI fragment (RFC 6901 §6)."""
-    return quote(key.replace("~", "~0").replace("/", "~1"), safe="!$&'()*+,;=:@~")
-
-
-def _join(base: str, ref: str) -> str:
-    # urljoin drops a fragment-only reference against a URN base (urn:x:y + #a gives #a).
-    return base.partition("#")[0] + ref if ref.startswith("#") else urljoin(base, ref)
-
-
-def _subschemas(node: dict):
-    """(key, name-or-index or None, subschema) of each subschema directly under ``node``."""
-    for key, value in node.items():
-        # draft 7's "dependencies" maps names to subschemas or to lists of names
-        if key in SCHEMA_MAPS or (key == "dependencies" and isinstance(value, dict)):
-            if isinstance(value, dict):
-                for name, sub in value.items():
-                    yield key, name, sub
-        elif key in SCHEMA_LISTS or (key == "items" and isinstance(value, list)):
-            if isinstance(value, list):
-                for i, sub in enumerate(value):
-                    yield key, str(i), sub
-        elif key in SCHEMA_ONE:
-            yield key, None, value
-
-
-class _Index:
-    """Where each resource (``$id``) and anchor of one schema lies, as a pointer into it."""
-
-    def __init__(self, schema, base: str, whole: bool):
-        self.resources: dict[str, str] = {}
-        self.anchors: dict[tuple[str, str], str] = {}
-        self.dynamic: set[tuple[str, str]] = set()
-        self._walk(schema, base, "", whole)
-
-    def _walk(self, node, base: str, at: str, register: bool) -> None:
-        if not isinstance(node, dict):
-            return
-        if isinstance(node.get("$id"), str):
-            base, register = _join(base, node["$id"]).partition("#")[0], True
-        if register:
-            self.resources.setdefault(base, at)
-        for keyword in ("$anchor", "$dynamicAnchor"):
-            if isinstance(node.get(keyword), str):
-                self.anchors.setdefault((base, node[keyword]), at)
-                if keyword == "$dynamicAnchor":
-                    self.dynamic.add((base, node[keyword]))
-        for key, name, sub in _subschemas(node):
-            path = f"{at}/{_segment(key)}" + ("" if name is None else f"/{_segment(name)}")
-            self._walk(sub, base, path, False)
 
 
 class SchemaComponents:
@@ -92,51 +41,48 @@ class SchemaComponents:
         ``whole`` is false when ``schema`` is a part of the resource at ``base`` (a $def of
         ``common.json``): references to that resource then go to the platform's components.
         """
-        index = _Index(schema, base, whole)
-        return self._copy(schema, base, own, index, ())
+        index = SchemaIndex()
+        index.add(schema, base, resource=whole)
+        return self._copy(schema, own, index)
 
-    def _copy(self, node, base: str, own: str, index: _Index, chain: tuple):
+    def _copy(self, node, own: str, index: SchemaIndex):
         if not isinstance(node, dict):
             return node
-        if isinstance(node.get("$id"), str):
-            base = _join(base, node["$id"]).partition("#")[0]
-            chain = (*chain, base)
-        elif not chain:
-            chain = (base,)
         out = {}
         for key, value in node.items():
             if key in _DROPPED:
                 continue
             if key in ("$ref", "$dynamicRef") and isinstance(value, str):
-                target = self._target(value, base, own, index, chain if key == "$dynamicRef" else None)
+                target = self._target(value, node, own, index, key == "$dynamicRef")
                 if "$ref" in out:  # both keywords on one schema: both must hold
                     out.setdefault("allOf", []).append({"$ref": target})
                 else:
                     out["$ref"] = target
             elif key in SCHEMA_MAPS or (key == "dependencies" and isinstance(value, dict)):
-                out[key] = ({name: self._copy(sub, base, own, index, chain) for name, sub in value.items()}
+                out[key] = ({name: self._copy(sub, own, index) for name, sub in value.items()}
                             if isinstance(value, dict) else copy.deepcopy(value))
             elif key in SCHEMA_LISTS or (key == "items" and isinstance(value, list)):
-                out[key] = ([self._copy(sub, base, own, index, chain) for sub in value]
+                out[key] = ([self._copy(sub, own, index) for sub in value]
                             if isinstance(value, list) else copy.deepcopy(value))
             elif key in SCHEMA_ONE:
-                out[key] = self._copy(value, base, own, index, chain)
+                out[key] = self._copy(value, own, index)
             else:
                 out[key] = copy.deepcopy(value)
         return out
 
-    def _target(self, ref: str, base: str, own: str, index: _Index, chain: tuple | None) -> str:
-        """The component reference of ``ref``; ``chain`` (the resources around a
-        ``$dynamicRef``, outermost first) lets the outermost dynamic anchor of its name win."""
-        url, _, frag = _join(base, ref).partition("#")
+    def _target(self, ref: str, holder: dict, own: str, index: SchemaIndex, dynamic: bool) -> str:
+        """The component reference of ``ref``, found in ``holder``. A ``$dynamicRef`` to a
+        dynamic anchor goes to the outermost subschema declaring that anchor: the one a
+        validation starting at the type's root reaches first."""
+        url, frag = urldefrag(join(index.base[id(holder)], ref))
         if url in index.resources:
             if not frag or frag.startswith("/"):
-                return component(own) + index.resources[url] + frag
-            if chain is not None and (url, frag) in index.dynamic:
-                outer = next((u for u in chain if (u, frag) in index.dynamic), url)
-                return component(own) + index.anchors[(outer, frag)]
-            if (url, frag) in index.anchors:
-                return component(own) + index.anchors[(url, frag)]
+                return component(own) + index.pointer[id(index.resources[url])] + frag
+            target = index.find(url, unquote(frag))
+            if target is not None:
+                if dynamic and target.get("$dynamicAnchor") == unquote(frag):
+                    target = index.dynamic_anchors(unquote(frag))[0]
+                return component(own) + index.pointer[id(target)]
         if url.startswith(xrm_schemas.BASE_URI) and url[len(xrm_schemas.BASE_URI):] in xrm_schemas.names():
             name, rest = _file_component(url[len(xrm_schemas.BASE_URI):], frag)
             self.needed[name] = (url[len(xrm_schemas.BASE_URI):], "" if name.startswith("xrm.") else frag)
