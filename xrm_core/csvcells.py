@@ -11,8 +11,9 @@ same data. The rules, for callers and for the docs:
   ``object`` cells are JSON. A nested field can also have its own dotted column
   (``address.city``).
 - A field allowing several types (``["integer", "string"]``, a nullable ``["string",
-  "null"]``) or declaring none: a cell that is a JSON literal of an allowed non-string type
-  is that value (``3``, ``true``, ``null``, ``[1]``); otherwise text if text is allowed.
+  "null"]``, typed differently in ``anyOf``/``oneOf`` branches) or declaring none: a cell
+  that is a JSON literal of an allowed non-string type is that value (``3``, ``true``,
+  ``null``, ``[1]``); otherwise text if text is allowed (spaces around it count only then).
 - Numbers are read as JSON reads them: ``3`` (also ``007``, `` 12 ``, ``+5``) is an integer,
   ``3.0`` and ``1e3`` are floats — integers for JSON Schema, and kept as written so that an
   exported ``1.0`` reads back as ``1.0``. Integers beyond 64 bits are refused (they cannot be
@@ -31,7 +32,7 @@ import re
 
 import orjson
 
-from .entity_types import _resolve
+from .entity_types import _dynamic_targets, _ref_target, _resolve
 from .errors import ValidationError
 from .fields import FIELD_RE
 from .records import loads_exact
@@ -139,6 +140,10 @@ class Column:
 
     def _as_any(self, cell: str):
         allowed = self.types or ALL_TYPES
+        if not self.text:
+            # Spaces around a value mean nothing where no text is allowed: " null" and
+            # " [1]" read as "null " and "[1] " do (JSON skips trailing spaces only).
+            cell = cell.strip()
         if cell[0] in '-0123456789tfn[{':
             try:
                 value = loads_exact(cell)
@@ -268,20 +273,84 @@ def column_for(et, name: str, path: list[str] | None = None) -> Column | None:
     into nested objects (``address.city``).
     """
     props = et.properties()
+    root = et.schema
     if name in props:
         path, sub = [name], props[name]
+        types = _declared_types(root, name)
     elif "." in name and FIELD_RE.match(name) and et.property_schema(name) is not None:
         path, sub = name.split("."), et.property_schema(name)
+        types = schema_types(root, sub)
     else:
         return None
-    root = et.schema
-    types = schema_types(root, sub)
     items = None
     if types is not None and "array" in types:
-        resolved = _resolve(root, sub, 0)
-        if isinstance(resolved.get("items"), dict):
+        resolved = _resolve(root, sub, 0)  # may be a boolean schema (the array came from another declaration)
+        if isinstance(resolved, dict) and isinstance(resolved.get("items"), dict):
             items = Column(name, path, schema_types(root, resolved["items"]))
     return Column(name, path, types, items)
+
+
+def _declared_types(root: dict, name: str) -> frozenset | None:
+    """The JSON types top-level property ``name`` may take in data valid against the entity
+    schema, or None for any: every place the schema declares it counts, not just the first
+    one ``properties()`` finds. With ``oneOf: [{kind a, value: string}, {kind b, value:
+    integer}]`` a cell ``3`` must be read as the integer for a ``b`` row (and an exported
+    ``"3"`` of an ``a`` row is then written JSON-quoted, so it reads back as text).
+
+    Constraints that all apply (``properties`` beside a ``$ref`` or ``allOf`` parts) narrow
+    the types; alternatives (``anyOf``/``oneOf`` branches, ``then``/``else``) widen them, and
+    a branch that does not declare the property allows any type.
+    """
+    return _field_types(root, root, name, 0, set())
+
+
+def _field_types(root, node, name, depth, path: set) -> frozenset | None:
+    if not isinstance(node, dict) or depth > 20 or id(node) in path:
+        return None  # a cycle (a recursive $ref) or too deep: any type, which reads every cell
+    path.add(id(node))
+    try:
+        props = node.get("properties")
+        out = schema_types(root, props[name]) if isinstance(props, dict) and name in props else None
+        parts = node.get("allOf") if isinstance(node.get("allOf"), list) else []
+        for sub in [_ref_target(root, node, depth), *parts]:
+            if sub is not None:
+                out = _meet(out, _field_types(root, sub, name, depth + 1, path))
+        dynamic = _dynamic_targets(root, node)
+        alternatives = [dynamic] if dynamic else []
+        for key in ("anyOf", "oneOf"):
+            if isinstance(node.get(key), list) and node[key]:
+                alternatives.append(node[key])
+        if "if" in node:
+            alternatives.append([node.get("then"), node.get("else")])  # a missing one allows any
+        for branches in alternatives:
+            out = _meet(out, _join([_field_types(root, b, name, depth + 1, path) for b in branches]))
+        return out
+    finally:
+        path.discard(id(node))
+
+
+def _fold(types: set) -> frozenset | None:
+    if "number" in types:
+        types.discard("integer")
+    return frozenset(types) or None
+
+
+def _meet(a: frozenset | None, b: frozenset | None) -> frozenset | None:
+    """Types allowed by both (None is any; an integer is a number too)."""
+    if a is None or b is None:
+        return b if a is None else a
+    out = set(a & b)
+    if ("integer" in a and "number" in b) or ("number" in a and "integer" in b):
+        out.add("integer")
+    # Contradictory declarations (no type at all): keep the first one's rather than refuse
+    # every cell; no valid record has the field anyway.
+    return _fold(out) or a
+
+
+def _join(alternatives: list) -> frozenset | None:
+    if any(t is None for t in alternatives):
+        return None
+    return _fold(set().union(*alternatives))
 
 
 class CsvHeader:
@@ -299,6 +368,8 @@ class CsvHeader:
             if not name:
                 self.unnamed.append(i)
                 continue
+            if name != raw and raw in et.properties():
+                name = raw  # a property named with spaces around it (" x "), as export writes it
             if name in seen:
                 errors.append({"pointer": "", "message": f"column {name!r} appears twice "
                                                          f"(columns {seen[name] + 1} and {i + 1})"})
@@ -306,8 +377,10 @@ class CsvHeader:
             seen[name] = i
             col = column_for(et, name)
             if col is None:
+                near = next((p for p in et.properties() if p.casefold() == name.casefold()), None)
                 errors.append({"pointer": pointer(name.split(".")),
-                               "message": f"column {name!r} is not a field of {et.name}"})
+                               "message": f"column {name!r} is not a field of {et.name}"
+                                          + (f" (did you mean {near!r}? names are case-sensitive)" if near else "")})
                 continue
             self.columns.append((i, col))
         paths = {tuple(c.path): c.name for _, c in self.columns}

@@ -69,7 +69,12 @@ class _CsvOut:
         self.columns = [column_for(et, name) for name in et.properties()]
         self.names = {c.name for c in self.columns}
         self.writer = csv.writer(out, lineterminator="\n")
-        self.writer.writerow([c.name for c in self.columns])
+        # Python's csv (before 3.12) quotes a cell holding "\n" but not one holding a lone
+        # "\r" when the line terminator is "\n": written bare, import then refuses the row
+        # (CR in an unquoted cell) or drops a trailing "\r". Such rows are written fully
+        # quoted, which reads back as the same cells.
+        self.quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        self._write([c.name for c in self.columns])
         self.dropped: dict[str, int] = {}
         self.blank = 0
 
@@ -81,7 +86,13 @@ class _CsvOut:
                     self.dropped[k] = self.dropped.get(k, 0) + 1
         if not any(cells):
             self.blank += 1
-        self.writer.writerow(cells)
+        self._write(cells)
+
+    def _write(self, cells: list[str]) -> None:
+        if any("\r" in c for c in cells):
+            self.quoted.writerow(cells)
+        else:
+            self.writer.writerow(cells)
 
     def warnings(self) -> list[str]:
         out = []

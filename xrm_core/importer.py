@@ -12,7 +12,8 @@ Outcome rules (the CLI's contract, DESIGN §5):
 - The report is ``{"total", "valid", "imported", "invalid": [{"line", "errors": [{"pointer",
   "message"}]}]}``. ``line`` is the file's own line number (a CSV header is line 1; a row
   whose quoted cells span several lines is reported at the line where it starts). Blank
-  lines, and CSV rows whose cells are all empty, are skipped and not counted.
+  lines, lines of only spaces or tabs, and CSV rows whose cells are all empty, are skipped
+  and not counted.
 - A row is invalid when it is not a JSON object (JSONL), a cell cannot be converted or a
   row has more cells than the header (CSV), it fails the schema, a ``before_create`` or
   ``after_create`` hook refuses it (raises ``ValidationError`` or another non-plugin-crash
@@ -25,7 +26,9 @@ Outcome rules (the CLI's contract, DESIGN §5):
   rolls it back.
 - Whole-file problems refuse the import even with ``skip_invalid``: a CSV header that is
   blank or names unknown or repeated columns (reported on line 1), malformed CSV quoting,
-  text that is not UTF-8 (UTF-16 is named as such). A hook that crashes (:class:`PluginError`) aborts the import, naming the line.
+  text that is not UTF-8 (UTF-16 is named as such, a ZIP workbook or a binary file too), a
+  JSON document spread over many lines, a line longer than ``MAX_LINE``. A hook that crashes
+  (:class:`PluginError`) aborts the import, naming the line.
 
 Both formats accept UTF-8 with or without a byte-order mark.
 """
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import itertools
 import os
 import sys
@@ -59,6 +63,9 @@ FORMATS = ("csv", "jsonl")
 #: open does not read the whole file into one cell.
 MAX_CELL = 16 * 1024 * 1024
 PROGRESS_BYTES = 1_000_000
+#: Longest line read. Lines are read whole, so a file of one endless line (a JSON array
+#: written on one line, a binary file) is refused at this size rather than read into memory.
+MAX_LINE = 4 * MAX_CELL
 
 
 class _Rollback(Exception):
@@ -98,10 +105,46 @@ def _not_utf8(source: str, lineno: int, e: UnicodeDecodeError) -> _FileRefused:
                                                     f"of the line is not UTF-8 ({e.reason})"}])
 
 
+def _not_text(source: str, raw: bytes) -> _FileRefused | None:
+    """Line 1 of a file that is no text file at all (a workbook, UTF-16 without a byte-order
+    mark, a binary file) — said so, rather than reported as odd column names or a row of
+    invalid JSON. A NUL byte is in no CSV header and in no JSON text."""
+    if raw.startswith(b"PK\x03\x04"):
+        return _FileRefused(1, f"{source} is a ZIP file (an Excel .xlsx workbook?), not CSV or JSONL text", [{
+            "pointer": "", "message": "the file starts like a ZIP archive: save the sheet as CSV UTF-8"}])
+    if b"\x00" in raw and raw[:2] not in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a BOM: named by _not_utf8
+        return _FileRefused(1, f"{source} is not UTF-8 text; save it as UTF-8", [{
+            "pointer": "", "message": "it holds NUL bytes: the file is binary, or UTF-16 text without a "
+                                      "byte-order mark (in Excel: Save As, CSV UTF-8)"}])
+    return None
+
+
+def _lines(f: IO[bytes]):
+    """The physical lines of ``f``; one longer than MAX_LINE comes back cut, and is refused
+    by :func:`_too_long` (a bounded readline costs next to nothing over iterating the file)."""
+    return enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1)
+
+
+def _too_long(source: str, lineno: int) -> _FileRefused:
+    return _FileRefused(lineno, f"{source} has a line longer than {MAX_LINE:,} bytes", [{
+        "pointer": "", "message": f"the line is longer than {MAX_LINE:,} bytes: is this a CSV or JSONL file "
+                                  f"(one record per line)?"}])
+
+
 def _jsonl_rows(f: IO[bytes], source: str) -> Iterator[tuple[int, object, list]]:
-    for lineno, raw in enumerate(f, 1):
-        if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[3:]
+    for lineno, raw in _lines(f):
+        if len(raw) > MAX_LINE:
+            raise _too_long(source, lineno)
+        if lineno == 1:
+            if raw.startswith(codecs.BOM_UTF8):
+                raw = raw[3:]
+            refused = _not_text(source, raw)
+            if refused is not None:
+                raise refused
+            if raw.strip() in (b"[", b"{"):  # no JSON Lines row is that: a pretty-printed document
+                raise _FileRefused(1, f"{source} is one JSON document over many lines, not JSON Lines", [{
+                    "pointer": "", "message": "import reads one JSON object per line: write the rows one per "
+                                              "line (for a JSON array: jq -c '.[]')"}])
         if not raw.strip():
             continue
         try:
@@ -111,20 +154,32 @@ def _jsonl_rows(f: IO[bytes], source: str) -> Iterator[tuple[int, object, list]]
                 raw.decode("utf-8")
             except UnicodeDecodeError as u:
                 raise _not_utf8(source, lineno, u) from None
-            yield lineno, None, [{"pointer": "", "message": f"invalid JSON at column {e.colno}: {e.msg}"}]
+            message = f"invalid JSON at column {e.colno}: {e.msg}"
+            if lineno == 1 and not raw.lstrip().startswith((b"{", b"[")) and b"," in raw:
+                message += " (is this a CSV file? give --format csv)"
+            yield lineno, None, [{"pointer": "", "message": message}]
             continue
         if isinstance(value, dict):
             yield lineno, value, []
         else:
             kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
-            yield lineno, None, [{"pointer": "", "message": f"a row must be a JSON object, not {kind}"}]
+            message = f"a row must be a JSON object, not {kind}"
+            if lineno == 1 and isinstance(value, list) and value and isinstance(value[0], dict):
+                message += " (the rows as one JSON array? write one object per line)"
+            yield lineno, None, [{"pointer": "", "message": message}]
 
 
 def _text_lines(f: IO[bytes], source: str) -> Iterator[str]:
     """Physical lines decoded as UTF-8 (BOM dropped), so csv's line count is the file's."""
-    for lineno, raw in enumerate(f, 1):
-        if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[3:]
+    for lineno, raw in _lines(f):
+        if len(raw) > MAX_LINE:
+            raise _too_long(source, lineno)
+        if lineno == 1:
+            if raw.startswith(codecs.BOM_UTF8):
+                raw = raw[3:]
+            refused = _not_text(source, raw)
+            if refused is not None:
+                raise refused
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -143,7 +198,8 @@ def _csv_error(source: str, line: int, e: csv.Error) -> _FileRefused:
         message = (f"a cell is larger than {csv.field_size_limit()} characters: is a quote left open "
                    f"on line {line}?")
     elif message.endswith("expected after '\"'"):
-        message = f"{message}: a quote inside a quoted cell is written twice (\"\")"
+        message = (f"{message}: a quote inside a quoted cell is written twice (\"\"), and nothing — not even a "
+                   f"space — comes between a cell's closing quote and the next comma")
     return _FileRefused(line, f"{source} is not valid CSV", [{"pointer": "", "message": message}])
 
 
@@ -169,6 +225,9 @@ def _csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list
         if sep is not None:  # e.g. Excel with a decimal comma writes ';' between cells
             errors.append({"pointer": "", "message": f"the header is one column holding {sep!r}: save the file "
                                                      f"with commas between the cells"})
+        if header[0].lstrip().startswith("{"):
+            errors.append({"pointer": "", "message": "it is a JSON object, not a header: is this a JSONL "
+                                                     "file? give --format jsonl"})
         raise _FileRefused(1, e.message, errors) from None
     start = reader.line_num + 1
     while True:
@@ -180,6 +239,11 @@ def _csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list
             raise _csv_error(source, start, e) from None
         line, start = start, reader.line_num + 1
         if not any(cells):
+            continue
+        if len(cells) == 1 < columns.width and cells[0].isspace():
+            # A line of stray spaces or tabs (an editor's trailing whitespace): blank, not a
+            # row of one cell. (With one column it could be a value: exported text "  " is
+            # written bare, so it is left to the column.)
             continue
         if len(cells) != columns.width:
             # Too few cells is as suspect as too many: a lost delimiter shifts every later
@@ -258,6 +322,7 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
                         writer.add(line, data)
                     if len(writer.batch) >= BATCH:
                         writer.flush()
+                    if not report["total"] % BATCH:  # by rows read: a file of invalid rows moves it too
                         bar.tick()
                 report["valid"] = writer.finish()
                 if dry_run or (invalid and not skip_invalid):
@@ -344,11 +409,24 @@ class _Writer:
         # With --skip-invalid a refused row must leave nothing behind, so each hook call runs
         # in its own savepoint. Otherwise any refusal rolls the whole import back anyway.
         self.isolate = skip_invalid and self.hooks
+        if self.isolate:
+            self.add = self._isolated_add  # chosen once: no per-row test on the plain path
         self.actor = s.actor
         self.unit_name = s.unit_names()[unit_id]
         self.started = self.now = db.utcnow()
         #: when a list, every record added is kept here (bulk creation returns them)
         self.keep: list | None = None
+
+    def _isolated_add(self, line: int, data: dict) -> None:
+        """:meth:`add` with --skip-invalid and hooks: the row's before_create hooks and the
+        checks of what they left (valid, storable, a known unit) share one savepoint, so a
+        row refused after its hooks wrote something (another record, a log entry) leaves
+        nothing behind."""
+        held = len(self.batch)
+        with self.conn.begin_nested() as sp:
+            _Writer.add(self, line, data)
+            if len(self.batch) == held:
+                sp.rollback()
 
     def add(self, line: int, data: dict) -> None:
         # One serialisation finds what cannot be stored (as storage_errors would), tells
@@ -406,7 +484,7 @@ class _Writer:
     def _fire(self, line: int, event: str, rec: Record) -> bool:
         """Run the hooks of ``event`` for one row; False when they refused it (reported)."""
         try:
-            if self.isolate:
+            if self.isolate and event != "before_create":  # add() holds before_create's savepoint
                 with self.s.conn.begin_nested():
                     self.s.fire(event, rec, {})
             else:

@@ -93,8 +93,11 @@ def export(c, type_name, fmt, output, where, as_user):
             click.echo(f"{n} records written to {output}", err=True)
         else:
             out = sys.stdout
-            if (out.encoding or "").lower().replace("-", "") != "utf8" and hasattr(out, "reconfigure"):
-                out.reconfigure(encoding="utf-8")  # e.g. a Windows console code page
+            if hasattr(out, "reconfigure"):
+                # UTF-8 whatever the console's code page; and no newline translation, which on
+                # Windows would turn the "\n" inside a quoted CSV cell into "\r\n" (as -o does).
+                utf8 = (out.encoding or "").lower().replace("-", "") == "utf8"
+                out.reconfigure(newline="", **({} if utf8 else {"encoding": "utf-8"}))
             exporter.export(s, type_name, out, fmt, flt, warn=warn)
 
 
