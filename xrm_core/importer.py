@@ -22,8 +22,10 @@ Outcome rules (the CLI's contract, DESIGN §5):
 - All-or-nothing by default: if any row is invalid nothing is imported (ValidationError
   carrying the report as ``extra["report"]``). Every row is still processed, so the report
   lists every invalid row — the same rows ``skip_invalid`` would skip.
-- ``skip_invalid`` imports the valid rows; ``dry_run`` does everything (hooks included) and
-  rolls it back.
+- ``skip_invalid`` imports the valid rows. A skipped row leaves nothing behind, not even
+  what its hooks wrote: when the type has record hooks, each row is written on its own in a
+  savepoint (slower than batches). ``dry_run`` does everything (hooks included) and rolls it
+  back.
 - Whole-file problems refuse the import even with ``skip_invalid``: a CSV header that is
   blank or names unknown or repeated columns (reported on line 1), malformed CSV quoting,
   text that is not UTF-8 (UTF-16 is named as such, a ZIP workbook or a binary file too), a
@@ -406,10 +408,10 @@ class _Writer:
         #: (line, record, its data as JSON text or None): the text is what gets stored
         self.batch: list[tuple[int, Record, str | None]] = []
         self.hooks = bool(s.platform.record_event_impls(et.name))  # those called for this type
-        # With --skip-invalid a refused row must leave nothing behind, so each hook call runs
-        # in its own savepoint. Otherwise any refusal rolls the whole import back anyway.
-        self.isolate = skip_invalid and self.hooks
-        if self.isolate:
+        # With --skip-invalid a refused row must leave nothing behind, so with hooks each row
+        # is written on its own, in its own savepoint (slower, but exact). Otherwise any
+        # refusal rolls the whole import back anyway, and rows are written in batches.
+        if skip_invalid and self.hooks:
             self.add = self._isolated_add  # chosen once: no per-row test on the plain path
         self.actor = s.actor
         self.unit_name = s.unit_names()[unit_id]
@@ -418,15 +420,24 @@ class _Writer:
         self.keep: list | None = None
 
     def _isolated_add(self, line: int, data: dict) -> None:
-        """:meth:`add` with --skip-invalid and hooks: the row's before_create hooks and the
-        checks of what they left (valid, storable, a known unit) share one savepoint, so a
-        row refused after its hooks wrote something (another record, a log entry) leaves
-        nothing behind."""
-        held = len(self.batch)
+        """:meth:`add` with --skip-invalid and hooks: the row is written at once, and its
+        ``before_create`` hooks, the checks of what they left (valid, storable, a known
+        unit), its insert (a unique value already used), its ``after_create`` hooks and its
+        history share one savepoint. A row refused at any step leaves nothing behind — not
+        even what its hooks wrote elsewhere (another record, a log entry)."""
         with self.conn.begin_nested() as sp:
             _Writer.add(self, line, data)
-            if len(self.batch) == held:
+            if not self.batch:
                 sp.rollback()
+                return
+            row = self.batch.pop()
+            if not self._one_by_one([row]) or not self._fire(line, "after_create", row[1]):
+                sp.rollback()
+                if self.keep:
+                    self.keep.remove(row[1])
+                return
+            self._insert_history([row])
+            self.written += 1
 
     def add(self, line: int, data: dict) -> None:
         # One serialisation finds what cannot be stored (as storage_errors would), tells
@@ -484,11 +495,7 @@ class _Writer:
     def _fire(self, line: int, event: str, rec: Record) -> bool:
         """Run the hooks of ``event`` for one row; False when they refused it (reported)."""
         try:
-            if self.isolate and event != "before_create":  # add() holds before_create's savepoint
-                with self.s.conn.begin_nested():
-                    self.s.fire(event, rec, {})
-            else:
-                self.s.fire(event, rec, {})
+            self.s.fire(event, rec, {})  # with --skip-invalid, inside the row's savepoint
         except PluginError as e:
             raise PluginError(e.plugin, f"{e.hook} on line {line} of {self.source}", e.__cause__) from e.__cause__
         except XrmError as e:

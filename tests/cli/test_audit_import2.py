@@ -308,14 +308,18 @@ def test_a_utf16_file_with_its_bom_is_still_named_utf16(platform, tmp_path):
 # -- hooks with --skip-invalid ------------------------------------------------------------------
 class SideEffectPlugin:
     """before_create writes a note for every person, then sometimes leaves the row invalid
-    or routes it to a unit that does not exist."""
+    or routes it to a unit that does not exist; after_create refuses one row."""
 
     __name__ = "testsideeffect"
 
     @staticmethod
     @hookimpl
     def xrm_record_event(event, record, session):
-        if record.type != "person" or event != "before_create":
+        if record.type != "person":
+            return
+        if event == "after_create" and record.data.get("name") == "Late":
+            raise ValidationError("refused after it was stored")
+        if event != "before_create":
             return
         session.create("note", {"text": f"seen {record.data.get('name')}"})
         if record.data.get("name") == "Spoil":
@@ -326,12 +330,16 @@ class SideEffectPlugin:
 
 def test_a_row_refused_after_its_before_create_hooks_leaves_nothing_with_skip_invalid(make_platform, tmp_path):
     platform = make_platform(PersonPlugin(), SideEffectPlugin())
-    path = write(tmp_path, "h.csv", "name,age\nAda,1\nSpoil,2\nLost,3\nBob,4\n")
+    path = write(tmp_path, "h.csv", "name,age,national_id\nAda,1,N1\nSpoil,2,\nLost,3,\nBob,4,\n"
+                                    "Twin,5,N1\nLate,6,\n")
     report = run_import(platform, "person", path, skip_invalid=True)
-    assert report["imported"] == 2 and [r["line"] for r in report["invalid"]] == [3, 4]
+    assert report["imported"] == 2 and [r["line"] for r in report["invalid"]] == [3, 4, 6, 7]
+    assert report["invalid"][2]["errors"] == [{"pointer": "/national_id",
+                                               "message": 'national_id "N1" is already used by line 2 of this file'}]
     with platform.session() as s:
         assert sorted(r.data["text"] for r in s.list("note")) == ["seen Ada", "seen Bob"]
         assert sorted(r.data["name"] for r in s.list("person")) == ["Ada", "Bob"]
+        assert len(s.history(s.list("person")[0].id)) == 1  # its created activity, once
 
 
 # -- the CLI --------------------------------------------------------------------------------------
