@@ -53,7 +53,8 @@ from . import db
 from .csvcells import CsvHeader
 from .errors import PluginError, ValidationError, XrmError
 from .fields import value_at
-from .records import loads_exact, maybe_unstorable, Record, find_by_values, new_id, storage_errors
+from .records import (Record, RepeatedKey, find_by_values, loads_exact, maybe_unstorable, new_id,
+                      storage_errors)
 from .validation import pointer
 
 if TYPE_CHECKING:
@@ -151,6 +152,9 @@ def _jsonl_rows(f: IO[bytes], source: str) -> Iterator[tuple[int, object, list]]
             continue
         try:
             value = loads_exact(raw)  # bytes in: orjson also checks the UTF-8
+        except RepeatedKey as e:
+            yield lineno, None, [{"pointer": e.pointer, "message": e.msg}]
+            continue
         except orjson.JSONDecodeError as e:
             try:
                 raw.decode("utf-8")

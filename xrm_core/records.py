@@ -228,14 +228,70 @@ def loads_exact(text: str | bytes):
     """``orjson.loads(text)``, except that JSON holding an integer beyond 64 bits is read
     with the standard library, which keeps it exact where orjson would silently make it a
     float: :func:`storage_errors` then refuses it with its pointer. Raises
-    ``orjson.JSONDecodeError``."""
+    ``orjson.JSONDecodeError``, and :class:`RepeatedKey` (one of those) for an object that
+    names a key twice."""
     value = orjson.loads(text)
     if (_LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS).search(text):
         try:
             value = json.loads(text)
         except RecursionError:  # nested too deep for it: storage_errors refuses that anyway
             pass
+    if isinstance(value, (dict, list)) and _may_repeat_keys(text, value):
+        _refuse_repeated_keys(text)
     return value
+
+
+class RepeatedKey(orjson.JSONDecodeError):
+    """A JSON object names one key twice. Parsers keep the last value silently, so a row
+    that says two things about one field is refused instead; ``pointer`` is the key's."""
+
+    def __init__(self, text, key: str, pointer_: str):
+        doc = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        super().__init__(f"the key {key!r} is repeated in its object (JSON would keep only the last value)",
+                         doc, 0)
+        self.key, self.pointer = key, pointer_
+
+
+def _may_repeat_keys(text: str | bytes, value) -> bool:
+    """False when ``text`` surely names no key twice; a cheap test of the text as bytes.
+
+    Every key is written as ``"…":`` unless whitespace comes between its closing quote and
+    the colon. With no quote followed by whitespace in the text, the count of ``":`` is the
+    number of keys written plus any ``":`` inside strings. When that count is the number of
+    keys read at the top (``len(value)``), which is at most the number read in all, no key
+    was written twice (nor nested). Anything else is checked by parsing again.
+    """
+    if isinstance(text, str):
+        text = text.encode()
+    return not (isinstance(value, dict) and text.count(b'":') == len(value)
+                and b'" ' not in text and b'"\t' not in text and b'"\r' not in text)
+
+
+class _Pairs(dict):
+    repeated = None
+
+
+def _pairs(pairs: list[tuple]) -> _Pairs:
+    out = _Pairs(pairs)
+    if len(out) != len(pairs):
+        seen: set = set()
+        out.repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
+    return out
+
+
+def _refuse_repeated_keys(text: str | bytes) -> None:
+    """Raise :class:`RepeatedKey` for the first object of ``text`` naming a key twice."""
+    try:
+        value = json.loads(text, object_pairs_hook=_pairs)
+    except (RecursionError, ValueError):  # nested too deep: storage_errors refuses it
+        return
+    stack = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, _Pairs) and node.repeated is not None:
+            raise RepeatedKey(text, node.repeated, pointer(path + (node.repeated,)))
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        stack.extend((v, path + (k,)) for k, v in reversed(list(items)))
 
 
 def _big_ints(node, path: tuple) -> list[str]:

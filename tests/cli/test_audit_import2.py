@@ -410,3 +410,23 @@ def test_a_space_after_a_closing_quote_is_explained(platform, tmp_path):
     e = refused(platform, "person", write(tmp_path, "q.csv", 'name,age\n"Ada" ,1\n'))
     assert e.errors[0]["line"] == 2
     assert "not even a space — comes between a cell's closing quote and the next comma" in e.errors[0]["message"]
+
+
+# -- repeated keys ------------------------------------------------------------------------------
+def test_a_jsonl_row_naming_a_key_twice_is_invalid_with_the_keys_pointer(platform, tmp_path):
+    """JSON parsers keep the last of repeated keys silently; `records create --data` and the
+    API refuse such a document, and so does import — row by row, with the key's pointer."""
+    path = write(tmp_path, "rep.jsonl", '{"name": "Ada", "age": 1}\n'
+                                        '{"name": "Bob", "age": 2, "age" : 3}\n'
+                                        '{"name": "Cy", "tags": [{"k": 1, "k": 2}]}\n'
+                                        '{"name": "Dee \\": quoted", "age": 4}\n')
+    e = refused(platform, "person", path)
+    assert [(r["line"], r["errors"]) for r in e.extra["report"]["invalid"]] == [
+        (2, [{"pointer": "/age", "message": "the key 'age' is repeated in its object (JSON would keep only the "
+                                            "last value)"}]),
+        (3, [{"pointer": "/tags/0/k", "message": "the key 'k' is repeated in its object (JSON would keep only "
+                                                 "the last value)"}])]
+    report = run_import(platform, "person", path, skip_invalid=True)
+    assert report["imported"] == 2
+    with platform.session() as s:
+        assert sorted(r.data["name"] for r in s.list("person")) == ["Ada", 'Dee ": quoted']

@@ -267,3 +267,15 @@ def test_an_integer_beyond_64_bits_is_refused_not_rounded(api):
     r = api("POST", "/records/person", data=b'{"data": {"name": "Fits", "extra": 9223372036854775807}}',
             headers={"Content-Type": "application/json"})
     assert r.status_code == 201 and r.json["data"]["extra"] == 9223372036854775807
+
+
+def test_a_body_naming_a_key_twice_is_a_400_with_the_keys_pointer(api):
+    """Parsers keep the last of repeated keys silently: {"age": 1, "age": 2} says two things."""
+    r = api("POST", "/records/person", data='{"data": {"name": "Ada", "age": 1, "age": 2}}',
+            headers={"Content-Type": "application/json"})
+    problem = _problem(r, 400)
+    assert problem["errors"] == [{"pointer": "/data/age", "message": "repeated key"}]
+    assert "the key 'age' is repeated" in problem["detail"]
+    r = api("POST", "/records/person", data='{"data": {"name": "Ada \\": not a key", "age": 1}}',
+            headers={"Content-Type": "application/json"})
+    assert r.status_code == 201 and r.json["data"]["name"] == 'Ada ": not a key'

@@ -15,7 +15,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound, R
 
 from .. import accounts, db, kpis
 from ..kpis import DATE_RE
-from ..records import loads_exact, nul_pointers
+from ..records import RepeatedKey, loads_exact, nul_pointers
 from ..errors import AuthenticationError, NotFound, PreconditionFailed, ValidationError, XrmError
 from ..fields import FIELD_RE, NUMERIC, value_at
 from ..filters import INTEGER_RE, coerce
@@ -218,6 +218,8 @@ def body() -> dict:
         raise _BadRequest("the request needs a JSON body")
     try:
         value = loads_exact(raw)  # an integer beyond 64 bits kept exact, then refused
+    except RepeatedKey as e:
+        raise _BadRequest(f"malformed JSON: {e.msg}", [{"pointer": e.pointer, "message": "repeated key"}]) from None
     except orjson.JSONDecodeError as e:
         raise _BadRequest(f"malformed JSON: {e}") from None
     nul = nul_pointers(value)
