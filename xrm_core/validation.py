@@ -13,6 +13,7 @@ from functools import cache
 from urllib.parse import quote
 
 import jsonschema_rs
+import orjson
 import xrm_schemas
 
 from .errors import DefinitionError, ValidationError
@@ -218,6 +219,8 @@ def _located(e, instance) -> list[tuple[list, str]]:
         kind = e.kind
         if isinstance(kind, _Kind.Required) and isinstance(kind.property, str):
             return [(path + [kind.property], e.message)]
+        if isinstance(kind, _Kind.Format) and isinstance(kind.format, str):
+            return [(path, _format_message(e.instance, kind.format))]
         if isinstance(kind, (_Kind.AdditionalProperties, _Kind.UnevaluatedProperties)):
             names = [n for n in kind.unexpected if isinstance(n, str)]
             if len(names) == 1:
@@ -237,6 +240,19 @@ def _located(e, instance) -> list[tuple[list, str]]:
     except (AttributeError, KeyError, TypeError):  # a jsonschema-rs without these details
         pass
     return [(path, e.message)]
+
+
+#: What a value of a checked format looks like, for its error message.
+_FORMAT_HINTS = {"date": "YYYY-MM-DD, e.g. 2026-01-31", "date-time": "RFC 3339, e.g. 2026-01-31T09:30:00Z",
+                 "time": "RFC 3339, e.g. 09:30:00Z", "email": "e.g. name@example.org",
+                 "uuid": "e.g. 123e4567-e89b-12d3-a456-426614174000", "uri": "absolute, e.g. https://example.org/x"}
+
+
+def _format_message(value, fmt: str) -> str:
+    # The library says '"x" is not a "date"'; say what a valid one looks like.
+    shown = orjson.dumps(value).decode() if isinstance(value, str) else repr(value)
+    hint = _FORMAT_HINTS.get(fmt)
+    return f"{shown} is not a valid {fmt}" + (f" ({hint})" if hint else "")
 
 
 def _at(instance, path):

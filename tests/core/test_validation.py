@@ -419,3 +419,19 @@ def test_errors_without_structured_kind_fall_back_to_the_object():
     assert errors_of(Validator(), {"address": {}}, "/data") == [
         {"pointer": "/data/address", "message": '"city" is a required property'}]
 
+
+
+def test_a_format_error_says_what_a_valid_value_looks_like():
+    """The library's '"x" is not a "date"' becomes a sentence with an example."""
+    validator = compile_schema({"type": "object", "properties": {
+        "d": {"format": "date"}, "t": {"format": "date-time"}, "e": {"format": "email"},
+        "u": {"format": "uuid"}, "ip": {"format": "ipv4"}}}, "https://xrm.dev/schemas/t.type.json")
+    errors = errors_of(validator, {"d": "2026-02-30", "t": "2026-01-31 09:30", "e": "nope", "u": "x",
+                                   "ip": "300.1.1.1", "other": "2026-02-30"}, "/data")
+    assert errors == [
+        {"pointer": "/data/d", "message": '"2026-02-30" is not a valid date (YYYY-MM-DD, e.g. 2026-01-31)'},
+        {"pointer": "/data/e", "message": '"nope" is not a valid email (e.g. name@example.org)'},
+        {"pointer": "/data/ip", "message": '"300.1.1.1" is not a valid ipv4'},
+        {"pointer": "/data/t", "message": '"2026-01-31 09:30" is not a valid date-time '
+                                          '(RFC 3339, e.g. 2026-01-31T09:30:00Z)'},
+        {"pointer": "/data/u", "message": '"x" is not a valid uuid (e.g. 123e4567-e89b-12d3-a456-426614174000)'}]
