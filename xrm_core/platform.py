@@ -162,6 +162,7 @@ class Platform:
                 # release makes differently, or the planner would not use them.
                 entity_types._apply_indexes(conn, name, et)
         known = set(known)
+        report["warnings"] = self._unknown_event_types(known)
         for plugin, defs in call_each(self.pm, "xrm_relationship_types"):
             for d in defs or []:
                 try:
@@ -192,6 +193,19 @@ class Platform:
         self._kpis = None
         kpis.registry(self, conn)
         return report
+
+    def _unknown_event_types(self, known: set[str]) -> list[str]:
+        """Warnings for ``@for_types`` names that are no entity type: the implementation is
+        never called for them (a typo, or a type of a plugin that is not installed)."""
+        out = []
+        for impl in reversed(self.pm.hook.xrm_record_event.get_hookimpls()):
+            unknown = sorted((record_events.types_of(impl.function) or set()) - known)
+            if unknown:
+                out.append(f"plugin {self.pm.get_name(impl.plugin)!r}: xrm_record_event is for "
+                           f"{', '.join(map(repr, unknown))}, which {'is no entity type' if len(unknown) == 1 else 'are no entity types'}: "
+                           "it is never called for "
+                           + ("it" if len(unknown) == 1 else "them"))
+        return out
 
     def _merge_roles(self, known: set[str]) -> dict:
         """Every plugin's roles, merged by name: several plugins may grant on one role

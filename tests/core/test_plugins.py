@@ -740,3 +740,22 @@ def test_a_plugin_command_cannot_replace_a_core_command(name):
     with pytest.raises(PluginError, match="the command 'mine' exists already"):
         cli_main.build_cli(make_plugin_manager(False, [twice, other]))
     assert "mine" in cli_main.build_cli(make_plugin_manager(False, [twice])).commands
+
+
+def test_init_warns_about_for_types_names_that_are_no_entity_type(make_platform, cli):
+    """A misspelled type in @for_types would silently never be called: init says so."""
+    from xrm_core import for_types
+
+    @hookimpl
+    @for_types("person", "persn", "gadget")
+    def xrm_record_event(event, record):
+        pass
+
+    watcher = Plugin("watcher", xrm_record_event=xrm_record_event)
+    p = make_platform(PersonPlugin(), watcher, init=False)
+    assert p.init()["warnings"] == ["plugin 'watcher': xrm_record_event is for 'gadget', 'persn', which are no "
+                                    "entity types: it is never called for them"]
+    result = cli("init", plugins=[PersonPlugin(), watcher])
+    assert result.exit_code == 0
+    assert "warning: plugin 'watcher': xrm_record_event is for 'gadget', 'persn'" in result.stderr
+    assert make_platform(PersonPlugin(), init=False).init()["warnings"] == []

@@ -46,6 +46,8 @@ def init(c, admin_password, as_json):
         click.echo(f"warning: a plugin's new definition replaced an admin's change to: "
                    f"{', '.join(report['types_overridden'])} (the admin's version stays in the type's history; "
                    "apply the change again with `xrm types update`)", err=True)
+    for warning in report["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"relationship types: {report['reltypes']}, activity kinds: {report['activity_kinds']}, "
                f"roles: {report['roles']}")
     if report["admin_created"]:
