@@ -11,7 +11,7 @@ import copy
 import hashlib
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, delete, insert, or_, select, text
+from sqlalchemy import Connection, delete, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from . import db, records
@@ -93,17 +93,19 @@ def save(conn: Connection, definition: dict, known_types: set[str], source: str 
     if old is not None:
         for end in ("source", "target"):
             if old[end] != definition[end]:
-                n = conn.execute(select(REL.c.id).where(REL.c.type == name).limit(1)).first()
+                n = conn.execute(select(func.count()).where(REL.c.type == name)).scalar()
                 if n:
-                    raise Conflict(f"cannot change the {end} of {name!r}: relationships of it exist")
-    if old is not None:
+                    raise Conflict(f"cannot change the {end} of {name!r}: {n} relationship(s) of it exist",
+                                   [{"pointer": f"/{end}", "message": f"{n} relationship(s) link "
+                                                                      f"{old[end]} records"}])
+        breaches = _cardinality_breaches(conn, name, definition["cardinality"])
+        if breaches:
+            raise Conflict(f"cannot make {name!r} {definition['cardinality']}: {len(breaches)} record(s) have "
+                           f"more relationships of it than that allows", breaches[:MAX_LISTED])
         _drop_indexes(conn, name, after)
-    try:
-        with conn.begin_nested():
-            for iname in sorted(after):
-                conn.execute(text(after[iname]))
-    except IntegrityError:
-        raise Conflict(f"cannot make {name!r} {definition['cardinality']}: existing relationships break it") from None
+    with conn.begin_nested():
+        for iname in sorted(after):
+            conn.execute(text(after[iname]))
     now = db.utcnow()
     if old is None:
         conn.execute(insert(db.relationship_types).values(name=name, definition=definition, source=source,
@@ -112,6 +114,26 @@ def save(conn: Connection, definition: dict, known_types: set[str], source: str 
         conn.execute(db.relationship_types.update().where(db.relationship_types.c.name == name)
                      .values(definition=definition, source=source, updated_at=now))
     return definition
+
+
+#: Records listed when a cardinality change is refused.
+MAX_LISTED = 100
+
+
+def _cardinality_breaches(conn: Connection, name: str, cardinality: str) -> list[dict]:
+    """Errors for each record that has more relationships of type ``name`` than
+    ``cardinality`` allows it (in the order of their ids)."""
+    out = []
+    ends = {"one-to-one": ("target_id", "source_id"), "one-to-many": ("target_id",)}.get(cardinality, ())
+    for column in ends:
+        col = REL.c[column]
+        role, other = ("target", "sources") if column == "target_id" else ("source", "targets")
+        for record_id, n in conn.execute(select(col, func.count()).where(REL.c.type == name).group_by(col)
+                                         .having(func.count() > 1).order_by(col)):
+            out.append({"pointer": "/cardinality",
+                        "message": f"record {record_id} is the {role} of {n} relationships (it may have one of "
+                                   f"{other})"})
+    return out
 
 
 def remove(conn: Connection, name: str) -> None:

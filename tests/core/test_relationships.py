@@ -370,3 +370,33 @@ def test_relate_many_checks_like_relate_and_is_all_or_nothing(org):
     with org.session("admin") as s:
         assert len(s.related(people[2])) == 0
         assert len(s.related(people[0])) == 2
+
+
+def test_a_cardinality_or_endpoint_change_the_stored_relationships_break_is_refused_listing_them(p):
+    """Narrowing many-to-many to one-to-many or one-to-one names each record with too many
+    relationships; changing an end names how many relationships use it. Nothing changes."""
+    from xrm_core import relationships
+    with p.session() as s:
+        a, b, c = make(s)
+        s.relate("sponsors", a, c)
+        s.relate("sponsors", b, c)
+        s.relate("sponsors", a, b)
+    before = snapshot(p)
+    base = {"name": "sponsors", "source": "person", "target": "person", "on_delete": "cascade"}
+    with p.connection() as conn:
+        known = {"person", "note"}
+        with pytest.raises(Conflict) as e:
+            relationships.save(conn, {**base, "cardinality": "one-to-many"}, known, replace=True)
+        assert e.value.message == ("cannot make 'sponsors' one-to-many: 1 record(s) have more relationships "
+                                   "of it than that allows")
+        assert e.value.errors == [{"pointer": "/cardinality", "message": f"record {c} is the target of 2 "
+                                                                        "relationships (it may have one of sources)"}]
+        with pytest.raises(Conflict) as e:
+            relationships.save(conn, {**base, "cardinality": "one-to-one"}, known, replace=True)
+        assert sorted(x["message"] for x in e.value.errors) == sorted([
+            f"record {c} is the target of 2 relationships (it may have one of sources)",
+            f"record {a} is the source of 2 relationships (it may have one of targets)"])
+        with pytest.raises(Conflict, match="cannot change the target of 'sponsors': 3 relationship"):
+            relationships.save(conn, {**base, "target": "note", "cardinality": "many-to-many"}, known, replace=True)
+        assert relationships.load_all(conn)["sponsors"]["cardinality"] == "many-to-many"
+    assert snapshot(p) == before
