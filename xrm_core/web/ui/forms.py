@@ -1,11 +1,12 @@
 """Create/edit forms generated from an entity type's JSON Schema.
 
-One :class:`Field` per top-level property: ``enum`` → select, ``boolean`` → checkbox,
+One :class:`Field` per top-level property: ``enum`` or ``const`` → select, ``boolean`` → checkbox,
 ``integer``/``number`` → number input, ``format: date`` → date input, ``format: date-time``
 → datetime-local (read and written as UTC, ``Z``), long strings → textarea, arrays and
 objects → a JSON textarea, and references → a picker of visible records. A property's
 ``default`` fills the new-record form; a ``readOnly`` one is shown but not taken from the form
-(except on create when it is required: nothing else could set it).
+(except on create when it is required: nothing else could set it). An input is named after
+its property, except where the form uses the name itself (:func:`input_name`).
 
 A property is a **reference** to records of type T when its schema says ``"x-ref": "T"``
 (next to any ``$ref``), or when it is named ``T_id``, T is a known entity type and its schema
@@ -13,6 +14,7 @@ is ``$ref`` to ``common.json#/$defs/record_ref``. Nothing else is guessed.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,6 +41,30 @@ class Field:
     current: str = ""  # for a reference: the title of the record it names now
     default: object = None  # the schema's ``default``, shown in the new-record form
     readonly: bool = False  # ``readOnly``: shown, never read from the edit form
+    json_keys: bool = False  # a select's options are keyed by their JSON text (see build)
+
+    @property
+    def input(self) -> str:
+        """The name of the field's input: the property's own name, unless the form itself
+        uses it (a property named ``csrf_token`` took the CSRF token as its value, one named
+        ``version`` the edit form's version) — see :func:`input_name`."""
+        return input_name(self.name)
+
+    @property
+    def dom_id(self) -> str:
+        """The name as it goes into an element id (``f-…``, ``err-…``): without whitespace,
+        which would split an ``aria-describedby`` list in two (``err-has space``)."""
+        return re.sub(r"[%\s]", lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), self.name)
+
+
+#: Input names the forms use for themselves.
+RESERVED_INPUTS = ("csrf_token", "version")
+
+
+def input_name(name: str) -> str:
+    """A property's input name: a reserved name, or one starting with ``~``, gets a ``~``
+    in front; every other name is its own (so the mapping is one-to-one)."""
+    return "~" + name if name in RESERVED_INPUTS or name.startswith("~") else name
 
 
 def reference_type(et, name: str, known_types) -> str | None:
@@ -64,8 +90,13 @@ def build(et, known_types, label) -> list[Field]:
                   description=sub.get("description", "") if isinstance(sub.get("description"), str) else "",
                   default=sub.get("default"), readonly=sub.get("readOnly") is True)
         if f.widget == "select":
-            f.enum = list(sub["enum"])
-            f.options = [(_enum_key(v), str(v)) for v in f.enum if v is not None]
+            # A ``const`` is a choice of one: picked, not typed letter by letter.
+            f.enum = list(sub["enum"]) if isinstance(sub.get("enum"), list) else [sub["const"]]
+            strings = {v for v in f.enum if isinstance(v, str)}
+            # Text and other values are keyed alike ("1" and 1 were both "1", so the text
+            # could not be chosen): when one would be taken for another, every key is JSON.
+            f.json_keys = any(_enum_key(v) in strings for v in f.enum if not isinstance(v, str))
+            f.options = [(enum_key(f, v), enum_key(f, v)) for v in f.enum if v is not None]
         ref = reference_type(et, name, known_types)
         if ref and f.widget == "text":
             f.widget, f.ref = "ref", ref
@@ -74,9 +105,10 @@ def build(et, known_types, label) -> list[Field]:
 
 
 def _widget(et, name: str, sub: dict) -> str:
-    if isinstance(sub.get("enum"), list):
+    if isinstance(sub.get("enum"), list) or "const" in sub:
         return "select"
-    jt = et.field_type(name)
+    # property_type takes the name as written: field_type reads "a.b" as a path into "a".
+    jt = et.property_type(name)
     if jt == "boolean":
         return "checkbox"
     if jt in ("integer", "number"):
@@ -92,7 +124,14 @@ def _widget(et, name: str, sub: dict) -> str:
 
 
 def _enum_key(v) -> str:
-    return v if isinstance(v, str) else orjson.dumps(v).decode()
+    # Keys sorted: PostgreSQL's JSONB keeps no written order, and an object value stored
+    # there must still match its option (unmatched, an unchanged form removed it).
+    return v if isinstance(v, str) else orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def enum_key(f: Field, v) -> str:
+    """The select's option value (and shown text) for the enum value ``v``."""
+    return orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode() if f.json_keys else _enum_key(v)
 
 
 def shown(f: Field, value) -> str:
@@ -102,7 +141,7 @@ def shown(f: Field, value) -> str:
     if f.widget == "checkbox":
         return "on" if value is True else ""
     if f.widget == "select":
-        return _enum_key(value)
+        return enum_key(f, value)
     if f.widget == "datetime" and isinstance(value, str):
         try:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -117,8 +156,8 @@ def shown(f: Field, value) -> str:
 
 
 def defaults(fields: list[Field]) -> dict:
-    """The new-record form's inputs as the schema's ``default`` values fill them."""
-    return {f.name: shown(f, f.default) for f in fields if f.default is not None}
+    """The new-record form's inputs (by input name) as the schema's ``default`` values fill them."""
+    return {f.input: shown(f, f.default) for f in fields if f.default is not None}
 
 
 def parse(f: Field, raw: str):
@@ -130,18 +169,28 @@ def parse(f: Field, raw: str):
         return None
     if f.widget == "integer":
         try:
+            if "_" in raw:  # Python reads "1_000" as 1000; no browser or JSON does
+                raise ValueError
             return int(raw)
         except ValueError:
             raise ValueError(_("not a whole number")) from None
     if f.widget == "number":
+        if re.fullmatch(r"[+-]?\d+", raw):
+            # A whole number typed as one stays an integer, exactly (through a float,
+            # 12345678901234567891 became 12345678901234567168).
+            return int(raw)
         try:
             number = float(raw)
+            # "nan", "inf" and "1e400" are floats to Python, but no JSON number: they were
+            # stored as null ("null is not of type number" at a field holding 1e400).
+            if "_" in raw or not math.isfinite(number):
+                raise ValueError
         except ValueError:
             raise ValueError(_("not a number")) from None
-        return int(number) if number.is_integer() and re.fullmatch(r"[+-]?\d+", raw) else number
+        return number
     if f.widget == "select":
         for v in f.enum:
-            if _enum_key(v) == raw:
+            if enum_key(f, v) == raw:
                 return v
         raise ValueError(_("not one of the choices"))
     if f.widget == "datetime":
@@ -178,11 +227,11 @@ def read_form(fields: list[Field], form, original: dict | None = None):
     for f in fields:
         if f.readonly and not (original is None and f.required):
             continue  # readOnly: the value is not the form's to change
-        raw = form.get(f.name, "")
+        raw = form.get(f.input, "")
         if f.widget in ("text", "textarea", "json"):
-            raw = raw.replace("\r\n", "\n")  # browsers send a textarea's line breaks as CRLF
-        if original is not None and raw == shown(f, original.get(f.name)):
-            continue
+            raw = _line_breaks(raw)  # browsers send a textarea's line breaks as CRLF
+        if original is not None and raw == _line_breaks(shown(f, original.get(f.name))):
+            continue  # as shown: a stored "a\r\nb" comes back "a\r\nb" and is not rewritten
         try:
             value = parse(f, raw)
         except ValueError as e:
@@ -202,6 +251,12 @@ def read_form(fields: list[Field], form, original: dict | None = None):
         elif value is not None:
             data[f.name] = value
     return data, errors
+
+
+def _line_breaks(text: str) -> str:
+    """``text`` with every line break as ``\n``: a browser sends those of a textarea as
+    CRLF whatever they were, so a stored CR or CRLF reads back as this."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def object_patch(old: dict, new: dict) -> dict:

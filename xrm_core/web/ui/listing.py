@@ -47,8 +47,8 @@ def filter_fields(et) -> list[str]:
             return
         for name in names:
             path = f"{prefix}.{name}" if prefix else name
-            if not FIELD_RE.match(path):
-                continue
+            if not FIELD_RE.match(path) or "." in name:
+                continue  # a name with a dot ("a.b") would be read as a path into "a"
             out.append(path)
             if depth < FILTER_DEPTH and et.field_type(path) == "object":
                 walk(path, depth + 1)
@@ -128,7 +128,9 @@ def search_of(et, q: str | None) -> str | None:
 
 #: A signed number or a phone number: starts like a formula, but with no letters, ``|`` or
 #: ``!`` it can call nothing — left as it is, so the file still imports (``+98 912 …``).
-PLAIN_NUMBER = re.compile(r"[+-][0-9][0-9 ().-]*")
+#: An exponent is a number too: ``-1e-7`` (how a small negative number is written) was
+#: exported as ``'-1e-7``, which reads back as no number.
+PLAIN_NUMBER = re.compile(r"[+-][0-9][0-9 ().-]*(?:[eE][+-]?[0-9]+)?")
 
 
 def neutralise(cell: str) -> str:

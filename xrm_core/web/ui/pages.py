@@ -1,6 +1,7 @@
 """Record pages: per-type lists (filters, search, paging, CSV), the record page, forms."""
 from __future__ import annotations
 
+import orjson
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -191,12 +192,16 @@ class _RowView:
 
 def _title_of(et, rec) -> str:
     value = value_at(rec.data, et.title_field) if et.title_field else None  # it may be dotted
-    return str(value) if value not in (None, "") else rec.id
+    if value in (None, ""):
+        return rec.id
+    # Not Python's spelling of a value (True, ['a']): the JSON one, as the fields show it.
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 def _with_choices(s, fields, current: dict) -> None:
     """Offer up to PICKER_LIMIT visible records of the target type for each reference, and
-    name the record the field refers to now (when the user may see it)."""
+    name the record the field refers to now (when the user may see it); ``current`` holds
+    the form's inputs by input name."""
     for f in fields:
         if f.widget != "ref":
             continue
@@ -209,7 +214,7 @@ def _with_choices(s, fields, current: dict) -> None:
             f.widget = "text"  # nothing to pick from: the id can still be typed
             continue
         f.options = [(r.id, _title_of(target, r)) for r in recs]
-        value = current.get(f.name)
+        value = current.get(f.input)
         if isinstance(value, str) and value:
             try:
                 f.current = _title(s, s.get(value))
@@ -260,8 +265,8 @@ def edit(type_name: str, record_id: str):
         et = s.entity_type(rec.type)
         fields = _fields(s, et)
         if request.method == "GET":
-            _with_choices(s, fields, rec.data)
-            values = {f.name: forms.shown(f, rec.data.get(f.name)) for f in fields}
+            values = {f.input: forms.shown(f, rec.data.get(f.name)) for f in fields}
+            _with_choices(s, fields, values)
             return _render_form(et, fields, values, {}, [], rec)
         # The form carries the version it was built from: a stale form is refused (If-Match
         # semantics) instead of silently overwriting someone else's change.

@@ -29,7 +29,8 @@ def index():
 
 def _field_rows(s, et) -> list[dict]:
     fields = forms.build(et, set(s.entity_types_map()), lambda n: listing.field_label(et, n))
-    return [{"f": f, "type": et.field_type(f.name) or "any"} for f in fields]
+    # property_type takes the name as written: field_type reads "a.b" as a path into "a".
+    return [{"f": f, "type": et.property_type(f.name) or "any"} for f in fields]
 
 
 @bp.route("/<name>", methods=["GET", "POST"])
