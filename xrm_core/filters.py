@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 
 import orjson
-from sqlalchemy import and_, false, func, literal_column, not_, or_, true
+from sqlalchemy import and_, false, func, literal, literal_column, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from .errors import ValidationError
-from .fields import FIELD_RE, NUMERIC, check_field, field_expr
+from .fields import FIELD_RE, NUMERIC, check_field, field_expr, pg_path
 from .validation import pointer as json_pointer
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "exists")
@@ -44,7 +45,8 @@ def coerce(value, json_type: str | None, where: str, dialect: str):
     Numbers for ``integer``/``number`` fields (finite only), booleans for ``boolean``, the
     JSON text of scalars for ``string`` fields; for a field of no single type (untyped, or
     several types) the value as given, whose JSON type selects the stored values it is
-    compared with (:func:`term_clause`). ``None`` stays ``None``.
+    compared with (:func:`term_clause`). ``None`` stays ``None``. On PostgreSQL a float
+    compared with numbers becomes a Decimal (:func:`_pg_numeric`).
     """
     if value is None:
         return None
@@ -64,6 +66,8 @@ def coerce(value, json_type: str | None, where: str, dialect: str):
             raise _bad(where, f"{value!r} is not a finite number")
         if isinstance(number, int) and not -2**63 <= number < 2**63:
             raise _bad(where, f"{value!r} is outside the 64-bit integer range")
+        if dialect == "postgresql" and isinstance(number, float):
+            return _pg_numeric(number, json_type)
         return number
     if json_type == "boolean":
         if isinstance(value, bool):
@@ -77,7 +81,22 @@ def coerce(value, json_type: str | None, where: str, dialect: str):
         raise _bad(where, "value must be a string, number or boolean")
     if json_type == "string":
         return value if isinstance(value, str) else orjson.dumps(value).decode()
+    if dialect == "postgresql" and isinstance(value, float) and math.isfinite(value):
+        return _pg_numeric(value, None)  # compared with numbers read as numeric (_typed)
     return value  # an untyped field: the value's own JSON type decides what it matches
+
+
+def _pg_numeric(number: float, json_type: str | None) -> Decimal:
+    """A float filter value as PostgreSQL should compare it with a field read as numeric.
+
+    As a float8 parameter, PostgreSQL compares in float8, rounding stored integers past
+    2**53 (2**53 + 1 was not > 2.0**53); SQLite compares exactly. An integer field holds
+    integers: the float's exact value compares with them exactly. A number field holds
+    integers and floats, which are stored as their shortest decimal text (numeric reads
+    exactly that): the float's shortest text compares with those as SQLite compares the
+    doubles, and with integers exactly below 1e16 (where that text stops being exact).
+    """
+    return Decimal(number) if json_type == "integer" else Decimal(repr(number))
 
 
 def filter_terms(dialect: str, et, where: dict, pointer_prefix: str = "/where") -> list[tuple]:
@@ -156,7 +175,10 @@ def term_clause(dialect: str, term, table: str = "xrm_records", bind=None) -> Co
     if jt is None and v is not None:
         return _untyped_clause(dialect, fname, table, op, v, b)
     if op == "in":
-        return expr.in_([b(x) for x in v]) if v else false()
+        # One parameter per value, each typed by its own value: a list given to in_() is one
+        # expanding parameter typed by its first value, so on PostgreSQL [0, 1.5] was cast
+        # ::INTEGER (1.5 matched 2) and [1, 2147483648] failed "integer out of range".
+        return expr.in_([bind(x) if bind else literal(x) for x in v]) if v else false()
     if v is None:
         return expr.is_(None) if op == "eq" else expr.isnot(None)
     if op == "eq":
@@ -167,7 +189,8 @@ def term_clause(dialect: str, term, table: str = "xrm_records", bind=None) -> Co
 
 
 def _kind_of(value) -> str:
-    return "boolean" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else "string"
+    return "boolean" if isinstance(value, bool) else "number" if isinstance(value, (int, float, Decimal)) \
+        else "string"
 
 
 def _typed(dialect: str, fname: str, table: str, kind: str) -> ColumnElement:
@@ -180,7 +203,7 @@ def _typed(dialect: str, fname: str, table: str, kind: str) -> ColumnElement:
     parts = check_field(fname)
     col = f"{table}.data"
     if dialect == "postgresql":
-        path = "{" + ",".join(parts) + "}"
+        path = pg_path(parts)
         cast = "numeric" if kind == "number" else "boolean"
         # CASE, not AND: PostgreSQL may evaluate a cast before the test beside it.
         return literal_column(f"(CASE WHEN jsonb_typeof({col} #> '{path}') = '{kind}' "
@@ -195,7 +218,7 @@ def _is_string(dialect: str, fname: str, table: str) -> ColumnElement:
     parts = check_field(fname)
     col = f"{table}.data"
     if dialect == "postgresql":
-        return literal_column(f"jsonb_typeof({col} #> '{{{','.join(parts)}}}')") == literal_column("'string'")
+        return literal_column(f"jsonb_typeof({col} #> '{pg_path(parts)}')") == literal_column("'string'")
     return literal_column(f"json_type({col}, '$.{'.'.join(parts)}')") == literal_column("'text'")
 
 

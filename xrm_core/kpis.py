@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import (
-    TIMESTAMP, Connection, Date, Integer, and_, case, cast, extract, func, insert, literal, literal_column, or_,
+    TIMESTAMP, Connection, Date, Float, Integer, and_, case, cast, extract, func, insert, literal, literal_column, or_,
     select, true, type_coerce,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -27,7 +27,7 @@ from sqlalchemy.types import Text, TypeDecorator
 
 from . import db
 from .errors import Conflict, DefinitionError, NotFound, PluginError, ValidationError, XrmError
-from .fields import NUMERIC, check_field, field_expr, type_literal
+from .fields import NUMERIC, check_field, field_expr, pg_path, type_literal
 from .filters import compile_filter
 from .plugins import call_each
 from .validation import check_definition
@@ -368,10 +368,21 @@ class DeclarativeKPI:
             value, n = func.count(), func.count()
         elif kind in ("sum", "avg"):
             f = self._field(ctx, m[kind])
-            # SQLite's sum() stops with "integer overflow" past 64 bits; total() is the same
-            # sum as a float, as PostgreSQL's numeric sum is shown anyway (_num).
-            total = func.total(f) if ctx.dialect == "sqlite" else func.sum(f)
-            value, n = (total if kind == "sum" else func.avg(f)), func.count(f)
+            n = func.count(f)
+            if et.field_type(m[kind]) == "integer":
+                # PostgreSQL sums integers exactly (numeric); SQLite's total() added doubles,
+                # so past 2**53 the engines differed (3 × (2**53 + 1): …976 against …979).
+                # An average is that exact sum as a double divided as a double, on both.
+                value = _exact_sum(ctx.dialect, f, as_double=kind == "avg")
+                if kind == "avg":
+                    value = value / func.nullif(n, 0)
+            elif ctx.dialect == "postgresql":
+                value = func.sum(f) if kind == "sum" else func.avg(f)
+            else:
+                # SQLite's sum() stops with "integer overflow" past 64 bits; total() is the
+                # same sum as a float. Fractions are doubles on SQLite: they agree with
+                # PostgreSQL's exact numeric sum to about 15 digits (_num), not to the last.
+                value = func.total(f) if kind == "sum" else func.avg(f)
         elif kind == "nps":
             # Scores are only compared with 9 and 6: PostgreSQL casts text to float8
             # faster than to numeric (NPS over 1M rows: 1.47× → 1.34× of hand-written SQL).
@@ -396,12 +407,17 @@ class DeclarativeKPI:
         if self.measure_kind == "median":
             return self._median(ctx, base, key)
         value, n = self._aggregates(ctx)
+        # A sum of integers is exact on both engines (PostgreSQL answers it as numeric):
+        # shown as that integer, not through the float rounding of other values (_num).
+        exact = _exact_int if self.measure_kind == "sum" and "scale" not in self.definition \
+            and ctx.entity_type(self.entity).field_type(self.definition["measure"]["sum"]) == "integer" \
+            else (lambda v: v)
         total = ctx.execute(select(value, n).select_from(R).where(base)).first()
         groups = []
         if key is not None:
             rows = ctx.execute(select(key, value, n).select_from(R).where(base).group_by(key))
-            groups = [{"key": r[0], "value": r[1], "n": r[2]} for r in rows]
-        return {"value": total[0], "n": total[1] or 0, "groups": groups}
+            groups = [{"key": r[0], "value": exact(r[1]), "n": r[2]} for r in rows]
+        return {"value": exact(total[0]), "n": total[1] or 0, "groups": groups}
 
     def _median(self, ctx: KPIContext, base, key) -> dict:
         """Median in SQL: number the values per group and average the middle one or two.
@@ -419,7 +435,15 @@ class DeclarativeKPI:
                         func.count(f).over(partition_by=part).label("c"))
                  .select_from(R).where(base).subquery())
         mid = and_(inner.c.rn >= (inner.c.c + 1) // 2, inner.c.rn <= (inner.c.c + 2) // 2)
-        value = func.avg(inner.c.v)
+        # The same double arithmetic on both engines, so the same answer to the last bit:
+        # integers added exactly, then halved as a double; other numbers averaged as doubles
+        # (PostgreSQL's numeric average rounded otherwise: 0.150001 against SQLite's 0.15).
+        if ctx.entity_type(self.entity).field_type(self.definition["measure"]["median"]) == "integer":
+            value = _exact_sum(ctx.dialect, inner.c.v) / func.nullif(func.count(inner.c.v), 0)
+        elif ctx.dialect == "postgresql":
+            value = func.avg(cast(inner.c.v, Float))
+        else:
+            value = func.avg(inner.c.v)
         if "scale" in self.definition:
             value = value * float(self.definition["scale"])
         rows = ctx.execute(select(inner.c.k, value, func.max(inner.c.c)).where(mid).group_by(inner.c.k)).all()
@@ -552,14 +576,24 @@ def _json_value(dialect: str, path: str) -> ColumnElement:
     ``#>>`` every value as text, so neither can tell 5, "5" and true apart."""
     parts = check_field(path)
     col = f"{R.name}.data"
+    # A number is one value however it is written: 5 and 5.0 are one group (as the filter
+    # matches both), its key the integer; an integral number is written as one below 2**53.
     if dialect == "postgresql":
-        sql = f"NULLIF(({col} #> '{{{','.join(parts)}}}')::text, 'null')"
+        value = f"({col} #> '{pg_path(parts)}')"
+        num = f"({value} #>> '{{}}')::numeric"
+        # nested CASEs, not AND: PostgreSQL may run the cast before the type test beside it
+        sql = (f"NULLIF(CASE WHEN jsonb_typeof({value}) = 'number' THEN CASE WHEN {num} = trunc({num}) "
+               f"AND abs({num}) < 9007199254740992 THEN trunc({num})::text ELSE {value}::text END "
+               f"ELSE {value}::text END, 'null')")
     else:
         jpath = "$." + ".".join(parts)
-        # json_quote() leaves an object or array json_extract() gives as it is, and turns
-        # SQL NULL (absent, or JSON null) into 'null'
-        sql = (f"NULLIF(CASE json_type({col}, '{jpath}') WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
-               f"ELSE json_quote(json_extract({col}, '{jpath}')) END, 'null')")
+        num = f"json_extract({col}, '{jpath}')"
+        # ``->`` gives the JSON text as stored (NULL when absent, 'null' for JSON null).
+        # json_quote() of a real wrote 15 significant digits: 0.30000000000000004 was the
+        # group of 0.3, and a key other than PostgreSQL's.
+        sql = (f"NULLIF(CASE WHEN json_type({col}, '{jpath}') = 'real' AND {num} = CAST({num} AS INTEGER) "
+               f"AND abs({num}) < 9007199254740992.0 THEN CAST(CAST({num} AS INTEGER) AS TEXT) "
+               f"ELSE {col} -> '{jpath}' END, 'null')")
     return type_coerce(literal_column(sql), _JsonText())
 
 
@@ -568,28 +602,76 @@ def _float(v):
     return None if v is None else float(v)
 
 
+def _exact_sum(dialect: str, f: ColumnElement, as_double: bool = True) -> ColumnElement:
+    """The exact sum of integer field ``f`` — as a double when ``as_double`` — the same on
+    both engines (:func:`_sqlite_integer_sum`; PostgreSQL's numeric sum is exact)."""
+    if dialect == "postgresql":
+        return cast(func.sum(f), Float) if as_double else func.sum(f)
+    total = _sqlite_integer_sum(f)
+    return total * 1.0 if as_double else total
+
+
+def _sqlite_integer_sum(f: ColumnElement) -> ColumnElement:
+    """The exact sum of an integer field on SQLite, as PostgreSQL's numeric sum is.
+
+    sum() stops with "integer overflow" past 64 bits and total() adds doubles, so each value
+    is added in two halves (its high bits, its low 32 bits) that cannot overflow, and the
+    halves are joined by integer arithmetic, which SQLite turns into one correctly rounded
+    double only when the total itself is past 64 bits. The bit operators read a value
+    written as a real (``1.0``, valid for an integer) as that integer. (No typeof() test per
+    row: a second JSON read per value; this costs about 1.4× total() already.)
+    """
+    high = func.coalesce(func.sum(f.op(">>")(literal_column("32"))), 0)
+    low = func.coalesce(func.sum(f.op("&")(literal_column("4294967295"))), 0)
+    # The low halves' carry goes to the high ones first: high × 2**32 alone can pass 64 bits
+    # (and turn the result into a double) when the total does not.
+    high = high + low.op(">>")(literal_column("32"))
+    low = low.op("&")(literal_column("4294967295"))
+    return high * literal_column("4294967296") + low
+
+
+def _exact_int(v):
+    """An exact integer sum as an int: PostgreSQL answers numeric (an integral Decimal)."""
+    if isinstance(v, Decimal) and v == v.to_integral_value() and -2**63 <= v < 2**63:
+        return int(v)
+    return v
+
+
 def _num(v):
-    """A result number as JSON shows it on both engines: int when integral, else 6 decimals."""
-    if v is None or isinstance(v, bool):
+    """A result number as JSON shows it on both engines: int when integral, else 6 decimals.
+
+    An int (a count, an exact sum of integers) is shown as it is. Other values are first
+    cut to 15 significant digits: PostgreSQL computes in exact numeric, SQLite in doubles,
+    and their answers differ in the last bits — which rounding to 6 decimals alone let
+    show: the average of 1e-06 and 0.3 is 0.1500005 in numeric, 0.15000049999999999 in
+    doubles, and was 0.150001 on PostgreSQL, 0.15 on SQLite.
+    """
+    if v is None or isinstance(v, bool) or isinstance(v, int):
         return v
     if isinstance(v, (Decimal, float)):
         f = float(v)
         if not math.isfinite(f):
             return None
-        f = round(f, 6)
+        f = round(float(f"{f:.15g}"), 6)
         # As an int only while JSON writers can hold it (orjson: 64 bits).
-        return int(f) if f.is_integer() and abs(f) < 2**63 else f
+        return int(f) if f.is_integer() and -2**63 <= f < 2**63 else f
     return v
 
 
 def _key(v, json_type: str | None):
-    """A group key as JSON shows it: SQLite answers booleans as 0/1, PostgreSQL numbers as numeric."""
+    """A group key as JSON shows it: SQLite answers booleans as 0/1, PostgreSQL numbers as numeric.
+
+    Keys are values, not results: never rounded (2**53 + 1 and 2**53 are two groups, and
+    1e-07 is not 0), integral numbers as ints (SQLite's 5.0, PostgreSQL's Decimal 5.0).
+    """
     if v is None:
         return None
     if json_type == "boolean":
         return bool(v)
-    if json_type in NUMERIC or isinstance(v, (Decimal, float)):
-        return _num(v)
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() and -2**63 <= v < 2**63 else float(v)
+    if isinstance(v, float) and v.is_integer() and -2**63 <= v < 2**63:
+        return int(v)
     return v
 
 
@@ -599,7 +681,9 @@ def _key_order(k):
     (not the database's collation), the missing key last. Values of different JSON types
     (untyped fields) are never compared with each other."""
     rank = 3 if k is None else 1 if isinstance(k, (bool, int, float, Decimal)) else 2
-    return rank, k if rank == 1 else str(k) if rank == 2 else 0
+    # A number before the boolean of its value (0 before false, 1 before true): they tie
+    # as values, and a tie kept the order the database returned, which differs by engine.
+    return rank, k if rank == 1 else str(k) if rank == 2 else 0, isinstance(k, bool)
 
 
 def _sort_key(group: dict):

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from . import db
 from .errors import PermissionDenied, ValidationError
 from .fields import FIELD_RE, field_expr, type_literal
-from .filters import filter_terms, order_by, term_clause, term_values
+from .filters import coerce, filter_terms, order_by, term_clause, term_values
 from .records import COLUMNS, Record, _from_rows
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def list_query(s: "Session", type_name: str, where: dict | None = None, limit: i
             order_by(dialect, et, sort)  # a bad sort field is the first error to report
             raise ValidationError(f"the cursor needs {len(sort) + 1} value(s): the sort values and the id",
                                   [{"pointer": "/cursor", "message": "wrong number of values"}])
-        after = tuple(after)
+        after = _cursor_values(dialect, et, sort, tuple(after))
     if search is not None and not et.title_field:
         raise ValidationError(f"{et.name} has no title field to search", [{"pointer": "/search", "message": "no title_field"}])
     if search is not None and "\x00" in search:
@@ -112,6 +112,26 @@ def list_query(s: "Session", type_name: str, where: dict | None = None, limit: i
         if len(_plans) > CACHE_SIZE:
             _plans.popitem(last=False)
     return plan.sql, plan.params(values)
+
+
+def _cursor_values(dialect: str, et, sort: list[str], after: tuple) -> tuple:
+    """The keyset cursor with each value coerced to its sort field's type, as filter values
+    are (``"5"`` for an integer field is 5), and the id checked: a value of another type
+    failed on PostgreSQL (``operator does not exist: numeric > character varying``) where
+    SQLite compared it by its storage class — a ValidationError now, before any SQL."""
+    out = []
+    for i, (item, value) in enumerate(zip(sort, after)):
+        name = item[1:] if item.startswith("-") else item
+        try:
+            out.append(coerce(value, et.field_type(name) if FIELD_RE.match(name) and et.has_field(name) else None,
+                              f"/cursor/{i}", dialect))
+        except ValidationError as e:
+            order_by(dialect, et, sort)  # a bad sort field is the first error to report
+            raise ValidationError(f"invalid cursor: {e.errors[0]['message']}", e.errors) from None
+    if not isinstance(after[-1], str):
+        raise ValidationError("the cursor's last value is a record id",
+                              [{"pointer": f"/cursor/{len(sort)}", "message": "not a record id"}])
+    return (*out, after[-1])
 
 
 def _kind(value):

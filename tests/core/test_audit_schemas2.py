@@ -122,6 +122,22 @@ def test_a_property_named_null_is_a_field_on_every_engine(platform):
     assert [err["pointer"] for err in e.value.errors] == ["/unique/1"] and "o.NULL=5" in e.value.errors[0]["message"]
 
 
+def test_an_untyped_field_named_null_filters_and_groups_on_every_engine(platform):
+    """Fields of no single type are read with their own path literals (filters compare by
+    JSON type, KPI groups by JSON value): those quote "null" too."""
+    from xrm_core import kpis
+    _add(platform, {"name": "loose", "schema": {"type": "object", "properties": {"null": {}}}})
+    with platform.connection() as conn:
+        kpis.add(platform, conn, {"name": "loose_count", "entity": "loose", "measure": {"count": True}})
+    with platform.session() as s:
+        for v in (5, 5, "5", True):
+            s.create("loose", {"null": v})
+        assert [r.data["null"] for r in s.list("loose", {"null": 5})] == [5, 5]
+        assert [r.data["null"] for r in s.list("loose", {"null": "5"})] == ["5"]
+        groups = kpis.compute(s, "loose_count", by="null")["groups"]
+    assert sorted((repr(g["key"]), g["n"]) for g in groups) == [("'5'", 1), ("5", 2), ("True", 1)]
+
+
 def test_only_null_path_elements_are_quoted():
     """Other elements stay as they were: the text of an existing index (its name hashes it)
     does not change."""
