@@ -851,7 +851,9 @@ def _run(kpi, ctx: KPIContext) -> dict:
     plugin, where = getattr(kpi, "source", None) or "?", f"KPI {kpi.name!r} compute()"
     try:
         result = kpi.compute(ctx)
-    except XrmError:
+    except XrmError as e:
+        # Its refusal (a field its type no longer has…) says which KPI refused.
+        e.message = f"KPI {kpi.name!r} of plugin {plugin!r}: {e.message}"
         raise
     except Exception as e:  # noqa: BLE001 — name the plugin, not a traceback
         raise PluginError(plugin, where, e) from e

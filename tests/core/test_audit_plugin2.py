@@ -290,5 +290,6 @@ def test_an_incompatible_type_change_is_refused_and_goes_through_expand_and_cont
     # A Python KPI still reading the removed field passes init and fails when computed.
     stale = make_platform(ledger(with_fields(opened_on=date), "since"), init=False)
     stale.init()
-    with stale.session() as s, pytest.raises(ValidationError, match="'since' is not a field of item"):
+    with stale.session() as s, pytest.raises(ValidationError, match="KPI 'dated_items' of plugin 'ledger': "
+                                                                    "'since' is not a field of item"):
         s.kpi("dated_items")
