@@ -95,8 +95,10 @@ def _pg_numeric(number: float, json_type: str | None) -> Decimal:
     integers and floats, which are stored as their shortest decimal text (numeric reads
     exactly that): the float's shortest text compares with those as SQLite compares the
     doubles, and with integers exactly below 1e16 (where that text stops being exact).
+    Beyond 64 bits an integer field holds no integer, only whole numbers written as floats
+    (1e300 is an integer to JSON Schema), stored as their text: compared as the number field's.
     """
-    return Decimal(number) if json_type == "integer" else Decimal(repr(number))
+    return Decimal(number) if json_type == "integer" and abs(number) < 2**63 else Decimal(repr(number))
 
 
 def filter_terms(dialect: str, et, where: dict, pointer_prefix: str = "/where") -> list[tuple]:

@@ -440,9 +440,52 @@ def _check_numbers(et, where: dict) -> None:
                 values = value if isinstance(value, list) else [value]
                 if any(isinstance(v, str) and INTEGER_RE.fullmatch(v.strip()) and int(v) not in INT64
                        for v in values):
+                    # /where/F/op, as the core's filter errors: _query_error names the parameter sent
                     raise ValidationError(f"filter value out of range for {field}",
-                                          [{"pointer": f"/query/filter[{field}][{op}]",
-                                            "message": "integer beyond 64 bits"}])
+                                          [{"pointer": f"/where/{field}/{op}", "message": "integer beyond 64 bits"}])
+
+
+def _read_untyped(et, where: dict) -> dict:
+    """``where`` with the values of fields of no single type read as JSON scalars.
+
+    A query parameter is text, and a field typed by its schema reads it as its type; one of
+    no single type (``{"enum": [1, "one", true]}``, ``{}``) compares a value with stored
+    values of the value's own JSON type, so as text ``filter[F]=1`` could never find the
+    number 1 nor ``true`` the boolean. As the CLI's ``--where`` does, V is read as JSON when
+    it parses to a scalar (``1``, ``true``, ``null``, ``"1"`` for the text), else as given.
+    """
+    out = {}
+    for field, cond in where.items():
+        if not (FIELD_RE.match(field) and et.has_field(field) and et.field_type(field) is None):
+            out[field] = cond
+            continue
+        out[field] = {op: ([_json_scalar(v, field, op) for v in value] if op == "in" else _json_scalar(value, field, op))
+                      if op != "exists" else value for op, value in cond.items()}
+    return out
+
+
+def _json_scalar(text: str, field: str, op: str):
+    if INTEGER_RE.fullmatch(text.strip()):
+        if int(text) not in INT64:  # orjson would read it as a rounded float
+            raise ValidationError(f"filter value out of range for {field}",
+                                  [{"pointer": f"/where/{field}/{op}", "message": "integer beyond 64 bits"}])
+        return int(text)
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    return text if isinstance(value, (dict, list)) else value
+
+
+def _known_params(*names: str, filters: bool = False) -> None:
+    """Refuse query parameters the endpoint does not take: a misspelt one (``filters[F]``,
+    ``page_size``, ``Sort``) ignored would answer another question than the one asked —
+    every record instead of the filtered few."""
+    unknown = [k for k in request.args if k not in names and not (filters and (k == "filter" or k.startswith("filter[")))]
+    if unknown:
+        takes = ", ".join([*names, *(["filter[F]", "filter[F][op]"] if filters else [])]) or "no parameters"
+        raise ValidationError(f"unknown query parameter {unknown[0]!r}: this endpoint takes {takes}",
+                              [{"pointer": f"/query/{k}", "message": "unknown parameter"} for k in unknown])
 
 
 def _limit(default: int | None) -> int | None:
@@ -463,15 +506,17 @@ def _limit(default: int | None) -> int | None:
 @bp.get("/records/<type_name>")
 @bad_query
 def list_records(type_name):
+    _known_params("limit", "cursor", "sort", filters=True)
     limit = _limit(current_app.config["API_DEFAULT_LIMIT"])
     sort = [x for x in single(request.args, "sort", "").split(",") if x]
     where = parse_filters(request.args)
     with session() as s:
         et = s.entity_type(type_name)
-        _check_numbers(et, where)
         cursor = single(request.args, "cursor")
         after = _cursor_decode(cursor, sort, et, s.dialect) if cursor else None
         try:
+            _check_numbers(et, where)
+            where = _read_untyped(et, where)
             items = s.list(type_name, where, limit=limit + 1, sort=sort, after=after)
         except ValidationError as e:
             raise _query_error(_sort_error(e), where) from None
@@ -532,7 +577,8 @@ def get_record(type_name, record_id):
     with session() as s:
         rec = _get_typed(s, type_name, record_id)
     # If-None-Match compares weakly (RFC 9110 §13.1.2): W/"3" names version 3 as well.
-    if request.if_none_match and request.if_none_match.contains_weak(str(rec.version)):
+    tags = _entity_tags("If-None-Match")
+    if tags is not None and (tags == ["*"] or f'"{rec.version}"' in tags):
         return no_body(304, {"ETag": rec.etag})
     return _record_response(rec)
 
@@ -551,21 +597,36 @@ def _if_match(current: int) -> int | None:
     drop the lost-update protection the client asked for.
     """
     header = request.headers.get("If-Match")
+    tags = _entity_tags("If-Match")
+    if tags is None or tags == ["*"]:
+        return None
+    # An empty header is an empty list, which the grammar (#entity-tag) allows: it matches
+    # nothing, a 412 below.
+    if f'"{current}"' in tags:
+        return current
+    raise PreconditionFailed(f"If-Match {header!r} does not match the record's ETag (\"{current}\")")
+
+
+def _entity_tags(name: str) -> list[str] | None:
+    """The entity-tags of the conditional header ``name`` (``W/`` dropped: both headers
+    compare versions, so weakly), ``["*"]`` for ``*``, None when it is absent.
+
+    A value that is neither is a 400, for If-None-Match as for If-Match: Werkzeug's lenient
+    parser read ``If-None-Match: 1`` as the ETag "1" (a 304) while ``If-Match: 1`` was a
+    400, and any other malformed value silently never matched.
+    """
+    header = request.headers.get(name)
     if header is None:
         return None
     tags = [t.strip() for t in header.split(",") if t.strip()]
     if tags == ["*"]:
-        return None
-    # An empty header is an empty list, which the grammar (#entity-tag) allows: it matches
-    # nothing, a 412 below.
+        return tags
     if not all(ENTITY_TAG.fullmatch(t) for t in tags):
         quoted = ", ".join(t if ENTITY_TAG.fullmatch(t) else '"' + t.strip('"') + '"' for t in tags)
-        raise _BadRequest(f"If-Match {header!r} is not * or a list of ETags: ETags are quoted, "
-                          f"as in the ETag header (If-Match: {quoted})",
-                          [{"pointer": "/headers/If-Match", "message": 'ETags are quoted strings, e.g. "3"'}])
-    if f'"{current}"' in {t[2:].strip() if t.startswith("W/") else t for t in tags}:
-        return current
-    raise PreconditionFailed(f"If-Match {header!r} does not match the record's ETag (\"{current}\")")
+        raise _BadRequest(f"{name} {header!r} is not * or a list of ETags: ETags are quoted, "
+                          f"as in the ETag header ({name}: {quoted})",
+                          [{"pointer": f"/headers/{name}", "message": 'ETags are quoted strings, e.g. "3"'}])
+    return [t[2:] if t.startswith("W/") else t for t in tags]
 
 
 @bp.patch("/records/<type_name>/<record_id>")
@@ -593,6 +654,7 @@ def delete_record(type_name, record_id):
 def related(type_name, record_id):
     """Related records of both directions, all on one page: ``next`` is always null (the
     member is there so every list of the API has the same shape)."""
+    _known_params("rel")
     rel = single(request.args, "rel") or None
     with session() as s:
         _get_typed(s, type_name, record_id)
@@ -605,6 +667,7 @@ def related(type_name, record_id):
 def history(type_name, record_id):
     """A record's timeline: all of it, or with ``limit`` (at most API_MAX_LIMIT) a page at a
     time, ``cursor`` from ``next``; ``order=newest`` for the latest first (default ``oldest``)."""
+    _known_params("related", "order", "limit", "cursor")
     include = single(request.args, "related", "false")
     if include not in ("true", "false", "1", "0"):
         raise ValidationError("related must be true or false",
@@ -675,6 +738,7 @@ def list_kpis():
 @bad_query
 def compute_kpi(name):
     args = request.args
+    _known_params("from", "to", "by")
     date_from, date_to, by = (single(args, k) or None for k in ("from", "to", "by"))
     _check_period(date_from, date_to)
     with session() as s:

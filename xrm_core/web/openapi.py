@@ -42,8 +42,11 @@ def _record_schema(data_ref: dict) -> dict:
                            "created_by": {"type": ["string", "null"]}, "updated_by": {"type": ["string", "null"]}}}
 
 
-#: One ETag, or several, or *: what clients send (anything else is refused with a 400).
-IF_MATCH = r'^(\*|(W/)?"[0-9]+"(\s*,\s*(W/)?"[0-9]+")*)$'
+#: ``*`` or a list of entity-tags (RFC 9110 §8.8.3; the list may be empty): what the server
+#: reads (api._entity_tags); anything else is refused with a 400. An ETag that names no
+#: version ("x") is well-formed and simply matches nothing (412 for If-Match), so the
+#: pattern must not demand digits, or it would call a 412 request invalid.
+IF_MATCH = r'^(\*|((W/)?"[^"]*")?(\s*,\s*(W/)?"[^"]*")*)$'
 
 
 def _shared_schemas() -> dict:
@@ -145,8 +148,16 @@ FILTER_HELP = (
     "Conditions on the record's fields, ANDed: `filter[F]=V` (equal), `filter[F][op]=V` with op one of "
     "`eq`, `ne`, `lt`, `lte`, `gt`, `gte`, `in` (comma-separated values: `filter[F][in]=A,B`; a value "
     "cannot hold a comma) or `exists` (`true`/`false`). F is a field of the type, dotted for nested "
-    "objects (`filter[address.city]=X`); V is read as the field's type. Each condition is given once. "
+    "objects (`filter[address.city]=X`); V is read as the field's type (for a field of no single type, "
+    "such as an enum of mixed types, as JSON when it parses to a scalar — `1`, `true`, `null`, `\"1\"` for "
+    "the text — else as the text given). Each condition is given once. "
     "A bad filter is a 400 whose error points at the parameter (`/query/filter[F][op]`).")
+
+
+#: What the database cannot store, though the type's JSON Schema admits it: said here, as
+#: no schema keyword can say it of every string and key.
+STORAGE_LIMITS = ("Text (values and keys) cannot contain NUL (U+0000), and integers must fit in 64 bits "
+                  "(store larger ones as strings): either is a 422 pointing at the value.")
 
 
 def _type_paths(spec, name: str, label: str, max_limit: int = 1000) -> None:
@@ -180,7 +191,7 @@ def _type_paths(spec, name: str, label: str, max_limit: int = 1000) -> None:
                     "properties": {"items": {"type": "array", "items": rec}, "next": {"type": ["string", "null"]}}})},
                     **_responses(400, 401, 403, 404)}},
         "post": {"tags": [name], "summary": f"Create a {label}", "operationId": f"create_{name}",
-                 "requestBody": {"required": True, "content": json_of({
+                 "requestBody": {"required": True, "description": STORAGE_LIMITS, "content": json_of({
                      "type": "object", "required": ["data"], "additionalProperties": False,
                      "properties": {"data": data}})},
                  "responses": {"201": {"description": "Created", "headers": created, "content": json_of(rec)},
@@ -199,7 +210,7 @@ def _type_paths(spec, name: str, label: str, max_limit: int = 1000) -> None:
         "patch": {"tags": [name], "summary": f"Update a {label} (JSON merge patch of data)",
                   "operationId": f"update_{name}",
                   "parameters": [id_param, if_match],
-                  "requestBody": {"required": True, "content": merge_patch},
+                  "requestBody": {"required": True, "description": STORAGE_LIMITS, "content": merge_patch},
                   "responses": {"200": {"description": "Updated", "headers": etag, "content": json_of(rec)},
                                 **_responses(400, 401, 403, 404, 409, 412, 422, *BODY_ERRORS)}},
         "delete": {"tags": [name], "summary": f"Delete a {label}", "operationId": f"delete_{name}",
