@@ -221,6 +221,10 @@ def _located(e, instance) -> list[tuple[list, str]]:
             return [(path + [kind.property], e.message)]
         if isinstance(kind, _Kind.Format) and isinstance(kind.format, str):
             return [(path, _format_message(e.instance, kind.format))]
+        if isinstance(kind, (_Kind.AnyOf, _Kind.OneOfNotValid)):
+            meant = _meant_option(kind.context, path)
+            if meant:
+                return [located for sub in meant for located in _located(sub, instance)]
         if isinstance(kind, (_Kind.AdditionalProperties, _Kind.UnevaluatedProperties)):
             names = [n for n in kind.unexpected if isinstance(n, str)]
             if len(names) == 1:
@@ -240,6 +244,21 @@ def _located(e, instance) -> list[tuple[list, str]]:
     except (AttributeError, KeyError, TypeError):  # a jsonschema-rs without these details
         pass
     return [(path, e.message)]
+
+
+def _meant_option(options, path: list) -> list | None:
+    """The errors of the one ``anyOf``/``oneOf`` option the value was evidently meant for,
+    or None. An option is ruled out when the value is not even of its type, or a ``const``
+    or ``enum`` in it fails (a discriminator such as ``"kind": {"const": "email"}``); when
+    exactly one is left, its errors say what to fix (``/contact/phone`` does not match the
+    pattern) where the summary says only that no option fits."""
+    try:
+        left = [opt for opt in options if opt and not any(
+            (isinstance(x.kind, _Kind.Type) and list(x.instance_path) == path)
+            or isinstance(x.kind, (_Kind.Constant, _Kind.Enum)) for x in opt)]
+    except (AttributeError, TypeError):
+        return None
+    return left[0] if len(left) == 1 else None
 
 
 #: What a value of a checked format looks like, for its error message.

@@ -41,7 +41,7 @@ def pointers(err) -> list[str]:
     ({"name": "thing", "schema": {"type": "object"}, "colour": "red"}, "/colour"),  # unknown key
     ({"name": "thing", "schema": {"type": "object"}, "indexes": [3]}, "/indexes/0"),
     ({"name": "thing", "schema": {"type": "object"}, "indexes": ["a b"]}, "/indexes/0"),
-    ({"name": "thing", "schema": {"type": "object"}, "unique": [["x", 1]]}, "/unique/0"),
+    ({"name": "thing", "schema": {"type": "object"}, "unique": [["x", 1]]}, "/unique/0/1"),
     ({"name": "thing", "schema": {"type": "object"}, "label": ""}, "/label"),
     ({"name": "thing", "schema": {"type": "object"}, "label": {"EN!": "x"}}, "/label"),
     ({"name": "thing", "schema": {"type": "string"}}, "/schema/type"),           # not an object schema
@@ -435,3 +435,30 @@ def test_a_format_error_says_what_a_valid_value_looks_like():
         {"pointer": "/data/t", "message": '"2026-01-31 09:30" is not a valid date-time '
                                           '(RFC 3339, e.g. 2026-01-31T09:30:00Z)'},
         {"pointer": "/data/u", "message": '"x" is not a valid uuid (e.g. 123e4567-e89b-12d3-a456-426614174000)'}]
+
+
+def test_an_anyof_or_oneof_error_points_into_the_option_the_value_was_meant_for():
+    """Rather than 'not valid under any of the schemas' at the field: when the value's type
+    or a discriminating const rules out every option but one, that option's errors."""
+    validator = compile_schema({"type": "object", "properties": {
+        "contact": {"anyOf": [{"type": "string"}, {"type": "object", "required": ["phone"],
+                                                    "properties": {"phone": {"type": "string", "pattern": "^[0-9]+$"}}}]},
+        "channel": {"oneOf": [
+            {"type": "object", "required": ["kind", "to"],
+             "properties": {"kind": {"const": "email"}, "to": {"type": "string", "format": "email"}}},
+            {"type": "object", "required": ["kind", "number"],
+             "properties": {"kind": {"const": "sms"}, "number": {"type": "string"}}}]}}},
+        "https://xrm.dev/schemas/t.type.json")
+
+    def errors(data):
+        return [(e["pointer"], e["message"]) for e in errors_of(validator, data, "/data")]
+
+    assert errors({"contact": {"phone": "abc"}}) == [("/data/contact/phone", '"abc" does not match "^[0-9]+$"')]
+    assert errors({"channel": {"kind": "sms"}}) == [("/data/channel/number", '"number" is a required property')]
+    assert errors({"channel": {"kind": "email", "to": "x"}}) == [
+        ("/data/channel/to", '"x" is not a valid email (e.g. name@example.org)')]
+    # Nothing tells the options apart: the summary, at the field.
+    (pointer, message), = errors({"contact": 5})
+    assert pointer == "/data/contact" and "not valid under any of the schemas" in message
+    (pointer, message), = errors({"channel": {"kind": "fax"}})
+    assert pointer == "/data/channel" and "not valid under any of the schemas" in message
