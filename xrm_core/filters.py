@@ -266,7 +266,10 @@ def order_by(dialect: str, et, sort: list[str], table=None):
     for i, item in enumerate(sort):
         desc = isinstance(item, str) and item.startswith("-")
         name = item[1:] if desc else item
-        if not isinstance(name, str) or not FIELD_RE.match(name) or not et.has_field(name):
+        if not isinstance(name, str) or not FIELD_RE.match(name):
+            # A property may be named "with space", but only dotted identifiers can be sorted by.
+            raise _bad_sort(f"/sort/{i}", f"{name!r} is not a field name (letters, digits and _ separated by dots)")
+        if not et.has_field(name):
             raise _bad_sort(f"/sort/{i}", f"{name!r} is not a field of {et.name}")
         jt = et.field_type(name)
         if jt in ("array", "object"):

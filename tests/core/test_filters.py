@@ -246,3 +246,16 @@ def test_sort_keys(people):
             ["Cy", "Bob", "Ada"]
         assert [r.data["name"] for r in s.list("person", {"score": {"exists": True}}, sort=["score"])] == \
             ["Cy", "Ada", "Bob"]
+
+
+def test_a_sort_by_a_name_that_is_no_field_path_says_so(platform):
+    """A property named "with space" exists, but cannot be sorted by: the error says why,
+    not that the type has no such field."""
+    from xrm_core import ValidationError
+    with platform.session() as s:
+        for sort, message in ((["with space"], "'with space' is not a field name (letters, digits and _ separated "
+                                               "by dots)"),
+                              (["-nope"], "'nope' is not a field of person")):
+            with pytest.raises(ValidationError) as e:
+                s.list("person", sort=sort)
+            assert e.value.errors == [{"pointer": "/sort/0", "message": message}]
