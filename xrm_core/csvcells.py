@@ -32,7 +32,7 @@ import re
 
 import orjson
 
-from .entity_types import _dynamic_targets, _ref_target, _resolve
+from .schema_types import dynamic_targets, ref_target, resolve
 from .errors import ValidationError
 from .fields import FIELD_RE
 from .records import loads_exact
@@ -67,7 +67,7 @@ def schema_types(root: dict, sub, depth: int = 0) -> frozenset | None:
         return None
     if not ("type" in sub or "const" in sub or "enum" in sub):
         # A node's own type keywords come first: 2020-12 allows them beside a $ref.
-        sub = _resolve(root, sub, depth)
+        sub = resolve(root, sub, depth)
     t = sub.get("type")
     if isinstance(t, str):
         types = {t}
@@ -284,7 +284,7 @@ def column_for(et, name: str, path: list[str] | None = None) -> Column | None:
         return None
     items = None
     if types is not None and "array" in types:
-        resolved = _resolve(root, sub, 0)  # may be a boolean schema (the array came from another declaration)
+        resolved = resolve(root, sub, 0)  # may be a boolean schema (the array came from another declaration)
         if isinstance(resolved, dict) and isinstance(resolved.get("items"), dict):
             items = Column(name, path, schema_types(root, resolved["items"]))
     return Column(name, path, types, items)
@@ -312,10 +312,10 @@ def _field_types(root, node, name, depth, path: set) -> frozenset | None:
         props = node.get("properties")
         out = schema_types(root, props[name]) if isinstance(props, dict) and name in props else None
         parts = node.get("allOf") if isinstance(node.get("allOf"), list) else []
-        for sub in [_ref_target(root, node, depth), *parts]:
+        for sub in [ref_target(root, node, depth), *parts]:
             if sub is not None:
                 out = _meet(out, _field_types(root, sub, name, depth + 1, path))
-        dynamic = _dynamic_targets(root, node)
+        dynamic = dynamic_targets(root, node)
         alternatives = [dynamic] if dynamic else []
         for key in ("anyOf", "oneOf"):
             if isinstance(node.get(key), list) and node[key]:

@@ -9,17 +9,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from functools import cache
-from urllib.parse import unquote, urldefrag
 
 import orjson
 import xrm_schemas
 from sqlalchemy import Connection, delete, func, insert, literal_column, select, text
 
-from . import db
+from . import db, schema_types
 from .errors import Conflict, DefinitionError, NotFound, ValidationError
 from .fields import FIELD_RE, field_sql, value_at
-from .schema_index import SchemaIndex, join
 from .validation import check_definition, compile_schema, errors_of, pointer
 
 
@@ -149,7 +146,7 @@ class EntityType:
             return None
         node = self.schema
         for part in _path_parts(path):
-            node = _find_property(self.schema, node, part, depth=0)
+            node = schema_types.find_property(self.schema, node, part, depth=0)
             if node is None:
                 return None
         return node
@@ -162,20 +159,21 @@ class EntityType:
             pass
         if self.property_schema(path) is None:
             return None
-        found = self._field_types[path] = _json_type_of(_field_types(self.schema, self.schema, _path_parts(path)))
+        found = self._field_types[path] = schema_types.json_type_of(
+            schema_types.field_types(self.schema, self.schema, _path_parts(path)))
         return found
 
     def property_type(self, name: str) -> str | None:
         """JSON type of the top-level property ``name`` taken as written — a key of
         :meth:`properties`, even one with a dot in it (``"a.b"``) — or None."""
-        if not isinstance(name, str) or _find_property(self.schema, self.schema, name, 0) is None:
+        if not isinstance(name, str) or schema_types.find_property(self.schema, self.schema, name, 0) is None:
             return None
-        return _json_type_of(_field_types(self.schema, self.schema, [name]))
+        return schema_types.json_type_of(schema_types.field_types(self.schema, self.schema, [name]))
 
     def properties(self) -> dict[str, dict]:
         """Top-level properties of the schema (through $ref/allOf), in declaration order."""
         out: dict[str, dict] = {}
-        _collect_properties(self.schema, self.schema, out, 0)
+        schema_types.collect_properties(self.schema, self.schema, out, 0)
         return out
 
     def has_field(self, path: str) -> bool:
@@ -208,262 +206,6 @@ def _path_parts(path: str) -> list[str]:
 #: Most bytes of text an indexed or unique field may hold (PostgreSQL's B-tree entries
 #: end at 2,704 bytes, the record's id and the other key fields included).
 KEY_TEXT_LIMIT = 2000
-
-
-def _resolve(root: dict, node: dict, depth: int) -> dict:
-    """``node``, or what its ``$ref`` points at (followed through chains of ``$ref``s) when
-    it resolves; ``root`` is the entity schema ``node`` was found through."""
-    target = _ref_target(root, node, depth) if isinstance(node, dict) and depth <= 20 else None
-    return node if target is None else target
-
-
-def _ref_target(root, node, depth):
-    """The schema a node's ``$ref`` points at (resolved), or None when it has none or it
-    does not resolve. In 2020-12 a ``$ref`` is one more constraint beside the node's other
-    keywords, so callers look at both."""
-    ref = node.get("$ref")
-    if not isinstance(ref, str) or depth > 20:
-        return None
-    target = _lookup(root, node, ref)
-    return None if target is None else _resolve(root, target, depth + 1)
-
-
-def _dynamic_targets(root, node) -> list[dict]:
-    """What a node's ``$dynamicRef`` may point at: its static target, or — when that target
-    carries the same ``$dynamicAnchor`` — any subschema of ``root`` declaring that dynamic
-    anchor (which one applies depends on the path of evaluation, so callers take them as
-    alternatives). Empty when there is none or it does not resolve."""
-    ref = node.get("$dynamicRef")
-    if not isinstance(ref, str):
-        return []
-    target = _lookup(root, node, ref)
-    if target is None:
-        return []
-    name = ref.rpartition("#")[2]
-    if target.get("$dynamicAnchor") != name:
-        return [target]  # without a matching dynamic anchor, $dynamicRef is a plain $ref
-    return _index_of(root).dynamic_anchors(name)
-
-
-#: The base URI of an entity schema without ``$id`` (the validator's is ``<name>.type.json``
-#: in the same folder: relative references resolve alike).
-_ROOT_BASE = f"{xrm_schemas.BASE_URI}entity.type.json"
-
-
-@cache
-def _platform_index() -> SchemaIndex:
-    """The platform's own schemas (``common.json``…), each under its ``$id``."""
-    index = SchemaIndex()
-    for name in xrm_schemas.names():
-        index.add(xrm_schemas.load(name), xrm_schemas.BASE_URI + name)
-    return index
-
-
-#: id(root schema) -> (root, its index): a bounded cache; holding ``root`` keeps its id unique.
-_INDEXES: dict[int, tuple[dict, SchemaIndex]] = {}
-
-
-def _index_of(root: dict) -> SchemaIndex:
-    hit = _INDEXES.get(id(root))
-    if hit is not None and hit[0] is root:
-        return hit[1]
-    if len(_INDEXES) >= 256:
-        _INDEXES.clear()
-    index = SchemaIndex()
-    index.add(root, _ROOT_BASE)
-    _INDEXES[id(root)] = (root, index)
-    return index
-
-
-def _lookup(root: dict, node: dict, ref: str) -> dict | None:
-    """The subschema reference ``ref`` (found in ``node``, a subschema of ``root`` or of a
-    platform schema) points at, or None when it points at nothing known or not at an object."""
-    own, platform = _index_of(root), _platform_index()
-    base = own.base.get(id(node)) or platform.base.get(id(node)) or own.base.get(id(root), _ROOT_BASE)
-    url, fragment = urldefrag(join(base, ref))
-    fragment = unquote(fragment)
-    target = own.find(url, fragment)
-    if target is None:
-        target = platform.find(url, fragment)
-    return target if isinstance(target, dict) else None
-
-
-def _first_visit(node, visited: dict | None) -> bool:
-    """True the first time ``node`` is met in one walk of a schema. A recursive schema
-    (``$ref`` cycles, a tree of ``allOf`` parts naming one ``$defs`` entry) is then walked
-    once per subschema, not once per path to it. The nodes are kept in ``visited`` so no id
-    is reused by a new dict during the walk."""
-    if visited is None:
-        return True
-    if id(node) in visited:
-        return False
-    visited[id(node)] = node
-    return True
-
-
-def _find_property(root, node, name, depth, visited: dict | None = None):
-    if not isinstance(node, dict) or depth > 20:
-        return None
-    visited = {} if visited is None else visited
-    if not _first_visit(node, visited):
-        return None
-    props = node.get("properties")
-    if isinstance(props, dict) and name in props:
-        return _resolve(root, props[name], depth)
-    subs = [_ref_target(root, node, depth), *_dynamic_targets(root, node)]
-    for key in ("allOf", "anyOf", "oneOf"):
-        subs += node.get(key, []) if isinstance(node.get(key), list) else []
-    subs += [node.get(key) for key in ("if", "then", "else")]
-    for sub in subs:
-        found = _find_property(root, sub, name, depth + 1, visited)
-        if found is not None:
-            return found
-    return None
-
-
-def _collect_properties(root, node, out, depth, visited: dict | None = None):
-    if not isinstance(node, dict) or depth > 20:
-        return
-    visited = {} if visited is None else visited
-    if not _first_visit(node, visited):
-        return
-    props = node.get("properties")
-    for k, v in (props.items() if isinstance(props, dict) else ()):
-        out.setdefault(k, _resolve(root, v, depth))
-    for sub in [_ref_target(root, node, depth), *_dynamic_targets(root, node)]:
-        _collect_properties(root, sub, out, depth + 1, visited)
-    for key in ("allOf", "anyOf", "oneOf"):
-        for sub in node.get(key, []) if isinstance(node.get(key), list) else []:
-            _collect_properties(root, sub, out, depth + 1, visited)
-    for key in ("then", "else"):
-        _collect_properties(root, node.get(key), out, depth + 1, visited)
-
-
-_PY_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
-
-
-def _both(a: set[str], b: set[str]) -> set[str]:
-    """JSON types admitted by both sets (an integer is a number too)."""
-    out = a & b
-    if ("integer" in a and "number" in b) or ("number" in a and "integer" in b):
-        out.add("integer")
-    return out
-
-
-#: What a subschema met again while it is being walked (a recursive ``$ref``) contributes:
-#: no constraint beside its other parts, no types beside its alternatives.
-_CYCLE = frozenset({"<cycle>"})
-
-
-def _all_of(parts: list) -> set[str] | None:
-    """Types every part admits (None parts constrain nothing); None when no part constrains."""
-    known = [p for p in parts if p is not None and p is not _CYCLE]
-    if not known:
-        return _CYCLE if _CYCLE in parts else None
-    out = known[0]
-    for p in known[1:]:
-        out = _both(out, p)
-    return out
-
-
-def _any_of(parts: list) -> set[str] | None:
-    """Types some part admits; None (anything) when a part does not constrain types."""
-    parts = [p for p in parts if p is not _CYCLE]
-    return set().union(*parts) if parts and all(p is not None for p in parts) else None
-
-
-def _alternatives(root, node) -> list[list]:
-    """The groups of alternative subschemas of ``node``: each ``anyOf``/``oneOf`` list,
-    ``then``/``else`` (one of the two applies; a missing one allows anything, as ``{}``),
-    and the subschemas a ``$dynamicRef`` may point at."""
-    groups = [node[key] for key in ("anyOf", "oneOf") if isinstance(node.get(key), list) and node[key]]
-    if "$dynamicRef" in node:
-        # one that does not resolve is left to the validator; it constrains nothing here
-        groups.append(_dynamic_targets(root, node) or [{}])
-    if "if" in node and ("then" in node or "else" in node):
-        groups.append([node.get("then", {}), node.get("else", {})])
-    return groups
-
-
-def _field_types(root, node, parts: list[str], depth: int = 0, memo: dict | None = None) -> set[str] | None:
-    """JSON types (``null`` left out) that valid data may hold at the property path ``parts``
-    under ``node``, or None when the schema does not pin them down.
-
-    Every place the schema describes the property counts: ``properties`` beside a ``$ref``,
-    the ``$ref``'s target and ``allOf`` parts all bind (their types intersect), while the
-    branches of ``anyOf``/``oneOf`` and ``then``/``else`` are alternatives (their types
-    unite; a branch silent about the property admits any type). So a field that is an
-    integer in one branch and a string in another has no single type: the database must
-    not cast it to a number.
-    """
-    if not isinstance(node, dict) or depth > 20:
-        return None
-    if not parts:
-        return _types_of(root, node, depth, memo)
-    memo = {} if memo is None else memo
-    key = (id(node), tuple(parts))
-    if key in memo:  # met before in this walk, or a cycle back to a part being walked
-        return memo[key][1]
-    memo[key] = (node, _CYCLE)
-    props = node.get("properties")
-    conj = []
-    if isinstance(props, dict) and parts[0] in props:
-        # a step down the path (bounded by its length): the depth limit is for $ref chains
-        conj.append(_field_types(root, props[parts[0]], parts[1:], depth, memo))
-    conj.append(_field_types(root, _ref_target(root, node, depth), parts, depth + 1, memo))
-    for sub in node.get("allOf", []) if isinstance(node.get("allOf"), list) else []:
-        conj.append(_field_types(root, sub, parts, depth + 1, memo))
-    for group in _alternatives(root, node):
-        conj.append(_any_of([_field_types(root, sub, parts, depth + 1, memo) for sub in group]))
-    memo[key] = (node, _all_of(conj))
-    return memo[key][1]
-
-
-def _types_of(root, sub, depth: int = 0, memo: dict | None = None) -> set[str] | None:
-    """JSON types a subschema admits (``null`` left out), or None when it does not constrain them.
-
-    ``type``, ``enum``/``const``, a ``$ref`` and ``allOf`` parts all bind; ``anyOf``/``oneOf``
-    and ``then``/``else`` are alternatives. An empty set admits nothing but null.
-    """
-    if not isinstance(sub, dict) or depth > 20:
-        return None
-    memo = {} if memo is None else memo
-    key = (id(sub), ())
-    if key in memo:
-        return memo[key][1]
-    memo[key] = (sub, _CYCLE)
-    conj = []
-    t = sub.get("type")
-    if isinstance(t, (str, list)):
-        conj.append({x for x in ([t] if isinstance(t, str) else t) if x != "null"})
-    values = sub["enum"] if isinstance(sub.get("enum"), list) else [sub["const"]] if "const" in sub else None
-    if values is not None:
-        conj.append({_PY_TYPES[type(v)] for v in values if v is not None})
-    conj.append(_types_of(root, _ref_target(root, sub, depth), depth + 1, memo))
-    for part in sub.get("allOf", []) if isinstance(sub.get("allOf"), list) else []:
-        conj.append(_types_of(root, part, depth + 1, memo))
-    for group in _alternatives(root, sub):
-        conj.append(_any_of([_types_of(root, part, depth + 1, memo) for part in group]))
-    memo[key] = (sub, _all_of(conj))
-    return memo[key][1]
-
-
-def _json_type(root, sub) -> str | None:
-    """The one JSON type of a subschema's values, or None if it admits several (or any)."""
-    return _json_type_of(_types_of(root, sub))
-
-
-def _json_type_of(types: set[str] | None) -> str | None:
-    """The one JSON type of a set of types, or None if it holds several (or is unknown).
-
-    A field that may hold a number or a string must not be cast to numeric in SQL, so
-    mixed types give None; integer with number gives number.
-    """
-    if not types:
-        return None
-    if types <= {"integer", "number"}:
-        return "number" if "number" in types else "integer"
-    return next(iter(types)) if len(types) == 1 else None
 
 
 # -- indexes ----------------------------------------------------------------------------
@@ -525,7 +267,7 @@ def stored_indexes(conn: Connection, type_name: str) -> set[str]:
     return out
 
 
-def _apply_indexes(conn: Connection, name: str, new: EntityType | None, check_only: bool = False) -> None:
+def apply_indexes(conn: Connection, name: str, new: EntityType | None, check_only: bool = False) -> None:
     """Make the database's indexes for type ``name`` exactly those of ``new`` (none if None).
 
     Reads what exists from the catalog rather than trusting the old definition, so a missing
@@ -620,7 +362,7 @@ def add(conn: Connection, definition: dict, source: str = "admin") -> EntityType
         raise Conflict(f"entity type {et.name!r} already exists; use update")
     V = db.entity_type_versions
     et.version = (conn.execute(select(func.max(V.c.version)).where(V.c.name == et.name)).scalar() or 0) + 1
-    _apply_indexes(conn, et.name, et)
+    apply_indexes(conn, et.name, et)
     _store(conn, et, insert_current=True)
     return et
 
@@ -700,7 +442,7 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
         shown = f" (the first {listed} are listed)" if listed < report["invalid"] else ""
         raise ValidationError(f"type change {verb}: {report['invalid']} of {report['checked']} stored "
                               f"{new.name} records would become invalid{shown}", errors, impact=report)
-    _apply_indexes(conn, new.name, new, check_only=dry_run)
+    apply_indexes(conn, new.name, new, check_only=dry_run)
     if dry_run or not report["changed"]:
         return report
     new.version = old.version + 1
@@ -724,5 +466,5 @@ def remove(conn: Connection, name: str) -> None:
     for rname, rdef in conn.execute(select(db.relationship_types.c.name, db.relationship_types.c.definition)):
         if name in (rdef["source"], rdef["target"]):
             raise Conflict(f"entity type {name!r} is used by relationship type {rname!r}; remove that first")
-    _apply_indexes(conn, name, None)
+    apply_indexes(conn, name, None)
     conn.execute(delete(db.entity_types).where(db.entity_types.c.name == name))

@@ -30,6 +30,7 @@ from .errors import Conflict, DefinitionError, NotFound, PluginError, Validation
 from .fields import NUMERIC, check_field, field_expr, pg_path, type_literal
 from .filters import compile_filter
 from .plugins import call_each
+from .schema_types import resolve, types_of  # the same resolution as field_type()
 from .validation import check_definition
 
 if TYPE_CHECKING:
@@ -494,10 +495,9 @@ def _formats_of(root: dict, sub, depth: int = 0) -> set[str] | None:
     branch that admits more than null has one (``[{"format": "date"}, {"type": "null"}]``
     is a date; ``[{"format": "date"}, {"type": "string"}]`` is any string).
     """
-    from .entity_types import _resolve, _types_of  # the same resolution as field_type()
     if not isinstance(sub, dict) or depth > 20:
         return None
-    sub = _resolve(root, sub, depth)
+    sub = resolve(root, sub, depth)
     if isinstance(sub.get("format"), str):
         return {sub["format"]}
     for part in sub.get("allOf", []):
@@ -506,7 +506,7 @@ def _formats_of(root: dict, sub, depth: int = 0) -> set[str] | None:
             return found
     for key in ("anyOf", "oneOf"):
         # _types_of leaves null out: an empty set is a branch that admits only null
-        branches = [b for b in sub.get(key, []) if _types_of(root, b, depth + 1) != set()]
+        branches = [b for b in sub.get(key, []) if types_of(root, b, depth + 1) != set()]
         found = [_formats_of(root, b, depth + 1) for b in branches]
         if branches and all(found):
             return set().union(*found)

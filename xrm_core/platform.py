@@ -137,7 +137,7 @@ class Platform:
                         # An admin changed the plugin's type since the plugin last declared
                         # it, and the plugin still declares the same: the admin's version stays.
                         report["types_kept"].append(name)
-                        entity_types._apply_indexes(conn, name, stored[name])
+                        entity_types.apply_indexes(conn, name, stored[name])
                     elif name in stored:
                         r = entity_types.update(conn, d, source=plugin)
                         if r["applied"]:
@@ -160,7 +160,7 @@ class Platform:
                 # A type no plugin declares (an admin's own, or one whose plugin is gone) keeps
                 # the indexes an older release built: rebuild any whose name or shape this
                 # release makes differently, or the planner would not use them.
-                entity_types._apply_indexes(conn, name, et)
+                entity_types.apply_indexes(conn, name, et)
         known = set(known)
         report["warnings"] = self._unknown_event_types(known)
         for plugin, defs in call_each(self.pm, "xrm_relationship_types"):
