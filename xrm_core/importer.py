@@ -1,8 +1,8 @@
 """Import of records from CSV or JSONL files, streamed.
 
-The file is read row by row (memory stays flat whatever its size: only the report of invalid
-rows grows). Each row is parsed (CSV cells converted to the schema's types, see
-:mod:`xrm_core.csvcells`), validated with the compiled validator, passed through the
+The file is read row by row (:mod:`xrm_core.import_files`; memory stays flat whatever its
+size: only the report of invalid rows grows). Each row is parsed (CSV cells converted to the
+schema's types, see :mod:`xrm_core.csvcells`), validated with the compiled validator, passed through the
 ``before_create`` hooks and collected into batches; a batch is written with one
 ``executemany`` for the records and one for their ``created`` history — never an ORM session
 per row. The activity of an imported record names the file and line it came from.
@@ -36,229 +36,31 @@ Both formats accept UTF-8 with or without a byte-order mark.
 """
 from __future__ import annotations
 
-import codecs
-import csv
-import functools
 import itertools
 import os
 import sys
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from . import db
-from .csvcells import CsvHeader
 from .errors import PluginError, ValidationError, XrmError
 from .fields import value_at
-from .records import (Record, RepeatedKey, find_by_values, loads_exact, maybe_unstorable, new_id,
-                      storage_errors)
+from .import_files import FORMATS, FileRefused, csv_rows, detect_format, jsonl_rows
+from .records import Record, find_by_values, maybe_unstorable, new_id, storage_errors
 from .validation import pointer
 
 if TYPE_CHECKING:
     from .session import Session
 
 BATCH = 2000
-FORMATS = ("csv", "jsonl")
-#: Largest CSV cell accepted: big enough for any JSON cell, small enough that a quote left
-#: open does not read the whole file into one cell.
-MAX_CELL = 16 * 1024 * 1024
 PROGRESS_BYTES = 1_000_000
-#: Longest line read. Lines are read whole, so a file of one endless line (a JSON array
-#: written on one line, a binary file) is refused at this size rather than read into memory.
-MAX_LINE = 4 * MAX_CELL
 
 
 class _Rollback(Exception):
     """Rolls back the import's savepoint (dry run, or refused)."""
-
-
-class _FileRefused(Exception):
-    """A whole-file problem: refuses the import even with ``skip_invalid``."""
-
-    def __init__(self, line: int, message: str, errors: list[dict]):
-        super().__init__(message)
-        self.line, self.message, self.errors = line, message, errors
-
-
-def detect_format(path: str, fmt: str | None) -> str:
-    """``fmt`` if given, else ``csv`` or ``jsonl`` from the file extension."""
-    if fmt:
-        if fmt not in FORMATS:
-            raise ValidationError(f"unknown format {fmt!r}: use csv or jsonl")
-        return fmt
-    ext = Path(path).suffix.lower()
-    if ext == ".csv":
-        return "csv"
-    if ext in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"
-    raise ValidationError(f"cannot tell the format of {path}: give --format csv or --format jsonl")
-
-
-# -- reading ----------------------------------------------------------------------------
-def _not_utf8(source: str, lineno: int, e: UnicodeDecodeError) -> _FileRefused:
-    if lineno == 1 and e.object[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a UTF-16 byte-order mark
-        return _FileRefused(1, f"{source} is UTF-16 text; save it as UTF-8", [{
-            "pointer": "", "message": "the file starts with a UTF-16 byte-order mark: UTF-16 is not read "
-                                      "(in Excel: Save As, CSV UTF-8)"}])
-    return _FileRefused(lineno, f"{source} is not UTF-8 text; save it as UTF-8",
-                        [{"pointer": "", "message": f"byte 0x{e.object[e.start]:02x} at position {e.start + 1} "
-                                                    f"of the line is not UTF-8 ({e.reason})"}])
-
-
-def _not_text(source: str, raw: bytes) -> _FileRefused | None:
-    """Line 1 of a file that is no text file at all (a workbook, UTF-16 without a byte-order
-    mark, a binary file) — said so, rather than reported as odd column names or a row of
-    invalid JSON. A NUL byte is in no CSV header and in no JSON text."""
-    if raw.startswith(b"PK\x03\x04"):
-        return _FileRefused(1, f"{source} is a ZIP file (an Excel .xlsx workbook?), not CSV or JSONL text", [{
-            "pointer": "", "message": "the file starts like a ZIP archive: save the sheet as CSV UTF-8"}])
-    if b"\x00" in raw and raw[:2] not in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a BOM: named by _not_utf8
-        return _FileRefused(1, f"{source} is not UTF-8 text; save it as UTF-8", [{
-            "pointer": "", "message": "it holds NUL bytes: the file is binary, or UTF-16 text without a "
-                                      "byte-order mark (in Excel: Save As, CSV UTF-8)"}])
-    return None
-
-
-def _lines(f: IO[bytes]):
-    """The physical lines of ``f``; one longer than MAX_LINE comes back cut, and is refused
-    by :func:`_too_long` (a bounded readline costs next to nothing over iterating the file)."""
-    return enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1)
-
-
-def _too_long(source: str, lineno: int) -> _FileRefused:
-    return _FileRefused(lineno, f"{source} has a line longer than {MAX_LINE:,} bytes", [{
-        "pointer": "", "message": f"the line is longer than {MAX_LINE:,} bytes: is this a CSV or JSONL file "
-                                  f"(one record per line)?"}])
-
-
-def _jsonl_rows(f: IO[bytes], source: str) -> Iterator[tuple[int, object, list]]:
-    for lineno, raw in _lines(f):
-        if len(raw) > MAX_LINE:
-            raise _too_long(source, lineno)
-        if lineno == 1:
-            if raw.startswith(codecs.BOM_UTF8):
-                raw = raw[3:]
-            refused = _not_text(source, raw)
-            if refused is not None:
-                raise refused
-            if raw.strip() in (b"[", b"{"):  # no JSON Lines row is that: a pretty-printed document
-                raise _FileRefused(1, f"{source} is one JSON document over many lines, not JSON Lines", [{
-                    "pointer": "", "message": "import reads one JSON object per line: write the rows one per "
-                                              "line (for a JSON array: jq -c '.[]')"}])
-        if not raw.strip():
-            continue
-        try:
-            value = loads_exact(raw)  # bytes in: orjson also checks the UTF-8
-        except RepeatedKey as e:
-            yield lineno, None, [{"pointer": e.pointer, "message": e.msg}]
-            continue
-        except orjson.JSONDecodeError as e:
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as u:
-                raise _not_utf8(source, lineno, u) from None
-            message = f"invalid JSON at column {e.colno}: {e.msg}"
-            if lineno == 1 and not raw.lstrip().startswith((b"{", b"[")) and b"," in raw:
-                message += " (is this a CSV file? give --format csv)"
-            yield lineno, None, [{"pointer": "", "message": message}]
-            continue
-        if isinstance(value, dict):
-            yield lineno, value, []
-        else:
-            kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
-            message = f"a row must be a JSON object, not {kind}"
-            if lineno == 1 and isinstance(value, list) and value and isinstance(value[0], dict):
-                message += " (the rows as one JSON array? write one object per line)"
-            yield lineno, None, [{"pointer": "", "message": message}]
-
-
-def _text_lines(f: IO[bytes], source: str) -> Iterator[str]:
-    """Physical lines decoded as UTF-8 (BOM dropped), so csv's line count is the file's."""
-    for lineno, raw in _lines(f):
-        if len(raw) > MAX_LINE:
-            raise _too_long(source, lineno)
-        if lineno == 1:
-            if raw.startswith(codecs.BOM_UTF8):
-                raw = raw[3:]
-            refused = _not_text(source, raw)
-            if refused is not None:
-                raise refused
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise _not_utf8(source, lineno, e) from None
-
-
-def _csv_error(source: str, line: int, e: csv.Error) -> _FileRefused:
-    """Malformed CSV in the row that starts on ``line``, said in the user's terms."""
-    message = str(e)
-    if message.startswith("unexpected end of data"):
-        message = f"a quoted cell in the row that starts on line {line} is never closed: the file ends inside it"
-    elif message.startswith("new-line character seen in unquoted field"):
-        message = ("a line break (CR) inside an unquoted cell: quote the cell, or save the file with CRLF or "
-                   "LF line endings")
-    elif message.startswith("field larger than field limit"):
-        message = (f"a cell is larger than {csv.field_size_limit()} characters: is a quote left open "
-                   f"on line {line}?")
-    elif message.endswith("expected after '\"'"):
-        message = (f"{message}: a quote inside a quoted cell is written twice (\"\"), and nothing — not even a "
-                   f"space — comes between a cell's closing quote and the next comma")
-    return _FileRefused(line, f"{source} is not valid CSV", [{"pointer": "", "message": message}])
-
-
-def _csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list]]:
-    if csv.field_size_limit() < MAX_CELL:
-        csv.field_size_limit(MAX_CELL)
-    reader = csv.reader(_text_lines(f, source), strict=True)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise _FileRefused(1, f"{source} is empty", [{"pointer": "", "message": "line 1 must be a header of "
-                                                                                 "field names"}]) from None
-    except csv.Error as e:
-        raise _csv_error(source, 1, e) from None
-    if not header:  # a blank first line: what follows would be checked against no columns at all
-        raise _FileRefused(1, f"{source} has no header", [{"pointer": "", "message": "line 1 must be a header of "
-                                                                                       "field names, not blank"}])
-    try:
-        columns = CsvHeader(et, header)
-    except ValidationError as e:
-        errors = [{k: v for k, v in err.items() if k != "line"} for err in e.errors]
-        sep = next((c for c in ";\t|" if len(header) == 1 and c in header[0]), None)
-        if sep is not None:  # e.g. Excel with a decimal comma writes ';' between cells
-            errors.append({"pointer": "", "message": f"the header is one column holding {sep!r}: save the file "
-                                                     f"with commas between the cells"})
-        if header[0].lstrip().startswith("{"):
-            errors.append({"pointer": "", "message": "it is a JSON object, not a header: is this a JSONL "
-                                                     "file? give --format jsonl"})
-        raise _FileRefused(1, e.message, errors) from None
-    start = reader.line_num + 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as e:
-            raise _csv_error(source, start, e) from None
-        line, start = start, reader.line_num + 1
-        if not any(cells):
-            continue
-        if len(cells) == 1 < columns.width and cells[0].isspace():
-            # A line of stray spaces or tabs (an editor's trailing whitespace): blank, not a
-            # row of one cell. (With one column it could be a value: exported text "  " is
-            # written bare, so it is left to the column.)
-            continue
-        if len(cells) != columns.width:
-            # Too few cells is as suspect as too many: a lost delimiter shifts every later
-            # cell into the wrong column. (An empty cell still needs its comma.)
-            yield line, None, [{"pointer": "", "message": f"the row has {len(cells)} cells but the header "
-                                                          f"has {columns.width} columns"}]
-            continue
-        data, errors = columns.data(cells)
-        yield line, data, errors
 
 
 class _Progress:
@@ -311,7 +113,7 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
     writer = _Writer(s, et, unit_id, source, skip_invalid, invalid)
     refused = None
     with f, _Progress(f, progress) as bar:
-        rows = _csv_rows(f, et, source) if fmt == "csv" else _jsonl_rows(f, source)
+        rows = csv_rows(f, et, source) if fmt == "csv" else jsonl_rows(f, source)
         try:
             # A savepoint: a dry run or a refused import rolls back exactly what it wrote.
             with s.conn.begin_nested():
@@ -335,7 +137,7 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
                     raise _Rollback
         except _Rollback:
             pass
-        except _FileRefused as e:
+        except FileRefused as e:
             invalid.append({"line": e.line, "errors": e.errors})
             refused = e.message
     invalid.sort(key=lambda r: r["line"])

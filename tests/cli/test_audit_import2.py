@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import PersonPlugin
-from xrm_core import ValidationError, hookimpl, importer
+from xrm_core import ValidationError, hookimpl, import_files, importer
 from xrm_core.exporter import export
 
 SCHEMA = {
@@ -397,7 +397,7 @@ def test_the_progress_bar_moves_while_only_invalid_rows_are_read(platform, tmp_p
 def test_a_line_too_long_to_be_a_row_is_refused_not_read_whole(platform, tmp_path, monkeypatch, name, content, line):
     # Lines were read whole: a JSON array on one line, or a binary file without line breaks,
     # went into memory entire before anything was said.
-    monkeypatch.setattr(importer, "MAX_LINE", 300)
+    monkeypatch.setattr(import_files, "MAX_LINE", 300)
     e = refused(platform, "person", write(tmp_path, name, content), skip_invalid=True)
     assert f"{name} has a line longer than 300 bytes" in e.message
     assert e.errors == [{"line": line, "pointer": "", "message": "the line is longer than 300 bytes: is this a CSV "

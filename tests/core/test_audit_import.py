@@ -6,7 +6,7 @@ import io
 import pytest
 
 from conftest import PersonPlugin
-from xrm_core import ValidationError, hookimpl, importer
+from xrm_core import ValidationError, hookimpl, import_files, importer
 from xrm_core.csvcells import Column
 from xrm_core.exporter import export
 
@@ -154,7 +154,7 @@ def test_malformed_csv_errors_speak_the_users_language(platform, tmp_path, conte
 
 
 def test_a_cell_larger_than_the_limit_is_named(platform, tmp_path, monkeypatch):
-    monkeypatch.setattr(importer, "MAX_CELL", 1000)
+    monkeypatch.setattr(import_files, "MAX_CELL", 1000)
     import csv
     old = csv.field_size_limit()
     try:
