@@ -43,7 +43,7 @@ def _record_schema(data_ref: dict) -> dict:
 
 
 #: ``*`` or a list of entity-tags (RFC 9110 §8.8.3; the list may be empty): what the server
-#: reads (api._entity_tags); anything else is refused with a 400. An ETag that names no
+#: reads (query.entity_tags); anything else is refused with a 400. An ETag that names no
 #: version ("x") is well-formed and simply matches nothing (412 for If-Match), so the
 #: pattern must not demand digits, or it would call a 412 request invalid.
 IF_MATCH = r'^(\*|((W/)?"[^"]*")?(\s*,\s*(W/)?"[^"]*")*)$'
