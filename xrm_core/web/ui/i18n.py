@@ -6,7 +6,7 @@ definitions, which may carry ``{"en", "fa", "zh"}`` translations (:func:`tr`).
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, redirect, request, session, url_for
+from flask import Blueprint, Flask, redirect, request, session
 from flask_babel import Babel, get_locale
 
 from .common import safe_next
