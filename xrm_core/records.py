@@ -236,7 +236,12 @@ def loads_exact(text: str | bytes):
             value = json.loads(text)
         except RecursionError:  # nested too deep for it: storage_errors refuses that anyway
             pass
-    if isinstance(value, (dict, list)) and _may_repeat_keys(text, value):
+    if isinstance(value, dict) and isinstance(text, bytes):
+        # _may_repeat_keys inlined: this runs for every imported row
+        written = text.count(b'":')
+        if (written != len(value) and written != _key_count(value)) or _SPACE_BEFORE_COLON.search(text):
+            _refuse_repeated_keys(text)
+    elif isinstance(value, (dict, list)) and _may_repeat_keys(text, value):
         _refuse_repeated_keys(text)
     return value
 
@@ -256,15 +261,32 @@ def _may_repeat_keys(text: str | bytes, value) -> bool:
     """False when ``text`` surely names no key twice; a cheap test of the text as bytes.
 
     Every key is written as ``"…":`` unless whitespace comes between its closing quote and
-    the colon. With no quote followed by whitespace in the text, the count of ``":`` is the
-    number of keys written plus any ``":`` inside strings. When that count is the number of
-    keys read at the top (``len(value)``), which is at most the number read in all, no key
-    was written twice (nor nested). Anything else is checked by parsing again.
+    the colon. With none there, the count of ``":`` is the number of keys written plus any
+    ``":`` inside strings; when it equals the number of keys read (``len(value)`` for a flat
+    object, else every object's keys counted), no key was written twice. Anything else is
+    checked by parsing again. (About 0.5 µs for an ordinary row.)
     """
     if isinstance(text, str):
         text = text.encode()
-    return not (isinstance(value, dict) and text.count(b'":') == len(value)
-                and b'" ' not in text and b'"\t' not in text and b'"\r' not in text)
+    written = text.count(b'":')
+    return (written != len(value) and written != _key_count(value)) or bool(_SPACE_BEFORE_COLON.search(text))
+
+
+def _key_count(value) -> int:
+    """How many keys the objects of ``value`` hold, nested ones included."""
+    count, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            count += len(node)
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+    return count
+
+
+#: A quote, whitespace, a colon: a key written with space before its colon.
+_SPACE_BEFORE_COLON = re.compile(rb'"[ \t\r\n]+:')
 
 
 class _Pairs(dict):
