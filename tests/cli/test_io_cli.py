@@ -211,3 +211,12 @@ def test_the_cli_offers_the_formats_the_importer_and_exporter_read_and_write():
     from xrm_core import exporter, importer
     from xrm_core.cli import io_cmds
     assert set(io_cmds.FORMATS) == set(importer.FORMATS) == set(exporter.FORMATS)
+
+
+def test_export_to_dash_writes_stdout_not_a_file_named_dash(xrm, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert xrm("import", "item", write(tmp_path, "items.jsonl", jsonl(ITEMS))).exit_code == 0
+    result = xrm("export", "item", "-o", "-", "--format", "csv")
+    assert result.exit_code == 0 and not (tmp_path / "-").exists()
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert len(rows) == 1 + len(ITEMS) and set(rows[0]) == set(ITEM["schema"]["properties"])

@@ -70,12 +70,14 @@ def import_(c, type_name, file, fmt, skip_invalid, dry_run, as_user, as_json):
 @click.argument("type_name", metavar="TYPE")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Default: from the extension of -o, else jsonl.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout (- is stdout).")
 @click.option("--where", multiple=True, metavar="EXPR", help="Filter as in `records list`.")
 @as_option
 @pass_ctx
 def export(c, type_name, fmt, output, where, as_user):
     """Export the records of TYPE you can see: their data, in the form import reads back."""
+    if output == "-":  # the usual spelling of stdout, not a file named "-"
+        output = None
     if fmt is None:
         suffix = Path(output).suffix.lower() if output else ""
         fmt = "csv" if suffix == ".csv" else "jsonl"
