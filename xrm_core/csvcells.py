@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 
 import orjson
 
-from .schema_types import dynamic_targets, ref_target, resolve
 from .errors import ValidationError
 from .fields import FIELD_RE
 from .records import loads_exact
+from .schema_types import dynamic_targets, ref_target, resolve
 from .validation import pointer
 
 #: Returned by :meth:`Column.read` for an empty cell: the attribute is absent.
@@ -353,6 +354,10 @@ def _join(alternatives: list) -> frozenset | None:
     return _fold(set().union(*alternatives))
 
 
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
 class CsvHeader:
     """The columns of a CSV header, checked against the entity type; builds each row's data."""
 
@@ -376,6 +381,11 @@ class CsvHeader:
                 continue
             seen[name] = i
             col = column_for(et, name)
+            if col is None and not name.isascii():
+                # The same letters composed otherwise (a decomposed "é", as macOS file names and
+                # some spreadsheets write it) name the same property.
+                same = next((p for p in et.properties() if _nfc(p) == _nfc(name)), None)
+                col = column_for(et, same) if same is not None else None
             if col is None:
                 near = next((p for p in et.properties() if p.casefold() == name.casefold()), None)
                 errors.append({"pointer": pointer(name.split(".")),

@@ -430,3 +430,25 @@ def test_a_jsonl_row_naming_a_key_twice_is_invalid_with_the_keys_pointer(platfor
     assert report["imported"] == 2
     with platform.session() as s:
         assert sorted(r.data["name"] for r in s.list("person")) == ["Ada", 'Dee ": quoted']
+
+
+def test_a_header_spelling_a_property_with_decomposed_letters_names_it(make_platform, tmp_path):
+    """"Café" typed on one system is "Cafe" + a combining accent on another: one property."""
+    import unicodedata
+    from xrm_core.plugins import hookimpl as impl
+
+    class Accents:
+        __name__ = "accents"
+
+        @staticmethod
+        @impl
+        def xrm_entity_types():
+            return [{"name": "place", "schema": {"type": "object", "properties": {"Café": {"type": "integer"}}}}]
+
+    platform = make_platform(Accents())
+    header = unicodedata.normalize("NFD", "Café")
+    assert header != "Café"
+    report = run_import(platform, "place", write(tmp_path, "p.csv", f"{header}\n3\n"))
+    assert report["imported"] == 1
+    with platform.session() as s:
+        assert [r.data for r in s.list("place")] == [{"Café": 3}]
