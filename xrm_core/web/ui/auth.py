@@ -26,26 +26,55 @@ PUBLIC = {"auth", "i18n", "api"}
 
 
 class Throttle:
-    """Failed attempts per key within a sliding window."""
+    """Failed attempts per key within a sliding window.
 
-    def __init__(self):
+    Only keys with a failure inside the window are kept: asking about a key stores nothing,
+    and keys whose failures all left the window are swept out once the map has grown past
+    ``sweep_at`` keys (then twice the keys still live), so a stream of failed logins under
+    ever new user names cannot grow the process's memory without bound.
+    """
+
+    def __init__(self, clock=None, sweep_at: int = 10_000):
         self._failures: dict[tuple, deque] = {}
         self._lock = threading.Lock()
+        self._clock = clock or (lambda: time.monotonic())
+        self._min_sweep = self._sweep_at = sweep_at
 
-    def _recent(self, key, window: float) -> deque:
-        q = self._failures.setdefault(key, deque())
-        cutoff = time.monotonic() - window
+    def __len__(self) -> int:
+        """The number of keys tracked now."""
+        return len(self._failures)
+
+    def _recent(self, key, window: float) -> deque | None:
+        q = self._failures.get(key)
+        if q is None:
+            return None
+        cutoff = self._clock() - window
         while q and q[0] < cutoff:
             q.popleft()
+        if not q:
+            del self._failures[key]
+            return None
         return q
+
+    def _sweep(self, window: float) -> None:
+        cutoff = self._clock() - window
+        for key in [k for k, q in self._failures.items() if not q or q[-1] < cutoff]:
+            del self._failures[key]
+        self._sweep_at = max(self._min_sweep, 2 * len(self._failures))
 
     def blocked(self, key, limit: int, window: float) -> bool:
         with self._lock:
-            return len(self._recent(key, window)) >= limit
+            q = self._recent(key, window)
+            return q is not None and len(q) >= limit
 
     def fail(self, key, window: float) -> None:
         with self._lock:
-            self._recent(key, window).append(time.monotonic())
+            if len(self._failures) >= self._sweep_at:
+                self._sweep(window)
+            q = self._recent(key, window)
+            if q is None:
+                q = self._failures[key] = deque()
+            q.append(self._clock())
 
     def clear(self, key) -> None:
         with self._lock:
@@ -113,7 +142,10 @@ def _load_user():
     Fails closed: only the PUBLIC blueprints, static files, unknown paths (404) and views
     marked with :func:`~xrm_core.web.ui.common.login_exempt` are served without a login.
     """
-    if (request.blueprint in PUBLIC or request.endpoint in (None, "static")
+    # Public by the endpoints the PUBLIC blueprints registered (kept by init_app), not by the
+    # endpoint's name: Flask reads the blueprint from the text before the last dot, so an
+    # app-level route a plugin named "auth.report" or "api.x" passed as public.
+    if (request.endpoint in current_app.extensions["xrm_public_endpoints"] or request.endpoint in (None, "static")
             or getattr(current_app.view_functions.get(request.endpoint), "xrm_login_exempt", False)):
         return None
     name, secret = session.get("user"), session.get("sid")
@@ -132,5 +164,9 @@ def _load_user():
 
 
 def init_app(app: Flask) -> None:
+    """Throttling and the login requirement. Called once the PUBLIC blueprints are
+    registered (before the plugins add their pages): their endpoints are the public ones."""
     app.extensions["xrm_ui_throttle"] = Throttle()
+    app.extensions["xrm_public_endpoints"] = frozenset(
+        endpoint for endpoint in app.view_functions if endpoint.rpartition(".")[0] in PUBLIC)
     app.before_request(_load_user)
