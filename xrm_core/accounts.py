@@ -294,6 +294,15 @@ def _token_hash(token: str) -> str:
 
 def create_token(conn: Connection, user: str, label: str | None = None) -> str:
     """Create an API token for ``user``; only its hash is stored, the token is returned once."""
+    if label is not None and label.strip() == UI_SESSION:
+        # The label marks the rows behind UI sessions: such a "token" would be no API token
+        # but a UI session secret of the user (and deleted at the next login).
+        raise ValidationError(f"the label {UI_SESSION!r} is reserved for admin UI sessions",
+                              [{"pointer": "/label", "message": "reserved"}])
+    return _new_token(conn, user, label)
+
+
+def _new_token(conn: Connection, user: str, label: str | None) -> str:
     uid = _user_id(conn, user)
     if label is not None and len(label) > 200:
         raise ValidationError("a token label has at most 200 characters",
@@ -336,7 +345,7 @@ def open_ui_session(conn: Connection, user: str, max_age_hours: float = UI_SESSI
     conn.execute(delete(db.tokens).where(db.tokens.c.label == UI_SESSION,
                                          db.tokens.c.revoked_at.is_not(None)
                                          | (db.tokens.c.created_at < _stamp_before(max_age_hours))))
-    return create_token(conn, user, UI_SESSION)
+    return _new_token(conn, user, UI_SESSION)
 
 
 def ui_session_user(conn: Connection, user: str, secret: str, max_age_hours: float = UI_SESSION_HOURS):

@@ -309,3 +309,13 @@ def test_move_user_and_revoke_role_and_grant(platform):
             with platform.connection() as conn:
                 call(conn)
     assert (stored(platform, db.users, "name", "unit_id"), stored(platform, db.grants, "role_id", "action")) == before
+
+
+def test_the_ui_session_label_is_no_token_label(platform):
+    """A token labelled like a UI session would be a UI session secret, not an API token."""
+    from xrm_core import ValidationError
+    with platform.connection() as conn:
+        with pytest.raises(ValidationError, match="reserved for admin UI sessions"):
+            accounts.create_token(conn, "admin", f" {accounts.UI_SESSION} ")
+        secret = accounts.open_ui_session(conn, "admin")
+        assert accounts.ui_session_user(conn, "admin", secret) is not None

@@ -5,7 +5,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ... import accounts, entity_types
-from ...errors import ValidationError
 from ...scope import ACTIONS, DEPTHS
 from .common import admin_required, blueprint, platform
 
@@ -98,13 +97,7 @@ def tokens():
             if request.form.get("action") == "revoke":
                 n = accounts.revoke_tokens(conn, user)
                 return _done(_("%(n)s tokens of %(user)s revoked.", n=n, user=user), "admin.tokens")
-            label = request.form.get("label") or None
-            if label is not None and label.strip() == accounts.UI_SESSION:
-                # The label marks the rows behind UI sessions: such a "token" would be no API
-                # token, but a session secret of the user (and swept away at the next login).
-                raise ValidationError(f"the label {accounts.UI_SESSION!r} is reserved for admin UI sessions",
-                                      [{"pointer": "/label", "message": "reserved"}])
-            token = accounts.create_token(conn, user, label)
+            token = accounts.create_token(conn, user, request.form.get("label") or None)
     with platform().connection() as conn:
         users = accounts.list_users(conn)
     # The token is shown in this one response only; it is never stored in clear.
