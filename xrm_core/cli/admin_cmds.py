@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..plugins import list_plugins
-from .context import admin_as_option, emit_json, json_option, label_text, pass_ctx, table
+from .context import admin_as_option, emit_json, json_option, label_text, one_line, pass_ctx, table
 
 # The commands import the platform modules they use (``accounts``: SQLAlchemy, argon2) when
 # they run, so that `xrm --help` and every other command start without them.
@@ -110,7 +110,8 @@ def units_list(c, as_user, as_json):
         emit_json(items)
         return
     for u in items:
-        click.echo("  " * max(u["depth"], 0) + u["name"])
+        # one line per unit, even for a name holding a line break
+        click.echo("  " * max(u["depth"], 0) + one_line(u["name"]))
 
 
 @click.group()
@@ -263,7 +264,7 @@ def roles_list(c, as_user, as_json):
         emit_json(items)
         return
     for r in items:
-        click.echo(f"{r['name']}  ({label_text(r['label']) or '-'}; from {r['source']})")
+        click.echo(f"{r['name']}  ({one_line(label_text(r['label'])) or '-'}; from {r['source']})")
         for g in r["grants"]:
             click.echo(f"    {g['type']}: {','.join(g['actions'])} @ {g['depth']}")
 

@@ -230,6 +230,9 @@ def read_json_file(path: str):
         raise ValidationError(f"{path}: cannot read: not UTF-8 text (byte {e.start + 1})") from None
     except OSError as e:
         raise ValidationError(f"{path}: cannot read: {e.strerror or e}") from None
+    if not text.strip():
+        # json's "Expecting value at 1:1" does not say that there is nothing to read
+        raise ValidationError(f"{path}: the file is empty (expected a JSON document)")
     return _loads(text, path, lambda msg, line, col: f"{path}:{line}:{col}: invalid JSON: {msg}")
 
 
@@ -325,7 +328,10 @@ def label_text(label) -> str:
 def table(rows: list[list], headers: list[str]) -> None:
     """Print rows as an aligned text table (Chinese and other wide characters take two
     columns of a terminal, combining marks none)."""
-    cells = [[str("" if c is None else c) for c in r] for r in rows]
+    # A value holding a line break or tab (a multi-line note) would start a new row or
+    # shift the columns: cells and headers show such characters escaped, on one line.
+    cells = [[one_line(str("" if c is None else c)) for c in r] for r in rows]
+    headers = [one_line(h) for h in headers]
     widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
 
     def line(values):
@@ -340,5 +346,57 @@ def _width(text: str) -> int:
     """Columns ``text`` takes in a terminal."""
     if text.isascii():
         return len(text)
-    from unicodedata import combining, east_asian_width
-    return sum(0 if combining(ch) else 2 if east_asian_width(ch) in "WF" else 1 for ch in text)
+    return sum(_char_width(ch) for ch in text)
+
+
+def _char_width(ch: str) -> int:
+    # Combining marks and format characters (the zero-width joiner, the right-to-left
+    # marks of Persian or Arabic text) take no column; wide (CJK) characters take two.
+    from unicodedata import category, combining, east_asian_width
+    if combining(ch) or category(ch) == "Cf":
+        return 0
+    return 2 if east_asian_width(ch) in "WF" else 1
+
+
+_CONTROL = {i: f"\\x{i:02x}" for i in (*range(32), 127, 0x85)} | {9: "\\t", 10: "\\n", 13: "\\r",
+                                                            0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks, tabs and other control characters escaped (``\\n``), so
+    that it stays on one line of text output."""
+    return text.translate(_CONTROL) if not text.isprintable() else text
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` followed by spaces up to ``width`` terminal columns."""
+    return text + " " * max(width - _width(text), 0)
+
+
+def cut(text: str, width: int = 40) -> str:
+    """``text`` on one line, cut to at most ``width`` terminal columns with a final "…"
+    (by columns, not characters: 40 Chinese characters take 80)."""
+    text = one_line(text)
+    if _width(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = _char_width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
+def show_value(value) -> str:
+    """A data value for text output: a string as it is, unless it would read as another
+    JSON value (``"5"``, ``"true"``: shown quoted, as ``--where`` takes it); anything else as
+    JSON (``true``, ``null``, ``5``)."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return value
+        return dumps(value)
+    return dumps(value)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 from .admin_cmds import _require_admin
-from .context import admin_as_option, as_option, emit_json, json_option, label_text, pass_ctx, read_json_file, table
+from .context import (admin_as_option, as_option, cut, emit_json, json_option, label_text, pass_ctx,
+                      read_json_file, show_value, table)
 
 # The commands import ``kpis`` (SQLAlchemy) when they run, so that `xrm --help` and every
 # other command start without it.
@@ -79,5 +80,10 @@ def kpi_compute(c, name, date_from, date_to, by, as_user, as_json):
     unit = f" {result['unit']}" if result["unit"] else ""
     click.echo(f"{result['kpi']}{period}: {value}{unit} (n={result['n']})")
     if result["groups"]:
-        table([["(none)" if g["key"] is None else g["key"], "n/a" if g["value"] is None else g["value"], g["n"]]
-               for g in result["groups"]], [(by or "group").upper(), "VALUE", "N"])
+        # Keys of a field holding several JSON types (5 and "5") would print alike: then
+        # they are shown as JSON, a string quoted when it reads as another value, as --where
+        # takes them. Long keys are cut, so that the VALUE column stays in sight.
+        kinds = {type(g["key"]) for g in result["groups"] if g["key"] is not None}
+        shown = show_value if len(kinds) > 1 else str
+        table([["(none)" if g["key"] is None else cut(shown(g["key"]), 40), "n/a" if g["value"] is None else g["value"],
+                g["n"]] for g in result["groups"]], [(by or "group").upper(), "VALUE", "N"])

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .context import as_option, dumps, emit_json, json_option, label_text, parse_json_arg, pass_ctx, table
+from .context import (as_option, cut, dumps, emit_json, json_option, label_text, one_line, pad,
+                      parse_json_arg, pass_ctx, table)
 
 
 def register(cli: click.Group) -> None:
@@ -23,7 +24,10 @@ def _show(rec, as_json):
     click.echo(f"{rec.type} {rec.id}  version {rec.version}  owner {rec.owner}  unit {rec.unit}")
     click.echo(f"created {rec.created_at} by {rec.created_by}; updated {rec.updated_at} by {rec.updated_by}")
     for k, v in rec.data.items():
-        click.echo(f"  {k}: {v if isinstance(v, str) else dumps(v)}")
+        # shown whole (this is the one place to read a long value), but a multi-line text
+        # keeps its later lines indented under its field
+        text = v if isinstance(v, str) else dumps(v)
+        click.echo(f"  {one_line(k)}: " + "\n    ".join(text.splitlines() or [""]))
 
 
 @records.command("create")
@@ -85,6 +89,10 @@ def records_list(c, type_name, where, sort, limit, as_user, as_json):
     cols = [title] if title else []
     cols += [f for f in list(et.properties())[:5] if f != title][: 4 if title else 5]
     from ..fields import value_at  # here: the module imports SQLAlchemy
+    if not cols:
+        # a schema without properties ({"type": "object"}) still has data worth seeing
+        table([[r.id, _cell(r.data), r.unit] for r in items], ["ID", "DATA", "UNIT"])
+        return
     table([[r.id] + [_cell(value_at(r.data, f) if f == title else r.data.get(f)) for f in cols] + [r.unit]
            for r in items],
           ["ID"] + [f.upper() for f in cols] + ["UNIT"])
@@ -93,8 +101,7 @@ def records_list(c, type_name, where, sort, limit, as_user, as_json):
 def _cell(v):
     if v is None:
         return ""
-    s = v if isinstance(v, str) else dumps(v)
-    return s if len(s) <= 40 else s[:39] + "…"
+    return cut(v if isinstance(v, str) else dumps(v), 40)  # 40 columns: CJK text takes two each
 
 
 @records.command("update")
@@ -205,11 +212,16 @@ def history(c, record_id, include_related, limit, as_user, as_json):
         emit_json(items)
         return
     for a in items:
-        who = f"{a['at']}  {a['actor']:<12} {a['kind']:<10}"
-        click.echo(f"{who} {a['summary'] or ''}" + (f"  [{a['record']}]" if a["record"] != record_id else ""))
+        actor = one_line(a["actor"] or "")
+        who = f"{a['at']}  {pad(actor, 12)} {a['kind']:<10}"
+        # a summary typed with line breaks stays on its entry's line
+        where = f"  [{a['record']}]" if a["record"] != record_id else ""
+        click.echo(f"{who} {one_line(a['summary'] or '')}{where}")
         if a["kind"] == "updated":
             for ch in (a["payload"] or {}).get("changes", []):
-                click.echo(f"{'':>50} {ch['pointer']}: {dumps(ch['old'])} → {dumps(ch['new'])}")
+                # long values are cut (`records get` or `history --json` show them whole)
+                click.echo(f"{'':>50} {one_line(ch['pointer'])}: {cut(dumps(ch['old']), 60)} → "
+                           f"{cut(dumps(ch['new']), 60)}")
 
 
 @click.command()

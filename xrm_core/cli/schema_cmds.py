@@ -72,8 +72,11 @@ def types_show(c, name, as_user, as_json):
         click.echo("unique: " + ", ".join(u if isinstance(u, str) else "+".join(u) for u in et.definition["unique"]))
     required = set(et.schema.get("required", []))
     rows = []
+    from .. import schema_types
     for fname, sub in et.properties().items():
-        t = et.property_type(fname) or ""
+        # a field of several types (anyOf, an enum of mixed values) shows them all:
+        # "integer|string", not nothing
+        t = et.property_type(fname) or "|".join(sorted(schema_types.field_types(et.schema, et.schema, [fname]) or ()))
         sub = sub if isinstance(sub, dict) else {}  # a property may be a boolean schema
         extra = sub.get("format") or ("enum" if "enum" in sub else "")
         rows.append([fname, t, extra, "yes" if fname in required else ""])
