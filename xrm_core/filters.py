@@ -39,6 +39,17 @@ def _bad(where: str, message: str) -> ValidationError:
     return ValidationError(f"invalid filter: {message}", [{"pointer": where, "message": message}])
 
 
+def _shown(value) -> str:
+    """A filter value as its error message shows it: a string quoted, anything else in JSON's
+    spelling (``true``, not Python's ``True``)."""
+    if isinstance(value, str):
+        return repr(value)
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return repr(value)
+
+
 def coerce(value, json_type: str | None, where: str, dialect: str):
     """Convert a filter value to what the field's SQL expression compares against.
 
@@ -52,7 +63,7 @@ def coerce(value, json_type: str | None, where: str, dialect: str):
         return None
     if json_type in NUMERIC:
         if isinstance(value, bool):
-            raise _bad(where, f"{value!r} is not a number")
+            raise _bad(where, f"{_shown(value)} is not a number")
         try:
             if isinstance(value, (int, float)):
                 number = value
@@ -61,11 +72,11 @@ def coerce(value, json_type: str | None, where: str, dialect: str):
             else:
                 number = float(value)
         except (TypeError, ValueError):
-            raise _bad(where, f"{value!r} is not a number") from None
+            raise _bad(where, f"{_shown(value)} is not a number") from None
         if isinstance(number, float) and not math.isfinite(number):
-            raise _bad(where, f"{value!r} is not a finite number")
+            raise _bad(where, f"{_shown(value)} is not a finite number")
         if isinstance(number, int) and not -2**63 <= number < 2**63:
-            raise _bad(where, f"{value!r} is outside the 64-bit integer range")
+            raise _bad(where, f"{_shown(value)} is outside the 64-bit integer range")
         if dialect == "postgresql" and isinstance(number, float):
             return _pg_numeric(number, json_type)
         return number
@@ -74,7 +85,7 @@ def coerce(value, json_type: str | None, where: str, dialect: str):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise _bad(where, f"{value!r} is not a boolean")
+        raise _bad(where, f"{_shown(value)} is not a boolean")
     if json_type in ("array", "object"):
         raise _bad(where, f"cannot compare a field of type {json_type}; use exists")
     if isinstance(value, (dict, list)):
@@ -299,6 +310,13 @@ def parse_where(exprs: list[str] | tuple[str, ...]) -> dict:
                                   "FIELD<=V, FIELD>V or FIELD>=V",
                                   [{"pointer": f"/where/{i}", "message": "not FIELD<op>VALUE"}])
         fname, op, raw = m.group(1), CLI_OPS[m.group(2)], m.group(3)
+        if raw[:1] in ("=", "<", ">"):
+            # F==V, F<>V, F=>V: a mistyped operator, not a value starting with "=" (which
+            # would silently match nothing). A value that starts so is written as JSON.
+            raise ValidationError(f"cannot read --where {item!r}: {m.group(2)}{raw[:1]} is no operator "
+                                  f"(use =, !=, <, <=, > or >=; a value starting with {raw[:1]!r} is "
+                                  f"written as JSON: {fname}{m.group(2)}'\"{raw}\"')",
+                                  [{"pointer": f"/where/{i}", "message": "not FIELD<op>VALUE"}])
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError:
