@@ -36,6 +36,11 @@ def verify_password(stored: str | None, password: str) -> bool:
 def _check_name(name: str, what: str) -> None:
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise ValidationError(f"invalid {what} name {name!r}")
+    if not name.isprintable() or name != name.strip():
+        # A name is typed again (--as, --unit, the login form) and shown in tables: line
+        # breaks, control characters and surrounding spaces make it one nobody can type.
+        raise ValidationError(f"invalid {what} name {name!r}: no control characters, line breaks or "
+                              "surrounding spaces", [{"pointer": "/name", "message": "not printable"}])
 
 
 # -- units ------------------------------------------------------------------------------

@@ -319,3 +319,13 @@ def test_the_ui_session_label_is_no_token_label(platform):
             accounts.create_token(conn, "admin", f" {accounts.UI_SESSION} ")
         secret = accounts.open_ui_session(conn, "admin")
         assert accounts.ui_session_user(conn, "admin", secret) is not None
+
+
+@pytest.mark.parametrize("name", ["a\nb", "tab\there", " padded", "bell\x07", "ok\u2028no"])
+def test_unit_and_user_names_hold_no_control_characters(platform, name):
+    with platform.connection() as conn:
+        with pytest.raises(ValidationError, match="no control characters"):
+            accounts.create_unit(conn, name)
+        with pytest.raises(ValidationError, match="no control characters"):
+            accounts.create_user(conn, name, accounts.ROOT_UNIT)
+        accounts.create_unit(conn, "Nord-Ost 2 (北)")
