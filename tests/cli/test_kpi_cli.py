@@ -122,7 +122,7 @@ def test_compute_text_output(people, xrm, tmp_path):
     lines = r.stdout.splitlines()
     assert lines[0] == "avg_age from 2000-01-01 to …: 47.5 years (n=4)"
     assert lines[1].split() == ["VIP", "VALUE", "N"]
-    assert [line.split() for line in lines[2:]] == [["False", "40", "1"], ["True", "50", "3"]]
+    assert [line.split() for line in lines[2:]] == [["false", "40", "1"], ["true", "50", "3"]]
     r = xrm("kpi", "compute", "avg_age", "--as", "nobody")
     assert r.stdout.strip() == "avg_age: n/a years (n=0)"
     ppm = {"name": "vip_ppm", "entity": "person", "measure": {"share": {"vip": True}}, "scale": 1000000}
