@@ -13,7 +13,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .errors import ValidationError
 
-FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+#: One property name of a field path: a letter of any script or _, then letters, digits, _
+#: and the zero-width (non-)joiners Persian words are written with (``نام``, ``名前``,
+#: ``می‌شود``). No quote, bracket, comma, space or dot can occur in one, so a path is safe
+#: in the SQL text of a JSON path (SQLite ``$.a.b``, PostgreSQL ``'{a,b}'``).
+SEGMENT = r"[^\W\d][\w\u200c\u200d]*"
+#: A field: property names joined by dots (a path into nested objects). The meta-schemas
+#: (``entity-type``, ``kpi``, ``filter``) say the same in ECMA-262: ``[\p{L}_][\p{L}\p{N}_…]*``.
+FIELD_RE = re.compile(rf"^{SEGMENT}(\.{SEGMENT})*$")
 
 #: JSON Schema type -> how the value is read on PostgreSQL (text, numeric or boolean).
 NUMERIC = {"integer", "number"}

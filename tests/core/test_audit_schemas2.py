@@ -181,3 +181,40 @@ def test_making_a_field_holding_a_huge_integer_unique_is_refused_by_the_impact_c
         assert f"/records/{rid}/data/i" in [err["pointer"] for err in e.value.errors]
     with platform.connection() as conn:
         assert entity_types.get(conn, "big").unique_keys() == [("u",)]
+
+
+# -- property names in other scripts --------------------------------------------------------
+def test_fields_named_in_persian_or_chinese_index_filter_sort_and_group(platform, cli):
+    """Organisations name their fields in their own language: a Persian or Chinese property
+    name (with the zero-width non-joiner Persian words use) is a field like any other."""
+    from xrm_core import kpis
+    from xrm_core.filters import parse_where
+    city = "شهر"
+    nested = "地址.城市"
+    zwnj = "می\u200cخواهد"
+    d = {"name": "contact", "title_field": "نام", "indexes": [city, nested], "unique": [["کد", city]],
+         "schema": {"type": "object", "required": ["نام"], "properties": {
+             "نام": {"type": "string"}, city: {"type": "string"}, "کد": {"type": "integer"},
+             zwnj: {"type": "boolean"},
+             "地址": {"type": "object", "properties": {"城市": {"type": "string"}}}}}}
+    _add(platform, d)
+    with platform.connection() as conn:
+        kpis.add(platform, conn, {"name": "by_city", "entity": "contact", "measure": {"count": True}})
+    with platform.session() as s:
+        s.create("contact", {"نام": "علی", city: "تهران", "کد": 1, zwnj: True, "地址": {"城市": "北京"}})
+        s.create("contact", {"نام": "مریم", city: "شیراز", "کد": 2, zwnj: False, "地址": {"城市": "上海"}})
+        s.create("contact", {"نام": "رضا", city: "تهران", "کد": 3})
+        with pytest.raises(Conflict):
+            s.create("contact", {"نام": "دو", city: "تهران", "کد": 1})
+        assert [r.data["نام"] for r in s.list("contact", {city: "تهران"}, sort=["-کد"])] == ["رضا", "علی"]
+        assert [r.data["نام"] for r in s.list("contact", parse_where([f"{nested}=上海"]))] == ["مریم"]
+        assert [r.data["نام"] for r in s.list("contact", {zwnj: True})] == ["علی"]
+        groups = kpis.compute(s, "by_city", by=city)["groups"]
+    assert sorted((g["key"], g["n"]) for g in groups) == [("تهران", 2), ("شیراز", 1)]
+    with platform.engine.connect() as conn:
+        from xrm_core import entity_types
+        assert len(entity_types.stored_indexes(conn, "contact")) >= 3  # two indexes and the unique key
+    result = cli("records", "list", "contact", "--where", f"{city}=شیراز", "--json")
+    assert result.exit_code == 0, result.stderr
+    import json
+    assert [r["data"]["نام"] for r in json.loads(result.stdout)] == ["مریم"]

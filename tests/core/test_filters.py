@@ -253,8 +253,8 @@ def test_a_sort_by_a_name_that_is_no_field_path_says_so(platform):
     not that the type has no such field."""
     from xrm_core import ValidationError
     with platform.session() as s:
-        for sort, message in ((["with space"], "'with space' is not a field name (letters, digits and _ separated "
-                                               "by dots)"),
+        for sort, message in ((["with space"], "'with space' is not a field name (letters of any script, digits "
+                                               "and _, separated by dots)"),
                               (["-nope"], "'nope' is not a field of person")):
             with pytest.raises(ValidationError) as e:
                 s.list("person", sort=sort)

@@ -37,7 +37,7 @@ FILTER_DEPTH = 4
 
 def filter_fields(et) -> list[str]:
     """The fields a filter may name: the type's own properties with a name the filter language
-    takes (letters, digits, ``_``), and the properties of nested objects as dotted paths."""
+    takes (letters of any script, digits, ``_``), and the properties of nested objects as dotted paths."""
     out = []
 
     def walk(prefix: str, depth: int) -> None:
