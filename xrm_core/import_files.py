@@ -76,10 +76,23 @@ def _not_text(source: str, raw: bytes) -> FileRefused | None:
     return None
 
 
-def _lines(f: IO[bytes]):
-    """The physical lines of ``f``; one longer than MAX_LINE comes back cut, and is refused
-    by :func:`_too_long` (a bounded readline costs next to nothing over iterating the file)."""
-    return enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1)
+def _lines(f: IO[bytes], source: str) -> Iterator[tuple[int, bytes]]:
+    """``(line number, bytes)`` of each physical line of ``f``, the BOM of line 1 dropped.
+
+    Whole-file problems both formats share are refused here: a line longer than MAX_LINE
+    (read bounded, so it never enters memory whole; a bounded readline costs next to
+    nothing over iterating the file) and a first line that is no text (:func:`_not_text`).
+    """
+    for lineno, raw in enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1):
+        if len(raw) > MAX_LINE:
+            raise _too_long(source, lineno)
+        if lineno == 1:
+            if raw.startswith(codecs.BOM_UTF8):
+                raw = raw[3:]
+            refused = _not_text(source, raw)
+            if refused is not None:
+                raise refused
+        yield lineno, raw
 
 
 def _too_long(source: str, lineno: int) -> FileRefused:
@@ -89,19 +102,11 @@ def _too_long(source: str, lineno: int) -> FileRefused:
 
 
 def jsonl_rows(f: IO[bytes], source: str) -> Iterator[tuple[int, object, list]]:
-    for lineno, raw in _lines(f):
-        if len(raw) > MAX_LINE:
-            raise _too_long(source, lineno)
-        if lineno == 1:
-            if raw.startswith(codecs.BOM_UTF8):
-                raw = raw[3:]
-            refused = _not_text(source, raw)
-            if refused is not None:
-                raise refused
-            if raw.strip() in (b"[", b"{"):  # no JSON Lines row is that: a pretty-printed document
-                raise FileRefused(1, f"{source} is one JSON document over many lines, not JSON Lines", [{
-                    "pointer": "", "message": "import reads one JSON object per line: write the rows one per "
-                                              "line (for a JSON array: jq -c '.[]')"}])
+    for lineno, raw in _lines(f, source):
+        if lineno == 1 and raw.strip() in (b"[", b"{"):  # no JSON Lines row is that: a pretty-printed document
+            raise FileRefused(1, f"{source} is one JSON document over many lines, not JSON Lines", [{
+                "pointer": "", "message": "import reads one JSON object per line: write the rows one per "
+                                          "line (for a JSON array: jq -c '.[]')"}])
         if not raw.strip():
             continue
         try:
@@ -131,15 +136,7 @@ def jsonl_rows(f: IO[bytes], source: str) -> Iterator[tuple[int, object, list]]:
 
 def _text_lines(f: IO[bytes], source: str) -> Iterator[str]:
     """Physical lines decoded as UTF-8 (BOM dropped), so csv's line count is the file's."""
-    for lineno, raw in _lines(f):
-        if len(raw) > MAX_LINE:
-            raise _too_long(source, lineno)
-        if lineno == 1:
-            if raw.startswith(codecs.BOM_UTF8):
-                raw = raw[3:]
-            refused = _not_text(source, raw)
-            if refused is not None:
-                raise refused
+    for lineno, raw in _lines(f, source):
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError as e:
