@@ -346,13 +346,13 @@ def list_records(type_name):
     with session() as s:
         et = s.entity_type(type_name)
         cursor = query.single(request.args, "cursor")
-        after = query.cursor_decode(cursor, sort, et, s.dialect) if cursor else None
+        after = query.cursor_decode(cursor, sort) if cursor else None
         try:
             query.check_numbers(et, where)
             where = query.read_untyped(et, where)
             items = s.list(type_name, where, limit=limit + 1, sort=sort, after=after)
         except ValidationError as e:
-            raise query.query_error(query.sort_error(e), where) from None
+            raise query.query_error(query.cursor_error(query.sort_error(e)), where) from None
     more = len(items) > limit
     items = items[:limit]
     nxt = None

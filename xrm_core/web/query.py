@@ -16,7 +16,7 @@ from flask import current_app, request
 
 from ..errors import ValidationError, XrmError
 from ..fields import FIELD_RE, NUMERIC
-from ..filters import INTEGER_RE, coerce
+from ..filters import INTEGER_RE
 from ..kpis import DATE_RE
 
 
@@ -94,23 +94,31 @@ def cursor_values(cursor: str, bad: ValidationError):
         raise bad from None
 
 
-def cursor_decode(cursor: str, sort: list[str], et, dialect: str) -> tuple:
-    """The keyset values of ``cursor``, checked: it must come from a listing with the same
-    ``sort``, and each value must fit its sort field's type (a cursor is client input)."""
-    bad = ValidationError("invalid cursor", [{"pointer": "/query/cursor", "message": "not a cursor of this listing"}])
+#: A cursor that is not one of this listing's (client input): one error for every way.
+BAD_CURSOR = [{"pointer": "/query/cursor", "message": "not a cursor of this listing"}]
+
+
+def cursor_decode(cursor: str, sort: list[str]) -> tuple:
+    """The keyset values of ``cursor``, checked for shape: it must come from a listing with
+    the same ``sort`` and end with a record id. Each value is converted to its sort field's
+    type by the core (``Session.list``), whose refusal :func:`cursor_error` words as this."""
+    bad = ValidationError("invalid cursor", BAD_CURSOR)
     values = cursor_values(cursor, bad)
     if not isinstance(values, list) or len(values) != len(sort) + 2 or values[0] != ",".join(sort) \
             or not isinstance(values[-1], str):
         raise bad
-    out = []
-    for item, v in zip(sort, values[1:-1]):
-        if isinstance(v, (dict, list)) or (isinstance(v, int) and not isinstance(v, bool) and v not in INT64):
-            raise bad
-        try:
-            out.append(coerce(v, et.field_type(item.lstrip("-")), "/query/cursor", dialect))
-        except ValidationError:
-            raise bad from None
-    return (*out, values[-1])
+    if any(isinstance(v, (dict, list)) or (isinstance(v, int) and not isinstance(v, bool) and v not in INT64)
+           for v in values[1:-1]):
+        raise bad
+    return tuple(values[1:])
+
+
+def cursor_error(e: ValidationError) -> ValidationError:
+    """The core's refusal of a cursor value (pointer ``/cursor/I``) as the API's: the
+    ``cursor`` parameter is not one of this listing. Other errors are returned as they are."""
+    if e.errors and all(str(err.get("pointer", "")).startswith("/cursor") for err in e.errors):
+        return ValidationError("invalid cursor", BAD_CURSOR)
+    return e
 
 
 def check_numbers(et, where: dict) -> None:
