@@ -236,12 +236,7 @@ def loads_exact(text: str | bytes):
             value = json.loads(text)
         except RecursionError:  # nested too deep for it: storage_errors refuses that anyway
             pass
-    if isinstance(value, dict) and isinstance(text, bytes):
-        # _may_repeat_keys inlined: this runs for every imported row
-        written = text.count(b'":')
-        if (written != len(value) and written != _key_count(value)) or _SPACE_BEFORE_COLON.search(text):
-            _refuse_repeated_keys(text)
-    elif isinstance(value, (dict, list)) and _may_repeat_keys(text, value):
+    if isinstance(value, (dict, list)) and _may_repeat_keys(text, value):
         _refuse_repeated_keys(text)
     return value
 
@@ -269,7 +264,10 @@ def _may_repeat_keys(text: str | bytes, value) -> bool:
     if isinstance(text, str):
         text = text.encode()
     written = text.count(b'":')
-    return (written != len(value) and written != _key_count(value)) or bool(_SPACE_BEFORE_COLON.search(text))
+    # len() of a flat object saves walking it; a list's length counts no keys
+    if written != (len(value) if isinstance(value, dict) else -1) and written != _key_count(value):
+        return True
+    return _SPACE_BEFORE_COLON.search(text) is not None
 
 
 def _key_count(value) -> int:

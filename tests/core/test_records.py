@@ -521,3 +521,16 @@ def test_text_too_long_for_an_index_is_refused_alike_on_both_engines(platform, t
         report = import_file(s, "person", str(f), skip_invalid=True)
     assert report["imported"] == 1 and [(r["line"], r["errors"][0]["pointer"]) for r in report["invalid"]] == [
         (2, "/national_id")]
+
+
+@pytest.mark.parametrize("text, pointer", [
+    (b'{"a": 1, "a" : 2}', "/a"), (b'{"a":1,\t"a"\t:2}', "/a"), (b'{"n": {"a": 1, "a": 2}}', "/n/a"),
+    (b'[{"a": 1, "a": 2}, 5]', "/0/a"), ('{"a": {"x": 1}, "a": {"y": 2}}', "/a")])
+def test_loads_exact_finds_every_repeated_key(text, pointer):
+    """The byte count that spares ordinary rows a second parse must let no repeat through:
+    a list as long as the keys it holds was one."""
+    from xrm_core.records import RepeatedKey, loads_exact
+    with pytest.raises(RepeatedKey) as e:
+        loads_exact(text)
+    assert e.value.pointer == pointer
+    assert loads_exact(b'{"a": "x\\": y", "b": [{"c": 1}]}') == {"a": 'x": y', "b": [{"c": 1}]}
