@@ -310,13 +310,6 @@ def parse_where(exprs: list[str] | tuple[str, ...]) -> dict:
                                   "FIELD<=V, FIELD>V or FIELD>=V",
                                   [{"pointer": f"/where/{i}", "message": "not FIELD<op>VALUE"}])
         fname, op, raw = m.group(1), CLI_OPS[m.group(2)], m.group(3)
-        if raw[:1] in ("=", "<", ">"):
-            # F==V, F<>V, F=>V: a mistyped operator, not a value starting with "=" (which
-            # would silently match nothing). A value that starts so is written as JSON.
-            raise ValidationError(f"cannot read --where {item!r}: {m.group(2)}{raw[:1]} is no operator "
-                                  f"(use =, !=, <, <=, > or >=; a value starting with {raw[:1]!r} is "
-                                  f"written as JSON: {fname}{m.group(2)}'\"{raw}\"')",
-                                  [{"pointer": f"/where/{i}", "message": "not FIELD<op>VALUE"}])
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError:
