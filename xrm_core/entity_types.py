@@ -133,10 +133,11 @@ class EntityType:
     def property_schema(self, path: str) -> dict | None:
         """The subschema describing field ``path``, or None if the schema has no such field.
 
-        ``path`` is a dotted path of identifiers (``address.city``) into nested objects;
-        any other string (``"نام"``, ``"with space"``) names one top-level property as
-        written, so every name :meth:`properties` lists can be looked up. Only dotted
-        identifier paths can be indexed or filtered on (:func:`xrm_core.fields.check_field`).
+        ``path`` is a field (:data:`xrm_core.fields.FIELD_RE`: ``address.city``,
+        ``First Name``), a dotted path into nested objects; any other string (``"a.b "``,
+        ``'say "hi"'``) names one top-level property as written, so every name
+        :meth:`properties` lists can be looked up. Only fields can be indexed or filtered on
+        (:func:`xrm_core.fields.check_field`).
 
         Follows ``$ref`` and ``$dynamicRef`` as the validator resolves them (JSON pointers,
         anchors, ``$id``s of embedded resources, the platform's schemas), with the keywords
@@ -199,7 +200,7 @@ class EntityType:
 
 
 def _path_parts(path: str) -> list[str]:
-    """A dotted identifier path split at its dots; any other name is one property as written."""
+    """A field split at its dots; any other name is one property as written."""
     return path.split(".") if FIELD_RE.match(path) else [path]
 
 

@@ -1,8 +1,9 @@
 """SQL expressions for fields inside a record's JSON ``data``.
 
 One function builds the expression for both queries and index DDL, so the database always
-recognises its expression indexes. Field paths are validated (``a.b.c`` of identifier
-segments) before they reach SQL, so they can be inlined safely.
+recognises its expression indexes. Field paths are validated (``a.b.c`` of property names
+that hold no quote, backslash or bracket) before they reach SQL, so they can be inlined
+safely.
 """
 from __future__ import annotations
 
@@ -13,27 +14,41 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .errors import ValidationError
 
-#: One property name of a field path: a letter of any script or _, then letters, digits, _
-#: and the zero-width (non-)joiners Persian words are written with (``نام``, ``名前``,
-#: ``می‌شود``). No quote, bracket, comma, space or dot can occur in one, so a path is safe
-#: in the SQL text of a JSON path (SQLite ``$.a.b``, PostgreSQL ``'{a,b}'``).
+#: An identifier property name: a letter of any script or _, then letters, digits, _ and
+#: the zero-width (non-)joiners Persian words are written with (``نام``, ``名前``,
+#: ``می‌شود``). Written into SQL JSON paths as is (SQLite ``$.a.b``, PostgreSQL ``'{a,b}'``),
+#: which keeps the text of indexes made before other names were allowed.
 SEGMENT = r"[^\W\d][\w\u200c\u200d]*"
+#: Characters a property name of a field may hold besides those of an identifier: names
+#: written by people (``First Name``, ``e-mail``, ``cost (USD)``, ``R&D``, ``schema:name``,
+#: ``@id``). Never a dot (it separates a path), a quote, backslash, bracket or comma (they
+#: would need escaping in SQL paths and in the REST API's ``filter[F]``/``sort=F,G``), nor
+#: ``= < > !`` (the operators of ``--where F=V``).
+_NAME_CHARS = r"\w\u200c\u200d\-/:@#&+()%?"
+#: One property name of a field path: an identifier (:data:`SEGMENT`), or a name starting
+#: with a letter, digit, ``_``, ``@`` or ``#``, of the characters above and inner spaces,
+#: not ending in one. Such names are double-quoted in SQL JSON paths.
+NAME = rf"[\w@#](?:[{_NAME_CHARS} ]*[{_NAME_CHARS}])?"
 #: A field: property names joined by dots (a path into nested objects). The meta-schemas
-#: (``entity-type``, ``kpi``, ``filter``) say the same in ECMA-262: ``[\p{L}_][\p{L}\p{N}_…]*``.
-FIELD_RE = re.compile(rf"^{SEGMENT}(\.{SEGMENT})*$")
+#: (``entity-type``, ``kpi``, ``filter``) say the same in ECMA-262 (``\p{L}\p{N}_…``).
+FIELD_RE = re.compile(rf"^{NAME}(\.{NAME})*$")
+_IDENTIFIER_RE = re.compile(rf"^{SEGMENT}$")
+#: What :func:`check_field` tells a user whose field name it refuses.
+FIELD_RULE = ("property names of letters, digits, spaces and _ - / : @ # & + ( ) % ?, "
+              "separated by dots")
 
 #: JSON Schema type -> how the value is read on PostgreSQL (text, numeric or boolean).
 NUMERIC = {"integer", "number"}
 
 
 def check_field(path: str, pointer: str | None = None) -> list[str]:
-    """Split a dotted field path, refusing anything that is not identifier segments.
+    """Split a dotted field path, refusing anything that is not property names of :data:`NAME`.
 
     The ValidationError carries ``pointer`` (where the name was given) when one is passed.
     """
     if not isinstance(path, str) or not FIELD_RE.match(path):
         errors = [{"pointer": pointer, "message": "not a field name"}] if pointer is not None else None
-        raise ValidationError(f"invalid field name {path!r}: use letters, digits and _ separated by dots", errors)
+        raise ValidationError(f"invalid field name {path!r}: use {FIELD_RULE}", errors)
     return path.split(".")
 
 
@@ -53,7 +68,12 @@ def field_sql(dialect: str, path: str, json_type: str | None = None, column: str
         if json_type == "boolean":
             return f"({expr}::boolean)"
         return expr
-    return f"json_extract({column}, '$.{'.'.join(parts)}')"
+    return f"json_extract({column}, '$.{'.'.join(map(_sqlite_label, parts))}')"
+
+
+def _sqlite_label(part: str) -> str:
+    # SQLite reads a double-quoted label of a JSON path as written (spaces, dashes…).
+    return part if _IDENTIFIER_RE.match(part) else f'"{part}"'
 
 
 def pg_path(parts: list[str]) -> str:
@@ -61,10 +81,12 @@ def pg_path(parts: list[str]) -> str:
 
     An unquoted ``null`` element (any case) of an array literal is SQL NULL, and a path with
     a NULL in it reads nothing: a property named "null" would match no filter and break its
-    unique key. Such elements are double-quoted; every other element is left as it was, so
-    the text of existing expression indexes (and their names) stays the same.
+    unique key. Such elements are double-quoted, and so are names that are no identifier
+    (spaces would be trimmed, braces and commas read as syntax); identifiers are left as they
+    were, so the text of existing expression indexes (and their names) stays the same.
     """
-    return "{" + ",".join(f'"{p}"' if p.lower() == "null" else p for p in parts) + "}"
+    return "{" + ",".join(f'"{p}"' if p.lower() == "null" or not _IDENTIFIER_RE.match(p) else p
+                          for p in parts) + "}"
 
 
 def field_expr(dialect: str, path: str, json_type: str | None = None, table: str = "xrm_records",

@@ -8,7 +8,8 @@ operators of one field) are ANDed. ``ne`` also matches records without the field
 
 Values are coerced to the field's schema type (``"30"`` for an integer field is 30, ``123``
 for a string field is ``"123"``) and always reach SQL as bound parameters; field names are
-checked identifiers. Anything else is refused with a JSON pointer before any SQL runs.
+checked property names (:data:`xrm_core.fields.FIELD_RE`). Anything else is refused with a
+JSON pointer before any SQL runs.
 """
 from __future__ import annotations
 
@@ -21,12 +22,12 @@ from sqlalchemy import and_, false, func, literal, literal_column, not_, or_, tr
 from sqlalchemy.sql.elements import ColumnElement
 
 from .errors import ValidationError
-from .fields import FIELD_RE, NUMERIC, SEGMENT, check_field, field_expr, pg_path
+from .fields import FIELD_RE, FIELD_RULE, NAME, NUMERIC, check_field, field_expr, pg_path
 from .validation import pointer as json_pointer
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "exists")
 COMPARE = {"lt": "__lt__", "lte": "__le__", "gt": "__gt__", "gte": "__ge__"}
-WHERE_RE = re.compile(rf"^\s*({SEGMENT}(?:\.{SEGMENT})*)\s*(!=|<=|>=|=|<|>)(.*)$", re.S)
+WHERE_RE = re.compile(rf"^\s*({NAME}(?:\.{NAME})*)\s*(!=|<=|>=|=|<|>)(.*)$", re.S)
 CLI_OPS = {"=": "eq", "!=": "ne", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 INTEGER_RE = re.compile(r"[+-]?\d+")
 
@@ -126,7 +127,7 @@ def filter_terms(dialect: str, et, where: dict, pointer_prefix: str = "/where") 
     for fname, cond in where.items():
         ptr = pointer_prefix + json_pointer([fname])
         if not isinstance(fname, str) or not FIELD_RE.match(fname):
-            raise _bad(ptr, f"{fname!r} is not a field name (letters of any script, digits and _, separated by dots)")
+            raise _bad(ptr, f"{fname!r} is not a field name ({FIELD_RULE})")
         if not et.has_field(fname):
             raise _bad(ptr, f"{fname!r} is not a field of {et.name}")
         jt = et.field_type(fname)
@@ -278,8 +279,8 @@ def order_by(dialect: str, et, sort: list[str], table=None):
         desc = isinstance(item, str) and item.startswith("-")
         name = item[1:] if desc else item
         if not isinstance(name, str) or not FIELD_RE.match(name):
-            # A property may be named "with space", but only dotted identifiers can be sorted by.
-            raise _bad_sort(f"/sort/{i}", f"{name!r} is not a field name (letters of any script, digits and _, separated by dots)")
+            # A property may be named "a.b" or "x [y]", but only field paths can be sorted by.
+            raise _bad_sort(f"/sort/{i}", f"{name!r} is not a field name ({FIELD_RULE})")
         if not et.has_field(name):
             raise _bad_sort(f"/sort/{i}", f"{name!r} is not a field of {et.name}")
         jt = et.field_type(name)
