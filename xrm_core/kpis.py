@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, case, func, insert, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import db
-from .errors import Conflict, DefinitionError, NotFound, PluginError, ValidationError, XrmError
+from .errors import Conflict, DefinitionError, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
 from .fields import field_expr, type_literal
 from .filters import compile_filter
 from .kpi_measures import DeclarativeKPI, _field_of, _float, _json_value
@@ -472,13 +472,21 @@ def _run(kpi, ctx: KPIContext) -> dict:
     return result
 
 
+def may_compute(session: "Session", kpi) -> bool:
+    """Whether the session's user holds a read grant on the type ``kpi`` measures (a KPI
+    naming no entity type computes for anyone; it must apply the scope itself)."""
+    entity = getattr(kpi, "entity", None)
+    return not entity or session.actor.can(entity, "read")
+
+
 def compute(session: "Session", name: str, date_from: str | None = None, date_to: str | None = None,
             by: str | None = None) -> dict:
     """Compute KPI ``name`` as the session's user (scope applied).
 
     ``date_from``/``date_to`` are inclusive calendar dates (``YYYY-MM-DD``); ``by`` a field
-    to group by. Raises NotFound for an unknown KPI and ValidationError (pointer ``/from``,
-    ``/to`` or ``/by``) for bad arguments.
+    to group by. Raises NotFound for an unknown KPI, PermissionDenied when the user holds no
+    read grant on the KPI's entity type (:func:`may_compute`) and ValidationError (pointer
+    ``/from``, ``/to`` or ``/by``) for bad arguments.
     """
     kpi = registry(session.platform, session.conn).get(name)
     if kpi is None:
@@ -498,11 +506,12 @@ def compute(session: "Session", name: str, date_from: str | None = None, date_to
         except ValidationError:
             if isinstance(kpi, DeclarativeKPI):
                 raise  # a Python KPI may group by what it likes
-    if entity and not session.actor.can(entity, "read"):
-        # No grant: the KPI sees nothing, rather than leaking that records exist.
-        result = {"value": None, "n": 0, "groups": []}
-    else:
-        result = _run(kpi, ctx)
+    if not may_compute(session, kpi):
+        # As a list of the type would: an empty result would read as "no data yet". Saying
+        # so tells the caller only what its own roles already say.
+        raise PermissionDenied(f"{session.actor.name!r} may not read {entity} records, "
+                               f"which KPI {kpi.name!r} measures")
+    result = _run(kpi, ctx)
     n = int(result.get("n") or 0)
     groups = [{"key": _key(g.get("key"), by_type), "value": _num(g.get("value")) if g.get("n") else None,
                "n": int(g.get("n") or 0)} for g in result.get("groups") or []]

@@ -105,12 +105,15 @@ def test_add_list_compute(people, xrm, tmp_path):
 def test_compute_as_users(people, xrm, tmp_path):
     assert xrm("kpi", "add", write(tmp_path, AVG_AGE)).exit_code == 0
     expected = {"admin": (50, 5), "manager_a": (35, 2), "manager_b": (60, 2), "north_lead": (35, 2),
-                "analyst": (50, 5), "agent_a": (None, 0), "nobody": (None, 0)}
+                "analyst": (50, 5), "agent_a": (None, 0)}
     for user, (value, n) in expected.items():
         r = xrm("kpi", "compute", "avg_age", "--as", user, "--json")
         assert r.exit_code == 0, (user, r.stderr)
         out = json.loads(r.stdout)
         assert (out["value"], out["n"]) == (value, n), user
+    r = xrm("kpi", "compute", "avg_age", "--as", "nobody", "--json")   # no grant on person
+    assert (r.exit_code, r.stdout) == (1, "")
+    assert r.stderr == "error: 'nobody' may not read person records, which KPI 'avg_age' measures\n"
     r = xrm("kpi", "compute", "avg_age", "--as", "manager_b", "--to", "2000-12-31", "--by", "age", "--json")
     assert json.loads(r.stdout)["groups"] == [{"key": 50, "value": 50, "n": 1}]
 
@@ -123,7 +126,7 @@ def test_compute_text_output(people, xrm, tmp_path):
     assert lines[0] == "avg_age from 2000-01-01 to …: 47.5 years (n=4)"
     assert lines[1].split() == ["VIP", "VALUE", "N"]
     assert [line.split() for line in lines[2:]] == [["false", "40", "1"], ["true", "50", "3"]]
-    r = xrm("kpi", "compute", "avg_age", "--as", "nobody")
+    r = xrm("kpi", "compute", "avg_age", "--as", "agent_a")
     assert r.stdout.strip() == "avg_age: n/a years (n=0)"
     ppm = {"name": "vip_ppm", "entity": "person", "measure": {"share": {"vip": True}}, "scale": 1000000}
     assert xrm("kpi", "add", write(tmp_path, ppm)).exit_code == 0

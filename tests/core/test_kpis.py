@@ -12,7 +12,7 @@ import re
 import pytest
 from sqlalchemy import event, func, select
 
-from xrm_core import KPI, Conflict, DefinitionError, NotFound, ValidationError, db, kpis
+from xrm_core import KPI, Conflict, DefinitionError, NotFound, PermissionDenied, ValidationError, db, kpis
 from xrm_core.kpis import KPIContext
 from xrm_core.plugins import hookimpl
 
@@ -353,14 +353,19 @@ def scoped(org):
 
 def test_declarative_kpi_in_scope(scoped):
     for user, n, value in [("admin", 6, 35 / 6), ("manager_a", 3, 17 / 3), ("manager_b", 2, 9),
-                           ("agent_a", 1, 5), ("agent_a2", 0, None), ("north_lead", 0, None), ("nobody", 0, None)]:
+                           ("agent_a", 1, 5), ("agent_a2", 0, None)]:
         r = compute(scoped, "avg_score", user)
         assert (r["n"], r["value"]) == (n, None if value is None else pytest.approx(value, abs=1e-6)), user
     # person: unit, subtree and all depths
     for user, n, value in [("admin", 5, 60), ("analyst", 5, 60), ("north_lead", 3, 140 / 3),
-                           ("manager_b", 1, 60), ("nobody", 0, None)]:
+                           ("manager_b", 1, 60)]:
         r = compute(scoped, "avg_age", user)
         assert (r["n"], r["value"]) == (n, None if value is None else pytest.approx(value, abs=1e-6)), user
+    # No read grant on the measured type at all: refused as a list of it is (403), not an
+    # empty result that would read as "no data yet".
+    for kpi, user in [("avg_score", "north_lead"), ("avg_score", "nobody"), ("avg_age", "nobody")]:
+        with pytest.raises(PermissionDenied, match=f"'{user}' may not read .* records, which KPI '{kpi}' measures"):
+            compute(scoped, kpi, user)
 
 
 def test_scope_applies_to_groups_and_every_measure(scoped):
@@ -370,7 +375,7 @@ def test_scope_applies_to_groups_and_every_measure(scoped):
     add(scoped, {"name": "med", "entity": "ticket", "measure": {"median": "amount"}})
     assert compute(scoped, "med", "manager_b")["value"] == 6        # 4 and 8
     assert compute(scoped, "med", "manager_a")["value"] == 2        # 1 2 32
-    assert compute(scoped, "med", "nobody")["value"] is None
+    assert compute(scoped, "med", "agent_a2")["value"] is None      # a grant, but nothing in scope
     add(scoped, {"name": "nps", "entity": "ticket", "measure": {"nps": "score"}})
     assert compute(scoped, "nps", "manager_b")["value"] == 100
     assert compute(scoped, "nps", "manager_a")["value"] == pytest.approx(-100 / 3, abs=1e-6)
@@ -383,8 +388,10 @@ def test_python_kpi_honours_scope_and_period(scoped):
     assert compute(scoped, "urgent_amount", "manager_a")["value"] == 35
     assert compute(scoped, "urgent_amount", "manager_b")["value"] == 12
     assert compute(scoped, "urgent_amount", "agent_a")["value"] == 32
-    r = compute(scoped, "urgent_amount", "nobody")
+    r = compute(scoped, "urgent_amount", "agent_a2")    # a grant, but nothing in scope
     assert (r["value"], r["n"]) == (None, 0)
+    with pytest.raises(PermissionDenied):                # no grant on its entity: refused
+        compute(scoped, "urgent_amount", "nobody")
     r = compute(scoped, "urgent_amount", "manager_a", date_to="2024-05-01")
     assert (r["value"], r["n"], r["to"]) == (3, 2, "2024-05-01")
     assert compute(scoped, "urgent_amount", date_from="2024-05-03")["value"] is None

@@ -194,6 +194,20 @@ def test_types_kpis_and_openapi(api):
     assert api("GET", "/types/nope").status_code == 404
     assert api("GET", "/kpis").status_code == 200
     assert api("GET", "/kpis/nope").status_code == 404
+
+
+def test_a_kpi_of_a_type_without_a_read_grant_is_refused_and_not_listed(api):
+    """As a list of the type is (403): an empty result would read as "no data yet"."""
+    with api.platform.connection() as conn:
+        from xrm_core import kpis
+        kpis.add(api.platform, conn, {"name": "people", "entity": "person", "measure": {"count": True}})
+    assert api("GET", "/kpis/people", user="agent_a").json["n"] == 0      # a grant; nothing of its own
+    r = api("GET", "/kpis/people", user="nobody")
+    assert r.status_code == 403 and r.mimetype == "application/problem+json"
+    assert r.json["detail"] == "'nobody' may not read person records, which KPI 'people' measures"
+    assert api("GET", "/records/person", user="nobody").status_code == 403
+    assert "people" in [k["name"] for k in api("GET", "/kpis", user="agent_a").json]
+    assert "people" not in [k["name"] for k in api("GET", "/kpis", user="nobody").json]
     spec = api("GET", "/openapi.json", user=None).json
     assert spec["openapi"].startswith("3.1")
     schemas = spec["components"]["schemas"]

@@ -493,7 +493,7 @@ def delete_relationship(rel_id):
 def list_kpis():
     with session() as s:
         reg = kpis.registry(s.platform, s.conn)
-        items = [k.to_dict() for k in sorted(reg.values(), key=lambda k: k.name)]
+        items = [k.to_dict() for k in sorted(reg.values(), key=lambda k: k.name) if kpis.may_compute(s, k)]
     return jsonify(items)
 
 

@@ -270,7 +270,7 @@ def _generic_paths(spec, max_limit: int = 1000) -> None:
         "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"204": {"description": "Removed"}, **_responses(401, 403, 404, 409)}}})
     spec.path(path="/api/v1/kpis", operations={"get": {
-        "summary": "KPIs", "operationId": "list_kpis",
+        "summary": "KPIs the caller may compute", "operationId": "list_kpis",
         "responses": {"200": {"description": "KPI definitions", "content": _ref_json("KPI", array=True)},
                       **_responses(401)}}})
     spec.path(path="/api/v1/kpis/{name}", operations={"get": {
@@ -280,7 +280,7 @@ def _generic_paths(spec, max_limit: int = 1000) -> None:
                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
                        {"name": "by", "in": "query", "schema": {"type": "string"}}],
         "responses": {"200": {"description": "{kpi, value, unit, n, from, to, groups}", "content": _ref_json("KPIResult")},
-                      **_responses(400, 401, 404)}}})
+                      **_responses(400, 401, 403, 404)}}})
 
 
 def docs_page(s) -> Response:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
+from xrm_core import PermissionDenied
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/plugins: the shared fixtures
 from business_org import add, business_platform, groups, kpi, net  # noqa: E402, F401
 
@@ -91,11 +95,13 @@ def test_on_time_delivery(net):
 
 def test_supplier_kpis_by_role_scope(net):
     """Supplier records live at HQ: the quality engineer and the analyst see them, a dealer
-    manager does not (the KPI is empty, not an error)."""
+    manager does not (the KPI is empty), and the VOC analyst, who holds no grant on
+    deliveries at all, is refused as a list of them would be."""
     add(net, "delivery", [_delivery("D1", "S1", "P-100", 10, "2024-03-05", "2024-03-04")], unit="hq")
     for user in ("sqe", "analyst", "admin"):
         r = kpi(net, "on_time_delivery", user=user)
         assert (r["value"], r["n"]) == (100.0, 1), user
-    for user in ("mgr1", "vocan"):
-        r = kpi(net, "on_time_delivery", user=user)
-        assert (r["value"], r["n"]) == (None, 0), user
+    r = kpi(net, "on_time_delivery", user="mgr1")
+    assert (r["value"], r["n"]) == (None, 0)
+    with pytest.raises(PermissionDenied, match="'vocan' may not read delivery records"):
+        kpi(net, "on_time_delivery", user="vocan")

@@ -101,9 +101,10 @@ def index():
     periods = months(date.today())
     sections: dict[str, list] = {}
     with acting() as s:
-        registry = kpis.registry(s.platform, s.conn)
-        plugins = sorted({getattr(k, "source", "") or "admin" for k in registry.values()})
-        for kpi in registry.values():
+        # Only KPIs of types the user may read: any other would be refused (403).
+        shown = [k for k in kpis.registry(s.platform, s.conn).values() if kpis.may_compute(s, k)]
+        plugins = sorted({getattr(k, "source", "") or "admin" for k in shown})
+        for kpi in shown:
             source = getattr(kpi, "source", "") or "admin"
             if chosen and source != chosen:
                 continue
