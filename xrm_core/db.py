@@ -241,3 +241,9 @@ def _sqlite_pragmas(dbapi_conn, _record):
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+    # lower() of every script for searches (SQLite's own lower() and LIKE fold ASCII only).
+    dbapi_conn.create_function("xrm_lower", 1, _lower, deterministic=True)
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value

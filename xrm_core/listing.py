@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, bindparam, literal_column, or_, select
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.exc import DBAPIError
 
 from . import db
@@ -61,8 +61,8 @@ def list_records(s: "Session", type_name: str, where: dict | None = None, limit:
     """Up to ``limit`` records of a type matching filter ``where``, scoped, ordered by ``sort``.
 
     ``after`` is the keyset cursor: the sort values and id of the last row already seen.
-    ``search`` keeps the records whose title field contains that text, in any case (ASCII
-    letters on SQLite, every letter on PostgreSQL): what a person types in a search box,
+    ``search`` keeps the records whose title field contains that text, in any case (of
+    every script that has case, on both engines): what a person types in a search box,
     beside the filter language. PermissionDenied if the caller holds no read grant on the
     type at all; ValidationError (with a JSON pointer) for a bad filter, sort or cursor,
     before any SQL runs.
@@ -102,12 +102,14 @@ def list_query(s: "Session", type_name: str, where: dict | None = None, limit: i
            tuple(et.field_type(f) if FIELD_RE.match(f) and et.has_field(f) else None
                  for f in (x[1:] if x.startswith("-") else x for x in sort)),
            tuple(sort), tuple((f, jt, op, v if op == "exists" else _kind(v)) for f, jt, op, v in terms),
-           None if after is None else tuple(_kind(v) for v in after), search is not None)
+           None if after is None else tuple(_kind(v) for v in after), _search_mode(dialect, search))
+    if key[-1] == "fold":
+        search = search.lower()
     values = scope_values + term_values(terms) + ([_contains(search)] if search is not None else []) \
         + ([v for v in after if v is not None] if after else [])
     plan = _plans.get(key)
     if plan is None:
-        plan = _prepare(s, et, terms, sort, after, limit, search is not None)
+        plan = _prepare(s, et, terms, sort, after, limit, key[-1])
         _plans[key] = plan
         if len(_plans) > CACHE_SIZE:
             _plans.popitem(last=False)
@@ -146,12 +148,22 @@ def _kind(value):
     return type(value)
 
 
+def _search_mode(dialect: str, search: str | None) -> str | None:
+    """How a search compares: None (no search), ``like`` or, on SQLite for text beyond ASCII,
+    ``fold``. SQLite's LIKE ignores the case of ASCII letters only ("é" would not find
+    "École"); PostgreSQL's ILIKE folds every letter. Lowering both sides in Python costs a
+    call per row, so SQLite pays it only when the text needs it."""
+    if search is None:
+        return None
+    return "fold" if dialect == "sqlite" and not search.isascii() else "like"
+
+
 def _contains(text: str) -> str:
     """The LIKE pattern of a search: the text anywhere, its own % _ \\ taken literally."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _prepare(s: "Session", et, terms, sort, after, limit, search: bool = False) -> _Plan:
+def _prepare(s: "Session", et, terms, sort, after, limit, search: str | None = None) -> _Plan:
     """Build and compile the statement of one shape, binding values by name in call order."""
     names: list[str] = []
 
@@ -165,9 +177,12 @@ def _prepare(s: "Session", et, terms, sort, after, limit, search: bool = False) 
     conds += [term_clause(dialect, t, bind=bind) for t in terms]
     if search:
         title = field_expr(dialect, et.title_field, None)
-        # LIKE ignores the case of ASCII letters on SQLite; ILIKE of every letter on PostgreSQL.
-        conds.append(title.ilike(bind(None), escape="\\") if dialect == "postgresql"
-                     else title.like(bind(None), escape="\\"))
+        if dialect == "postgresql":
+            conds.append(title.ilike(bind(None), escape="\\"))
+        elif search == "fold":  # the pattern is lowered already (list_query)
+            conds.append(func.xrm_lower(title).like(bind(None), escape="\\"))
+        else:
+            conds.append(title.like(bind(None), escape="\\"))
     keys, order = order_by(dialect, et, sort)
     if after is not None:
         conds.append(_after(keys, after, bind))

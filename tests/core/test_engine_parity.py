@@ -370,9 +370,10 @@ def _fold(text: str) -> str:
        sort=st.one_of(st.sampled_from([[], ["label"], ["-i", "label"]]), sorts()),
        where=st.one_of(st.just({}), filters(max_size=1)), size=st.integers(1, 12))
 def test_search_agrees(engines, text, sort, where, size):
-    """The search box: the text anywhere in the title, in any case (ASCII letters on SQLite,
-    every letter on PostgreSQL — the documented difference, docs/deployment.md), with a
-    filter, sorted and paged."""
+    """The search box: the text anywhere in the title, in any case, with a filter, sorted and
+    paged. SQLite lowers with Python's str.lower() when the text is not ASCII (else its LIKE
+    folds ASCII letters); PostgreSQL's ILIKE lowers a character at a time: they differ only
+    where those two disagree (İ, a final sigma), which the check below leaves out."""
     def ask(s):
         return (seqs(s.list("item", where, limit=1000, sort=sort)),
                 seqs(s.list("item", where, limit=1000, sort=sort, search=text)),
@@ -381,14 +382,16 @@ def test_search_agrees(engines, text, sort, where, size):
     if refused(answers["sqlite"]):
         same(answers, (text, where))
         return
-    ascii_hits = {r["seq"] for r in ROWS if _ascii_fold(text) in _ascii_fold(r["label"])}
+    if text.isascii():
+        sqlite_hits = {r["seq"] for r in ROWS if _ascii_fold(text) in _ascii_fold(r["label"])}
+    else:
+        sqlite_hits = {r["seq"] for r in ROWS if text.lower() in r["label"].lower()}
     full_hits = {r["seq"] for r in ROWS if _fold(text) in _fold(r["label"])}
     for engine, (listed, searched, paged) in answers.items():
         assert paged == searched, engine
         assert searched == [x for x in listed if x in set(searched)], engine  # the list's order
-    assert set(answers["sqlite"][1]) == ascii_hits & set(answers["sqlite"][0])
-    assert set(answers["sqlite"][1]) <= set(answers["postgresql"][1])
-    if ascii_hits == full_hits:  # no letter outside ASCII decides: no documented difference applies
+    assert set(answers["sqlite"][1]) == sqlite_hits & set(answers["sqlite"][0])
+    if sqlite_hits == full_hits:  # the two ways of lowering agree on these rows
         same(answers, (text, where, sort, size))
 
 
