@@ -222,6 +222,9 @@ class Session:
     def log(self, record_id: str, kind: str, summary: str, payload: dict | None = None) -> dict:
         """Log a user interaction of a declared kind (call, email, visit…) on a visible record.
 
+        Reading the record is enough: an interaction is history about the record, not a
+        change of it (its version stays), as an agent with read access logs the calls taken.
+
         ValidationError for an undeclared kind, an empty summary or one over
         :data:`MAX_SUMMARY` characters (the details belong in the payload), or a payload that
         is not an object or fails the kind's ``payload`` schema.
