@@ -5,6 +5,9 @@ import does, or writes a value as export does, so that export followed by import
 same data. The rules, for callers and for the docs:
 
 - An empty cell means the attribute is absent (quoted or not: CSV cannot tell them apart).
+- A header cell names the property spelled exactly so, even ``""``, ``" "`` or ``" x "``
+  (the first such blank cell only: further blank cells are a spreadsheet's unnamed
+  columns); otherwise its spaces around do not count.
 - A field with one declared type: ``string`` cells are taken verbatim; ``integer``,
   ``number`` and ``boolean`` cells are parsed (``true/false/yes/no/1/0``); ``array`` cells are
   JSON (``["a", "b"]``) or ``;``-separated items (``a;b``) converted to the item type;
@@ -368,13 +371,17 @@ class CsvHeader:
         self.unnamed: list[int] = []
         errors = []
         seen: dict[str, int] = {}
+        props = et.properties()
         for i, raw in enumerate(header):
             name = raw.strip()
-            if not name:
+            if raw in props and (name or raw not in seen):
+                # A property named with spaces around it (" x "), or named "" or " " (JSON
+                # Schema allows any name), as export writes it. A blank name names it once:
+                # a spreadsheet's further empty columns stay unnamed.
+                name = raw
+            elif not name:
                 self.unnamed.append(i)
                 continue
-            if name != raw and raw in et.properties():
-                name = raw  # a property named with spaces around it (" x "), as export writes it
             if name in seen:
                 errors.append({"pointer": "", "message": f"column {name!r} appears twice "
                                                          f"(columns {seen[name] + 1} and {i + 1})"})

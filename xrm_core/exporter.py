@@ -74,6 +74,10 @@ class _CsvOut:
         # (CR in an unquoted cell) or drops a trailing "\r". Such rows are written fully
         # quoted, which reads back as the same cells.
         self.quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        if self.columns and self.columns[0].name.startswith("\ufeff"):
+            # Import drops a byte-order mark at the start of the file: one of its own
+            # first keeps the first property's name (which starts with U+FEFF) whole.
+            out.write("\ufeff")
         self._write([c.name for c in self.columns])
         self.dropped: dict[str, int] = {}
         self.blank = 0
