@@ -8,6 +8,17 @@ objects → a JSON textarea, and references → a picker of visible records. A p
 (except on create when it is required: nothing else could set it). An input is named after
 its property, except where the form uses the name itself (:func:`input_name`).
 
+What a form cannot express, and what it does instead (never something else silently):
+an empty input means the attribute is absent, so an empty text or a top-level ``null``
+is left out (a required one is refused as "required"); an unticked box of an optional
+boolean is absent on create (``false`` when the schema gives a ``default``), and ``false``
+once the attribute exists (a box cannot remove it); a date-time is typed in UTC and stored
+as ``…Z`` (the input says UTC); a text input holds no line break (a ``maxLength`` over 400
+gives a textarea); and an edit is a JSON merge patch, where ``null`` removes a key, so a
+``null`` newly typed inside an object is refused at its field (a new record stores it as
+typed). Attributes the schema does not declare are
+shown on the record page and kept by an edit, but have no input.
+
 A property is a **reference** to records of type T when its schema says ``"x-ref": "T"``
 (next to any ``$ref``), or when it is named ``T_id``, T is a known entity type and its schema
 is ``$ref`` to ``common.json#/$defs/record_ref``. Nothing else is guessed.
@@ -23,6 +34,7 @@ import orjson
 from flask_babel import gettext as _
 
 from ...errors import ValidationError
+from ...history import merge_patch, same_json
 
 RECORD_REF = "#/$defs/record_ref"
 PICKER_LIMIT = 200
@@ -145,14 +157,28 @@ def shown(f: Field, value) -> str:
     if f.widget == "datetime" and isinstance(value, str):
         try:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            return value
-        if dt.tzinfo is not None:
-            dt = dt.astimezone(timezone.utc)
-        return dt.strftime("%Y-%m-%dT%H:%M:%S" if dt.second else "%Y-%m-%dT%H:%M")
+            if dt.tzinfo is not None:
+                dt = dt.astimezone(timezone.utc)
+        except (ValueError, OverflowError):  # 0001-01-01T00:30+01:00 is in year 0 in UTC
+            return value  # shown as stored, in a text input (input_type)
+        # isoformat, not strftime: "%Y" writes the year 999 as "999", which a browser's
+        # datetime-local input drops, so an unchanged form removed the value.
+        return dt.replace(tzinfo=None).isoformat(timespec="seconds")[:None if dt.second else -3]
     if f.widget == "json" or not isinstance(value, (str, int, float)):
         return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
     return str(value)
+
+
+#: What a datetime-local input holds (any other text would be dropped by the browser).
+LOCAL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
+
+
+def input_type(f: Field, value: str) -> str:
+    """The ``type`` of a field's ``<input>`` showing ``value``: a date-time that cannot be
+    shown in UTC (or is not one) keeps a text input, so the browser sends it back as shown."""
+    if f.widget == "datetime":
+        return "datetime-local" if not value or LOCAL_DATETIME.fullmatch(value) else "text"
+    return {"date": "date", "integer": "number", "number": "number"}.get(f.widget, "text")
 
 
 def defaults(fields: list[Field]) -> dict:
@@ -237,12 +263,22 @@ def read_form(fields: list[Field], form, original: dict | None = None):
         except ValueError as e:
             errors[f.name] = str(e)
             continue
-        if f.widget == "checkbox" and value is None and (f.required or (original is not None and f.name in original)):
-            value = False  # unticked a box that was ticked, or one that must be there
+        if f.widget == "checkbox" and value is None and (
+                f.required or (original is not None and f.name in original)
+                or (original is None and f.default is not None)):
+            # Unticked a box that was ticked (by the record or the schema's default: left
+            # out, the attribute would read as the default), or one that must be there.
+            value = False
         if value is None and f.required:
             errors[f.name] = _("required")
         elif original is not None:
             old = original.get(f.name)
+            if isinstance(value, dict) and not same_json(merge_patch(old, object_patch(old, value)
+                                                                      if isinstance(old, dict) else value), value):
+                # A null inside an object: a merge patch can only remove the key (the core
+                # has no other update), so say so rather than store something else.
+                errors[f.name] = _("a null inside an object cannot be saved by an edit")
+                continue
             if isinstance(old, dict) and isinstance(value, dict):
                 value = object_patch(old, value)
                 if not value:

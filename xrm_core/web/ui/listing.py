@@ -15,7 +15,7 @@ import re
 import orjson
 from flask_babel import gettext as _
 
-from ...csvcells import ABSENT, column_for
+from ...csvcells import ABSENT, Column, column_for
 from ...fields import FIELD_RE
 from .i18n import tr
 
@@ -141,11 +141,33 @@ def neutralise(cell: str) -> str:
 
 
 def csv_text(et, records) -> str:
-    """CSV of ``records``: id, then one column per top-level property, formulas neutralised."""
+    """The whole CSV of ``records`` as one text (see :func:`csv_lines`)."""
+    return "".join(csv_lines(et, records))
+
+
+def csv_lines(et, records):
+    """CSV of ``records``, line by line: id, one column per top-level property, then one
+    per attribute the schema does not declare (``additionalProperties``) found in these
+    records, sorted (PostgreSQL's JSONB keeps no key order). Formulas are neutralised, the
+    header's too (an undeclared key is the data's, not the admin's)."""
+    records = list(records)
     cols = [column_for(et, name) for name in et.properties()]
+    declared = {c.name for c in cols}
+    extra = sorted({key for rec in records for key in rec.data if key not in declared})
+    cols += [Column(key, [key], None) for key in extra]  # any JSON value, as the CLI reads it
+    names = {c.name for c in cols}
+    # The record id's column: "id", unless a field has that name.
+    id_col = "id"
+    while id_col in names:
+        id_col = "_" + id_col
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(["id"] + [c.name for c in cols])
+
+    def line(cells) -> str:
+        out.seek(0)
+        out.truncate()
+        w.writerow(cells)
+        return out.getvalue()
+    yield line([id_col] + [neutralise(c.name) for c in cols])
     for rec in records:
-        w.writerow([rec.id] + [neutralise(c.write(rec.data.get(c.name, ABSENT))) for c in cols])
-    return out.getvalue()
+        yield line([rec.id] + [neutralise(c.write(rec.data.get(c.name, ABSENT))) for c in cols])

@@ -1,6 +1,8 @@
 """Record pages: per-type lists (filters, search, paging, CSV), the record page, forms."""
 from __future__ import annotations
 
+import itertools
+
 import orjson
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -58,7 +60,8 @@ def export_csv(type_name: str):
         items = s.list(et.name, where, limit=EXPORT_LIMIT, search=listing.search_of(et, q))
     # A byte-order mark first: spreadsheet programs read the file as UTF-8 by it (without
     # one Excel takes Persian or Chinese text for a legacy code page). xrm import skips it.
-    body = "\ufeff" + listing.csv_text(et, items)
+    lines = listing.csv_lines(et, items)
+    body = itertools.chain(["\ufeff" + next(lines)], lines)  # written as it is sent
     return Response(body, mimetype="text/csv",  # Werkzeug adds "; charset=utf-8"
                     headers={"Content-Disposition": f'attachment; filename="{et.name}.csv"'})
 
@@ -224,7 +227,7 @@ def _with_choices(s, fields, current: dict) -> None:
 
 def _render_form(et, fields, values, errors, general, rec=None, status=200):
     return render_template("form.html", et=et, fields=fields, values=values, errors=errors, general=general,
-                           rec=rec, type_label=listing.type_label(et)), status
+                           rec=rec, type_label=listing.type_label(et), input_type=forms.input_type), status
 
 
 @bp.route("/<type_name>/new", methods=["GET", "POST"])
