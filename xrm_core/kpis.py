@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, and_, case, func, insert, select, true
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.exc import DataError
 
 from . import db
 from .errors import Conflict, DefinitionError, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
@@ -260,8 +261,12 @@ def _num(v):
     if isinstance(v, (Decimal, float)):
         f = float(v)
         if not math.isfinite(f):
-            return None
-        f = round(float(f"{f:.15g}"), 6)
+            raise ValidationError("the values are too large for this measure: its result is beyond the "
+                                  "largest number a double holds (about 1.8e308)",
+                                  [{"pointer": "/measure", "message": "result out of range"}])
+        cut = float(f"{f:.15g}")
+        # 1.7976931348623157e308 cut to 15 digits rounds up past the largest double.
+        f = round(cut if math.isfinite(cut) else f, 6)
         # As an int only while JSON writers can hold it (orjson: 64 bits).
         return int(f) if f.is_integer() and -2**63 <= f < 2**63 else f
     return v
@@ -456,7 +461,12 @@ def _run(kpi, ctx: KPIContext) -> dict:
     """``kpi.compute(ctx)``; a Python KPI that crashes or answers no dict is reported as
     its plugin's failure (:class:`PluginError` naming it), not as a bare exception."""
     if isinstance(kpi, DeclarativeKPI):
-        return kpi.compute(ctx)
+        try:
+            return kpi.compute(ctx)
+        except DataError as e:  # PostgreSQL: "numeric value out of range" past a double
+            raise ValidationError(f"KPI {kpi.name!r} cannot be computed over these values: the database "
+                                  f"says {str(e.orig).splitlines()[0]!r}",
+                                  [{"pointer": "/measure", "message": "result out of range"}]) from None
     plugin, where = getattr(kpi, "source", None) or "?", f"KPI {kpi.name!r} compute()"
     try:
         result = kpi.compute(ctx)

@@ -180,7 +180,7 @@ def _check_data(data, what: str = "record data"):
         message = problems[0]["message"]
         raise ValidationError(f"{what} contains NUL characters" if "NUL" in message else
                               f"{what} is nested too deeply" if "nest" in message else
-                              f"{what} holds an integer beyond 64 bits", problems)
+                              f"{what} holds an integer beyond signed 64 bits", problems)
 
 
 #: How deeply objects and arrays may nest in stored JSON (record data, payloads). JSON itself
@@ -192,13 +192,16 @@ MAX_DEPTH = 64
 
 def maybe_unstorable(text: bytes | None) -> bool:
     """Might the JSON ``text`` (orjson's, None if it failed) hold what :func:`storage_errors`
-    refuses? False for nearly every record: two byte counts, no walk."""
-    return text is None or b"\\u0000" in text or text.count(b"{") + text.count(b"[") > MAX_DEPTH
+    refuses? False for nearly every record: byte counts and one search, no walk."""
+    return (text is None or b"\\u0000" in text or text.count(b"{") + text.count(b"[") > MAX_DEPTH
+            or _LONG_DIGITS_BYTES.search(text) is not None)
 
 
 def storage_errors(data, prefix: str = "") -> list[dict]:
     """Why ``data`` cannot be stored alike on both engines and read back, as errors with
-    pointers under ``prefix``: nesting deeper than MAX_DEPTH, NUL characters."""
+    pointers under ``prefix``: nesting deeper than MAX_DEPTH, NUL characters, integers
+    outside the signed 64-bit range (SQLite reads one as an approximate REAL: filters could
+    not find it and sums came out clamped; PostgreSQL would keep it exact)."""
     try:
         text = orjson.dumps(data)
     except TypeError:  # nested past orjson's limit (or holding a value that is not JSON)
@@ -209,11 +212,11 @@ def storage_errors(data, prefix: str = "") -> list[dict]:
     if deep is not None:
         return [{"pointer": prefix + deep, "message": f"objects and arrays nest more than {MAX_DEPTH} levels "
                                                       "deep here: a record may nest at most that deep"}]
-    if text is None:
-        big = [{"pointer": prefix + p, "message": "an integer beyond the 64-bit range cannot be stored exactly: "
-                                                  "store it as a string"} for p in _big_ints(data, ())]
-        if big:
-            return big
+    big = [{"pointer": prefix + p, "message": f"an integer outside the signed 64-bit range ({-2**63} to "
+                                              f"{2**63 - 1}) cannot be stored alike on both engines: "
+                                              "store it as a string"} for p in _big_ints(data, ())]
+    if big:
+        return big
     return [{"pointer": prefix + p, "message": "the NUL character (\\u0000) cannot be stored"}
             for p in nul_pointers(data)]
 
@@ -315,9 +318,9 @@ def _refuse_repeated_keys(text: str | bytes) -> None:
 
 
 def _big_ints(node, path: tuple) -> list[str]:
-    """Pointers of integers that do not fit in 64 bits (orjson cannot write them)."""
+    """Pointers of integers that do not fit in signed 64 bits."""
     if isinstance(node, int) and not isinstance(node, bool):
-        return [pointer(path)] if not -2**63 <= node < 2**64 else []
+        return [pointer(path)] if not -2**63 <= node < 2**63 else []
     if isinstance(node, dict):
         return [p for k, v in node.items() for p in _big_ints(v, path + (k,))]
     if isinstance(node, list):

@@ -97,7 +97,7 @@ TRICKY = ["", " ", "0", "007", "-0", "1.0", "1e3", "true", "no", "null", "[]", "
           "\\", '"=1"', "NaN", "Infinity", "-", "+", "1,5", " null", "null "]
 text = st.one_of(st.sampled_from(TRICKY),
                  st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12))
-big = st.one_of(st.integers(-2**63, 2**64 - 1), st.integers(-3, 3))
+big = st.one_of(st.integers(-2**63, 2**63 - 1), st.integers(-3, 3))
 integral_float = st.sampled_from([0.0, -0.0, 1.0, -7.0, 1e20, 2.5e20, 1e16, 1.7976931348623157e308])
 number = st.one_of(big, integral_float, st.floats(allow_nan=False, allow_infinity=False))
 json_value = st.recursive(st.one_of(st.none(), st.booleans(), big, number, text),

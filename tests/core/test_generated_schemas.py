@@ -269,9 +269,8 @@ def refused_on_purpose(data) -> bool:
 
 
 def beyond_signed_64(value) -> bool:
-    """An integer stored (orjson writes up to 2**64 - 1) but refused as a filter value
-    ("outside the 64-bit integer range"): reported as a bug of filters.py, not this file's
-    to fix, so the filter checks skip such values."""
+    """An integer outside signed 64 bits: refused when stored (see :func:`unstorable`), and
+    as a filter value ("outside the 64-bit integer range"), so the filter checks skip it."""
     return isinstance(value, int) and not -(2**63) <= value < 2**63
 
 

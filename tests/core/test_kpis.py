@@ -6,13 +6,13 @@ Runs on SQLite and, with ``XRM_TEST_DATABASE_URL``, on PostgreSQL.
 from __future__ import annotations
 
 import json
-
+import math
 import re
 
 import pytest
 from sqlalchemy import event, func, select
 
-from xrm_core import KPI, Conflict, DefinitionError, NotFound, PermissionDenied, ValidationError, db, kpis
+from xrm_core import KPI, Conflict, DefinitionError, NotFound, PermissionDenied, ValidationError, db, entity_types, kpis
 from xrm_core.kpis import KPIContext
 from xrm_core.plugins import hookimpl
 
@@ -577,3 +577,30 @@ def test_avg_duration_reads_lower_case_t_and_z_like_validation_does(platform):
         s.create("ticket", {"subject": "b", "opened_at": "2025-01-01T00:00:00Z", "closed_at": "2025-01-01T04:00:00Z"})
     r = measure(platform, {"avg_duration": ["opened_at", "closed_at"]})
     assert (r["value"], r["n"]) == (3, 2)
+
+
+def test_results_near_the_largest_double_are_exact_or_refused_clearly(platform):
+    """The largest double is kept (cut to 15 digits it rounded past it, to inf, which is
+    no JSON); a result beyond it — the sum of two such values as doubles on SQLite, a
+    PostgreSQL numeric cast out of a double's range — is a clear refusal, not null with
+    n > 0, and not a crash."""
+    with platform.connection() as conn:
+        entity_types.add(conn, {"name": "huge", "schema": {"type": "object", "properties": {"x": {"type": "number"}}}})
+        for m in ("avg", "median", "sum"):
+            kpis.add(platform, conn, {"name": f"huge_{m}", "entity": "huge", "measure": {m: "x"}})
+    with platform.session() as s:
+        s.create("huge", {"x": 1.7976931348623157e308})
+    with platform.session() as s:
+        for m in ("avg", "median", "sum"):
+            r = s.kpi(f"huge_{m}")
+            assert (r["value"], r["n"]) == (1.7976931348623157e308, 1), m
+    with platform.session() as s:
+        s.create("huge", {"x": 1e308})
+    for m in ("avg", "median", "sum"):
+        with platform.session() as s:
+            try:
+                r = s.kpi(f"huge_{m}")
+            except ValidationError as e:
+                assert e.errors == [{"pointer": "/measure", "message": "result out of range"}], m
+            else:  # exact numeric on PostgreSQL: a finite answer
+                assert r["n"] == 2 and r["value"] is not None and math.isfinite(r["value"]), (m, r)

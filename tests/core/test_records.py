@@ -482,15 +482,18 @@ def test_data_nested_too_deep_is_refused_everywhere_and_reads_keep_working(platf
 def test_integers_beyond_64_bits_are_refused_with_their_pointer(platform, tmp_path):
     from xrm_core.importer import import_file
     with platform.session() as s:
-        with pytest.raises(ValidationError, match="beyond 64 bits") as exc:
-            s.create("person", {"name": "big", "extra": [1, 2**64]})
-        assert [e["pointer"] for e in exc.value.errors] == ["/data/extra/1"]
-        s.create("person", {"name": "fits", "extra": 2**63 - 1})
+        for big in (2**64, 2**63, -2**63 - 1):
+            with pytest.raises(ValidationError, match="beyond signed 64 bits") as exc:
+                s.create("person", {"name": "big", "extra": [1, {"x": big}]})
+            assert [e["pointer"] for e in exc.value.errors] == ["/data/extra/1/x"]
+            assert "store it as a string" in exc.value.errors[0]["message"]
+        s.create("person", {"name": "fits", "extra": [2**63 - 1, -2**63, 1234567890123456789.5, "12345678901234567890"]})
     f = tmp_path / "big.jsonl"
-    f.write_text('{"name": "fine"}\n{"name": "big", "extra": 18446744073709551616}\n', encoding="utf-8")
+    f.write_text('{"name": "fine"}\n{"name": "big", "extra": 18446744073709551616}\n'
+                 '{"name": "unsigned", "extra": 9223372036854775808}\n', encoding="utf-8")
     with platform.session() as s:
         report = import_file(s, "person", str(f), skip_invalid=True)
-    assert report["imported"] == 1 and [r["line"] for r in report["invalid"]] == [2]
+    assert report["imported"] == 1 and [r["line"] for r in report["invalid"]] == [2, 3]
 
 
 def test_filter_integers_beyond_64_bits_are_refused(platform):
