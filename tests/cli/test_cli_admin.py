@@ -573,3 +573,11 @@ def test_installed_console_script(tmp_path):
     p.stdout.close()
     with p.stderr:
         assert p.wait(timeout=120) != 0 and p.stderr.read() == b""
+
+
+def test_grant_and_revoke_usage_name_the_type_argument_as_design_does(cli):
+    """DESIGN §5 writes `xrm roles grant ROLE TYPE ACTIONS`; click showed the parameter's
+    Python name (TYPE_)."""
+    for command in ("grant", "revoke"):
+        r = cli("roles", command, "--help")
+        assert r.exit_code == 0 and f"roles {command} [OPTIONS] ROLE TYPE ACTIONS" in r.stdout, r.stdout

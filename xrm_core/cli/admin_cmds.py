@@ -284,7 +284,7 @@ def roles_create(c, name, label, as_user):
 
 @roles.command("grant")
 @click.argument("role")
-@click.argument("type_")
+@click.argument("type_", metavar="TYPE")
 @click.argument("actions")
 @click.option("--depth", required=True, type=click.Choice(["own", "unit", "subtree", "all"]),
               help="Which records: the user's own, its unit's, its unit's subtree, or all.")
@@ -303,7 +303,7 @@ def roles_grant(c, role, type_, actions, depth, as_user):
 
 @roles.command("revoke")
 @click.argument("role")
-@click.argument("type_")
+@click.argument("type_", metavar="TYPE")
 @click.argument("actions")
 @admin_as_option
 @pass_ctx
