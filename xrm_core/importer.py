@@ -47,6 +47,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import db
 from .errors import PluginError, ValidationError, XrmError
+from .entity_types import KEY_TEXT_LIMIT
 from .fields import value_at
 from .import_files import FORMATS, FileRefused, csv_rows, detect_format, jsonl_rows
 from .records import Record, find_by_values, maybe_unstorable, new_id, storage_errors
@@ -281,7 +282,10 @@ class _Writer:
                     self.invalid.append({"line": line, "errors": [
                         {"pointer": "", "message": f"a plugin routed the row to unknown unit {rec.unit!r}"}]})
                     return
-        too_long = self.et.key_text_errors(rec.data, "")
+        # No string in a row shorter than the limit can be longer than it (orjson writes text
+        # as UTF-8, escapes only make it longer), and integers beyond signed 64 bits were
+        # refused above (maybe_unstorable): most rows skip the walk of their key fields.
+        too_long = self.et.key_text_errors(rec.data, "") if text is None or len(text) > KEY_TEXT_LIMIT else None
         if too_long:
             self.invalid.append({"line": line, "errors": too_long})
             return
