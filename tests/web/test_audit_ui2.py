@@ -246,12 +246,15 @@ def test_numbers_that_json_cannot_hold_are_refused_at_their_field(app):
         assert r.status_code == 422 and _errors(text(r)) == {field: message}, typed
     with p.session() as s:
         assert s.list("gadget") == []
-    r = b.post("/r/gadget/new", {"info": '{"name": "N"}', "ratio": "12345678901234567891", "qty": "7",
+    # Beyond signed 64 bits no record holds an integer (docs/architecture.md): refused there.
+    r = b.post("/r/gadget/new", {"info": '{"name": "N"}', "ratio": "12345678901234567891"})
+    assert r.status_code == 422 and "signed 64-bit range" in _errors(text(r)).get("ratio", ""), _errors(text(r))
+    r = b.post("/r/gadget/new", {"info": '{"name": "N"}', "ratio": "1234567890123456789", "qty": "7",
                                  "code": "007", "choice": "007"})
     assert r.status_code == 302, _errors(text(r))
     with p.session() as s:
         rec = s.list("gadget")[0]
-    assert rec.data["ratio"] == 12345678901234567891 and type(rec.data["qty"]) is int
+    assert rec.data["ratio"] == 1234567890123456789 and type(rec.data["qty"]) is int
     assert rec.data["code"] == "007" and rec.data["choice"] == "007"
     assert _edit(b, rec).status_code == 302 and _data(p, rec)[0] == 1  # nothing rewritten
     assert _edit(b, rec, ratio="2.50", choice="7").status_code == 302
