@@ -107,6 +107,29 @@ class EntityType:
             raise DefinitionError(f"entity type {self.name!r} has index or unique fields the database cannot "
                                   "compare", problems)
 
+    def check_value_labels(self) -> None:
+        """Refuse ``value_labels`` for a field the schema does not have, or for a value a field
+        with an ``enum`` or ``const`` cannot hold (DefinitionError with a pointer per label).
+        A text value is its own key, any other value its JSON text (``1``, ``true``)."""
+        problems = []
+        for f, labels in self.definition.get("value_labels", {}).items():
+            sub = self.property_schema(f)
+            if sub is None:
+                problems.append({"pointer": pointer(["value_labels", f]),
+                                 "message": f"{f!r} is not a property of the schema"})
+                continue
+            values = sub["enum"] if isinstance(sub.get("enum"), list) else [sub["const"]] if "const" in sub else None
+            if values is None:
+                continue
+            # str() for integers: orjson takes none beyond 64 bits
+            keys = {v if isinstance(v, str) else str(v) if type(v) is int else orjson.dumps(v).decode()
+                    for v in values}
+            problems += [{"pointer": pointer(["value_labels", f, key]),
+                          "message": f"{key!r} is not one of the values of {f!r}"}
+                         for key in labels if key not in keys]
+        if problems:
+            raise DefinitionError(f"entity type {self.name!r} labels values its fields cannot hold", problems)
+
     # -- fields ------------------------------------------------------------------------
     def _declared_fields(self):
         d = self.definition
@@ -359,6 +382,7 @@ def add(conn: Connection, definition: dict, source: str = "admin") -> EntityType
     """
     et = EntityType(copy.deepcopy(definition), 1, source)
     et.check_keys()
+    et.check_value_labels()
     if conn.execute(select(db.entity_types.c.name).where(db.entity_types.c.name == et.name)).first():
         raise Conflict(f"entity type {et.name!r} already exists; use update")
     V = db.entity_type_versions
@@ -429,6 +453,7 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
     """
     new = EntityType(copy.deepcopy(definition), 0, source or "admin")
     new.check_keys()
+    new.check_value_labels()
     try:
         old = get(conn, new.name, lock=not dry_run)
     except NotFound:

@@ -92,8 +92,10 @@ def reference_type(et, name: str, known_types) -> str | None:
     return None
 
 
-def build(et, known_types, label) -> list[Field]:
-    """The form fields of entity type ``et``; ``label(name)`` gives a field's shown label."""
+def build(et, known_types, label, value_label=None) -> list[Field]:
+    """The form fields of entity type ``et``; ``label(name)`` gives a field's shown label and
+    ``value_label(name, value)`` a select option's text (None: the value itself; the option's
+    value stays the enum value's key, so a submitted form stores exactly the enum value)."""
     required = set(et.schema.get("required", []))
     out = []
     for name, sub in et.properties().items():
@@ -108,7 +110,8 @@ def build(et, known_types, label) -> list[Field]:
             # Text and other values are keyed alike ("1" and 1 were both "1", so the text
             # could not be chosen): when one would be taken for another, every key is JSON.
             f.json_keys = any(_enum_key(v) in strings for v in f.enum if not isinstance(v, str))
-            f.options = [(enum_key(f, v), enum_key(f, v)) for v in f.enum if v is not None]
+            f.options = [(enum_key(f, v), (value_label and value_label(name, v)) or enum_key(f, v))
+                         for v in f.enum if v is not None]
         ref = reference_type(et, name, known_types)
         if ref and f.widget == "text":
             f.widget, f.ref = "ref", ref

@@ -65,6 +65,17 @@ def field_label(et, name: str) -> str:
     return tr(et.definition.get("field_labels", {}).get(name), name.replace("_", " ").capitalize())
 
 
+def value_label(et, name: str, value) -> str | None:
+    """The label of a field's value in the current language (``value_labels``), or None when
+    it has none (the value is then shown as it is). A text value is its own key, any other
+    scalar its JSON text (``1``, ``true``)."""
+    labels = et.definition.get("value_labels", {}).get(name) if isinstance(name, str) else None
+    if not labels or isinstance(value, (dict, list)):
+        return None
+    key = value if isinstance(value, str) else str(value) if type(value) is int else orjson.dumps(value).decode()
+    return tr(labels[key], key) if key in labels else None
+
+
 def type_label(et, plural: bool = False) -> str:
     d = et.definition
     if plural and d.get("plural_label"):

@@ -47,7 +47,8 @@ def list_records(type_name: str):
                            fields=listing.filter_fields(et), ops=listing.op_labels(), next_args=next_args,
                            paged=bool(after), can_create=can_create,
                            label=lambda n: listing.field_label(et, n), type_label=listing.type_label(et, True),
-                           cell=lambda data, c: value_at(data, c) if c == et.title_field else data.get(c))
+                           cell=lambda data, c: value_at(data, c) if c == et.title_field else data.get(c),
+                           value_label=lambda c, v: listing.value_label(et, c, v))
 
 
 @bp.get("/<type_name>/export.csv")
@@ -90,7 +91,8 @@ def _title(s, rec) -> str:
 
 
 def _fields(s, et):
-    return forms.build(et, set(s.entity_types_map()), lambda n: listing.field_label(et, n))
+    return forms.build(et, set(s.entity_types_map()), lambda n: listing.field_label(et, n),
+                       lambda n, v: listing.value_label(et, n, v))
 
 
 #: Timeline entries per record page, the latest first; "Older entries" pages back.
@@ -129,16 +131,33 @@ def show(type_name: str, record_id: str):
         timeline = timeline[:TIMELINE_PAGE]
         older_link = f"{timeline[-1]['at']}_{timeline[-1]['id']}" if more else None
         kinds = _activity_kinds(s)
+        # The types whose values a diff may show with their labels (the timeline holds the
+        # related records' activities too).
+        known = s.entity_types_map()
+        types_map = {t: s.entity_type(t) for t in {a.get("record_type") for a in timeline} if t in known}
         entries = _timeline_entries(s, timeline, dict(kinds))
         can_edit = s.allows(rec.type, "update", _RowView(rec))
         can_delete = s.allows(rec.type, "delete", _RowView(rec))
         from .record_actions import link_choices  # the actions' module imports this one
         links = link_choices(s, rec.type) if can_edit else []
     extra = [k for k in rec.data if k not in {f.name for f in fields}]
+    shown_labels = {f.name: lbl for f in fields if (lbl := listing.value_label(et, f.name, rec.data.get(f.name)))}
     return render_template("record.html", et=et, rec=rec, fields=fields, refs=refs, related=related,
+                           shown_labels=shown_labels, diff_label=_diff_label(types_map),
                            timeline=entries, older_link=older_link, paged=older is not None, kinds=kinds, extra=extra, can_edit=can_edit,
                            can_delete=can_delete, links=links,
                            title=_title_of(et, rec), type_label=listing.type_label(et))
+
+
+def _diff_label(types: dict):
+    """``label(record_type, pointer, value)``: the label of a value a timeline diff shows at a
+    top-level field (``/status``) of a type with ``value_labels``, else None."""
+    def label(record_type, ptr, value):
+        et = types.get(record_type)
+        if et is None or not isinstance(ptr, str) or not ptr.startswith("/") or "/" in ptr[1:]:
+            return None
+        return listing.value_label(et, forms._unescape(ptr[1:]), value)
+    return label
 
 
 def _core_kind_labels() -> dict:
