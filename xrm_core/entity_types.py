@@ -121,9 +121,7 @@ class EntityType:
             values = sub["enum"] if isinstance(sub.get("enum"), list) else [sub["const"]] if "const" in sub else None
             if values is None:
                 continue
-            # str() for integers: orjson takes none beyond 64 bits
-            keys = {v if isinstance(v, str) else str(v) if type(v) is int else orjson.dumps(v).decode()
-                    for v in values}
+            keys = {value_label_key(v) for v in values}
             problems += [{"pointer": pointer(["value_labels", f, key]),
                           "message": f"{key!r} is not one of the values of {f!r}"}
                          for key in labels if key not in keys]
@@ -220,6 +218,15 @@ class EntityType:
 
     def to_dict(self) -> dict:
         return {**self.definition, "version": self.version, "source": self.source}
+
+
+def value_label_key(value) -> str:
+    """The key of ``value`` in a ``value_labels`` object: a text value is its own key, any
+    other scalar its JSON text (``1``, ``true``)."""
+    if isinstance(value, str):
+        return value
+    # str() for integers: orjson takes none beyond 64 bits
+    return str(value) if type(value) is int else orjson.dumps(value).decode()
 
 
 def _path_parts(path: str) -> list[str]:

@@ -16,8 +16,8 @@ once the attribute exists (a box cannot remove it); a date-time is typed in UTC 
 as ``…Z`` (the input says UTC); a text input holds no line break (a ``maxLength`` over 400
 gives a textarea); and an edit is a JSON merge patch, where ``null`` removes a key, so a
 ``null`` newly typed inside an object is refused at its field (a new record stores it as
-typed). Attributes the schema does not declare are
-shown on the record page and kept by an edit, but have no input.
+typed). Attributes the schema does not declare are shown on the record page and kept by an
+edit, but have no input.
 
 A property is a **reference** to records of type T when its schema says ``"x-ref": "T"``
 (next to any ``$ref``), or when it is named ``T_id``, T is a known entity type and its schema
@@ -323,7 +323,7 @@ def field_errors(e: ValidationError, names) -> tuple[dict, list[str]]:
         # included (/data/NAME), so the pointer alone says which input to mark.
         ptr, msg = err.get("pointer", ""), _shorten(err.get("message", ""))
         parts = ptr.split("/")
-        name = _unescape(parts[2]) if len(parts) > 2 and parts[1] == "data" else None
+        name = unescape_token(parts[2]) if len(parts) > 2 and parts[1] == "data" else None
         if name in names:
             text = msg if len(parts) <= 3 else f"{'/'.join(parts[3:])}: {msg}"
             if name not in by_field:
@@ -349,6 +349,6 @@ def _shorten(message: str) -> str:
     return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT] + "…"
 
 
-def _unescape(token: str) -> str:
+def unescape_token(token: str) -> str:
     """An RFC 6901 pointer token as the key it names."""
     return token.replace("~1", "/").replace("~0", "~")

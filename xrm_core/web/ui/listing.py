@@ -16,6 +16,7 @@ import orjson
 from flask_babel import gettext as _
 
 from ...csvcells import ABSENT, Column, column_for
+from ...entity_types import value_label_key
 from ...fields import FIELD_RE
 from .i18n import tr
 
@@ -72,7 +73,7 @@ def value_label(et, name: str, value) -> str | None:
     labels = et.definition.get("value_labels", {}).get(name) if isinstance(name, str) else None
     if not labels or isinstance(value, (dict, list)):
         return None
-    key = value if isinstance(value, str) else str(value) if type(value) is int else orjson.dumps(value).decode()
+    key = value_label_key(value)
     return tr(labels[key], key) if key in labels else None
 
 
@@ -149,11 +150,6 @@ def neutralise(cell: str) -> str:
     if cell.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(cell):
         return "'" + cell
     return cell
-
-
-def csv_text(et, records) -> str:
-    """The whole CSV of ``records`` as one text (see :func:`csv_lines`)."""
-    return "".join(csv_lines(et, records))
 
 
 def csv_lines(et, records):

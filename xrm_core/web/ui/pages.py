@@ -156,7 +156,7 @@ def _diff_label(types: dict):
         et = types.get(record_type)
         if et is None or not isinstance(ptr, str) or not ptr.startswith("/") or "/" in ptr[1:]:
             return None
-        return listing.value_label(et, forms._unescape(ptr[1:]), value)
+        return listing.value_label(et, forms.unescape_token(ptr[1:]), value)
     return label
 
 
