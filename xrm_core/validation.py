@@ -188,14 +188,23 @@ def errors_of(validator, instance, prefix: str = "") -> list[dict]:
     An error about a property (missing, additional or unevaluated) points at that property,
     not at the object holding it: one error per property (see :func:`_located`).
     """
+    out = [{"pointer": ptr, "message": message} for ptr, message, _kind in located_errors(validator, instance, prefix)]
+    out.sort(key=lambda e: e["pointer"])
+    return out
+
+
+def located_errors(validator, instance, prefix: str = "") -> list[tuple[str, str, object]]:
+    """``(pointer, message, kind)`` of every error of ``instance``, as :func:`errors_of` words
+    and places them; ``kind`` is the jsonschema-rs error kind the message is about (its
+    keyword and the keyword's value, for wording the error in another language), or None
+    where the message was rewritten from several. Duplicates are left out; not sorted."""
     out, seen = [], set()
     for e in validator.iter_errors(instance):
-        for path, message in _located(e, instance):
+        for path, message, kind in _located(e, instance):
             ptr = prefix + pointer(path)
             if (ptr, message) not in seen:
                 seen.add((ptr, message))
-                out.append({"pointer": ptr, "message": message})
-    out.sort(key=lambda e: e["pointer"])
+                out.append((ptr, message, kind))
     return out
 
 
@@ -205,22 +214,23 @@ _UNEXPECTED = {"additionalProperties": "Additional properties are not allowed ({
                "unevaluatedProperties": "Unevaluated properties are not allowed ({name} was unexpected)"}
 
 
-def _located(e, instance) -> list[tuple[list, str]]:
-    """``(path, message)`` of a jsonschema-rs error, at the property it is about.
+def _located(e, instance) -> list[tuple[list, str, object]]:
+    """``(path, message, kind)`` of a jsonschema-rs error, at the property it is about.
 
     jsonschema-rs reports ``required`` (and ``dependentRequired``), ``additionalProperties``
     and ``unevaluatedProperties`` at the object; its structured ``kind`` names the
     properties: a missing one becomes ``path + [name]`` with the message unchanged, and
     several unexpected ones become one error each, worded as the library words one. Any
     other error, or one whose kind says nothing usable, stays where the library put it.
+    ``kind`` is the error kind each message is about (see :func:`located_errors`).
     """
     path = list(e.instance_path)
     try:
         kind = e.kind
         if isinstance(kind, _Kind.Required) and isinstance(kind.property, str):
-            return [(path + [kind.property], e.message)]
+            return [(path + [kind.property], e.message, kind)]
         if isinstance(kind, _Kind.Format) and isinstance(kind.format, str):
-            return [(path, _format_message(e.instance, kind.format))]
+            return [(path, _format_message(e.instance, kind.format), kind)]
         if isinstance(kind, (_Kind.AnyOf, _Kind.OneOfNotValid)):
             meant = _meant_option(kind.context, path)
             if meant:
@@ -228,10 +238,10 @@ def _located(e, instance) -> list[tuple[list, str]]:
         if isinstance(kind, (_Kind.AdditionalProperties, _Kind.UnevaluatedProperties)):
             names = [n for n in kind.unexpected if isinstance(n, str)]
             if len(names) == 1:
-                return [(path + names, e.message)]
+                return [(path + names, e.message, kind)]
             if names:
                 wording = _UNEXPECTED[kind.name]
-                return [(path + [n], wording.format(name=f"'{n}'")) for n in names]
+                return [(path + [n], wording.format(name=f"'{n}'"), kind) for n in names]
         elif (isinstance(kind, _Kind.FalseSchema) and e.schema_path
               and e.schema_path[-1] == "additionalProperties"):
             # "additionalProperties": false without properties/patternProperties beside it:
@@ -240,10 +250,24 @@ def _located(e, instance) -> list[tuple[list, str]]:
             node = _at(instance, path)
             if isinstance(node, dict) and node and e.instance != node:
                 wording = _UNEXPECTED["additionalProperties"]
-                return [(path + [n], wording.format(name=f"'{n}'")) for n in node]
+                return [(path + [n], wording.format(name=f"'{n}'"), _UNEXPECTED_KIND) for n in node]
+        return [(path, e.message, kind)]
     except (AttributeError, KeyError, TypeError):  # a jsonschema-rs without these details
-        pass
-    return [(path, e.message)]
+        return [(path, e.message, None)]
+
+
+class _Unexpected:
+    """The kind of an unexpected property found under a ``false`` ``additionalProperties``
+    (the library's own kind there says only "false schema")."""
+
+    name = "additionalProperties"
+
+    @staticmethod
+    def as_dict() -> dict:
+        return {}
+
+
+_UNEXPECTED_KIND = _Unexpected()
 
 
 def _meant_option(options, path: list) -> list | None:

@@ -12,7 +12,7 @@ from ... import db, relationships
 from ...fields import value_at
 from ...history import merge_patch
 from ...errors import Conflict, NotFound, PreconditionFailed, ValidationError, XrmError
-from . import forms, listing
+from . import forms, listing, schema_messages
 from .common import acting, blueprint
 from .i18n import tr
 
@@ -268,7 +268,7 @@ def create(type_name: str):
             try:
                 rec = s.create(et.name, data)
             except (ValidationError, Conflict) as e:
-                errors, general = _errors(e, fields)
+                errors, general = _errors(e, fields, et, data)
             else:
                 flash(_("Created."), "ok")
                 return redirect(url_for("pages.show", type_name=et.name, record_id=rec.id))
@@ -310,7 +310,7 @@ def edit(type_name: str, record_id: str):
                              "(it is now at version %(v)s). Reload it and make your change again.",
                              v=rec.version)]
             except (ValidationError, Conflict) as e:
-                errors, general = _errors(e, fields)
+                errors, general = _errors(e, fields, et, merge_patch(rec.data, patch))
             else:
                 flash(_("Saved."), "ok")
                 return redirect(url_for("pages.show", type_name=et.name, record_id=rec.id))
@@ -349,13 +349,17 @@ def _schema_errors_too(et, data: dict, fields, errors: dict) -> None:
     """Add the schema's errors for the other inputs to ``errors`` (the form's own checks
     refused some), so every field's problem shows on the first submit. Nothing is written;
     an input already refused keeps its own message."""
-    more, _general = forms.field_errors(ValidationError("", et.errors(data, "/data")), {f.name for f in fields})
+    found = schema_messages.translate(et.errors(data, "/data"), et.validator, data)
+    more, _general = forms.field_errors(ValidationError("", found), {f.name for f in fields})
     for name, message in more.items():
         errors.setdefault(name, message)
 
 
-def _errors(e, fields) -> tuple[dict, list[str]]:
-    """Field errors and form-level messages of a refused create or update."""
+def _errors(e, fields, et, data: dict) -> tuple[dict, list[str]]:
+    """Field errors and form-level messages of a refused create or update of ``data`` (the
+    schema's errors in the UI's language)."""
+    if isinstance(e, ValidationError) and e.errors:
+        e = ValidationError(e.message, schema_messages.translate(e.errors, et.validator, data))
     errors, general = forms.field_errors(e, {f.name for f in fields})
     if isinstance(e, Conflict) and not general:
         general = [e.message]  # e.g. "a person with national_id='X' already exists"

@@ -1,0 +1,105 @@
+"""Schema error messages in the UI's language.
+
+The core words a schema error as the validator does, in English, and the REST API and CLI
+answer that text. A form in Persian or Chinese shows the same errors in its own language:
+the page validates the data it submitted once more (:func:`localized`), words each error
+from its keyword and the keyword's value (the limit, the options, the format), and puts that
+text in place of the English one at the same pointer. Keywords without a wording here keep
+the English text, as do messages a plugin raised: nothing is dropped.
+"""
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from ... import validation
+from .i18n import digits, lang
+
+#: Format names the UI has a wording for; the example is data, not translated.
+_FORMAT_EXAMPLES = {"date": "2026-01-31", "date-time": "2026-01-31T09:30:00Z", "time": "09:30:00Z",
+                    "email": "name@example.org", "uri": "https://example.org/x",
+                    "uuid": "123e4567-e89b-12d3-a456-426614174000"}
+
+
+def localized(validator, data, prefix: str = "/data") -> dict[tuple[str, str], str]:
+    """``{(pointer, english message): message in the UI's language}`` for every schema error
+    of ``data`` that has a wording here. Empty in English (the core's text is English)."""
+    if lang() == "en":
+        return {}
+    out = {}
+    for ptr, message, kind in validation.located_errors(validator, data, prefix):
+        text = worded(kind, ptr) if kind is not None else None
+        if text:
+            out[(ptr, message)] = text
+    return out
+
+
+def translate(errors: list[dict], validator, data, prefix: str = "/data") -> list[dict]:
+    """``errors`` (``{"pointer", "message"}``) with each schema error's message in the UI's
+    language; any other error (a plugin's, a uniqueness conflict) unchanged."""
+    words = localized(validator, data, prefix)
+    if not words:
+        return errors
+    return [{**e, "message": words.get((e.get("pointer", ""), e.get("message", "")), e.get("message", ""))}
+            for e in errors]
+
+
+def worded(kind, pointer: str = "") -> str | None:
+    """One error of jsonschema-rs kind ``kind`` in the UI's language, or None."""
+    name, v = kind.name, kind.as_dict()
+    limit = v.get("limit")
+    n = digits(limit) if limit is not None else ""
+    if name == "required":
+        return _("required")
+    if name == "type":
+        return _("must be %(types)s", types=_(" or ").join(_type_word(t) for t in v.get("types", [])))
+    if name == "minLength":
+        return ngettext("must be at least %(n)s character long", "must be at least %(n)s characters long",
+                        limit, n=n)
+    if name == "maxLength":
+        return ngettext("must be at most %(n)s character long", "must be at most %(n)s characters long",
+                        limit, n=n)
+    if name == "minimum":
+        return _("must be at least %(n)s", n=n)
+    if name == "maximum":
+        return _("must be at most %(n)s", n=n)
+    if name == "exclusiveMinimum":
+        return _("must be more than %(n)s", n=n)
+    if name == "exclusiveMaximum":
+        return _("must be less than %(n)s", n=n)
+    if name == "multipleOf":
+        return _("must be a multiple of %(n)s", n=digits(v.get("multiple_of")))
+    if name == "pattern":
+        return _("does not have the required form (%(pattern)s)", pattern=v.get("pattern"))
+    if name == "format":
+        fmt = v.get("format")
+        example = _FORMAT_EXAMPLES.get(fmt)
+        if example is None:
+            return _("is not a valid %(format)s", format=fmt)
+        return _("is not a valid %(format)s (e.g. %(example)s)", format=_format_word(fmt), example=example)
+    if name in ("enum", "const"):
+        return _("is not one of the allowed values")
+    if name == "minItems":
+        return ngettext("needs at least %(n)s item", "needs at least %(n)s items", limit, n=n)
+    if name == "maxItems":
+        return ngettext("may have at most %(n)s item", "may have at most %(n)s items", limit, n=n)
+    if name == "uniqueItems":
+        return _("has the same item more than once")
+    if name == "minProperties":
+        return ngettext("needs at least %(n)s key", "needs at least %(n)s keys", limit, n=n)
+    if name == "maxProperties":
+        return ngettext("may have at most %(n)s key", "may have at most %(n)s keys", limit, n=n)
+    if name in ("additionalProperties", "unevaluatedProperties") and pointer:
+        return _("is not a field of this type")
+    return None
+
+
+def _type_word(t: str) -> str:
+    return {"string": _("text"), "integer": _("a whole number"), "number": _("a number"),
+            "boolean": _("true or false"), "array": _("a list"), "object": _("an object"),
+            "null": _("empty")}.get(t, t)
+
+
+def _format_word(fmt: str) -> str:
+    return {"date": _("date"), "date-time": _("date and time"), "time": _("time"), "email": _("e-mail address"),
+            "uri": _("web address"), "uuid": _("UUID")}.get(fmt, fmt)
