@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import orjson
 from sqlalchemy import (
-    JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+    JSON, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
     UniqueConstraint, create_engine, event,
 )
 from sqlalchemy.engine import Engine
@@ -193,6 +193,18 @@ activities = Table(
     Column("summary", Text),
     Column("payload", Json),
     Index("ix_xrm_activities_record", "record_id", "id"),
+)
+
+login_failures = Table(
+    "xrm_login_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # SHA-256 of what a failure is counted for (the user name and the client's address):
+    # what was typed as a user name (sometimes a password) is not kept, and any length fits
+    # an index.
+    Column("key", String(64), nullable=False),
+    Column("at", Float, nullable=False),  # seconds since the epoch
+    Index("ix_xrm_login_failures_key", "key", "at"),
+    Index("ix_xrm_login_failures_at", "at"),
 )
 
 

@@ -88,6 +88,45 @@ def test_wrong_password_is_refused_and_throttled_per_user_and_address(browser):
     assert r.status_code == 302
 
 
+def test_worker_processes_count_the_same_failures(org):
+    """Two apps over one database stand for two workers behind a load balancer: the failures
+    sent to either count towards one limit (kept per process, N workers gave N× the tries)."""
+    worker_a, worker_b = Browser(org), Browser(org)
+    for i in range(5):
+        r = (worker_a if i % 2 else worker_b).post("/login", {"username": "agent_a", "password": "nope"})
+        assert r.status_code == 401
+    for worker in (worker_a, worker_b):
+        r = worker.post("/login", {"username": "agent_a", "password": "pw"})
+        assert r.status_code == 429 and "Too many failed logins" in text(r)
+    assert Browser(org).post("/login", {"username": "manager_a", "password": "pw"}).status_code == 302
+
+
+def test_the_failure_table_keeps_no_names_and_only_the_last_window(org):
+    from sqlalchemy import select
+
+    from xrm_core import db
+    from xrm_core.web.ui.auth import Throttle
+
+    now = [1_000_000.0]
+    t = Throttle(org.connection, clock=lambda: now[0])
+    key = ("s3cret-typed-as-a-name", "10.0.0.2")
+    for _ in range(5):
+        t.fail(key, 60)
+    assert t.blocked(key, 5, 60) and not t.blocked(key, 6, 60)
+    assert not t.blocked(("s3cret-typed-as-a-name", "10.0.0.3"), 1, 60)
+    with org.connection() as conn:
+        stored = conn.execute(select(db.login_failures.c.key)).scalars().all()
+    assert len(stored) == 5 and all(len(k) == 64 and "s3cret" not in k for k in stored)
+    now[0] += 30
+    assert t.blocked(key, 5, 60)
+    now[0] += 31  # the five left the window: not blocked, and the next failure deletes them
+    assert not t.blocked(key, 5, 60)
+    t.fail(("other", "10.0.0.2"), 60)
+    assert len(t) == 1
+    t.clear(("other", "10.0.0.2"))
+    assert len(t) == 0
+
+
 def test_a_success_resets_the_failure_count(browser):
     for _ in range(4):
         browser.post("/login", {"username": "agent_a", "password": "nope"})

@@ -1,20 +1,22 @@
 """Login, logout and the login requirement of every UI page, with failed-login throttling.
 
-Throttling counts failures per (user name, client address) in this process: after
-``LOGIN_MAX_FAILURES`` failures within ``LOGIN_WINDOW_SECONDS`` further attempts are refused
-with 429 until the oldest failure leaves the window. (With several worker processes each keeps
-its own count, so the effective limit is per worker.)
+Throttling counts failures per (user name, client address) in the database, so every worker
+process counts the same ones: after ``LOGIN_MAX_FAILURES`` failures within
+``LOGIN_WINDOW_SECONDS`` further attempts are refused with 429 until the oldest failure leaves
+the window.
 """
 from __future__ import annotations
 
-import threading
+import hashlib
 import time
-from collections import deque
+
+import orjson
 
 from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from sqlalchemy import delete, func, insert, select
 
-from ... import accounts
+from ... import accounts, db
 from ...errors import AuthenticationError
 from .common import blueprint, platform, safe_next
 
@@ -26,59 +28,47 @@ PUBLIC = {"auth", "i18n", "api"}
 
 
 class Throttle:
-    """Failed attempts per key within a sliding window.
+    """Failed attempts per key within a sliding window, counted in the database.
 
-    Only keys with a failure inside the window are kept: asking about a key stores nothing,
-    and keys whose failures all left the window are swept out once the map has grown past
-    ``sweep_at`` keys (then twice the keys still live), so a stream of failed logins under
-    ever new user names cannot grow the process's memory without bound.
+    Every app process behind a load balancer counts the same failures (kept per process, N
+    workers gave an attacker N times the attempts). A key is stored as its SHA-256 digest:
+    what was typed as a user name is not kept. Failures that left the window are deleted
+    whenever a new one is written, so the table holds only the failures of the last window.
     """
 
-    def __init__(self, clock=None, sweep_at: int = 10_000):
-        self._failures: dict[tuple, deque] = {}
-        self._lock = threading.Lock()
-        self._clock = clock or (lambda: time.monotonic())
-        self._min_sweep = self._sweep_at = sweep_at
+    def __init__(self, connection, clock=time.time):
+        #: ``connection()``: a context manager giving a connection in a transaction
+        self._connection = connection
+        self._clock = clock
 
-    def __len__(self) -> int:
-        """The number of keys tracked now."""
-        return len(self._failures)
-
-    def _recent(self, key, window: float) -> deque | None:
-        q = self._failures.get(key)
-        if q is None:
-            return None
-        cutoff = self._clock() - window
-        while q and q[0] < cutoff:
-            q.popleft()
-        if not q:
-            del self._failures[key]
-            return None
-        return q
-
-    def _sweep(self, window: float) -> None:
-        cutoff = self._clock() - window
-        for key in [k for k, q in self._failures.items() if not q or q[-1] < cutoff]:
-            del self._failures[key]
-        self._sweep_at = max(self._min_sweep, 2 * len(self._failures))
+    @staticmethod
+    def digest(key) -> str:
+        return hashlib.sha256(orjson.dumps(list(key))).hexdigest()
 
     def blocked(self, key, limit: int, window: float) -> bool:
-        with self._lock:
-            q = self._recent(key, window)
-            return q is not None and len(q) >= limit
+        """Whether ``key`` has ``limit`` failures or more within the last ``window`` seconds."""
+        t = db.login_failures
+        with self._connection() as conn:
+            n = conn.execute(select(func.count()).select_from(t).where(
+                t.c.key == self.digest(key), t.c.at >= self._clock() - window)).scalar_one()
+        return n >= limit
 
     def fail(self, key, window: float) -> None:
-        with self._lock:
-            if len(self._failures) >= self._sweep_at:
-                self._sweep(window)
-            q = self._recent(key, window)
-            if q is None:
-                q = self._failures[key] = deque()
-            q.append(self._clock())
+        """Count a failure of ``key`` now (and forget every failure older than ``window``)."""
+        t, now = db.login_failures, self._clock()
+        with self._connection() as conn:
+            conn.execute(delete(t).where(t.c.at < now - window))
+            conn.execute(insert(t).values(key=self.digest(key), at=now))
 
     def clear(self, key) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+        """Forget the failures of ``key`` (it logged in)."""
+        with self._connection() as conn:
+            conn.execute(delete(db.login_failures).where(db.login_failures.c.key == self.digest(key)))
+
+    def __len__(self) -> int:
+        """The number of failures stored now."""
+        with self._connection() as conn:
+            return conn.execute(select(func.count()).select_from(db.login_failures)).scalar_one()
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -166,7 +156,7 @@ def _load_user():
 def init_app(app: Flask) -> None:
     """Throttling and the login requirement. Called once the PUBLIC blueprints are
     registered (before the plugins add their pages): their endpoints are the public ones."""
-    app.extensions["xrm_ui_throttle"] = Throttle()
+    app.extensions["xrm_ui_throttle"] = Throttle(lambda: platform().connection())
     app.extensions["xrm_public_endpoints"] = frozenset(
         endpoint for endpoint in app.view_functions if endpoint.rpartition(".")[0] in PUBLIC)
     app.before_request(_load_user)
