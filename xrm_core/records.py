@@ -443,9 +443,12 @@ def _before_hooks(s: "Session", et, event: str, rec: Record, changes: dict) -> N
 
 
 def update(s: "Session", record_id: str, patch: dict, if_version: int | None = None,
-           summary: str | None = None) -> Record:
+           summary: str | None = None, replace_members: bool = False) -> Record:
     """Apply a JSON merge patch (RFC 7396) to a record's data.
 
+    With ``replace_members``, ``patch`` replaces the top-level members it names as they are
+    (see :func:`with_members`) instead of merging into them: the one way to store a ``null``
+    inside an object, which a merge patch can only read as "remove this key".
     With ``if_version``, refuse (PreconditionFailed) unless the stored version matches. The
     write is one conditional UPDATE on the version read, so no concurrent change is lost.
     A patch that changes nothing (JSON values compared with their types: ``1`` is not
@@ -461,7 +464,7 @@ def update(s: "Session", record_id: str, patch: dict, if_version: int | None = N
     if if_version is not None and row.version != if_version:
         raise PreconditionFailed(f"record {record_id} is at version {row.version}, not {if_version}")
     et = s.entity_type(row.type)
-    new_data = merge_patch(row.data, copy.deepcopy(patch))
+    new_data = (with_members if replace_members else merge_patch)(row.data, copy.deepcopy(patch))
     rec = from_row(s, row)
     changes = diff(row.data, new_data)
     if not changes:
@@ -486,6 +489,18 @@ def update(s: "Session", record_id: str, patch: dict, if_version: int | None = N
     except IntegrityError as e:
         raise s.unique_conflict(et, rec.data, e, exclude=record_id) from None
     return rec
+
+
+def with_members(data: dict, members: dict) -> dict:
+    """``data`` with each top-level member of ``members`` replaced by its value as it is
+    (nothing merged into it), and the members whose value is ``null`` removed."""
+    out = dict(data)
+    for key, value in members.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
 
 
 def _store_update(s: "Session", row, rec: Record, now: str) -> None:

@@ -180,8 +180,12 @@ class Session:
              search: str | None = None) -> list[records.Record]:
         return listing.list_records(self, type_name, where, limit, sort, after, search)
 
-    def update(self, record_id: str, patch: dict, if_version: int | None = None) -> records.Record:
-        return records.update(self, record_id, patch, if_version)
+    def update(self, record_id: str, patch: dict, if_version: int | None = None,
+               replace_members: bool = False) -> records.Record:
+        """Apply a JSON merge patch (RFC 7396) to a record's data, or with ``replace_members``
+        replace the top-level members ``patch`` names as they are (a ``null`` inside an
+        object is kept); see :func:`xrm_core.records.update`."""
+        return records.update(self, record_id, patch, if_version, replace_members=replace_members)
 
     def delete(self, record_id: str) -> None:
         records.delete(self, record_id)

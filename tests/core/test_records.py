@@ -196,6 +196,43 @@ def test_update_is_a_json_merge_patch(org):
         assert "address" not in s.get(rec.id).data
 
 
+class ContactPlugin:
+    __name__ = "contacts"
+
+    @staticmethod
+    @hookimpl
+    def xrm_entity_types():
+        return [{"name": "contact", "schema": {"type": "object", "properties": {
+            "name": {"type": "string"},
+            "office": {"type": "object", "properties": {"floor": {"type": ["integer", "null"]},
+                                                         "room": {"type": "string"}}}}}}]
+
+
+def test_an_update_may_replace_members_whole_keeping_a_null_inside(make_platform):
+    """A merge patch reads a null anywhere as "remove": ``replace_members`` sets each named
+    member as it is, so a null inside an object is stored; a top-level null still removes."""
+    p = make_platform(ContactPlugin())
+    with p.session() as s:
+        rec = s.create("contact", {"name": "Ada", "office": {"floor": 3, "room": "3.14"}})
+        merged = s.update(rec.id, {"office": {"floor": None}})
+        assert merged.data["office"] == {"room": "3.14"}  # the merge patch removed the key
+        new = s.update(rec.id, {"office": {"floor": None}}, if_version=2, replace_members=True)
+    assert new.data == {"name": "Ada", "office": {"floor": None}} and new.version == 3
+    with p.session() as s:
+        assert s.get(rec.id).data == {"name": "Ada", "office": {"floor": None}}
+        assert s.history(rec.id)[-1]["payload"]["changes"] == [  # absent and null read alike in a diff
+            {"pointer": "/office/floor", "old": None, "new": None},
+            {"pointer": "/office/room", "old": "3.14", "new": None}]
+        assert s.update(rec.id, {"office": {"floor": None}}, replace_members=True).version == 3  # no change
+        assert s.update(rec.id, {"name": None}, replace_members=True).data == {"office": {"floor": None}}
+        with pytest.raises(PreconditionFailed):
+            s.update(rec.id, {"name": "B"}, if_version=1, replace_members=True)
+        with pytest.raises(ValidationError) as e:
+            s.update(rec.id, {"office": {"floor": "3"}}, replace_members=True)
+        assert pointers(e.value) == {"/data/office/floor"}
+        assert s.get(rec.id).version == 4
+
+
 def test_version_increases_by_one_per_change_and_not_for_a_noop(org):
     with org.session() as s:
         rec = s.create("person", {"name": "Ada"})

@@ -14,9 +14,8 @@ is left out (a required one is refused as "required"); an unticked box of an opt
 boolean is absent on create (``false`` when the schema gives a ``default``), and ``false``
 once the attribute exists (a box cannot remove it); a date-time is typed in UTC and stored
 as ``…Z`` (the input says UTC); a text input holds no line break (a ``maxLength`` over 400
-gives a textarea); and an edit is a JSON merge patch, where ``null`` removes a key, so a
-``null`` newly typed inside an object is refused at its field (a new record stores it as
-typed). Attributes the schema does not declare are shown on the record page and kept by an
+gives a textarea); and an edit replaces each changed attribute whole, so an object typed
+with a ``null`` inside keeps it, as a new record does. Attributes the schema does not declare are shown on the record page and kept by an
 edit, but have no input.
 
 A property is a **reference** to records of type T when its schema says ``"x-ref": "T"``
@@ -34,7 +33,7 @@ import orjson
 from flask_babel import gettext as _
 
 from ...errors import ValidationError
-from ...history import merge_patch, same_json
+from ...history import same_json
 
 RECORD_REF = "#/$defs/record_ref"
 PICKER_LIMIT = 200
@@ -245,10 +244,11 @@ def read_form(fields: list[Field], form, original: dict | None = None):
     """``(data, errors)`` from a submitted form.
 
     Without ``original`` (create), ``data`` holds the non-empty inputs. With it (edit),
-    ``data`` is a JSON merge patch of what changed: an input left exactly as shown keeps the
-    stored value (so a date-time with another offset is not rewritten), an emptied one
-    removes the attribute (``null``), and an edited JSON object is patched key by key, so a
-    key deleted in the text is removed (a plain object in a merge patch would keep it).
+    ``data`` holds the members that changed, for an update that replaces each as it is
+    (``replace_members``): an input left exactly as shown keeps the stored value (so a
+    date-time with another offset is not rewritten), an emptied one removes the attribute
+    (``null``), and an edited JSON object replaces the stored one whole, so a key deleted
+    in the text is removed and a ``null`` typed inside it is stored.
     A ticked-off box of a required boolean is ``false`` (it cannot be left out).
     ``errors`` maps field names to messages.
     """
@@ -275,18 +275,9 @@ def read_form(fields: list[Field], form, original: dict | None = None):
         if value is None and f.required:
             errors[f.name] = _("required")
         elif original is not None:
-            old = original.get(f.name)
-            if isinstance(value, dict) and not same_json(merge_patch(old, object_patch(old, value)
-                                                                      if isinstance(old, dict) else value), value):
-                # A null inside an object: a merge patch can only remove the key (the core
-                # has no other update), so say so rather than store something else.
-                errors[f.name] = _("a null inside an object cannot be saved by an edit")
-                continue
-            if isinstance(old, dict) and isinstance(value, dict):
-                value = object_patch(old, value)
-                if not value:
-                    continue  # the same object, written differently
-            data[f.name] = value  # None removes it (merge patch)
+            if same_json(original.get(f.name), value) and value is not None:
+                continue  # the same value written differently (an object's spacing, key order)
+            data[f.name] = value  # None removes it
         elif value is not None:
             data[f.name] = value
     return data, errors
@@ -296,20 +287,6 @@ def _line_breaks(text: str) -> str:
     """``text`` with every line break as ``\n``: a browser sends those of a textarea as
     CRLF whatever they were, so a stored CR or CRLF reads back as this."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def object_patch(old: dict, new: dict) -> dict:
-    """The RFC 7396 merge patch turning object ``old`` into ``new``: keys gone are ``null``,
-    nested objects patched the same way, anything else replaced."""
-    patch = {k: None for k in old if k not in new}
-    for k, v in new.items():
-        if isinstance(v, dict) and isinstance(old.get(k), dict):
-            sub = object_patch(old[k], v)
-            if sub:
-                patch[k] = sub
-        elif k not in old or old[k] != v or type(old[k]) is not type(v):
-            patch[k] = v
-    return patch
 
 
 def field_errors(e: ValidationError, names) -> tuple[dict, list[str]]:

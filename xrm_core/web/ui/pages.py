@@ -8,9 +8,8 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ... import db, relationships
+from ... import db, records, relationships
 from ...fields import value_at
-from ...history import merge_patch
 from ...errors import Conflict, NotFound, PreconditionFailed, ValidationError, XrmError
 from . import forms, listing, schema_messages
 from .common import acting, blueprint
@@ -300,17 +299,17 @@ def edit(type_name: str, record_id: str):
         _check_refs(s, fields, patch, errors)
         general, status = [], 422
         if errors:
-            _schema_errors_too(et, merge_patch(rec.data, patch), fields, errors)
+            _schema_errors_too(et, records.with_members(rec.data, patch), fields, errors)
         else:
             try:
-                s.update(rec.id, patch, if_version=version)
+                s.update(rec.id, patch, if_version=version, replace_members=True)
             except PreconditionFailed:
                 status = 409
                 general = [_("This record was changed by someone else since you opened the form "
                              "(it is now at version %(v)s). Reload it and make your change again.",
                              v=rec.version)]
             except (ValidationError, Conflict) as e:
-                errors, general = _errors(e, fields, et, merge_patch(rec.data, patch))
+                errors, general = _errors(e, fields, et, records.with_members(rec.data, patch))
             else:
                 flash(_("Saved."), "ok")
                 return redirect(url_for("pages.show", type_name=et.name, record_id=rec.id))
