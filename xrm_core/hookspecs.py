@@ -57,7 +57,8 @@ def xrm_relationship_types():
     (``restrict``, ``cascade`` or ``unlink``, the default).
 
     Called by ``xrm init`` after every plugin's entity types are stored; each is added or
-    replaced.
+    replaced — unless stored relationships break the new one (a narrower cardinality, a
+    ``source``/``target`` type they do not link), which fails ``init`` naming them.
     """
 
 

@@ -21,7 +21,7 @@ from .errors import DefinitionError, NotFound, XrmError
 from .plugins import call_each, make_plugin_manager
 from .scope import load_actor
 from .session import Session
-from .validation import check_definition
+from .validation import check_definition, compile_schema
 
 DEFAULT_URL = "sqlite:///xrm.db"
 ADMIN = "admin"
@@ -175,6 +175,8 @@ class Platform:
             for d in defs or []:
                 try:
                     check_definition("activity-kind.schema.json", d, "activity kind")
+                    if "payload" in d:  # checked now, not by every later `xrm log` of the kind
+                        compile_schema(d["payload"], f"https://xrm.dev/schemas/kinds/{d['name']}.json", "/payload")
                 except XrmError as e:
                     e.message = f"plugin {plugin!r}: {e.message}"
                     raise

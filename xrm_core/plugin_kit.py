@@ -131,11 +131,16 @@ def call_all(pm, hook: str, **kwargs) -> list:
 def _caller(pm, hook: str, kwargs: dict):
     """The hook caller of ``hook``, once ``kwargs`` are checked against its spec.
 
-    An argument of the spec left out is the announcer's mistake: it raises TypeError here,
-    in the announcer's code, rather than a KeyError blamed on the first listener that asks
-    for the argument (or none at all, while no listener asks for it).
+    A hook name no plugin knows, or an argument of the spec left out, is the announcer's
+    mistake: it raises TypeError here, in the announcer's code, rather than an
+    AttributeError of pluggy's, or a KeyError blamed on the first listener that asks for the
+    argument (or none at all, while no listener asks for it).
     """
-    caller = getattr(pm.hook, hook)
+    caller = getattr(pm.hook, hook, None)
+    if caller is None:
+        # Neither declared nor implemented by any plugin: most likely a typo in the name.
+        raise TypeError(f"{hook}() is no hook: no plugin declares it (declare it with @hookspec and "
+                        "register it in xrm_addhooks) and none implements it")
     spec = getattr(caller, "spec", None)
     if spec is not None:
         missing = [a for a in spec.argnames if a not in kwargs]

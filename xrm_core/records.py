@@ -146,12 +146,31 @@ def _load(s: "Session", record_id: str, action: str = "read", lock: bool = False
     concurrent writer of the same record waits for this transaction and then reads what it
     wrote — as SQLite's single writer does — instead of working on a stale version.
     """
+    if s.hooked and record_id in s.hooked:
+        _refuse_hook_misuse(s.hooked[record_id], record_id, action)
     row = _row(s, record_id, lock)
     if row is None or not s.allows(row.type, "read", row):
         raise NotFound(f"no record {record_id!r}")
     if action != "read" and not s.allows(row.type, action, row):
         raise PermissionDenied(f"{s.actor.name!r} may not {action} record {record_id!r}")
     return row
+
+
+class HookMisuse(RuntimeError):
+    """A ``before_create``/``before_update`` hook reached for the record it is called for in
+    a way that cannot work (the session turns it into a PluginError naming the plugin)."""
+
+
+def _refuse_hook_misuse(event: str, record_id: str, action: str) -> None:
+    if event == "before_create":
+        # Not stored until its before_create hooks have run: "no record" would mislead.
+        raise HookMisuse(f"record {record_id} is not stored until its before_create hooks have run: "
+                         f"relate it, log on it or read it in an after_create hook")
+    if action != "read":
+        # The stored row is at the version the update started from: changing it now would
+        # be refused as a concurrent change.
+        raise HookMisuse(f"a before_update hook may not {action} the record it is called for ({record_id}): "
+                         f"change record.data instead, or act in an after_update hook")
 
 
 #: Built once: the hottest read of the REST API reuses SQLAlchemy's compiled form.
@@ -533,7 +552,8 @@ def delete(s: "Session", record_id: str, _seen: set | None = None) -> None:
     with s.conn.begin_nested():
         s.fire("before_delete", rec, {})
         relationships.before_record_delete(s, rec, seen)
-        s.conn.execute(R.delete().where(R.c.id == record_id))
+        if s.conn.execute(R.delete().where(R.c.id == record_id)).rowcount == 0:
+            return  # a hook of a record this delete cascaded to deleted it, history and events included
         s.log_activity(rec, "deleted", f"deleted {rec.type}", {"data": rec.data, "version": rec.version})
         s.fire("after_delete", rec, {})
 

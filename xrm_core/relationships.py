@@ -11,7 +11,7 @@ import copy
 import hashlib
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, text
+from sqlalchemy import Connection, Select, delete, func, insert, or_, select, text, union_all
 from sqlalchemy.exc import IntegrityError
 
 from . import db, records
@@ -85,19 +85,16 @@ def save(conn: Connection, definition: dict, known_types: set[str], source: str 
     """Add (or with ``replace``, update) a relationship type and its cardinality indexes."""
     definition = check(conn, definition, known_types)
     name = definition["name"]
-    old = conn.execute(select(db.relationship_types.c.definition)
-                       .where(db.relationship_types.c.name == name)).scalar()
+    stored = conn.execute(select(db.relationship_types.c.definition, db.relationship_types.c.source)
+                          .where(db.relationship_types.c.name == name)).first()
+    old = stored.definition if stored is not None else None
     if old is not None and not replace:
         raise Conflict(f"relationship type {name!r} already exists")
     after = _index_ddl(definition)
     if old is not None:
         for end in ("source", "target"):
             if old[end] != definition[end]:
-                n = conn.execute(select(func.count()).where(REL.c.type == name)).scalar()
-                if n:
-                    raise Conflict(f"cannot change the {end} of {name!r}: {n} relationship(s) of it exist",
-                                   [{"pointer": f"/{end}", "message": f"{n} relationship(s) link "
-                                                                      f"{old[end]} records"}])
+                _refuse_stranded_ends(conn, name, end, definition[end])
         breaches = _cardinality_breaches(conn, name, definition["cardinality"])
         if breaches:
             raise Conflict(f"cannot make {name!r} {definition['cardinality']}: {len(breaches)} record(s) have "
@@ -110,10 +107,33 @@ def save(conn: Connection, definition: dict, known_types: set[str], source: str 
     if old is None:
         conn.execute(insert(db.relationship_types).values(name=name, definition=definition, source=source,
                                                           updated_at=now))
-    else:
+    elif (old, stored.source) != (definition, source):
+        # Saved again as it is (every `xrm init`): the row, and its updated_at, stay.
         conn.execute(db.relationship_types.update().where(db.relationship_types.c.name == name)
                      .values(definition=definition, source=source, updated_at=now))
     return definition
+
+
+def _refuse_stranded_ends(conn: Connection, name: str, end: str, new: str) -> None:
+    """Refuse a new ``end`` (``source`` or ``target``) type of relationship type ``name`` that
+    stored relationships do not satisfy: each must link a record of the new type at that end.
+
+    A change every stored relationship satisfies — to ``*``, or to the type all of them
+    already link — is no reason to refuse: like a new optional field on an entity type, a
+    plugin may widen its relationship type on a database in use.
+    """
+    if new == "*":
+        return
+    R = db.records
+    column = REL.c.source_id if end == "source" else REL.c.target_id
+    rows = conn.execute(select(R.c.type, func.count()).join(R, R.c.id == column)
+                        .where(REL.c.type == name, R.c.type != new).group_by(R.c.type).order_by(R.c.type)).all()
+    n = sum(count for _type, count in rows)
+    if n:
+        raise Conflict(f"cannot change the {end} of {name!r}: {n} relationship(s) of it link records of other "
+                       f"types than {new!r}",
+                       [{"pointer": f"/{end}", "message": f"{count} relationship(s) link {t} records"}
+                        for t, count in rows])
 
 
 #: Records listed when a cardinality change is refused.
@@ -358,6 +378,21 @@ def related(s: "Session", record_id: str, rel: str | None = None) -> list[dict]:
     return out
 
 
+def related_ids(s: "Session", record_id: str) -> Select:
+    """A SELECT of the ids of the records related to ``record_id`` (either direction) that
+    the actor may read — what :func:`related` lists, as SQL.
+
+    For a condition such as ``activities.record_id IN (...)``: a list of ids in Python
+    would bind one parameter per related record, and PostgreSQL takes at most 65,535 (a
+    campaign with 70,000 targeted records could not show its timeline).
+    """
+    R = db.records
+    ends = union_all(select(REL.c.target_id.label("id")).where(REL.c.source_id == record_id),
+                     select(REL.c.source_id.label("id")).where(REL.c.target_id == record_id)).subquery()
+    return select(R.c.id).where(R.c.id.in_(select(ends.c.id)),
+                                s.actor.clause_any_type(list(s.entity_types_map()), "read"))
+
+
 class DeleteRun(set):
     """The ids one delete (with its cascades) has reached so far, so a cascade through a
     cycle stops; and :meth:`doomed`, every record it removes in the end."""
@@ -389,6 +424,10 @@ class DeleteRun(set):
             self._doomed = doomed
         return self._doomed
 
+    def forget_doomed(self) -> None:
+        """Compute :meth:`doomed` afresh on its next call (relationships changed meanwhile)."""
+        self._doomed = None
+
 
 def before_record_delete(s: "Session", rec: "Record", seen: DeleteRun) -> None:
     """Apply ``on_delete`` of every relationship touching ``rec`` before it is deleted.
@@ -396,10 +435,42 @@ def before_record_delete(s: "Session", rec: "Record", seen: DeleteRun) -> None:
     ``seen`` holds the ids being deleted by this one delete, so cascades through a cycle stop.
     A ``restrict`` relationship refuses the delete unless its target goes too, by a cascade
     of the same delete: the outcome never depends on the order relationships are visited in.
+
+    The record event hooks of the records a cascade deletes run in between, and may write
+    the record being deleted: relationships they give it are handled the same way (a round
+    more, so none is left to block the delete), and ``rec`` is brought up to the stored
+    state, so the ``deleted`` activity and the ``after_delete`` hooks see what was deleted.
     """
-    rows = s.conn.execute(select(REL).where(or_(REL.c.source_id == rec.id, REL.c.target_id == rec.id))
+    rows, rounds = _touching(s, rec), 0
+    while rows:
+        if rounds == MAX_DELETE_ROUNDS:
+            raise Conflict(f"cannot delete {rec.id}: record event hooks keep relating it to records while its "
+                           f"relationships are removed ({MAX_DELETE_ROUNDS} rounds)",
+                           [{"pointer": "/relationships", "message": "still related"}])
+        if rounds:
+            seen.forget_doomed()  # hooks related records since it was computed
+        cascaded = _unlink_all(s, rec, rows, seen)
+        rounds += 1
+        # Only the hooks of cascaded deletes run in between: without one, nothing new.
+        rows = _touching(s, rec) if cascaded else []
+    _refresh(s, rec)
+
+
+def _touching(s: "Session", rec: "Record") -> list:
+    """The stored relationships of ``rec``, either direction, in id order."""
+    return s.conn.execute(select(REL).where(or_(REL.c.source_id == rec.id, REL.c.target_id == rec.id))
                           .order_by(REL.c.id)).all()
+
+
+#: Rounds of :func:`before_record_delete` before hooks that relate the record being deleted
+#: again and again (a plugin's loop) are refused rather than followed for ever.
+MAX_DELETE_ROUNDS = 20
+
+
+def _unlink_all(s: "Session", rec: "Record", rows, seen: DeleteRun) -> bool:
+    """Apply ``on_delete`` of ``rows``; whether any of them cascaded."""
     _refuse_restricted(s, rec, rows, seen)
+    cascaded = False
     for row in rows:
         if s.conn.execute(delete(REL).where(REL.c.id == row.id)).rowcount == 0:
             continue  # already removed by a cascade deleting its other end
@@ -407,8 +478,21 @@ def before_record_delete(s: "Session", rec: "Record", seen: DeleteRun) -> None:
         other_id = row.target_id if outgoing else row.source_id
         if outgoing and s.relationship_type(row.type).get("on_delete") == "cascade":
             _cascade(s, rec, row, other_id, seen)
+            cascaded = True
         else:
             _log_unlinked(s, rec, row, other_id, "incoming" if outgoing else "outgoing")
+    return cascaded
+
+
+def _refresh(s: "Session", rec: "Record") -> None:
+    """Bring ``rec`` up to its stored row if a hook updated it during the delete (one of its
+    own ``before_delete`` hooks, or one of a record a cascade deleted)."""
+    row = records._row(s, rec.id)
+    if row is None or row.version == rec.version:
+        return
+    fresh = records.from_row(s, row)
+    for attr in ("data", "version", "updated_at", "updated_by"):
+        setattr(rec, attr, getattr(fresh, attr))
 
 
 def _refuse_restricted(s: "Session", rec: "Record", rows, run: DeleteRun) -> None:
@@ -432,10 +516,15 @@ def _cascade(s: "Session", rec: "Record", row, other_id: str, seen: DeleteRun) -
     seen.add(other_id)
     try:
         records.delete(s, other_id, seen)
-    except (NotFound, PermissionDenied):
-        # Do not tell which record: the caller may not even see it.
-        raise PermissionDenied(f"cannot delete {rec.id}: its {row.type!r} relationships cascade to "
-                               f"a record you may not delete") from None
+    except (NotFound, PermissionDenied) as e:
+        # Do not tell which record: the caller may not even see it. Do tell the way there:
+        # the record may be further down a chain of cascades (a holding's trades), and the
+        # first relationship alone would send the caller to records they may delete.
+        path = (row.type, *getattr(e, "cascade_path", ()))
+        err = PermissionDenied(f"cannot delete {rec.id}: its {' → '.join(map(repr, path))} relationships "
+                               f"cascade to a record you may not delete")
+        err.cascade_path = path
+        raise err from None
 
 
 def _log_unlinked(s: "Session", rec: "Record", row, other_id: str, direction: str) -> None:

@@ -44,6 +44,8 @@ class Session:
         self._reltypes: dict[str, dict] | None = None
         #: set by bulk operations that write history themselves
         self.quiet_history = False
+        #: ``{record id: event}`` of the records whose before_create/before_update hooks run now
+        self.hooked: dict[str, str] = {}
 
     # -- definitions -------------------------------------------------------------------
     def entity_types_map(self) -> dict[str, int]:
@@ -272,10 +274,11 @@ class Session:
         if row is not None:
             if not self.allows(row.type, "read", row):
                 raise NotFound(f"no record {record_id!r}")
-            ids = [record_id]
+            cond = A.c.record_id == record_id
             if include_related:
-                ids += [r["record"].id for r in self.related(record_id)]
-            cond = A.c.record_id.in_(ids)
+                # As SQL, not a list of ids: one parameter per related record would exceed
+                # PostgreSQL's 65,535 for a record linked to that many.
+                cond = or_(cond, A.c.record_id.in_(relationships.related_ids(self, record_id)))
         else:
             # A deleted record: its history stays visible to whoever could read it.
             cond = (A.c.record_id == record_id) & self.actor.clause_any_type(types, "read", A, A.c.record_type)
@@ -300,13 +303,25 @@ class Session:
         """Run ``xrm_record_event`` implementations in order, converting their failures."""
         # Each call passes the implementation just the arguments it declares (resolved once
         # by Platform.record_event_impls): no keyword dict per implementation per event.
-        for name, call in self.platform.record_event_impls(record.type):
-            try:
-                call(event, record, changes, self)
-            except XrmError:
-                raise  # ValidationError, Conflict…: the plugin's own, clear refusal
-            except Exception as e:  # noqa: BLE001 — any plugin failure refuses the change
-                raise PluginError(name, f"xrm_record_event({event})", e) from e
+        impls = self.platform.record_event_impls(record.type)
+        if not impls:
+            return
+        # While a before_create/before_update hook runs, its record is not stored as the
+        # hook sees it: records._load says so if the hook reaches for it (HookMisuse).
+        before = event in ("before_create", "before_update")
+        if before:
+            self.hooked[record.id] = event
+        try:
+            for name, call in impls:
+                try:
+                    call(event, record, changes, self)
+                except XrmError:
+                    raise  # ValidationError, Conflict…: the plugin's own, clear refusal
+                except Exception as e:  # noqa: BLE001 — any plugin failure refuses the change
+                    raise PluginError(name, f"xrm_record_event({event})", e) from e
+        finally:
+            if before:
+                self.hooked.pop(record.id, None)
 
     def unique_conflict(self, et, data: dict, exc: IntegrityError, exclude: str | None = None) -> XrmError:
         """Turn a unique-index violation into a Conflict naming the field(s).
@@ -350,4 +365,4 @@ def _check_payload(kind: dict, payload) -> None:
         validator = compile_schema(kind["payload"], f"https://xrm.dev/schemas/kinds/{kind['name']}.json")
         errors = errors_of(validator, payload or {}, "/payload")
         if errors:
-            raise ValidationError(f"payload of a {kind['name']} is invalid", errors)
+            raise ValidationError(f"payload of {_a(kind['name'])} {kind['name']} is invalid", errors)

@@ -1,7 +1,7 @@
 """A Python KPI, for what the declarative form cannot say."""
 from __future__ import annotations
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, null, or_, select
 
 from xrm_core import KPI, DefinitionError, KPIContext
 
@@ -33,16 +33,14 @@ class AttritionRate(KPI):
         if ctx.date_from:
             employed.append(or_(end.is_(None), end >= ctx.date_from))
             left.append(end >= ctx.date_from)
-        leavers = func.sum(case((and_(*left), 1), else_=0))
-        value = 100.0 * leavers / func.nullif(func.count(), 0)
+        # One row per employee employed in the period: its --by key and whether it left.
         # No FROM needed: SQLAlchemy takes the records table from the ctx conditions.
-        total = ctx.execute(select(value, func.count()).where(*employed)).one()
-        groups = []
         key = ctx.group_key("employee")
-        if key is not None:
-            rows = ctx.execute(select(key, value, func.count()).where(*employed).group_by(key).order_by(key))
-            groups = [{"key": k, "value": v, "n": n} for k, v, n in rows]
-        return {"value": total[0], "n": total[1], "groups": groups}
+        rows = select((key if key is not None else null()).label("k"),
+                      case((and_(*left), 1), else_=0).label("left")).where(*employed).subquery()
+        # summarise() groups by k in one order on both engines (an ORDER BY of our own would
+        # put employees without the --by field first on SQLite and last on PostgreSQL).
+        return ctx.summarise(rows, 100.0 * func.sum(rows.c.left) / func.nullif(func.count(), 0), func.count())
 
     def check(self, known_types: set[str]) -> None:
         super().check(known_types)
