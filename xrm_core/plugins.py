@@ -183,13 +183,15 @@ def call_hook(pm: pluggy.PluginManager, hook: str, **kwargs):
     except XrmError:
         raise
     except Exception as e:  # noqa: BLE001 — name the plugin rather than show a traceback
-        culprit = _culprit(pm, hook, e)
+        culprit = culprit_of(pm, hook, e)
         if culprit is None:
             raise
         raise PluginError(culprit, hook, e) from e
 
 
-def _culprit(pm: pluggy.PluginManager, hook: str, e: BaseException) -> str | None:
+def culprit_of(pm: pluggy.PluginManager, hook: str, e: BaseException) -> str | None:
+    """The plugin among those implementing ``hook`` whose code raised ``e`` (the innermost
+    frame of one of its implementations, else of its package, in the traceback), or None."""
     impls = getattr(pm.hook, hook).get_hookimpls()
     by_code = {getattr(i.function, "__code__", None): plugin_name(pm, i.plugin) for i in impls}
     by_package = {(getattr(i.function, "__module__", None) or "").split(".")[0]: plugin_name(pm, i.plugin)

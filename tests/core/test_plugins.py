@@ -426,6 +426,8 @@ def test_plugin_cli_commands_join_the_xrm_group(platform, cli):
         """Greet and count persons."""
         if name == "nobody":
             raise ValidationError("cannot greet nobody", [{"pointer": "/name", "message": "empty"}])
+        if name == "crash":
+            return {}["missing"]  # a bug in the plugin's command
         with obj.platform.session() as s:
             click.echo(f"hello {name}, {s.count('person')} persons here")
 
@@ -438,6 +440,10 @@ def test_plugin_cli_commands_join_the_xrm_group(platform, cli):
     result = cli("greet", "nobody", plugins=[plugin])
     assert result.exit_code == 2
     assert "error: cannot greet nobody" in result.stderr and "Traceback" not in result.stderr
+    # A crash of the command names the plugin it came from (no traceback).
+    result = cli("greet", "crash", plugins=[plugin])
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: plugin 'greeter': KeyError: 'missing'"), result.stderr
 
 
 def test_flask_app_hook_registers_pages(platform):

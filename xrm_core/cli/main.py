@@ -44,12 +44,22 @@ class XrmGroup(click.Group):
         except Exception as e:  # noqa: BLE001 — users get a message, developers XRM_DEBUG=1
             if os.environ.get("XRM_DEBUG"):
                 raise
-            click.echo(f"error: {_explain(e, ctx.obj)}", err=True)
+            click.echo(f"error: {_blame(e, ctx.obj)}{_explain(e, ctx.obj)}", err=True)
             ctx.exit(1)
 
 
 #: What SQLite and PostgreSQL say when a table of the platform is missing
 _NO_TABLE = re.compile(r'no such table: xrm_|relation "xrm_\w+" does not exist')
+
+
+def _blame(e: Exception, c: CliContext | None) -> str:
+    """``plugin 'NAME': `` when the code of a plugin that adds commands raised ``e`` (its
+    command crashed), else nothing."""
+    if not isinstance(c, CliContext):
+        return ""
+    from ..plugins import culprit_of
+    name = culprit_of(c.pm, "xrm_cli_commands", e)
+    return f"plugin {name!r}: " if name else ""
 
 
 def _explain(e: Exception, c: CliContext | None = None) -> str:
