@@ -44,6 +44,9 @@ def _check_name(name: str, what: str) -> None:
 
 
 # -- units ------------------------------------------------------------------------------
+#: Most characters of a unit's materialised path ("/1/4/9/"): the column's length.
+_PATH_LENGTH = db.units.c.path.type.length
+
 def create_unit(conn: Connection, name: str, parent: str | None = None, label=None) -> dict:
     """Create a unit under ``parent`` (default: the root unit)."""
     _check_name(name, "unit")
@@ -60,6 +63,15 @@ def create_unit(conn: Connection, name: str, parent: str | None = None, label=No
                                                created_at=db.utcnow()))
     uid = res.inserted_primary_key[0]
     path = f"{parent_row.path if parent_row else '/'}{uid}/"
+    if len(path) > _PATH_LENGTH:
+        # PostgreSQL refuses the path with a database error, SQLite would store it: refuse
+        # on both, naming the unit, and take the row back out (the caller may go on).
+        conn.execute(delete(db.units).where(db.units.c.id == uid))
+        levels = (parent_row.path if parent_row else "/").count("/")
+        raise ValidationError(f"cannot create unit {name!r} under {parent or ROOT_UNIT!r}: the unit tree "
+                              f"would be {levels} levels deep, more than its paths can hold "
+                              f"({_PATH_LENGTH} characters)",
+                              [{"pointer": "/parent", "message": "unit tree too deep"}])
     conn.execute(db.units.update().where(db.units.c.id == uid).values(path=path))
     return {"id": uid, "name": name, "parent": parent_row and (parent or ROOT_UNIT), "path": path}
 
@@ -81,6 +93,8 @@ def create_user(conn: Connection, name: str, unit: str, roles: list[str] = (), p
     uid = conn.execute(select(db.units.c.id).where(db.units.c.name == unit)).scalar()
     if uid is None:
         raise NotFound(f"unknown unit {unit!r}")
+    # A role named twice is given once (a second row would break the key of user_roles).
+    roles = list(dict.fromkeys(roles))
     role_ids = [_role_id(conn, r) for r in roles]
     res = conn.execute(insert(db.users).values(
         name=name, unit_id=uid, password_hash=hash_password(password) if password else None,
@@ -88,7 +102,7 @@ def create_user(conn: Connection, name: str, unit: str, roles: list[str] = (), p
     user_id = res.inserted_primary_key[0]
     for rid in role_ids:
         conn.execute(insert(db.user_roles).values(user_id=user_id, role_id=rid))
-    return {"id": user_id, "name": name, "unit": unit, "roles": list(roles), "is_admin": is_admin}
+    return {"id": user_id, "name": name, "unit": unit, "roles": roles, "is_admin": is_admin}
 
 
 def _user_id(conn: Connection, name: str) -> int:
@@ -226,6 +240,7 @@ def grant(conn: Connection, role: str, etype: str, actions: list[str], depth: st
     rid = _role_id(conn, role)
     if etype != "*" and etype not in known_types:
         raise NotFound(f"unknown entity type {etype!r}")
+    actions = list(dict.fromkeys(actions))  # "read,read" grants read once
     bad = [a for a in actions if a not in ACTIONS]
     if bad or not actions:
         raise ValidationError(f"unknown action(s) {', '.join(bad) or '(none)'}: use {', '.join(ACTIONS)}")
@@ -304,6 +319,12 @@ def create_token(conn: Connection, user: str, label: str | None = None) -> str:
         # but a UI session secret of the user (and deleted at the next login).
         raise ValidationError(f"the label {UI_SESSION!r} is reserved for admin UI sessions",
                               [{"pointer": "/label", "message": "reserved"}])
+    active = conn.execute(select(db.users.c.active).where(db.users.c.name == user)).scalar()
+    if active is not None and not active:
+        # It would not work now, and would start working when the user is activated again:
+        # deactivating revokes every credential so that reactivating brings none back.
+        raise Conflict(f"user {user!r} is deactivated: activate it first (`xrm users activate {user}`)",
+                       [{"pointer": "/user", "message": "deactivated"}])
     return _new_token(conn, user, label)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, delete, func, insert, literal_column, select,
 from . import db, schema_types
 from .errors import Conflict, DefinitionError, NotFound, ValidationError
 from .fields import FIELD_RE, field_sql, value_at
-from .validation import check_definition, compile_schema, errors_of, pointer
+from .validation import check_definition, check_nesting, compile_schema, errors_of, pointer
 
 
 class EntityType:
@@ -387,6 +387,7 @@ def add(conn: Connection, definition: dict, source: str = "admin") -> EntityType
     versions never repeat, so the old definitions stay in the history and no cache keyed by
     (name, version) can serve a removed definition.
     """
+    check_nesting(definition, "entity type")  # before the copy, which recurses
     et = EntityType(copy.deepcopy(definition), 1, source)
     et.check_keys()
     et.check_value_labels()
@@ -448,7 +449,8 @@ def impact(conn: Connection, new: EntityType, max_ids: int = 100, batch: int = 2
     return {"type": new.name, "checked": checked, "invalid": invalid, "records": listed}
 
 
-def update(conn: Connection, definition: dict, dry_run: bool = False, source: str | None = None) -> dict:
+def update(conn: Connection, definition: dict, dry_run: bool = False, source: str | None = None,
+           if_version: int | None = None) -> dict:
     """Replace a type's definition if every stored record stays valid.
 
     Returns the impact report ``{"type", "checked", "invalid", "records", "changed",
@@ -456,8 +458,11 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
     invalid (ValidationError whose ``extra["impact"]`` is the report and whose errors point
     at ``/records/<id>/data/...``) or a new unique key is already violated (Conflict). With
     ``dry_run`` the same checks run and nothing is applied. An unchanged definition keeps
-    its version (its indexes are still repaired if missing).
+    its version (its indexes are still repaired if missing). With ``if_version``, refuses
+    (Conflict at ``/version``) unless the stored type is at that version: the definition was
+    edited from that version, and another change since would be undone silently.
     """
+    check_nesting(definition, "entity type")  # before the copy, which recurses
     new = EntityType(copy.deepcopy(definition), 0, source or "admin")
     new.check_keys()
     new.check_value_labels()
@@ -465,6 +470,10 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
         old = get(conn, new.name, lock=not dry_run)
     except NotFound:
         raise NotFound(f"unknown entity type {new.name!r}: add it first") from None
+    if if_version is not None and if_version != old.version:
+        raise Conflict(f"entity type {new.name!r} is at version {old.version}, not {if_version} as the "
+                       "definition says: it changed since; show it again and redo the change",
+                       [{"pointer": "/version", "message": f"stored version is {old.version}"}])
     report = impact(conn, new)
     report.update(changed=old.definition != new.definition, applied=False, version=old.version)
     if report["invalid"]:
@@ -487,10 +496,12 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
     return report
 
 
-def remove(conn: Connection, name: str) -> None:
-    """Delete a type that has no records and no relationship type naming it, with its indexes.
+def remove(conn: Connection, name: str) -> int:
+    """Delete a type that has no records and no relationship type naming it, with its indexes
+    and the roles' grants on it; returns how many grants went.
 
-    Its past definitions stay in ``xrm_entity_type_versions``.
+    Its past definitions stay in ``xrm_entity_type_versions``. The grants go with the type:
+    kept, they would apply again to whatever type is later added under the same name.
     """
     get(conn, name)
     n = conn.execute(select(func.count()).select_from(db.records).where(db.records.c.type == name)).scalar()
@@ -501,3 +512,4 @@ def remove(conn: Connection, name: str) -> None:
             raise Conflict(f"entity type {name!r} is used by relationship type {rname!r}; remove that first")
     apply_indexes(conn, name, None)
     conn.execute(delete(db.entity_types).where(db.entity_types.c.name == name))
+    return conn.execute(delete(db.grants).where(db.grants.c.entity_type == name)).rowcount

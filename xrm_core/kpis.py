@@ -482,6 +482,13 @@ def _run(kpi, ctx: KPIContext) -> dict:
     return result
 
 
+def period_ignored(platform, conn: Connection, name: str) -> bool:
+    """Whether KPI ``name`` is a declarative one without ``time_field``, which
+    :func:`compute` computes over all time whatever period it is given."""
+    kpi = registry(platform, conn).get(name)
+    return isinstance(kpi, DeclarativeKPI) and not kpi.time_field
+
+
 def may_compute(session: "Session", kpi) -> bool:
     """Whether the session's user holds a read grant on the type ``kpi`` measures (a KPI
     naming no entity type computes for anyone; it must apply the scope itself)."""
@@ -493,10 +500,12 @@ def compute(session: "Session", name: str, date_from: str | None = None, date_to
             by: str | None = None) -> dict:
     """Compute KPI ``name`` as the session's user (scope applied).
 
-    ``date_from``/``date_to`` are inclusive calendar dates (``YYYY-MM-DD``); ``by`` a field
-    to group by. Raises NotFound for an unknown KPI, PermissionDenied when the user holds no
-    read grant on the KPI's entity type (:func:`may_compute`) and ValidationError (pointer
-    ``/from``, ``/to`` or ``/by``) for bad arguments.
+    ``date_from``/``date_to`` are inclusive calendar dates (``YYYY-MM-DD``), checked but
+    not applied (the result's ``from`` and ``to`` are null) for a declarative KPI without
+    ``time_field``; ``by`` a field to group by. Raises NotFound for an unknown KPI,
+    PermissionDenied when the user holds no read grant on the KPI's entity type
+    (:func:`may_compute`) and ValidationError (pointer ``/from``, ``/to`` or ``/by``) for
+    bad arguments.
     """
     kpi = registry(session.platform, session.conn).get(name)
     if kpi is None:
@@ -506,6 +515,11 @@ def compute(session: "Session", name: str, date_from: str | None = None, date_to
     if date_from and date_to and date_from > date_to:
         raise ValidationError(f"--from {date_from} is after --to {date_to}",
                               [{"pointer": "/from", "message": "after /to"}])
+    if isinstance(kpi, DeclarativeKPI) and not kpi.time_field:
+        # Its records carry no time it reads: a period cannot limit it, and a result saying
+        # "from 2026-01-01" over the records of every year would mislead. The result says
+        # no period (from and to null); callers may warn (see :func:`period_ignored`).
+        date_from = date_to = None
     ctx = KPIContext(session, kpi, date_from, date_to, by or None)
     entity = getattr(kpi, "entity", None)
     by_type = None

@@ -184,6 +184,13 @@ def _any_of(parts: list) -> set[str] | None:
     return set().union(*parts) if parts and all(p is not None for p in parts) else None
 
 
+def _known(types: set[str] | None) -> set[str] | None:
+    """A walk's answer for callers: a field reached only through a cycle of references
+    (``{"$ref": "#/$defs/a"}`` where ``a`` refers back to itself) admits any type: None,
+    not the marker."""
+    return None if types is _CYCLE else types
+
+
 def _alternatives(root, node) -> list[list]:
     """The groups of alternative subschemas of ``node``: each ``anyOf``/``oneOf`` list,
     ``then``/``else`` (one of the two applies; a missing one allows anything, as ``{}``),
@@ -208,11 +215,15 @@ def field_types(root, node, parts: list[str], depth: int = 0, memo: dict | None 
     integer in one branch and a string in another has no single type: the database must
     not cast it to a number.
     """
+    return _known(_field_types(root, node, parts, depth, {} if memo is None else memo))
+
+
+def _field_types(root, node, parts: list[str], depth: int, memo: dict) -> set[str] | None:
+    """:func:`field_types` within one walk: may answer :data:`_CYCLE`."""
     if not isinstance(node, dict) or depth > 20:
         return None
     if not parts:
-        return types_of(root, node, depth, memo)
-    memo = {} if memo is None else memo
+        return _types_of(root, node, depth, memo)
     key = (id(node), tuple(parts))
     if key in memo:  # met before in this walk, or a cycle back to a part being walked
         return memo[key][1]
@@ -221,12 +232,12 @@ def field_types(root, node, parts: list[str], depth: int = 0, memo: dict | None 
     conj = []
     if isinstance(props, dict) and parts[0] in props:
         # a step down the path (bounded by its length): the depth limit is for $ref chains
-        conj.append(field_types(root, props[parts[0]], parts[1:], depth, memo))
-    conj.append(field_types(root, ref_target(root, node, depth), parts, depth + 1, memo))
+        conj.append(_field_types(root, props[parts[0]], parts[1:], depth, memo))
+    conj.append(_field_types(root, ref_target(root, node, depth), parts, depth + 1, memo))
     for sub in node.get("allOf", []) if isinstance(node.get("allOf"), list) else []:
-        conj.append(field_types(root, sub, parts, depth + 1, memo))
+        conj.append(_field_types(root, sub, parts, depth + 1, memo))
     for group in _alternatives(root, node):
-        conj.append(_any_of([field_types(root, sub, parts, depth + 1, memo) for sub in group]))
+        conj.append(_any_of([_field_types(root, sub, parts, depth + 1, memo) for sub in group]))
     memo[key] = (node, _all_of(conj))
     return memo[key][1]
 
@@ -237,9 +248,13 @@ def types_of(root, sub, depth: int = 0, memo: dict | None = None) -> set[str] | 
     ``type``, ``enum``/``const``, a ``$ref`` and ``allOf`` parts all bind; ``anyOf``/``oneOf``
     and ``then``/``else`` are alternatives. An empty set admits nothing but null.
     """
+    return _known(_types_of(root, sub, depth, {} if memo is None else memo))
+
+
+def _types_of(root, sub, depth: int, memo: dict) -> set[str] | None:
+    """:func:`types_of` within one walk: may answer :data:`_CYCLE`."""
     if not isinstance(sub, dict) or depth > 20:
         return None
-    memo = {} if memo is None else memo
     key = (id(sub), ())
     if key in memo:
         return memo[key][1]
@@ -251,11 +266,11 @@ def types_of(root, sub, depth: int = 0, memo: dict | None = None) -> set[str] | 
     values = sub["enum"] if isinstance(sub.get("enum"), list) else [sub["const"]] if "const" in sub else None
     if values is not None:
         conj.append({_PY_TYPES[type(v)] for v in values if v is not None})
-    conj.append(types_of(root, ref_target(root, sub, depth), depth + 1, memo))
+    conj.append(_types_of(root, ref_target(root, sub, depth), depth + 1, memo))
     for part in sub.get("allOf", []) if isinstance(sub.get("allOf"), list) else []:
-        conj.append(types_of(root, part, depth + 1, memo))
+        conj.append(_types_of(root, part, depth + 1, memo))
     for group in _alternatives(root, sub):
-        conj.append(_any_of([types_of(root, part, depth + 1, memo) for part in group]))
+        conj.append(_any_of([_types_of(root, part, depth + 1, memo) for part in group]))
     memo[key] = (sub, _all_of(conj))
     return memo[key][1]
 

@@ -231,6 +231,10 @@ def _located(e, instance) -> list[tuple[list, str, object]]:
             return [(path + [kind.property], e.message, kind)]
         if isinstance(kind, _Kind.Format) and isinstance(kind.format, str):
             return [(path, _format_message(e.instance, kind.format), kind)]
+        if isinstance(kind, _Kind.Contains) and e.schema_path and e.schema_path[-1] in _CONTAINS_LIMITS:
+            # jsonschema-rs words a failed minContains/maxContains as a failed "contains":
+            # "None of [1,2] are valid", when 1 is valid but two such items were asked for.
+            return [(path, f"{orjson.dumps(e.instance).decode()} {_CONTAINS_LIMITS[e.schema_path[-1]]}", kind)]
         if isinstance(kind, (_Kind.AnyOf, _Kind.OneOfNotValid)):
             meant = _meant_option(kind.context, path)
             if meant:
@@ -270,16 +274,30 @@ class _Unexpected:
 _UNEXPECTED_KIND = _Unexpected()
 
 
+#: What an array failing ``minContains``/``maxContains`` does, for its error message.
+_CONTAINS_LIMITS = {"minContains": 'has fewer items matching "contains" than "minContains" asks for',
+                    "maxContains": 'has more items matching "contains" than "maxContains" allows'}
+
+
 def _meant_option(options, path: list) -> list | None:
     """The errors of the one ``anyOf``/``oneOf`` option the value was evidently meant for,
     or None. An option is ruled out when the value is not even of its type, or a ``const``
     or ``enum`` in it fails (a discriminator such as ``"kind": {"const": "email"}``); when
     exactly one is left, its errors say what to fix (``/contact/phone`` does not match the
-    pattern) where the summary says only that no option fits."""
+    pattern) where the summary says only that no option fits.
+
+    When several are left, an option that requires a property the object lacks is ruled out
+    too: options told apart by their keys (``{"count": true}`` or ``{"sum": F}``…, each
+    requiring its own) leave the one whose key the object has.
+    """
     try:
         left = [opt for opt in options if opt and not any(
             (isinstance(x.kind, _Kind.Type) and list(x.instance_path) == path)
             or isinstance(x.kind, (_Kind.Constant, _Kind.Enum)) for x in opt)]
+        if len(left) > 1:
+            keyed = [opt for opt in left if not any(
+                isinstance(x.kind, _Kind.Required) and list(x.instance_path) == path for x in opt)]
+            left = keyed if len(keyed) == 1 else left
     except (AttributeError, TypeError):
         return None
     return left[0] if len(left) == 1 else None
@@ -308,15 +326,73 @@ def _at(instance, path):
     return instance
 
 
+#: How deeply objects and arrays may nest in a definition (entity type, KPI, role…). The
+#: validator gives up past about 255 levels ("Recursion limit reached") and Python's own
+#: walks (copies, reference lookups) soon after; 200 levels describe records nested far
+#: deeper than the 64 levels a record may hold.
+MAX_DEFINITION_DEPTH = 200
+
+
+def nesting_error(value, limit: int = MAX_DEFINITION_DEPTH) -> str | None:
+    """The JSON pointer of the first object or array of ``value`` nested more than ``limit``
+    levels deep (``value`` itself is level 1), or None. Iterative: any depth is safe."""
+    # Depths only (a definition of 3,000 properties is walked in a few milliseconds); the
+    # pointer is worked out in a second walk when there is one to tell.
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > limit:
+            return _pointer_deeper_than(value, limit)
+        stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
+    return None
+
+
+def _pointer_deeper_than(value, limit: int) -> str:
+    stack = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) >= limit:
+            return pointer(path)
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        stack.extend((v, path + (k,)) for k, v in items if isinstance(v, (dict, list)))
+    return ""
+
+
+def check_nesting(definition, what: str) -> None:
+    """Refuse (DefinitionError with the pointer) a definition nested deeper than
+    :data:`MAX_DEFINITION_DEPTH`, before anything walks it recursively."""
+    deep = nesting_error(definition)
+    if deep is not None:
+        raise DefinitionError(f"{what} is nested too deeply: objects and arrays nest more than "
+                              f"{MAX_DEFINITION_DEPTH} levels deep",
+                              [{"pointer": deep, "message": f"more than {MAX_DEFINITION_DEPTH} levels deep"}])
+
+
 def check_definition(meta: str, definition, what: str) -> None:
     """Validate a definition against meta-schema ``meta``; raise DefinitionError with pointers."""
     if not isinstance(definition, dict):
         raise DefinitionError(f"{what} must be a JSON object", [{"pointer": "", "message": "not an object"}])
+    check_nesting(definition, f"{what} {definition['name']!r}" if isinstance(definition.get("name"), str) else what)
     v = meta_validator(meta)
     if not v.is_valid(definition):
         name = definition.get("name")
         label = f"{what} {name!r}" if isinstance(name, str) else what
-        raise DefinitionError(f"{label} is invalid", errors_of(v, definition))
+        raise DefinitionError(f"{label} is invalid", [_readable(e) for e in errors_of(v, definition)])
+
+
+#: How the meta-schemas' field-name pattern shows in the validator's message (its start).
+_FIELD_PATTERN_SHOWN = ' does not match "^[\\p{L}\\p{N}_@#]'
+
+
+def _readable(error: dict) -> dict:
+    """``error`` with the field-name pattern (300 characters of regular expression) told
+    in words, as :func:`xrm_core.fields.check_field` tells it."""
+    shown, found, _ = error["message"].partition(_FIELD_PATTERN_SHOWN)
+    if not found:
+        return error
+    from .fields import FIELD_RULE  # here: fields is not needed to validate
+    return {**error, "message": f"{shown} is not a field name: use {FIELD_RULE}"}
 
 
 def validate(validator, instance, what: str, prefix: str = "") -> None:

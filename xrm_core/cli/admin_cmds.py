@@ -138,7 +138,8 @@ def users_create(c, name, unit, roles_, password, is_admin, as_user, as_json):
         u.pop("id", None)
         emit_json(u)
     else:
-        click.echo(f"user {name!r} created in {unit!r}" + (f" with roles {', '.join(roles_)}" if roles_ else ""))
+        roles_given = f" with roles {', '.join(u['roles'])}" if u["roles"] else ""
+        click.echo(f"user {name!r} created in {unit!r}{roles_given}")
 
 
 @users.command("list")

@@ -47,9 +47,10 @@ def kpi_add(c, file, as_user, as_json):
     "replaced": true or false.
     """
     from .. import kpis
+    from .schema_cmds import _about
     _require_admin(c, as_user)
     d = read_json_file(file)
-    with c.platform.connection() as conn:
+    with _about(file), c.platform.connection() as conn:
         saved = kpis.add(c.platform, conn, d)
     if as_json:
         emit_json(saved)
@@ -70,6 +71,9 @@ def kpi_compute(c, name, date_from, date_to, by, as_user, as_json):
     from .. import kpis
     with c.session(as_user, write=False) as s:
         result = kpis.compute(s, name, date_from, date_to, by)
+        if (date_from or date_to) and kpis.period_ignored(c.platform, s.conn, name):
+            click.echo(f"warning: KPI {name!r} has no time_field: --from/--to cannot limit it; the value "
+                       "covers all its records", err=True)
     if as_json:
         emit_json(result)
         return

@@ -93,11 +93,28 @@ def _about(path):
         raise
 
 
+#: What ``types show --json`` and ``types list --json`` print beside the definition: a file
+#: saved from them, edited and given back is read without them.
+_SHOWN_ONLY = ("version", "source", "records")
+
+
 def _load_definition(path):
     d = read_json_file(path)
     if not isinstance(d, dict):
         raise ValidationError(f"{path}: an entity type definition is a JSON object")
     return d
+
+
+def _load_type_definition(path) -> tuple[dict, int | None]:
+    """An entity type definition from ``path`` and the version it says it was shown at (None
+    when it says none), without the keys only listings add (:data:`_SHOWN_ONLY`)."""
+    d = _load_definition(path)
+    version = d.get("version")
+    if version is not None and (type(version) is not int or version < 1):
+        raise ValidationError(f"{path}: \"version\" is the stored version the file was shown at (a whole "
+                              "number from `xrm types show NAME --json`), or left out",
+                              [{"pointer": "/version", "message": f"{version!r} is not a version number"}])
+    return {k: v for k, v in d.items() if k not in _SHOWN_ONLY}, version
 
 
 @types.command("add")
@@ -108,7 +125,7 @@ def _load_definition(path):
 def types_add(c, file, as_user, as_json):
     """Add an entity type from a JSON FILE."""
     from .. import entity_types
-    d = _load_definition(file)
+    d, _ = _load_type_definition(file)  # a type shown by another database: its version says nothing here
     with _about(file), c.admin_connection(as_user) as conn:
         et = entity_types.add(conn, d)
     _warn_unchecked_formats(d)
@@ -133,13 +150,17 @@ def _warn_unchecked_formats(d: dict) -> None:
 @json_option
 @pass_ctx
 def types_update(c, file, dry_run, as_user, as_json):
-    """Replace a type's definition from FILE, if every stored record stays valid."""
+    """Replace a type's definition from FILE, if every stored record stays valid.
+
+    FILE may be the output of `xrm types show NAME --json`, edited: its "version" must then
+    still be the stored one (the change is refused if the type changed meanwhile).
+    """
     from .. import entity_types, kpis
-    d = _load_definition(file)
+    d, version = _load_type_definition(file)
     try:
         with _about(file), c.admin_connection(as_user) as conn:
             before = entity_types.load_all(conn)
-            report = entity_types.update(conn, d, dry_run=dry_run)
+            report = entity_types.update(conn, d, dry_run=dry_run, if_version=version)
             kpis.check_type_change(c.platform, conn, before, d["name"], d)
         _warn_unchecked_formats(d)
     except ValidationError as e:
@@ -162,13 +183,13 @@ def types_update(c, file, dry_run, as_user, as_json):
 @admin_as_option
 @pass_ctx
 def types_remove(c, name, as_user):
-    """Remove a type that has no records."""
+    """Remove a type that has no records (the roles' grants on it go with it)."""
     from .. import entity_types, kpis
     with c.admin_connection(as_user) as conn:
         before = entity_types.load_all(conn)
-        entity_types.remove(conn, name)
+        grants = entity_types.remove(conn, name)
         kpis.check_type_change(c.platform, conn, before, name, None)
-    click.echo(f"entity type {name!r} removed")
+    click.echo(f"entity type {name!r} removed" + (f", with the {grants} grant(s) of roles on it" if grants else ""))
 
 
 @click.group()
