@@ -16,7 +16,8 @@ same data. The rules, for callers and for the docs:
 - A field allowing several types (``["integer", "string"]``, a nullable ``["string",
   "null"]``, typed differently in ``anyOf``/``oneOf`` branches) or declaring none: a cell
   that is a JSON literal of an allowed non-string type is that value (``3``, ``true``,
-  ``null``, ``[1]``); otherwise text if text is allowed (spaces around it count only then).
+  ``null``, ``[1]``); otherwise text if text is allowed (spaces around it count only then),
+  else the lenient readings of a single type (`` 3 ``, ``yes``, ``a;b`` for an array).
 - Numbers are read as JSON reads them: ``3`` (also ``007``, `` 12 ``, ``+5``) is an integer,
   ``3.0`` and ``1e3`` are floats — integers for JSON Schema, and kept as written so that an
   exported ``1.0`` reads back as ``1.0``. Integers beyond 64 bits are refused (they cannot be
@@ -165,9 +166,18 @@ class Column:
             if kind in allowed:
                 try:
                     return conv(cell)
+                except _OutOfRange:
+                    raise
                 except ValueError:
                     pass
-        raise ValueError(f"{cell!r} is not {' or '.join(sorted(allowed))}")
+        expected = f"{cell!r} is not {' or '.join(sorted(allowed))}"
+        if "array" in allowed:
+            # A nullable array (["array", "null"]) reads "a;b" as a plain array field does.
+            try:
+                return self._as_array(cell)
+            except ValueError as e:
+                raise ValueError(f"{expected}: {e}") from None
+        raise ValueError(expected)
 
     # -- export ------------------------------------------------------------------------
     def write(self, value, quote_formulas: bool = False) -> str:
@@ -288,10 +298,28 @@ def column_for(et, name: str, path: list[str] | None = None) -> Column | None:
         return None
     items = None
     if types is not None and "array" in types:
-        resolved = resolve(root, sub, 0)  # may be a boolean schema (the array came from another declaration)
-        if isinstance(resolved, dict) and isinstance(resolved.get("items"), dict):
-            items = Column(name, path, schema_types(root, resolved["items"]))
+        found = _items_schema(root, sub, 0)
+        if found is not None:
+            items = Column(name, path, schema_types(root, found))
     return Column(name, path, types, items)
+
+
+def _items_schema(root: dict, sub, depth: int) -> dict | None:
+    """The ``items`` schema of the array a field's subschema declares — directly, or in the
+    one ``anyOf``/``oneOf`` branch that is an array (``anyOf: [{array of integer}, {null}]``)
+    — or None when there is none, or several branches are arrays."""
+    resolved = resolve(root, sub, depth)  # may be a boolean schema (the array came from another declaration)
+    if not isinstance(resolved, dict) or depth > 20:
+        return None
+    if isinstance(resolved.get("items"), dict):
+        return resolved["items"]
+    found = []
+    for key in ("anyOf", "oneOf"):
+        for branch in resolved.get(key) if isinstance(resolved.get(key), list) else []:
+            branch_types = schema_types(root, branch, depth + 1)
+            if branch_types is not None and "array" in branch_types:
+                found.append(_items_schema(root, branch, depth + 1))
+    return found[0] if len(found) == 1 else None
 
 
 def _declared_types(root: dict, name: str) -> frozenset | None:

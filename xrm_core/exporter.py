@@ -78,7 +78,8 @@ class _CsvOut:
             # Import drops a byte-order mark at the start of the file: one of its own
             # first keeps the first property's name (which starts with U+FEFF) whole.
             out.write("\ufeff")
-        self._write([c.name for c in self.columns])
+        self.header = [c.name for c in self.columns]
+        self._write(self.header)
         self.dropped: dict[str, int] = {}
         self.blank = 0
 
@@ -90,6 +91,13 @@ class _CsvOut:
                     self.dropped[k] = self.dropped.get(k, 0) + 1
         if not any(cells):
             self.blank += 1
+        if cells and (cells == self.header or cells[0].startswith("\ufeff")):
+            # Import refuses a line that repeats the header as written, or starts with a
+            # byte-order mark (the signs of a second file joined to the first). A record whose
+            # cells are the field names, or whose first cell starts with U+FEFF, is written
+            # fully quoted: a line that differs from both, read back as the same cells.
+            self.quoted.writerow(cells)
+            return
         self._write(cells)
 
     def _write(self, cells: list[str]) -> None:

@@ -57,9 +57,10 @@ def _not_utf8(source: str, lineno: int, e: UnicodeDecodeError) -> FileRefused:
         return FileRefused(1, f"{source} is UTF-16 text; save it as UTF-8", [{
             "pointer": "", "message": "the file starts with a UTF-16 byte-order mark: UTF-16 is not read "
                                       "(in Excel: Save As, CSV UTF-8)"}])
-    return FileRefused(lineno, f"{source} is not UTF-8 text; save it as UTF-8",
-                        [{"pointer": "", "message": f"byte 0x{e.object[e.start]:02x} at position {e.start + 1} "
-                                                    f"of the line is not UTF-8 ({e.reason})"}])
+    return FileRefused(lineno, f"{source} is not UTF-8 text; save it as UTF-8", [{"pointer": "", "message": (
+        f"byte 0x{e.object[e.start]:02x} at position {e.start + 1} of the line is not UTF-8 ({e.reason}): is "
+        f"the file in a legacy encoding (Windows-1252, Windows-1256, GBK…)? save it as UTF-8 (in Excel: CSV "
+        f"UTF-8), or convert it (iconv -f ENCODING -t utf-8)")}])
 
 
 def _not_text(source: str, raw: bytes) -> FileRefused | None:
@@ -101,7 +102,36 @@ def _too_long(source: str, lineno: int) -> FileRefused:
                                   f"(one record per line)?"}])
 
 
-def jsonl_rows(f: IO[bytes], source: str) -> Iterator[tuple[int, object, list]]:
+#: The keys of a whole record (DESIGN §3) that a row of data does not have all of.
+_RECORD_KEYS = frozenset({"id", "type", "data", "version"})
+#: The keys of a page of the REST API's record lists.
+_PAGE_KEYS = frozenset({"items", "next"})
+
+
+def _not_data(value: dict, declared: frozenset) -> str | None:
+    """Why the JSONL row ``value`` is records as other tools give them, not a record's data
+    (None when it may be data): a whole record, or a page of the REST API's list.
+
+    Only a row naming none of the fields the type declares is suspected, so data that
+    merely has such keys besides its fields (and a type declaring no field) imports as it is.
+    """
+    if not declared or value.keys() & declared:
+        return None
+    if _RECORD_KEYS <= value.keys() and isinstance(value["data"], dict):
+        return ("the row is a whole record (id, type, data, version…), not a record's data: import reads one data "
+                "object per line (for records list --json: jq -c '.[].data')")
+    if value.keys() == _PAGE_KEYS and isinstance(value["items"], list):
+        return ("the row is a page of the REST API's records ({\"items\", \"next\"}), not a record's data: import "
+                "reads one data object per line (jq -c '.items[].data')")
+    return None
+
+
+def jsonl_rows(f: IO[bytes], source: str, et=None) -> Iterator[tuple[int, object, list]]:
+    """The rows of a JSON Lines file. With the entity type ``et``, a row that is a whole
+    record (``{"id", "type", "data", "version", …}``, as ``records list --json`` or the API
+    give it) or a page of the API's list (``{"items", "next"}``) rather than a record's data
+    is invalid (see :func:`_not_data`)."""
+    declared = frozenset(et.properties()) if et is not None else None
     for lineno, raw in _lines(f, source):
         if lineno == 1 and raw.strip() in (b"[", b"{"):  # no JSON Lines row is that: a pretty-printed document
             raise FileRefused(1, f"{source} is one JSON document over many lines, not JSON Lines", [{
@@ -109,6 +139,10 @@ def jsonl_rows(f: IO[bytes], source: str) -> Iterator[tuple[int, object, list]]:
                                           "line (for a JSON array: jq -c '.[]')"}])
         if not raw.strip():
             continue
+        if raw.startswith(codecs.BOM_UTF8):
+            # A file joined after the first (cat a.jsonl b.jsonl) brings its byte-order mark
+            # along; outside any JSON value it means nothing (RFC 8259 lets readers ignore it).
+            raw = raw[3:]
         try:
             value = loads_exact(raw)  # bytes in: orjson also checks the UTF-8
         except RepeatedKey as e:
@@ -120,11 +154,17 @@ def jsonl_rows(f: IO[bytes], source: str) -> Iterator[tuple[int, object, list]]:
             except UnicodeDecodeError as u:
                 raise _not_utf8(source, lineno, u) from None
             message = f"invalid JSON at column {e.colno}: {e.msg}"
-            if lineno == 1 and not raw.lstrip().startswith((b"{", b"[")) and b"," in raw:
+            if raw.lstrip().startswith((b"#", b"//", b"/*")):
+                message += " (JSON has no comments: delete the line)"
+            elif lineno == 1 and not raw.lstrip().startswith((b"{", b"[")) and b"," in raw:
                 message += " (is this a CSV file? give --format csv)"
             yield lineno, None, [{"pointer": "", "message": message}]
             continue
         if isinstance(value, dict):
+            why = _not_data(value, declared) if declared is not None else None
+            if why is not None:
+                yield lineno, None, [{"pointer": "", "message": why}]
+                continue
             yield lineno, value, []
         else:
             kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
@@ -134,13 +174,28 @@ def jsonl_rows(f: IO[bytes], source: str) -> Iterator[tuple[int, object, list]]:
             yield lineno, None, [{"pointer": "", "message": message}]
 
 
-def _text_lines(f: IO[bytes], source: str) -> Iterator[str]:
-    """Physical lines decoded as UTF-8 (BOM dropped), so csv's line count is the file's."""
-    for lineno, raw in _lines(f, source):
+class _TextLines:
+    """Physical lines decoded as UTF-8 (the BOM of line 1 dropped), so csv's line count is
+    the file's. ``first`` is the first line read since it was last set to None: the line a
+    CSV row starts on, as written (csv's cells no longer tell a bare cell from a quoted one).
+    """
+
+    def __init__(self, f: IO[bytes], source: str):
+        self.lines, self.source = _lines(f, source), source
+        self.first: str | None = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        lineno, raw = next(self.lines)
         try:
-            yield raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise _not_utf8(source, lineno, e) from None
+            raise _not_utf8(self.source, lineno, e) from None
+        if self.first is None:
+            self.first = text
+        return text
 
 
 def _csv_error(source: str, line: int, e: csv.Error) -> FileRefused:
@@ -163,7 +218,8 @@ def _csv_error(source: str, line: int, e: csv.Error) -> FileRefused:
 def csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list]]:
     if csv.field_size_limit() < MAX_CELL:
         csv.field_size_limit(MAX_CELL)
-    reader = csv.reader(_text_lines(f, source), strict=True)
+    lines = _TextLines(f, source)
+    reader = csv.reader(lines, strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -179,15 +235,26 @@ def csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list]
     except ValidationError as e:
         errors = [{k: v for k, v in err.items() if k != "line"} for err in e.errors]
         sep = next((c for c in ";\t|" if len(header) == 1 and c in header[0]), None)
-        if sep is not None:  # e.g. Excel with a decimal comma writes ';' between cells
+        if header[0].strip().lower().startswith("sep=") and len(header) <= 2:
+            # Excel's "sep=;" line, which some tools write before the header for Excel to read.
+            line = ",".join(header).strip()
+            errors.append({"pointer": "", "message": f"{line!r} is a spreadsheet's separator line, not a header: "
+                                                     f"delete it, so that the header is line 1"
+                                                     + (", and save the file with commas between the cells"
+                                                        if sep is not None else "")})
+        elif sep is not None:  # e.g. Excel with a decimal comma writes ';' between cells
             errors.append({"pointer": "", "message": f"the header is one column holding {sep!r}: save the file "
                                                      f"with commas between the cells"})
         if header[0].lstrip().startswith("{"):
             errors.append({"pointer": "", "message": "it is a JSON object, not a header: is this a JSONL "
                                                      "file? give --format jsonl"})
         raise FileRefused(1, e.message, errors) from None
+    # The header as written, to tell it again in a later row (a header over several lines,
+    # a name with a line break in it, is not looked for).
+    header_line = lines.first.rstrip("\r\n") if reader.line_num == 1 else None
     start = reader.line_num + 1
     while True:
+        lines.first = None
         try:
             cells = next(reader)
         except StopIteration:
@@ -196,6 +263,10 @@ def csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list]
             raise _csv_error(source, start, e) from None
         line, start = start, reader.line_num + 1
         if not any(cells):
+            continue
+        joined = _joined_file(lines.first, header_line)
+        if joined:
+            yield line, None, [{"pointer": "", "message": joined}]
             continue
         if len(cells) == 1 < columns.width and cells[0].isspace():
             # A line of stray spaces or tabs (an editor's trailing whitespace): blank, not a
@@ -210,3 +281,25 @@ def csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list]
             continue
         data, errors = columns.data(cells)
         yield line, data, errors
+
+
+def _joined_file(first: str, header_line: str | None) -> str | None:
+    """Why the row starting with the line ``first`` looks like the start of a second file
+    joined to the first (``cat a.csv b.csv``, or sheets pasted one under the other), or None.
+
+    Such a row is the header again — imported, it would be a record whose every field holds
+    its own name — or a line starting with a byte-order mark (U+FEFF), which an unquoted
+    cell would keep as an invisible first character. The line is compared as written: a
+    header row written again is refused, a record whose cells merely equal the field names
+    (which export writes fully quoted) is not.
+    """
+    text = first.rstrip("\r\n")
+    if text.startswith("\ufeff"):
+        if text[1:] == header_line:
+            return ("the row repeats the header, after a byte-order mark: a second file joined to this one? "
+                    "delete the line")
+        return ("the line starts with a byte-order mark (U+FEFF) as a file does: a second file joined to this "
+                "one? delete the mark, and the file's header line if it is there")
+    if text == header_line:
+        return "the row repeats the header: a second file joined to this one? delete the line"
+    return None

@@ -400,7 +400,7 @@ def create(s: "Session", type_name: str, data: dict, unit: str | None = None,
     ``unit`` must lie within the actor's create scope (else PermissionDenied). Invalid data
     raises ValidationError with a pointer per error; a unique clash raises Conflict.
     """
-    et = s.entity_type(type_name)
+    et = s.entity_type_for_write(type_name)
     _check_data(data)
     unit_id = s.choose_unit(et.name, unit)
     now = db.utcnow()
@@ -482,7 +482,7 @@ def update(s: "Session", record_id: str, patch: dict, if_version: int | None = N
     row = _load(s, record_id, "update", lock=True)
     if if_version is not None and row.version != if_version:
         raise PreconditionFailed(f"record {record_id} is at version {row.version}, not {if_version}")
-    et = s.entity_type(row.type)
+    et = s.entity_type_for_write(row.type)
     new_data = (with_members if replace_members else merge_patch)(row.data, copy.deepcopy(patch))
     rec = from_row(s, row)
     changes = diff(row.data, new_data)

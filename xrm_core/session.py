@@ -42,6 +42,7 @@ class Session:
         self._users: dict[int, str] | None = None
         self._units: dict[int, tuple[str, str]] | None = None
         self._reltypes: dict[str, dict] | None = None
+        self._write_types: set[str] = set()  # read FOR SHARE (entity_type_for_write)
         #: set by bulk operations that write history themselves
         self.quiet_history = False
         #: ``{record id: event}`` of the records whose before_create/before_update hooks run now
@@ -61,6 +62,24 @@ class Session:
             raise NotFound(f"unknown entity type {name!r}")
         return self.platform.compiled_type(self.conn, name, version)
 
+    def entity_type_for_write(self, name: str):
+        """The compiled :class:`EntityType` ``name`` to validate records being written.
+
+        On PostgreSQL its row is read again, ``FOR SHARE``, once per transaction: a
+        ``types update`` (which locks the row ``FOR UPDATE`` before checking the stored
+        records) then waits for this transaction and sees its records, or this one waits for
+        the update and validates against the new version. Without it, a record written
+        meanwhile could be valid under the old schema only. SQLite serialises writers.
+        """
+        if self.dialect == "postgresql" and name not in self._write_types:
+            version = self.conn.execute(select(db.entity_types.c.version).where(db.entity_types.c.name == name)
+                                        .with_for_update(read=True)).scalar()
+            if version is None:
+                raise NotFound(f"unknown entity type {name!r}")
+            self.entity_types_map()[name] = version
+            self._write_types.add(name)
+        return self.entity_type(name)
+
     def relationship_type(self, name: str) -> dict:
         if self._reltypes is None:
             self._reltypes = relationships.load_all(self.conn)
@@ -72,6 +91,7 @@ class Session:
     def invalidate(self) -> None:
         """Forget cached definitions (after types, units or users change in this session)."""
         self._types = self._users = self._units = self._reltypes = None
+        self._write_types = set()
 
     # -- users and units ---------------------------------------------------------------
     def user_names(self) -> dict[int, str]:
@@ -133,8 +153,8 @@ class Session:
         if admin is None:
             raise NotFound("no admin user: run `xrm init`")
         system = Session(self.platform, self.conn, Actor(admin.id, "system", admin.unit_id, admin.path, True))
-        system._types, system._users, system._units, system._reltypes = (
-            self._types, self._users, self._units, self._reltypes)
+        system._types, system._users, system._units, system._reltypes, system._write_types = (
+            self._types, self._users, self._units, self._reltypes, self._write_types)
         return system
 
     # -- administration (admins and the system only) -----------------------------------

@@ -38,7 +38,7 @@ def import_(c, type_name, file, fmt, skip_invalid, dry_run, as_user, as_json):
     All-or-nothing: if any row is invalid nothing is imported, unless --skip-invalid. Every
     invalid row is reported with its line and JSON pointer. CSV: line 1 names the fields
     (dotted names for nested ones); cells are converted to the schema's types; an empty
-    cell means the attribute is absent.
+    cell means the attribute is absent. FILE - reads standard input (give --format).
     """
     from .. import importer  # local: see FORMATS
     try:
@@ -111,13 +111,15 @@ def _replacing(path: str):
     failed export (unknown type, no grant, a bad filter, a database error) leaves neither a
     half-written file nor an empty one in place of the file that was there. The new file
     gets the permissions of the one it replaces, or those ``open()`` would give a new file.
+    A symbolic link is written through: the file it points at is replaced, the link stays.
     """
     import tempfile  # local: `xrm` starts without it
-    folder = os.path.dirname(os.path.abspath(path))
+    shown, path = path, os.path.realpath(path)
+    folder = os.path.dirname(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".part")
     except OSError as e:
-        raise ValidationError(f"cannot write {path}: {e.strerror}") from None
+        raise ValidationError(f"cannot write {shown}: {e.strerror}") from None
     try:
         with open(fd, "w", encoding="utf-8", newline="") as out:
             yield out
@@ -131,7 +133,7 @@ def _replacing(path: str):
             os.chmod(tmp, mode)
             os.replace(tmp, path)
         except OSError as e:
-            raise ValidationError(f"cannot write {path}: {e.strerror}") from None
+            raise ValidationError(f"cannot write {shown}: {e.strerror}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
