@@ -199,32 +199,42 @@ def list_users(conn: Connection, name: str | None = None) -> list[dict]:
 
 # -- roles and grants -------------------------------------------------------------------
 def save_role(conn: Connection, definition: dict, source: str = "admin", replace_grants: bool = True) -> dict:
-    """Create or update a role (``schemas/role.schema.json``) with its grants."""
+    """Create or update a role (``schemas/role.schema.json``) with its grants.
+
+    Saving a role as it is stored writes nothing (``xrm init`` saves every plugin's roles
+    each time): only grants that changed are written, and with ``replace_grants`` those the
+    definition no longer lists are deleted.
+    """
     check_definition("role.schema.json", definition, "role")
     name = definition["name"]
-    rid = conn.execute(select(db.roles.c.id).where(db.roles.c.name == name)).scalar()
-    if rid is None:
+    row = conn.execute(select(db.roles.c.id, db.roles.c.label, db.roles.c.source).where(db.roles.c.name == name)).first()
+    wanted = {(g["type"], action): g["depth"] for g in definition.get("grants", []) for action in g["actions"]}
+    if row is None:
         rid = conn.execute(insert(db.roles).values(name=name, label=definition.get("label"),
                                                    source=source)).inserted_primary_key[0]
     else:
-        conn.execute(db.roles.update().where(db.roles.c.id == rid).values(label=definition.get("label"),
-                                                                         source=source))
+        rid = row.id
+        if (row.label, row.source) != (definition.get("label"), source):
+            conn.execute(db.roles.update().where(db.roles.c.id == rid).values(label=definition.get("label"),
+                                                                             source=source))
         if replace_grants and "grants" in definition:
-            conn.execute(delete(db.grants).where(db.grants.c.role_id == rid))
-    for g in definition.get("grants", []):
-        for action in g["actions"]:
-            _put_grant(conn, rid, g["type"], action, g["depth"])
+            stored = conn.execute(select(db.grants.c.id, db.grants.c.entity_type, db.grants.c.action)
+                                  .where(db.grants.c.role_id == rid)).all()
+            gone = [g.id for g in stored if (g.entity_type, g.action) not in wanted]
+            if gone:
+                conn.execute(delete(db.grants).where(db.grants.c.id.in_(gone)))
+    for (etype, action), depth in wanted.items():
+        _put_grant(conn, rid, etype, action, depth)
     return definition
 
 
 def _put_grant(conn, role_id, etype, action, depth):
-    existing = conn.execute(select(db.grants.c.id).where(db.grants.c.role_id == role_id,
-                                                         db.grants.c.entity_type == etype,
-                                                         db.grants.c.action == action)).scalar()
+    existing = conn.execute(select(db.grants.c.id, db.grants.c.depth).where(
+        db.grants.c.role_id == role_id, db.grants.c.entity_type == etype, db.grants.c.action == action)).first()
     if existing is None:
         conn.execute(insert(db.grants).values(role_id=role_id, entity_type=etype, action=action, depth=depth))
-    else:
-        conn.execute(db.grants.update().where(db.grants.c.id == existing).values(depth=depth))
+    elif existing.depth != depth:
+        conn.execute(db.grants.update().where(db.grants.c.id == existing.id).values(depth=depth))
 
 
 def create_role(conn: Connection, name: str, label=None) -> dict:

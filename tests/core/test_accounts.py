@@ -329,3 +329,43 @@ def test_unit_and_user_names_hold_no_control_characters(platform, name):
         with pytest.raises(ValidationError, match="no control characters"):
             accounts.create_user(conn, name, accounts.ROOT_UNIT)
         accounts.create_unit(conn, "Nord-Ost 2 (北)")
+
+
+def test_init_again_rewrites_no_grant_and_a_new_release_only_what_changed(make_platform):
+    """Every `xrm init` deleted a plugin role's grants and inserted them again (new ids):
+    "init again changes nothing" did not hold for roles."""
+    from sqlalchemy import select
+
+    from xrm_core import db, hookimpl
+
+    class Desk:
+        __name__ = "desk"
+
+        def __init__(self, grants):
+            self.grants = grants
+
+        @staticmethod
+        @hookimpl
+        def xrm_entity_types():
+            return [{"name": "memo", "schema": {"type": "object"}}]
+
+        @hookimpl
+        def xrm_roles(self):
+            return [{"name": "clerk", "label": {"en": "Clerk", "fa": "کارمند"}, "grants": self.grants}]
+
+    def grants(platform):
+        with platform.connection() as conn:
+            return sorted(map(tuple, conn.execute(select(db.grants.c.id, db.grants.c.entity_type, db.grants.c.action,
+                                                         db.grants.c.depth)
+                                                  .join(db.roles).where(db.roles.c.name == "clerk")).all()))
+
+    v1 = [{"type": "memo", "actions": ["read", "create"], "depth": "unit"}]
+    p = make_platform(Desk(v1))
+    before = grants(p)
+    assert sorted(g[1:] for g in before) == [("memo", "create", "unit"), ("memo", "read", "unit")]
+    make_platform(Desk(v1), init=False).init()
+    assert grants(p) == before  # the same rows, ids included
+    # A release that drops create and widens read: the read row is kept (its id), create goes.
+    make_platform(Desk([{"type": "memo", "actions": ["read"], "depth": "subtree"}]), init=False).init()
+    read_id = next(g[0] for g in before if g[2] == "read")
+    assert grants(p) == [(read_id, "memo", "read", "subtree")]
