@@ -130,7 +130,9 @@ class KPIContext:
         if self.date_from:
             conds.append(expr >= self.date_from)
         if self.date_to:
-            conds.append(expr < (date.fromisoformat(self.date_to) + timedelta(days=1)).isoformat())
+            end = date.fromisoformat(self.date_to)
+            # 9999-12-31 has no next day; "9999-12-32" sorts after any text written on it.
+            conds.append(expr < ((end + timedelta(days=1)).isoformat() if end < date.max else "9999-12-32"))
         return and_(*conds) if conds else true()
 
     def group_key(self, entity: str) -> ColumnElement | None:

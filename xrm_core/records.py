@@ -537,16 +537,19 @@ def _summarise(changes) -> str:
     return f"updated {shown}"
 
 
-def delete(s: "Session", record_id: str, _seen: set | None = None) -> None:
+def delete(s: "Session", record_id: str, _seen: set | None = None, *, if_version: int | None = None) -> None:
     """Delete a record, honouring each relationship type's ``on_delete``.
 
     ``restrict`` refuses (Conflict) unless the same delete removes the target too (through
     a cascade), ``cascade`` deletes the targets too (each needs the caller's delete
     permission), ``unlink`` and relationships where the record is the target are just
-    removed. All or nothing.
+    removed. All or nothing. With ``if_version``, refuse (PreconditionFailed) unless the
+    stored version matches, checked on the row as locked for the delete.
     """
     from . import relationships
     row = _load(s, record_id, "delete", lock=True)
+    if if_version is not None and row.version != if_version:
+        raise PreconditionFailed(f"record {record_id} is at version {row.version}, not {if_version}")
     rec = from_row(s, row)
     seen = _seen if _seen is not None else relationships.DeleteRun(s, record_id)
     with s.conn.begin_nested():

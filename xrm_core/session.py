@@ -209,8 +209,10 @@ class Session:
         object is kept); see :func:`xrm_core.records.update`."""
         return records.update(self, record_id, patch, if_version, replace_members=replace_members)
 
-    def delete(self, record_id: str) -> None:
-        records.delete(self, record_id)
+    def delete(self, record_id: str, if_version: int | None = None) -> None:
+        """Delete a record (see :func:`xrm_core.records.delete`); with ``if_version``, only if
+        it is still at that version (else PreconditionFailed)."""
+        records.delete(self, record_id, if_version=if_version)
 
     def relate(self, rel: str, source_id: str, target_id: str, data: dict | None = None) -> dict:
         return relationships.relate(self, rel, source_id, target_id, data)

@@ -574,3 +574,19 @@ def test_loads_exact_finds_every_repeated_key(text, pointer):
         loads_exact(text)
     assert e.value.pointer == pointer
     assert loads_exact(b'{"a": "x\\": y", "b": [{"c": 1}]}') == {"a": 'x": y', "b": [{"c": 1}]}
+
+
+def test_a_delete_may_be_conditional_on_the_version(org):
+    """The REST API's DELETE with If-Match read the version, then deleted without checking
+    it again: a change landing in between was deleted unseen."""
+    with org.session() as s:
+        rec = s.create("person", {"name": "Ada"})
+        s.update(rec.id, {"age": 3})
+    before = snapshot(org)
+    with pytest.raises(PreconditionFailed), org.session() as s:
+        s.delete(rec.id, if_version=1)
+    assert snapshot(org) == before
+    with org.session() as s:
+        s.delete(rec.id, if_version=2)
+    with pytest.raises(NotFound), org.session() as s:
+        s.get(rec.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import wraps
+from urllib.parse import unquote_to_bytes
 
 import orjson
 from flask import Blueprint, Response, current_app, g, request, url_for
@@ -53,12 +54,27 @@ def authenticate():
     except AuthenticationError as e:
         return _unauthorized(e.message)
     g.xrm_token = token.strip()
-    refused = _refuse_nul()
+    refused = _refuse_non_utf8_query() or _refuse_nul()  # the first before request.args is read
     if refused is not None:
         return refused
     if request.method == "OPTIONS":
         return _options()
+    if request.endpoint in TAKES_NO_PARAMETERS:
+        try:
+            query.known_params()
+        except ValidationError as e:
+            return from_error(e, 400)
     return None
+
+
+#: Endpoints that take no query parameter. One sent anyway is refused (400, its pointer
+#: ``/query/NAME``) before anything is read or written, as the lists refuse theirs: a
+#: ``POST …?dry_run=1`` or ``DELETE …?soft=true`` ignored would store or delete for real
+#: what the client meant only to try.
+TAKES_NO_PARAMETERS = frozenset({
+    "api.list_types", "api.get_type", "api.create_record", "api.get_record", "api.patch_record",
+    "api.delete_record", "api.log_activity", "api.create_relationship", "api.delete_relationship",
+    "api.list_kpis"})
 
 
 def _actors() -> ActorCache:
@@ -83,6 +99,31 @@ def _refuse_nul() -> Response | None:
     return None
 
 
+def _refuse_non_utf8_query() -> Response | None:
+    """A query parameter whose percent-escapes are not UTF-8 is a 400 naming it.
+
+    Werkzeug reads such bytes leniently (``%E9``, an é in Latin-1, stays the text "%E9"),
+    so ``filter[title]=%E9`` quietly matched nothing instead of saying the client's
+    encoding was wrong. URLs carry UTF-8 (RFC 3986 §2.5); only the raw query string shows
+    what was sent.
+    """
+    raw = request.query_string
+    if b"%" not in raw and raw.isascii():
+        return None
+    for part in raw.split(b"&"):
+        key, _, value = part.partition(b"=")
+        try:
+            unquote_to_bytes(key.replace(b"+", b" ")).decode("utf-8")
+            unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            name = unquote_to_bytes(key.replace(b"+", b" ")).decode("utf-8", "replace")
+            return problem(400, "Validation failed",
+                           f"query parameter {name!r} is not percent-encoded UTF-8: encode its text as UTF-8 "
+                           "before percent-encoding it (é is %C3%A9)",
+                           [{"pointer": f"/query/{name}", "message": "not UTF-8"}])
+    return None
+
+
 def _unauthorized(detail: str) -> Response:
     resp = problem(401, "Unauthorized", detail)
     resp.headers["WWW-Authenticate"] = 'Bearer realm="xrm"'
@@ -94,6 +135,23 @@ def handle_xrm_error(e: XrmError):
     if isinstance(e, AuthenticationError):  # the user or token stopped working (see session)
         return _unauthorized(e.message)
     return from_error(e)
+
+
+@bp.before_app_request
+def unknown_method():
+    """A method no route of the API takes (TRACE, PROPFIND, …) gets a 405 problem naming the
+    methods the path allows.
+
+    The catch-all route below sees only the methods it lists; for any other, routing fails
+    before a blueprint's handlers run, and the client got Werkzeug's HTML page with an
+    ``Allow`` naming every method of the catch-all (PUT and POST on a type). An app-wide
+    hook runs before that routing error is raised, so it can answer for the API's paths.
+    """
+    if not isinstance(request.routing_exception, MethodNotAllowed):
+        return None
+    if request.path != bp.url_prefix and not request.path.startswith(bp.url_prefix + "/"):
+        return None
+    return no_such_route(request.path)
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -168,6 +226,7 @@ def _is_json_media_type(mimetype: str) -> bool:
 class _UnsupportedMediaType(XrmError):
     status = 415
     title = "Unsupported media type"
+    coding = False  # refused for its Content-Encoding, not its Content-Type
 
 
 @bp.errorhandler(_UnsupportedMediaType)
@@ -177,6 +236,8 @@ def handle_unsupported_media_type(e: _UnsupportedMediaType):
     # (IANA registered) says the same for POST.
     header = "Accept-Patch" if request.method == "PATCH" else "Accept-Post"
     resp.headers[header] = "application/json, application/merge-patch+json"
+    if e.coding:
+        resp.headers["Accept-Encoding"] = "identity"  # RFC 9110 §12.5.3: no content coding is read
     return resp
 
 
@@ -184,6 +245,13 @@ def _check_media_type() -> None:
     """Refuse a body not declared as JSON: reading text/plain or a form as JSON would accept
     what the client did not mean to send (and lets a cross-site HTML form, which cannot
     send application/json without a CORS preflight, reach a JSON endpoint)."""
+    coding = request.headers.get("Content-Encoding", "").strip().lower()
+    if coding and coding != "identity":
+        # Nothing decodes it: a gzip body was read as JSON and refused as bytes that are not
+        # UTF-8 text, leaving the client to guess that compression was the problem.
+        e = _UnsupportedMediaType(f"Content-Encoding {coding} is not accepted: send the body uncompressed")
+        e.coding = True
+        raise e
     mimetype = request.mimetype  # lower-cased, without parameters such as charset
     if _is_json_media_type(mimetype):
         return
@@ -216,12 +284,31 @@ def body() -> dict:
     except RepeatedKey as e:
         raise query.BadRequest(f"malformed JSON: {e.msg}", [{"pointer": e.pointer, "message": "repeated key"}]) from None
     except orjson.JSONDecodeError as e:
-        raise query.BadRequest(f"malformed JSON: {e}") from None
+        raise query.BadRequest(_not_utf8(raw) or f"malformed JSON: {e}") from None
     nul = nul_pointers(value)
     if nul:
         raise ValidationError("text cannot contain NUL characters (\\u0000)",
                               [{"pointer": p, "message": "contains NUL (\\u0000)"} for p in nul[:50]])
     return value
+
+
+def _not_utf8(raw: bytes) -> str | None:
+    """What is wrong with a body that is not UTF-8 text, or None if it is.
+
+    orjson words every such body "str is not valid UTF-8: surrogates not allowed" at
+    character 0, wherever the bad byte is; a client that sent Latin-1 or UTF-16 (perhaps
+    declaring it in ``charset``) is told which byte, and that JSON is UTF-8 whatever the
+    Content-Type says (RFC 8259 §8.1).
+    """
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        charset = request.mimetype_params.get("charset")
+        declared = f" (the Content-Type names charset={charset}, which JSON does not take)" \
+            if charset and charset.lower().replace("-", "") != "utf8" else ""
+        return (f"the body is not UTF-8 text: byte 0x{raw[e.start]:02x} at offset {e.start} cannot start "
+                f"or continue a UTF-8 character; JSON is always sent as UTF-8{declared}")
+    return None
 
 
 @contextmanager
@@ -341,7 +428,7 @@ def _get_typed(s, type_name, record_id):
 def list_records(type_name):
     query.known_params("limit", "cursor", "sort", filters=True)
     limit = query.limit(current_app.config["API_DEFAULT_LIMIT"])
-    sort = [x for x in query.single(request.args, "sort", "").split(",") if x]
+    sort = query.sort_fields(request.args)
     where = query.parse_filters(request.args)
     with session() as s:
         et = s.entity_type(type_name)
@@ -402,14 +489,36 @@ def _if_match(current: int) -> int | None:
     raise PreconditionFailed(f"If-Match {header!r} does not match the record's ETag (\"{current}\")")
 
 
+def _if_none_match(current: int) -> bool:
+    """PreconditionFailed if ``If-None-Match`` names the record's version (``*``: any);
+    whether the request holds the header (its condition was checked against ``current``).
+
+    On a write the condition is not a cache check: RFC 9110 §13.1.2 has the server refuse
+    the method (412) when it is false. Ignored, ``PATCH`` with ``If-None-Match: "3"``
+    ("only if someone changed it since 3") or ``*`` ("only if it does not exist yet")
+    overwrote the record the client meant to leave alone. Compared weakly, as on GET.
+    """
+    tags = query.entity_tags("If-None-Match")
+    if tags is not None and (tags == ["*"] or f'"{current}"' in tags):
+        header = request.headers.get("If-None-Match")
+        raise PreconditionFailed(f"If-None-Match {header!r} matches the record's ETag (\"{current}\"): "
+                                 "the record is at a version the request excludes")
+    return tags is not None
+
+
 @bp.patch("/records/<type_name>/<record_id>")
 def patch_record(type_name, record_id):
     payload = envelopes.load(envelopes.RecordBody(), body())
     with session(write=True) as s:
         current = _get_typed(s, type_name, record_id)
         # One conditional UPDATE (records.update: ... WHERE id = ? AND version = ?) makes the
-        # If-Match check and the write atomic: a concurrent change in between is a 412.
-        rec = s.update(record_id, payload["data"], if_version=_if_match(current.version))
+        # If-Match check and the write atomic: a concurrent change in between is a 412. An
+        # If-None-Match checked here pins the version too: a change in between could bring
+        # the record to a version it excludes.
+        if_version = _if_match(current.version)
+        if _if_none_match(current.version):
+            if_version = current.version
+        rec = s.update(record_id, payload["data"], if_version=if_version)
     return _record_response(rec)
 
 
@@ -417,8 +526,12 @@ def patch_record(type_name, record_id):
 def delete_record(type_name, record_id):
     with session(write=True) as s:
         rec = _get_typed(s, type_name, record_id)
-        _if_match(rec.version)
-        s.delete(record_id)
+        # The version is checked again on the row locked for the delete: a change landing
+        # between this read and the delete is a 412, not deleted unseen.
+        if_version = _if_match(rec.version)
+        if _if_none_match(rec.version):
+            if_version = rec.version
+        s.delete(record_id, if_version=if_version)
     return no_body()
 
 
@@ -431,6 +544,13 @@ def related(type_name, record_id):
     rel = query.single(request.args, "rel") or None
     with session() as s:
         _get_typed(s, type_name, record_id)
+        if rel is not None:
+            try:
+                s.relationship_type(rel)
+            except NotFound as e:
+                # The record exists: a 404 would say it does not. The parameter is what is wrong.
+                raise ValidationError(e.message, [{"pointer": "/query/rel", "message": "unknown relationship type"}]) \
+                    from None
         items = s.related(record_id, rel)
     return jsonify({"items": [{**i, "record": i["record"].to_dict()} for i in items], "next": None})
 

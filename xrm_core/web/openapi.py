@@ -14,6 +14,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response
 
 from . import envelopes
+from .query import MAX_IN_VALUES, MAX_SORT_FIELDS
 from .openapi_refs import SchemaComponents
 from .openapi_refs import component as _component
 
@@ -98,7 +99,9 @@ def _ref_json(name: str, array: bool = False, items: bool = False) -> dict:
 def _responses(*codes) -> dict:
     text = {400: "Malformed request", 401: "No or invalid token", 403: "No grant", 404: "Unknown or out of scope",
             409: "Conflict (unique key, cardinality)", 412: "If-Match does not match the version",
-            413: "Request body too large", 415: "Content-Type is not JSON (application/json, application/merge-patch+json)",
+            413: "Request body too large",
+            415: "Content-Type is not JSON (application/json, application/merge-patch+json), or a Content-Encoding "
+                 "(gzip…) was sent: bodies are read uncompressed",
             422: "Validation failed"}
     problem = {"application/problem+json": {"schema": {"$ref": _component("Problem")}}}
     # Any request can be malformed (a NUL character in a parameter, bad JSON…).
@@ -147,8 +150,8 @@ def build_spec(s, max_limit: int = 1000) -> dict:
 FILTER_HELP = (
     "Conditions on the record's fields, ANDed: `filter[F]=V` (equal), `filter[F][op]=V` with op one of "
     "`eq`, `ne`, `lt`, `lte`, `gt`, `gte`, `in` (comma-separated values: `filter[F][in]=A,B`; a value "
-    "cannot hold a comma) or `exists` (`true`/`false`). F is a field of the type, dotted for nested "
-    "objects (`filter[address.city]=X`); V is read as the field's type (for a field of no single type, "
+    f"cannot hold a comma; at most {MAX_IN_VALUES} values) or `exists` (`true`/`false`). F is a field of the "
+    "type, dotted for nested objects (`filter[address.city]=X`); V is read as the field's type (for a field of no single type, "
     "such as an enum of mixed types, as JSON when it parses to a scalar — `1`, `true`, `null`, `\"1\"` for "
     "the text — else as the text given). Each condition is given once. "
     "A bad filter is a 400 whose error points at the parameter (`/query/filter[F][op]`).")
@@ -173,13 +176,15 @@ def _type_paths(spec, name: str, label: str, max_limit: int = 1000) -> None:
                                '412 if none matches, 400 if it is not an ETag list.'}
     if_none_match = {"name": "If-None-Match", "in": "header", "schema": {"type": "string", "pattern": IF_MATCH},
                      "description": "304 without a body if the record is still at this ETag."}
+    if_none_match_write = {**if_none_match, "description": "412 if the record is at one of these ETags (`*`: at any)."}
     list_params = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": max_limit}},
         {"name": "cursor", "in": "query", "schema": {"type": "string"},
          "description": "The `next` of the previous page, with the same `sort` and filters."},
         {"name": "sort", "in": "query", "schema": {"type": "string"},
          "description": "Comma-separated fields of the type; prefix - for descending. Fields of one scalar "
-                        "type only (not arrays, objects or untyped fields); absent values come last."},
+                        "type only (not arrays, objects or untyped fields); absent values come last. Each field "
+                        f"once, at most {MAX_SORT_FIELDS} of them."},
         {"name": "filter", "in": "query", "style": "deepObject", "explode": True,
          "schema": {"type": "object", "additionalProperties": {"type": "string"}}, "description": FILTER_HELP},
     ]
@@ -209,12 +214,12 @@ def _type_paths(spec, name: str, label: str, max_limit: int = 1000) -> None:
                               **_responses(401, 404)}},
         "patch": {"tags": [name], "summary": f"Update a {label} (JSON merge patch of data)",
                   "operationId": f"update_{name}",
-                  "parameters": [id_param, if_match],
+                  "parameters": [id_param, if_match, if_none_match_write],
                   "requestBody": {"required": True, "description": STORAGE_LIMITS, "content": merge_patch},
                   "responses": {"200": {"description": "Updated", "headers": etag, "content": json_of(rec)},
                                 **_responses(400, 401, 403, 404, 409, 412, 422, *BODY_ERRORS)}},
         "delete": {"tags": [name], "summary": f"Delete a {label}", "operationId": f"delete_{name}",
-                   "parameters": [id_param, if_match],
+                   "parameters": [id_param, if_match, if_none_match_write],
                    "responses": {"204": {"description": "Deleted"}, **_responses(401, 403, 404, 409, 412)}},
     })
 
@@ -234,7 +239,7 @@ def _generic_paths(spec, max_limit: int = 1000) -> None:
     spec.path(path="/api/v1/records/{type}/{id}/related", operations={"get": {
         "summary": "Related records, both directions", "operationId": "related",
         "parameters": rec_params + [{"name": "rel", "in": "query", "schema": {"type": "string"},
-                                     "description": "Only relationships of this type."}],
+                                     "description": "Only relationships of this type (400 if there is no such type)."}],
         "responses": {"200": {"description": "Related records, all on one page (`next` is null)",
                               "content": _ref_json("Related", items=True)},
                       **_responses(401, 404)}}})
