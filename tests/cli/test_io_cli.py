@@ -98,6 +98,10 @@ def test_refused_import_exits_non_zero_with_errors_on_stderr(xrm, tmp_path):
     assert "line 2 /age: " in result.stderr and "line 3: invalid JSON" in result.stderr
     assert "Traceback" not in result.stderr
     assert listed(xrm) == []
+    # Skipped, the same rows are listed alike (a row-wide error had a "/" of its own here).
+    result = xrm("import", "person", path, "--skip-invalid")
+    assert "  line 2 /age: " in result.stderr and "  line 3: invalid JSON" in result.stderr
+    xrm("records", "delete", listed(xrm)[0]["id"])
 
     result = xrm("import", "person", path, "--json")
     assert result.exit_code != 0 and "import refused" in result.stderr

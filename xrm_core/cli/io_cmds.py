@@ -61,7 +61,9 @@ def import_(c, type_name, file, fmt, skip_invalid, dry_run, as_user, as_json):
         click.echo(f"{len(invalid)} invalid rows {'would be ' if dry_run else ''}skipped:", err=True)
     for r in invalid[:SHOWN]:
         for e in r["errors"]:
-            click.echo(f"  line {r['line']} {e['pointer'] or '/'}: {e['message']}", err=True)
+            # As the refusal lists them (XrmError.__str__): a row-wide error has no pointer.
+            where = f"line {r['line']} {e['pointer']}".strip()
+            click.echo(f"  {where}: {e['message']}", err=True)
     if len(invalid) > SHOWN:
         click.echo(f"  … and {len(invalid) - SHOWN} more invalid rows (--json lists them all)", err=True)
 
