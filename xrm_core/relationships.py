@@ -147,12 +147,12 @@ def _cardinality_breaches(conn: Connection, name: str, cardinality: str) -> list
     ends = {"one-to-one": ("target_id", "source_id"), "one-to-many": ("target_id",)}.get(cardinality, ())
     for column in ends:
         col = REL.c[column]
-        role, other = ("target", "sources") if column == "target_id" else ("source", "targets")
+        role, other = ("target", "source") if column == "target_id" else ("source", "target")
         for record_id, n in conn.execute(select(col, func.count()).where(REL.c.type == name).group_by(col)
                                          .having(func.count() > 1).order_by(col)):
             out.append({"pointer": "/cardinality",
-                        "message": f"record {record_id} is the {role} of {n} relationships (it may have one of "
-                                   f"{other})"})
+                        "message": f"record {record_id} is the {role} of {n} relationships: {cardinality} "
+                                   f"allows it one {other}"})
     return out
 
 

@@ -390,12 +390,12 @@ def test_a_cardinality_or_endpoint_change_the_stored_relationships_break_is_refu
         assert e.value.message == ("cannot make 'sponsors' one-to-many: 1 record(s) have more relationships "
                                    "of it than that allows")
         assert e.value.errors == [{"pointer": "/cardinality", "message": f"record {c} is the target of 2 "
-                                                                        "relationships (it may have one of sources)"}]
+                                                                        "relationships: one-to-many allows it one source"}]
         with pytest.raises(Conflict) as e:
             relationships.save(conn, {**base, "cardinality": "one-to-one"}, known, replace=True)
         assert sorted(x["message"] for x in e.value.errors) == sorted([
-            f"record {c} is the target of 2 relationships (it may have one of sources)",
-            f"record {a} is the source of 2 relationships (it may have one of targets)"])
+            f"record {c} is the target of 2 relationships: one-to-one allows it one source",
+            f"record {a} is the source of 2 relationships: one-to-one allows it one target"])
         with pytest.raises(Conflict, match="cannot change the target of 'sponsors': 3 relationship"):
             relationships.save(conn, {**base, "target": "note", "cardinality": "many-to-many"}, known, replace=True)
         assert relationships.load_all(conn)["sponsors"]["cardinality"] == "many-to-many"
