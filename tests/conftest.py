@@ -66,9 +66,9 @@ def make_platform(db_url):
 
     def make(*plugins, entry_points=False, init=True):
         p = Platform(db_url, pm=make_plugin_manager(load_entry_points=entry_points, plugins=plugins))
+        made.append(p)  # disposed even when init fails (a pooled connection left open is a warning)
         if init:
             p.init(admin_password="secret")
-        made.append(p)
         return p
 
     yield make
