@@ -1,5 +1,5 @@
-"""Case automations: categorise a new case, route it to its customer's dealer, give it an
-SLA due time, record its handling time when it closes, and tell the customer.
+"""Case automations: categorise a new case, route it to its category's team and its customer's
+dealer, give it an SLA due time, record its handling time when it closes, and tell the customer.
 
 The rules (categories, keywords in en/fa/zh, SLA hours, message texts) are data:
 ``case_rules.json`` beside this module. docs/data-model.md (Automations) describes them.
@@ -48,6 +48,12 @@ def sla_hours(category: str) -> float:
     return by_name.get(category, by_name[rules()["default_category"]])
 
 
+def team(category: str) -> str | None:
+    """The team that handles ``category`` (the default category's for one the rules do not name)."""
+    by_name = {c["name"]: c.get("team") for c in rules()["categories"]}
+    return by_name.get(category, by_name[rules()["default_category"]])
+
+
 def before_create(record, session) -> None:
     data = record.data
     live = data.get("status") not in CLOSED and not (data.get("closed_at") or data.get("resolved_at"))
@@ -57,6 +63,8 @@ def before_create(record, session) -> None:
         data.setdefault("category", categorise(data.get("subject") or "", data.get("description") or ""))
         if "due_at" not in data and data.get("opened_at"):
             data["due_at"] = times.add_hours(data["opened_at"], sla_hours(data["category"]))
+        if "team" not in data and team(data["category"]):
+            data["team"] = team(data["category"])
     _route(record, session)
     if "handling_hours" not in data:  # an imported, already closed case keeps a given value
         _handling_time(data, data.get("opened_at"))
@@ -64,7 +72,9 @@ def before_create(record, session) -> None:
 
 def before_update(record, changes, session) -> None:
     """Closing (resolved/closed) needs a resolution and stamps the time and handling hours;
-    reopening clears them."""
+    reopening clears them. A re-categorised case moves to the new category's team, unless
+    someone had chosen its team (it was not the old category's) or chooses one now."""
+    _follow_category(record.data, changes)
     if "/status" not in changes:
         return
     old, new = changes["/status"]
@@ -78,6 +88,14 @@ def before_update(record, changes, session) -> None:
     elif old in CLOSED:
         for field in ("resolved_at", "closed_at", "handling_hours"):
             data.pop(field, None)
+
+
+def _follow_category(data: dict, changes: dict) -> None:
+    if "/category" not in changes or "/team" in changes or data.get("kind") not in rules()["kinds"]:
+        return
+    old, new = changes["/category"]
+    if data.get("team") == (team(old) if isinstance(old, str) else None) and isinstance(new, str) and team(new):
+        data["team"] = team(new)
 
 
 def after_create(record, session) -> None:

@@ -16,6 +16,13 @@ from xrm_core import KPI
 #: Case categories that stem from a service reception (complaints "of the after-sales service").
 SERVICE_COMPLAINT_CATEGORIES = ["after_sales", "spare_parts", "warranty"]
 
+#: Complaints the customer lodged, not cases that came from a survey: the voc plugin's closed
+#: loop opens a follow-up complaint for each detractor's answer (channel survey, naming the
+#: response). Those measure survey coverage, not complaints, and would count the same
+#: dissatisfaction twice (in NPS and here).
+LODGED = {"channel": {"ne": "survey"}, "survey_response_id": {"exists": False}}
+LODGED_TEXT = "not from a survey: channel ≠ survey and no survey_response_id"
+
 #: Customer fields whose presence makes a profile complete (name is required, so not counted).
 PROFILE_FIELDS = ["mobile", "email", "national_id", "birth_date", "gender", "address.city",
                   "preferred_channel", "consent_marketing"]
@@ -35,7 +42,8 @@ class ComplaintsPer100Receptions(KPI):
     entity = "case"
     time_field = "opened_at"
     description = ("After-sales complaints per 100 service receptions: 100 × cases with kind = complaint "
-                   f"and category in {', '.join(SERVICE_COMPLAINT_CATEGORIES)} opened in the period / "
+                   f"and category in {', '.join(SERVICE_COMPLAINT_CATEGORIES)} opened in the period "
+                   f"({LODGED_TEXT}) / "
                    "service_visit records (status ≠ cancelled) received in the period. Needs the "
                    "prm_dealers plugin's service_visit type; without it the value is empty. "
                    "Group --by a field both types have (dealer_code).")
@@ -43,9 +51,49 @@ class ComplaintsPer100Receptions(KPI):
     def compute(self, ctx):
         if "service_visit" not in ctx.session.entity_types_map():
             return {"value": None, "n": 0, "groups": []}
-        complaints = {"kind": "complaint", "category": {"in": SERVICE_COMPLAINT_CATEGORIES}}
+        complaints = {"kind": "complaint", "category": {"in": SERVICE_COMPLAINT_CATEGORIES}, **LODGED}
         return ctx.ratio(("case", func.count(), complaints, "opened_at"),
                          ("service_visit", func.count(), {"status": {"ne": "cancelled"}}, "received_at"), 100.0)
+
+
+class SalesComplaintsPer100Sold(KPI):
+    name = "sales_complaints_per_100_sold"
+    label = {"en": "Sales complaints per 100 vehicles sold", "fa": "شکایات فروش به ازای هر ۱۰۰ خودروی فروخته‌شده",
+             "zh": "每百辆售出车辆的销售投诉数"}
+    unit = "per 100 vehicles sold"
+    higher_is_better = False
+    entity = "case"
+    time_field = "opened_at"
+    description = ("Sales complaints per 100 vehicles sold: 100 × cases with kind = complaint and category = "
+                   f"sales opened in the period ({LODGED_TEXT}) / sale contracts (kind = sale, status ≠ "
+                   "cancelled) signed in the period — one sale contract per vehicle sold. n is the number of sales. Group --by a field both types have (dealer_code).")
+
+    def compute(self, ctx):
+        complaints = {"kind": "complaint", "category": "sales", **LODGED}
+        return ctx.ratio(("case", func.count(), complaints, "opened_at"),
+                         ("contract", func.count(), {"kind": "sale", "status": {"ne": "cancelled"}}, "signed_at"),
+                         100.0)
+
+
+class QualityComplaintsPer100Produced(KPI):
+    name = "quality_complaints_per_100_produced"
+    label = {"en": "Quality complaints per 100 vehicles produced",
+             "fa": "شکایات کیفی به ازای هر ۱۰۰ خودروی تولیدشده", "zh": "每百辆生产车辆的质量投诉数"}
+    unit = "per 100 vehicles produced"
+    higher_is_better = False
+    entity = "case"
+    time_field = "opened_at"
+    description = ("Product-quality complaints per 100 vehicles produced: 100 × cases with kind = complaint and "
+                   f"category = product_quality opened in the period ({LODGED_TEXT}) / vehicles with a "
+                   "production_date in the period. n is the number of vehicles. A manufacturer's figure: "
+                   "vehicles are readable network-wide, so a dealer's user divides its own complaints by the "
+                   "whole production. Group --by a field both types have (dealer_code, vin).")
+
+    def compute(self, ctx):
+        quality = {"kind": "complaint", "category": "product_quality", **LODGED}
+        return ctx.ratio(("case", func.count(), quality, "opened_at"),
+                         ("vehicle", func.count(), {"production_date": {"exists": True}}, "production_date"),
+                         100.0)
 
 
 class RepeatPurchaseRate(KPI):
@@ -58,24 +106,38 @@ class RepeatPurchaseRate(KPI):
                    "sale contract (kind = sale, status ≠ cancelled) signed in the period; repeat buyers = "
                    "those with at least two such contracts signed up to the end of the period (the earlier "
                    "one may predate it). Without a period: customers with ≥ 2 purchases / customers with ≥ 1. "
-                   "Grouped --by a contract field (e.g. dealer_code), purchases count within the group.")
+                   "Grouped --by a contract field (e.g. dealer_code), purchases count within the group; "
+                   "the overall value still counts each buyer once, over all the buyer's purchases.")
 
     def compute(self, ctx):
         cust = ctx.field("contract", "customer_id")
         signed = ctx.bytewise(ctx.field("contract", "signed_at"))
         in_period = ctx.period("contract", "signed_at")
         up_to_end = signed < _day_after(ctx.date_to) if ctx.date_to else true()
+        sales = ctx.all_time().base("contract", {"kind": "sale", "status": {"ne": "cancelled"}})
+
+        def per_buyer(key):
+            """One row per buyer (and group ``k``): purchases in the period ``p``, up to its end ``u``."""
+            cols = [key.label("k")] if key is not None else []
+            return (select(*cols, cust.label("c"), func.sum(case((in_period, 1), else_=0)).label("p"),
+                           func.sum(case((up_to_end, 1), else_=0)).label("u"))
+                    .where(sales, cust.isnot(None))
+                    .group_by(*([key] if key is not None else []), cust).subquery())
+
+        def value_and_n(inner):
+            buyers = func.sum(case((inner.c.p >= 1, 1), else_=0))
+            repeaters = func.sum(case((and_(inner.c.p >= 1, inner.c.u >= 2), 1), else_=0))
+            return 100.0 * repeaters / func.nullif(buyers, 0), func.coalesce(buyers, 0)
+
+        # The overall figure counts each buyer once, whatever the grouping: a customer who bought
+        # at two dealers is a repeat buyer of the network, though of neither dealer.
+        value, n = ctx.execute(select(*value_and_n(per_buyer(None)))).first()
+        result = {"value": None if value is None else float(value), "n": n or 0, "groups": []}
         key = ctx.group_key("contract")
-        cols = [key.label("k")] if key is not None else []
-        inner = (select(*cols, cust.label("c"),
-                        func.sum(case((in_period, 1), else_=0)).label("p"),
-                        func.sum(case((up_to_end, 1), else_=0)).label("u"))
-                 .where(ctx.all_time().base("contract", {"kind": "sale", "status": {"ne": "cancelled"}}),
-                        cust.isnot(None))
-                 .group_by(*([key] if key is not None else []), cust).subquery())
-        buyers = func.sum(case((inner.c.p >= 1, 1), else_=0))
-        repeaters = func.sum(case((and_(inner.c.p >= 1, inner.c.u >= 2), 1), else_=0))
-        return ctx.summarise(inner, 100.0 * repeaters / func.nullif(buyers, 0), func.coalesce(buyers, 0))
+        if key is not None:
+            grouped = per_buyer(key)
+            result["groups"] = ctx.summarise(grouped, *value_and_n(grouped))["groups"]
+        return result
 
 
 class ChurnRate(KPI):
@@ -147,5 +209,6 @@ class CustomerLifetimeValue(KPI):
                 "groups": [{"key": k, "value": value(*g), "n": g[1]} for k, g in groups.items()]}
 
 
-KPI_CLASSES = (ComplaintsPer100Receptions, RepeatPurchaseRate, ChurnRate, ProfileCompleteness,
+KPI_CLASSES = (ComplaintsPer100Receptions, SalesComplaintsPer100Sold, QualityComplaintsPer100Produced,
+               RepeatPurchaseRate, ChurnRate, ProfileCompleteness,
                CustomerLifetimeValue)

@@ -14,11 +14,18 @@ from xrm_core import KPI
 REPAIR_VISIT_TYPES = ["repair", "warranty_repair"]
 
 
+def _instant(ctx, expr):
+    """SQL: ISO timestamp ``expr`` as a comparable instant (its offset honoured) on both engines."""
+    if ctx.dialect == "postgresql":
+        return cast(expr, TIMESTAMP(timezone=True))
+    return func.julianday(expr)
+
+
 def _days_between(ctx, start, end):
     """SQL: days from ISO timestamp ``start`` to ``end`` (fractional)."""
     if ctx.dialect == "postgresql":
-        return extract("epoch", cast(end, TIMESTAMP(timezone=True)) - cast(start, TIMESTAMP(timezone=True))) / 86400.0
-    return func.julianday(end) - func.julianday(start)
+        return extract("epoch", _instant(ctx, end) - _instant(ctx, start)) / 86400.0
+    return _instant(ctx, end) - _instant(ctx, start)
 
 
 # -- KPIs -------------------------------------------------------------------------------
@@ -42,7 +49,8 @@ class RepeatRepairRate(KPI):
         fault = ctx.field("service_visit", "fault_code")
         at = ctx.field("service_visit", "received_at")
         key = ctx.group_key("service_visit")
-        previous = func.lag(at).over(partition_by=[vin, fault], order_by=ctx.bytewise(at))
+        # In time order, not text order: 02:00+03:30 on 1 March comes before 23:00Z on 29 February.
+        previous = func.lag(at).over(partition_by=[vin, fault], order_by=_instant(ctx, at))
         where = {"visit_type": {"in": REPAIR_VISIT_TYPES}, "fault_code": {"exists": True},
                  "status": {"ne": "cancelled"}}
         # The period filters the outer count only: the earlier visit may lie before it.
