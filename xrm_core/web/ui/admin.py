@@ -5,6 +5,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ... import accounts, entity_types
+from ...errors import XrmError
 from ...scope import ACTIONS, DEPTHS
 from .common import admin_required, blueprint, platform
 
@@ -17,29 +18,47 @@ def _done(message: str, endpoint: str):
     return redirect(url_for(endpoint))
 
 
+def _refused(e: XrmError) -> list[str]:
+    """The messages of a refused admin form, shown above it (the form keeps what was typed)."""
+    details = [f"{err['pointer']}: {err.get('message', '')}" if err.get("pointer") else err.get("message", "")
+               for err in e.errors or []]
+    return [e.message, *details]
+
+
 @bp.route("/units", methods=["GET", "POST"])
 def units():
+    errors, status = [], 200
     if request.method == "POST":
         name = request.form.get("name", "").strip()
-        with platform().connection() as conn:
-            accounts.create_unit(conn, name, request.form.get("parent") or None)
-        return _done(_("Unit %(name)s created.", name=name), "admin.units")
+        try:
+            with platform().connection() as conn:
+                accounts.create_unit(conn, name, request.form.get("parent") or None)
+        except XrmError as e:  # a taken or bad name: said above the form, which keeps it
+            errors, status = _refused(e), e.status
+        else:
+            return _done(_("Unit %(name)s created.", name=name), "admin.units")
     with platform().connection() as conn:
         rows = accounts.list_units(conn)
-    return render_template("admin/units.html", units=rows)
+    return render_template("admin/units.html", units=rows, errors=errors, form=request.form), status
 
 
 @bp.route("/users", methods=["GET", "POST"])
 def users():
+    errors, status = [], 200
     if request.method == "POST":
         name = request.form.get("name", "").strip()
-        with platform().connection() as conn:
-            accounts.create_user(conn, name, request.form.get("unit", ""), request.form.getlist("roles"),
-                                 request.form.get("password") or None)
-        return _done(_("User %(name)s created.", name=name), "admin.users")
+        try:
+            with platform().connection() as conn:
+                accounts.create_user(conn, name, request.form.get("unit", ""), request.form.getlist("roles"),
+                                     request.form.get("password") or None)
+        except XrmError as e:  # a taken name, a bad password: the form keeps what was typed
+            errors, status = _refused(e), e.status
+        else:
+            return _done(_("User %(name)s created.", name=name), "admin.users")
     with platform().connection() as conn:
-        return render_template("admin/users.html", users=accounts.list_users(conn),
-                               units=accounts.list_units(conn), roles=accounts.list_roles(conn))
+        return render_template("admin/users.html", users=accounts.list_users(conn), errors=errors,
+                               form=request.form, units=accounts.list_units(conn),
+                               roles=accounts.list_roles(conn)), status
 
 
 @bp.route("/users/<path:name>", methods=["GET", "POST"])
@@ -69,23 +88,37 @@ def user(name):
 
 @bp.route("/roles", methods=["GET", "POST"])
 def roles():
+    errors, status = [], 200
     if request.method == "POST":
         name = request.form.get("name", "").strip()
-        with platform().connection() as conn:
-            if request.form.get("action") == "grant":
-                known = set(entity_types.load_all(conn))
-                accounts.grant(conn, name, request.form.get("type", ""), request.form.getlist("actions"),
-                               request.form.get("depth", ""), known)
-                message = _("Granted.")
-            else:
-                accounts.create_role(conn, name, request.form.get("label") or None)
-                message = _("Role %(name)s created.", name=name)
-        return _done(message, "admin.roles")
+        try:
+            with platform().connection() as conn:
+                if request.form.get("action") == "grant":
+                    known = set(entity_types.load_all(conn))
+                    accounts.grant(conn, name, request.form.get("type", ""), request.form.getlist("actions"),
+                                   request.form.get("depth", ""), known)
+                    message = _("Granted.")
+                else:
+                    accounts.create_role(conn, name, request.form.get("label") or None)
+                    message = _("Role %(name)s created.", name=name)
+        except XrmError as e:  # no action ticked, a taken name: the form keeps what was chosen
+            errors, status = _refused(e), e.status
+        else:
+            return _done(message, "admin.roles")
     with platform().connection() as conn:
         types = sorted(entity_types.load_all(conn))
         rows = accounts.list_roles(conn)
-    return render_template("admin/roles.html", roles=rows, types=types, actions=ACTIONS,
-                           depths=[d for d in DEPTHS if d != "none"])
+    return render_template("admin/roles.html", roles=rows, types=types, actions=ACTIONS, errors=errors,
+                           form=request.form, depths=[d for d in DEPTHS if d != "none"],
+                           grant_word=_grant_words()), status
+
+
+def _grant_words() -> dict:
+    """The words of a grant's actions and depths in the UI's language (a Persian page listed
+    "read, create · all"); English keeps the stored words, which the CLI and the role files
+    use too. An unknown one is shown as stored."""
+    return {"read": _("read"), "create": _("create"), "update": _("update"), "delete": _("delete"),
+            "own": _("own"), "unit": _("unit"), "subtree": _("subtree"), "all": _("all")}
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, render_template, url_for
+from flask_babel import gettext as _
 
 from ...errors import AuthenticationError, XrmError
 
@@ -47,9 +48,22 @@ def admin_required(view):
     return wrapped
 
 
+def _titles() -> dict:
+    """The core errors' titles (English, as the API's problem documents carry them) in the
+    UI's language: a Persian page was headed "Not found"."""
+    return {"Bad request": _("Bad request"), "Validation failed": _("Not valid"),
+            "Invalid definition": _("Invalid definition"), "Not found": _("Not found"),
+            "Forbidden": _("Not allowed"), "Conflict": _("Conflict"),
+            "Precondition failed": _("Changed meanwhile"), "Unauthorized": _("Not logged in"),
+            "Plugin failed": _("A plugin failed")}
+
+
 def render_error(e: XrmError):
-    """An XrmError as a page with its HTTP status and every pointer it names."""
-    return render_template("error.html", error=e), e.status
+    """An XrmError as a page with its HTTP status and every pointer it names, headed in the
+    user's language (a plugin's own title is shown as written)."""
+    title = _titles().get(e.title, e.title)
+    hint = _("It does not exist, or it is outside what you may see.") if e.status == 404 else None
+    return render_template("error.html", error=e, title=title, hint=hint), e.status
 
 
 def blueprint(name: str, import_name: str, **kw) -> Blueprint:

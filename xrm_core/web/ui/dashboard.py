@@ -5,15 +5,18 @@ Each value is ``kpis.compute`` as the logged-in user, so the cards respect their
 """
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 
+from babel.numbers import format_decimal
 from flask import current_app, render_template, request
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from ... import kpis
 from ...errors import PluginError, XrmError
 from .common import acting, blueprint
-from .i18n import tr
+from .i18n import RTL, digits, lang, tr
 from .listing import type_label
 
 bp = blueprint("dashboard", __name__)
@@ -63,19 +66,40 @@ def sparkline(values: list, label: str = "") -> Markup:
 
 
 def _fmt(value) -> str:
+    """``value`` with at most two decimals and the separators of the UI's language: Persian
+    groups with ٬ and marks the decimals with ٫ (its digits come from the ``digits`` filter).
+    With a comma for both, a wrapped 18,499,084,761.9 read as 18,499,084.76 and 1.9."""
     if value is None:
         return "—"
-    if isinstance(value, float):
-        return f"{value:,.2f}".rstrip("0").rstrip(".")
-    return f"{value:,}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    text = format_decimal(value, format="#,##0.##", locale=lang(), numbering_system="default")
+    # Persian (CLDR) keeps a minus sign left of the digits with a left-to-right mark;
+    # without it the right-to-left card showed -12.5 as 12.5-.
+    return "\u200e" + text if lang() in RTL and text.startswith("-") else text
+
+
+def unit_label(unit) -> str:
+    """A KPI's unit in the UI's language: a ``{lang: text}`` dict like a label, or one of the
+    common unit words (``percent``, ``score (1–7)``…), else the plugin's text as written."""
+    if isinstance(unit, dict):
+        return tr(unit)
+    if not isinstance(unit, str):
+        return ""
+    words = {"percent": _("percent"), "hours": _("hours"), "days": _("days"), "minutes": _("minutes"),
+             "score": _("score"), "count": _("count"), "amount": _("amount")}
+    head, sep, rest = unit.partition(" (")
+    if head not in words or (sep and not rest.endswith(")")):
+        return unit
+    return words[head] + (sep + digits(rest) if sep else "")
 
 
 def card(s, kpi, periods) -> dict:
     """Value, unit and trend of one KPI for the session's user; a failure is shown on the
     card, not raised, so one broken KPI does not take the dashboard down."""
     d = kpi.to_dict()
-    out = {"name": kpi.name, "label": tr(d.get("label"), kpi.name), "unit": d.get("unit") or "",
-           "description": d.get("description") or "", "value": "—", "n": 0, "spark": None, "error": None}
+    out = {"name": kpi.name, "label": tr(d.get("label"), kpi.name), "unit": unit_label(d.get("unit")),
+           "description": tr(d.get("description")), "value": "—", "n": 0, "spark": None, "error": None}
     try:
         # A savepoint per card: on PostgreSQL a failed query would abort the whole transaction.
         with s.conn.begin_nested():
@@ -86,12 +110,13 @@ def card(s, kpi, periods) -> dict:
                 out["spark"] = sparkline(trend, out["label"])
     except PluginError as e:  # a crash: its details are for the log, not for every viewer
         current_app.logger.error("KPI %s failed: %s", kpi.name, e.message, exc_info=e.__cause__)
-        out["error"] = f"KPI {kpi.name} failed in plugin {e.plugin!r} (see the server log)"
+        out["error"] = _("KPI %(name)s failed in plugin %(plugin)s (see the server log)",
+                         name=kpi.name, plugin=repr(e.plugin))
     except XrmError as e:
         out["error"] = e.message
     except Exception:  # noqa: BLE001 — a plugin's Python KPI may fail in any way
         current_app.logger.exception("KPI %s failed", kpi.name)
-        out["error"] = f"KPI {kpi.name} failed (see the server log)"
+        out["error"] = _("KPI %(name)s failed (see the server log)", name=kpi.name)
     return out
 
 

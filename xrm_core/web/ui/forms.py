@@ -283,6 +283,15 @@ def read_form(fields: list[Field], form, original: dict | None = None):
     return data, errors
 
 
+def version_of(text: str | None) -> int:
+    """The record or type version a form carries: -1 (matching none, so a stale-form check
+    refuses) when it is not a number."""
+    try:
+        return int(text or "")
+    except ValueError:
+        return -1
+
+
 def _line_breaks(text: str) -> str:
     """``text`` with every line break as ``\n``: a browser sends those of a textarea as
     CRLF whatever they were, so a stored CR or CRLF reads back as this."""

@@ -107,16 +107,46 @@ def where_of(et, rows) -> dict:
     for fname, op, value in rows:
         op = op or "eq"
         untyped = et.field_type(fname) is None
+        numeric = et.field_type(fname) in ("number", "integer")
         if op == "in":
-            v = [_typed(x.strip(), untyped) for x in value.split(",") if x.strip()]
+            v = [_typed(_number_text(_key_of_label(et, fname, x.strip()), numeric), untyped)
+                 for x in LIST_SEPARATORS.split(value) if x.strip()]
         elif op == "exists":
             v = value.strip().lower() not in ("false", "0", "no", _("no").lower())
+        elif op in ("eq", "ne"):
+            v = _typed(_number_text(_key_of_label(et, fname, value), numeric), untyped)
         else:
-            v = _typed(value, untyped)
+            v = _typed(_number_text(value, numeric), untyped)
         cond = where.setdefault(fname, {})
         if isinstance(cond, dict):
             cond[op] = v
     return where
+
+
+#: What separates the values of an "is one of" filter: the comma of English, Persian (،),
+#: Chinese (、 and the full-width ，).
+LIST_SEPARATORS = re.compile("[,\u060c\u3001\uff0c]")
+
+
+def _number_text(text: str, numeric: bool) -> str:
+    """A number typed the Persian way (۱۲٬۵۰۰٫۵: its digits are read as they are, its
+    decimal sign ٫ and group sign ٬ were "not a number") as the filter language reads it."""
+    return text.replace("\u066b", ".").replace("\u066c", "") if numeric else text
+
+
+def _key_of_label(et, name: str, text: str) -> str:
+    """The stored value (its ``value_labels`` key) a filter value names by its label: the
+    list shows ``value_labels`` ("High", "高"), so that is what a user types; the stored
+    ``high`` matched nothing else. A label in any language and in any case counts when it
+    names one value only; a stored value, or any other text, is returned as typed."""
+    labels = et.definition.get("value_labels", {}).get(name)
+    wanted = text.strip().casefold()
+    if not isinstance(labels, dict) or not wanted or text in labels:
+        return text
+    keys = [key for key, label in labels.items()
+            if wanted in {t.strip().casefold() for t in (label.values() if isinstance(label, dict) else [label])
+                          if isinstance(t, str)}]
+    return keys[0] if len(keys) == 1 else text
 
 
 def _typed(value: str, untyped: bool):

@@ -9,8 +9,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ... import db, records, relationships
-from ...fields import value_at
 from ...errors import Conflict, NotFound, PreconditionFailed, ValidationError, XrmError
+from ...fields import value_at
+from ...session import MAX_SUMMARY
 from . import forms, listing, schema_messages
 from .common import acting, blueprint
 from .i18n import tr
@@ -144,7 +145,7 @@ def show(type_name: str, record_id: str):
     return render_template("record.html", et=et, rec=rec, fields=fields, refs=refs, related=related,
                            shown_labels=shown_labels, diff_label=_diff_label(types_map),
                            timeline=entries, older_link=older_link, paged=older is not None, kinds=kinds, extra=extra, can_edit=can_edit,
-                           can_delete=can_delete, links=links,
+                           can_delete=can_delete, links=links, max_summary=MAX_SUMMARY,
                            title=_title_of(et, rec), type_label=listing.type_label(et))
 
 
@@ -178,7 +179,10 @@ def _timeline_entries(s, timeline, kind_labels: dict) -> list[dict]:
     types = s.entity_types_map()
     out = []
     for a in timeline:
-        entry = {"a": a, "kind": labels.get(a["kind"], a["kind"]), "summary": a["summary"] or "", "link": None}
+        record_type = a.get("record_type") or ""
+        entry = {"a": a, "kind": labels.get(a["kind"], a["kind"]), "summary": a["summary"] or "", "link": None,
+                 # A related record's entry names its type by label (the name read as English).
+                 "record_label": listing.type_label(s.entity_type(record_type)) if record_type in types else record_type}
         payload = a["payload"] if isinstance(a["payload"], dict) else {}
         summary, rtype = entry["summary"], a.get("record_type") or ""
         if a["kind"] in ("created", "deleted") and summary == f"{a['kind']} {rtype}":
@@ -291,10 +295,7 @@ def edit(type_name: str, record_id: str):
             return _render_form(et, fields, values, {}, [], rec)
         # The form carries the version it was built from: a stale form is refused (If-Match
         # semantics) instead of silently overwriting someone else's change.
-        try:
-            version = int(request.form.get("version", ""))
-        except ValueError:
-            version = -1
+        version = forms.version_of(request.form.get("version"))
         patch, errors = forms.read_form(fields, request.form, rec.data)
         _check_refs(s, fields, patch, errors)
         general, status = [], 422

@@ -13,10 +13,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ... import relationships
-from ...errors import Conflict, NotFound, PermissionDenied, ValidationError
-from . import listing
+from ...errors import Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError
+from . import forms, listing
 from .common import acting
-from .i18n import tr
+from .i18n import digits, tr
 from .pages import _RowView, _title, _title_of, bp
 
 #: Candidate records the link page offers at once (narrow them with the search text).
@@ -47,8 +47,17 @@ def delete(type_name: str, record_id: str):
             links = s.related(rec.id)
             return render_template("delete.html", et=et, rec=rec, links=len(links), title=_title_of(et, rec),
                                    type_label=listing.type_label(et))
+        # The confirmation page carries the version it showed: a record changed since (the
+        # page was open a while, or came back through the browser's history) is not deleted
+        # unseen. A form without one (a page of an older release) is not checked.
+        version = request.form.get("version")
         try:
-            s.delete(rec.id)
+            s.delete(rec.id, if_version=None if version is None else forms.version_of(version))
+        except PreconditionFailed:
+            flash(_("Not deleted: this record was changed by someone else since you asked to delete it "
+                    "(it is now at version %(v)s). Check the changes and delete it again.",
+                    v=digits(rec.version)), "error")
+            return _back(rec)
         except (Conflict, PermissionDenied) as e:  # a restrict link, or a cascade beyond the scope
             flash(_("Not deleted: %(msg)s", msg=e.message), "error")
             return _back(rec)

@@ -8,9 +8,10 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ... import entity_types, kpis
-from ...errors import XrmError
+from ...errors import Conflict, XrmError
 from . import forms, listing
 from .common import acting, blueprint, platform
+from .i18n import digits
 
 bp = blueprint("types", __name__, url_prefix="/types")
 
@@ -41,7 +42,8 @@ def show(name: str):
         if not g.is_admin:
             abort(403)
         text = request.form.get("definition", "")
-        report, errors, applied = _check_or_apply(name, text, request.form.get("action") == "apply")
+        version = request.form.get("version")
+        report, errors, applied = _check_or_apply(name, text, request.form.get("action") == "apply", version)
         if applied:
             flash(_("Type %(name)s updated to version %(v)s.", name=name, v=report["version"]), "ok")
             return redirect(url_for("types.show", name=name))
@@ -50,26 +52,43 @@ def show(name: str):
         rows = _field_rows(s, et)
     if text is None:
         text = orjson.dumps(et.definition, option=orjson.OPT_INDENT_2).decode()
+        version = et.version
     status = 422 if errors else 200
+    # The form keeps the version the text was edited from (a refused text shown again still
+    # says which one), so applying it can be refused when the type changed meanwhile.
     return render_template("type.html", et=et, rows=rows, text=text, report=report, errors=errors,
-                           label=listing.type_label(et)), status
+                           version=version, label=listing.type_label(et)), status
 
 
-def _check_or_apply(name: str, text: str, apply: bool):
-    """``(report, errors, applied)`` of a dry run, or of applying when ``apply``."""
+def _check_or_apply(name: str, text: str, apply: bool, version: str | None = None):
+    """``(report, errors, applied)`` of a dry run, or of applying when ``apply``.
+
+    ``version`` is the one the form was built from: another administrator's change applied
+    since is not undone unseen (the text would silently put back the older definition).
+    A form without one (a page of an older release) is not checked."""
     try:
         definition = orjson.loads(text)
     except orjson.JSONDecodeError as e:
         return None, [{"pointer": "", "message": _("not valid JSON: %(msg)s", msg=str(e))}], False
     if not isinstance(definition, dict) or definition.get("name") != name:
         return None, [{"pointer": "/name", "message": _("the definition must keep the name %(name)s", name=name)}], False
+    before: dict = {}
     try:
         with platform().connection() as conn:
             before = entity_types.load_all(conn)
-            report = entity_types.update(conn, definition, dry_run=not apply)
+            report = entity_types.update(conn, definition, dry_run=not apply,
+                                         if_version=None if version is None else forms.version_of(version))
             kpis.check_type_change(platform(), conn, before, name, definition)
+    except Conflict as e:
+        if any(err.get("pointer") == "/version" for err in e.errors or []) and name in before:
+            return None, [{"pointer": "", "message": _(
+                "This type was changed by someone else since you opened it (it is now at version "
+                "%(v)s). Copy your change, reload the page and make it again.",
+                v=digits(before[name].version))}], False
+        return e.extra.get("impact"), [{"pointer": "", "message": e.message}] + (e.errors or []), False
     except XrmError as e:
         report = e.extra.get("impact")
         errors = e.errors or [{"pointer": "", "message": e.message}]
         return report, [{"pointer": "", "message": e.message}] + (errors if e.errors else []), False
     return report, None, apply and report.get("applied", False)
+
