@@ -153,8 +153,8 @@ class Session:
         if admin is None:
             raise NotFound("no admin user: run `xrm init`")
         system = Session(self.platform, self.conn, Actor(admin.id, "system", admin.unit_id, admin.path, True))
-        system._types, system._users, system._units, system._reltypes, system._write_types = (
-            self._types, self._users, self._units, self._reltypes, self._write_types)
+        system._types, system._users, system._units, system._reltypes, system._write_types, system.hooked = (
+            self._types, self._users, self._units, self._reltypes, self._write_types, self.hooked)
         return system
 
     # -- administration (admins and the system only) -----------------------------------

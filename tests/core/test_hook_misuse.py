@@ -52,6 +52,9 @@ class SelfPlugin:
             session.relate("links", record.id, other.id)
         elif event == "before_create" and do == "log":
             session.log(record.id, "call", "welcome")
+        elif event == "before_create" and do == "relate as system":
+            system = session.as_system()
+            system.relate("links", record.id, system.create("note", {}).id)
         elif event == "before_update" and do == "bump":
             session.update(record.id, {"n": 99})
         elif event == "before_update" and do == "read":
@@ -69,7 +72,7 @@ def _counts(p) -> tuple:
                      for t in (db.records, db.relationships, db.activities))
 
 
-@pytest.mark.parametrize("do", ["relate self", "log"])
+@pytest.mark.parametrize("do", ["relate self", "log", "relate as system"])
 def test_a_before_create_hook_using_its_record_is_told_to_use_after_create(platform, do):
     before = _counts(platform)
     with pytest.raises(PluginError) as e, platform.session() as s:
