@@ -6,6 +6,7 @@ contract shows anyway.
 """
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 import orjson
@@ -14,7 +15,10 @@ from sqlalchemy import (
     UniqueConstraint, create_engine, event,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
+
+from .errors import XrmError
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -217,21 +221,35 @@ def _json_dumps(value) -> str:
     return orjson.dumps(value).decode()
 
 
+#: Seconds to wait for a PostgreSQL server to answer a new connection (libpq's
+#: ``connect_timeout``) unless the URL or ``PGCONNECT_TIMEOUT`` says otherwise.
+PG_CONNECT_TIMEOUT = 5
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """Create the engine for ``url`` with the platform's settings.
 
-    SQLite gets WAL, a busy timeout and foreign keys on every connection; both engines
-    (de)serialise JSON with orjson.
+    SQLite gets WAL, a busy timeout and foreign keys on every connection; PostgreSQL a
+    connection timeout (:data:`PG_CONNECT_TIMEOUT`); both engines (de)serialise JSON with
+    orjson.
     """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     kwargs.setdefault("json_serializer", _json_dumps)
     kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_SECONDS})
+    elif url.startswith("postgresql") and "connect_timeout=" not in url \
+            and "PGCONNECT_TIMEOUT" not in os.environ:
+        # libpq waits for an unanswered connection forever by default: a database host
+        # behind a firewall that drops packets, or one that accepts and never answers, would
+        # hang every command and worker. A URL's own ?connect_timeout=N (or PGCONNECT_TIMEOUT)
+        # overrides this.
+        kwargs.setdefault("connect_args", {"connect_timeout": PG_CONNECT_TIMEOUT})
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "handle_error", _sqlite_errors)
         # pysqlite's own transaction handling defers BEGIN; emit it ourselves so a
         # transaction really starts (and SAVEPOINTs work).
         event.listen(engine, "begin", _sqlite_begin)
@@ -245,11 +263,52 @@ def _sqlite_begin(conn):
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+class DatabaseBusy(XrmError):
+    """Another process held the SQLite database's write lock for the whole busy timeout."""
+
+    status = 503
+    title = "Database busy"
+
+
+#: Seconds an SQLite writer waits for another one's write lock (``PRAGMA busy_timeout``).
+SQLITE_BUSY_SECONDS = 30
+
+
+def _sqlite_errors(context):
+    """SQLite errors users can act on, in words (SQLAlchemy's ``handle_error`` event:
+    the exception returned replaces the one raised)."""
+    message = str(context.original_exception)
+    if "database is locked" in message:
+        # A REST client gets 503 (try again later), not "the server failed".
+        return DatabaseBusy(f"the database is busy: another process has held its write lock for "
+                            f"{SQLITE_BUSY_SECONDS} s (a long import?); try again")
+    if "no such savepoint" in message:
+        return _sqlite_lost_savepoint(context)
+    return None
+
+
+def _sqlite_lost_savepoint(context):
+    """Report why SQLite dropped a savepoint instead of "no such savepoint".
+
+    On some errors (a full disk, an I/O error) SQLite rolls the whole transaction back by
+    itself; leaving the ``begin_nested()`` block that saw the error then fails to roll back
+    to its savepoint, and that second error would hide the first. Raise the first instead.
+    """
+    cause, seen = context.original_exception.__context__, set()
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, DatabaseBusy) or (
+                isinstance(cause, DBAPIError) and "no such savepoint" not in str(cause.orig)):
+            return cause
+        cause = cause.__context__
+    return None
+
+
 def _sqlite_pragmas(dbapi_conn, _record):
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see make_engine)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()

@@ -105,8 +105,7 @@ class Platform:
         """
         from . import migrations
         with self.connection() as conn:
-            before = migrations.current(conn)
-            migrations.upgrade(conn)
+            before = migrations.upgrade(conn)  # read once a concurrent init's upgrade ended
             if conn.execute(select(db.units.c.id).where(db.units.c.name == accounts.ROOT_UNIT)).first() is None:
                 accounts.create_unit(conn, accounts.ROOT_UNIT)
             accounts.save_role(conn, {"name": "admin", "label": "Administrator",
@@ -120,7 +119,9 @@ class Platform:
                 accounts.set_password(conn, ADMIN, admin_password)
             synced = self.sync_definitions(conn)
         self._compiled.clear()
-        return {"database": self.url, "migrated_from": before, "revision": migrations.HEAD,
+        # The URL as shown (printed by `xrm init`, kept in logs): without its password.
+        shown = self.engine.url.render_as_string(hide_password=True)
+        return {"database": shown, "migrated_from": before, "revision": migrations.HEAD,
                 "admin_created": created_admin, **synced}
 
     def sync_definitions(self, conn: Connection) -> dict:

@@ -299,3 +299,35 @@ def test_plugin_pages_need_a_login_unless_exempt_and_act_as_the_user(make_platfo
     admin = Browser(p)
     admin.login()
     assert admin.get("/headcount/").text == "2 persons"
+
+
+def test_behind_proxies_each_client_is_throttled_apart(org):
+    """Behind a load balancer every request came from its address: five failures by anyone
+    blocked that user name for everyone. XRM_PROXY_HOPS=1 reads the client's address from
+    X-Forwarded-For (and only then: a client could write any address in it)."""
+    behind = Browser(org, PROXY_HOPS=1)
+    balancer = {"REMOTE_ADDR": "10.0.0.1"}
+    for _ in range(5):
+        r = behind.post("/login", {"username": "agent_a", "password": "nope"}, environ_base=balancer,
+                        headers={"X-Forwarded-For": "203.0.113.7"})
+        assert r.status_code == 401
+    r = behind.post("/login", {"username": "agent_a", "password": "pw"}, environ_base=balancer,
+                    headers={"X-Forwarded-For": "203.0.113.7"})
+    assert r.status_code == 429
+    r = behind.post("/login", {"username": "agent_a", "password": "pw"}, environ_base=balancer,
+                    headers={"X-Forwarded-For": "198.51.100.2"})
+    assert r.status_code == 302  # another client behind the same balancer
+    # Without the setting the header is not trusted: the balancer's address is the client.
+    direct = Browser(org)
+    for ip in ("203.0.113.8", "203.0.113.9", "203.0.113.10", "203.0.113.11", "203.0.113.12"):
+        direct.post("/login", {"username": "manager_a", "password": "nope"}, environ_base=balancer,
+                    headers={"X-Forwarded-For": ip})
+    r = direct.post("/login", {"username": "manager_a", "password": "pw"}, environ_base=balancer,
+                    headers={"X-Forwarded-For": "192.0.2.1"})
+    assert r.status_code == 429
+
+
+@pytest.mark.parametrize("hops", ["x", -1, 11, True])
+def test_a_bad_proxy_hops_setting_is_refused(org, hops):
+    with pytest.raises(ValueError, match="XRM_PROXY_HOPS must be the number of reverse proxies"):
+        Browser(org, PROXY_HOPS=hops)

@@ -49,7 +49,7 @@ class CliContext:
         naming the URL and where it came from (``--db`` or ``XRM_DATABASE_URL``).
         """
         if self._platform is None:
-            from sqlalchemy.exc import NoSuchModuleError
+            from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
             from ..platform import Platform
             url = self._checked_url()
@@ -58,6 +58,11 @@ class CliContext:
             except NoSuchModuleError:
                 raise UnusableDatabase(f"{self.describe()}: unknown database driver; use sqlite:///FILE or "
                                        "postgresql://USER@HOST/DB") from None
+            except ArgumentError:
+                # SQLAlchemy refuses an SQLite URL with a user, password or host (sqlite://u:p@/…).
+                raise UnusableDatabase(f"{self.describe()} is not a URL xrm can open; an SQLite file is "
+                                       "sqlite:///FILE or sqlite:////ABSOLUTE/PATH (no user, password or "
+                                       "host)") from None
             except ModuleNotFoundError as e:
                 if e.name == "psycopg":
                     raise  # the caller explains how to install it
@@ -120,13 +125,14 @@ class CliContext:
         from .. import migrations
         url = make_url(self._checked_url())
         shown = url.render_as_string(hide_password=True)
+        platform = self.open_platform()  # refuses a URL SQLAlchemy cannot open (connects to nothing)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
                 and not url.database.startswith("file:") and not Path(url.database).exists():
             folder = os.path.dirname(os.path.abspath(url.database))
             raise NotInitialised(f"no database at {url.database}: run `xrm init` first" if os.path.isdir(folder)
                                  else f"no database at {url.database}: the directory {folder} does not exist "
                                  "(create it, then run `xrm init`)")
-        with self.open_platform().engine.connect() as conn:
+        with platform.engine.connect() as conn:
             revision = migrations.current(conn)
         if revision is None:
             raise NotInitialised(f"the database {shown} is not initialised: run `xrm init` first")

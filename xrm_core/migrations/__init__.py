@@ -32,6 +32,9 @@ HEAD = "0004"
 
 _SCRIPT_LOCATION = os.path.dirname(os.path.abspath(__file__))
 
+#: First key of the PostgreSQL advisory lock :func:`upgrade` holds (``"xrm"`` in ASCII).
+_UPGRADE_LOCK = 0x78726D
+
 
 def _config(conn: Connection | None = None):
     from alembic.config import Config  # local: Alembic is needed only to migrate
@@ -64,14 +67,23 @@ def revisions() -> set[str]:
     return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
 
 
-def upgrade(conn: Connection, revision: str = "head") -> None:
-    """Upgrade the database behind ``conn`` to ``revision`` (default: the head).
+def upgrade(conn: Connection, revision: str = "head") -> str | None:
+    """Upgrade the database behind ``conn`` to ``revision`` (default: the head); return the
+    revision it was at (``None``: never migrated), read once any concurrent upgrade ended.
 
-    Runs in the caller's transaction and does not commit it. A database at a revision the
+    Runs in the caller's transaction and does not commit it; on PostgreSQL a second upgrade
+    of the same schema waits until that transaction ends. A database at a revision the
     scripts do not know (written by a newer xrm) is refused with :class:`NewerDatabase`,
     changing nothing.
     """
     from alembic import command
+    if conn.dialect.name == "postgresql":
+        # Two `xrm init` at once (two hosts deploying) both saw an empty database and both
+        # created the tables: one failed on "duplicate key … pg_type_typname_nsp_index".
+        # SQLite's BEGIN IMMEDIATE already makes the second wait; here a lock held until
+        # the caller's transaction ends does, per schema (test schemas share a database).
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"),
+                     {"key": _UPGRADE_LOCK})
     found = current(conn)
     if found is not None and found not in revisions():
         raise NewerDatabase(
@@ -80,6 +92,7 @@ def upgrade(conn: Connection, revision: str = "head") -> None:
     command.upgrade(_config(conn), revision)
     if current(conn) not in (None, "0001"):
         _check_append_only(conn)
+    return found
 
 
 #: The triggers of revision 0002 that keep ``xrm_activities`` append-only, per dialect.

@@ -23,6 +23,7 @@ def create_app(platform=None, test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("XRM")
     if test_config:
         app.config.update(test_config)
+    _trust_proxies(app)
     if platform is None:
         from ..platform import Platform
         platform = Platform(app.config.get("DATABASE_URL"))
@@ -35,3 +36,24 @@ def create_app(platform=None, test_config: dict | None = None) -> Flask:
     ui.init_app(app)  # CSRF (API exempt), languages, cookies, security headers, UI pages
     call_hook(platform.pm, "xrm_flask_app", app=app)  # a crash names its plugin
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """``XRM_PROXY_HOPS=N``: the app stands behind N reverse proxies that set
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto``; the client's address and scheme are read
+    from them (werkzeug's ProxyFix), so login throttling counts each client, not the
+    balancer. 0 (the default) trusts no such header: a client could write any address in it.
+    """
+    hops = check_proxy_hops(app.config.get("PROXY_HOPS", 0))
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+
+def check_proxy_hops(hops) -> int:
+    """``hops`` if it is a number of proxies (0 to 10), else ValueError saying so
+    (``xrm serve`` checks ``XRM_PROXY_HOPS`` before it starts any worker)."""
+    if type(hops) is not int or not 0 <= hops <= 10:
+        raise ValueError(f"XRM_PROXY_HOPS must be the number of reverse proxies in front of xrm (0 to 10), "
+                         f"not {hops!r}")
+    return hops
