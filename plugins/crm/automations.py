@@ -2,7 +2,9 @@
 
 - customer and lead: Persian and Arabic-Indic digits in phone numbers and national IDs
   become ASCII digits on creation (the schemas accept ASCII digits only);
-- case: see :mod:`xrm_crm.cases` (category, routing, SLA, handling time, notifications).
+- case: see :mod:`xrm_crm.cases` (category, routing, SLA, handling time, notifications);
+- opportunity: one moved to ``lost`` keeps the stage it was lost at (``lost_stage``), which
+  the sales forecast's stage conversion needs.
 """
 from __future__ import annotations
 
@@ -24,12 +26,30 @@ def xrm_addhooks(pm):
 
 
 @hookimpl
-@for_types("case", *DIGIT_FIELDS)
+@for_types("case", "opportunity", *DIGIT_FIELDS)
 def xrm_record_event(event, record, changes, session):
     if event == "before_create" and record.type in DIGIT_FIELDS:
         normalise_digits(record.data, DIGIT_FIELDS[record.type])
     if record.type == "case" and event in CASE_EVENTS:
         CASE_EVENTS[event](record, changes, session)
+    if record.type == "opportunity" and event == "before_update":
+        note_lost_stage(record.data, changes)
+
+
+#: The stages an opportunity is open in, in the order of the funnel.
+OPEN_STAGES = ("prospecting", "test_drive", "quotation", "negotiation")
+
+
+def note_lost_stage(data: dict, changes: dict) -> None:
+    """Moved to ``lost`` from an open stage: keep that stage as ``lost_stage``; reopened:
+    forget it. A ``lost_stage`` the same change sets is left as given."""
+    if "/stage" not in changes or "/lost_stage" in changes:
+        return
+    old, new = changes["/stage"]
+    if new == "lost" and old in OPEN_STAGES:
+        data["lost_stage"] = old
+    elif new != "lost":
+        data.pop("lost_stage", None)
 
 
 def normalise_digits(data: dict, fields) -> None:

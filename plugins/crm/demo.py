@@ -365,7 +365,9 @@ def _leads_and_opportunities(session, rng, dealers, customers, campaigns, scale)
             elif (BASE - opened).days > 45 and rng.random() < 0.8:
                 closed = min(opened + timedelta(days=rng.randint(5, 45)), BASE - timedelta(days=1))
                 opp.update(stage="lost", probability=0, closed_at=closed.isoformat(),
-                           lost_reason=rng.choice(["price", "financing refused", "chose a competitor", "delivery time"]))
+                           lost_reason=rng.choice(["price", "financing refused", "chose a competitor", "delivery time"]),
+                           # the longer it ran, the further it got (no draw: the demo's figures stay)
+                           lost_stage=_lost_stage((closed - opened).days))
             else:
                 stage = rng.choice(["test_drive", "quotation", "negotiation"])
                 opp.update(stage=stage, probability={"test_drive": 30, "quotation": 50, "negotiation": 70}[stage])
@@ -415,3 +417,8 @@ def _cases(session, rng, customers, vehicles, scale) -> None:
     for code in sorted(by_dealer, key=str):
         _relate_to_customer(session, "customer_has_case",
                             session.create_many("case", by_dealer[code], unit=_unit(code)))
+
+
+def _lost_stage(days_open: int) -> str:
+    """The stage a demo opportunity open ``days_open`` days was lost at."""
+    return "test_drive" if days_open <= 12 else "quotation" if days_open <= 28 else "negotiation"

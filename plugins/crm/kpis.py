@@ -13,6 +13,8 @@ from sqlalchemy import and_, case, distinct, func, or_, select, true
 
 from xrm_core import KPI
 
+from .automations import OPEN_STAGES
+
 #: Case categories that stem from a service reception (complaints "of the after-sales service").
 SERVICE_COMPLAINT_CATEGORIES = ["after_sales", "spare_parts", "warranty"]
 
@@ -209,6 +211,47 @@ class CustomerLifetimeValue(KPI):
                 "groups": [{"key": k, "value": value(*g), "n": g[1]} for k, g in groups.items()]}
 
 
+class SalesForecast(KPI):
+    name = "sales_forecast"
+    label = {"en": "Sales forecast", "fa": "پیش‌بینی فروش", "zh": "销售预测"}
+    unit = "amount"
+    entity = "opportunity"
+    time_field = "expected_close"
+    description = ("Expected sales from the open pipeline, by stage conversion: Σ amount × P(won | stage) "
+                   "over open opportunities (prospecting, test_drive, quotation, negotiation) expected to "
+                   "close in the period. P(won | stage) = won / (won + lost at that stage or a later one), "
+                   "from every closed opportunity the caller sees (a lost one counts once its lost_stage "
+                   "is known: the crm automations keep it when an opportunity is lost). n = the open "
+                   "opportunities counted; a stage no closed opportunity reached leaves its own out. "
+                   "Amounts are summed as written (one currency per deployment).")
+
+    def compute(self, ctx):
+        stage = ctx.field("opportunity", "stage")
+        lost_stage = ctx.field("opportunity", "lost_stage")
+        closed = ctx.all_time().base("opportunity", {"stage": {"in": ["won", "lost"]}})
+        counts = ctx.execute(select(stage, lost_stage, func.count()).where(closed).group_by(stage, lost_stage))
+        won, lost_at = 0, {}
+        for s, at, n in counts:
+            if s == "won":
+                won += n
+            elif at in OPEN_STAGES:
+                lost_at[at] = lost_at.get(at, 0) + n
+        weights = {}
+        for i, s in enumerate(OPEN_STAGES):
+            reached = won + sum(lost_at.get(t, 0) for t in OPEN_STAGES[i:])
+            if reached:
+                weights[s] = won / reached
+        if not weights:
+            return {"value": None, "n": 0, "groups": []}
+        weight = case(*((stage == s, w) for s, w in weights.items()), else_=None)
+        amount = ctx.field("opportunity", "amount.amount")
+        key = ctx.group_key("opportunity")
+        rows = (select(*([key.label("k")] if key is not None else []), (amount * weight).label("x"))
+                .where(ctx.base("opportunity", {"stage": {"in": list(weights)}}), amount.isnot(None))
+                .subquery())
+        return ctx.summarise(rows, func.sum(rows.c.x), func.count())
+
+
 KPI_CLASSES = (ComplaintsPer100Receptions, SalesComplaintsPer100Sold, QualityComplaintsPer100Produced,
                RepeatPurchaseRate, ChurnRate, ProfileCompleteness,
-               CustomerLifetimeValue)
+               CustomerLifetimeValue, SalesForecast)

@@ -32,7 +32,8 @@ CONTRACT_KPIS = {
     xrm_voc: {"nps", "csat", "ces", "csm"},
     xrm_crm: {"complaint_handling_time", "complaints_per_100_receptions", "repeat_purchase_rate", "churn_rate",
               "lead_conversion_rate", "win_rate", "profile_completeness", "recovered_dissatisfied_rate",
-              "customer_lifetime_value", "sales_complaints_per_100_sold", "quality_complaints_per_100_produced"},
+              "customer_lifetime_value", "sales_complaints_per_100_sold", "quality_complaints_per_100_produced",
+              "sales_forecast"},
     xrm_prm_dealers: {"dealer_lead_conversion_rate", "lead_response_time", "repeat_repair_rate", "sales_vs_target"},
     xrm_vrm_suppliers: {"defect_ppm", "complaint_forwarding_time", "sla_compliance", "on_time_delivery"},
 }

@@ -177,6 +177,56 @@ def test_win_rate(net):
     assert (ever["value"], ever["n"]) == (50.0, 4)
 
 
+def _money(amount):
+    return {"amount": amount, "currency": "IRR"}
+
+
+def test_sales_forecast_weights_the_open_pipeline_by_stage_conversion(net):
+    """P(won | stage) = won / (won + lost at that stage or later), from every closed
+    opportunity: 2 won; lost at test_drive 1, quotation 1, negotiation 1 (that one through
+    the automation, from an update), one lost at an unknown stage (left out). So P is 0.4 at
+    test_drive, 0.5 at quotation, 2/3 at negotiation."""
+    add(net, "opportunity", [
+        {"title": "won 1", "stage": "won", "dealer_code": "D01", "_unit": "D01"},
+        {"title": "won 3", "stage": "won", "dealer_code": "D03", "_unit": "D03"},
+        {"title": "lost early", "stage": "lost", "lost_stage": "test_drive", "dealer_code": "D01", "_unit": "D01"},
+        {"title": "lost mid", "stage": "lost", "lost_stage": "quotation", "dealer_code": "D01", "_unit": "D01"},
+        {"title": "lost somewhere", "stage": "lost", "dealer_code": "D01", "_unit": "D01"},
+        # open, expected to close in March
+        {"title": "q", "stage": "quotation", "amount": _money(30000), "expected_close": "2024-03-20",
+         "dealer_code": "D01", "_unit": "D01"},
+        {"title": "n", "stage": "negotiation", "amount": _money(9000), "expected_close": "2024-03-05",
+         "dealer_code": "D01", "_unit": "D01"},
+        {"title": "t", "stage": "test_drive", "amount": _money(40000), "expected_close": "2024-03-31",
+         "dealer_code": "D03", "_unit": "D03"},
+        {"title": "no amount", "stage": "prospecting", "expected_close": "2024-03-10", "dealer_code": "D01",
+         "_unit": "D01"},
+        {"title": "april", "stage": "quotation", "amount": _money(50000), "expected_close": "2024-04-01",
+         "dealer_code": "D03", "_unit": "D03"},
+    ])
+    (late,) = add(net, "opportunity", [{"title": "lost late", "stage": "negotiation", "dealer_code": "D01",
+                                        "_unit": "D01"}])
+    with net.session() as s:
+        assert s.update(late, {"stage": "lost"}).data["lost_stage"] == "negotiation"
+        assert "lost_stage" not in s.update(late, {"stage": "negotiation"}).data  # reopened
+        assert s.update(late, {"stage": "lost"}).data["lost_stage"] == "negotiation"
+    march = kpi(net, "sales_forecast", **MARCH, by="dealer_code")
+    assert march["value"] == pytest.approx(15000 + 6000 + 16000) and march["n"] == 3
+    assert {k: (pytest.approx(v), n) for k, (v, n) in groups(march).items()} == {
+        "D01": (pytest.approx(21000), 2), "D03": (pytest.approx(16000), 1)}
+    ever = kpi(net, "sales_forecast")
+    assert ever["value"] == pytest.approx(37000 + 50000 * 0.5) and ever["n"] == 4
+    # A dealer's manager: its own history (one won, nothing lost) and pipeline only.
+    own = kpi(net, "sales_forecast", user="mgr3", **MARCH)
+    assert (own["value"], own["n"]) == (40000, 1)
+
+
+def test_sales_forecast_without_closed_opportunities_is_empty(net):
+    add(net, "opportunity", [{"title": "q", "stage": "quotation", "amount": _money(1000),
+                              "expected_close": "2024-03-20"}])
+    assert (kpi(net, "sales_forecast")["value"], kpi(net, "sales_forecast")["n"]) == (None, 0)
+
+
 def test_profile_completeness_averages_the_filled_share_of_key_fields(net):
     add(net, "customer", [
         {"name": "علی رضایی", "region": "north", "mobile": "+989121234567", "email": "ali@example.ir",
