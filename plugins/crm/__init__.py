@@ -15,6 +15,7 @@ from xrm_core import json_definitions
 
 from .automations import xrm_addhooks, xrm_record_event  # noqa: F401 — hooks live with their code
 from .demo import xrm_demo_data  # noqa: F401 — the hook lives with the demo data
+from .funnel import xrm_cli_commands  # noqa: F401 — `xrm crm funnel`
 
 from .outbox import xrm_crm_send_notification  # noqa: F401 — the default (log-only) transport
 

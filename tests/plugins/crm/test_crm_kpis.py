@@ -270,3 +270,41 @@ def test_customer_lifetime_value_is_revenue_per_customer(net):
     assert (march["value"], march["n"]) == (25000.0, 2)
     mine = kpi(net, "customer_lifetime_value", user="mgr1")
     assert (mine["value"], mine["n"]) == (20000.0, 1)
+
+
+def test_the_funnel_counts_each_stage_reached_and_gone_on_from(net):
+    import json
+
+    from click.testing import CliRunner
+
+    from business_org import PLUGINS
+    from xrm_core.cli.main import build_cli
+    add(net, "opportunity", [
+        {"title": "w1", "stage": "won", "opened_at": "2024-03-01", "dealer_code": "D01", "_unit": "D01"},
+        {"title": "w3", "stage": "won", "opened_at": "2024-03-02", "dealer_code": "D03", "_unit": "D03"},
+        {"title": "l-td", "stage": "lost", "lost_stage": "test_drive", "opened_at": "2024-03-03", "_unit": "D01"},
+        {"title": "l-q", "stage": "lost", "lost_stage": "quotation", "opened_at": "2024-03-04", "_unit": "D01"},
+        {"title": "l-?", "stage": "lost", "opened_at": "2024-03-05", "_unit": "D01"},
+        {"title": "o-p", "stage": "prospecting", "opened_at": "2024-03-06", "_unit": "D01"},
+        {"title": "o-n", "stage": "negotiation", "opened_at": "2024-03-07", "_unit": "D03"},
+        {"title": "feb", "stage": "won", "opened_at": "2024-02-07", "_unit": "D01"},
+    ])
+
+    def run(*args):
+        cli = build_cli(make_plugin_manager(load_entry_points=False, plugins=PLUGINS))
+        r = CliRunner().invoke(cli, ["--db", net.url, "crm", "funnel", *args], catch_exceptions=False)
+        assert r.exit_code == 0, r.stderr
+        return r
+
+    march = json.loads(run("--from", "2024-03-01", "--to", "2024-03-31", "--json").stdout)
+    # furthest stage: prospecting 1, test_drive 1, quotation 1, negotiation 1, won 2; one unknown
+    assert (march["n"], march["won"], march["lost_at_unknown_stage"]) == (7, 2, 1)
+    assert [(r["stage"], r["reached"], r["went_on"], r["conversion"]) for r in march["stages"]] == [
+        ("prospecting", 6, 5, 83.333333), ("test_drive", 5, 4, 80.0), ("quotation", 4, 3, 75.0),
+        ("negotiation", 3, 2, 66.666667)]
+    text = run("--from", "2024-03-01", "--to", "2024-03-31").stdout
+    assert "negotiation  3        2        66.7" in text and "7 opportunities, 2 won, 1 lost at an unknown stage" in text
+    assert json.loads(run("--json").stdout)["won"] == 3
+    # A dealer's manager counts its own opportunities only.
+    own = json.loads(run("--from", "2024-03-01", "--as", "mgr3", "--json").stdout)
+    assert [(r["stage"], r["reached"]) for r in own["stages"]][-1] == ("negotiation", 2) and own["n"] == 2
