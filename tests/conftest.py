@@ -160,18 +160,31 @@ def org(platform):
 
 
 @pytest.fixture
-def cli(db_url):
+def cli(db_url, monkeypatch):
     """Run the ``xrm`` CLI against the test database: ``cli("records", "list", "person")``.
 
     Returns click's Result (``exit_code``, ``stdout``, ``stderr``). Entry-point plugins are
-    not loaded unless ``entry_points=True``; extra plugins can be given.
+    not loaded unless ``entry_points=True``; extra plugins can be given. Every Platform a
+    command opens is disposed after it: the CLI leaves that to process exit, and a PostgreSQL
+    connection left open would fail a later test with a ResourceWarning.
     """
     from xrm_core.cli.main import build_cli
+    opened = []
+    init = Platform.__init__
+
+    def tracking_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(Platform, "__init__", tracking_init)
 
     def run(*args, plugins=(), entry_points=False, input=None):
         pm = make_plugin_manager(load_entry_points=entry_points, plugins=plugins)
-        runner = CliRunner()
-        return runner.invoke(build_cli(pm), ["--db", db_url, *map(str, args)], input=input,
-                             catch_exceptions=False)
+        try:
+            return CliRunner().invoke(build_cli(pm), ["--db", db_url, *map(str, args)], input=input,
+                                      catch_exceptions=False)
+        finally:
+            while opened:
+                opened.pop().dispose()
 
     return run

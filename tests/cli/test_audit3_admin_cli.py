@@ -16,27 +16,10 @@ def cheap_password_hashes(monkeypatch):
 
 
 @pytest.fixture
-def xrm(cli, monkeypatch):
-    """The CLI with no plugins; each command's Platform is disposed after it (a PostgreSQL
-    connection left open would fail a later test with a ResourceWarning)."""
-    from xrm_core.platform import Platform
-    opened = []
-    init = Platform.__init__
-
-    def tracking_init(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        opened.append(self)
-
-    monkeypatch.setattr(Platform, "__init__", tracking_init)
-
-    def run(*args):
-        try:
-            return cli(*args)
-        finally:
-            while opened:
-                opened.pop().dispose()
-    assert run("init").exit_code == 0
-    return run
+def xrm(cli):
+    """The CLI with no plugins, on an initialised database."""
+    assert cli("init").exit_code == 0
+    return cli
 
 
 GADGET = {"name": "gadget", "title_field": "title", "indexes": ["n"],

@@ -22,28 +22,10 @@ def cheap_password_hashes(monkeypatch):
 
 
 @pytest.fixture
-def xrm(cli, monkeypatch):
-    """The CLI with the person test plugin.
-
-    Each command's Platform is disposed after it: the CLI leaves that to process exit, and a
-    PostgreSQL connection left open would fail a later test with a ResourceWarning.
-    """
-    from xrm_core.platform import Platform
-    opened = []
-    init = Platform.__init__
-
-    def tracking_init(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        opened.append(self)
-
-    monkeypatch.setattr(Platform, "__init__", tracking_init)
-
+def xrm(cli):
+    """The CLI with the person test plugin."""
     def run(*args, plugins=()):
-        try:
-            return cli(*args, plugins=[PersonPlugin(), *plugins])
-        finally:
-            while opened:
-                opened.pop().dispose()
+        return cli(*args, plugins=[PersonPlugin(), *plugins])
     return run
 
 

@@ -244,24 +244,10 @@ def _type_names(conn):
 
 
 @pytest.fixture
-def xrm(cli, monkeypatch):
-    """The CLI with the entry-point plugins; each command's Platform is disposed after it (a
-    PostgreSQL connection left open would fail a later test with a ResourceWarning)."""
-    opened = []
-    init = Platform.__init__
-
-    def tracking_init(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        opened.append(self)
-
-    monkeypatch.setattr(Platform, "__init__", tracking_init)
-
+def xrm(cli):
+    """The CLI with the entry-point plugins; a command must succeed."""
     def run(*args):
-        try:
-            result = cli(*args, entry_points=True)
-        finally:
-            while opened:
-                opened.pop().dispose()
+        result = cli(*args, entry_points=True)
         assert result.exit_code == 0, result.stderr
         return result
     return run
