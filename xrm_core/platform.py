@@ -44,6 +44,12 @@ class Platform:
         self._event_impls = None
         self._kpis = None
 
+    @property
+    def shown_url(self) -> str:
+        """The database URL as given, as shown to people (messages, logs): its password masked."""
+        from sqlalchemy.engine import make_url
+        return make_url(self.url).render_as_string(hide_password=True)
+
     # -- caches ------------------------------------------------------------------------
     def compiled_type(self, conn: Connection, name: str, version: int) -> entity_types.EntityType:
         """The compiled EntityType at ``version`` (compiled once per process)."""
@@ -119,9 +125,8 @@ class Platform:
                 accounts.set_password(conn, ADMIN, admin_password)
             synced = self.sync_definitions(conn)
         self._compiled.clear()
-        # The URL as shown (printed by `xrm init`, kept in logs): without its password.
-        shown = self.engine.url.render_as_string(hide_password=True)
-        return {"database": shown, "migrated_from": before, "revision": migrations.HEAD,
+        # Printed by `xrm init` and kept in logs: without its password.
+        return {"database": self.shown_url, "migrated_from": before, "revision": migrations.HEAD,
                 "admin_created": created_admin, **synced}
 
     def sync_definitions(self, conn: Connection) -> dict:

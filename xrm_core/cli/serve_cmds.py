@@ -83,22 +83,16 @@ def serve(c, host, port, workers, threads):
             from ..web import create_app
             return create_app(Platform(url, pm=pm))
 
-        click.echo(f"xrm serving {_shown(url)} on http://{host}:{port}/ (gunicorn, {workers} worker(s) "
+        click.echo(f"xrm serving {platform.shown_url} on http://{host}:{port}/ (gunicorn, {workers} worker(s) "
                    f"x {threads} thread(s))", err=True)
         run_gunicorn(app_factory, host, port, workers, threads)
         return
     from ..web import create_app
     app = create_app(platform)
     _plain_server_log()
-    click.echo(f"xrm serving {_shown(platform.url)} on http://{host}:{port}/ (development server; "
+    click.echo(f"xrm serving {platform.shown_url} on http://{host}:{port}/ (development server; "
                "use --workers N for production)", err=True)
     app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
-
-
-def _shown(url: str) -> str:
-    """The database URL for the log, its password masked (the log often goes to journald)."""
-    from sqlalchemy.engine import make_url
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _plain_server_log() -> None:
