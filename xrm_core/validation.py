@@ -303,17 +303,19 @@ def _meant_option(options, path: list) -> list | None:
     return left[0] if len(left) == 1 else None
 
 
-#: What a value of a checked format looks like, for its error message.
-_FORMAT_HINTS = {"date": "YYYY-MM-DD, e.g. 2026-01-31", "date-time": "RFC 3339, e.g. 2026-01-31T09:30:00Z",
-                 "time": "RFC 3339, e.g. 09:30:00Z", "email": "e.g. name@example.org",
-                 "uuid": "e.g. 123e4567-e89b-12d3-a456-426614174000", "uri": "absolute, e.g. https://example.org/x"}
+#: A valid value of each checked format, for error messages (the UI's too).
+FORMAT_EXAMPLES = {"date": "2026-01-31", "date-time": "2026-01-31T09:30:00Z", "time": "09:30:00Z",
+                   "email": "name@example.org", "uuid": "123e4567-e89b-12d3-a456-426614174000",
+                   "uri": "https://example.org/x"}
+#: What else the error message says of a format's values, before the example.
+_FORMAT_RULES = {"date": "YYYY-MM-DD, ", "date-time": "RFC 3339, ", "time": "RFC 3339, ", "uri": "absolute, "}
 
 
 def _format_message(value, fmt: str) -> str:
     # The library says '"x" is not a "date"'; say what a valid one looks like.
     shown = orjson.dumps(value).decode() if isinstance(value, str) else repr(value)
-    hint = _FORMAT_HINTS.get(fmt)
-    return f"{shown} is not a valid {fmt}" + (f" ({hint})" if hint else "")
+    example = FORMAT_EXAMPLES.get(fmt)
+    return f"{shown} is not a valid {fmt}" + (f" ({_FORMAT_RULES.get(fmt, '')}e.g. {example})" if example else "")
 
 
 def _at(instance, path):

@@ -15,12 +15,6 @@ from flask_babel import ngettext
 from ... import validation
 from .i18n import digits, lang
 
-#: Format names the UI has a wording for; the example is data, not translated.
-_FORMAT_EXAMPLES = {"date": "2026-01-31", "date-time": "2026-01-31T09:30:00Z", "time": "09:30:00Z",
-                    "email": "name@example.org", "uri": "https://example.org/x",
-                    "uuid": "123e4567-e89b-12d3-a456-426614174000"}
-
-
 def localized(validator, data, prefix: str = "/data") -> dict[tuple[str, str], str]:
     """``{(pointer, english message): message in the UI's language}`` for every schema error
     of ``data`` that has a wording here. Empty in English (the core's text is English)."""
@@ -73,7 +67,7 @@ def worded(kind, pointer: str = "") -> str | None:
         return _("does not have the required form (%(pattern)s)", pattern=v.get("pattern"))
     if name == "format":
         fmt = v.get("format")
-        example = _FORMAT_EXAMPLES.get(fmt)
+        example = validation.FORMAT_EXAMPLES.get(fmt)  # data, not translated
         if example is None:
             return _("is not a valid %(format)s", format=fmt)
         return _("is not a valid %(format)s (e.g. %(example)s)", format=_format_word(fmt), example=example)
