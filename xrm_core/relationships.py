@@ -441,7 +441,7 @@ def before_record_delete(s: "Session", rec: "Record", seen: DeleteRun) -> None:
     more, so none is left to block the delete), and ``rec`` is brought up to the stored
     state, so the ``deleted`` activity and the ``after_delete`` hooks see what was deleted.
     """
-    rows, rounds = _touching(s, rec), 0
+    rows, rounds, hooks_ran = _touching(s, rec), 0, bool(s.platform.record_event_impls(rec.type))
     while rows:
         if rounds == MAX_DELETE_ROUNDS:
             raise Conflict(f"cannot delete {rec.id}: record event hooks keep relating it to records while its "
@@ -451,9 +451,11 @@ def before_record_delete(s: "Session", rec: "Record", seen: DeleteRun) -> None:
             seen.forget_doomed()  # hooks related records since it was computed
         cascaded = _unlink_all(s, rec, rows, seen)
         rounds += 1
+        hooks_ran = hooks_ran or cascaded
         # Only the hooks of cascaded deletes run in between: without one, nothing new.
         rows = _touching(s, rec) if cascaded else []
-    _refresh(s, rec)
+    if hooks_ran:  # its own before_delete hooks, or a cascaded record's, may have written it
+        _refresh(s, rec)
 
 
 def _touching(s: "Session", rec: "Record") -> list:
