@@ -114,15 +114,7 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
     et = s.entity_type_for_write(type_name)
     fmt = detect_format(path, fmt)
     unit_id = s.choose_unit(et.name, None)
-    if path == "-":
-        f, source = sys.stdin.buffer, "stdin"
-        opened = contextlib.nullcontext(f)
-    else:
-        source = os.path.basename(path)
-        try:
-            f = opened = open(path, "rb")
-        except OSError as e:
-            raise ValidationError(f"cannot read {path}: {e.strerror}") from None
+    opened, f, source = open_input(path)
     report: dict = {"total": 0, "valid": 0, "imported": 0, "invalid": []}
     invalid = report["invalid"]
     writer = _Writer(s, et, unit_id, source, skip_invalid, invalid)
@@ -155,12 +147,36 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
         except FileRefused as e:
             invalid.append({"line": e.line, "errors": e.errors})
             refused = e.message
+    return finish_report(report, refused, skip_invalid, dry_run, "import", "imported")
+
+
+def open_input(path: str) -> tuple:
+    """``(context, file, name)`` of an import's FILE, opened for reading bytes: ``-`` is
+    standard input (left open by the context), named ``stdin``; a file is named by its base
+    name (in messages and history). A file that cannot be read is a ValidationError."""
+    if path == "-":
+        return contextlib.nullcontext(sys.stdin.buffer), sys.stdin.buffer, "stdin"
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise ValidationError(f"cannot read {path}: {e.strerror}") from None
+    return f, f, os.path.basename(path)
+
+
+def finish_report(report: dict, refused: str | None, skip_invalid: bool, dry_run: bool, verb: str,
+                  done: str) -> dict:
+    """Sort an import's invalid rows by line and settle it: raise the refusal (a whole-file
+    problem ``refused``, or invalid rows without ``skip_invalid``) as a ValidationError with
+    the report as ``extra["report"]``, else set ``imported`` and return the report.
+    ``verb`` (import) and ``done`` (imported) word the messages."""
+    invalid = report["invalid"]
     invalid.sort(key=lambda r: r["line"])
     if refused is None and invalid and not skip_invalid:
-        refused = f"{len(invalid)} of {report['total']} rows are invalid; use --skip-invalid to import the valid rows"
+        refused = (f"{len(invalid)} of {report['total']} rows are invalid; use --skip-invalid to {verb} the "
+                   f"valid rows")
     if refused is not None:
         prefix = "dry run: the import would be refused" if dry_run else "import refused"
-        raise ValidationError(f"{prefix}: {refused} (nothing imported)",
+        raise ValidationError(f"{prefix}: {refused} (nothing {done})",
                               [{"line": r["line"], **e} for r in invalid for e in r["errors"]], report=report)
     report["imported"] = 0 if dry_run else report["valid"]
     return report

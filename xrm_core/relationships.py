@@ -219,10 +219,21 @@ def relate(s: "Session", rel: str, source_id: str, target_id: str, data: dict | 
 def relate_many(s: "Session", rel: str, pairs, chunk: int = 500) -> list[dict]:
     """Relate many (source, target) pairs at once, all or nothing — the bulk path of
     :func:`relate`, with the same checks (visibility, update on the source, endpoint types,
-    cardinality, duplicates) and the same history, written in batches."""
+    cardinality, duplicates, storable data) and the same history, written in batches.
+
+    A pair may carry the relationship's data as a third element: ``(source, target, data)``.
+    """
     from sqlalchemy import select as _select
     rt = s.relationship_type(rel)
-    pairs = [(str(a), str(b)) for a, b in pairs]
+    datas = [p[2] if len(p) > 2 else None for p in pairs]
+    pairs = [(str(p[0]), str(p[1])) for p in pairs]
+    for n, data in enumerate(datas):
+        if data is not None and not isinstance(data, dict):
+            raise ValidationError(f"pair {n}: relationship data must be an object",
+                                  [{"pointer": f"/pairs/{n}/data", "message": "not an object"}])
+        problems = records.storage_errors(data, f"/pairs/{n}/data") if data else []
+        if problems:
+            raise ValidationError(f"pair {n}: relationship data cannot be stored", problems)
     R = db.records
     rows: dict[str, object] = {}
     ids = sorted({i for p in pairs for i in p})
@@ -247,7 +258,8 @@ def relate_many(s: "Session", rel: str, pairs, chunk: int = 500) -> list[dict]:
         sources.add(source_id)
         targets.add(target_id)
     now = db.utcnow()
-    made = [{"id": records.new_id(), "type": rel, "source": a, "target": b, "data": None} for a, b in pairs]
+    made = [{"id": records.new_id(), "type": rel, "source": a, "target": b, "data": data}
+            for (a, b), data in zip(pairs, datas)]
     acts = []
     for m in made:
         src, tgt = rows[m["source"]], rows[m["target"]]
@@ -262,7 +274,7 @@ def relate_many(s: "Session", rel: str, pairs, chunk: int = 500) -> list[dict]:
     try:
         with s.conn.begin_nested():
             s.conn.execute(insert(REL), [{"id": m["id"], "type": rel, "source_id": m["source"],
-                                          "target_id": m["target"], "data": None, "created_by": s.actor.id,
+                                          "target_id": m["target"], "data": m["data"], "created_by": s.actor.id,
                                           "created_at": now} for m in made])
             if not s.quiet_history:
                 s.conn.execute(insert(db.activities), acts)

@@ -1,4 +1,4 @@
-"""``xrm import`` and ``xrm export``."""
+"""``xrm import``, ``xrm import-relationships`` and ``xrm export``."""
 from __future__ import annotations
 
 import contextlib
@@ -20,6 +20,7 @@ FORMATS = ("csv", "jsonl")
 
 def register(cli: click.Group) -> None:
     cli.add_command(import_)
+    cli.add_command(import_relationships)
     cli.add_command(export)
 
 
@@ -41,21 +42,66 @@ def import_(c, type_name, file, fmt, skip_invalid, dry_run, as_user, as_json):
     cell means the attribute is absent. FILE - reads standard input (give --format).
     """
     from .. import importer  # local: see FORMATS
-    try:
+    with _reported(as_json):
         with c.session(as_user) as s:
             report = importer.import_file(s, type_name, file, fmt, skip_invalid, dry_run,
                                           progress=sys.stderr.isatty())
+    _report(report, dry_run, as_json, "imported")
+
+
+@click.command("import-relationships", short_help="Relate the pairs of records a CSV or JSONL file names.")
+@click.argument("rel", metavar="REL")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Default: from the file extension.")
+@click.option("--source-key", metavar="FIELD", help="Find sources by this field of the source type, not by id.")
+@click.option("--target-key", metavar="FIELD", help="Find targets by this field of the target type, not by id.")
+@click.option("--source-type", metavar="TYPE", help="The type --source-key belongs to, when REL takes any source (*).")
+@click.option("--target-type", metavar="TYPE", help="The type --target-key belongs to, when REL takes any target (*).")
+@click.option("--skip-invalid", is_flag=True, help="Relate the valid rows, report the invalid ones.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@as_option
+@json_option
+@pass_ctx
+def import_relationships(c, rel, file, fmt, source_key, target_key, source_type, target_type, skip_invalid,
+                         dry_run, as_user, as_json):
+    """Relate the records each row of FILE names with relationship type REL.
+
+    CSV: a header with the columns source and target, and optionally data (a JSON
+    object); JSONL: one {"source", "target", "data"} object per line. Records are named by
+    id, or by a field of their type (--source-key member_no, --target-key serial_no), which must
+    name exactly one record you can read. All-or-nothing, as xrm import: every invalid row
+    (unknown record, duplicate, cardinality, permission) is reported with its line and
+    pointer. FILE - reads standard input (give --format).
+    """
+    from .. import relationship_import  # local: see FORMATS
+    with _reported(as_json):
+        with c.session(as_user) as s:
+            report = relationship_import.import_relationships(
+                s, rel, file, fmt, source_key, target_key, source_type, target_type, skip_invalid, dry_run,
+                progress=sys.stderr.isatty())
+    _report(report, dry_run, as_json, "related")
+
+
+@contextlib.contextmanager
+def _reported(as_json: bool):
+    """With --json, a refused import still prints its report (then the error on stderr)."""
+    try:
+        yield
     except ValidationError as e:
         if as_json and "report" in e.extra:
             emit_json(e.extra["report"])
         raise
+
+
+def _report(report: dict, dry_run: bool, as_json: bool, done: str) -> None:
+    """Print an import's report: the JSON document, or a summary and the invalid rows."""
     if as_json:
         emit_json(report)
         return
     if dry_run:
         click.echo(f"dry run: {report['total']} rows read, {report['valid']} valid; nothing written")
     else:
-        click.echo(f"{report['total']} rows read, {report['imported']} imported")
+        click.echo(f"{report['total']} rows read, {report['imported']} {done}")
     invalid = report["invalid"]
     if invalid:
         click.echo(f"{len(invalid)} invalid rows {'would be ' if dry_run else ''}skipped:", err=True)

@@ -1,0 +1,255 @@
+"""Importing relationships: a CSV or JSONL file of (source, target[, data]) rows.
+
+The bulk path for bringing links over from another system, where the records were imported
+first and the file names them by the keys the old system knew
+rather than by this platform's ids (a member number, a serial number). Each row names its two records:
+
+- by id (the default), or
+- by the value of a field of the end's entity type (``source_key`` / ``target_key``),
+  which must name exactly one record the caller can read.
+
+Rows are checked as :func:`xrm_core.relationships.relate` checks one pair — visibility,
+update on the source, the ends' types, no self-relation, duplicates and the cardinality
+against the file's earlier rows and the stored relationships — and every invalid row is
+reported by its file line and pointer (``/source``, ``/target``, ``/data``). All or nothing
+unless ``skip_invalid``; ``dry_run`` checks and writes nothing. The report has the shape of
+a record import's: ``{"total", "valid", "imported", "invalid": [{"line", "errors"}]}``.
+
+CSV: a header naming ``source`` and ``target`` and, optionally, ``data`` (a JSON object);
+JSONL: one ``{"source", "target", "data"?}`` object per line. Key values are read as the
+key field's schema type (a CSV cell ``00123`` stays a string for a string field).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select
+
+from . import db, records
+from .entity_types import EntityType
+from .errors import ValidationError
+from .fields import check_field, field_expr, type_literal
+from .import_files import FileRefused, csv_rows, detect_format, jsonl_rows
+from .importer import _Progress, _Rollback, finish_report, open_input
+
+if TYPE_CHECKING:
+    from .session import Session
+
+#: Rows checked and written together: the lookups of a batch are a few queries.
+BATCH = 2000
+#: Values per IN (...) of a lookup query (PostgreSQL and SQLite bind limits stay far away).
+CHUNK = 500
+_KEYABLE = ("string", "integer", "number", "boolean")
+
+
+class _End:
+    """How the rows name the records of one end (source or target) of the relationship type."""
+
+    def __init__(self, s: "Session", rt: dict, end: str, key: str | None, type_name: str | None):
+        self.end, self.key = end, key
+        declared = rt[end]
+        if type_name is not None and declared != "*" and type_name != declared:
+            raise ValidationError(f"--{end}-type {type_name} does not match {rt['name']}'s {end} type {declared}",
+                                  [{"pointer": f"/{end}", "message": f"the {end} end is {declared}"}])
+        self.type_name = type_name or (declared if declared != "*" else None)
+        self.et = None
+        self.json_type = "string"  # an id
+        if key is None:
+            return
+        if self.type_name is None:
+            raise ValidationError(f"{rt['name']}'s {end} end takes records of any type: give --{end}-type TYPE "
+                                  f"for --{end}-key {key}",
+                                  [{"pointer": f"/{end}", "message": "which entity type the key belongs to"}])
+        self.et = s.entity_type(self.type_name)
+        check_field(key, f"/{end}_key")
+        if not self.et.has_field(key):
+            raise ValidationError(f"--{end}-key {key}: {self.type_name} has no field {key!r}",
+                                  [{"pointer": f"/{end}_key", "message": "not a field of the type"}])
+        self.json_type = self.et.field_type(key)
+        if self.json_type not in _KEYABLE:
+            raise ValidationError(f"--{end}-key {key}: a key must be a field holding one string, number or "
+                                  f"boolean, not {self.json_type or 'values of several types'}",
+                                  [{"pointer": f"/{end}_key", "message": "not a scalar field"}])
+
+    def row_schema(self) -> dict:
+        return {"type": "integer" if self.json_type == "integer" else self.json_type,
+                **({"minLength": 1} if self.json_type == "string" else {})}
+
+    def resolve(self, s: "Session", values: set) -> dict:
+        """``{value: [row, …]}``: the stored rows the caller may read that each value names."""
+        found: dict = defaultdict(list)
+        values = sorted(values, key=repr)
+        R = db.records
+        for i in range(0, len(values), CHUNK):
+            part = values[i:i + CHUNK]
+            if self.key is None:
+                q = select(*records.COLUMNS).where(R.c.id.in_(part))
+                rows = [(row.id, row) for row in s.conn.execute(q)]
+            else:
+                expr = field_expr(s.dialect, self.key, self.json_type)
+                q = select(expr.label("key_value"), *records.COLUMNS).where(
+                    R.c.type == type_literal(self.type_name), expr.in_(part),
+                    s.actor.clause(self.type_name, "read"))
+                rows = [(records._norm(row.key_value), row) for row in s.conn.execute(q)]
+            for value, row in rows:
+                if s.allows(row.type, "read", row):
+                    found[value].append(row)
+        return found
+
+    def describe(self, value) -> str:
+        if self.key is None:
+            return f"record {value!r}"
+        return f"{self.type_name} with {self.key}={value!r}"
+
+
+def _row_type(source: _End, target: _End) -> EntityType:
+    # The rows as a small entity type, so that both readers (cell conversion, unknown
+    # columns, the file's line numbers) work on them as on records.
+    return EntityType({"name": "relationship_row", "schema": {
+        "type": "object", "additionalProperties": False, "required": ["source", "target"],
+        "properties": {"source": source.row_schema(), "target": target.row_schema(), "data": {"type": "object"}}}})
+
+
+def import_relationships(s: "Session", rel: str, path: str, fmt: str | None = None,
+                         source_key: str | None = None, target_key: str | None = None,
+                         source_type: str | None = None, target_type: str | None = None,
+                         skip_invalid: bool = False, dry_run: bool = False, progress: bool = False) -> dict:
+    """Relate the pairs of records the CSV or JSONL file ``path`` names with ``rel``.
+
+    See the module docstring. Raises ValidationError with the report as
+    ``extra["report"]`` when refused; the database is then exactly as before.
+    """
+    rt = s.relationship_type(rel)
+    ends = (_End(s, rt, "source", source_key, source_type), _End(s, rt, "target", target_key, target_type))
+    row_type = _row_type(*ends)
+    fmt = detect_format(path, fmt)
+    opened, f, source_name = open_input(path)
+    report: dict = {"total": 0, "valid": 0, "imported": 0, "invalid": []}
+    checker = _Checker(s, rt, ends, report["invalid"])
+    refused = None
+    with opened, _Progress(f, progress) as bar:
+        rows = csv_rows(f, row_type, source_name) if fmt == "csv" else jsonl_rows(f, source_name)
+        try:
+            with s.conn.begin_nested():  # a dry run or a refusal rolls back what was written
+                batch: list = []
+                for line, data, errors in rows:
+                    report["total"] += 1
+                    if not errors:
+                        errors = row_type.errors(data)
+                    if errors:
+                        report["invalid"].append({"line": line, "errors": errors})
+                    else:
+                        batch.append((line, data))
+                    if len(batch) >= BATCH:
+                        report["valid"] += checker.write(batch)
+                        batch = []
+                        bar.tick()
+                report["valid"] += checker.write(batch)
+                if dry_run or (report["invalid"] and not skip_invalid):
+                    raise _Rollback
+        except _Rollback:
+            pass
+        except FileRefused as e:
+            report["invalid"].append({"line": e.line, "errors": e.errors})
+            refused = e.message
+    return finish_report(report, refused, skip_invalid, dry_run, "relate", "related")
+
+
+class _Checker:
+    """Checks a batch of rows against the database and the file's earlier rows, and relates
+    the valid ones."""
+
+    def __init__(self, s: "Session", rt: dict, ends: tuple[_End, _End], invalid: list):
+        self.s, self.rt, self.ends, self.invalid = s, rt, ends, invalid
+        self.card = rt["cardinality"]
+        #: the file's pairs so far and the ends they used (cardinality within the file), with
+        #: the line that first used each
+        self.pairs: dict[tuple[str, str], int] = {}
+        self.sources: dict[str, int] = {}
+        self.targets: dict[str, int] = {}
+
+    def write(self, batch: list) -> int:
+        if not batch:
+            return 0
+        s, rt = self.s, self.rt
+        found = [end.resolve(s, {data[end.end] for _, data in batch}) for end in self.ends]
+        resolved = []
+        for line, data in batch:
+            errors, rows = [], []
+            for end, hits in zip(self.ends, found):
+                value = data[end.end]
+                matches = hits.get(value, [])
+                if not matches:
+                    errors.append({"pointer": f"/{end.end}", "message": f"no {end.describe(value)}"})
+                elif len(matches) > 1:
+                    ids = ", ".join(sorted(r.id for r in matches)[:5])
+                    errors.append({"pointer": f"/{end.end}",
+                                   "message": f"{len(matches)} records have {end.key}={value!r} ({ids}): a key must "
+                                              f"name one record"})
+                elif rt[end.end] != "*" and matches[0].type != rt[end.end]:
+                    errors.append({"pointer": f"/{end.end}",
+                                   "message": f"{rt['name']} needs a {rt[end.end]} as {end.end}, got "
+                                              f"{matches[0].type} {matches[0].id}"})
+                rows.append(matches[0] if len(matches) == 1 else None)
+            src, tgt = rows
+            if not errors:
+                if src.id == tgt.id:
+                    errors.append({"pointer": "/target", "message": "the same record as the source: a record "
+                                                                    "cannot be related to itself"})
+                elif not s.allows(src.type, "update", src):
+                    errors.append({"pointer": "/source", "message": f"{s.actor.name!r} may not update {src.id}"})
+            if not errors and "data" in data:
+                errors += records.storage_errors(data["data"], "/data")
+            if errors:
+                self.invalid.append({"line": line, "errors": errors})
+            else:
+                names = tuple(end.describe(data[end.end]) for end in self.ends)
+                resolved.append((line, src.id, tgt.id, data.get("data"), names))
+        stored = self._stored({i for _, a, b, _, _ in resolved for i in (a, b)})
+        good = []
+        for line, a, b, payload, names in resolved:
+            why = self._clash(a, b, names, stored)
+            if why:
+                self.invalid.append({"line": line, "errors": [{"pointer": why[0], "message": why[1]}]})
+                continue
+            self.pairs[(a, b)] = line
+            self.sources[a] = line
+            self.targets[b] = line
+            good.append((a, b, payload))
+        if good:
+            s.relate_many(rt["name"], good)
+        return len(good)
+
+    def _stored(self, ids: set[str]) -> tuple[dict, dict, dict]:
+        """The stored relationships of the type touching ``ids``: by pair, by source, by target."""
+        REL = db.relationships
+        by_pair, by_source, by_target = {}, {}, {}
+        ids = sorted(ids)
+        for i in range(0, len(ids), CHUNK):
+            part = ids[i:i + CHUNK]
+            for rid, a, b in self.s.conn.execute(select(REL.c.id, REL.c.source_id, REL.c.target_id).where(
+                    REL.c.type == self.rt["name"], or_(REL.c.source_id.in_(part), REL.c.target_id.in_(part)))):
+                by_pair[(a, b)] = rid
+                by_source[a] = rid
+                by_target[b] = rid
+        return by_pair, by_source, by_target
+
+    def _clash(self, a: str, b: str, names: tuple[str, str], stored) -> tuple[str, str] | None:
+        """``(pointer, message)`` when relating ``a`` to ``b`` repeats a pair or breaks the
+        cardinality, against the stored relationships and the file's earlier rows."""
+        by_pair, by_source, by_target = stored
+        name, card = self.rt["name"], self.card
+        if (a, b) in self.pairs:
+            return "", f"repeats line {self.pairs[(a, b)]}: {names[0]} → {names[1]}"
+        if (a, b) in by_pair:
+            return "", f"{names[0]} is already related to {names[1]} by {name!r} (relationship {by_pair[(a, b)]})"
+        if card != "many-to-many" and (b in self.targets or b in by_target):
+            where = f"line {self.targets[b]}" if b in self.targets else "stored"
+            return "/target", (f"{names[1]} already has a {name!r} source ({where}); {name} is {card}, so a "
+                               f"target has at most one source")
+        if card == "one-to-one" and (a in self.sources or a in by_source):
+            where = f"line {self.sources[a]}" if a in self.sources else "stored"
+            return "/source", (f"{names[0]} already has a {name!r} target ({where}); {name} is one-to-one, so a "
+                               f"source has at most one target")
+        return None
