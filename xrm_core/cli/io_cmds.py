@@ -1,4 +1,4 @@
-"""``xrm import``, ``xrm import-relationships`` and ``xrm export``."""
+"""``xrm import`` and ``xrm export``, of records and of relationships."""
 from __future__ import annotations
 
 import contextlib
@@ -22,6 +22,7 @@ def register(cli: click.Group) -> None:
     cli.add_command(import_)
     cli.add_command(import_relationships)
     cli.add_command(export)
+    cli.add_command(export_relationships)
 
 
 @click.command("import")
@@ -73,10 +74,10 @@ def import_relationships(c, rel, file, fmt, source_key, target_key, source_type,
     (unknown record, duplicate, cardinality, permission) is reported with its line and
     pointer. FILE - reads standard input (give --format).
     """
-    from .. import relationship_import  # local: see FORMATS
+    from .. import relationship_files  # local: see FORMATS
     with _reported(as_json):
         with c.session(as_user) as s:
-            report = relationship_import.import_relationships(
+            report = relationship_files.import_relationships(
                 s, rel, file, fmt, source_key, target_key, source_type, target_type, skip_invalid, dry_run,
                 progress=sys.stderr.isatty())
     _report(report, dry_run, as_json, "related")
@@ -124,31 +125,66 @@ def _report(report: dict, dry_run: bool, as_json: bool, done: str) -> None:
 @pass_ctx
 def export(c, type_name, fmt, output, where, as_user):
     """Export the records of TYPE you can see: their data, in the form import reads back."""
+    output, fmt = _output_format(output, fmt)
+    from .. import exporter  # local: see FORMATS
+    from ..filters import parse_where
+    flt = parse_where(where)
+
+    with c.session(as_user, write=False) as s:
+        _export_to(output, "records", lambda out: exporter.export(s, type_name, out, fmt, flt, warn=_warn))
+
+
+@click.command("export-relationships", short_help="Export the relationships of REL you can see (CSV or JSONL).")
+@click.argument("rel", metavar="REL")
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="Default: from the extension of -o, else jsonl.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout (- is stdout).")
+@click.option("--source-key", metavar="FIELD", help="Name sources by this field of the source type, not by id.")
+@click.option("--target-key", metavar="FIELD", help="Name targets by this field of the target type, not by id.")
+@click.option("--source-type", metavar="TYPE", help="The type --source-key belongs to, when REL takes any source (*).")
+@click.option("--target-type", metavar="TYPE", help="The type --target-key belongs to, when REL takes any target (*).")
+@as_option
+@pass_ctx
+def export_relationships(c, rel, fmt, output, source_key, target_key, source_type, target_type, as_user):
+    """Export the relationships of type REL whose two records you can see, in the form
+    import-relationships reads back: source, target and data, the records named by id or
+    by --source-key / --target-key."""
+    output, fmt = _output_format(output, fmt)
+    from .. import relationship_files  # local: see FORMATS
+    with c.session(as_user, write=False) as s:
+        _export_to(output, "relationships", lambda out: relationship_files.export_relationships(
+            s, rel, out, fmt, source_key, target_key, source_type, target_type, warn=_warn))
+
+
+def _output_format(output: str | None, fmt: str | None) -> tuple[str | None, str]:
+    """The file to write (None: stdout) and the format: given, else from its extension."""
     if output == "-":  # the usual spelling of stdout, not a file named "-"
         output = None
     if fmt is None:
         suffix = Path(output).suffix.lower() if output else ""
         fmt = "csv" if suffix == ".csv" else "jsonl"
-    from .. import exporter  # local: see FORMATS
-    from ..filters import parse_where
-    flt = parse_where(where)
+    return output, fmt
 
-    def warn(message):
-        click.echo(f"warning: {message}", err=True)
 
-    with c.session(as_user, write=False) as s:
-        if output:
-            with _replacing(output) as out:
-                n = exporter.export(s, type_name, out, fmt, flt, warn=warn)
-            click.echo(f"{n} records written to {output}", err=True)
-        else:
-            out = sys.stdout
-            if hasattr(out, "reconfigure"):
-                # UTF-8 whatever the console's code page; and no newline translation, which on
-                # Windows would turn the "\n" inside a quoted CSV cell into "\r\n" (as -o does).
-                utf8 = (out.encoding or "").lower().replace("-", "") == "utf8"
-                out.reconfigure(newline="", **({} if utf8 else {"encoding": "utf-8"}))
-            exporter.export(s, type_name, out, fmt, flt, warn=warn)
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def _export_to(output: str | None, what: str, write) -> None:
+    """Run ``write(stream)`` on the file ``output`` (replaced only once it succeeds), or on
+    stdout; report the count written to a file on stderr."""
+    if output:
+        with _replacing(output) as out:
+            n = write(out)
+        click.echo(f"{n} {what} written to {output}", err=True)
+    else:
+        out = sys.stdout
+        if hasattr(out, "reconfigure"):
+            # UTF-8 whatever the console's code page; and no newline translation, which on
+            # Windows would turn the "\n" inside a quoted CSV cell into "\r\n" (as -o does).
+            utf8 = (out.encoding or "").lower().replace("-", "") == "utf8"
+            out.reconfigure(newline="", **({} if utf8 else {"encoding": "utf-8"}))
+        write(out)
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Importing relationships: a CSV or JSONL file of (source, target[, data]) rows.
+"""Relationships to and from files: CSV or JSONL rows of (source, target[, data]).
 
 The bulk path for bringing links over from another system, where the records were imported
 first and the file names them by the keys the old system knew
@@ -18,19 +18,25 @@ a record import's: ``{"total", "valid", "imported", "invalid": [{"line", "errors
 CSV: a header naming ``source`` and ``target`` and, optionally, ``data`` (a JSON object);
 JSONL: one ``{"source", "target", "data"?}`` object per line. Key values are read as the
 key field's schema type (a CSV cell ``00123`` stays a string for a string field).
+
+:func:`export_relationships` writes the relationships the caller can see (both ends
+readable) in the same form, by id or by the same keys, so that a file exported here imports
+into another database holding the same records.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Callable
 
-from sqlalchemy import or_, select
+import orjson
+from sqlalchemy import and_, or_, select
 
 from . import db, records
 from .entity_types import EntityType
 from .errors import ValidationError
-from .fields import check_field, field_expr, type_literal
-from .import_files import FileRefused, csv_rows, detect_format, jsonl_rows
+from .exporter import _CsvOut
+from .fields import check_field, field_expr, type_literal, value_at
+from .import_files import FORMATS, FileRefused, csv_rows, detect_format, jsonl_rows
 from .importer import _Progress, _Rollback, finish_report, open_input
 
 if TYPE_CHECKING:
@@ -109,6 +115,64 @@ def _row_type(source: _End, target: _End) -> EntityType:
     return EntityType({"name": "relationship_row", "schema": {
         "type": "object", "additionalProperties": False, "required": ["source", "target"],
         "properties": {"source": source.row_schema(), "target": target.row_schema(), "data": {"type": "object"}}}})
+
+
+def export_relationships(s: "Session", rel: str, out: IO[str], fmt: str = "jsonl",
+                         source_key: str | None = None, target_key: str | None = None,
+                         source_type: str | None = None, target_type: str | None = None,
+                         batch: int = 2000, warn: Callable[[str], None] | None = None) -> int:
+    """Write the relationships of type ``rel`` whose two records the session's user can read
+    to the text stream ``out``, as :func:`import_relationships` reads them; returns the count.
+
+    With a key, an end is written as the value of that field of its record. A relationship
+    whose record lacks the key (or, for an end of any type, is of another type than the
+    key's) cannot be named that way: it is left out and counted through ``warn``.
+    """
+    if fmt not in FORMATS:
+        raise ValidationError(f"unknown format {fmt!r}: use csv or jsonl")
+    rt = s.relationship_type(rel)
+    ends = (_End(s, rt, "source", source_key, source_type), _End(s, rt, "target", target_key, target_type))
+    if fmt == "csv":
+        write = _CsvOut(_row_type(*ends), out)
+    else:
+        def write(row):
+            out.write(orjson.dumps(row).decode() + "\n")
+    REL = db.relationships
+    src, tgt = db.records.alias("src"), db.records.alias("tgt")
+    types = list(s.entity_types_map())
+    base = and_(REL.c.type == rt["name"], s.actor.clause_any_type(types, "read", src),
+                s.actor.clause_any_type(types, "read", tgt))
+    query = (select(REL.c.id, REL.c.data, src.c.id, src.c.type, src.c.data, tgt.c.id, tgt.c.type, tgt.c.data)
+             .join(src, src.c.id == REL.c.source_id).join(tgt, tgt.c.id == REL.c.target_id))
+    count, unnamed, last = 0, [0, 0], ""
+    while True:
+        rows = s.conn.execute(query.where(base, REL.c.id > last).order_by(REL.c.id).limit(batch)).all()
+        if not rows:
+            break
+        for rid, data, *both in rows:
+            row = {}
+            for n, (end, (record_id, record_type, record_data)) in enumerate(zip(ends, (both[:3], both[3:]))):
+                value = record_id if end.key is None else (
+                    value_at(record_data, end.key) if record_type == end.type_name else None)
+                if value is None:
+                    unnamed[n] += 1
+                    break
+                row[end.end] = value
+            else:
+                if data is not None:
+                    row["data"] = data
+                write(row)
+                count += 1
+        last = rows[-1][0]
+    if warn is not None:
+        for end, n in zip(ends, unnamed):
+            if n:
+                warn(f"{n} relationships were left out: their {end.end} is no {end.type_name} with a "
+                     f"{end.key} to name it by")
+        if fmt == "csv":
+            for message in write.warnings():
+                warn(message)
+    return count
 
 
 def import_relationships(s: "Session", rel: str, path: str, fmt: str | None = None,

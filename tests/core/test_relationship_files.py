@@ -9,8 +9,8 @@ import pytest
 from conftest import PersonPlugin
 from sqlalchemy import func, select
 
-from xrm_core import ValidationError, accounts, db, hookimpl, relationship_import
-from xrm_core.relationship_import import import_relationships
+from xrm_core import ValidationError, accounts, db, hookimpl, relationship_files
+from xrm_core.relationship_files import import_relationships
 
 
 class AnyEnd:
@@ -176,7 +176,7 @@ def test_stored_relationships_refuse_duplicates_and_cardinality(p, tmp_path):
 def test_checks_hold_across_batches(p, tmp_path, monkeypatch):
     # Batches are checked and written one after another: a later batch still sees the
     # file's earlier rows (the repeat and the cardinality), and a refusal undoes them all.
-    monkeypatch.setattr(relationship_import, "BATCH", 2)
+    monkeypatch.setattr(relationship_files, "BATCH", 2)
     path = write(tmp_path, "links.csv", "source,target\n001,N1\n002,N2\n003,N3\n004,N1\n001,N1\n")
     with p.session() as s:
         _, report = refusal(lambda: import_relationships(s, "has_note", path, source_key="national_id",
@@ -324,3 +324,76 @@ def test_cli_reports_like_import(cli, tmp_path):
     assert r.exit_code != 0 and "is already related to" in r.stderr
     r = cli("import-relationships", "nope", good, plugins=plugins)
     assert r.exit_code != 0 and "unknown relationship type 'nope'" in r.stderr
+    out = tmp_path / "out.csv"
+    r = cli("export-relationships", "knows", "-o", out, "--source-key", "national_id", "--target-key",
+            "national_id", plugins=plugins)
+    assert r.exit_code == 0 and r.stderr.strip() == f"1 relationships written to {out}"
+    assert out.read_text() == "source,target,data\n1,2,\n"
+    r = cli("export-relationships", "knows", "--source-key", "nope", plugins=plugins)
+    assert r.exit_code != 0 and "person has no field 'nope'" in r.stderr and "Traceback" not in r.stderr
+
+
+# -- export ------------------------------------------------------------------------------
+def export_text(s, rel, fmt="jsonl", **keys) -> tuple[str, list[str]]:
+    import io
+    from xrm_core.relationship_files import export_relationships
+    out, warnings = io.StringIO(), []
+    n = export_relationships(s, rel, out, fmt, warn=warnings.append, **keys)
+    assert n == len(out.getvalue().splitlines()) - (fmt == "csv")
+    return out.getvalue(), warnings
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_export_by_keys_imports_back_the_same_relationships(p, tmp_path, fmt):
+    with p.session() as s:
+        people, notes = ids(s, "person", "national_id"), ids(s, "note", "text")
+        s.relate("has_note", people["001"], notes["N1"], {"role": "=1+2", "n": [1, {"x": None}]})
+        s.relate("has_note", people["001"], notes["N2"])
+        s.relate("has_note", people["002"], notes["N3"])
+        text, warnings = export_text(s, "has_note", fmt, source_key="national_id", target_key="text")
+    assert warnings == []
+    before = relationships(p)
+    with p.session() as s:
+        for r in s.related(people["001"]) + s.related(people["002"]):
+            s.unrelate(r["relationship"]["id"])
+    assert relationships(p) == []
+    path = write(tmp_path, f"links.{fmt}", text)
+    with p.session() as s:
+        assert import_relationships(s, "has_note", path, source_key="national_id", target_key="text")["imported"] == 3
+    assert relationships(p) == before
+
+
+def test_export_by_id_and_scope(org):
+    with org.session("agent_a") as s:
+        mine, note = s.create("person", {"name": "mine"}).id, s.create("note", {"text": "n"}).id
+    with org.session("manager_b") as s:
+        theirs = s.create("person", {"name": "theirs"}).id
+    with org.session() as s:
+        s.relate("knows", mine, theirs)
+        s.relate("has_note", mine, note)
+        everything, _ = export_text(s, "knows")
+    assert [json.loads(line) for line in everything.splitlines()] == [{"source": mine, "target": theirs}]
+    with org.session("agent_a") as s:
+        assert export_text(s, "knows")[0] == ""  # the other end is hidden from agent_a
+        assert [json.loads(line) for line in export_text(s, "has_note")[0].splitlines()] == [
+            {"source": mine, "target": note}]
+    with org.session("nobody") as s:
+        assert export_text(s, "has_note")[0] == ""
+
+
+def test_export_leaves_out_what_a_key_cannot_name(p):
+    with p.session() as s:
+        people, notes = ids(s, "person", "national_id"), ids(s, "note", "text")
+        a = s.create("person", {"name": "no id"}).id
+        s.relate("has_note", a, notes["N1"])
+        s.relate("has_note", people["001"], notes["N2"])
+        s.relate("about", notes["N3"], people["002"])
+        s.relate("about", notes["N3"], notes["N1"])
+        text, warnings = export_text(s, "has_note", source_key="national_id", target_key="text")
+        assert [json.loads(line) for line in text.splitlines()] == [{"source": "001", "target": "N2"}]
+        assert warnings == ["1 relationships were left out: their source is no person with a national_id to "
+                            "name it by"]
+        text, warnings = export_text(s, "about", source_key="text", target_key="national_id", target_type="person")
+        assert [json.loads(line) for line in text.splitlines()] == [{"source": "N3", "target": "002"}]
+        assert warnings == ["1 relationships were left out: their target is no person with a national_id to "
+                            "name it by"]
