@@ -29,7 +29,7 @@ from collections import defaultdict
 from typing import IO, TYPE_CHECKING, Callable
 
 import orjson
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select, tuple_
 
 from . import db, records
 from .entity_types import EntityType
@@ -270,7 +270,7 @@ class _Checker:
             else:
                 names = tuple(end.describe(data[end.end]) for end in self.ends)
                 resolved.append((line, src.id, tgt.id, data.get("data"), names))
-        stored = self._stored({i for _, a, b, _, _ in resolved for i in (a, b)})
+        stored = self._stored([(a, b) for _, a, b, _, _ in resolved])
         good = []
         for line, a, b, payload, names in resolved:
             why = self._clash(a, b, names, stored)
@@ -285,19 +285,26 @@ class _Checker:
             s.relate_many(rt["name"], good)
         return len(good)
 
-    def _stored(self, ids: set[str]) -> tuple[dict, dict, dict]:
-        """The stored relationships of the type touching ``ids``: by pair, by source, by target."""
+    def _stored(self, pairs: list[tuple[str, str]]) -> tuple[dict, dict, dict]:
+        """The stored relationships of the type that ``pairs`` could clash with: the same
+        pairs, and — where the cardinality limits them — relationships of their targets
+        (one-to-many, one-to-one) and sources (one-to-one). Each lookup is bounded by the
+        batch: a record related to thousands of others reads none of them."""
         REL = db.relationships
-        by_pair, by_source, by_target = {}, {}, {}
-        ids = sorted(ids)
-        for i in range(0, len(ids), CHUNK):
-            part = ids[i:i + CHUNK]
-            for rid, a, b in self.s.conn.execute(select(REL.c.id, REL.c.source_id, REL.c.target_id).where(
-                    REL.c.type == self.rt["name"], or_(REL.c.source_id.in_(part), REL.c.target_id.in_(part)))):
-                by_pair[(a, b)] = rid
-                by_source[a] = rid
-                by_target[b] = rid
-        return by_pair, by_source, by_target
+        name, card = self.rt["name"], self.card
+        found: tuple[dict, dict, dict] = ({}, {}, {})
+        lookups = [(0, tuple_(REL.c.source_id, REL.c.target_id), sorted(set(pairs)))]
+        if card != "many-to-many":
+            lookups.append((2, REL.c.target_id, sorted({b for _, b in pairs})))
+        if card == "one-to-one":
+            lookups.append((1, REL.c.source_id, sorted({a for a, _ in pairs})))
+        for which, column, values in lookups:
+            for i in range(0, len(values), CHUNK):
+                query = select(REL.c.id, REL.c.source_id, REL.c.target_id).where(
+                    REL.c.type == name, column.in_(values[i:i + CHUNK]))
+                for rid, a, b in self.s.conn.execute(query):
+                    found[which][(a, b) if which == 0 else (a if which == 1 else b)] = rid
+        return found
 
     def _clash(self, a: str, b: str, names: tuple[str, str], stored) -> tuple[str, str] | None:
         """``(pointer, message)`` when relating ``a`` to ``b`` repeats a pair or breaks the
