@@ -101,7 +101,7 @@ class _Progress:
 
 # -- importing --------------------------------------------------------------------------
 def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None, skip_invalid: bool = False,
-                dry_run: bool = False, progress: bool = False) -> dict:
+                dry_run: bool = False, progress: bool = False, update_by: str | None = None) -> dict:
     """Import records of ``type_name`` from the CSV or JSONL file ``path`` as the session's user.
 
     Records are owned by the user and placed in their unit (PermissionDenied without a
@@ -110,14 +110,25 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
     database state is then exactly as before. ``progress`` shows a bar on stderr for long
     files. ``path`` ``-`` reads standard input (``iconv … | xrm import TYPE - --format csv``;
     its activities name the file ``stdin``), which stays open.
+
+    With ``update_by`` (a field of the type holding one string, number or boolean), a row
+    whose value of that field names a record the user can see updates it — the row is a
+    merge patch of its data, so a CSV's empty cells keep what is stored — and the other
+    rows create records. The report then also counts the rows that changed the record they
+    named (``updated``) and those that changed nothing (``unchanged``); ``valid`` and
+    ``imported`` count them too (see :class:`_Updates`).
     """
     et = s.entity_type_for_write(type_name)
     fmt = detect_format(path, fmt)
     unit_id = s.choose_unit(et.name, None)
+    if update_by is not None:
+        from .keys import key_type
+        key_json_type = key_type(et, update_by, "--update-by")  # before the file is opened
     opened, f, source = open_input(path)
     report: dict = {"total": 0, "valid": 0, "imported": 0, "invalid": []}
     invalid = report["invalid"]
     writer = _Writer(s, et, unit_id, source, skip_invalid, invalid)
+    updates = _Updates(s, et, update_by, key_json_type, writer) if update_by is not None else None
     refused = None
     with opened, _Progress(f, progress) as bar:
         rows = csv_rows(f, et, source) if fmt == "csv" else jsonl_rows(f, source, et)
@@ -131,6 +142,8 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
                             errors += [e for e in et.errors(data) if not _covered(e["pointer"], errors)]
                             errors.sort(key=lambda e: e["pointer"])
                         invalid.append({"line": line, "errors": errors})
+                    elif updates is not None:  # validated as a new record or as the patched one
+                        updates.add(line, data)
                     elif not writer.hooks and not et.is_valid(data):
                         invalid.append({"line": line, "errors": et.errors(data)})
                     else:  # with hooks, validated after them (they may normalise the row)
@@ -139,7 +152,10 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
                         writer.flush()
                     if not report["total"] % BATCH:  # by rows read: a file of invalid rows moves it too
                         bar.tick()
-                report["valid"] = writer.finish()
+                if updates is not None:
+                    updates.flush()
+                    report.update(updated=updates.updated, unchanged=updates.unchanged)
+                report["valid"] = writer.finish() + report.get("updated", 0) + report.get("unchanged", 0)
                 if dry_run or (invalid and not skip_invalid):
                     raise _Rollback
         except _Rollback:
@@ -180,6 +196,74 @@ def finish_report(report: dict, refused: str | None, skip_invalid: bool, dry_run
                               [{"line": r["line"], **e} for r in invalid for e in r["errors"]], report=report)
     report["imported"] = 0 if dry_run else report["valid"]
     return report
+
+
+class _Updates:
+    """The rows of an import with ``update_by``: a row whose key value names a record the
+    user can see updates it (:func:`xrm_core.records.update`: merge patch, hooks, history
+    naming the file and line), the others go to the writer as new records.
+
+    Rows are looked up a batch at a time, after the writer has written what it holds, so a
+    row can update a record an earlier row of the same file created. A value naming several
+    records is an invalid row; a record the user cannot see is not found (a new record with
+    that value is then refused only if the field is ``unique``, as any duplicate is).
+    """
+
+    def __init__(self, s: "Session", et, key: str, json_type: str, writer: "_Writer"):
+        self.s, self.et, self.key, self.json_type, self.writer = s, et, key, json_type, writer
+        self.pending: list[tuple[int, dict]] = []
+        #: rows that changed the record they named, and rows that named one and changed nothing
+        self.updated = self.unchanged = 0
+
+    def add(self, line: int, data: dict) -> None:
+        self.pending.append((line, data))
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        from .keys import find
+        pending, self.pending = self.pending, []
+        self.writer.flush()
+        values = {v for _, data in pending if (v := value_at(data, self.key)) is not None}
+        found = find(self.s, self.et, self.key, self.json_type, values)
+        created: set = set()
+        for line, data in pending:
+            value = value_at(data, self.key)
+            if value in created:  # created by an earlier row of this batch: write it, look again
+                self.writer.flush()
+                found.update(find(self.s, self.et, self.key, self.json_type, {value}))
+                created.discard(value)
+            matches = found.get(value, []) if value is not None else []
+            if len(matches) > 1:
+                ids = ", ".join(sorted(r.id for r in matches)[:5])
+                self.writer.invalid.append({"line": line, "errors": [{
+                    "pointer": "/" + self.key.replace(".", "/"),
+                    "message": f"{len(matches)} records have {self.key}={value!r} ({ids}): --update-by needs a "
+                               f"field that names one record"}]})
+            elif matches:
+                self._update(line, matches[0].id, matches[0].version, data)
+            elif not self.writer.hooks and not self.et.is_valid(data):
+                self.writer.invalid.append({"line": line, "errors": self.et.errors(data)})
+            else:
+                self.writer.add(line, data)
+                if value is not None:
+                    created.add(value)
+
+    def _update(self, line: int, record_id: str, version: int, data: dict) -> None:
+        from .records import update
+        source = self.writer.source
+        try:
+            with self.s.conn.begin_nested():  # a refused row leaves nothing behind
+                rec = update(self.s, record_id, data, summary=f"updated from {source} line {line}")
+        except PluginError as e:
+            raise PluginError(e.plugin, f"{e.hook} on line {line} of {source}", e.__cause__) from e.__cause__
+        except XrmError as e:
+            self.writer.invalid.append({"line": line, "errors": _row_errors(e)})
+            return
+        if rec.version == version:
+            self.unchanged += 1
+        else:
+            self.updated += 1
 
 
 def create_many(s: "Session", type_name: str, rows, unit: str | None = None) -> list[Record]:

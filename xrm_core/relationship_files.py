@@ -31,11 +31,11 @@ from typing import IO, TYPE_CHECKING, Callable
 import orjson
 from sqlalchemy import and_, select, tuple_
 
-from . import db, records
+from . import db, keys, records
 from .entity_types import EntityType
 from .errors import ValidationError
 from .exporter import _CsvOut
-from .fields import check_field, field_expr, type_literal, value_at
+from .fields import value_at
 from .import_files import FORMATS, FileRefused, csv_rows, detect_format, jsonl_rows
 from .importer import _Progress, _Rollback, finish_report, open_input
 
@@ -44,9 +44,7 @@ if TYPE_CHECKING:
 
 #: Rows checked and written together: the lookups of a batch are a few queries.
 BATCH = 2000
-#: Values per IN (...) of a lookup query (PostgreSQL and SQLite bind limits stay far away).
-CHUNK = 500
-_KEYABLE = ("string", "integer", "number", "boolean")
+CHUNK = keys.CHUNK
 
 
 class _End:
@@ -68,15 +66,7 @@ class _End:
                                   f"for --{end}-key {key}",
                                   [{"pointer": f"/{end}", "message": "which entity type the key belongs to"}])
         self.et = s.entity_type(self.type_name)
-        check_field(key, f"/{end}_key")
-        if not self.et.has_field(key):
-            raise ValidationError(f"--{end}-key {key}: {self.type_name} has no field {key!r}",
-                                  [{"pointer": f"/{end}_key", "message": "not a field of the type"}])
-        self.json_type = self.et.field_type(key)
-        if self.json_type not in _KEYABLE:
-            raise ValidationError(f"--{end}-key {key}: a key must be a field holding one string, number or "
-                                  f"boolean, not {self.json_type or 'values of several types'}",
-                                  [{"pointer": f"/{end}_key", "message": "not a scalar field"}])
+        self.json_type = keys.key_type(self.et, key, f"--{end}-key")
 
     def row_schema(self) -> dict:
         return {"type": "integer" if self.json_type == "integer" else self.json_type,
@@ -84,23 +74,15 @@ class _End:
 
     def resolve(self, s: "Session", values: set) -> dict:
         """``{value: [row, …]}``: the stored rows the caller may read that each value names."""
+        if self.key is not None:
+            return keys.find(s, self.et, self.key, self.json_type, values)
         found: dict = defaultdict(list)
-        values = sorted(values, key=repr)
+        values = sorted(values)
         R = db.records
         for i in range(0, len(values), CHUNK):
-            part = values[i:i + CHUNK]
-            if self.key is None:
-                q = select(*records.COLUMNS).where(R.c.id.in_(part))
-                rows = [(row.id, row) for row in s.conn.execute(q)]
-            else:
-                expr = field_expr(s.dialect, self.key, self.json_type)
-                q = select(expr.label("key_value"), *records.COLUMNS).where(
-                    R.c.type == type_literal(self.type_name), expr.in_(part),
-                    s.actor.clause(self.type_name, "read"))
-                rows = [(records._norm(row.key_value), row) for row in s.conn.execute(q)]
-            for value, row in rows:
+            for row in s.conn.execute(select(*records.COLUMNS).where(R.c.id.in_(values[i:i + CHUNK]))):
                 if s.allows(row.type, "read", row):
-                    found[value].append(row)
+                    found[row.id].append(row)
         return found
 
     def describe(self, value) -> str:

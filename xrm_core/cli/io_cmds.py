@@ -31,22 +31,28 @@ def register(cli: click.Group) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Default: from the file extension.")
 @click.option("--skip-invalid", is_flag=True, help="Import the valid rows, report the invalid ones.")
 @click.option("--dry-run", is_flag=True, help="Check every row (hooks included) and report; write nothing.")
+@click.option("--update-by", metavar="FIELD",
+              help="A row whose FIELD names a record updates it (merge patch); the others create records.")
 @as_option
 @json_option
 @pass_ctx
-def import_(c, type_name, file, fmt, skip_invalid, dry_run, as_user, as_json):
+def import_(c, type_name, file, fmt, skip_invalid, dry_run, update_by, as_user, as_json):
     """Import records of TYPE from a CSV or JSONL FILE.
 
     All-or-nothing: if any row is invalid nothing is imported, unless --skip-invalid. Every
     invalid row is reported with its line and JSON pointer. CSV: line 1 names the fields
     (dotted names for nested ones); cells are converted to the schema's types; an empty
     cell means the attribute is absent. FILE - reads standard input (give --format).
+
+    --update-by FIELD updates the record whose FIELD equals the row's (the number the old
+    system gave it): the row is merged into its data, so empty cells keep what is
+    stored; the report then also counts "updated" and "unchanged" rows.
     """
     from .. import importer  # local: see FORMATS
     with _reported(as_json):
         with c.session(as_user) as s:
             report = importer.import_file(s, type_name, file, fmt, skip_invalid, dry_run,
-                                          progress=sys.stderr.isatty())
+                                          progress=sys.stderr.isatty(), update_by=update_by)
     _report(report, dry_run, as_json, "imported")
 
 
@@ -101,6 +107,10 @@ def _report(report: dict, dry_run: bool, as_json: bool, done: str) -> None:
         return
     if dry_run:
         click.echo(f"dry run: {report['total']} rows read, {report['valid']} valid; nothing written")
+    elif "updated" in report:
+        created = report["imported"] - report["updated"] - report["unchanged"]
+        click.echo(f"{report['total']} rows read: {created} created, {report['updated']} updated, "
+                   f"{report['unchanged']} unchanged")
     else:
         click.echo(f"{report['total']} rows read, {report['imported']} {done}")
     invalid = report["invalid"]

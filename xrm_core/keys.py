@@ -1,0 +1,51 @@
+"""Finding records by the value of one of their fields: the keys by which import files name
+records (``xrm import --update-by``, ``xrm import-relationships --source-key``)."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from . import db, records
+from .errors import ValidationError
+from .fields import check_field, field_expr, type_literal
+
+if TYPE_CHECKING:
+    from .session import Session
+
+#: Values per IN (...) of a lookup (far below the bind limits of both engines).
+CHUNK = 500
+#: The JSON types a key field may hold: one value that compares exactly.
+KEY_TYPES = ("string", "integer", "number", "boolean")
+
+
+def key_type(et, key: str, option: str) -> str:
+    """The JSON type of field ``key`` of ``et``; ValidationError (naming ``option``, the
+    pointer ``/<option without dashes>``) unless it is a field holding one scalar type."""
+    where = "/" + option.lstrip("-").replace("-", "_")
+    check_field(key, where)
+    if not et.has_field(key):
+        raise ValidationError(f"{option} {key}: {et.name} has no field {key!r}",
+                              [{"pointer": where, "message": "not a field of the type"}])
+    json_type = et.field_type(key)
+    if json_type not in KEY_TYPES:
+        raise ValidationError(f"{option} {key}: a key must be a field holding one string, number or boolean, "
+                              f"not {json_type or 'values of several types'}",
+                              [{"pointer": where, "message": "not a scalar field"}])
+    return json_type
+
+
+def find(s: "Session", et, key: str, json_type: str, values) -> dict:
+    """``{value: [row, …]}``: the stored records of ``et`` the session's user may read whose
+    field ``key`` holds one of ``values`` (rows of :data:`xrm_core.records.COLUMNS`)."""
+    found: dict = defaultdict(list)
+    values = sorted(values, key=repr)
+    R = db.records
+    expr = field_expr(s.dialect, key, json_type)
+    for i in range(0, len(values), CHUNK):
+        query = select(expr.label("key_value"), *records.COLUMNS).where(
+            R.c.type == type_literal(et.name), expr.in_(values[i:i + CHUNK]), s.actor.clause(et.name, "read"))
+        for row in s.conn.execute(query):
+            found[records._norm(row.key_value)].append(row)
+    return found
