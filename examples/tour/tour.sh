@@ -5,7 +5,9 @@
 set -euo pipefail
 export XRM_DATABASE_URL="${XRM_DATABASE_URL:-sqlite:///tour.db}"
 here="$(cd "$(dirname "$0")" && pwd)"
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+# Each command is shown before it runs, in bold on a terminal (plain when piped to a file).
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; "$@"; }
 
 say xrm init --admin-password admin
 xrm types show partner >/dev/null 2>&1 || say xrm types add "$here/partner.json"
