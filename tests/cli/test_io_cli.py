@@ -124,7 +124,7 @@ def test_skip_invalid_and_dry_run(xrm, tmp_path):
     result = xrm("import", "person", path, "--skip-invalid")
     assert result.exit_code == 0
     assert result.stdout == "3 rows read, 2 imported\n"
-    assert "1 invalid rows skipped" in result.stderr and "line 3 /age" in result.stderr
+    assert "1 invalid row skipped" in result.stderr and "line 3 /age" in result.stderr
     assert sorted(r["data"]["name"] for r in listed(xrm)) == ["Ada", "Cy"]
 
 

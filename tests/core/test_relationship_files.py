@@ -318,7 +318,7 @@ def test_cli_reports_like_import(cli, tmp_path):
     assert "line 3 /target: no person with national_id='9'" in r.stderr
     r = cli("import-relationships", "knows", "-", "--format", "csv", "--source-key", "national_id",
             "--target-key", "national_id", plugins=plugins, input="source,target\n1,2\n")
-    assert r.exit_code == 0 and r.stdout.strip() == "1 rows read, 1 related"
+    assert r.exit_code == 0 and r.stdout.strip() == "1 row read, 1 related"
     r = cli("import-relationships", "knows", good, "--source-key", "national_id", "--target-key", "national_id",
             plugins=plugins)
     assert r.exit_code != 0 and "is already related to" in r.stderr
@@ -327,7 +327,7 @@ def test_cli_reports_like_import(cli, tmp_path):
     out = tmp_path / "out.csv"
     r = cli("export-relationships", "knows", "-o", out, "--source-key", "national_id", "--target-key",
             "national_id", plugins=plugins)
-    assert r.exit_code == 0 and r.stderr.strip() == f"1 relationships written to {out}"
+    assert r.exit_code == 0 and r.stderr.strip() == f"1 relationship written to {out}"
     assert out.read_text() == "source,target,data\n1,2,\n"
     r = cli("export-relationships", "knows", "--source-key", "nope", plugins=plugins)
     assert r.exit_code != 0 and "person has no field 'nope'" in r.stderr and "Traceback" not in r.stderr

@@ -100,22 +100,27 @@ def _reported(as_json: bool):
         raise
 
 
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
 def _report(report: dict, dry_run: bool, as_json: bool, done: str) -> None:
     """Print an import's report: the JSON document, or a summary and the invalid rows."""
     if as_json:
         emit_json(report)
         return
     if dry_run:
-        click.echo(f"dry run: {report['total']} rows read, {report['valid']} valid; nothing written")
+        click.echo(f"dry run: {_rows(report['total'])} read, {report['valid']} valid; nothing written")
     elif "updated" in report:
         created = report["imported"] - report["updated"] - report["unchanged"]
-        click.echo(f"{report['total']} rows read: {created} created, {report['updated']} updated, "
+        click.echo(f"{_rows(report['total'])} read: {created} created, {report['updated']} updated, "
                    f"{report['unchanged']} unchanged")
     else:
-        click.echo(f"{report['total']} rows read, {report['imported']} {done}")
+        click.echo(f"{_rows(report['total'])} read, {report['imported']} {done}")
     invalid = report["invalid"]
     if invalid:
-        click.echo(f"{len(invalid)} invalid rows {'would be ' if dry_run else ''}skipped:", err=True)
+        click.echo(f"{len(invalid)} invalid {'row' if len(invalid) == 1 else 'rows'} "
+                   f"{'would be ' if dry_run else ''}skipped:", err=True)
     for r in invalid[:SHOWN]:
         for e in r["errors"]:
             # As the refusal lists them (XrmError.__str__): a row-wide error has no pointer.
@@ -182,11 +187,11 @@ def _warn(message: str) -> None:
 
 def _export_to(output: str | None, what: str, write) -> None:
     """Run ``write(stream)`` on the file ``output`` (replaced only once it succeeds), or on
-    stdout; report the count written to a file on stderr."""
+    stdout; report the count written to a file on stderr (``what``: a plural noun)."""
     if output:
         with _replacing(output) as out:
             n = write(out)
-        click.echo(f"{n} {what} written to {output}", err=True)
+        click.echo(f"{n} {what if n != 1 else what[:-1]} written to {output}", err=True)
     else:
         out = sys.stdout
         if hasattr(out, "reconfigure"):
