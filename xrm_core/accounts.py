@@ -85,9 +85,18 @@ def list_units(conn: Connection) -> list[dict]:
 
 
 # -- users ------------------------------------------------------------------------------
+#: User names no account may take: ``system`` is the actor the platform's automations act as
+#: (:meth:`xrm_core.Session.as_system`), named in every history entry they write. A user of
+#: that name would write entries nobody could tell from the platform's own.
+RESERVED_USER_NAMES = frozenset({"system"})
+
+
 def create_user(conn: Connection, name: str, unit: str, roles: list[str] = (), password: str | None = None,
                 is_admin: bool = False) -> dict:
     _check_name(name, "user")
+    if name.casefold() in RESERVED_USER_NAMES:
+        raise ValidationError(f"the user name {name!r} is reserved: the platform's automations act as "
+                              f"{name.casefold()!r} in the history", [{"pointer": "/name", "message": "reserved"}])
     if conn.execute(select(db.users.c.id).where(db.users.c.name == name)).first():
         raise Conflict(f"user {name!r} already exists")
     uid = conn.execute(select(db.units.c.id).where(db.units.c.name == unit)).scalar()
@@ -123,9 +132,15 @@ def set_password(conn: Connection, name: str, password: str) -> None:
 
 
 def _other_active_admins(conn: Connection, uid: int) -> int:
-    return conn.execute(select(func.count()).select_from(db.users)
-                        .where(db.users.c.is_admin.is_(True), db.users.c.active.is_(True),
-                               db.users.c.id != uid)).scalar()
+    """How many active administrators there are besides ``uid``, with every active
+    administrator's row locked until the transaction ends (PostgreSQL; SQLite's writers take
+    the whole database): two administrators deactivating each other at once both saw the
+    other still active, and left the platform with none. The second now waits for the first
+    and then counts what it left."""
+    admins = conn.execute(select(db.users.c.id)
+                          .where(db.users.c.is_admin.is_(True), db.users.c.active.is_(True))
+                          .with_for_update()).scalars().all()
+    return sum(1 for i in admins if i != uid)
 
 
 def set_active(conn: Connection, name: str, active: bool) -> int:

@@ -199,13 +199,34 @@ def located_errors(validator, instance, prefix: str = "") -> list[tuple[str, str
     keyword and the keyword's value, for wording the error in another language), or None
     where the message was rewritten from several. Duplicates are left out; not sorted."""
     out, seen = [], set()
-    for e in validator.iter_errors(instance):
+    for e in _errors(validator, instance):
         for path, message, kind in _located(e, instance):
             ptr = prefix + pointer(path)
             if (ptr, message) not in seen:
                 seen.add((ptr, message))
                 out.append((ptr, message, kind))
     return out
+
+
+#: Past this many bytes (as JSON), an invalid instance is reported by its first error only.
+#: jsonschema-rs builds every error before yielding the first (about 25 µs each): a 2 MB
+#: array of two million wrong items kept an API worker busy for minutes, from one request.
+ALL_ERRORS_UP_TO = 64 * 1024
+
+
+def _errors(validator, instance):
+    """``validator.iter_errors(instance)``, or just its first error for a large instance."""
+    try:
+        size = len(orjson.dumps(instance))
+    except TypeError:  # not JSON (an integer beyond 64 bits, nesting past orjson's limit)
+        size = 0
+    if size <= ALL_ERRORS_UP_TO:
+        return validator.iter_errors(instance)
+    try:
+        validator.validate(instance)
+    except jsonschema_rs.ValidationError as e:
+        return [e]
+    return []
 
 
 _Kind = jsonschema_rs.ValidationErrorKind

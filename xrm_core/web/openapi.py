@@ -28,9 +28,11 @@ def _problem_schema() -> dict:
     return {"type": "object", "required": ["title", "status"],
             "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                            "detail": {"type": "string"},
-                           "errors": {"type": "array", "items": {
+                           "errors": {"type": "array", "maxItems": 100, "items": {
                                "type": "object", "properties": {"pointer": {"type": "string"},
-                                                                "message": {"type": "string"}}}}}}
+                                                                "message": {"type": "string"}}}},
+                           "errors_omitted": {"type": "integer", "minimum": 1,
+                                              "description": "How many errors past the first 100 were left out."}}}
 
 
 def _record_schema(data_ref: dict) -> dict:

@@ -8,11 +8,33 @@ from ..errors import XrmError
 PROBLEM = "application/problem+json"
 
 
+#: The most ``errors`` one problem lists; past it, ``errors_omitted`` says how many more there
+#: were. A 4 MB body holding an array of two million wrong items drew two million errors: a
+#: 150 MB answer that kept a worker busy for over a minute, from one request.
+MAX_ERRORS = 100
+
+
+#: The longest error message a problem carries. A schema library's message may quote the
+#: value it is about ("[1,1,…] has non-unique elements"): a 2 MB array made a 2 MB message,
+#: once for every schema keyword the value failed.
+MAX_MESSAGE = 1000
+
+
+def _short(error):
+    message = error.get("message") if isinstance(error, dict) else None
+    if isinstance(message, str) and len(message) > MAX_MESSAGE:
+        return {**error, "message": message[:MAX_MESSAGE - 1] + "…"}
+    return error
+
+
 def problem(status: int, title: str, detail: str, errors: list | None = None, **extra) -> Response:
-    """An RFC 9457 ``application/problem+json`` response; ``errors`` lists ``{pointer, message}``."""
+    """An RFC 9457 ``application/problem+json`` response; ``errors`` lists ``{pointer, message}``
+    (the first :data:`MAX_ERRORS` of them, with ``errors_omitted``: the number left out)."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors:
-        body["errors"] = errors
+        body["errors"] = [_short(e) for e in errors[:MAX_ERRORS]]
+        if len(errors) > MAX_ERRORS:
+            body["errors_omitted"] = len(errors) - MAX_ERRORS
     body.update(extra)
     return Response(json.dumps(body), status=status, mimetype=PROBLEM)
 

@@ -155,13 +155,27 @@ def cursor_error(e: ValidationError) -> ValidationError:
     return e
 
 
+def _int64(text: str) -> int | None:
+    """The integer written ``text`` (an INTEGER_RE match), or None when it lies beyond 64 bits.
+
+    Its digits are counted before ``int()`` reads them: Python refuses to convert more than
+    4,300 digits (ValueError), and ``filter[age]=`` followed by 5,000 ones was a 500.
+    """
+    text = text.strip()
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > 19:  # 2**63 has 19 digits
+        return None
+    number = int(digits) * (-1 if text.startswith("-") else 1)
+    return number if number in INT64 else None
+
+
 def check_numbers(et, where: dict) -> None:
     """Refuse integers no database column holds (beyond 64 bits) in numeric filters."""
     for field, cond in where.items():
         if FIELD_RE.match(field) and et.has_field(field) and et.field_type(field) in NUMERIC:
             for op, value in cond.items():
                 values = value if isinstance(value, list) else [value]
-                if any(isinstance(v, str) and INTEGER_RE.fullmatch(v.strip()) and int(v) not in INT64
+                if any(isinstance(v, str) and INTEGER_RE.fullmatch(v.strip()) and _int64(v) is None
                        for v in values):
                     # /where/F/op, as the core's filter errors: query_error names the parameter sent
                     raise ValidationError(f"filter value out of range for {field}",
@@ -189,10 +203,11 @@ def read_untyped(et, where: dict) -> dict:
 
 def _json_scalar(text: str, field: str, op: str):
     if INTEGER_RE.fullmatch(text.strip()):
-        if int(text) not in INT64:  # orjson would read it as a rounded float
+        number = _int64(text)
+        if number is None:  # orjson would read it as a rounded float
             raise ValidationError(f"filter value out of range for {field}",
                                   [{"pointer": f"/where/{field}/{op}", "message": "integer beyond 64 bits"}])
-        return int(text)
+        return number
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:

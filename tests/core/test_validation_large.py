@@ -1,0 +1,21 @@
+"""A large invalid instance is reported by its first error only: jsonschema-rs builds every
+error before yielding one, so listing them all let one request hold a worker for minutes."""
+from __future__ import annotations
+
+import pytest
+
+from xrm_core import ValidationError
+
+
+def test_a_large_invalid_record_reports_its_first_error(platform):
+    tags = list(range(200_000))  # every item is the wrong type
+    with platform.session() as s:
+        with pytest.raises(ValidationError) as e:
+            s.create("person", {"name": "x", "tags": tags})
+        assert [err["pointer"] for err in e.value.errors] == ["/data/tags/0"]
+        # a small one still lists every error
+        with pytest.raises(ValidationError) as e:
+            s.create("person", {"name": "x", "tags": [1, 2, 3], "age": -1})
+        assert sorted(err["pointer"] for err in e.value.errors) == ["/data/age", "/data/tags/0", "/data/tags/1",
+                                                                     "/data/tags/2"]
+        assert s.count("person") == 0
