@@ -6,8 +6,11 @@ contract shows anyway.
 """
 from __future__ import annotations
 
+import math
 import os
+import re
 from datetime import datetime, timezone
+from decimal import Decimal
 
 import orjson
 from sqlalchemy import (
@@ -217,8 +220,42 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+#: A float orjson writes with a positive exponent (it does from 1e16 on: ``1e+16``).
+_POSITIVE_EXPONENT = re.compile(rb"[0-9]e\+")
+
+
+def positional_floats(value):
+    """``value`` with each float of 1e16 or more (in magnitude) given as JSON text without
+    an exponent and with a fraction (``10000000000000000.0``), ready for ``orjson.dumps``.
+
+    PostgreSQL's JSONB keeps a number, not its text, and prints it back without an
+    exponent: ``1e+16`` came back as ``10000000000000000``, an integer — beyond signed 64
+    bits from 2**63 on, which no update of the record would then store. Written with its
+    fraction it comes back as the float it was, on both engines.
+    """
+    if type(value) is float:
+        if math.isfinite(value) and abs(value) >= 1e16:
+            return orjson.Fragment(f"{Decimal(repr(value)):f}.0")
+        return value
+    if isinstance(value, dict):
+        return {k: positional_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [positional_floats(v) for v in value]
+    return value
+
+
+def json_bytes(value, option: int | None = None) -> bytes:
+    """``orjson.dumps(value, option=option)`` as every JSON column stores it: floats that
+    PostgreSQL would read back as integers written out (:func:`positional_floats`). Only
+    text holding an exponent is serialised a second time."""
+    text = orjson.dumps(value, option=option)
+    if _POSITIVE_EXPONENT.search(text):
+        text = orjson.dumps(positional_floats(value), option=option)
+    return text
+
+
 def _json_dumps(value) -> str:
-    return orjson.dumps(value).decode()
+    return json_bytes(value).decode()
 
 
 #: Seconds to wait for a PostgreSQL server to answer a new connection (libpq's

@@ -464,9 +464,8 @@ class _Writer:
     def _insert_records(self, batch) -> None:
         conn = self.conn
         # Tuples straight to the driver, the data as the JSON text made in add().
-        dumps = orjson.dumps
         _insert_values(conn, _RECORDS_SQL, [
-            (rec.id, rec.type, dumps(rec.data).decode() if text is None else text, rec.owner_id, rec.unit_id,
+            (rec.id, rec.type, db.json_bytes(rec.data).decode() if text is None else text, rec.owner_id, rec.unit_id,
              rec.owner_id, rec.owner_id, rec.created_at, rec.updated_at)
             for _, rec, text in batch])
 
@@ -481,12 +480,12 @@ class _Writer:
             file = dumps(source).decode()
             rows = [(rec.id, rec.type, rec.unit_id, rec.owner_id, rec.created_at, actor,
                      f"imported from {source} line {line}",
-                     f'{{"data":{dumps(rec.data).decode() if text is None else text},'
+                     f'{{"data":{db.json_bytes(rec.data).decode() if text is None else text},'
                      f'"import":{{"file":{file},"line":{line}}}}}')
                     for line, rec, text in batch]
         else:
             rows = [(rec.id, rec.type, rec.unit_id, rec.owner_id, rec.created_at, actor, f"created {rec.type}",
-                     f'{{"data":{dumps(rec.data).decode() if text is None else text}}}')
+                     f'{{"data":{db.json_bytes(rec.data).decode() if text is None else text}}}')
                     for line, rec, text in batch]
         _insert_values(conn, _ACTIVITIES_SQL, rows)
 
@@ -624,7 +623,7 @@ def _plain_json(data) -> bytes | None:
     """``data`` as orjson's JSON bytes, or None when it holds values that are not plain JSON
     (which orjson would convert to text that the schema never saw as such)."""
     try:
-        return orjson.dumps(data, option=_PLAIN)
+        return db.json_bytes(data, option=_PLAIN)
     except TypeError:
         return None
 
