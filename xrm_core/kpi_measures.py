@@ -22,7 +22,7 @@ from sqlalchemy.types import Text, TypeDecorator
 
 from . import db
 from .errors import DefinitionError, NotFound, ValidationError
-from .fields import NUMERIC, check_field, field_expr, pg_path
+from .fields import NUMERIC, _sqlite_label, check_field, field_expr, pg_path
 from .filters import compile_filter
 from .schema_types import resolve, types_of  # the same resolution as field_type()
 from .validation import check_definition
@@ -334,9 +334,67 @@ def _epoch_ms(dialect: str, expr: ColumnElement) -> ColumnElement:
     return case((well_formed, func.round(func.julianday(func.upper(expr)) * 86400000.0)), else_=None)
 
 
-class _JsonText(TypeDecorator):
-    """A column of JSON text, read back as the scalar it encodes; an array or object stays
-    JSON text (keys sorted, no spaces: the same on both engines, and usable as a dict key)."""
+class JsonKey:
+    """A group key that is an array or an object: hashable (a dict key of
+    :meth:`KPIContext.aggregate`), equal to another exactly when their JSON values are equal
+    (objects whatever their key order, ``[1]`` and ``[1.0]``) and never to a string (the
+    array ``[1]`` is not the text ``"[1]"``). ``value`` is the JSON value (integral numbers
+    as ints, see :func:`canonical_json`), ``text`` its JSON text with keys sorted, which
+    orders such keys alike on both engines. Results show ``value``."""
+
+    __slots__ = ("value", "text")
+
+    def __init__(self, value):
+        self.value = canonical_json(value)
+        self.text = orjson.dumps(self.value, option=orjson.OPT_SORT_KEYS).decode()
+
+    def __eq__(self, other):
+        return isinstance(other, JsonKey) and other.text == self.text
+
+    def __hash__(self):
+        return hash((JsonKey, self.text))
+
+    def __repr__(self):
+        return f"JsonKey({self.text})"
+
+
+def canonical_json(value):
+    """A JSON value with every number written one way: integral numbers within 64 bits as
+    ints (5.0 is 5, 1e16 is 10000000000000000, as the filter and the engines' grouping
+    treat them), others as floats (PostgreSQL gives a whole number past 64 bits as an int)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        if isinstance(value, int) and -2**63 <= value < 2**63:
+            return value
+        f = float(value)
+        return int(f) if f.is_integer() and -2**63 <= f < 2**63 else f
+    if isinstance(value, list):
+        return [canonical_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: canonical_json(v) for k, v in value.items()}
+    return value
+
+
+def sqlite_json_key(text):
+    """SQLite function ``xrm_json_key``: the JSON text of an array or object with keys sorted
+    and numbers as :func:`canonical_json` writes them, so that equal values group together
+    (SQLite keeps an object's keys in the order they were written)."""
+    if text is None:
+        return None
+    return orjson.dumps(canonical_json(orjson.loads(text)), option=orjson.OPT_SORT_KEYS).decode()
+
+
+def register_sqlite_functions(conn) -> None:
+    """Make :func:`sqlite_json_key` callable on the SQLite connection ``conn`` (a SQLAlchemy
+    Connection); registering again replaces it, so this may run before every query."""
+    conn.connection.driver_connection.create_function("xrm_json_key", 1, sqlite_json_key, deterministic=True)
+
+
+class _JsonValue(TypeDecorator):
+    """The group key of a field of no single type, read back as its JSON value: a scalar as
+    itself, an array or object as a :class:`JsonKey`. SQLite answers JSON text;
+    PostgreSQL's driver decodes the jsonb itself."""
 
     impl = Text
     cache_ok = True
@@ -344,36 +402,42 @@ class _JsonText(TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        decoded = orjson.loads(value)
-        return orjson.dumps(decoded, option=orjson.OPT_SORT_KEYS).decode() \
-            if isinstance(decoded, (dict, list)) else decoded
+        if dialect.name == "sqlite":
+            value = orjson.loads(value)
+        if isinstance(value, (dict, list)):
+            return JsonKey(value)
+        return canonical_json(value)
 
 
 def _json_value(dialect: str, path: str) -> ColumnElement:
-    """The value of data field ``path`` as JSON text (NULL when absent or null), typed to be
-    read back as that value: SQLite's json_extract() answers true as 1 and PostgreSQL's
-    ``#>>`` every value as text, so neither can tell 5, "5" and true apart."""
+    """The value of data field ``path`` as a group key (NULL when absent or null), typed to
+    be read back as that JSON value (:class:`_JsonValue`): SQLite's json_extract() answers
+    true as 1 and PostgreSQL's ``#>>`` every value as text, so neither can tell 5, "5" and
+    true apart.
+
+    Equal JSON values are one key and different ones are not, on both engines: 5, 5.0 and
+    1e16 = 10000000000000000 are numbers of one value; objects are equal whatever their key
+    order; ``[1]`` is not ``"[1]"``. PostgreSQL's jsonb equality says exactly that. SQLite
+    keeps the stored text, so its key is a canonical text: an integral real within 64 bits
+    as the integer, an array or object through ``xrm_json_key`` (keys sorted, numbers as
+    above; :func:`register_sqlite_functions` must have run on the connection).
+    """
     parts = check_field(path)
     col = f"{R.name}.data"
-    # A number is one value however it is written: 5 and 5.0 are one group (as the filter
-    # matches both), its key the integer; an integral number is written as one below 2**53.
     if dialect == "postgresql":
-        value = f"({col} #> '{pg_path(parts)}')"
-        num = f"({value} #>> '{{}}')::numeric"
-        # nested CASEs, not AND: PostgreSQL may run the cast before the type test beside it
-        sql = (f"NULLIF(CASE WHEN jsonb_typeof({value}) = 'number' THEN CASE WHEN {num} = trunc({num}) "
-               f"AND abs({num}) < 9007199254740992 THEN trunc({num})::text ELSE {value}::text END "
-               f"ELSE {value}::text END, 'null')")
+        sql = f"NULLIF({col} #> '{pg_path(parts)}', 'null'::jsonb)"
     else:
-        jpath = "$." + ".".join(parts)
+        jpath = "$." + ".".join(_sqlite_label(p) for p in parts)
         num = f"json_extract({col}, '{jpath}')"
+        kind = f"json_type({col}, '{jpath}')"
         # ``->`` gives the JSON text as stored (NULL when absent, 'null' for JSON null).
         # json_quote() of a real wrote 15 significant digits: 0.30000000000000004 was the
         # group of 0.3, and a key other than PostgreSQL's.
-        sql = (f"NULLIF(CASE WHEN json_type({col}, '{jpath}') = 'real' AND {num} = CAST({num} AS INTEGER) "
-               f"AND abs({num}) < 9007199254740992.0 THEN CAST(CAST({num} AS INTEGER) AS TEXT) "
+        sql = (f"NULLIF(CASE WHEN {kind} = 'real' AND {num} = CAST({num} AS INTEGER) "
+               f"AND abs({num}) < 9223372036854775808.0 THEN CAST(CAST({num} AS INTEGER) AS TEXT) "
+               f"WHEN {kind} IN ('array', 'object') THEN xrm_json_key({col} -> '{jpath}') "
                f"ELSE {col} -> '{jpath}' END, 'null')")
-    return type_coerce(literal_column(sql), _JsonText())
+    return type_coerce(literal_column(sql), _JsonValue())
 
 
 def _float(v):

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, and_, case, func, insert, select, true
+from sqlalchemy import Connection, and_, case, func, insert, literal, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.exc import DataError
 
@@ -24,7 +24,7 @@ from . import db
 from .errors import Conflict, DefinitionError, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
 from .fields import field_expr, type_literal
 from .filters import compile_filter
-from .kpi_measures import DeclarativeKPI, _field_of, _float, _json_value
+from .kpi_measures import DeclarativeKPI, JsonKey, _field_of, _float, _json_value, register_sqlite_functions
 from .plugins import call_each
 
 if TYPE_CHECKING:
@@ -32,8 +32,12 @@ if TYPE_CHECKING:
 
 R = db.records
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-#: Group keys cannot be arrays or objects: engines render them differently.
+#: A field whose schema makes it an array or an object is no grouping field (a field of no
+#: single type that holds one in some records is grouped by that JSON value).
 UNGROUPABLE = {"array", "object"}
+#: What a period reads from its time field: a calendar day at the start of the text.
+PG_DAY_AT_START = "^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+SQLITE_DAY_AT_START = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*"
 
 
 class KPI:
@@ -120,13 +124,23 @@ class KPIContext:
 
         Dates and RFC 3339 date-times are compared as text: ``2024-03-31T23:59Z`` is on
         or before ``--to 2024-03-31`` because it sorts before ``2024-04-01``. A date-time
-        counts on the calendar day written in it, whatever its offset.
+        counts on the calendar day written in it, whatever its offset. A value that does not
+        start with a day ``YYYY-MM-DD`` (text in a time field of no format: "soon", "") is in
+        no period — as text, "soon" sorts after every date and would count from any --from.
         """
-        _field_of(self.entity_type(entity), time_field, "/time_field")
+        et = self.entity_type(entity)
+        _field_of(et, time_field, "/time_field")
         # No COLLATE "C" on PostgreSQL: ISO dates order the same under any locale, and the
         # plain expression can use an expression index declared on the time field.
         expr = field_expr(self.dialect, time_field, "string")
         conds = []
+        declared = et.property_schema(time_field) or {}
+        if (self.date_from or self.date_to) and declared.get("format") not in ("date", "date-time"):
+            # Only a field of no date format can hold text that is no day (a date or
+            # date-time field's values are checked on write): the test costs a pattern match
+            # per row, which the usual KPI over a date field does not pay.
+            conds.append(expr.op("~")(literal(PG_DAY_AT_START)) if self.dialect == "postgresql"
+                         else expr.op("GLOB")(literal(SQLITE_DAY_AT_START)))
         if self.date_from:
             conds.append(expr >= self.date_from)
         if self.date_to:
@@ -139,8 +153,10 @@ class KPIContext:
         """SQL expression of the ``--by`` field of ``entity``, or None when not grouping.
 
         A field of no single schema type is grouped by its JSON value, read back as that
-        value on both engines (``5``, ``"5"`` and ``true`` are three groups); JSON null and
-        an absent field are the missing key.
+        value on both engines (``5``, ``"5"`` and ``true`` are three groups, ``5`` and
+        ``5.0`` one); an array or object is read back as a :class:`JsonKey` (equal values
+        one key, whatever an object's key order), shown as the value itself in results.
+        JSON null and an absent field are the missing key.
         """
         if not self.by:
             return None
@@ -150,6 +166,8 @@ class KPIContext:
             raise ValidationError(f"cannot group by {self.by!r}: it is an {jt}",
                                   [{"pointer": "/by", "message": f"{jt} fields have no single value to group by"}])
         if jt is None:
+            if self.dialect == "sqlite":
+                register_sqlite_functions(self.session.conn)
             return _json_value(self.dialect, self.by)
         return field_expr(self.dialect, self.by, jt)
 
@@ -282,6 +300,8 @@ def _key(v, json_type: str | None):
     """
     if v is None:
         return None
+    if isinstance(v, JsonKey):
+        return v.value
     if json_type == "boolean":
         return bool(v)
     if isinstance(v, Decimal):
@@ -294,12 +314,16 @@ def _key(v, json_type: str | None):
 def _key_order(k):
     """Sort key of a group key, the same on both engines: numbers and booleans (SQLite
     answers them as 0/1, PostgreSQL numbers as Decimal) by value, then strings by code point
-    (not the database's collation), the missing key last. Values of different JSON types
+    (not the database's collation), then arrays and objects by their JSON text with keys
+    sorted (:class:`JsonKey`), the missing key last. Values of different JSON types
     (untyped fields) are never compared with each other."""
-    rank = 3 if k is None else 1 if isinstance(k, (bool, int, float, Decimal)) else 2
+    if isinstance(k, (dict, list)):
+        k = JsonKey(k)
+    rank = 4 if k is None else 1 if isinstance(k, (bool, int, float, Decimal)) else 3 if isinstance(k, JsonKey) else 2
     # A number before the boolean of its value (0 before false, 1 before true): they tie
     # as values, and a tie kept the order the database returned, which differs by engine.
-    return rank, k if rank == 1 else str(k) if rank == 2 else 0, isinstance(k, bool)
+    return (rank, k if rank == 1 else k.text if rank == 3 else str(k) if rank == 2 else 0,
+            isinstance(k, bool))
 
 
 def _sort_key(group: dict):

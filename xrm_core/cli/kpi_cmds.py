@@ -87,8 +87,10 @@ def kpi_compute(c, name, date_from, date_to, by, as_user, as_json):
         # Keys of a field holding several JSON types (5 and "5") would print alike: then
         # they are shown as JSON, a string quoted when it reads as another value, as --where
         # takes them. Long keys are cut, so that the VALUE column stays in sight.
-        # Booleans are spelled as JSON (true), as --where takes them.
+        # Booleans are spelled as JSON (true), as --where takes them, and so are the arrays
+        # and objects a field of no schema type may hold ([1], not Python's repr).
         kinds = {type(g["key"]) for g in result["groups"] if g["key"] is not None}
-        shown = show_value if len(kinds) > 1 else (lambda k: ("true" if k else "false") if isinstance(k, bool) else str(k))
+        shown = show_value if len(kinds) > 1 or kinds & {dict, list} else \
+            (lambda k: ("true" if k else "false") if isinstance(k, bool) else str(k))
         table([["(none)" if g["key"] is None else cut(shown(g["key"]), 40), "n/a" if g["value"] is None else g["value"],
                 g["n"]] for g in result["groups"]], [(by or "group").upper(), "VALUE", "N"])
