@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 CHUNK = 500
 #: The JSON types a key field may hold: one value that compares exactly.
 KEY_TYPES = ("string", "integer", "number", "boolean")
+#: The integers a record can hold (see :func:`xrm_core.records.storage_errors`): neither
+#: engine binds a bigger one as a parameter, and no stored record can be named by one.
+INT_RANGE = (-2**63, 2**63 - 1)
 
 
 def key_type(et, key: str, option: str) -> str:
@@ -36,11 +39,26 @@ def key_type(et, key: str, option: str) -> str:
     return json_type
 
 
+def fits(json_type: str, value) -> bool:
+    """Can ``value`` (from a row) be a stored value of a key of ``json_type``? Anything else
+    names no record — and must not reach SQL: PostgreSQL refuses to compare a numeric key
+    with text ("operator does not exist"), SQLite reads ``true`` as 1 — nor a set (lists and
+    objects are unhashable). Integers outside 64 bits are no stored value either (records
+    cannot hold one), and neither engine binds one."""
+    if json_type == "string":
+        return type(value) is str
+    if json_type == "boolean":
+        return type(value) is bool
+    if type(value) is int:
+        return INT_RANGE[0] <= value <= INT_RANGE[1]
+    return type(value) is float and (json_type == "number" or value.is_integer())
+
+
 def find(s: "Session", et, key: str, json_type: str, values) -> dict:
     """``{value: [row, …]}``: the stored records of ``et`` the session's user may read whose
     field ``key`` holds one of ``values`` (rows of :data:`xrm_core.records.COLUMNS`)."""
     found: dict = defaultdict(list)
-    values = sorted(values, key=repr)
+    values = sorted((v for v in values if fits(json_type, v)), key=repr)
     R = db.records
     expr = field_expr(s.dialect, key, json_type)
     for i in range(0, len(values), CHUNK):

@@ -134,8 +134,9 @@ def export_relationships(s: "Session", rel: str, out: IO[str], fmt: str = "jsonl
         for rid, data, *both in rows:
             row = {}
             for n, (end, (record_id, record_type, record_data)) in enumerate(zip(ends, (both[:3], both[3:]))):
-                value = record_id if end.key is None else (
-                    value_at(record_data, end.key) if record_type == end.type_name else None)
+                # An end of any type given a type (--source-type) names records of that type only.
+                value = None if end.type_name is not None and record_type != end.type_name else (
+                    record_id if end.key is None else value_at(record_data, end.key))
                 if value is None:
                     unnamed[n] += 1
                     break
@@ -149,8 +150,8 @@ def export_relationships(s: "Session", rel: str, out: IO[str], fmt: str = "jsonl
     if warn is not None:
         for end, n in zip(ends, unnamed):
             if n:
-                warn(f"{n} relationships were left out: their {end.end} is no {end.type_name} with a "
-                     f"{end.key} to name it by")
+                warn(f"{n} relationships were left out: their {end.end} is no {end.type_name}"
+                     + (f" with a {end.key} to name it by" if end.key is not None else ""))
         if fmt == "csv":
             for message in write.warnings():
                 warn(message)
@@ -233,9 +234,11 @@ class _Checker:
                     errors.append({"pointer": f"/{end.end}",
                                    "message": f"{len(matches)} records have {end.key}={value!r} ({ids}): a key must "
                                               f"name one record"})
-                elif rt[end.end] != "*" and matches[0].type != rt[end.end]:
+                elif end.type_name is not None and matches[0].type != end.type_name:
+                    # the end's type, or the one --source-type/--target-type gave an end of any type
                     errors.append({"pointer": f"/{end.end}",
-                                   "message": f"{rt['name']} needs a {rt[end.end]} as {end.end}, got "
+                                   "message": f"{rt['name']} needs a {end.type_name} as {end.end}"
+                                              f"{'' if rt[end.end] != '*' else f' (--{end.end}-type)'}, got "
                                               f"{matches[0].type} {matches[0].id}"})
                 rows.append(matches[0] if len(matches) == 1 else None)
             src, tgt = rows

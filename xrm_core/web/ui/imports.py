@@ -32,12 +32,23 @@ def _key_fields(et) -> list[str]:
     return [f for f in et.properties() if et.property_type(f) in KEY_TYPES and "." not in f]
 
 
+#: Bytes (UTF-8) of an upload's name kept: file systems allow 255 bytes, not characters.
+NAME_BYTES = 200
+
+
 def _upload_name(filename: str | None) -> str:
     """The uploaded file's base name, safe to create in a directory of our own: no path
-    separators, control characters or leading dots; "upload" if nothing is left."""
+    separators, control characters or leading dots, at most :data:`NAME_BYTES` bytes of
+    UTF-8 (a longer name is shortened before its extension, which decides the format);
+    "upload" if nothing is left."""
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if c.isprintable()).strip().lstrip(".")[:200]
-    return name or "upload"
+    name = "".join(c for c in name if c.isprintable()).strip().lstrip(".")
+    stem, ext = os.path.splitext(name)
+    if len(ext.encode()) > 16:  # no extension of ours: shorten the name as a whole
+        stem, ext = name, ""
+    room = NAME_BYTES - len(ext.encode())
+    stem = stem.encode()[:room].decode(errors="ignore").strip()
+    return stem + ext if stem else "upload" + ext if ext else "upload"
 
 
 @bp.route("/<type_name>/import", methods=["GET", "POST"])
