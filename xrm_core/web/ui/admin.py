@@ -8,6 +8,7 @@ from ... import accounts, entity_types
 from ...errors import XrmError
 from ...scope import ACTIONS, DEPTHS
 from .common import admin_required, blueprint, platform
+from .core_messages import explain
 
 bp = blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(admin_required(lambda: None))
@@ -18,11 +19,15 @@ def _done(message: str, endpoint: str):
     return redirect(url_for(endpoint))
 
 
-def _refused(e: XrmError) -> list[str]:
-    """The messages of a refused admin form, shown above it (the form keeps what was typed)."""
+def _refused(e: XrmError) -> list:
+    """The messages of a refused admin form, shown above it (the form keeps what was typed):
+    what happened in the UI's language, with the core's English message as its detail on a
+    Persian or Chinese page (``{"text", "detail"}``, see core_messages), then each pointer's
+    message."""
+    said = explain(e)
     details = [f"{err['pointer']}: {err.get('message', '')}" if err.get("pointer") else err.get("message", "")
-               for err in e.errors or []]
-    return [e.message, *details]
+               for err in said.items]
+    return [said.said(), *details]
 
 
 @bp.route("/units", methods=["GET", "POST"])

@@ -59,11 +59,18 @@ def _titles() -> dict:
 
 
 def render_error(e: XrmError):
-    """An XrmError as a page with its HTTP status and every pointer it names, headed in the
-    user's language (a plugin's own title is shown as written)."""
+    """An XrmError as a page with its HTTP status and every pointer it names, headed and
+    explained in the user's language (a plugin's own title is shown as written); on a page
+    in another language the core's English message follows as the detail."""
+    from .core_messages import explain  # it imports i18n, which imports this module
     title = _titles().get(e.title, e.title)
-    hint = _("It does not exist, or it is outside what you may see.") if e.status == 404 else None
-    return render_template("error.html", error=e, title=title, hint=hint), e.status
+    said = explain(e)
+    if said.detail is None:  # English: the core's message is the text; a 404 says what it means
+        hint = _("It does not exist, or it is outside what you may see.") if e.status == 404 else None
+    else:
+        hint = said.text
+    return render_template("error.html", error=e, title=title, hint=hint, detail_lang="en" if said.detail else None,
+                           items=said.items), e.status
 
 
 def blueprint(name: str, import_name: str, **kw) -> Blueprint:

@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from ... import kpis
 from ...errors import PluginError, XrmError
 from .common import acting, blueprint
+from .core_messages import explain
 from .i18n import RTL, digits, lang, tr
 from .listing import type_label
 
@@ -94,6 +95,14 @@ def unit_label(unit) -> str:
     return words[head] + (sep + digits(rest) if sep else "")
 
 
+def trend_label(label: str, values: list, periods) -> str:
+    """What the trend chart shows, for a screen reader (it reads the chart's name only):
+    the KPI, the months it covers and each month's value, as the card writes values."""
+    shown = _(", ").join(_("no value") if v is None else digits(_fmt(v)) for v in values)
+    return _("%(kpi)s by month, %(first)s to %(last)s: %(values)s", kpi=label,
+             first=digits(periods[0][0][:7]), last=digits(periods[-1][0][:7]), values=shown)
+
+
 def card(s, kpi, periods) -> dict:
     """Value, unit and trend of one KPI for the session's user; a failure is shown on the
     card, not raised, so one broken KPI does not take the dashboard down."""
@@ -107,13 +116,13 @@ def card(s, kpi, periods) -> dict:
             out.update(value=_fmt(result["value"]), n=result["n"])
             if getattr(kpi, "time_field", None):
                 trend = [kpis.compute(s, kpi.name, a, b)["value"] for a, b in periods]
-                out["spark"] = sparkline(trend, out["label"])
+                out["spark"] = sparkline(trend, trend_label(out["label"], trend, periods))
     except PluginError as e:  # a crash: its details are for the log, not for every viewer
         current_app.logger.error("KPI %s failed: %s", kpi.name, e.message, exc_info=e.__cause__)
         out["error"] = _("KPI %(name)s failed in plugin %(plugin)s (see the server log)",
                          name=kpi.name, plugin=repr(e.plugin))
-    except XrmError as e:
-        out["error"] = e.message
+    except XrmError as e:  # a refusal of the core's: said in the user's language, its message as detail
+        out["error"] = explain(e).said()
     except Exception:  # noqa: BLE001 — a plugin's Python KPI may fail in any way
         current_app.logger.exception("KPI %s failed", kpi.name)
         out["error"] = _("KPI %(name)s failed (see the server log)", name=kpi.name)

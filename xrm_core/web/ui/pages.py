@@ -12,9 +12,9 @@ from ... import db, records, relationships
 from ...errors import Conflict, NotFound, PreconditionFailed, ValidationError, XrmError
 from ...fields import value_at
 from ...session import MAX_SUMMARY
-from . import forms, listing, schema_messages
+from . import core_messages, forms, listing, schema_messages
 from .common import acting, blueprint
-from .i18n import tr
+from .i18n import digits, tr
 
 bp = blueprint("pages", __name__, url_prefix="/r")
 PAGE_SIZE = 50
@@ -34,7 +34,7 @@ def list_records(type_name: str):
             items = s.list(et.name, where, limit=PAGE_SIZE + 1, after=(after,) if after else None,
                            search=listing.search_of(et, q))
         except ValidationError as e:
-            error = e
+            error = core_messages.explain(e, lambda n: listing.field_label(et, n))
         more = len(items) > PAGE_SIZE
         items = items[:PAGE_SIZE]
         can_create = s.actor.can(et.name, "create")
@@ -43,7 +43,11 @@ def list_records(type_name: str):
     if more:
         next_args = request.args.to_dict(flat=False)
         next_args["after"] = [items[-1].id]
+    # The filter rows a refusal points at (/where/FIELD…), marked invalid.
+    bad_fields = {forms.unescape_token(i["pointer"].split("/")[2]) for i in (error.items if error else [])
+                  if i.get("pointer", "").startswith("/where/")}
     return render_template("list.html", et=et, items=items, columns=cols, q=q, rows=rows, error=error,
+                           bad_fields=bad_fields,
                            fields=listing.filter_fields(et), ops=listing.op_labels(), next_args=next_args,
                            paged=bool(after), can_create=can_create,
                            label=lambda n: listing.field_label(et, n), type_label=listing.type_label(et, True),
@@ -249,7 +253,8 @@ def _with_choices(s, fields, current: dict) -> None:
 
 def _render_form(et, fields, values, errors, general, rec=None, status=200):
     return render_template("form.html", et=et, fields=fields, values=values, errors=errors, general=general,
-                           rec=rec, type_label=listing.type_label(et), input_type=forms.input_type), status
+                           rec=rec, type_label=listing.type_label(et), input_type=forms.input_type,
+                           title=_title_of(et, rec) if rec else None), status
 
 
 @bp.route("/<type_name>/new", methods=["GET", "POST"])
@@ -308,7 +313,7 @@ def edit(type_name: str, record_id: str):
                 status = 409
                 general = [_("This record was changed by someone else since you opened the form "
                              "(it is now at version %(v)s). Reload it and make your change again.",
-                             v=rec.version)]
+                             v=digits(rec.version))]
             except (ValidationError, Conflict) as e:
                 errors, general = _errors(e, fields, et, records.with_members(rec.data, patch))
             else:
@@ -355,14 +360,19 @@ def _schema_errors_too(et, data: dict, fields, errors: dict) -> None:
         errors.setdefault(name, message)
 
 
-def _errors(e, fields, et, data: dict) -> tuple[dict, list[str]]:
-    """Field errors and form-level messages of a refused create or update of ``data`` (the
-    schema's errors in the UI's language)."""
-    if isinstance(e, ValidationError) and e.errors:
-        e = ValidationError(e.message, schema_messages.translate(e.errors, et.validator, data))
-    errors, general = forms.field_errors(e, {f.name for f in fields})
+def _errors(e, fields, et, data: dict) -> tuple[dict, list]:
+    """Field errors and form-level messages of a refused create or update of ``data``, in
+    the UI's language: the schema's errors, the core's fixed words at a field ("already
+    used"), and a conflict said from its class and pointers with the core's message as detail."""
+    found = e.errors
+    if isinstance(e, ValidationError) and found:
+        found = schema_messages.translate(found, et.validator, data)
+    found = [{**err, "message": core_messages.pointer_word(err.get("message")) or err.get("message", "")}
+             if isinstance(err, dict) else err for err in found]
+    errors, general = forms.field_errors(ValidationError(e.message, found), {f.name for f in fields})
     if isinstance(e, Conflict) and not general:
-        general = [e.message]  # e.g. "a person with national_id='X' already exists"
+        # e.g. "a person with national_id='X' already exists": the field is marked, the page says why
+        general = [core_messages.explain(e, lambda n: listing.field_label(et, n)).said()]
     return errors, general
 
 
@@ -376,7 +386,7 @@ def log(type_name: str, record_id: str):
         try:
             s.log(rec.id, request.form.get("kind", ""), request.form.get("summary", ""))
         except ValidationError as e:
-            flash(_("Not logged: %(msg)s", msg=e.message), "error")
+            flash(core_messages.explain(e).said(lambda m: _("Not logged: %(msg)s", msg=m)), "error")
         else:
             flash(_("Interaction logged."), "ok")
     return redirect(url_for("pages.show", type_name=type_name, record_id=record_id) + "#timeline")

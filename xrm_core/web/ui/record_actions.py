@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 
 from ... import relationships
 from ...errors import Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError
-from . import forms, listing
+from . import core_messages, forms, listing
 from .common import acting
 from .i18n import digits, tr
 from .pages import _RowView, _title, _title_of, bp
@@ -59,7 +59,7 @@ def delete(type_name: str, record_id: str):
                     v=digits(rec.version)), "error")
             return _back(rec)
         except (Conflict, PermissionDenied) as e:  # a restrict link, or a cascade beyond the scope
-            flash(_("Not deleted: %(msg)s", msg=e.message), "error")
+            flash(core_messages.explain(e).said(lambda m: _("Not deleted: %(msg)s", msg=m)), "error")
             return _back(rec)
     flash(_("Deleted."), "ok")
     return redirect(url_for("pages.list_records", type_name=type_name))
@@ -120,7 +120,7 @@ def link(type_name: str, record_id: str):
         try:
             s.relate(rel, source, target)
         except (Conflict, ValidationError, NotFound, PermissionDenied) as e:
-            flash(_("Not linked: %(msg)s", msg=e.message), "error")
+            flash(core_messages.explain(e).said(lambda m: _("Not linked: %(msg)s", msg=m)), "error")
         else:
             flash(_("Linked."), "ok")
     return _back(rec, "#related")

@@ -11,6 +11,7 @@ from ... import entity_types, kpis
 from ...errors import Conflict, XrmError
 from . import forms, listing
 from .common import acting, blueprint, platform
+from .core_messages import explain
 from .i18n import digits
 
 bp = blueprint("types", __name__, url_prefix="/types")
@@ -85,10 +86,18 @@ def _check_or_apply(name: str, text: str, apply: bool, version: str | None = Non
                 "This type was changed by someone else since you opened it (it is now at version "
                 "%(v)s). Copy your change, reload the page and make it again.",
                 v=digits(before[name].version))}], False
-        return e.extra.get("impact"), [{"pointer": "", "message": e.message}] + (e.errors or []), False
+        return e.extra.get("impact"), _refusal(e), False
     except XrmError as e:
-        report = e.extra.get("impact")
-        errors = e.errors or [{"pointer": "", "message": e.message}]
-        return report, [{"pointer": "", "message": e.message}] + (errors if e.errors else []), False
+        return e.extra.get("impact"), _refusal(e), False
     return report, None, apply and report.get("applied", False)
+
+
+def _refusal(e: XrmError) -> list[dict]:
+    """The lines of a refused definition: what happened in the UI's language (the core's
+    English message after it on a page in another language), then each pointer's message."""
+    said = explain(e)
+    head = [{"pointer": "", "message": said.text}]
+    if said.detail:
+        head.append({"pointer": "", "message": said.detail, "lang": "en"})
+    return head + said.items
 
