@@ -30,7 +30,7 @@ def upload(browser, name: str, body: bytes, **form):
 def test_long_file_names_are_shortened_not_a_server_error(browser, org, name, shown):
     browser.login("manager_a", "pw")
     r = upload(browser, name, b"name\nAnn\n")
-    assert r.status_code == 200 and f"Report for {shown}" in text(r) and "1 rows read, 1 imported." in text(r)
+    assert r.status_code == 200 and f"Report for {shown}" in text(r) and "1 row read, 1 imported." in text(r)
     with org.session("manager_a") as s:
         (ann,) = s.list("person", {"name": "Ann"})
         assert s.history(ann.id)[0]["summary"] == f"imported from {shown} line 2"

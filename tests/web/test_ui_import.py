@@ -91,7 +91,7 @@ def test_refusals_without_rows(browser, org):
     assert r.status_code == 422 and "Nothing was imported." in text(r) and "nope" in text(r)
     # the file's name is only a base name in a directory of the import's own
     r = upload(browser, "../../etc/people.csv", "name\nZed\n")
-    assert r.status_code == 200 and "Report for people.csv" in text(r)
+    assert r.status_code == 200 and "Report for people.csv" in text(r) and "1 row read, 1 imported." in text(r)
 
 
 def test_permissions(browser, org):

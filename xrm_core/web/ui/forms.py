@@ -206,7 +206,10 @@ def parse(f: Field, raw: str):
         if re.fullmatch(r"[+-]?\d+", raw):
             # A whole number typed as one stays an integer, exactly (through a float,
             # 12345678901234567891 became 12345678901234567168).
-            return int(raw)
+            try:
+                return int(raw)
+            except ValueError:  # past 4,300 digits Python refuses: its own message was shown
+                raise ValueError(_("not a number")) from None
         try:
             number = float(raw)
             # "nan", "inf" and "1e400" are floats to Python, but no JSON number: they were
