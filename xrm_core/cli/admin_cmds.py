@@ -75,7 +75,7 @@ def plugins_list(c, as_json):
            for p in items], ["NAME", "DISTRIBUTION", "VERSION", "HOOKS"])
 
 
-@click.group()
+@click.group(short_help="Organisational units: a tree (HQ → region → branch…).")
 def units():
     """Organisational units (a tree: HQ → region → branch…)."""
 

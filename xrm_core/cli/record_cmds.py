@@ -133,7 +133,7 @@ def records_delete(c, record_id, as_user):
     click.echo(f"{record_id} deleted")
 
 
-@click.command()
+@click.command(short_help="Relate two records with relationship type REL.")
 @click.argument("rel", metavar="REL")
 @click.argument("source_id", metavar="SOURCE_ID")
 @click.argument("target_id", metavar="TARGET_ID")
