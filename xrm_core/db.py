@@ -249,7 +249,9 @@ def json_bytes(value, option: int | None = None) -> bytes:
     PostgreSQL would read back as integers written out (:func:`positional_floats`). Only
     text holding an exponent is serialised a second time."""
     text = orjson.dumps(value, option=option)
-    if _POSITIVE_EXPONENT.search(text):
+    # The substring test first: it costs a tenth of the pattern's search on the import's
+    # hot path, and text holding "e+" at all is rare.
+    if b"e+" in text and _POSITIVE_EXPONENT.search(text):
         text = orjson.dumps(positional_floats(value), option=option)
     return text
 
