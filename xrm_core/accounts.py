@@ -189,8 +189,12 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
-def get_user(conn: Connection, name: str) -> dict:
-    """One user as :func:`list_users` shows it; NotFound if unknown."""
+def get_user(conn: Connection, name: str, lock: bool = False) -> dict:
+    """One user as :func:`list_users` shows it; NotFound if unknown. With ``lock``, the
+    user's row is locked until the transaction ends (PostgreSQL; SQLite's writers take the
+    whole database), so that an edit reads and writes a state no one else changes between."""
+    if lock:
+        conn.execute(select(db.users.c.id).where(db.users.c.name == name).with_for_update())
     found = list_users(conn, name)
     if not found:
         raise NotFound(f"unknown user {name!r}")

@@ -1,6 +1,9 @@
 """Administration pages (administrators only): units, users, roles with grants, API tokens."""
 from __future__ import annotations
 
+import hashlib
+
+import orjson
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -66,13 +69,29 @@ def users():
                                roles=accounts.list_roles(conn)), status
 
 
+def _state(user: dict) -> str:
+    """A digest of what the user page edits (unit, roles, active), carried by the form: a
+    user has no version, and two administrators saving the same user would otherwise have
+    the second silently undo the first's changes."""
+    seen = orjson.dumps({"unit": user["unit"], "roles": sorted(user["roles"]), "active": user["active"]})
+    return hashlib.sha256(seen).hexdigest()[:32]
+
+
 @bp.route("/users/<path:name>", methods=["GET", "POST"])
 def user(name):
-    """Edit one user: unit, roles, active, a new password — all in one transaction."""
+    """Edit one user: unit, roles, active, a new password — all in one transaction. A form
+    built from a state that has changed since is refused (409) and shown again as it is now."""
     if request.method == "POST":
         form = request.form
         with platform().connection() as conn:
-            current = accounts.get_user(conn, name)
+            current = accounts.get_user(conn, name, lock=True)
+            # A form without the field (a page of an older release) is not checked.
+            if form.get("state") is not None and form["state"] != _state(current):
+                refused = _("Not saved: someone else changed this user since you opened the page. This is "
+                            "the user as it is now: make your changes again.")
+                return render_template("admin/user.html", user=current, state=_state(current),
+                                       units=accounts.list_units(conn), roles=accounts.list_roles(conn),
+                                       errors=[refused]), 409
             if form.get("unit") and form["unit"] != current["unit"]:
                 accounts.move_user(conn, name, form["unit"])
             wanted = set(form.getlist("roles"))
@@ -87,7 +106,8 @@ def user(name):
                 accounts.set_password(conn, name, form["password"])
         return _done(_("User %(name)s saved.", name=name), "admin.users")
     with platform().connection() as conn:
-        return render_template("admin/user.html", user=accounts.get_user(conn, name),
+        current = accounts.get_user(conn, name)
+        return render_template("admin/user.html", user=current, state=_state(current),
                                units=accounts.list_units(conn), roles=accounts.list_roles(conn))
 
 
