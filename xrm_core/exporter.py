@@ -42,7 +42,7 @@ def export(s: "Session", type_name: str, out: IO[str], fmt: str = "jsonl", where
     base = and_(R.c.type == type_literal(et.name), s.actor.clause(et.name, "read"),
                 compile_filter(s.dialect, et, where or {}))
     if fmt == "csv":
-        write = _CsvOut(et, out)
+        write = CsvOut(et, out)
     else:
         def write(data):
             out.write(orjson.dumps(data).decode() + "\n")
@@ -62,7 +62,7 @@ def export(s: "Session", type_name: str, out: IO[str], fmt: str = "jsonl", where
     return count
 
 
-class _CsvOut:
+class CsvOut:
     """Writes the header, then one row per record; counts what the CSV could not hold."""
 
     def __init__(self, et, out: IO[str]):

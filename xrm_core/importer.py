@@ -55,8 +55,11 @@ from . import db
 from .errors import PluginError, ValidationError, XrmError
 from .entity_types import KEY_TEXT_LIMIT
 from .fields import value_at
+from .history import diff, merge_patch
 from .import_files import FORMATS, FileRefused, csv_rows, detect_format, jsonl_rows
+from .keys import find, fits, key_type
 from .records import Record, find_by_values, maybe_unstorable, new_id, storage_errors
+from .records import update as update_record
 from .validation import pointer
 
 if TYPE_CHECKING:
@@ -66,11 +69,11 @@ BATCH = 2000
 PROGRESS_BYTES = 1_000_000
 
 
-class _Rollback(Exception):
+class Rollback(Exception):
     """Rolls back the import's savepoint (dry run, or refused)."""
 
 
-class _Progress:
+class Progress:
     """A bytes-read progress bar on stderr, for files over PROGRESS_BYTES."""
 
     def __init__(self, f, enabled: bool):
@@ -122,7 +125,6 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
     fmt = detect_format(path, fmt)
     unit_id = s.choose_unit(et.name, None)
     if update_by is not None:
-        from .keys import key_type
         key_json_type = key_type(et, update_by, "--update-by")  # before the file is opened
     opened, f, source = open_input(path)
     report: dict = {"total": 0, "valid": 0, "imported": 0, "invalid": []}
@@ -130,7 +132,7 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
     writer = _Writer(s, et, unit_id, source, skip_invalid, invalid)
     updates = _Updates(s, et, update_by, key_json_type, writer) if update_by is not None else None
     refused = None
-    with opened, _Progress(f, progress) as bar:
+    with opened, Progress(f, progress) as bar:
         rows = csv_rows(f, et, source) if fmt == "csv" else jsonl_rows(f, source, et)
         try:
             # A savepoint: a dry run or a refused import rolls back exactly what it wrote.
@@ -157,8 +159,8 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
                     report.update(updated=updates.updated, unchanged=updates.unchanged)
                 report["valid"] = writer.finish() + report.get("updated", 0) + report.get("unchanged", 0)
                 if dry_run or (invalid and not skip_invalid):
-                    raise _Rollback
-        except _Rollback:
+                    raise Rollback
+        except Rollback:
             pass
         except FileRefused as e:
             invalid.append({"line": e.line, "errors": e.errors})
@@ -223,12 +225,10 @@ class _Updates:
     def _value(self, data: dict):
         """The row's key value, or None when it has none that could name a record (absent,
         or not of the key's JSON type: the row then fails the schema as a new record)."""
-        from .keys import fits
         value = value_at(data, self.key)
         return value if fits(self.json_type, value) else None
 
     def flush(self) -> None:
-        from .keys import find
         pending, self.pending = self.pending, []
         self.writer.flush()
         values = {v for _, data in pending if (v := self._value(data)) is not None}
@@ -273,16 +273,14 @@ class _Updates:
         Then :func:`records.update` writes nothing and runs no hook: the row is counted
         without it (a file imported again is mostly such rows: ~10 times faster). The grant
         is checked all the same: a user who may not update the record is refused by update."""
-        from .records import diff, merge_patch
         return self.s.allows(row.type, "update", row) and not diff(row.data, merge_patch(row.data, data))
 
     def _update(self, line: int, record_id: str, version: int, data: dict) -> int:
         """Update the record at ``version`` with the row; returns the version it is at then."""
-        from .records import update
         source = self.writer.source
         try:
             with self.s.conn.begin_nested():  # a refused row leaves nothing behind
-                rec = update(self.s, record_id, data, summary=f"updated from {source} line {line}")
+                rec = update_record(self.s, record_id, data, summary=f"updated from {source} line {line}")
         except PluginError as e:
             raise PluginError(e.plugin, f"{e.hook} on line {line} of {source}", e.__cause__) from e.__cause__
         except XrmError as e:

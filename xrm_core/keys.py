@@ -65,5 +65,5 @@ def find(s: "Session", et, key: str, json_type: str, values) -> dict:
         query = select(expr.label("key_value"), *records.COLUMNS).where(
             R.c.type == type_literal(et.name), expr.in_(values[i:i + CHUNK]), s.actor.clause(et.name, "read"))
         for row in s.conn.execute(query):
-            found[records._norm(row.key_value)].append(row)
+            found[records.plain_number(row.key_value)].append(row)
     return found

@@ -573,12 +573,13 @@ def find_by_values(s: "Session", et, fields: tuple[str, ...], values: list[tuple
         target = exprs[0].in_([v[0] for v in chunk]) if len(exprs) == 1 else tuple_(*exprs).in_(chunk)
         q = select(R.c.id, *exprs).where(R.c.type == type_literal(et.name), target)
         for r in s.conn.execute(q):
-            out[tuple(_norm(v) for v in r[1:])] = r[0]
+            out[tuple(plain_number(v) for v in r[1:])] = r[0]
     return out
 
 
-def _norm(v):
-    # PostgreSQL returns numerics as Decimal; compare them as Python numbers.
+def plain_number(v):
+    """``v`` as a Python number where PostgreSQL returns a Decimal (numerics), else as is:
+    values read back from either engine then compare alike."""
     if isinstance(v, Decimal):
         return int(v) if v == v.to_integral_value() else float(v)
     return v

@@ -34,10 +34,10 @@ from sqlalchemy import and_, select, tuple_
 from . import db, keys, records
 from .entity_types import EntityType
 from .errors import ValidationError
-from .exporter import _CsvOut
+from .exporter import CsvOut
 from .fields import value_at
 from .import_files import FORMATS, FileRefused, csv_rows, detect_format, jsonl_rows
-from .importer import _Progress, _Rollback, finish_report, open_input
+from .importer import Progress, Rollback, finish_report, open_input
 
 if TYPE_CHECKING:
     from .session import Session
@@ -115,7 +115,7 @@ def export_relationships(s: "Session", rel: str, out: IO[str], fmt: str = "jsonl
     rt = s.relationship_type(rel)
     ends = (_End(s, rt, "source", source_key, source_type), _End(s, rt, "target", target_key, target_type))
     if fmt == "csv":
-        write = _CsvOut(_row_type(*ends), out)
+        write = CsvOut(_row_type(*ends), out)
     else:
         def write(row):
             out.write(orjson.dumps(row).decode() + "\n")
@@ -175,7 +175,7 @@ def import_relationships(s: "Session", rel: str, path: str, fmt: str | None = No
     report: dict = {"total": 0, "valid": 0, "imported": 0, "invalid": []}
     checker = _Checker(s, rt, ends, report["invalid"])
     refused = None
-    with opened, _Progress(f, progress) as bar:
+    with opened, Progress(f, progress) as bar:
         rows = csv_rows(f, row_type, source_name) if fmt == "csv" else jsonl_rows(f, source_name)
         try:
             with s.conn.begin_nested():  # a dry run or a refusal rolls back what was written
@@ -194,8 +194,8 @@ def import_relationships(s: "Session", rel: str, path: str, fmt: str | None = No
                         bar.tick()
                 report["valid"] += checker.write(batch)
                 if dry_run or (report["invalid"] and not skip_invalid):
-                    raise _Rollback
-        except _Rollback:
+                    raise Rollback
+        except Rollback:
             pass
         except FileRefused as e:
             report["invalid"].append({"line": e.line, "errors": e.errors})

@@ -383,7 +383,7 @@ def test_a_json_document_is_not_read_as_json_lines(xrm, tmp_path):
 def test_the_progress_bar_moves_while_only_invalid_rows_are_read(platform, tmp_path, monkeypatch):
     monkeypatch.setattr(importer, "BATCH", 5)
     ticks = []
-    monkeypatch.setattr(importer._Progress, "tick", lambda self: ticks.append(self.f.tell()))
+    monkeypatch.setattr(importer.Progress, "tick", lambda self: ticks.append(self.f.tell()))
     path = write(tmp_path, "bad.jsonl", '{"name": ""}\n' * 20)
     assert run_import(platform, "person", path, skip_invalid=True)["imported"] == 0
     assert len(ticks) == 4 and ticks == sorted(ticks) and ticks[-1] > 0
