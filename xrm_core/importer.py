@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import itertools
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -655,38 +654,10 @@ def _plain_json(data) -> bytes | None:
         return None
 
 
-#: Parameters per statement: SQLite before 3.32 allowed 999.
-_MAX_VARIABLES = 999
-
-
 def _insert_values(conn, sql: str, rows: list[tuple]) -> None:
-    """Run the one-row INSERT ``sql`` (``… VALUES (?, …)``) for ``rows`` as multi-row
-    ``VALUES (…), (…), …`` statements of about a hundred rows.
-
-    Both engines start an INSERT's execution by opening every index of the table — SQLite
-    once per execution, and executemany executes once per row (psycopg's too) — and
-    ``xrm_records`` carries the partial indexes of every entity type (110 with the built-in
-    plugins). That was most of an import's time: one statement per ~100 rows opens them once.
-    Measured on SQLite with 110 partial indexes, 100k rows: 2.4 s → 0.21 s. PostgreSQL gets
-    the importer's statements as one ``INSERT … SELECT … FROM unnest(arrays)`` per batch.
-    JSON columns take JSON text.
-    """
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql" and sql in _ARRAY_SQL:
-        conn.exec_driver_sql(_ARRAY_SQL[sql], tuple(list(column) for column in zip(*rows)))
-        return
-    head, _, one = " ".join(sql.split()).partition(" VALUES ")
-    assert "?" in one, f"not a one-row INSERT … VALUES (?, …): {sql!r}"
-    per = max(1, _MAX_VARIABLES // one.count("?"))
-    if conn.dialect.paramstyle != "qmark":  # psycopg: %s
-        one = one.replace("?", "%s")
-    full = f"{head} VALUES {', '.join([one] * per)}"
-    flat = itertools.chain.from_iterable
-    for start in range(0, len(rows), per):
-        chunk = rows[start:start + per]
-        conn.exec_driver_sql(full if len(chunk) == per else f"{head} VALUES {', '.join([one] * len(chunk))}",
-                             tuple(flat(chunk)))
+    """:func:`db.insert_values` of the importer's statements; on PostgreSQL, their
+    ``unnest(arrays)`` forms."""
+    db.insert_values(conn, sql, rows, _ARRAY_SQL.get(sql))
 
 
 def _row(rec: Record) -> dict:

@@ -29,9 +29,10 @@ from collections import defaultdict
 from typing import IO, TYPE_CHECKING, Callable
 
 import orjson
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import and_, column, select, tuple_
+from sqlalchemy import values as sa_values
 
-from . import db, keys, records
+from . import db, keys, records, relationships
 from .entity_types import EntityType
 from .errors import ValidationError
 from .exporter import CsvOut
@@ -215,13 +216,14 @@ class _Checker:
         self.pairs: dict[tuple[str, str], int] = {}
         self.sources: dict[str, int] = {}
         self.targets: dict[str, int] = {}
+        self.statistics = db.GrowthStatistics(s.conn, "xrm_relationships", first=BATCH, reads=("xrm_records",))
 
     def write(self, batch: list) -> int:
         if not batch:
             return 0
         s, rt = self.s, self.rt
         found = [end.resolve(s, {data[end.end] for _, data in batch}) for end in self.ends]
-        resolved = []
+        resolved, seen_rows = [], {}
         for line, data in batch:
             errors, rows = [], []
             for end, hits in zip(self.ends, found):
@@ -255,8 +257,9 @@ class _Checker:
             else:
                 names = tuple(end.describe(data[end.end]) for end in self.ends)
                 resolved.append((line, src.id, tgt.id, data.get("data"), names))
+                seen_rows[src.id], seen_rows[tgt.id] = src, tgt
         stored = self._stored([(a, b) for _, a, b, _, _ in resolved])
-        good = []
+        good, datas = [], []
         for line, a, b, payload, names in resolved:
             why = self._clash(a, b, names, stored)
             if why:
@@ -265,9 +268,12 @@ class _Checker:
             self.pairs[(a, b)] = line
             self.sources[a] = line
             self.targets[b] = line
-            good.append((a, b, payload))
+            good.append((a, b))
+            datas.append(payload)
         if good:
-            s.relate_many(rt["name"], good)
+            # The rows were checked above as relate_many checks them: written without a second read.
+            relationships.write_pairs(s, rt["name"], seen_rows, good, datas)
+            self.statistics.wrote(len(good))
         return len(good)
 
     def _stored(self, pairs: list[tuple[str, str]]) -> tuple[dict, dict, dict]:
@@ -278,17 +284,38 @@ class _Checker:
         REL = db.relationships
         name, card = self.rt["name"], self.card
         found: tuple[dict, dict, dict] = ({}, {}, {})
-        lookups = [(0, tuple_(REL.c.source_id, REL.c.target_id), sorted(set(pairs)))]
-        if card != "many-to-many":
-            lookups.append((2, REL.c.target_id, sorted({b for _, b in pairs})))
+        wanted = set(pairs)
+        if card == "many-to-many":
+            values = sorted(wanted)
+            for i in range(0, len(values), CHUNK):
+                part = values[i:i + CHUNK]
+                if self.s.dialect == "postgresql":
+                    # Joined to the batch's pairs as a VALUES table, each pair one index probe:
+                    # PostgreSQL made a row-value IN list a 500-way OR and filtered every
+                    # stored relationship of the type with it.
+                    batch = sa_values(column("s", REL.c.source_id.type), column("t", REL.c.target_id.type),
+                                      name="batch_pairs").data(part)
+                    query = select(REL.c.id, REL.c.source_id, REL.c.target_id).join(
+                        batch, and_(REL.c.source_id == batch.c.s, REL.c.target_id == batch.c.t))
+                else:  # SQLite probes the unique (type, source_id, target_id) index per pair
+                    query = select(REL.c.id, REL.c.source_id, REL.c.target_id).where(
+                        tuple_(REL.c.source_id, REL.c.target_id).in_(part))
+                for rid, a, b in self.s.conn.execute(query.where(REL.c.type == name)):
+                    found[0][(a, b)] = rid
+            return found
+        # A target has at most one source here: reading the batch's targets' relationships
+        # finds the repeated pairs too, one index probe per target.
+        lookups = [(2, REL.c.target_id, sorted({b for _, b in pairs}))]
         if card == "one-to-one":
             lookups.append((1, REL.c.source_id, sorted({a for a, _ in pairs})))
-        for which, column, values in lookups:
+        for which, column_, values in lookups:
             for i in range(0, len(values), CHUNK):
                 query = select(REL.c.id, REL.c.source_id, REL.c.target_id).where(
-                    REL.c.type == name, column.in_(values[i:i + CHUNK]))
+                    REL.c.type == name, column_.in_(values[i:i + CHUNK]))
                 for rid, a, b in self.s.conn.execute(query):
-                    found[which][(a, b) if which == 0 else (a if which == 1 else b)] = rid
+                    found[which][a if which == 1 else b] = rid
+                    if (a, b) in wanted:
+                        found[0][(a, b)] = rid
         return found
 
     def _clash(self, a: str, b: str, names: tuple[str, str], stored) -> tuple[str, str] | None:

@@ -9,7 +9,7 @@ import pytest
 from conftest import PersonPlugin
 from sqlalchemy import func, select
 
-from xrm_core import ValidationError, accounts, db, hookimpl, relationship_files
+from xrm_core import ValidationError, accounts, db, hookimpl, importer, relationship_files
 from xrm_core.relationship_files import import_relationships
 
 
@@ -184,6 +184,78 @@ def test_checks_hold_across_batches(p, tmp_path, monkeypatch):
     assert sorted(by_line(report)) == [5, 6]
     assert "(line 2)" in by_line(report)[5][0][1] and by_line(report)[6][0][1].startswith("repeats line 2")
     assert relationships(p) == []
+
+
+def test_stored_many_to_many_pairs_are_found_whatever_else_is_related(p, tmp_path):
+    # many-to-many: the stored pairs are looked up pair by pair (a VALUES join on
+    # PostgreSQL); other stored pairs of the same records are no clash.
+    with p.session() as s:
+        people = ids(s, "person", "national_id")
+        stored = s.relate("knows", people["001"], people["002"])
+        s.relate("knows", people["001"], people["003"])
+        s.relate("knows", people["004"], people["002"])
+    path = write(tmp_path, "knows.csv", "source,target\n001,004\n001,002\n002,001\n003,002\n")
+    with p.session() as s:
+        _, report = refusal(lambda: import_relationships(s, "knows", path, source_key="national_id",
+                                                         target_key="national_id"))
+    assert by_line(report) == {3: [("", "person with national_id='001' is already related to person with "
+                                        f"national_id='002' by 'knows' (relationship {stored['id']})")]}
+    with p.session() as s:
+        report = import_relationships(s, "knows", path, source_key="national_id", target_key="national_id",
+                                      skip_invalid=True)
+    assert (report["imported"], len(relationships(p))) == (3, 6)
+
+
+class _Recorder:
+    """What GrowthStatistics needs of a connection, recording the statements it runs."""
+
+    def __init__(self, dialect: str, never: bool = False):
+        self.dialect = type("D", (), {"name": dialect})()
+        self.never, self.sql = never, []
+
+    def exec_driver_sql(self, sql, params=None):
+        self.sql.append(sql)
+        return type("R", (), {"scalar": lambda _: self.never})()
+
+
+def test_growth_statistics_analyze_when_the_rows_written_double():
+    conn = _Recorder("postgresql")
+    stats = db.GrowthStatistics(conn, "xrm_relationships", first=2000)
+    analyzed = []
+    for _ in range(20):  # 20 batches of 1,000 rows
+        stats.wrote(1000)
+        analyzed.append(len(conn.sql))
+    # after 2k, 4k, 8k and 16k rows: a few times per import, not once per batch
+    assert [n * 1000 for n in range(1, 21) if analyzed[n - 1] > (analyzed[n - 2] if n > 1 else 0)] == \
+        [2000, 4000, 8000, 16000]
+    assert set(conn.sql) == {"ANALYZE xrm_relationships"}
+    fresh = _Recorder("postgresql", never=True)
+    db.GrowthStatistics(fresh, "xrm_relationships", reads=("xrm_records",))
+    assert fresh.sql[-1] == "ANALYZE xrm_records"  # never analyzed: once, before the first read
+    sqlite = _Recorder("sqlite")
+    stats = db.GrowthStatistics(sqlite, "xrm_relationships", first=1, reads=("xrm_records",))
+    stats.wrote(10 ** 6)
+    assert sqlite.sql == []
+
+
+def test_a_long_import_leaves_the_planner_statistics_of_what_it_wrote(make_platform, tmp_path, monkeypatch):
+    # In one transaction autovacuum sees none of the import's rows; the import analyzes the
+    # table as it grows (the batch lookups were planned as scans of every relationship).
+    p = make_platform(PersonPlugin())
+    if p.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner statistics")
+    monkeypatch.setattr(relationship_files, "BATCH", 50)
+    people = write(tmp_path, "people.jsonl", "".join(json.dumps({"name": f"P{i}", "national_id": f"n{i}"}) + "\n"
+                                                    for i in range(400)))
+    links = write(tmp_path, "links.csv", "source,target\n" + "".join(f"n{i},n{i + 1}\n" for i in range(399)))
+    with p.session() as s:
+        importer.import_file(s, "person", people)
+    with p.session() as s:
+        assert import_relationships(s, "knows", links, source_key="national_id",
+                                    target_key="national_id")["imported"] == 399
+        seen = s.conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'xrm_relationships'::regclass")
+        assert seen.scalar() >= 200  # analyzed at 50, 100, 200 rows written, inside the transaction
+    assert len(relationships(p)) == 399
 
 
 # -- by id, scope ------------------------------------------------------------------------
