@@ -110,7 +110,39 @@ def build_cli(pm=None) -> click.Group:
     for module in (admin_cmds, schema_cmds, record_cmds, io_cmds, kpi_cmds, demo_cmds, serve_cmds):
         module.register(cli)
     call_hook(pm, "xrm_cli_commands", cli=cli)  # a crash names its plugin
+    _whole_summaries(cli)
     return cli
+
+
+#: The longest summary a command listing shows (the first sentence of the command's help).
+SUMMARY_LIMIT = 150
+
+
+def _whole_summaries(group: click.Group) -> None:
+    """Give every command under ``group`` (plugins' too) the first sentence of its help as its
+    summary in command listings. Click cuts a summary to the width left beside the longest
+    command name and ends it with "..." (`xrm records --help` showed "List records of TYPE
+    (oldest first unless..."); a summary set explicitly is wrapped instead."""
+    for cmd in group.commands.values():
+        if not cmd.short_help and cmd.help:
+            cmd.short_help = first_sentence(cmd.help, SUMMARY_LIMIT)
+        if isinstance(cmd, click.Group):
+            _whole_summaries(cmd)
+
+
+def first_sentence(text: str, limit: int) -> str:
+    """The first sentence of ``text``'s first paragraph, cut at a word with "..." beyond ``limit``."""
+    words = text.split("\n\n", 1)[0].split()
+    if words and words[0] == "\b":  # click's marker of a paragraph not to rewrap
+        words = words[1:]
+    out: list[str] = []
+    for word in words:
+        if len(" ".join(out + [word])) > limit - 3:
+            return " ".join(out) + "..."
+        out.append(word)
+        if word.endswith("."):
+            break
+    return " ".join(out)
 
 
 def main(argv=None) -> None:
