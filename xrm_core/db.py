@@ -310,27 +310,37 @@ class GrowthStatistics:
     :meth:`wrote` after each batch runs ``ANALYZE`` on the table whenever the rows written have
     doubled since the last one — a few times per import, each a sample of at most 30k rows.
     ``ANALYZE`` counts the transaction's own uncommitted rows. SQLite needs none of this.
+
+    ``ANALYZE`` holds its lock on the table until the transaction ends. That lock does not
+    stop reads or writes, but it does stop another ``ANALYZE``: with ``SKIP_LOCKED``, a second
+    import running at the same time skips its own instead of waiting for the first to commit.
     """
 
     def __init__(self, conn, table: str, first: int = 2000, reads: tuple[str, ...] = ()):
         self.conn, self.table = conn, table
         self.active = conn.dialect.name == "postgresql"
         self.written, self.next = 0, first
-        if self.active:
-            # The tables the bulk write reads by key, if PostgreSQL has never analyzed them
-            # (a database filled by one big import, autovacuum not yet round or off).
-            for name in reads:
-                never = conn.exec_driver_sql("SELECT reltuples < 0 FROM pg_class WHERE oid = to_regclass(%s)",
-                                             (name,)).scalar()
-                if never:
-                    conn.exec_driver_sql(f"ANALYZE {name}")
+        if self.active and reads:
+            self._analyze_if_never(reads)
+
+    def _analyze_if_never(self, tables: tuple[str, ...]) -> None:
+        # The tables the bulk write reads by key, if PostgreSQL has never analyzed them (a
+        # database filled by one big import, autovacuum not round yet or off). On a connection
+        # of its own, committed at once: their rows were written before, and the lock must not
+        # last as long as the import.
+        never = [name for name in tables if self.conn.exec_driver_sql(
+            "SELECT reltuples < 0 FROM pg_class WHERE oid = to_regclass(%s)", (name,)).scalar()]
+        if never:
+            with self.conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+                for name in never:
+                    own.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {name}")
 
     def wrote(self, n: int) -> None:
         self.written += n
         if self.active and self.written >= self.next:
             self.next = 2 * self.written
             # A role that does not own the table gets a warning from PostgreSQL, not an error.
-            self.conn.exec_driver_sql(f"ANALYZE {self.table}")
+            self.conn.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {self.table}")
 
 
 def make_engine(url: str, **kwargs) -> Engine:
