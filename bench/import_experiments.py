@@ -73,6 +73,21 @@ def cheap_ids():
 
 
 @contextlib.contextmanager
+def pattern_digit_search():
+    """``records.has_long_digits`` as it was: ``re.search(rb"[0-9]{19}")``, twice a row."""
+    import re
+
+    from xrm_core import records
+    orig, pattern = records.has_long_digits, re.compile(rb"[0-9]{19}")
+    records.has_long_digits = lambda text: (pattern.search(text) if isinstance(text, bytes)
+                                            else records._LONG_DIGITS.search(text)) is not None
+    try:
+        yield
+    finally:
+        records.has_long_digits = orig
+
+
+@contextlib.contextmanager
 def no_writes():
     """The importer's INSERTs skipped (``importer._insert_values`` does nothing): what the
     per-row Python costs on its own — parsing, validation, hooks, ids, building the rows."""
@@ -91,7 +106,7 @@ def no_record_hooks():
     dispatch could save; the built-in plugins' hooks return at once for this type)."""
     from xrm_core.platform import Platform
     orig = Platform.record_event_impls
-    Platform.record_event_impls = lambda self: []
+    Platform.record_event_impls = lambda self, *args, **kwargs: []
     try:
         yield
     finally:
@@ -229,6 +244,8 @@ def main() -> int:
         "no record hooks": (None, lambda url, data: _with([no_record_hooks()], url, data, n)),
         "cache 64 MiB": (None, lambda url, data: run_import(url, data, n, cache=True)),
         "cheap ids": (None, lambda url, data: _with([cheap_ids()], url, data, n)),
+        "19-digit runs found by the pattern's search (before 2026-11-26 evening)":
+            (None, lambda url, data: _with([pattern_digit_search()], url, data, n)),
         "no database writes (the Python alone)": (None, lambda url, data: _with([no_writes()], url, data, n,
                                                                                  written=False)),
     }

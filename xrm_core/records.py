@@ -213,7 +213,7 @@ def maybe_unstorable(text: bytes | None) -> bool:
     """Might the JSON ``text`` (orjson's, None if it failed) hold what :func:`storage_errors`
     refuses? False for nearly every record: byte counts and one search, no walk."""
     return (text is None or b"\\u0000" in text or text.count(b"{") + text.count(b"[") > MAX_DEPTH
-            or _LONG_DIGITS_BYTES.search(text) is not None)
+            or has_long_digits(text))
 
 
 def storage_errors(data, prefix: str = "") -> list[dict]:
@@ -243,7 +243,18 @@ def storage_errors(data, prefix: str = "") -> list[dict]:
 #: 19 digits in a row: JSON text that may hold an integer orjson reads as a float (below
 #: -2**63, or above 2**64 - 1).
 _LONG_DIGITS = re.compile(r"[0-9]{19}")
-_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
+#: Every digit made "0", other bytes kept: a run of 19 digits becomes 19 "0"s, which ``in``
+#: finds (a memory search) — about 0.4 µs for a 200-byte row against 2.9 µs for the pattern's
+#: search, and the import runs it twice a row.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_ZEROS = b"0" * 19
+
+
+def has_long_digits(text: bytes | str) -> bool:
+    """Does ``text`` hold 19 digits in a row (see :data:`_LONG_DIGITS`)?"""
+    if isinstance(text, str):
+        return _LONG_DIGITS.search(text) is not None
+    return _NINETEEN_ZEROS in text.translate(_DIGITS_TO_ZERO)
 
 
 def loads_exact(text: str | bytes):
@@ -253,7 +264,7 @@ def loads_exact(text: str | bytes):
     ``orjson.JSONDecodeError``, and :class:`RepeatedKey` (one of those) for an object that
     names a key twice."""
     value = orjson.loads(text)
-    if (_LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS).search(text):
+    if has_long_digits(text):
         try:
             value = json.loads(text)
         except RecursionError:  # nested too deep for it: storage_errors refuses that anyway
