@@ -437,6 +437,10 @@ def impact(conn: Connection, new: EntityType, max_ids: int = 100, batch: int = 2
                             .order_by(db.records.c.id).limit(batch)).all()
         if not rows:
             break
+        if not checked and len(rows) == batch:
+            # More pages to come: without statistics (a table PostgreSQL never analyzed) each
+            # page read and sorted every record of the type after ``last`` (see exporter.export).
+            db.GrowthStatistics(conn, "xrm_records", reads=("xrm_records",))
         for rid, data in rows:
             checked += 1
             too_long = new.key_text_errors(data)

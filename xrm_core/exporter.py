@@ -52,6 +52,13 @@ def export(s: "Session", type_name: str, out: IO[str], fmt: str = "jsonl", where
                               .order_by(R.c.id).limit(batch)).all()
         if not rows:
             break
+        if not count and len(rows) == batch:
+            # More pages to come: on a table PostgreSQL never analyzed (filled by one import,
+            # autovacuum not round yet or off) it guessed 22 rows of the type and planned a
+            # page as a read and sort of every record of the type after ``last`` (18 ms a
+            # page at 40k records, growing with the table) instead of the first 2,000 in id
+            # order. Analyzed once, if never before: 160k records 1.02 s → 0.68 s.
+            db.GrowthStatistics(s.conn, "xrm_records", reads=("xrm_records",))
         for _, data in rows:
             write(data)
         count += len(rows)

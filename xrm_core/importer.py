@@ -230,6 +230,7 @@ class _Updates:
     def flush(self) -> None:
         pending, self.pending = self.pending, []
         self.writer.flush()
+        self.writer.before_lookup()
         values = {v for _, data in pending if (v := self._value(data)) is not None}
         found = find(self.s, self.et, self.key, self.json_type, values)
         created: set = set()
@@ -365,6 +366,21 @@ class _Writer:
         self.started = self.now = db.utcnow()
         #: when a list, every record added is kept here (bulk creation returns them)
         self.keep: list | None = None
+        #: made by the first lookup of stored records (see :meth:`before_lookup`)
+        self.statistics: db.GrowthStatistics | None = None
+        self.counted = 0  # rows written when the statistics were last told
+
+    def before_lookup(self) -> None:
+        """Before reading ``xrm_records`` by key values (``--update-by``, unique values already
+        used): keep PostgreSQL's statistics of what this import has written current. Planned
+        from none — autovacuum sees no uncommitted row, and a table filled by one big import
+        may never have been analyzed — each batch's lookup scanned every record of the type:
+        quadratic (--update-by rows creating records: 10k in 2.5 s, 40k in 38 s; now 1.4 s and 5 s)."""
+        if self.statistics is None:  # an import that never looks anything up never analyzes
+            self.statistics = db.GrowthStatistics(self.conn, "xrm_records", first=BATCH,
+                                                  reads=("xrm_records", "xrm_activities"))
+        self.statistics.wrote(self.written - self.counted)
+        self.counted = self.written
 
     def _isolated_add(self, line: int, data: dict) -> None:
         """:meth:`add` with --skip-invalid and hooks: the row is written at once, and its
@@ -545,6 +561,7 @@ class _Writer:
         missed (the caller then goes row by row), but values equal here are equal there —
         a unique field has one JSON type, and strings are equal only when identical.
         """
+        self.before_lookup()
         keys = self.et.unique_keys()
         row_values = [[tuple(value_at(rec.data, f) for f in key) for key in keys] for _, rec, _ in batch]
         stored: dict[int, tuple] = {}  # position in batch -> (key, values, id of the record using them)
@@ -578,6 +595,7 @@ class _Writer:
 
     def _conflict(self, rec: Record, exc: IntegrityError, lines: dict[str, int]) -> list[dict]:
         """Errors for a row whose insert broke a unique index: which field, used by what."""
+        self.before_lookup()
         for key in self.et.unique_keys():
             values = [value_at(rec.data, f) for f in key]
             if any(v is None for v in values):
