@@ -25,6 +25,20 @@ def fast_password_hashing(monkeypatch):
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def short_passwords_allowed():
+    """The password policy (at least 8 characters, accounts.MIN_PASSWORD_LENGTH) is lowered
+    to 1 for the suite: hundreds of tests set passwords such as "pw" or "secret" that say
+    nothing about the policy. Set through the environment, so the ``xrm`` subprocesses some
+    tests start allow them too; for the whole session, so that module-scoped fixtures (set
+    up before any function's) see it. tests/*/test_account_policy*.py delete the variable to
+    test the real default on every path that sets a password."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XRM_MIN_PASSWORD_LENGTH", "1")
+        mp.delenv("XRM_TOKEN_MAX_DAYS", raising=False)
+        yield
+
+
 @contextlib.contextmanager
 def empty_database(engine: str, tmp_path, name: str = "xrm"):
     """URL of an empty database: a SQLite file, or a fresh PostgreSQL schema dropped afterwards."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from datetime import datetime, timedelta, timezone
 from functools import cache
@@ -22,6 +23,44 @@ ROOT_UNIT = "root"
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+# -- password policy ----------------------------------------------------------------------
+#: The fewest characters a new password may have (NIST SP 800-63B: at least 8 for a password
+#: the user chooses). ``XRM_MIN_PASSWORD_LENGTH`` overrides it (see :func:`min_password_length`).
+MIN_PASSWORD_LENGTH = 8
+#: The most characters a new password may have: far beyond what NIST asks to allow (64), and
+#: it keeps a huge form field from being hashed.
+MAX_PASSWORD_LENGTH = 1024
+
+
+def min_password_length() -> int:
+    """The minimum length of a new password: ``XRM_MIN_PASSWORD_LENGTH`` if set (a whole
+    number from 1 to 128), else :data:`MIN_PASSWORD_LENGTH`. Read on every call, so the CLI
+    and every app process apply the organisation's setting; a bad value is refused (a
+    ValidationError naming the variable) rather than silently ignored."""
+    raw = os.environ.get("XRM_MIN_PASSWORD_LENGTH", "").strip()
+    if not raw:
+        return MIN_PASSWORD_LENGTH
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 128:
+        raise ValidationError(f"the setting XRM_MIN_PASSWORD_LENGTH={raw!r} is not a whole number from 1 to 128")
+    return int(raw)
+
+
+def check_password(password: str) -> None:
+    """Refuse a new password the policy does not allow (ValidationError at ``/password``):
+    shorter than :func:`min_password_length` characters (Unicode characters, as typed; spaces
+    count) or longer than :data:`MAX_PASSWORD_LENGTH`. Applies when a password is *set*;
+    logging in with a stored older, shorter password keeps working."""
+    if not password:
+        raise ValidationError("the new password is empty", [{"pointer": "/password", "message": "empty"}])
+    least = min_password_length()
+    if len(password) < least:
+        raise ValidationError(f"the password is too short: it needs at least {least} characters",
+                              [{"pointer": "/password", "message": f"at least {least} characters"}])
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(f"the password is too long: at most {MAX_PASSWORD_LENGTH} characters",
+                              [{"pointer": "/password", "message": f"at most {MAX_PASSWORD_LENGTH} characters"}])
 
 
 def verify_password(stored: str | None, password: str) -> bool:
@@ -93,7 +132,11 @@ RESERVED_USER_NAMES = frozenset({"system"})
 
 def create_user(conn: Connection, name: str, unit: str, roles: list[str] = (), password: str | None = None,
                 is_admin: bool = False) -> dict:
+    """Create user ``name`` in ``unit`` with ``roles``. Without a password (None or empty)
+    the user cannot log in to the admin UI; a password must pass :func:`check_password`."""
     _check_name(name, "user")
+    if password:
+        check_password(password)
     if name.casefold() in RESERVED_USER_NAMES:
         raise ValidationError(f"the user name {name!r} is reserved: the platform's automations act as "
                               f"{name.casefold()!r} in the history", [{"pointer": "/name", "message": "reserved"}])
@@ -123,9 +166,9 @@ def _user_id(conn: Connection, name: str) -> int:
 
 def set_password(conn: Connection, name: str, password: str) -> None:
     """Set ``name``'s password and end the user's open UI sessions (a changed password
-    locks out whoever logged in with the old one); API tokens stay valid."""
-    if not password:
-        raise ValidationError("the new password is empty", [{"pointer": "/password", "message": "empty"}])
+    locks out whoever logged in with the old one); API tokens stay valid. The password must
+    pass :func:`check_password`."""
+    check_password(password)
     uid = _user_id(conn, name)
     conn.execute(db.users.update().where(db.users.c.id == uid).values(password_hash=hash_password(password)))
     _end_ui_sessions(conn, uid)
@@ -341,8 +384,74 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(conn: Connection, user: str, label: str | None = None) -> str:
-    """Create an API token for ``user``; only its hash is stored, the token is returned once."""
+#: The longest lifetime ``expires_in_days`` may ask for (a hundred years: "never" is None).
+_MAX_TOKEN_DAYS = 36500
+
+
+def token_max_days() -> int | None:
+    """The organisation's longest API token lifetime in days, ``XRM_TOKEN_MAX_DAYS`` (a whole
+    number from 1 to 36500), or None when unset: tokens may then be made without expiry. A bad
+    value is refused with a ValidationError naming the variable."""
+    raw = os.environ.get("XRM_TOKEN_MAX_DAYS", "").strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= _MAX_TOKEN_DAYS:
+        raise ValidationError(f"the setting XRM_TOKEN_MAX_DAYS={raw!r} is not a whole number of days from 1 "
+                              f"to {_MAX_TOKEN_DAYS}")
+    return int(raw)
+
+
+def _stamp(moment: datetime) -> str:
+    """``moment`` as the ISO-8601 UTC string the tables store (a naive time is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def token_expiry(expires_in_days: int | None = None, expires_at: datetime | None = None) -> str | None:
+    """When a new API token should stop working, as a stored stamp (None: never).
+
+    ``expires_in_days`` (a whole number of days from now) or ``expires_at`` (a time in the
+    future; a naive one is UTC), not both. With ``XRM_TOKEN_MAX_DAYS`` set, a token asked for
+    without expiry gets that lifetime, and a later expiry is refused. ValidationError at
+    ``/expires_in_days`` or ``/expires_at`` otherwise."""
+    now = datetime.now(timezone.utc)
+    if expires_in_days is not None and expires_at is not None:
+        raise ValidationError("give the token's lifetime in days or its expiry date, not both",
+                              [{"pointer": "/expires_at", "message": "conflict"}])
+    if expires_in_days is not None:
+        if isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int) \
+                or not 1 <= expires_in_days <= _MAX_TOKEN_DAYS:
+            word = ("not an integer" if isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int)
+                    else "at least 1 day" if expires_in_days < 1 else f"at most {_MAX_TOKEN_DAYS} days")
+            raise ValidationError(f"a token's lifetime is a whole number of days from 1 to {_MAX_TOKEN_DAYS}, "
+                                  f"not {expires_in_days!r}", [{"pointer": "/expires_in_days", "message": word}])
+        expires_at, where = now + timedelta(days=expires_in_days), "/expires_in_days"
+    else:
+        where = "/expires_at"
+    if expires_at is not None and _stamp(expires_at) <= _stamp(now):
+        raise ValidationError(f"the token's expiry {_stamp(expires_at)} is not in the future",
+                              [{"pointer": where, "message": "in the past"}])
+    most = token_max_days()
+    if most is not None:
+        latest = now + timedelta(days=most)
+        if expires_at is None:
+            expires_at = latest
+        elif _stamp(expires_at) > _stamp(latest):
+            raise ValidationError(f"a token may live at most {most} days here (XRM_TOKEN_MAX_DAYS): "
+                                  f"expiry {_stamp(expires_at)} is later than {_stamp(latest)}",
+                                  [{"pointer": where, "message": f"at most {most} days"}])
+    return None if expires_at is None else _stamp(expires_at)
+
+
+def create_token(conn: Connection, user: str, label: str | None = None, expires_in_days: int | None = None,
+                 expires_at: datetime | None = None) -> str:
+    """Create an API token for ``user``; only its hash is stored, the token is returned once.
+
+    It expires ``expires_in_days`` days from now or at ``expires_at`` (see
+    :func:`token_expiry`; by default never, unless ``XRM_TOKEN_MAX_DAYS`` is set); an expired
+    token is refused like a revoked one."""
+    expires = token_expiry(expires_in_days, expires_at)
     if label is not None and label.strip() == UI_SESSION:
         # The label marks the rows behind UI sessions: such a "token" would be no API token
         # but a UI session secret of the user (and deleted at the next login).
@@ -354,31 +463,53 @@ def create_token(conn: Connection, user: str, label: str | None = None) -> str:
         # deactivating revokes every credential so that reactivating brings none back.
         raise Conflict(f"user {user!r} is deactivated: activate it first (`xrm users activate {user}`)",
                        [{"pointer": "/user", "message": "deactivated"}])
-    return _new_token(conn, user, label)
+    return _new_token(conn, user, label, expires)
 
 
-def _new_token(conn: Connection, user: str, label: str | None) -> str:
+def _new_token(conn: Connection, user: str, label: str | None, expires_at: str | None = None) -> str:
     uid = _user_id(conn, user)
     if label is not None and len(label) > 200:
         raise ValidationError("a token label has at most 200 characters",
                               [{"pointer": "/label", "message": f"{len(label)} characters"}])
     token = "xrm_" + secrets.token_urlsafe(32)
     conn.execute(insert(db.tokens).values(user_id=uid, token_hash=_token_hash(token), label=label,
-                                          created_at=db.utcnow()))
+                                          created_at=db.utcnow(), expires_at=expires_at))
     return token
 
 
 def user_for_token(conn: Connection, token: str) -> str:
-    """The user name a bearer token belongs to; AuthenticationError if unknown or revoked
-    (or if it is a UI session, which is no API token)."""
+    """The user name a bearer token belongs to; AuthenticationError if unknown, revoked or
+    expired (or if it is a UI session, which is no API token). The three are one answer: a
+    caller learns nothing about which tokens exist."""
     row = conn.execute(select(db.users.c.name, db.users.c.active)
                        .join(db.tokens, db.tokens.c.user_id == db.users.c.id)
                        .where(db.tokens.c.token_hash == _token_hash(token or ""),
                               db.tokens.c.revoked_at.is_(None),
+                              # stamps are fixed-width ISO-8601 UTC strings: they compare as times
+                              db.tokens.c.expires_at.is_(None) | (db.tokens.c.expires_at > db.utcnow()),
                               db.tokens.c.label.is_(None) | (db.tokens.c.label != UI_SESSION))).first()
     if row is None or not row.active:
-        raise AuthenticationError("invalid or revoked token")
+        raise AuthenticationError("invalid, expired or revoked token")
     return row.name
+
+
+def list_tokens(conn: Connection, user: str | None = None) -> list[dict]:
+    """The API tokens (of ``user``, else of everyone), by user then creation: ``user``,
+    ``label``, ``created_at``, ``expires_at`` and ``revoked_at`` (stamps or None) and
+    ``status`` (``active``, ``expired`` or ``revoked``). Never the token or its hash; UI
+    sessions are left out. NotFound for an unknown ``user``."""
+    T, U = db.tokens, db.users
+    query = (select(U.c.name, T.c.label, T.c.created_at, T.c.expires_at, T.c.revoked_at)
+             .join(U, U.c.id == T.c.user_id)
+             .where(T.c.label.is_(None) | (T.c.label != UI_SESSION))
+             .order_by(U.c.name, T.c.created_at, T.c.id))
+    if user is not None:
+        query = query.where(T.c.user_id == _user_id(conn, user))
+    now = db.utcnow()
+    return [{"user": r.name, "label": r.label, "created_at": r.created_at, "expires_at": r.expires_at,
+             "revoked_at": r.revoked_at,
+             "status": "revoked" if r.revoked_at else "expired" if r.expires_at and r.expires_at <= now else "active"}
+            for r in conn.execute(query)]
 
 
 #: The label of the token rows that back admin UI sessions (see :func:`open_ui_session`).

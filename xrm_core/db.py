@@ -112,6 +112,7 @@ tokens = Table(
     Column("label", String(200)),
     Column("created_at", Stamp, nullable=False),
     Column("revoked_at", Stamp),
+    Column("expires_at", Stamp),  # NULL: never expires (migration 0005)
 )
 
 entity_types = Table(

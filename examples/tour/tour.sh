@@ -9,7 +9,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 say() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; "$@"; }
 
-say xrm init --admin-password admin
+say xrm init --admin-password tour-admin
 xrm types show partner >/dev/null 2>&1 || say xrm types add "$here/partner.json"
 xrm kpi list --json | grep -q '"partner_nps"' || say xrm kpi add "$here/partner_rating.kpi.json"
 if [ "$(xrm records list partner --limit 1 --json)" = "[]" ]; then

@@ -22,11 +22,17 @@ def _require_admin(c, as_user):
 
 
 @click.command(short_help="Create or upgrade the database, sync plugins, create 'admin'.")
-@click.option("--admin-password", metavar="P", help="Set the password of the 'admin' user.")
+@click.option("--admin-password", metavar="P", help="Set the password of the 'admin' user (at least 8 "
+              "characters: XRM_MIN_PASSWORD_LENGTH).")
 @json_option
 @pass_ctx
 def init(c, admin_password, as_json):
-    """Create or upgrade the database, sync plugin definitions, create 'admin'."""
+    """Create or upgrade the database, sync plugin definitions, create 'admin'.
+
+    The password must have at least 8 characters (XRM_MIN_PASSWORD_LENGTH)."""
+    if admin_password:  # (an empty one sets none, as before)
+        from .. import accounts
+        accounts.check_password(admin_password)  # before anything is migrated or written
     report = c.open_platform().init(admin_password=admin_password)
     if as_json:
         emit_json(report)
@@ -123,8 +129,9 @@ def users():
 @click.argument("name")
 @click.option("--unit", required=True, metavar="U", help="The user's unit.")
 @click.option("--role", "roles_", multiple=True, metavar="R", help="Role (repeatable).")
-@click.option("--password", metavar="P", help="Password for the admin UI (without one the user cannot log "
-              "in there until `xrm users set-password`; API tokens still work).")
+@click.option("--password", metavar="P", help="Password for the admin UI, at least 8 characters "
+              "(XRM_MIN_PASSWORD_LENGTH; without one the user cannot log in there until `xrm users set-password`; "
+              "API tokens still work).")
 @click.option("--admin", "is_admin", is_flag=True, help="May administer types, units, users and roles.")
 @admin_as_option
 @json_option
@@ -187,7 +194,8 @@ def users_revoke_role(c, user, role, as_user):
 
 @users.command("set-password", short_help="Set USER's password.")
 @click.argument("user")
-@click.option("--password", metavar="P", help="The new password (asked for, hidden, when left out).")
+@click.option("--password", metavar="P", help="The new password, at least 8 characters "
+              "(XRM_MIN_PASSWORD_LENGTH; asked for, hidden, when left out).")
 @admin_as_option
 @pass_ctx
 def users_set_password(c, user, password, as_user):
@@ -199,15 +207,20 @@ def users_set_password(c, user, password, as_user):
 
 
 def _new_password(given: str | None) -> str:
+    """The password given, else asked for (hidden, twice), saying the policy's minimum."""
     if given is not None:
         return given
     import warnings  # local: only when asking
     from getpass import GetPassWarning
+
+    from .. import accounts
+    least = accounts.min_password_length()
     with warnings.catch_warnings():
         # Without a terminal (the password piped in) getpass warns with its own file and
         # line; click's prompt already says "Password input may be echoed".
         warnings.simplefilter("ignore", GetPassWarning)
-        return click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+        return click.prompt(f"New password (at least {least} characters)", hide_input=True,
+                            confirmation_prompt=True, err=True)
 
 
 @users.command("deactivate", short_help="Refuse USER every login and request.")
@@ -332,13 +345,50 @@ def tokens():
 @tokens.command("create")
 @click.argument("user")
 @click.option("--label", help="What the token is for.")
+@click.option("--expires-in", "expires_in", type=click.IntRange(1, 36500), metavar="DAYS",
+              help="The token stops working DAYS days from now.")
+@click.option("--expires", "expires_on", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), metavar="DATE",
+              help="The token stops working at DATE, UTC (YYYY-MM-DD: at 00:00 that day; or "
+                   "YYYY-MM-DDTHH:MM:SS).")
 @admin_as_option
 @pass_ctx
-def tokens_create(c, user, label, as_user):
-    """Create a token for USER and print it alone on stdout."""
+def tokens_create(c, user, label, expires_in, expires_on, as_user):
+    """Create a token for USER and print it alone on stdout.
+
+    Without --expires-in or --expires it never expires, unless XRM_TOKEN_MAX_DAYS is set:
+    then it lives that many days, and no token may live longer. An expired token is refused
+    like a revoked one; `xrm tokens list` shows when each expires."""
+    from .. import accounts
+    if expires_in is not None and expires_on is not None:
+        raise click.UsageError("give --expires-in or --expires, not both")
+    with c.admin_connection(as_user) as conn:
+        click.echo(accounts.create_token(conn, user, label, expires_in, expires_on))
+
+
+@tokens.command("list")
+@click.argument("user", required=False)
+@admin_as_option
+@json_option
+@pass_ctx
+def tokens_list(c, user, as_user, as_json):
+    """API tokens (of USER, else of everyone): label, created, expires, revoked, status.
+
+    Never the token itself (it is shown once, at creation) nor its hash; admin UI sessions
+    are not listed."""
     from .. import accounts
     with c.admin_connection(as_user) as conn:
-        click.echo(accounts.create_token(conn, user, label))
+        items = accounts.list_tokens(conn, user)
+    if as_json:
+        emit_json(items)
+        return
+    table([[t["user"], t["label"] or "", _minute(t["created_at"]), _minute(t["expires_at"]) or "never",
+            _minute(t["revoked_at"]), t["status"]] for t in items],
+          ["USER", "LABEL", "CREATED", "EXPIRES", "REVOKED", "STATUS"])
+
+
+def _minute(stamp: str | None) -> str:
+    """A stored stamp to the minute, for a table (``2026-11-26 18:20Z``); '' for None."""
+    return f"{stamp[:10]} {stamp[11:16]}Z" if stamp else ""
 
 
 @tokens.command("revoke")
