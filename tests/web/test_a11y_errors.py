@@ -105,8 +105,10 @@ def test_a_refused_delete_link_and_log_say_why_in_the_users_language(org, b):
     b.post(f"/r/person/{mentor.id}/link", {"rel": "knows:out", "other": note.id})
     said, [detail] = _flash(text(b.followed))
     assert said == "未关联：输入的内容无效。" and detail == f"knows needs a person as target, got note {note.id}"
-    b.post(f"/r/person/{mentor.id}/log", {"kind": "call", "summary": " "})
-    assert _flash(text(b.followed)) == ("未记录：输入的内容无效。", ["an interaction needs a summary"])
+    page = text(b.post(f"/r/person/{mentor.id}/log", {"kind": "call", "summary": " "}))  # shown again
+    said = re.search(r'id="log-errors">.*?<li>(.*?)</li>', page, re.S).group(1)
+    assert html.unescape(DETAIL.sub("", said)).strip() == "未记录：输入的内容无效。"
+    assert [html.unescape(d) for d in DETAIL.findall(said)] == ["an interaction needs a summary"]
     with org.session() as s:
         assert s.get(mentor.id).version == 1 and len(s.related(mentor.id)) == 1
         assert [h["kind"] for h in s.history(mentor.id)] == ["created", "related"]

@@ -227,8 +227,8 @@ def test_an_error_page_is_headed_in_the_users_language(site):
     assert r.status_code == 404 and "<h1>پیدا نشد</h1>" in page and "<title>پیدا نشد · xRM</title>" in page
     assert "<p>وجود ندارد، یا خارج از محدوده‌ای است که اجازهٔ دیدن آن را دارید.</p>" in page
     assert "no record &#39;nothing&#39;" in page  # the detail stays
-    r = b.post("/admin/users/admin", {"unit": "root"})  # the last administrator: refused
-    assert r.status_code == 409 and "<h1>ناسازگاری</h1>" in text(r)
+    r = b.post("/admin/users/admin", {"unit": "root"})  # the last administrator: refused at the form
+    assert r.status_code == 409 and "این با داده‌های ذخیره‌شده ناسازگار است." in text(r)
     b.post("/lang", {"lang": "en", "next": "/"})
     assert "<h1>Not found</h1>" in text(b.get("/r/person/nothing"))
 
@@ -242,19 +242,21 @@ def test_a_refused_admin_form_is_shown_again_with_what_was_typed(site):
     assert b.post("/admin/roles", {"action": "create", "name": "desk", "label": "Desk"}).status_code == 302
     r = b.post("/admin/users", {"name": "admin", "unit": "east", "roles": ["desk"], "password": "long enough pw"})
     page = text(r)
-    assert r.status_code == 409 and 'class="flash error" role="alert">user &#39;admin&#39; already exists' in page
-    assert '<input name="name" value="admin" required>' in page
+    assert r.status_code == 409 and 'class="flash error summary" role="alert"' in page
+    assert "user &#39;admin&#39; already exists</span>" in page  # at the name, which is marked
+    assert '<input name="name" value="admin" required id="user-name" aria-invalid="true" ' \
+           'aria-describedby="user-name-error">' in page
     assert '<option value="east" selected>east</option>' in page
     assert '<input type="checkbox" name="roles" value="desk" checked>' in page
     assert 'value="long enough pw"' not in page  # a password is never sent back
     r = b.post("/admin/units", {"name": "north", "parent": "gone"})
-    assert r.status_code == 404 and '<input name="name" value="north" required>' in text(r)
+    assert r.status_code == 404 and '<input name="name" value="north" required id="unit-name">' in text(r)
     r = b.post("/admin/roles", {"action": "grant", "name": "desk", "type": "person", "depth": "subtree"})
     page = text(r)
     assert r.status_code in (400, 422) and 'role="alert"' in page
     assert '<option value="desk" selected>desk</option>' in page and '<option value="person" selected>' in page
     assert '<option value="subtree" selected>' in page
-    assert '<input name="name" value="" required>' in page  # the other form stays empty
+    assert '<input name="name" value="" required id="role-name">' in page  # the other form stays empty
     with p.connection() as conn:
         from xrm_core import accounts
         assert [u["name"] for u in accounts.list_users(conn)] == ["admin"]

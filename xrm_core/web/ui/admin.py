@@ -8,10 +8,10 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ... import accounts, entity_types
-from ...errors import XrmError
+from ...errors import Conflict, NotFound, ValidationError, XrmError
 from ...scope import ACTIONS, DEPTHS
 from .common import admin_required, blueprint, platform
-from .core_messages import explain
+from .form_errors import FormErrors
 
 bp = blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(admin_required(lambda: None))
@@ -22,27 +22,17 @@ def _done(message: str, endpoint: str):
     return redirect(url_for(endpoint))
 
 
-def _refused(e: XrmError) -> list:
-    """The messages of a refused admin form, shown above it (the form keeps what was typed):
-    what happened in the UI's language, with the core's English message as its detail on a
-    Persian or Chinese page (``{"text", "detail"}``, see core_messages), then each pointer's
-    message."""
-    said = explain(e)
-    details = [f"{err['pointer']}: {err.get('message', '')}" if err.get("pointer") else err.get("message", "")
-               for err in said.items]
-    return [said.said(), *details]
-
-
 @bp.route("/units", methods=["GET", "POST"])
 def units():
-    errors, status = [], 200
+    errors, status = FormErrors("unit", {"name": _("Name"), "parent": _("Parent")}), 200
     if request.method == "POST":
         name = request.form.get("name", "").strip()
         try:
             with platform().connection() as conn:
                 accounts.create_unit(conn, name, request.form.get("parent") or None)
-        except XrmError as e:  # a taken or bad name: said above the form, which keeps it
-            errors, status = _refused(e), e.status
+        except XrmError as e:  # a taken or bad name: said at its input, the form keeps it
+            errors.refused(e, at={Conflict: "name", ValidationError: "name", NotFound: "parent"})
+            status = e.status
         else:
             return _done(_("Unit %(name)s created.", name=name), "admin.units")
     with platform().connection() as conn:
@@ -52,7 +42,9 @@ def units():
 
 @bp.route("/users", methods=["GET", "POST"])
 def users():
-    errors, status = [], 200
+    errors = FormErrors("user", {"name": _("Name"), "unit": _("Unit"), "roles": _("Roles"),
+                                 "password": _("Password")})
+    status = 200
     if request.method == "POST":
         name = request.form.get("name", "").strip()
         try:
@@ -60,7 +52,8 @@ def users():
                 accounts.create_user(conn, name, request.form.get("unit", ""), request.form.getlist("roles"),
                                      request.form.get("password") or None)
         except XrmError as e:  # a taken name, a bad password: the form keeps what was typed
-            errors, status = _refused(e), e.status
+            errors.refused(e, at={Conflict: "name", ValidationError: "name", NotFound: "unit"})
+            status = e.status
         else:
             return _done(_("User %(name)s created.", name=name), "admin.users")
     with platform().connection() as conn:
@@ -77,10 +70,33 @@ def _state(user: dict) -> str:
     return hashlib.sha256(seen).hexdigest()[:32]
 
 
+def _user_form() -> FormErrors:
+    return FormErrors("edit", {"unit": _("Unit"), "roles": _("Roles"), "active": _("Active"),
+                               "password": _("New password")})
+
+
 @bp.route("/users/<path:name>", methods=["GET", "POST"])
 def user(name):
     """Edit one user: unit, roles, active, a new password — all in one transaction. A form
-    built from a state that has changed since is refused (409) and shown again as it is now."""
+    built from a state that has changed since is refused (409) and shown again as it is now.
+    A refused change (the last active administrator deactivated…) changes nothing and shows
+    the form again as it was filled in, the error at its input."""
+    try:
+        return _edit_user(name)
+    except XrmError as e:
+        if request.method != "POST":
+            raise
+        form = request.form
+        with platform().connection() as conn:
+            current = accounts.get_user(conn, name)  # an unknown user: a 404 page, as before
+            typed = {**current, "unit": form.get("unit") or current["unit"], "roles": form.getlist("roles"),
+                     "active": form.get("active") == "on"}
+            errors = _user_form().refused(e, at={Conflict: "active"})
+            return render_template("admin/user.html", user=typed, state=_state(current), errors=errors,
+                                   units=accounts.list_units(conn), roles=accounts.list_roles(conn)), e.status
+
+
+def _edit_user(name):
     if request.method == "POST":
         form = request.form
         with platform().connection() as conn:
@@ -91,7 +107,7 @@ def user(name):
                             "the user as it is now: make your changes again.")
                 return render_template("admin/user.html", user=current, state=_state(current),
                                        units=accounts.list_units(conn), roles=accounts.list_roles(conn),
-                                       errors=[refused]), 409
+                                       errors=_user_form().add(refused)), 409
             if form.get("unit") and form["unit"] != current["unit"]:
                 accounts.move_user(conn, name, form["unit"])
             wanted = set(form.getlist("roles"))
@@ -107,13 +123,13 @@ def user(name):
         return _done(_("User %(name)s saved.", name=name), "admin.users")
     with platform().connection() as conn:
         current = accounts.get_user(conn, name)
-        return render_template("admin/user.html", user=current, state=_state(current),
+        return render_template("admin/user.html", user=current, state=_state(current), errors=_user_form(),
                                units=accounts.list_units(conn), roles=accounts.list_roles(conn))
 
 
 @bp.route("/roles", methods=["GET", "POST"])
 def roles():
-    errors, status = [], 200
+    errors, status = _role_forms(), 200
     if request.method == "POST":
         name = request.form.get("name", "").strip()
         try:
@@ -127,7 +143,11 @@ def roles():
                     accounts.create_role(conn, name, request.form.get("label") or None)
                     message = _("Role %(name)s created.", name=name)
         except XrmError as e:  # no action ticked, a taken name: the form keeps what was chosen
-            errors, status = _refused(e), e.status
+            if request.form.get("action") == "grant":
+                errors["grant"].refused(e, at={ValidationError: "actions"})
+            else:
+                errors["role"].refused(e, at={Conflict: "name", ValidationError: "name"})
+            status = e.status
         else:
             return _done(message, "admin.roles")
     with platform().connection() as conn:
@@ -136,6 +156,13 @@ def roles():
     return render_template("admin/roles.html", roles=rows, types=types, actions=ACTIONS, errors=errors,
                            form=request.form, depths=[d for d in DEPTHS if d != "none"],
                            grant_word=_grant_words()), status
+
+
+def _role_forms() -> dict:
+    """The roles page's two forms: a new role, and a grant."""
+    return {"role": FormErrors("role", {"name": _("Name"), "label": _("Label")}),
+            "grant": FormErrors("grant", {"name": _("Role"), "type": _("Type"), "actions": _("Actions"),
+                                          "depth": _("Depth")})}
 
 
 def _grant_words() -> dict:
@@ -148,17 +175,51 @@ def _grant_words() -> dict:
 
 @bp.route("/tokens", methods=["GET", "POST"])
 def tokens():
-    token = None
+    """Create a token (shown once, with its expiry), revoke a user's tokens, and list the
+    tokens (label, created, expires, revoked; never the token). A refused creation (a bad
+    lifetime, a reserved label) is said at its input and changes nothing."""
+    token, status = None, 200
+    errors = FormErrors("token", {"user": _("User"), "label": _("Label"),
+                                  "expires_in_days": _("Expires in (days)")})
     if request.method == "POST":
         user = request.form.get("user", "")
-        with platform().connection() as conn:
-            if request.form.get("action") == "revoke":
-                n = accounts.revoke_tokens(conn, user)
-                return _done(_("%(n)s tokens of %(user)s revoked.", n=n, user=user), "admin.tokens")
-            token = accounts.create_token(conn, user, request.form.get("label") or None)
+        try:
+            with platform().connection() as conn:
+                if request.form.get("action") == "revoke":
+                    n = accounts.revoke_tokens(conn, user)
+                    return _done(_("%(n)s tokens of %(user)s revoked.", n=n, user=user), "admin.tokens")
+                token = accounts.create_token(conn, user, request.form.get("label") or None,
+                                              _token_days(request.form.get("expires_in_days")))
+        except XrmError as e:
+            errors.refused(e, at={NotFound: "user", Conflict: "user"})
+            status = e.status
     with platform().connection() as conn:
         users = accounts.list_users(conn)
+        rows = accounts.list_tokens(conn)
     # The token is shown in this one response only; it is never stored in clear.
-    resp = render_template("admin/tokens.html", users=users, token=token,
+    resp = render_template("admin/tokens.html", users=users, token=token, tokens=rows, errors=errors,
+                           form=request.form if token is None else {}, max_days=_token_max_days(),
                            token_user=request.form.get("user") if token else None)
-    return resp, 200, {"Cache-Control": "no-store"}
+    return resp, status, {"Cache-Control": "no-store"}
+
+
+def _token_days(given: str | None) -> int | None:
+    """The token form's "expires in (days)": None when left empty (no expiry, or the
+    organisation's XRM_TOKEN_MAX_DAYS), else a whole number (ValidationError at
+    ``/expires_in_days``; :func:`accounts.token_expiry` checks its range)."""
+    given = (given or "").strip()
+    if not given:
+        return None
+    if not given.isdecimal():  # any script's digits (a Persian page's too): int() reads them all
+        raise ValidationError(f"a token's lifetime is a whole number of days, not {given!r}",
+                              [{"pointer": "/expires_in_days", "message": "not an integer"}])
+    return int(given)
+
+
+def _token_max_days() -> int | None:
+    """XRM_TOKEN_MAX_DAYS, for the form's hint; None when unset or not readable (creating a
+    token then says what is wrong with the setting)."""
+    try:
+        return accounts.token_max_days()
+    except XrmError:
+        return None

@@ -110,13 +110,14 @@ def login():
     if not throttle.attempt(key, limit, window):  # counted as a failure unless it succeeds
         minutes = max(1, round(window / 60))
         msg = _("Too many failed logins for this user from your address. Try again in %(n)s minutes.", n=minutes)
-        return render_template("login.html", error=msg, username=name), 429
+        return render_template("login.html", error=msg, username=name, next=request.form.get("next", "")), 429
     try:
         with platform().connection() as conn:
             accounts.authenticate(conn, name, password)
             secret = accounts.open_ui_session(conn, name, _session_hours())
     except AuthenticationError:
-        return render_template("login.html", error=_("Wrong user name or password."), username=name), 401
+        return render_template("login.html", error=_("Wrong user name or password."), invalid=True,
+                               username=name, next=request.form.get("next", "")), 401
     throttle.clear(key)
     lang = session.get("lang")
     session.clear()  # a fresh session on login: no fixation of a pre-login cookie

@@ -119,6 +119,10 @@ def translated_items(errors) -> list[dict]:
 #: ``N characters`` (a summary or label over its limit), as the core writes the count.
 _COUNT = re.compile(r"(\d[\d,]*) characters")
 _EXPECTED = re.compile(r"expected an? (\S+) record")
+#: The password policy's and the token lifetime's limits (accounts.check_password, token_expiry).
+_AT_LEAST_CHARS = re.compile(r"at least (\d+) characters")
+_AT_MOST_CHARS = re.compile(r"at most (\d+) characters")
+_AT_MOST_DAYS = re.compile(r"at most (\d+) days")
 
 
 def pointer_word(message) -> str | None:
@@ -134,11 +138,18 @@ def pointer_word(message) -> str | None:
              "not a declared activity kind": _("not a declared kind of interaction"),
              "not a relationship of this type": _("not a relationship of this type"),
              "unknown entity type": _("unknown entity type"), "unknown unit": _("unknown unit"),
-             "repeated": _("repeated"), "conflict": _("conflict")}
+             "repeated": _("repeated"), "conflict": _("conflict"), "in the past": _("in the past"),
+             "at least 1 day": _("at least 1 day")}
     if message in fixed:
         return fixed[message]
     if m := _COUNT.fullmatch(message):
         return _("%(n)s characters", n=digits(m.group(1).replace(",", "")))
     if m := _EXPECTED.fullmatch(message):
         return _("must be a %(type)s record", type=m.group(1))
+    if m := _AT_LEAST_CHARS.fullmatch(message):
+        return _("at least %(n)s characters", n=digits(m.group(1)))
+    if m := _AT_MOST_CHARS.fullmatch(message):
+        return _("at most %(n)s characters", n=digits(m.group(1)))
+    if m := _AT_MOST_DAYS.fullmatch(message):
+        return _("at most %(n)s days", n=digits(m.group(1)))
     return None

@@ -20,6 +20,7 @@ from ...errors import ValidationError
 from ...keys import KEY_TYPES
 from . import listing
 from .common import acting
+from .form_errors import FormErrors
 from .pages import bp
 
 #: Invalid rows listed on the page (the counts cover them all).
@@ -58,7 +59,10 @@ def import_page(type_name: str):
         if not s.actor.can(et.name, "create"):
             abort(403)
         keys = _key_fields(et)
-        page = {"et": et, "type_label": listing.type_label(et, True), "keys": keys,
+        # A problem of the file (none chosen, not CSV or JSONL, refused) is said at its input.
+        errors = FormErrors("import", {"file": _("File (CSV or JSON Lines)"),
+                                       "update_by": _("Rows that name an existing record by")})
+        page = {"et": et, "type_label": listing.type_label(et, True), "keys": keys, "errors": errors,
                 "label": lambda n: listing.field_label(et, n), "form": request.form, "shown": SHOWN}
         if request.method == "GET":
             return render_template("import.html", **page)
@@ -75,7 +79,8 @@ def import_page(type_name: str):
         else:
             problem = None
         if problem:
-            return render_template("import.html", problem=problem, **page), 422
+            errors.add(problem, "file")
+            return render_template("import.html", **page), 422
         dry_run = bool(request.form.get("dry_run"))
         with tempfile.TemporaryDirectory(prefix="xrm-import-") as tmp:
             path = os.path.join(tmp, name)
@@ -87,6 +92,10 @@ def import_page(type_name: str):
             except ValidationError as e:
                 report = e.extra.get("report")
                 refused = e.message
+                # The rows' errors are the report's table (there may be thousands): the
+                # summary and the file input say that nothing was imported, and why.
+                nothing = _("Nothing was imported.")  # outside the f-string, where pybabel finds it
+                errors.add(f"{nothing} {refused}", "file")
                 if report is None:  # refused before any row was read (a key that is no field…)
                     return render_template("import.html", refused=refused, **page), 422
     status = 422 if refused else 200

@@ -14,6 +14,7 @@ from ...fields import value_at
 from ...session import MAX_SUMMARY
 from . import core_messages, forms, listing, schema_messages
 from .common import acting, blueprint
+from .form_errors import FormErrors
 from .i18n import digits, tr
 
 bp = blueprint("pages", __name__, url_prefix="/r")
@@ -112,8 +113,15 @@ def _older(arg: str | None) -> tuple[str, int] | None:
     return at, int(last)
 
 
+def _log_form() -> FormErrors:
+    """The record page's form to log an interaction."""
+    return FormErrors("log", {"kind": _("Kind"), "summary": _("Summary")})
+
+
 @bp.get("/<type_name>/<record_id>")
-def show(type_name: str, record_id: str):
+def show(type_name: str, record_id: str, log_errors: FormErrors | None = None):
+    """The record page; ``log_errors``: a refused interaction, said at the log form (which
+    keeps what was typed)."""
     with acting() as s:
         rec = s.get(record_id)
         if rec.type != type_name:
@@ -150,6 +158,7 @@ def show(type_name: str, record_id: str):
                            shown_labels=shown_labels, diff_label=_diff_label(types_map),
                            timeline=entries, older_link=older_link, paged=older is not None, kinds=kinds, extra=extra, can_edit=can_edit,
                            can_delete=can_delete, links=links, max_summary=MAX_SUMMARY,
+                           log_errors=log_errors or _log_form(), log_form=request.form if log_errors else {},
                            title=_title_of(et, rec), type_label=listing.type_label(et))
 
 
@@ -378,7 +387,8 @@ def _errors(e, fields, et, data: dict) -> tuple[dict, list]:
 
 @bp.post("/<type_name>/<record_id>/log")
 def log(type_name: str, record_id: str):
-    """Log an interaction of a declared kind on the record."""
+    """Log an interaction of a declared kind on the record. A refusal shows the record page
+    again (422), the error at its input and what was typed kept (a redirect lost it)."""
     with acting(write=True) as s:
         rec = s.get(record_id)
         if rec.type != type_name:
@@ -386,7 +396,8 @@ def log(type_name: str, record_id: str):
         try:
             s.log(rec.id, request.form.get("kind", ""), request.form.get("summary", ""))
         except ValidationError as e:
-            flash(core_messages.explain(e).said(lambda m: _("Not logged: %(msg)s", msg=m)), "error")
+            errors = _log_form().refused(e, wrap=lambda m: _("Not logged: %(msg)s", msg=m))
         else:
             flash(_("Interaction logged."), "ok")
-    return redirect(url_for("pages.show", type_name=type_name, record_id=record_id) + "#timeline")
+            return redirect(url_for("pages.show", type_name=type_name, record_id=record_id) + "#timeline")
+    return show(type_name, record_id, log_errors=errors), 422

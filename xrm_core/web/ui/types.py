@@ -12,6 +12,7 @@ from ...errors import Conflict, XrmError
 from . import forms, listing
 from .common import acting, blueprint, platform
 from .core_messages import explain
+from .form_errors import FormErrors
 from .i18n import digits
 
 bp = blueprint("types", __name__, url_prefix="/types")
@@ -55,14 +56,20 @@ def show(name: str):
         text = orjson.dumps(et.definition, option=orjson.OPT_INDENT_2).decode()
         version = et.version
     status = 422 if errors else 200
+    # Every pointer of a refused definition is inside the text: the errors are said at its
+    # textarea; what happened (and a stale form) in the summary only.
+    form = FormErrors("type", {"definition": _("Definition")})
+    for err in errors or []:
+        form.add_pointer(err.get("pointer", ""), err.get("message", ""), err.get("lang"))
     # The form keeps the version the text was edited from (a refused text shown again still
     # says which one), so applying it can be refused when the type changed meanwhile.
-    return render_template("type.html", et=et, rows=rows, text=text, report=report, errors=errors,
+    return render_template("type.html", et=et, rows=rows, text=text, report=report, errors=form,
                            version=version, label=listing.type_label(et)), status
 
 
 def _check_or_apply(name: str, text: str, apply: bool, version: str | None = None):
-    """``(report, errors, applied)`` of a dry run, or of applying when ``apply``.
+    """``(report, errors, applied)`` of a dry run, or of applying when ``apply``; ``errors``
+    point into the form (``/definition/...``), or at nothing for what concerns the whole form.
 
     ``version`` is the one the form was built from: another administrator's change applied
     since is not undone unseen (the text would silently put back the older definition).
@@ -70,9 +77,10 @@ def _check_or_apply(name: str, text: str, apply: bool, version: str | None = Non
     try:
         definition = orjson.loads(text)
     except orjson.JSONDecodeError as e:
-        return None, [{"pointer": "", "message": _("not valid JSON: %(msg)s", msg=str(e))}], False
+        return None, [{"pointer": "/definition", "message": _("not valid JSON: %(msg)s", msg=str(e))}], False
     if not isinstance(definition, dict) or definition.get("name") != name:
-        return None, [{"pointer": "/name", "message": _("the definition must keep the name %(name)s", name=name)}], False
+        return None, [{"pointer": "/definition/name",
+                       "message": _("the definition must keep the name %(name)s", name=name)}], False
     before: dict = {}
     try:
         with platform().connection() as conn:
@@ -99,5 +107,6 @@ def _refusal(e: XrmError) -> list[dict]:
     head = [{"pointer": "", "message": said.text}]
     if said.detail:
         head.append({"pointer": "", "message": said.detail, "lang": "en"})
-    return head + said.items
+    return head + [{**item, "pointer": "/definition" + item.get("pointer", "")} if item.get("pointer") else item
+                   for item in said.items]
 
