@@ -331,10 +331,16 @@ class GrowthStatistics:
         # last as long as the import.
         never = [name for name in tables if self.conn.exec_driver_sql(
             "SELECT reltuples < 0 FROM pg_class WHERE oid = to_regclass(%s)", (name,)).scalar()]
-        if never:
+        if not never:
+            return
+        try:
             with self.conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
                 for name in never:
                     own.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {name}")
+        except DBAPIError:
+            # Only an optimisation: a read replica ("cannot execute ANALYZE during recovery")
+            # or a database that refuses it still answers the reads, planned as before.
+            pass
 
     def wrote(self, n: int) -> None:
         self.written += n

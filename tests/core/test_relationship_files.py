@@ -235,6 +235,30 @@ def test_growth_statistics_analyze_when_the_rows_written_double():
     assert sqlite.sql == []
 
 
+def test_a_database_that_refuses_analyze_is_read_as_before():
+    # A read replica answers ANALYZE with an error ("cannot execute ANALYZE during
+    # recovery"): statistics are an optimisation, the export or check goes on without them.
+    from sqlalchemy.exc import DBAPIError
+
+    class Refusing:
+        def execution_options(self, **_):
+            return self
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def exec_driver_sql(self, sql, params=None):
+            raise DBAPIError(sql, params, Exception("cannot execute ANALYZE during recovery"))
+
+    conn = _Recorder("postgresql", never=True)
+    conn.engine = type("E", (), {"connect": lambda _: Refusing()})()
+    db.GrowthStatistics(conn, "xrm_relationships", reads=("xrm_records",))  # no exception
+    assert conn.sql == ["SELECT reltuples < 0 FROM pg_class WHERE oid = to_regclass(%s)"]
+
+
 def test_a_long_import_leaves_the_planner_statistics_of_what_it_wrote(make_platform, tmp_path, monkeypatch):
     # In one transaction autovacuum sees none of the import's rows; the import analyzes the
     # table as it grows (the batch lookups were planned as scans of every relationship).
