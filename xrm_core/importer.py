@@ -55,6 +55,7 @@ from .errors import PluginError, ValidationError, XrmError
 from .entity_types import KEY_TEXT_LIMIT
 from .fields import value_at
 from .history import diff, merge_patch
+from .import_changes import Changes
 from .import_files import FORMATS, FileRefused, csv_rows, detect_format, jsonl_rows
 from .keys import find, fits, key_type
 from .records import Record, find_by_values, maybe_unstorable, new_id, storage_errors
@@ -205,7 +206,10 @@ class _Updates:
     naming the file and line), the others go to the writer as new records.
 
     Rows are looked up a batch at a time, after the writer has written what it holds, so a
-    row can update a record an earlier row of the same file created. A value naming several
+    row can update a record an earlier row of the same file created. For a type without
+    record hooks, the rows changing records are applied and written a batch at a time
+    (:class:`xrm_core.import_changes.Changes`), with the outcome of records.update row by
+    row: the same data, versions, history and invalid rows. A value naming several
     records is an invalid row; a record the user cannot see is not found (a new record with
     that value is then refused only if the field is ``unique``, as any duplicate is).
     """
@@ -215,6 +219,9 @@ class _Updates:
         self.pending: list[tuple[int, dict]] = []
         #: rows that changed the record they named, and rows that named one and changed nothing
         self.updated = self.unchanged = 0
+        #: the batched path of rows changing records; a type with record hooks goes row by row
+        #: (each row's hooks see the record as the rows before left it, and may write anything)
+        self.changes = None if writer.hooks else Changes(s, et, writer.source, writer.invalid, self._one_by_one)
 
     def add(self, line: int, data: dict) -> None:
         self.pending.append((line, data))
@@ -236,10 +243,14 @@ class _Updates:
         created: set = set()
         #: the version each record updated in this batch is at now (``found`` has the one read
         #: before): a record named by several rows is compared with what the row before left
+        #: (the per-row path, for types with record hooks)
         versions: dict[str, int] = {}
+        if self.changes is not None:
+            self.changes.start()
         for line, data in pending:
             value = self._value(data)
             if value in created:  # created by an earlier row of this batch: write it, look again
+                self._write_changes()  # the rows before it first, as row by row
                 self.writer.flush()
                 found.update(find(self.s, self.et, self.key, self.json_type, {value}))
                 created.discard(value)
@@ -250,12 +261,10 @@ class _Updates:
                     "pointer": "/" + self.key.replace(".", "/"),
                     "message": f"{len(matches)} records have {self.key}={value!r} ({ids}): --update-by needs a "
                                f"field that names one record"}]})
+            elif matches and self.changes is not None:
+                self.changes.add(line, matches[0], data)
             elif matches:
-                row = matches[0]
-                if row.id not in versions and self._unchanged(row, data):
-                    self.unchanged += 1
-                else:
-                    versions[row.id] = self._update(line, row.id, versions.get(row.id, row.version), data)
+                self._apply(line, matches[0], data, versions)
             elif not self.writer.hooks and not self.et.is_valid(data):
                 self.writer.invalid.append({"line": line, "errors": self.et.errors(data)})
             else:
@@ -267,6 +276,27 @@ class _Updates:
                     if (stored := self._value(rec.data)) is not None:
                         created.add(stored)
                 self.writer.keep = None
+        self._write_changes()
+
+    def _write_changes(self) -> None:
+        """Write the changes the batched path holds (before anything else is written)."""
+        if self.changes is not None:
+            updated, unchanged = self.changes.write()
+            self.updated += updated
+            self.unchanged += unchanged
+
+    def _apply(self, line: int, row, data: dict, versions: dict[str, int]) -> None:
+        """The per-row path of one row naming the record ``row`` (as looked up); ``versions``
+        holds the records changed or refused by earlier rows, at the version they are now."""
+        if row.id not in versions and self._unchanged(row, data):
+            self.unchanged += 1
+        else:
+            versions[row.id] = self._update(line, row.id, versions.get(row.id, row.version), data)
+
+    def _one_by_one(self, steps, versions: dict[str, int]) -> None:
+        """The per-row path of rows the batched path could not write as one batch."""
+        for step in steps:
+            self._apply(step.line, step.row, step.patch, versions)
 
     def _unchanged(self, row, data: dict) -> bool:
         """Would the row change nothing in ``row`` (a record as :func:`keys.find` read it)?
@@ -279,8 +309,9 @@ class _Updates:
         """Update the record at ``version`` with the row; returns the version it is at then."""
         source = self.writer.source
         try:
-            with self.s.conn.begin_nested():  # a refused row leaves nothing behind
-                rec = update_record(self.s, record_id, data, summary=f"updated from {source} line {line}")
+            # records.update writes in a savepoint of its own (hooks, UPDATE, history), and
+            # nothing before it: a refused row leaves nothing behind without another one here.
+            rec = update_record(self.s, record_id, data, summary=f"updated from {source} line {line}")
         except PluginError as e:
             raise PluginError(e.plugin, f"{e.hook} on line {line} of {source}", e.__cause__) from e.__cause__
         except XrmError as e:
