@@ -46,8 +46,8 @@ from .validation import pointer
 #: Returned by :meth:`Column.read` for an empty cell: the attribute is absent.
 ABSENT = object()
 
-TRUE = frozenset({"true", "1", "yes", "y", "t"})
-FALSE = frozenset({"false", "0", "no", "n", "f"})
+TRUE = frozenset({"true", "1", "yes", "y", "t", "on"})
+FALSE = frozenset({"false", "0", "no", "n", "f", "off"})
 ALL_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
 _JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
               dict: "object", type(None): "null"}
@@ -284,14 +284,15 @@ def column_for(et, name: str, path: list[str] | None = None) -> Column | None:
     """The Column of header ``name`` for entity type ``et``, or None when it names no field.
 
     A name is first looked up as a top-level property (any spelling), then as a dotted path
-    into nested objects (``address.city``).
+    into nested objects (``address.city``) or a name ``patternProperties`` allows.
     """
     props = et.properties()
     root = et.schema
     if name in props:
         path, sub = [name], props[name]
         types = _declared_types(root, name)
-    elif "." in name and FIELD_RE.match(name) and et.property_schema(name) is not None:
+    elif FIELD_RE.match(name) and et.property_schema(name) is not None:
+        # a dotted path into nested objects, or a name a ``patternProperties`` pattern matches
         path, sub = name.split("."), et.property_schema(name)
         types = schema_types(root, sub)
     else:

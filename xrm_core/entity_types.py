@@ -20,6 +20,10 @@ from .fields import FIELD_RE, field_sql, value_at
 from .validation import check_definition, check_nesting, compile_schema, errors_of, pointer
 
 
+#: How the validator words a property that ``unevaluatedProperties: false`` refuses.
+_UNEVALUATED = "Unevaluated properties are not allowed"
+
+
 class EntityType:
     """A loaded entity type. ``definition`` is the contract JSON; treat it as read-only."""
 
@@ -208,13 +212,25 @@ class EntityType:
         return self.validator.is_valid(data)
 
     def errors(self, data, prefix: str = "") -> list[dict]:
-        """Every schema error of ``data`` as ``{"pointer", "message"}``."""
-        return errors_of(self.validator, data, prefix)
+        """Every schema error of ``data`` as ``{"pointer", "message"}``.
+
+        In 2020-12 a subschema that fails keeps its properties from counting as evaluated,
+        so with ``allOf: [{properties: {amount: …}}]`` and ``unevaluatedProperties: false``
+        one bad ``amount`` also makes every property of that ``allOf`` part "unevaluated".
+        Those echoes of a real error are left out for the properties the schema declares;
+        an undeclared property is still reported.
+        """
+        errors = errors_of(self.validator, data, prefix)
+        unevaluated = [e for e in errors if e["message"].startswith(_UNEVALUATED)]
+        if not unevaluated or len(unevaluated) == len(errors):
+            return errors
+        declared = {prefix + pointer([name]) for name in self.properties()}
+        return [e for e in errors if not (e in unevaluated and e["pointer"] in declared)]
 
     def validate(self, data, prefix: str = "/data") -> None:
         """Raise ValidationError (every error with its pointer) unless ``data`` is valid."""
         if not self.validator.is_valid(data):
-            raise ValidationError(f"{self.name} data is invalid", errors_of(self.validator, data, prefix))
+            raise ValidationError(f"{self.name} data is invalid", self.errors(data, prefix))
 
     def to_dict(self) -> dict:
         return {**self.definition, "version": self.version, "source": self.source}
@@ -460,7 +476,8 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
     Returns the impact report ``{"type", "checked", "invalid", "records", "changed",
     "applied", "version"}``. Refuses, changing nothing, when any stored record would become
     invalid (ValidationError whose ``extra["impact"]`` is the report and whose errors point
-    at ``/records/<id>/data/...``) or a new unique key is already violated (Conflict). With
+    at ``/records/<id>/data/...``) or a new unique key is already violated (Conflict, with
+    the report and the duplicates as its ``errors`` in ``extra["impact"]``). With
     ``dry_run`` the same checks run and nothing is applied. An unchanged definition keeps
     its version (its indexes are still repaired if missing). With ``if_version``, refuses
     (Conflict at ``/version``) unless the stored type is at that version: the definition was
@@ -488,7 +505,12 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
         shown = f" (the first {listed} are listed)" if listed < report["invalid"] else ""
         raise ValidationError(f"type change {verb}: {report['invalid']} of {report['checked']} stored "
                               f"{new.name} records would become invalid{shown}", errors, impact=report)
-    apply_indexes(conn, new.name, new, check_only=dry_run)
+    try:
+        apply_indexes(conn, new.name, new, check_only=dry_run)
+    except Conflict as e:
+        # A new unique key stored records already break: the report goes with the refusal
+        # too (``types update --json`` prints it), the duplicates being its errors.
+        raise Conflict(e.message, e.errors, impact={**report, "errors": e.errors}) from None
     if dry_run or not report["changed"]:
         return report
     new.version = old.version + 1

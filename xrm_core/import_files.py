@@ -126,6 +126,15 @@ def _not_data(value: dict, declared: frozenset) -> str | None:
     return None
 
 
+def _cut_short(raw: bytes) -> bool:
+    """Whether line ``raw`` is the start of a JSON value that goes on past the line's end."""
+    try:
+        orjson.loads(raw.rstrip(b"\r\n"))
+    except orjson.JSONDecodeError as e:
+        return e.msg == "unexpected end of data"
+    return False
+
+
 def jsonl_rows(f: IO[bytes], source: str, et=None) -> Iterator[tuple[int, object, list]]:
     """The rows of a JSON Lines file. With the entity type ``et``, a row that is a whole
     record (``{"id", "type", "data", "version", …}``, as ``records list --json`` or the API
@@ -154,7 +163,12 @@ def jsonl_rows(f: IO[bytes], source: str, et=None) -> Iterator[tuple[int, object
             except UnicodeDecodeError as u:
                 raise _not_utf8(source, lineno, u) from None
             message = f"invalid JSON at column {e.colno}: {e.msg}"
-            if raw.lstrip().startswith((b"#", b"//", b"/*")):
+            if _cut_short(raw):
+                # orjson calls the line break that ends an unfinished string a control
+                # character: say what it is, and the likely cause.
+                message = ("invalid JSON: the line ends before its JSON value does "
+                           "(a line break inside a text? JSON Lines writes it as \\n)")
+            elif raw.lstrip().startswith((b"#", b"//", b"/*")):
                 message += " (JSON has no comments: delete the line)"
             elif lineno == 1 and not raw.lstrip().startswith((b"{", b"[")) and b"," in raw:
                 message += " (is this a CSV file? give --format csv)"

@@ -46,11 +46,33 @@ SQLITE_ISO_DATE = "[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]"
 SQLITE_ISO_TIME = SQLITE_ISO_DATE + "[Tt ][01][0-9]:[0-5][0-9]*"
 SQLITE_ISO_TIME_23 = SQLITE_ISO_DATE + "[Tt ]2[0-3]:[0-5][0-9]*"
 
+
+def _unit_beside_measure(definition: dict) -> dict:
+    """``definition`` (valid against the meta-schema) with an ``"in"`` written inside
+    ``measure`` moved beside it.
+
+    DESIGN §3 lists the measure as ``{"avg_duration": [START, END], "in": "hours"}``, so an
+    integrator may well put the unit inside ``measure``; the shipped plugins put it at the
+    top level. Both spellings mean the same; two different units are refused.
+    """
+    measure = definition["measure"]
+    if "in" not in measure:
+        return definition
+    if "in" in definition and definition["in"] != measure["in"]:
+        raise DefinitionError(f"KPI {definition['name']!r} is invalid",
+                              [{"pointer": "/measure/in",
+                                "message": f"{measure['in']!r} differs from the unit at /in ({definition['in']!r}): "
+                                           f"give the unit once"}])
+    rest = {k: v for k, v in measure.items() if k != "in"}
+    return {**definition, "measure": rest, "in": measure["in"]}
+
+
 class DeclarativeKPI:
     """A KPI given as data (``schemas/kpi.schema.json``), compiled to SQL."""
 
     def __init__(self, definition: dict, source: str = "admin"):
         check_definition("kpi.schema.json", definition, "KPI")
+        definition = _unit_beside_measure(definition)
         self.definition = copy.deepcopy(definition)
         self.source = source
         d = self.definition

@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cache
 from urllib.parse import unquote, urldefrag
 
+import jsonschema_rs
 import xrm_schemas
 
 from .schema_index import SchemaIndex, join
@@ -120,6 +121,9 @@ def find_property(root, node, name, depth, visited: dict | None = None):
     props = node.get("properties")
     if isinstance(props, dict) and name in props:
         return resolve(root, props[name], depth)
+    matching = pattern_properties(node, name)
+    if matching:
+        return resolve(root, matching[0], depth)
     subs = [ref_target(root, node, depth), *dynamic_targets(root, node)]
     for key in ("allOf", "anyOf", "oneOf"):
         subs += node.get(key, []) if isinstance(node.get(key), list) else []
@@ -129,6 +133,48 @@ def find_property(root, node, name, depth, visited: dict | None = None):
         if found is not None:
             return found
     return None
+
+
+def pattern_properties(node: dict, name: str) -> list:
+    """The ``patternProperties`` subschemas of ``node`` whose pattern matches ``name``.
+
+    Such a name is a field like a declared one (``social.twitter`` under
+    ``"patternProperties": {"^[a-z]+$": …}``). Patterns are matched as the validator
+    matches them (ECMA-262, ``\\p{L}`` included); one it cannot compile matches nothing.
+    """
+    patterns = node.get("patternProperties")
+    if not isinstance(patterns, dict):
+        return []
+    return [sub for pattern, sub in patterns.items() if _matches(pattern, name)]
+
+
+@cache
+def _pattern_validator(pattern: str):
+    try:
+        return jsonschema_rs.validator_for({"type": "string", "pattern": pattern})
+    except (ValueError, jsonschema_rs.ValidationError):
+        return None
+
+
+def _matches(pattern, name: str) -> bool:
+    v = _pattern_validator(pattern) if isinstance(pattern, str) else None
+    return v is not None and v.is_valid(name)
+
+
+def required_properties(root, node, depth: int = 0, visited: dict | None = None) -> set[str]:
+    """Names every valid instance of ``node`` has: its ``required`` and those of the
+    subschemas that always apply (``$ref``, ``allOf`` parts) — not the alternatives'."""
+    if not isinstance(node, dict) or depth > 20:
+        return set()
+    visited = {} if visited is None else visited
+    if not first_visit(node, visited):
+        return set()
+    required = node.get("required")
+    out = {n for n in required if isinstance(n, str)} if isinstance(required, list) else set()
+    out |= required_properties(root, ref_target(root, node, depth), depth + 1, visited)
+    for sub in node.get("allOf", []) if isinstance(node.get("allOf"), list) else []:
+        out |= required_properties(root, sub, depth + 1, visited)
+    return out
 
 
 def collect_properties(root, node, out, depth, visited: dict | None = None):
@@ -233,6 +279,8 @@ def _field_types(root, node, parts: list[str], depth: int, memo: dict) -> set[st
     if isinstance(props, dict) and parts[0] in props:
         # a step down the path (bounded by its length): the depth limit is for $ref chains
         conj.append(_field_types(root, props[parts[0]], parts[1:], depth, memo))
+    for sub in pattern_properties(node, parts[0]):  # these apply beside "properties"
+        conj.append(_field_types(root, sub, parts[1:], depth, memo))
     conj.append(_field_types(root, ref_target(root, node, depth), parts, depth + 1, memo))
     for sub in node.get("allOf", []) if isinstance(node.get("allOf"), list) else []:
         conj.append(_field_types(root, sub, parts, depth + 1, memo))

@@ -21,13 +21,21 @@ def kpi():
 
 
 @kpi.command("list")
+@as_option
 @json_option
 @pass_ctx
-def kpi_list(c, as_json):
-    """Every KPI: plugins' and admin-declared."""
-    with c.platform.connection() as conn:
-        items = [k.to_dict() | {"source": getattr(k, "source", None)}
-                 for k in sorted(c.platform.kpi_registry(conn).values(), key=lambda k: k.name)]
+def kpi_list(c, as_user, as_json):
+    """Every KPI: plugins' and admin-declared (with --as, those the user may compute, as
+    GET /api/v1/kpis lists them for the user's token)."""
+    from .. import kpis
+    if as_user is None:
+        with c.platform.connection() as conn:
+            found = sorted(c.platform.kpi_registry(conn).values(), key=lambda k: k.name)
+    else:
+        with c.session(as_user, write=False) as s:
+            found = [k for k in sorted(c.platform.kpi_registry(s.conn).values(), key=lambda k: k.name)
+                     if kpis.may_compute(s, k)]
+    items = [k.to_dict() | {"source": getattr(k, "source", None)} for k in found]
     if as_json:
         emit_json(items)
         return

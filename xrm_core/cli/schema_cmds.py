@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 import click
 
-from ..errors import DefinitionError, ValidationError
+from ..errors import Conflict, DefinitionError, ValidationError
 from .context import admin_as_option, as_option, emit_json, json_option, label_text, pass_ctx, read_json_file, table
 
 # The commands import the platform modules they use (SQLAlchemy, JSON Schema) when they
@@ -70,9 +70,9 @@ def types_show(c, name, as_user, as_json):
         click.echo(f"indexes: {', '.join(et.definition['indexes'])}")
     if et.definition.get("unique"):
         click.echo("unique: " + ", ".join(u if isinstance(u, str) else "+".join(u) for u in et.definition["unique"]))
-    required = set(et.schema.get("required", []))
-    rows = []
     from .. import schema_types
+    required = schema_types.required_properties(et.schema, et.schema)
+    rows = []
     for fname, sub in et.properties().items():
         # a field of several types (anyOf, an enum of mixed values) shows them all:
         # "integer|string", not nothing
@@ -163,7 +163,7 @@ def types_update(c, file, dry_run, as_user, as_json):
             report = entity_types.update(conn, d, dry_run=dry_run, if_version=version)
             kpis.check_type_change(c.platform, conn, before, d["name"], d)
         _warn_unchecked_formats(d)
-    except ValidationError as e:
+    except (ValidationError, Conflict) as e:
         if as_json and "impact" in e.extra:
             emit_json({**e.extra["impact"], "applied": False, "error": e.message})
         raise

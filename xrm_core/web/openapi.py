@@ -133,17 +133,20 @@ def build_spec(s, max_limit: int = 1000) -> dict:
     for name, schema in _shared_schemas().items():
         spec.components.schema(name, schema)
     refs = SchemaComponents()
+    # The JSON Schemas of the types go into the document as they are, after apispec has
+    # built it: apispec reads a boolean subschema ("items": false) as the name of a
+    # marshmallow schema and would publish a reference to a component "False".
+    published = {}
     for name in sorted(s.entity_types_map()):
         et = s.entity_type(name)
         data_name = f"{name}.data"
-        spec.components.schema(data_name, refs.rewrite(et.schema, f"{xrm_schemas.BASE_URI}{name}.type.json",
-                                                       data_name))
+        published[data_name] = refs.rewrite(et.schema, f"{xrm_schemas.BASE_URI}{name}.type.json", data_name)
         spec.components.schema(f"{name}.record", _record_schema({"$ref": _component(data_name)}))
         _type_paths(spec, name, _type_label(et), max_limit)
-    for name, schema in sorted(refs.platform_components().items()):
-        spec.components.schema(name, schema)
+    published.update(refs.platform_components())
     _generic_paths(spec, max_limit)
     out = spec.to_dict()
+    out["components"]["schemas"].update(sorted(published.items()))
     out["security"] = [{"bearer": []}]
     return out
 
