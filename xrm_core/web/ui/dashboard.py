@@ -80,13 +80,17 @@ def _fmt(value) -> str:
     return "\u200e" + text if lang() in RTL and text.startswith("-") else text
 
 
-def unit_label(unit) -> str:
-    """A KPI's unit in the UI's language: a ``{lang: text}`` dict like a label, or one of the
-    common unit words (``percent``, ``score (1–7)``…), else the plugin's text as written."""
+def unit_label(unit, plugin: str | None = None) -> str:
+    """A KPI's unit in the UI's language: a ``{lang: text}`` dict like a label, the
+    translation of the declaring ``plugin``'s catalogue, or one of the common unit words
+    (``percent``, ``score (1–7)``…), else the plugin's text as written."""
     if isinstance(unit, dict):
-        return tr(unit)
+        return tr(unit, "", plugin)
     if not isinstance(unit, str):
         return ""
+    translated = tr(unit, "", plugin)
+    if translated != unit:
+        return translated
     words = {"percent": _("percent"), "hours": _("hours"), "days": _("days"), "minutes": _("minutes"),
              "score": _("score"), "count": _("count"), "amount": _("amount")}
     head, sep, rest = unit.partition(" (")
@@ -107,8 +111,10 @@ def card(s, kpi, periods) -> dict:
     """Value, unit and trend of one KPI for the session's user; a failure is shown on the
     card, not raised, so one broken KPI does not take the dashboard down."""
     d = kpi.to_dict()
-    out = {"name": kpi.name, "label": tr(d.get("label"), kpi.name), "unit": unit_label(d.get("unit")),
-           "description": tr(d.get("description")), "value": "—", "n": 0, "spark": None, "error": None}
+    source = getattr(kpi, "source", None)
+    out = {"name": kpi.name, "label": tr(d.get("label"), kpi.name, source),
+           "unit": unit_label(d.get("unit"), source), "description": tr(d.get("description"), "", source),
+           "value": "—", "n": 0, "spark": None, "error": None}
     try:
         # A savepoint per card: on PostgreSQL a failed query would abort the whole transaction.
         with s.conn.begin_nested():

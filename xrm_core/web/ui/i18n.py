@@ -1,8 +1,10 @@
 """Languages of the UI: English, Persian (right-to-left) and Chinese through Flask-Babel.
 
 The user picks a language in the page header; the choice is kept in the session and in a
-long-lived cookie so it survives logging out. Entity and field labels come from the type
-definitions, which may carry ``{"en", "fa", "zh"}`` translations (:func:`tr`).
+long-lived cookie so it survives logging out. Text a plugin declares (labels of types,
+fields, values, relationships, activity kinds, roles; a KPI's label, description and unit)
+comes from its definitions, which may carry ``{"en", "fa", "zh"}`` translations, and from
+the declaring plugin's own gettext catalogue (:func:`tr`, :mod:`.plugin_catalogues`).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from flask import Blueprint, Flask, redirect, request, session
 from flask_babel import Babel, get_locale
 
 from .common import safe_next
+from .plugin_catalogues import translate
 
 LANGUAGES = {"en": "English", "fa": "فارسی", "zh": "中文"}
 RTL = {"fa"}
@@ -31,11 +34,26 @@ def lang() -> str:
     return str(get_locale() or "en")
 
 
-def tr(label, default: str = "") -> str:
-    """A definition label in the current language: a plain string, or a ``{lang: text}`` dict
-    (falling back to English, then any translation, then ``default``)."""
+def tr(label, default: str = "", plugin: str | None = None) -> str:
+    """A declared text in the current language.
+
+    ``label`` is a plain string or a ``{lang: text}`` dict; ``plugin`` the ``source`` of
+    the definition it comes from (a plugin's name, "core", or "admin"). A dict's own text in
+    the language comes first; then the declaring plugin's catalogue translates the plain
+    string, or the dict's English; then the dict falls back to English, then to any
+    translation. ``default`` is shown when there is no text at all."""
     if isinstance(label, dict):
-        return label.get(lang()) or label.get("en") or next(iter(label.values()), None) or default
+        here = lang()
+        if label.get(here):
+            return label[here]
+        english = label.get("en")
+        if plugin and isinstance(english, str) and english:
+            translated = translate(plugin, english, here)
+            if translated != english:
+                return translated
+        return english or next(iter(label.values()), None) or default
+    if plugin and isinstance(label, str) and label:
+        return translate(plugin, label, lang())
     return label or default
 
 

@@ -19,6 +19,7 @@ from ...csvcells import ABSENT, Column, column_for
 from ...entity_types import value_label_key
 from ...fields import FIELD_RE
 from .i18n import tr
+from .plugin_catalogues import core_text
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "exists")
 OP_SIGNS = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥", "in": "in", "exists": "exists"}
@@ -58,12 +59,27 @@ def filter_fields(et) -> list[str]:
 
 
 def field_label(et, name: str) -> str:
-    """A field's label in the current language (``field_labels``), else its name made readable
+    """A field's label in the current language (``field_labels``, else the property's JSON
+    Schema ``title``; either translated by the type's plugin), else its name made readable
     (a dotted path: each part's label, joined by ›)."""
     if "." in name and name not in et.properties():
         return " › ".join(field_label(et, part) if i == 0 else part.replace("_", " ")
                           for i, part in enumerate(name.split(".")))
-    return tr(et.definition.get("field_labels", {}).get(name), name.replace("_", " ").capitalize())
+    label = et.definition.get("field_labels", {}).get(name)
+    if label is None:
+        sub = et.properties().get(name)
+        title = sub.get("title") if isinstance(sub, dict) else None
+        label = title if isinstance(title, str) else None
+    return tr(label, name.replace("_", " ").capitalize(), et.source)
+
+
+def field_description(et, text: str) -> str:
+    """A property's JSON Schema ``description`` in the current language: the type's plugin's
+    translation, else the platform's (for a description of its common schemas), else as written."""
+    if not text:
+        return text
+    translated = tr(text, "", et.source)
+    return core_text(text) if translated == text else translated
 
 
 def value_label(et, name: str, value) -> str | None:
@@ -74,14 +90,14 @@ def value_label(et, name: str, value) -> str | None:
     if not labels or isinstance(value, (dict, list)):
         return None
     key = value_label_key(value)
-    return tr(labels[key], key) if key in labels else None
+    return tr(labels[key], key, et.source) if key in labels else None
 
 
 def type_label(et, plural: bool = False) -> str:
     d = et.definition
     if plural and d.get("plural_label"):
-        return tr(d["plural_label"], et.name)
-    return tr(d.get("label"), et.name.replace("_", " ").capitalize())
+        return tr(d["plural_label"], et.name, et.source)
+    return tr(d.get("label"), et.name.replace("_", " ").capitalize(), et.source)
 
 
 def columns(et) -> list[str]:
@@ -138,14 +154,17 @@ def _key_of_label(et, name: str, text: str) -> str:
     """The stored value (its ``value_labels`` key) a filter value names by its label: the
     list shows ``value_labels`` ("High", "高"), so that is what a user types; the stored
     ``high`` matched nothing else. A label in any language and in any case counts when it
-    names one value only; a stored value, or any other text, is returned as typed."""
+    names one value only (the label the page shows counts too, a plugin catalogue's
+    translation); a stored value, or any other text, is returned as typed."""
     labels = et.definition.get("value_labels", {}).get(name)
     wanted = text.strip().casefold()
     if not isinstance(labels, dict) or not wanted or text in labels:
         return text
-    keys = [key for key, label in labels.items()
-            if wanted in {t.strip().casefold() for t in (label.values() if isinstance(label, dict) else [label])
-                          if isinstance(t, str)}]
+
+    def names(key, label) -> set[str]:
+        given = list(label.values()) if isinstance(label, dict) else [label]
+        return {t.strip().casefold() for t in [*given, tr(label, key, et.source)] if isinstance(t, str)}
+    keys = [key for key, label in labels.items() if wanted in names(key, label)]
     return keys[0] if len(keys) == 1 else text
 
 

@@ -73,9 +73,23 @@ def export_csv(type_name: str):
 
 
 def _activity_kinds(s) -> list[tuple[str, str]]:
-    rows = s.conn.execute(select(db.activity_kinds.c.name, db.activity_kinds.c.definition)
-                          .order_by(db.activity_kinds.c.name))
-    return [(name, tr(d.get("label"), name)) for name, d in rows]
+    rows = s.conn.execute(select(db.activity_kinds.c.name, db.activity_kinds.c.definition,
+                                 db.activity_kinds.c.source).order_by(db.activity_kinds.c.name))
+    return [(name, tr(d.get("label"), name, source)) for name, d, source in rows]
+
+
+def relationship_sources(s) -> dict[str, str]:
+    """Who declared each relationship type (a plugin's name, or "admin"): its labels are
+    translated by that plugin's catalogue (the core's ``relationships.load_all`` returns the
+    definitions alone)."""
+    return {name: source for name, source in
+            s.conn.execute(select(db.relationship_types.c.name, db.relationship_types.c.source))}
+
+
+def relationship_label(rt: dict, outgoing: bool, sources: dict) -> str:
+    """A relationship type's label as read from the record at its ``outgoing`` (source)
+    end, or its inverse label from the target's, in the UI's language."""
+    return tr(rt.get("label") if outgoing else rt.get("inverse_label"), rt["name"], sources.get(rt["name"]))
 
 
 def _ref_titles(s, fields, data) -> dict:
@@ -96,8 +110,11 @@ def _title(s, rec) -> str:
 
 
 def _fields(s, et):
-    return forms.build(et, set(s.entity_types_map()), lambda n: listing.field_label(et, n),
-                       lambda n, v: listing.value_label(et, n, v))
+    fields = forms.build(et, set(s.entity_types_map()), lambda n: listing.field_label(et, n),
+                         lambda n, v: listing.value_label(et, n, v))
+    for f in fields:
+        f.description = listing.field_description(et, f.description)
+    return fields
 
 
 #: Timeline entries per record page, the latest first; "Older entries" pages back.
@@ -130,10 +147,10 @@ def show(type_name: str, record_id: str, log_errors: FormErrors | None = None):
         fields = _fields(s, et)
         refs = _ref_titles(s, fields, rec.data)
         related = []
+        sources = relationship_sources(s)
         for item in s.related(rec.id):
             rt = s.relationship_type(item["relationship"]["type"])
-            outgoing = item["direction"] == "outgoing"
-            name = tr(rt.get("label") if outgoing else rt.get("inverse_label"), rt["name"])
+            name = relationship_label(rt, item["direction"] == "outgoing", sources)
             related.append({"rel": name, "record": item["record"], "title": _title(s, item["record"]),
                             "id": item["relationship"]["id"],
                             "type_label": listing.type_label(s.entity_type(item["record"].type))})
@@ -189,6 +206,7 @@ def _timeline_entries(s, timeline, kind_labels: dict) -> list[dict]:
     """
     labels = {**kind_labels, **_core_kind_labels()}
     rel_types = relationships.load_all(s.conn)
+    sources = relationship_sources(s) if rel_types else {}
     types = s.entity_types_map()
     out = []
     for a in timeline:
@@ -208,7 +226,7 @@ def _timeline_entries(s, timeline, kind_labels: dict) -> list[dict]:
             if rt and len(parts) == 4 and parts[0] == payload["type"] and parts[3] == payload.get("other"):
                 outgoing = parts[1] == "→"
                 other_type = parts[2]
-                entry["summary"] = tr(rt.get("label") if outgoing else rt.get("inverse_label"), rt["name"])
+                entry["summary"] = relationship_label(rt, outgoing, sources)
                 entry["link"] = {"type": other_type, "id": parts[3],
                                  "label": listing.type_label(s.entity_type(other_type)) if other_type in types else other_type}
         out.append(entry)

@@ -16,8 +16,8 @@ from ... import relationships
 from ...errors import Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError
 from . import core_messages, forms, listing
 from .common import acting
-from .i18n import digits, tr
-from .pages import _RowView, _title, _title_of, bp
+from .i18n import digits
+from .pages import _RowView, _title, _title_of, bp, relationship_label, relationship_sources
 
 #: Candidate records the link page offers at once (narrow them with the search text).
 CANDIDATES = 50
@@ -73,13 +73,14 @@ def link_choices(s, type_name: str) -> list[dict]:
 
     def shown(t):
         return listing.type_label(s.entity_type(t)) if t in types else t
+    sources = relationship_sources(s)
     for name, rt in sorted(relationships.load_all(s.conn).items()):
         if rt["source"] == type_name:
             out.append({"value": f"{name}:out", "other": rt["target"],
-                        "label": f"{tr(rt.get('label'), name)} → {shown(rt['target'])}"})
+                        "label": f"{relationship_label(rt, True, sources)} → {shown(rt['target'])}"})
         if rt["target"] == type_name:
             out.append({"value": f"{name}:in", "other": rt["source"],
-                        "label": f"{tr(rt.get('inverse_label'), name)} ← {shown(rt['source'])}"})
+                        "label": f"{relationship_label(rt, False, sources)} ← {shown(rt['source'])}"})
     return out
 
 
