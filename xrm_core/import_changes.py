@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import db
+from . import db, history
 from .history import changes_payload, diff, merge_patch
 from .records import COLUMNS, maybe_unstorable, storage_errors
 from .validation import pointer
@@ -59,17 +59,6 @@ _UPDATE_PG = ("UPDATE xrm_records AS r SET data = t.data::jsonb, version = t.ver
 #: indexes: 0.31 s against 0.13 s).
 _UPDATE_FROM_VALUES = ("UPDATE xrm_records SET data = v.column2, version = v.column3, updated_at = ?, updated_by = ? "
                        "FROM (VALUES {rows}) AS v WHERE xrm_records.id = v.column1 AND xrm_records.version = v.column4")
-#: The ``updated`` activities, as the import writes its ``created`` ones (multi-row VALUES on
-#: SQLite, arrays on PostgreSQL, ids in the order of the rows).
-_ACTIVITIES_SQL = ("INSERT INTO xrm_activities (record_id, record_type, unit_id, owner_id, kind, at, actor, summary, "
-                   "payload) VALUES (?, ?, ?, ?, 'updated', ?, ?, ?, ?)")
-_ACTIVITIES_PG = ("INSERT INTO xrm_activities (record_id, record_type, unit_id, owner_id, kind, at, actor, summary, "
-                  "payload) SELECT record_id, record_type, unit_id, owner_id, 'updated', at, actor, summary, "
-                  "payload::jsonb FROM unnest(%b::text[], %b::text[], %b::int[], %b::int[], %b::text[], %b::text[], "
-                  "%b::text[], %b::text[]) WITH ORDINALITY AS t(record_id, record_type, unit_id, owner_id, at, actor, "
-                  "summary, payload, n) ORDER BY n")
-
-
 class _State(NamedTuple):
     """A record as the batch has left it so far: ``row`` as the lookup read it (id, type,
     owner, unit), its ``data`` and ``version`` after the rows applied to it, and whether the
@@ -222,14 +211,10 @@ class Changes:
 
     def _log(self, changed: list[_Step], now: str) -> None:
         """The ``updated`` activities of ``changed``, as records.update logs each."""
-        if not changed or self.s.quiet_history:
-            return
-        actor, source, dumps = self.s.actor.name, self.source, db.json_bytes
-        db.insert_values(self.s.conn, _ACTIVITIES_SQL, [
-            (step.row.id, step.row.type, step.row.unit_id, step.row.owner_id, now, actor,
-             f"updated from {source} line {step.line}",
-             dumps({"version": step.version, "changes": changes_payload(step.changes)}).decode())
-            for step in changed], _ACTIVITIES_PG)
+        history.log_many(self.s, [
+            (step.row, "updated", f"updated from {self.source} line {step.line}",
+             {"version": step.version, "changes": changes_payload(step.changes)})
+            for step in changed], at=now)
 
     def _row_by_row(self, steps: list[_Step]) -> None:
         """The batch could not be written as one: its rows go through the per-row path

@@ -11,10 +11,10 @@ import copy
 import hashlib
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Select, delete, func, insert, or_, select, text, union_all
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, or_, select, text, union_all
 from sqlalchemy.exc import IntegrityError
 
-from . import db, records
+from . import db, history, records
 from .errors import Conflict, DefinitionError, NotFound, PermissionDenied, ValidationError
 from .validation import check_definition
 
@@ -222,16 +222,6 @@ _RELATIONSHIPS_PG = ("INSERT INTO xrm_relationships (id, type, source_id, target
                      "SELECT id, type, source_id, target_id, data::jsonb, created_by, created_at FROM unnest(%b::text[], "
                      "%b::text[], %b::text[], %b::text[], %b::text[], %b::int[], %b::text[]) AS t(id, type, source_id, "
                      "target_id, data, created_by, created_at)")
-_ACTIVITIES_SQL = ("INSERT INTO xrm_activities (record_id, record_type, unit_id, owner_id, kind, at, actor, summary, "
-                   "payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-#: ORDER BY the ordinality keeps the activities' ids in the pairs' order.
-_ACTIVITIES_PG = ("INSERT INTO xrm_activities (record_id, record_type, unit_id, owner_id, kind, at, actor, summary, "
-                  "payload) SELECT record_id, record_type, unit_id, owner_id, kind, at, actor, summary, payload::jsonb "
-                  "FROM unnest(%b::text[], %b::text[], %b::int[], %b::int[], %b::text[], %b::text[], %b::text[], "
-                  "%b::text[], %b::text[]) WITH ORDINALITY AS t(record_id, record_type, unit_id, owner_id, kind, at, "
-                  "actor, summary, payload, n) ORDER BY n")
-
-
 def relate_many(s: "Session", rel: str, pairs, chunk: int = 500) -> list[dict]:
     """Relate many (source, target) pairs at once, all or nothing — the bulk path of
     :func:`relate`, with the same checks (visibility, update on the source, endpoint types,
@@ -305,9 +295,9 @@ def write_pairs(s: "Session", rel: str, rows: dict, pairs: list[tuple[str, str]]
                 (m["id"], rel, m["source"], m["target"], as_json(m["data"]).decode(), s.actor.id, now)
                 for m in made], _RELATIONSHIPS_PG)
             if not s.quiet_history:
-                db.insert_values(s.conn, _ACTIVITIES_SQL, [
+                db.insert_values(s.conn, history.INSERT_SQL, [
                     (a["record_id"], a["record_type"], a["unit_id"], a["owner_id"], a["kind"], a["at"], a["actor"],
-                     a["summary"], as_json(a["payload"]).decode()) for a in acts], _ACTIVITIES_PG)
+                     a["summary"], as_json(a["payload"]).decode()) for a in acts], history.INSERT_PG)
     except IntegrityError:
         raise _stored_clash(s, s.relationship_type(rel), pairs) from None
     return made
@@ -500,10 +490,17 @@ def before_record_delete(s: "Session", rec: "Record", seen: DeleteRun) -> None:
         _refresh(s, rec)
 
 
+#: Built once: a cascade runs them once per record it deletes.
+_TOUCHING = (select(REL.c.id, REL.c.type, REL.c.source_id, REL.c.target_id)
+             .where(or_(REL.c.source_id == bindparam("record_id"), REL.c.target_id == bindparam("record_id")))
+             .order_by(REL.c.id))
+_DELETE_ONE = delete(REL).where(REL.c.id == bindparam("rel_id"))
+
+
 def _touching(s: "Session", rec: "Record") -> list:
-    """The stored relationships of ``rec``, either direction, in id order."""
-    return s.conn.execute(select(REL).where(or_(REL.c.source_id == rec.id, REL.c.target_id == rec.id))
-                          .order_by(REL.c.id)).all()
+    """The stored relationships of ``rec``, either direction, in id order (the columns the
+    delete needs: not their data)."""
+    return s.conn.execute(_TOUCHING, {"record_id": rec.id}).all()
 
 
 #: Rounds of :func:`before_record_delete` before hooks that relate the record being deleted
@@ -511,20 +508,36 @@ def _touching(s: "Session", rec: "Record") -> list:
 MAX_DELETE_ROUNDS = 20
 
 
+#: Relationships (or records) a statement of the delete names by id at most: well under
+#: SQLite's 999 parameters before 3.32 and PostgreSQL's 65,535.
+DELETE_CHUNK = 500
+
+
 def _unlink_all(s: "Session", rec: "Record", rows, seen: DeleteRun) -> bool:
-    """Apply ``on_delete`` of ``rows``; whether any of them cascaded."""
+    """Apply ``on_delete`` of ``rows`` (in their order); whether any of them cascaded.
+
+    A ``cascade`` relationship of ``rec`` is removed just before its target is deleted,
+    through :func:`records.delete` (the caller's permission and the record hooks, per
+    record). Every other one — ``unlink`` or ``restrict`` (its target doomed) of ``rec``, or
+    any where ``rec`` is the target — is only removed, and its other end gets an
+    ``unrelated`` activity: the runs of those between two cascades go by set-based
+    statements (:func:`_remove_links`), a few per 500 relationships instead of several each.
+    A run goes before the cascade after it, so the activities come in the order the
+    relationships were visited one by one (their ids), a cascaded delete's in between.
+    """
     _refuse_restricted(s, rec, rows, seen)
-    cascaded = False
+    cascaded, run = False, []
     for row in rows:
-        if s.conn.execute(delete(REL).where(REL.c.id == row.id)).rowcount == 0:
-            continue  # already removed by a cascade deleting its other end
-        outgoing = row.source_id == rec.id
-        other_id = row.target_id if outgoing else row.source_id
-        if outgoing and s.relationship_type(row.type).get("on_delete") == "cascade":
-            _cascade(s, rec, row, other_id, seen)
+        if row.source_id == rec.id and s.relationship_type(row.type).get("on_delete") == "cascade":
+            _remove_links(s, rec, run)
+            run = []
+            if s.conn.execute(_DELETE_ONE, {"rel_id": row.id}).rowcount == 0:
+                continue  # already removed by a cascade deleting its other end
+            _cascade(s, rec, row, row.target_id, seen)
             cascaded = True
         else:
-            _log_unlinked(s, rec, row, other_id, "incoming" if outgoing else "outgoing")
+            run.append(row)
+    _remove_links(s, rec, run)
     return cascaded
 
 
@@ -571,10 +584,50 @@ def _cascade(s: "Session", rec: "Record", row, other_id: str, seen: DeleteRun) -
         raise err from None
 
 
-def _log_unlinked(s: "Session", rec: "Record", row, other_id: str, direction: str) -> None:
-    other = records._row(s, other_id)
-    if other is None:
+def _remove_links(s: "Session", rec: "Record", rows) -> None:
+    """Remove the relationships ``rows`` of ``rec`` (being deleted) and write an
+    ``unrelated`` activity on the other end of each, in the order of ``rows``.
+
+    One DELETE per :data:`DELETE_CHUNK` relationships, one SELECT of the other ends per as
+    many records, the activities in one batch (:func:`history.log_many`). A relationship a
+    cascade of this delete removed meanwhile (with its other end) is left out, as a link
+    already gone. The other end is read whatever the actor's scope: a link to a record
+    they cannot see is removed and logged all the same.
+    """
+    if not rows:
         return
-    s.log_activity(records.from_row(s, other), "unrelated", f"{row.type} with {rec.type} {rec.id} removed (deleted)",
-                   {"relationship": row.id, "type": row.type, "direction": direction, "other": rec.id,
-                    "reason": "deleted"})
+    removed = []
+    for i in range(0, len(rows), DELETE_CHUNK):
+        part = rows[i:i + DELETE_CHUNK]
+        gone = _delete_relationships(s, [r.id for r in part])
+        removed.extend(r for r in part if r.id in gone)
+    if s.quiet_history:
+        return  # history.log_many would write nothing: no need to read the other ends
+    other_ids = sorted({r.target_id if r.source_id == rec.id else r.source_id for r in removed})
+    others = {}
+    for i in range(0, len(other_ids), DELETE_CHUNK):
+        others.update((o.id, o) for o in s.conn.execute(
+            select(db.records.c.id, db.records.c.type, db.records.c.unit_id, db.records.c.owner_id)
+            .where(db.records.c.id.in_(other_ids[i:i + DELETE_CHUNK]))))
+    entries = []
+    for row in removed:
+        outgoing = row.source_id == rec.id
+        other = others.get(row.target_id if outgoing else row.source_id)
+        if other is None:
+            continue
+        entries.append((other, "unrelated", f"{row.type} with {rec.type} {rec.id} removed (deleted)",
+                        {"relationship": row.id, "type": row.type, "direction": "incoming" if outgoing else "outgoing",
+                         "other": rec.id, "reason": "deleted"}))
+    history.log_many(s, entries)
+
+
+def _delete_relationships(s: "Session", ids: list[str]) -> set[str]:
+    """DELETE the relationships ``ids``; the ids of those it removed (a concurrent writer,
+    or a cascade of this delete, may have removed some already)."""
+    q = delete(REL).where(REL.c.id.in_(ids))
+    if s.conn.dialect.delete_returning:
+        return set(s.conn.execute(q.returning(REL.c.id)).scalars())
+    # SQLite before 3.35 (no RETURNING): one writer at a time, so what is there now goes.
+    present = set(s.conn.execute(select(REL.c.id).where(REL.c.id.in_(ids))).scalars())
+    s.conn.execute(q)
+    return present
