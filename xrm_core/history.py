@@ -95,8 +95,33 @@ def merge_patch(target, patch):
     return result
 
 
-def changes_payload(changes: dict[str, tuple]) -> list[dict]:
-    return [{"pointer": p, "old": o, "new": n} for p, (o, n) in changes.items()]
+def changes_payload(changes: dict[str, tuple], before: dict, after: dict) -> list[dict]:
+    """The ``changes`` of an ``updated`` activity: ``{"pointer", "old", "new", "op"}`` per
+    change of ``diff(before, after)``.
+
+    ``op`` is what happened at the pointer, in JSON Patch's words (RFC 6902): ``"add"`` (no
+    member there before), ``"remove"`` (none after) or ``"replace"``. ``old`` and ``new``
+    are ``null`` for an absent member, as in the ``changes`` hooks get, so without ``op`` a
+    member removed could not be told from one set to ``null`` (which an update with
+    ``replace_members`` can store inside an object).
+    """
+    out = []
+    for p, (o, n) in changes.items():
+        op = "add" if not has_pointer(before, p) else "remove" if not has_pointer(after, p) else "replace"
+        out.append({"pointer": p, "old": o, "new": n, "op": op})
+    return out
+
+
+def has_pointer(doc, ptr: str) -> bool:
+    """Does ``doc`` have a member at JSON pointer ``ptr`` (RFC 6901), through objects only,
+    as :func:`diff` writes its pointers?"""
+    node = doc
+    for token in ptr.split("/")[1:]:
+        key = token.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
 
 
 #: What :func:`log_many` writes: the columns :meth:`xrm_core.Session.log_activity` sets, one

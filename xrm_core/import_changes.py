@@ -83,6 +83,8 @@ class _Step:
     text: str | None = None
     version: int = 0
     changes: dict | None = None
+    #: the ``changes`` of the row's ``updated`` activity (:func:`~xrm_core.history.changes_payload`)
+    payload: list | None = None
 
 
 class Changes:
@@ -155,6 +157,7 @@ class Changes:
             return
         self.state[row.id] = _State(st.row, new, st.version + 1, st.allowed)
         step.text, step.version, step.changes = text.decode(), st.version + 1, changes
+        step.payload = changes_payload(changes, st.data, new)
 
     def write(self) -> tuple[int, int]:
         """Store the changes of the rows added since the last write and report the invalid
@@ -213,7 +216,7 @@ class Changes:
         """The ``updated`` activities of ``changed``, as records.update logs each."""
         history.log_many(self.s, [
             (step.row, "updated", f"updated from {self.source} line {step.line}",
-             {"version": step.version, "changes": changes_payload(step.changes)})
+             {"version": step.version, "changes": step.payload})
             for step in changed], at=now)
 
     def _row_by_row(self, steps: list[_Step]) -> None:

@@ -515,7 +515,7 @@ def update(s: "Session", record_id: str, patch: dict, if_version: int | None = N
             _store_update(s, row, rec, now)
             rec.updated_at, rec.updated_by = now, s.actor.name
             s.log_activity(rec, "updated", summary or _summarise(changes),
-                           {"version": rec.version, "changes": changes_payload(changes)}, at=now)
+                           {"version": rec.version, "changes": changes_payload(changes, row.data, rec.data)}, at=now)
             s.fire("after_update", rec, changes)
     except IntegrityError as e:
         raise s.unique_conflict(et, rec.data, e, exclude=record_id) from None

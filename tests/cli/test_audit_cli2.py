@@ -134,7 +134,7 @@ def test_history_text_cuts_long_values_and_keeps_entries_on_their_line(odd):
     assert len(title_change) < 200 and "…" in title_change and "مرحبا" in title_change
     # the whole value is still there for whoever asks for it
     full = json.loads(odd("history", a, "--json").stdout)[-1]["payload"]["changes"]
-    assert {"pointer": "/title", "old": ROWS[0]["title"], "new": "x" * 3000} in full
+    assert {"pointer": "/title", "old": ROWS[0]["title"], "new": "x" * 3000, "op": "replace"} in full
 
 
 def test_records_get_indents_the_later_lines_of_a_multiline_value(odd):

@@ -274,8 +274,9 @@ def test_relate_related_history_log(xrm):
     xrm.ok("records", "update", a, "--data", '{"age": 40}')
     hist = xrm.json("history", a)
     assert [h["kind"] for h in hist] == ["created", "related", "related", "call", "updated"]
-    assert hist[-1]["payload"]["changes"] == [{"pointer": "/age", "old": None, "new": 40}]
+    assert hist[-1]["payload"]["changes"] == [{"pointer": "/age", "old": None, "new": 40, "op": "add"}]
     text = xrm.ok("history", a)
+    assert "/age: (absent) → 40" in text
     assert "Called about the offer" in text and "/age" in text
 
 

@@ -212,7 +212,8 @@ def test_update_events_see_the_patch_before_and_the_written_diff_after(make_plat
         s.update(a.id, {"title": "b"})
         assert (s.get(a.id).data, s.get(a.id).unit) == ({"title": "b", "since": "2024-01-01"}, "root")
         assert s.history(a.id)[-1]["payload"]["changes"] == [
-            {"pointer": "/since", "old": None, "new": "2024-01-01"}, {"pointer": "/title", "old": "a", "new": "b"}]
+            {"pointer": "/since", "old": None, "new": "2024-01-01", "op": "add"},
+            {"pointer": "/title", "old": "a", "new": "b", "op": "replace"}]
     patch = {"/title": ("a", "b")}
     written = {"/since": (None, "2024-01-01"), "/title": ("a", "b")}
     assert seen == [("stamp", "before_update", 2, patch), ("check", "before_update", 2, patch),

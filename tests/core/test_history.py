@@ -10,7 +10,7 @@ from conftest import PersonPlugin
 from sqlalchemy import func, select, text
 
 from xrm_core import NotFound, ValidationError, accounts, db, hookimpl
-from xrm_core.history import diff, merge_patch
+from xrm_core.history import changes_payload, diff, merge_patch
 
 
 @pytest.fixture(autouse=True)
@@ -386,3 +386,20 @@ def test_a_records_own_activity_comes_before_what_its_hooks_logged(make_platform
         created, call = s.history(imported.id)
         assert (created["kind"], call["kind"]) == ("created", "call")
         assert created["payload"]["data"] == {"name": "Imported"}
+
+
+def test_changes_say_whether_a_member_was_added_removed_or_replaced():
+    """``old``/``new`` are null for an absent member; ``op`` tells a stored null from it,
+    with pointers escaped as RFC 6901 escapes them (``/`` as ``~1``, ``~`` as ``~0``)."""
+    before = {"a/b": 1, "~k": None, "o": {"x": None, "y": 2}, "gone": "v"}
+    after = {"a/b": 2, "new~": None, "o": {"x": 3, "z": None}}
+    ops = {c["pointer"]: (c["old"], c["new"], c["op"]) for c in changes_payload(diff(before, after), before, after)}
+    assert ops == {
+        "/a~1b": (1, 2, "replace"),
+        "/~0k": (None, None, "remove"),      # a stored null removed
+        "/new~0": (None, None, "add"),       # a null stored where nothing was
+        "/o/x": (None, 3, "replace"),        # a stored null replaced
+        "/o/y": (2, None, "remove"),
+        "/o/z": (None, None, "add"),
+        "/gone": ("v", None, "remove"),
+    }

@@ -60,7 +60,7 @@ def test_rows_update_by_key_and_create_the_rest(p, tmp_path):
         ann = s.list("person", {"national_id": "001"})[0].id
         last = s.history(ann)[-1]
         assert (last["kind"], last["summary"]) == ("updated", "updated from p.csv line 2")
-        assert last["payload"]["changes"] == [{"pointer": "/age", "old": 30, "new": 31}]
+        assert last["payload"]["changes"] == [{"pointer": "/age", "old": 30, "new": 31, "op": "replace"}]
 
 
 def test_jsonl_rows_are_merge_patches(p, tmp_path):

@@ -237,7 +237,8 @@ def at_pointer(doc, ptr: str):
 
 
 def replay_changes(doc: dict, changes: list[dict]) -> dict:
-    """``doc`` with a history diff applied: ``new`` set at each pointer, removed if null."""
+    """``doc`` with a history diff applied: ``new`` set at each pointer, the member removed
+    where ``op`` says so (a ``null`` ``new`` is a stored null otherwise)."""
     doc = copy.deepcopy(doc)
     for change in changes:
         tokens = [unescape(t) for t in change["pointer"].split("/")[1:]]
@@ -246,8 +247,11 @@ def replay_changes(doc: dict, changes: list[dict]) -> dict:
         for t in tokens[:-1]:
             assert isinstance(parent.get(t), dict), f"{change['pointer']}: no object to change in {doc}"
             parent = parent[t]
-        if change["new"] is None:
-            parent.pop(tokens[-1], None)
+        present = tokens[-1] in parent
+        assert change["op"] in (("replace", "remove") if present else ("add",)), change
+        if change["op"] == "remove":
+            assert change["new"] is None, change
+            parent.pop(tokens[-1])
         else:
             parent[tokens[-1]] = copy.deepcopy(change["new"])
     return doc

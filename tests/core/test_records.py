@@ -220,9 +220,9 @@ def test_an_update_may_replace_members_whole_keeping_a_null_inside(make_platform
     assert new.data == {"name": "Ada", "office": {"floor": None}} and new.version == 3
     with p.session() as s:
         assert s.get(rec.id).data == {"name": "Ada", "office": {"floor": None}}
-        assert s.history(rec.id)[-1]["payload"]["changes"] == [  # absent and null read alike in a diff
-            {"pointer": "/office/floor", "old": None, "new": None},
-            {"pointer": "/office/room", "old": "3.14", "new": None}]
+        assert s.history(rec.id)[-1]["payload"]["changes"] == [  # absent and null told apart by op
+            {"pointer": "/office/floor", "old": None, "new": None, "op": "add"},
+            {"pointer": "/office/room", "old": "3.14", "new": None, "op": "remove"}]
         assert s.update(rec.id, {"office": {"floor": None}}, replace_members=True).version == 3  # no change
         assert s.update(rec.id, {"name": None}, replace_members=True).data == {"office": {"floor": None}}
         with pytest.raises(PreconditionFailed):

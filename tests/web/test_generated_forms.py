@@ -554,7 +554,11 @@ def test_a_null_inside_an_object_is_stored_by_a_create_and_an_edit(site):
     with p.session() as s:
         assert s.get(rec_id).data == {"o": {"a": None, "b": "y"}} and s.get(rec_id).version == 5
         changes = s.history(rec_id)[-1]["payload"]["changes"]
-    assert changes == [{"pointer": "/o/a", "old": None, "new": None}]  # absent and null read alike in a diff
+    # absent and null read alike as values; op tells them apart
+    assert changes == [{"pointer": "/o/a", "old": None, "new": None, "op": "add"}]
+    # the timeline shows the stored null as null, the absent value before it as absent
+    shown = b.get(f"/r/{name}/{rec_id}").get_data(as_text=True)
+    assert '<td class="old"><span class="muted">—</span></td><td>→</td><td class="new"><code>null</code></td>' in shown
     # the same for a new object on a record without one
     with p.session() as s:
         other = s.create(name, {}).id

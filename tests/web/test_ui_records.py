@@ -425,8 +425,9 @@ def test_create_and_edit_round_trip_every_widget(tickets):
         data = s.get(rid).data
         assert s.get(rid).version == 2 and "count" not in data and data["urgent"] is False and data["hours"] == 2
         changes = sorted(s.history(rid)[-1]["payload"]["changes"], key=lambda c: c["pointer"])
-        assert changes == [{"pointer": "/count", "old": 3, "new": None}, {"pointer": "/hours", "old": 1.5, "new": 2},
-                           {"pointer": "/urgent", "old": True, "new": False}]
+        assert changes == [{"pointer": "/count", "old": 3, "new": None, "op": "remove"},
+                           {"pointer": "/hours", "old": 1.5, "new": 2, "op": "replace"},
+                           {"pointer": "/urgent", "old": True, "new": False, "op": "replace"}]
 
 
 def test_a_stale_edit_form_is_refused_with_a_clear_message(tickets):

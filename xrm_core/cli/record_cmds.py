@@ -219,9 +219,12 @@ def history(c, record_id, include_related, limit, as_user, as_json):
         click.echo(f"{who} {one_line(a['summary'] or '')}{where}")
         if a["kind"] == "updated":
             for ch in (a["payload"] or {}).get("changes", []):
-                # long values are cut (`records get` or `history --json` show them whole)
-                click.echo(f"{'':>50} {one_line(ch['pointer'])}: {cut(dumps(ch['old']), 60)} → "
-                           f"{cut(dumps(ch['new']), 60)}")
+                # long values are cut (`records get` or `history --json` show them whole);
+                # an absent member is shown as such, not as the null it reads as
+                op = ch.get("op")
+                old = "(absent)" if op == "add" else cut(dumps(ch["old"]), 60)
+                new = "(absent)" if op == "remove" else cut(dumps(ch["new"]), 60)
+                click.echo(f"{'':>50} {one_line(ch['pointer'])}: {old} → {new}")
 
 
 @click.command()
