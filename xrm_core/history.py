@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from . import db
 from .fields import field_sql
-from .validation import pointer
+from .validation import pointer, pointer_keys
 
 if TYPE_CHECKING:
     from .scope import Actor
@@ -116,8 +116,7 @@ def has_pointer(doc, ptr: str) -> bool:
     """Does ``doc`` have a member at JSON pointer ``ptr`` (RFC 6901), through objects only,
     as :func:`diff` writes its pointers?"""
     node = doc
-    for token in ptr.split("/")[1:]:
-        key = token.replace("~1", "/").replace("~0", "~")
+    for key in pointer_keys(ptr):
         if not isinstance(node, dict) or key not in node:
             return False
         node = node[key]

@@ -26,6 +26,11 @@ def pointer(path) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
+def pointer_keys(ptr: str) -> list[str]:
+    """The keys of RFC 6901 JSON pointer ``ptr`` (the inverse of :func:`pointer`)."""
+    return [t.replace("~1", "/").replace("~0", "~") for t in ptr.split("/")[1:]]
+
+
 @cache
 def registry() -> jsonschema_rs.Registry:
     """Every schema of ``schemas/`` under its ``$id`` (https://xrm.dev/schemas/NAME)."""

@@ -22,7 +22,13 @@ import importlib
 import os
 from collections.abc import Iterator
 
+from ...validation import pointer as _pointer
 from .i18n import LANGUAGES
+
+
+def _token(key) -> str:
+    """``key`` as one JSON-pointer token (RFC 6901 escapes, as everywhere in the core)."""
+    return _pointer([key])[1:]
 
 #: Where each kind of definition (by the hook that declares it) holds text the admin UI
 #: shows, as JSON pointers; ``*`` stands for any key. Descriptions of types, relationship
@@ -40,10 +46,6 @@ UI_LANGUAGES = tuple(LANGUAGES)
 
 #: The metadata of a Python KPI object that the UI shows (the ``xrm_kpis`` entries of SHOWN).
 KPI_ATTRIBUTES = ("label", "description", "unit")
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
 
 
 def shown_texts(hook: str, definition) -> Iterator[tuple[str, object]]:
@@ -67,7 +69,7 @@ def _matches(value, parts: list[str], pointer: str) -> Iterator[tuple[str, objec
     head, rest = parts[0], parts[1:]
     keys = list(value) if head == "*" else [head] if head in value else []
     for key in keys:
-        yield from _matches(value[key], rest, f"{pointer}/{_escape(str(key))}")
+        yield from _matches(value[key], rest, f"{pointer}/{_token(key)}")
 
 
 def _schema_texts(schema, pointer: str) -> Iterator[tuple[str, object]]:
@@ -79,10 +81,10 @@ def _schema_texts(schema, pointer: str) -> Iterator[tuple[str, object]]:
     if not isinstance(schema, dict):
         return
     for key, sub in schema.items():
-        here = f"{pointer}/{_escape(str(key))}"
+        here = f"{pointer}/{_token(key)}"
         if key == "properties" and isinstance(sub, dict):
             for name, prop in sub.items():
-                prop_pointer = f"{here}/{_escape(str(name))}"
+                prop_pointer = f"{here}/{_token(name)}"
                 if isinstance(prop, dict):
                     for word in ("title", "description"):
                         if isinstance(prop.get(word), str):
