@@ -239,7 +239,7 @@ class _Checker:
                 elif end.type_name is not None and matches[0].type != end.type_name:
                     # the end's type, or the one --source-type/--target-type gave an end of any type
                     errors.append({"pointer": f"/{end.end}",
-                                   "message": f"{rt['name']} needs a {end.type_name} as {end.end}"
+                                   "message": f"{rt['name']}: the {end.end} must be a record of type {end.type_name}"
                                               f"{'' if rt[end.end] != '*' else f' (--{end.end}-type)'}, got "
                                               f"{matches[0].type} {matches[0].id}"})
                 rows.append(matches[0] if len(matches) == 1 else None)

@@ -335,8 +335,8 @@ def _stored_clash(s: "Session", rt: dict, pairs: list[tuple[str, str]], chunk: i
 def _check_endpoints(rt: dict, src, tgt) -> None:
     for end, row in (("source", src), ("target", tgt)):
         if rt[end] != "*" and row.type != rt[end]:
-            raise ValidationError(f"{rt['name']} needs a {rt[end]} as {end}, got {row.type} {row.id}",
-                                  [{"pointer": f"/{end}", "message": f"expected a {rt[end]} record"}])
+            raise ValidationError(f"{rt['name']}: the {end} must be a record of type {rt[end]}, got {row.type} {row.id}",
+                                  [{"pointer": f"/{end}", "message": f"expected a record of type {rt[end]}"}])
     if src.id == tgt.id:
         raise ValidationError("a record cannot be related to itself",
                               [{"pointer": "/target", "message": "same as source"}])

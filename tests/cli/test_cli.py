@@ -266,7 +266,7 @@ def test_relate_related_history_log(xrm):
     assert "Bob" in xrm.ok("related", a)
     assert "← knows" in xrm.ok("related", b)  # no inverse_label: the label, arrow reversed
     assert "unknown relationship type" in xrm.fails("relate", "nope", a, b)
-    assert "needs a person" in xrm.fails("relate", "knows", a, n)
+    assert "the target must be a record of type person" in xrm.fails("relate", "knows", a, n)
 
     logged = xrm.json("log", a, "--kind", "call", "--summary", "Called about the offer")
     assert logged["kind"] == "call" and logged["summary"] == "Called about the offer"

@@ -227,7 +227,7 @@ def test_an_end_of_any_type_given_a_type_takes_records_of_that_type_only(acct, t
         path = write(tmp_path, "l.csv", f"source,target\n{admin_unit_record},{ids['بانک ۱']}\n")
         # by id, --source-type person on the "any" end: an acct is refused, not related silently
         lines = refusal(lambda: import_relationships(s, "any", path, source_type="person"))
-        assert lines == {2: [("/source", f"any needs a person as source (--source-type), got acct {admin_unit_record}")]}
+        assert lines == {2: [("/source", f"any: the source must be a record of type person (--source-type), got acct {admin_unit_record}")]}
         assert counts(import_relationships(s, "any", path, source_type="acct")) == (1, None, None, [])
         out, warnings = io.StringIO(), []
         assert export_relationships(s, "any", out, "jsonl", source_type="person", warn=warnings.append) == 0

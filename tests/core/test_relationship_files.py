@@ -317,8 +317,8 @@ def test_jsonl_by_id(p, tmp_path):
     with p.session() as s:
         _, report = refusal(lambda: import_relationships(s, "has_note", path))
     lines = by_line(report)
-    assert lines[2] == [("/target", f"has_note needs a note as target, got person {people['002']}")]
-    assert lines[3] == [("/source", f"has_note needs a person as source, got note {notes['N2']}")]
+    assert lines[2] == [("/target", f"has_note: the target must be a record of type note, got person {people['002']}")]
+    assert lines[3] == [("/source", f"has_note: the source must be a record of type person, got note {notes['N2']}")]
     assert lines[4][0][0] == "/data/n"
     assert 1 not in lines and relationships(p) == []
     itself = write(tmp_path, "itself.jsonl", json.dumps({"source": people["001"], "target": people["001"]}) + "\n")

@@ -104,7 +104,7 @@ def test_a_refused_delete_link_and_log_say_why_in_the_users_language(org, b):
     assert _flash(text(b.followed)) == ("未关联：它不存在，或不在您可查看的范围内。", ["no record 'nope'"])
     b.post(f"/r/person/{mentor.id}/link", {"rel": "knows:out", "other": note.id})
     said, [detail] = _flash(text(b.followed))
-    assert said == "未关联：输入的内容无效。" and detail == f"knows needs a person as target, got note {note.id}"
+    assert said == "未关联：输入的内容无效。" and detail == f"knows: the target must be a record of type person, got note {note.id}"
     page = text(b.post(f"/r/person/{mentor.id}/log", {"kind": "call", "summary": " "}))  # shown again
     said = re.search(r'id="log-errors">.*?<li>(.*?)</li>', page, re.S).group(1)
     assert html.unescape(DETAIL.sub("", said)).strip() == "未记录：输入的内容无效。"
@@ -186,3 +186,17 @@ def test_a_plugins_own_pointer_message_is_kept_and_marked_english(request_in):
     said = request_in("fa", lambda: core_messages.explain(e))
     assert said.items == [{"pointer": "/data/vin", "message": "VIN check digit is wrong", "lang": "en"},
                           {"pointer": "/summary", "message": "۱۲۳۴۵ نویسه", "lang": None}]
+
+
+def test_a_wrong_end_type_is_said_at_its_pointer_in_the_users_language(org, request_in):
+    """The core's own refusal (not a copy of its wording) goes through the UI's mapping, so
+    the two cannot drift apart: the pointer's message is translated, the type name kept."""
+    with org.session() as s:
+        person = s.create("person", {"name": "Mentor"})
+        note = s.create("note", {"text": "n"})
+        with pytest.raises(ValidationError) as refused:
+            s.relate("knows", person.id, note.id)
+    assert refused.value.errors == [{"pointer": "/target", "message": "expected a record of type person"}]
+    for language, expected in (("fa", "باید رکوردی از نوع person باشد"), ("zh", "必须是 person 记录")):
+        said = request_in(language, lambda: core_messages.explain(refused.value))
+        assert said.items == [{"pointer": "/target", "message": expected, "lang": None}]

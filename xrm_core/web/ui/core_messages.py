@@ -11,7 +11,7 @@ as data — never by parsing its English sentence:
   value taken, ``/relationships`` is a delete held back by links, ``/target`` "already
   related" a link that exists or is one too many);
 - the short fixed words the core puts at a pointer (``empty``, ``already used``, and the
-  two with a value in them, ``12,345 characters`` and ``expected a person record``), worded
+  two with a value in them, ``12,345 characters`` and ``expected a record of type person``), worded
   here one by one; any other pointer message (a plugin's, a schema's) stays as written.
 
 The English message is kept as the **detail** of what is shown (marked ``lang="en"`` so a
@@ -118,7 +118,7 @@ def translated_items(errors) -> list[dict]:
 
 #: ``N characters`` (a summary or label over its limit), as the core writes the count.
 _COUNT = re.compile(r"(\d[\d,]*) characters")
-_EXPECTED = re.compile(r"expected an? (\S+) record")
+_EXPECTED = re.compile(r"expected a record of type (\S+)")
 #: The password policy's and the token lifetime's limits (accounts.check_password, token_expiry).
 _AT_LEAST_CHARS = re.compile(r"at least (\d+) characters")
 _AT_MOST_CHARS = re.compile(r"at most (\d+) characters")
