@@ -40,7 +40,7 @@ import orjson
 from .errors import ValidationError
 from .fields import FIELD_RE
 from .records import loads_exact
-from .schema_types import dynamic_targets, ref_target, resolve
+from .schema_types import dynamic_targets, pattern_properties, ref_target, resolve
 from .validation import pointer
 
 #: Returned by :meth:`Column.read` for an empty cell: the attribute is absent.
@@ -294,7 +294,9 @@ def column_for(et, name: str, path: list[str] | None = None) -> Column | None:
     elif FIELD_RE.match(name) and et.property_schema(name) is not None:
         # a dotted path into nested objects, or a name a ``patternProperties`` pattern matches
         path, sub = name.split("."), et.property_schema(name)
-        types = schema_types(root, sub)
+        # A top-level name is typed by every pattern matching it (and every place declaring
+        # it), as for a declared property: export and import read the same column alike.
+        types = _declared_types(root, name) if len(path) == 1 else schema_types(root, sub)
     else:
         return None
     items = None
@@ -324,15 +326,17 @@ def _items_schema(root: dict, sub, depth: int) -> dict | None:
 
 
 def _declared_types(root: dict, name: str) -> frozenset | None:
-    """The JSON types top-level property ``name`` may take in data valid against the entity
-    schema, or None for any: every place the schema declares it counts, not just the first
-    one ``properties()`` finds. With ``oneOf: [{kind a, value: string}, {kind b, value:
-    integer}]`` a cell ``3`` must be read as the integer for a ``b`` row (and an exported
-    ``"3"`` of an ``a`` row is then written JSON-quoted, so it reads back as text).
+    """The JSON types top-level property ``name`` (declared, or allowed by a pattern) may
+    take in data valid against the entity schema, or None for any: every place the schema
+    declares it counts, not just the first one ``properties()`` finds. With ``oneOf:
+    [{kind a, value: string}, {kind b, value: integer}]`` a cell ``3`` must be read as the
+    integer for a ``b`` row (and an exported ``"3"`` of an ``a`` row is then written
+    JSON-quoted, so it reads back as text).
 
-    Constraints that all apply (``properties`` beside a ``$ref`` or ``allOf`` parts) narrow
-    the types; alternatives (``anyOf``/``oneOf`` branches, ``then``/``else``) widen them, and
-    a branch that does not declare the property allows any type.
+    Constraints that all apply (``properties`` beside a ``$ref`` or ``allOf`` parts, every
+    ``patternProperties`` pattern matching the name) narrow the types; alternatives
+    (``anyOf``/``oneOf`` branches, ``then``/``else``) widen them, and a branch that does not
+    declare the property allows any type.
     """
     return _field_types(root, root, name, 0, set())
 
@@ -344,6 +348,8 @@ def _field_types(root, node, name, depth, path: set) -> frozenset | None:
     try:
         props = node.get("properties")
         out = schema_types(root, props[name]) if isinstance(props, dict) and name in props else None
+        for sub in pattern_properties(node, name):  # these apply beside "properties"
+            out = _meet(out, schema_types(root, sub))
         parts = node.get("allOf") if isinstance(node.get("allOf"), list) else []
         for sub in [ref_target(root, node, depth), *parts]:
             if sub is not None:

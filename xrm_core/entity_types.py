@@ -20,10 +20,6 @@ from .fields import FIELD_RE, field_sql, value_at
 from .validation import check_definition, check_nesting, compile_schema, errors_of, pointer
 
 
-#: How the validator words a property that ``unevaluatedProperties: false`` refuses.
-_UNEVALUATED = "Unevaluated properties are not allowed"
-
-
 class EntityType:
     """A loaded entity type. ``definition`` is the contract JSON; treat it as read-only."""
 
@@ -217,15 +213,12 @@ class EntityType:
         In 2020-12 a subschema that fails keeps its properties from counting as evaluated,
         so with ``allOf: [{properties: {amount: …}}]`` and ``unevaluatedProperties: false``
         one bad ``amount`` also makes every property of that ``allOf`` part "unevaluated".
-        Those echoes of a real error are left out for the properties the schema declares;
-        an undeclared property is still reported.
+        Those echoes of a real error are left out at every depth (nested objects, objects in
+        arrays, behind a ``$ref``, in ``then``/``else``, and items under ``unevaluatedItems``); a
+        property or item no applied subschema declares is still reported
+        (:mod:`xrm_core.unevaluated`).
         """
-        errors = errors_of(self.validator, data, prefix)
-        unevaluated = [e for e in errors if e["message"].startswith(_UNEVALUATED)]
-        if not unevaluated or len(unevaluated) == len(errors):
-            return errors
-        declared = {prefix + pointer([name]) for name in self.properties()}
-        return [e for e in errors if not (e in unevaluated and e["pointer"] in declared)]
+        return errors_of(self.validator, data, prefix, self.schema)
 
     def validate(self, data, prefix: str = "/data") -> None:
         """Raise ValidationError (every error with its pointer) unless ``data`` is valid."""

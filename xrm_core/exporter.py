@@ -5,8 +5,16 @@ record's ``data`` as one JSON object per line and is lossless. CSV has one colum
 top-level property of the schema, cells written by :mod:`xrm_core.csvcells` so that import
 reads back the same values; a text a spreadsheet would run as a formula (``=1+2``) is written
 JSON-quoted (``"=1+2"``), which a spreadsheet shows as text and import reads back as the
-same string. What a CSV cannot hold (attributes the schema does not declare, a
-record with no attribute in any column) is reported through ``warn``.
+same string.
+
+A top-level ``patternProperties`` lets records hold names the schema does not list. Those
+the exported records actually hold get a column each, after the declared properties, sorted:
+the header comes before the first row, so one SQL query finds them first (``json_each`` on
+SQLite, ``jsonb_object_keys`` on PostgreSQL) under the export's own scope and filter — a name
+held only by records the user cannot see never shows — and the database, not Python, makes
+them distinct. What a CSV still cannot hold (attributes the schema does not allow by name,
+names a CSV header cannot give back — with a dot, a quote, spaces around —, a record with no
+attribute in any column) is reported through ``warn``.
 """
 from __future__ import annotations
 
@@ -14,17 +22,21 @@ import csv
 from typing import IO, TYPE_CHECKING, Callable
 
 import orjson
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select, true
 
 from . import db
-from .csvcells import ABSENT, column_for
+from .csvcells import ABSENT, Column, column_for
 from .errors import PermissionDenied, ValidationError
 from .fields import type_literal
+from .schema_types import find_property, has_pattern_properties
 
 if TYPE_CHECKING:
     from .session import Session
 
 FORMATS = ("csv", "jsonl")
+#: Most columns a CSV export gives names that ``patternProperties`` allows. Past it, records
+#: use such names as keys of a map (ids, dates), which a CSV cannot sensibly hold.
+MAX_PATTERN_COLUMNS = 1000
 
 
 def export(s: "Session", type_name: str, out: IO[str], fmt: str = "jsonl", where: dict | None = None,
@@ -42,7 +54,7 @@ def export(s: "Session", type_name: str, out: IO[str], fmt: str = "jsonl", where
     base = and_(R.c.type == type_literal(et.name), s.actor.clause(et.name, "read"),
                 compile_filter(s.dialect, et, where or {}))
     if fmt == "csv":
-        write = CsvOut(et, out)
+        write = CsvOut(et, out, pattern_columns(s, et, base))
     else:
         def write(data):
             out.write(orjson.dumps(data).decode() + "\n")
@@ -69,11 +81,53 @@ def export(s: "Session", type_name: str, out: IO[str], fmt: str = "jsonl", where
     return count
 
 
-class CsvOut:
-    """Writes the header, then one row per record; counts what the CSV could not hold."""
+def pattern_columns(s: "Session", et, where) -> list[Column]:
+    """The columns of the top-level names that ``patternProperties`` allow and the records
+    matching ``where`` (a clause on ``xrm_records``: type, scope and filter) hold, sorted;
+    none when the schema has no such patterns. Names a CSV header cannot give back (see
+    :func:`xrm_core.csvcells.column_for`) get none. ValidationError past
+    :data:`MAX_PATTERN_COLUMNS`."""
+    if not has_pattern_properties(et.schema, et.schema):
+        return []
+    R = db.records
+    if s.dialect == "sqlite":
+        each = func.json_each(R.c.data).table_valued("key").alias("k")
+        # json_each of an array (data a schema without "type": "object" let through) yields indexes
+        q = (select(each.c.key).select_from(R.join(each, true()))
+             .where(where, func.json_type(R.c.data) == "object"))
+    else:
+        key = func.jsonb_object_keys(R.c.data).label("key")
+        q = select(key).where(where, func.jsonb_typeof(R.c.data) == "object")
+    declared = et.properties()
+    names = []
+    # Streamed: a type whose records use undeclared names as map keys may hold many.
+    result = s.conn.execute(q.distinct().execution_options(yield_per=1000))
+    try:
+        for (name,) in result:
+            if not isinstance(name, str) or name in declared:
+                continue
+            col = column_for(et, name)
+            if col is None or col.path != [name]:
+                continue  # no field name ("a.b", " x"): told by CsvOut's warnings
+            names.append(name)
+            if len(names) > MAX_PATTERN_COLUMNS:
+                raise ValidationError(
+                    f"the {et.name} records to export hold more than {MAX_PATTERN_COLUMNS:,} attribute names "
+                    f"that patternProperties allow: too many CSV columns; use --format jsonl")
+    finally:
+        result.close()
+    return [column_for(et, name) for name in sorted(names)]
 
-    def __init__(self, et, out: IO[str]):
-        self.columns = [column_for(et, name) for name in et.properties()]
+
+class CsvOut:
+    """Writes the header, then one row per record; counts what the CSV could not hold.
+
+    The columns are the declared top-level properties, in declaration order, then
+    ``extra`` (:func:`pattern_columns`)."""
+
+    def __init__(self, et, out: IO[str], extra: list[Column] = ()):
+        self.et = et
+        self.columns = [column_for(et, name) for name in et.properties()] + list(extra)
         self.names = {c.name for c in self.columns}
         self.writer = csv.writer(out, lineterminator="\n")
         # Python's csv (before 3.12) quotes a cell holding "\n" but not one holding a lone
@@ -115,10 +169,19 @@ class CsvOut:
 
     def warnings(self) -> list[str]:
         out = []
-        if self.dropped:
-            fields = ", ".join(f"{k} ({n})" for k, n in sorted(self.dropped.items()))
+        # A name a pattern allows that is left out is one a CSV header cannot give back.
+        root = self.et.schema
+        allowed = {k for k in self.dropped if find_property(root, root, k, 0) is not None}
+        undeclared = {k: n for k, n in self.dropped.items() if k not in allowed}
+        if undeclared:
+            fields = ", ".join(f"{k} ({n})" for k, n in sorted(undeclared.items()))
             out.append(f"CSV has no column for attributes the schema does not declare, so they were left out: "
                        f"{fields}; use --format jsonl to keep them")
+        if allowed:
+            fields = ", ".join(f"{k!r} ({n})" for k, n in sorted((k, self.dropped[k]) for k in allowed))
+            out.append(f"CSV has no column for attributes whose names a CSV header cannot give back (with a dot, "
+                       f"quote, comma, bracket, = < > ! or spaces around), so they were left out: {fields}; "
+                       f"use --format jsonl to keep them")
         if self.blank:
             out.append(f"{self.blank} records have no attribute in any CSV column: their rows are blank and "
                        f"import skips blank rows; use --format jsonl to keep them")

@@ -83,6 +83,13 @@ def _index_of(root: dict) -> SchemaIndex:
     return index
 
 
+def lookup_ref(root: dict, node: dict, ref: str) -> dict | None:
+    """The subschema one reference ``ref`` (found in ``node``, a subschema of ``root`` or of a
+    platform schema) points at — one step, not followed through the target's own ``$ref``
+    as :func:`ref_target` does — or None when it points at nothing known or not at an object."""
+    return _lookup(root, node, ref)
+
+
 def _lookup(root: dict, node: dict, ref: str) -> dict | None:
     """The subschema reference ``ref`` (found in ``node``, a subschema of ``root`` or of a
     platform schema) points at, or None when it points at nothing known or not at an object."""
@@ -159,6 +166,23 @@ def _pattern_validator(pattern: str):
 def _matches(pattern, name: str) -> bool:
     v = _pattern_validator(pattern) if isinstance(pattern, str) else None
     return v is not None and v.is_valid(name)
+
+
+def has_pattern_properties(root, node, depth: int = 0, visited: dict | None = None) -> bool:
+    """Does ``node`` (or a subschema applied in place under it, where :func:`find_property`
+    looks) have ``patternProperties``: may its objects hold names it does not list?"""
+    if not isinstance(node, dict) or depth > 20:
+        return False
+    visited = {} if visited is None else visited
+    if not first_visit(node, visited):
+        return False
+    if isinstance(node.get("patternProperties"), dict) and node["patternProperties"]:
+        return True
+    subs = [ref_target(root, node, depth), *dynamic_targets(root, node)]
+    for key in ("allOf", "anyOf", "oneOf"):
+        subs += node.get(key, []) if isinstance(node.get(key), list) else []
+    subs += [node.get(key) for key in ("if", "then", "else")]
+    return any(has_pattern_properties(root, sub, depth + 1, visited) for sub in subs)
 
 
 def required_properties(root, node, depth: int = 0, visited: dict | None = None) -> set[str]:

@@ -9,6 +9,7 @@ instance path, so one library serves both the hot path (``is_valid``) and error 
 """
 from __future__ import annotations
 
+from collections import Counter
 from functools import cache
 from urllib.parse import quote
 
@@ -187,25 +188,36 @@ def unchecked_formats(schema, path: tuple = ()) -> list[tuple[str, str]]:
     return out
 
 
-def errors_of(validator, instance, prefix: str = "") -> list[dict]:
+def errors_of(validator, instance, prefix: str = "", schema: dict | None = None) -> list[dict]:
     """Every error of ``instance`` as ``{"pointer", "message"}``, pointers prefixed.
 
     An error about a property (missing, additional or unevaluated) points at that property,
-    not at the object holding it: one error per property (see :func:`_located`).
+    not at the object holding it: one error per property (see :func:`_located`). Given the
+    ``schema`` the validator was compiled from, properties and items reported "unevaluated"
+    only because another error made the subschema declaring them fail are left out (see
+    :mod:`xrm_core.unevaluated`); genuinely unevaluated ones stay.
     """
-    out = [{"pointer": ptr, "message": message} for ptr, message, _kind in located_errors(validator, instance, prefix)]
+    out = [{"pointer": ptr, "message": message}
+           for ptr, message, _kind in located_errors(validator, instance, prefix, schema)]
     out.sort(key=lambda e: e["pointer"])
     return out
 
 
-def located_errors(validator, instance, prefix: str = "") -> list[tuple[str, str, object]]:
+def located_errors(validator, instance, prefix: str = "", schema: dict | None = None) -> list[tuple[str, str, object]]:
     """``(pointer, message, kind)`` of every error of ``instance``, as :func:`errors_of` words
-    and places them; ``kind`` is the jsonschema-rs error kind the message is about (its
-    keyword and the keyword's value, for wording the error in another language), or None
-    where the message was rewritten from several. Duplicates are left out; not sorted."""
+    and places them (leaving out echoes when given the ``schema``); ``kind`` is the
+    jsonschema-rs error kind the message is about (its keyword and the keyword's value, for
+    wording the error in another language), or None where the message was rewritten from
+    several. Duplicates are left out; not sorted."""
+    raw = list(_errors(validator, instance))
+    echoes: dict[int, set | list] = {}
+    if schema is not None and len(raw) > 1:
+        # here: unevaluated walks schemas through schema_types, which imports this module
+        from .unevaluated import echoes as find_echoes
+        echoes = find_echoes(schema, raw, instance)
     out, seen = [], set()
-    for e in _errors(validator, instance):
-        for path, message, kind in _located(e, instance):
+    for e in raw:
+        for path, message, kind in _located(e, instance, echoes.get(id(e), ())):
             ptr = prefix + pointer(path)
             if (ptr, message) not in seen:
                 seen.add((ptr, message))
@@ -240,7 +252,7 @@ _UNEXPECTED = {"additionalProperties": "Additional properties are not allowed ({
                "unevaluatedProperties": "Unevaluated properties are not allowed ({name} was unexpected)"}
 
 
-def _located(e, instance) -> list[tuple[list, str, object]]:
+def _located(e, instance, echoed=()) -> list[tuple[list, str, object]]:
     """``(path, message, kind)`` of a jsonschema-rs error, at the property it is about.
 
     jsonschema-rs reports ``required`` (and ``dependentRequired``), ``additionalProperties``
@@ -249,6 +261,9 @@ def _located(e, instance) -> list[tuple[list, str, object]]:
     several unexpected ones become one error each, worded as the library words one. Any
     other error, or one whose kind says nothing usable, stays where the library put it.
     ``kind`` is the error kind each message is about (see :func:`located_errors`).
+    ``echoed`` holds what an unevaluated-properties or -items error reports only as an echo
+    of another error (names, or the library's texts of item values): left out, and the
+    error with them when nothing else is left.
     """
     path = list(e.instance_path)
     try:
@@ -265,9 +280,25 @@ def _located(e, instance) -> list[tuple[list, str, object]]:
             meant = _meant_option(kind.context, path)
             if meant:
                 return [located for sub in meant for located in _located(sub, instance)]
+        if isinstance(kind, _Kind.UnevaluatedItems) and echoed:
+            left = Counter(echoed)  # item texts, once per time the item is an echo
+            shown = []
+            for u in kind.unexpected:
+                if left[u] > 0:
+                    left[u] -= 1
+                else:
+                    shown.append(u)
+            if not shown:
+                return []
+            if len(shown) < len(kind.unexpected):
+                listed = ", ".join(f"'{u}'" for u in shown)
+                return [(path, f"Unevaluated items are not allowed ({listed} "
+                               f"{'was' if len(shown) == 1 else 'were'} unexpected)", kind)]
         if isinstance(kind, (_Kind.AdditionalProperties, _Kind.UnevaluatedProperties)):
-            names = [n for n in kind.unexpected if isinstance(n, str)]
-            if len(names) == 1:
+            names = [n for n in kind.unexpected if isinstance(n, str) and n not in echoed]
+            if not names and echoed:
+                return []
+            if len(names) == 1 and len(kind.unexpected) == 1:
                 return [(path + names, e.message, kind)]
             if names:
                 wording = _UNEXPECTED[kind.name]
