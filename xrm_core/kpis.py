@@ -483,6 +483,29 @@ def add(platform, conn: Connection, definition: dict) -> dict:
     return {**kpi.to_dict(), "replaced": replaced}
 
 
+def remove(platform, conn: Connection, name: str) -> dict:
+    """Remove the admin-declared KPI ``name`` (added with :func:`add`); returns its definition.
+
+    Raises NotFound when no KPI has that name, and Conflict when a plugin provides it: a
+    plugin's KPI comes back from the plugin on every start (XRM_DISABLE_PLUGINS blocks the
+    whole plugin). An admin KPI that no longer fits its entity type — left out of
+    :func:`registry` — can still be removed; that is how a type it names is freed for
+    ``types remove``.
+    """
+    row = conn.execute(select(db.kpi_definitions.c.definition, db.kpi_definitions.c.source)
+                       .where(db.kpi_definitions.c.name == name)).first()
+    if row is None:
+        # The registry is consulted only to word the refusal: a plugin's KPI is no row here.
+        provided = registry(platform, conn).get(name)
+        if provided is not None:
+            raise Conflict(f"KPI {name!r} is provided by plugin {provided.source!r} and cannot be removed",
+                           [{"pointer": "/name", "message": "a plugin KPI: only admin-declared KPIs can be removed"}])
+        raise NotFound(f"unknown admin KPI {name!r}")
+    conn.execute(db.kpi_definitions.delete().where(db.kpi_definitions.c.name == name))
+    platform._kpis = None
+    return row.definition
+
+
 def _run(kpi, ctx: KPIContext) -> dict:
     """``kpi.compute(ctx)``; a Python KPI that crashes or answers no dict is reported as
     its plugin's failure (:class:`PluginError` naming it), not as a bare exception."""

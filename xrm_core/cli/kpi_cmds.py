@@ -1,4 +1,4 @@
-"""``xrm kpi``: list, add and compute KPIs."""
+"""``xrm kpi``: list, add, remove and compute KPIs."""
 from __future__ import annotations
 
 import click
@@ -64,6 +64,23 @@ def kpi_add(c, file, as_user, as_json):
         emit_json(saved)
     else:
         click.echo(f"KPI {saved['name']!r} {'replaced' if saved['replaced'] else 'added'}")
+
+
+@kpi.command("remove")
+@click.argument("name")
+@admin_as_option
+@pass_ctx
+def kpi_remove(c, name, as_user):
+    """Remove the admin-declared KPI NAME (one added with `xrm kpi add`).
+
+    A plugin's KPI cannot be removed. Removing the KPIs that measure an entity type is what
+    lets `xrm types remove` remove that type.
+    """
+    from .. import kpis
+    _require_admin(c, as_user)
+    with c.platform.connection() as conn:
+        kpis.remove(c.platform, conn, name)
+    click.echo(f"KPI {name!r} removed")
 
 
 @kpi.command("compute")

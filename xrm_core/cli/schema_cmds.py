@@ -98,10 +98,11 @@ def _about(path):
 _SHOWN_ONLY = ("version", "source", "records")
 
 
-def _load_definition(path):
+def _load_definition(path, what: str = "an entity type definition"):
+    """The JSON object in ``path``; ``what`` names it in the refusal of anything else."""
     d = read_json_file(path)
     if not isinstance(d, dict):
-        raise ValidationError(f"{path}: an entity type definition is a JSON object")
+        raise ValidationError(f"{path}: {what} is a JSON object", [{"pointer": "", "message": "not an object"}])
     return d
 
 
@@ -222,7 +223,7 @@ def reltypes_list(c, as_user, as_json):
 def reltypes_add(c, file, as_user, as_json):
     """Add a relationship type from a JSON FILE."""
     from .. import entity_types, relationships
-    d = _load_definition(file)
+    d = _load_definition(file, "a relationship type definition")
     with _about(file), c.admin_connection(as_user) as conn:
         saved = relationships.save(conn, d, set(entity_types.load_all(conn)))
     if as_json:
