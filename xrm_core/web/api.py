@@ -13,7 +13,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound, R
 
 from .. import accounts, db, kpis
 from ..records import MAX_DEPTH, RepeatedKey, loads_exact, nul_pointers, too_deep
-from ..errors import AuthenticationError, NotFound, PreconditionFailed, ValidationError, XrmError
+from ..errors import AuthenticationError, NotFound, PermissionDenied, PreconditionFailed, ValidationError, XrmError
 from ..fields import value_at
 from ..scope import Actor, load_actor
 from ..session import Session
@@ -59,6 +59,9 @@ def authenticate():
         return refused
     if request.method == "OPTIONS":
         return _options()
+    refused = _refuse_body()
+    if refused is not None:
+        return refused
     if request.endpoint in TAKES_NO_PARAMETERS:
         try:
             query.known_params()
@@ -97,6 +100,29 @@ def _refuse_nul() -> Response | None:
             return problem(400, "Validation failed", "query parameters cannot contain NUL characters",
                            [{"pointer": f"/query/{key.replace(chr(0), '')}", "message": "contains NUL (\\u0000)"}])
     return None
+
+
+#: Methods whose requests the API reads no content of.
+READS_NO_BODY = frozenset({"GET", "HEAD", "DELETE"})
+
+
+def _refuse_body() -> Response | None:
+    """A GET or DELETE that carries a body is a 400, as a parameter the endpoint does not take is.
+
+    Nothing reads it (RFC 9110 gives such content no meaning), so it was dropped unseen:
+    ``DELETE`` with ``{"dry_run": true}`` or ``{"if_version": 7}`` deleted for real, and a
+    GET with ``{"filter": …}`` listed every record instead of the few asked for.
+    """
+    if request.method not in READS_NO_BODY or request.endpoint in (None, "api.no_such_route"):
+        return None
+    if request.content_length == 0:
+        return None
+    if not request.get_data(cache=True):  # a chunked body may still be empty
+        return None
+    what = "the conditions of a delete go in If-Match" if request.method == "DELETE" \
+        else "what to read goes in the path and query parameters"
+    return problem(400, "Bad request", f"{request.method} {request.path} takes no request body: {what}",
+                   [{"pointer": "", "message": f"{request.method} takes no body"}])
 
 
 def _refuse_non_utf8_query() -> Response | None:
@@ -478,6 +504,18 @@ def get_record(type_name, record_id):
     return _record_response(rec)
 
 
+def _require_grant(s, rec, action: str) -> None:
+    """PermissionDenied (403) unless the actor may ``action`` the visible record ``rec``.
+
+    Checked before the conditional headers: RFC 9110 §13.2.1 has a server ignore
+    preconditions when the request would fail without them. A read-only user sending a
+    stale If-Match got a 412, fetched the record again, retried and only then learnt that
+    the write was never allowed. The core checks the grant again on the row it locks.
+    """
+    if not s.allows(rec.type, action, rec):
+        raise PermissionDenied(f"{s.actor.name!r} may not {action} record {rec.id!r}")
+
+
 def _if_match(current: int) -> int | None:
     """The version ``If-Match`` asks for: ``current`` if one of its ETags names it (``*``
     or no header: None, no condition); else PreconditionFailed. ``W/`` is tolerated.
@@ -520,6 +558,7 @@ def patch_record(type_name, record_id):
     payload = envelopes.load(envelopes.RecordBody(), body())
     with session(write=True) as s:
         current = _get_typed(s, type_name, record_id)
+        _require_grant(s, current, "update")
         # One conditional UPDATE (records.update: ... WHERE id = ? AND version = ?) makes the
         # If-Match check and the write atomic: a concurrent change in between is a 412. An
         # If-None-Match checked here pins the version too: a change in between could bring
@@ -535,6 +574,7 @@ def patch_record(type_name, record_id):
 def delete_record(type_name, record_id):
     with session(write=True) as s:
         rec = _get_typed(s, type_name, record_id)
+        _require_grant(s, rec, "delete")
         # The version is checked again on the row locked for the delete: a change landing
         # between this read and the delete is a 412, not deleted unseen.
         if_version = _if_match(rec.version)
@@ -606,8 +646,34 @@ def log_activity(type_name, record_id):
 def create_relationship():
     payload = envelopes.load(envelopes.RelationshipBody(), body())
     with session(write=True) as s:
-        rel = s.relate(payload["type"], payload["source"], payload["target"], payload["data"])
+        try:
+            rel = s.relate(payload["type"], payload["source"], payload["target"], payload["data"])
+        except NotFound as e:
+            raise _unknown_members(s, payload, e) from None
     return jsonify(rel, 201)
+
+
+def _unknown_members(s, payload: dict, e: NotFound) -> NotFound:
+    """The 404 of a relate naming every member of the body that names nothing the caller
+    can see (``/type``, ``/source``, ``/target``).
+
+    The core stops at the first one it meets, in words only ("no record 'X'"): a client
+    relating two ids learnt neither which member was wrong nor that the other one was
+    wrong too. Nothing more is told than a GET of each id would tell.
+    """
+    errors, said = [], []
+    try:
+        s.relationship_type(payload["type"])
+    except NotFound:
+        errors.append({"pointer": "/type", "message": "unknown relationship type"})
+        said.append(f"unknown relationship type {payload['type']!r}")
+    for member in ("source", "target"):
+        try:
+            s.get(payload[member])
+        except NotFound:
+            errors.append({"pointer": f"/{member}", "message": "no such record"})
+            said.append(f"no record {payload[member]!r} ({member})")
+    return NotFound("; ".join(said), errors) if errors else e
 
 
 @bp.delete("/relationships/<rel_id>")

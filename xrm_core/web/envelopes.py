@@ -54,4 +54,22 @@ def load(schema: ma.Schema, body) -> dict:
     try:
         return schema.load(body)
     except ma.ValidationError as e:
-        raise ValidationError("invalid request body", _pointers(e.messages)) from None
+        hint = _hint(schema, body)
+        raise ValidationError("invalid request body" + (f": {hint}" if hint else ""), _pointers(e.messages)) from None
+
+
+#: Members a client may put in a record body for what the API takes from a header.
+VERSION_MEMBERS = ("version", "if_version", "etag", "if_match")
+
+
+def _hint(schema: ma.Schema, body: dict) -> str | None:
+    """What the client most likely meant, for the mistakes integrators make first: the
+    record's fields sent bare (as RFC 7396 sends a merge patch) instead of in ``data``,
+    or the version to check sent in the body instead of in If-Match."""
+    if not isinstance(schema, RecordBody):
+        return None
+    if "data" not in body and body:
+        return 'the record\'s fields go in a "data" member: send {"data": {...}}, for a merge patch too'
+    if any(k in body for k in VERSION_MEMBERS):
+        return 'send the version to check in the If-Match header (If-Match: "3"), not in the body'
+    return None

@@ -123,7 +123,9 @@ def build_spec(s, max_limit: int = 1000) -> dict:
     except PackageNotFoundError:
         ver = "0"
     spec = APISpec(title="xRM REST API", version=ver, openapi_version="3.1.0", plugins=[MarshmallowPlugin()],
-                   info={"description": "Records of JSON-Schema-defined entity types, relationships, history and KPIs."})
+                   info={"description": "Records of JSON-Schema-defined entity types, relationships, history and KPIs. "
+                                        "GET and DELETE requests carry no body: one sent is a 400, as an "
+                                        "unknown query parameter is."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", _problem_schema())
     spec.components.schema("RecordBody", schema=envelopes.RecordBody)
@@ -137,18 +139,25 @@ def build_spec(s, max_limit: int = 1000) -> dict:
     # built it: apispec reads a boolean subschema ("items": false) as the name of a
     # marshmallow schema and would publish a reference to a component "False".
     published = {}
+    taken = set(GENERIC_OPERATIONS)
     for name in sorted(s.entity_types_map()):
         et = s.entity_type(name)
         data_name = f"{name}.data"
         published[data_name] = refs.rewrite(et.schema, f"{xrm_schemas.BASE_URI}{name}.type.json", data_name)
         spec.components.schema(f"{name}.record", _record_schema({"$ref": _component(data_name)}))
-        _type_paths(spec, name, _type_label(et), max_limit)
+        _type_paths(spec, name, _type_label(et), max_limit, taken)
     published.update(refs.platform_components())
     _generic_paths(spec, max_limit)
     out = spec.to_dict()
     out["components"]["schemas"].update(sorted(published.items()))
     out["security"] = [{"bearer": []}]
     return out
+
+
+#: How text fields order, in sorts and in lt/gt filters: an integrator comparing date-times
+#: written in several offsets would otherwise expect the order of the instants.
+TEXT_ORDER = ("Text compares by Unicode code point, dates and date-times too: `YYYY-MM-DD` dates, and "
+              "date-times all written in one offset (`Z`), order as time does; date-times in mixed offsets do not.")
 
 
 #: How the ``filter`` parameter is written: the one filter language of DESIGN §3 as query parameters.
@@ -159,7 +168,7 @@ FILTER_HELP = (
     "type, dotted for nested objects (`filter[address.city]=X`); V is read as the field's type (for a field of no single type, "
     "such as an enum of mixed types, as JSON when it parses to a scalar — `1`, `true`, `null`, `\"1\"` for "
     "the text — else as the text given). Each condition is given once. "
-    "A bad filter is a 400 whose error points at the parameter (`/query/filter[F][op]`).")
+    "A bad filter is a 400 whose error points at the parameter (`/query/filter[F][op]`). " + TEXT_ORDER)
 
 
 #: What the database cannot store, though the type's JSON Schema admits it: said here, as
@@ -168,7 +177,30 @@ STORAGE_LIMITS = ("Text (values and keys) cannot contain NUL (U+0000), and integ
                   "(store larger ones as strings): either is a 422 pointing at the value.")
 
 
-def _type_paths(spec, name: str, label: str, max_limit: int = 1000) -> None:
+#: The operationIds of the paths every document has (:func:`_generic_paths`).
+GENERIC_OPERATIONS = ("list_types", "get_type", "related", "history", "log", "relate", "unrelate",
+                      "list_kpis", "compute_kpi")
+
+
+def _operation_ids(name: str, taken: set) -> dict[str, str]:
+    """``{verb: operationId}`` of the operations on entity type ``name``: ``list_NAME``,
+    ``create_NAME``… unless one is already ``taken`` (then ``list_NAME_records``, …).
+
+    OpenAPI requires unique operationIds; a type named ``types``, ``type`` or ``kpis`` gave
+    ``list_types``, ``get_type`` or ``list_kpis`` twice, a document that does not validate
+    and that client generators refuse. The ids of every other type stay as they were.
+    """
+    verbs = ("list", "create", "get", "update", "delete")
+    for suffix in ("", "_records", *(f"_records_{n}" for n in range(2, 100))):
+        ids = {v: f"{v}_{name}{suffix}" for v in verbs}
+        if taken.isdisjoint(ids.values()):
+            taken.update(ids.values())
+            return ids
+    raise ValueError(f"no free operationId for entity type {name!r}")  # 99 types would have to clash
+
+
+def _type_paths(spec, name: str, label: str, max_limit: int = 1000, taken: set | None = None) -> None:
+    ids = _operation_ids(name, set(GENERIC_OPERATIONS) if taken is None else taken)
     rec = {"$ref": _component(f"{name}.record")}
     data = {"$ref": _component(f"{name}.data")}
     json_of = lambda schema: {"application/json": {"schema": schema}}  # noqa: E731
@@ -189,18 +221,18 @@ def _type_paths(spec, name: str, label: str, max_limit: int = 1000) -> None:
         {"name": "sort", "in": "query", "schema": {"type": "string"},
          "description": "Comma-separated fields of the type; prefix - for descending. Fields of one scalar "
                         "type only (not arrays, objects or untyped fields); absent values come last. Each field "
-                        f"once, at most {MAX_SORT_FIELDS} of them."},
+                        f"once, at most {MAX_SORT_FIELDS} of them. {TEXT_ORDER}"},
         {"name": "filter", "in": "query", "style": "deepObject", "explode": True,
          "schema": {"type": "object", "additionalProperties": {"type": "string"}}, "description": FILTER_HELP},
     ]
     spec.path(path=f"/api/v1/records/{name}", operations={
-        "get": {"tags": [name], "summary": f"List {label} records", "operationId": f"list_{name}",
+        "get": {"tags": [name], "summary": f"List {label} records", "operationId": ids["list"],
                 "parameters": list_params,
                 "responses": {"200": {"description": "A page", "content": json_of({
                     "type": "object", "required": ["items", "next"],
                     "properties": {"items": {"type": "array", "items": rec}, "next": {"type": ["string", "null"]}}})},
                     **_responses(400, 401, 403, 404)}},
-        "post": {"tags": [name], "summary": f"Create a {label}", "operationId": f"create_{name}",
+        "post": {"tags": [name], "summary": f"Create a record ({label})", "operationId": ids["create"],
                  "requestBody": {"required": True, "description": STORAGE_LIMITS, "content": json_of({
                      "type": "object", "required": ["data"], "additionalProperties": False,
                      "properties": {"data": data}})},
@@ -212,18 +244,18 @@ def _type_paths(spec, name: str, label: str, max_limit: int = 1000) -> None:
                              "properties": {"data": {"type": "object"}}}}
     merge_patch = {"application/json": patch_body, "application/merge-patch+json": patch_body}
     spec.path(path=f"/api/v1/records/{name}/{{id}}", operations={
-        "get": {"tags": [name], "summary": f"Get a {label}", "operationId": f"get_{name}",
+        "get": {"tags": [name], "summary": f"Get a record ({label})", "operationId": ids["get"],
                 "parameters": [id_param, if_none_match],
                 "responses": {"200": {"description": "The record", "headers": etag, "content": json_of(rec)},
                               "304": {"description": "Not modified (If-None-Match)", "headers": etag},
                               **_responses(401, 404)}},
-        "patch": {"tags": [name], "summary": f"Update a {label} (JSON merge patch of data)",
-                  "operationId": f"update_{name}",
+        "patch": {"tags": [name], "summary": f"Update a record ({label}): JSON merge patch of data",
+                  "operationId": ids["update"],
                   "parameters": [id_param, if_match, if_none_match_write],
                   "requestBody": {"required": True, "description": STORAGE_LIMITS, "content": merge_patch},
                   "responses": {"200": {"description": "Updated", "headers": etag, "content": json_of(rec)},
                                 **_responses(400, 401, 403, 404, 409, 412, 422, *BODY_ERRORS)}},
-        "delete": {"tags": [name], "summary": f"Delete a {label}", "operationId": f"delete_{name}",
+        "delete": {"tags": [name], "summary": f"Delete a record ({label})", "operationId": ids["delete"],
                    "parameters": [id_param, if_match, if_none_match_write],
                    "responses": {"204": {"description": "Deleted"}, **_responses(401, 403, 404, 409, 412)}},
     })
