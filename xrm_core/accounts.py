@@ -481,7 +481,15 @@ def user_for_token(conn: Connection, token: str) -> str:
     """The user name a bearer token belongs to; AuthenticationError if unknown, revoked or
     expired (or if it is a UI session, which is no API token). The three are one answer: a
     caller learns nothing about which tokens exist."""
-    row = conn.execute(select(db.users.c.name, db.users.c.active)
+    return token_holder(conn, token)[0]
+
+
+def token_holder(conn: Connection, token: str) -> tuple[str, str | None]:
+    """``(user name, expires_at)`` of a bearer token that works now, ``expires_at`` the
+    stored UTC stamp or None for a token that never expires; refused as by
+    :func:`user_for_token`. For callers that keep a resolved token for a while (the REST
+    API's per-process cache), so that they keep it no longer than it works."""
+    row = conn.execute(select(db.users.c.name, db.users.c.active, db.tokens.c.expires_at)
                        .join(db.tokens, db.tokens.c.user_id == db.users.c.id)
                        .where(db.tokens.c.token_hash == _token_hash(token or ""),
                               db.tokens.c.revoked_at.is_(None),
@@ -490,7 +498,7 @@ def user_for_token(conn: Connection, token: str) -> str:
                               db.tokens.c.label.is_(None) | (db.tokens.c.label != UI_SESSION))).first()
     if row is None or not row.active:
         raise AuthenticationError("invalid, expired or revoked token")
-    return row.name
+    return row.name, row.expires_at
 
 
 def list_tokens(conn: Connection, user: str | None = None) -> list[dict]:

@@ -47,6 +47,34 @@ def test_an_expired_token_is_refused_like_a_revoked_one(org, ttl):
         assert r.json["detail"] == "invalid, expired or revoked token"
 
 
+def test_the_api_keeps_a_token_no_longer_than_it_works_whatever_its_cache_time(org):
+    """A token's expiry is known in advance: a read within API_AUTH_CACHE_SECONDS of a
+    cached hit is refused as soon as the token expires, not up to the cache time later."""
+    from datetime import datetime, timedelta, timezone
+    import time
+    with org.connection() as conn:
+        token = accounts.create_token(conn, "manager_a", expires_in_days=1)
+        never = accounts.create_token(conn, "manager_b")
+        soon = datetime.now(timezone.utc) + timedelta(seconds=3)
+        conn.execute(db.tokens.update().where(db.tokens.c.expires_at.is_not(None))
+                     .values(expires_at=soon.strftime("%Y-%m-%dT%H:%M:%S.%fZ")))
+    app = create_app(org, {"TESTING": True, "API_AUTH_CACHE_SECONDS": 600})
+    client = app.test_client()
+
+    def get(t):
+        return client.get("/api/v1/records/person", headers={"Authorization": f"Bearer {t}"})
+
+    assert get(token).status_code == 200 and get(never).status_code == 200
+    kept = app.extensions["xrm_api_actors"]._items
+    left = kept[token][0] - time.monotonic()
+    assert 0 < left <= 3  # kept until the token's expiry, not for the 600 s of the cache
+    assert kept[never][0] - time.monotonic() > 590  # a token that never expires: the cache time
+    time.sleep(max(0.0, (soon - datetime.now(timezone.utc)).total_seconds()) + 0.2)
+    r = get(token)
+    assert r.status_code == 401 and r.json["detail"] == "invalid, expired or revoked token"
+    assert get(never).status_code == 200
+
+
 # -- the tokens page -------------------------------------------------------------------------
 def test_the_tokens_page_creates_a_token_with_an_expiry_and_lists_it(org):
     b = Browser(org)

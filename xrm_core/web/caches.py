@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 
@@ -24,8 +25,9 @@ class ActorCache:
     Resolving a token costs three queries (token, user + unit, grants); a client sending
     many requests pays them once per ``ttl``. The price is staleness: a revoked token, a
     deactivated user or a changed grant takes effect in every worker within ``ttl``
-    seconds (``API_AUTH_CACHE_SECONDS``, default 2; 0 turns the cache off). Only tokens
-    that resolved are kept, so guessing tokens still costs a query each.
+    seconds (``API_AUTH_CACHE_SECONDS``, default 2; 0 turns the cache off). A token's
+    expiry is known in advance, so an expiring token is kept no longer than it works. Only
+    tokens that resolved are kept, so guessing tokens still costs a query each.
     """
 
     def __init__(self, platform, ttl: float, size: int = 10_000):
@@ -39,15 +41,28 @@ class ActorCache:
         if hit is not None and hit[0] > now:
             return hit[1]
         with self.platform.engine.connect() as conn, conn.begin():
-            actor = load_actor(conn, accounts.user_for_token(conn, token))
-        if self.ttl > 0:
+            user, expires_at = accounts.token_holder(conn, token)
+            actor = load_actor(conn, user)
+        until = now + self.ttl
+        if expires_at is not None:
+            until = min(until, now + _seconds_until(expires_at))
+        if until > now:
             with self._lock:
                 if len(self._items) >= self.size:
                     self._items = {k: v for k, v in self._items.items() if v[0] > now}
                     if len(self._items) >= self.size:
                         self._items.clear()
-                self._items[token] = (now + self.ttl, actor)
+                self._items[token] = (until, actor)
         return actor
+
+
+def _seconds_until(stamp: str) -> float:
+    """Seconds from now to a stored UTC stamp (``2026-01-31T12:00:00.000000Z``); negative
+    once it has passed."""
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - datetime.now(timezone.utc)).total_seconds()
 
 
 class _Names(dict):
