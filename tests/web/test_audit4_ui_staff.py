@@ -81,7 +81,7 @@ def test_a_related_records_timeline_entry_names_its_type_in_the_users_language(s
     b.post("/lang", {"lang": "fa", "next": "/"})
     page = text(b.get(f"/r/person/{a.id}"))
     timeline = page[page.index('id="timeline"'):]
-    assert f'(شخص <a href="/r/person/{c.id}">{c.id}</a>)' in timeline
+    assert f'(شخص <a href="/r/person/{c.id}">C</a>)' in timeline
     assert "(person <a" not in timeline
     b.post("/lang", {"lang": "zh", "next": "/"})
     assert f'(人 <a href="/r/person/{c.id}">' in text(b.get(f"/r/person/{a.id}"))

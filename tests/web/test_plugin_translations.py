@@ -130,13 +130,15 @@ def test_every_text_a_builtin_plugin_declares_has_a_fa_and_a_zh_translation(plug
 
 def test_a_label_added_without_a_translation_is_found():
     """What the completeness test above sees of a plugin that adds a plain label and a dict
-    without zh: both are message ids, a complete dict and an undisplayed description are not."""
+    without zh: both are message ids, as is a role's description (shown beside the role); a
+    complete dict is not."""
     added = SimpleNamespace(xrm_kpis=lambda: [
         {"name": "new", "label": "Brand-new KPI", "unit": {"en": "widgets", "fa": "ویجت"},
          "description": {"en": "Said", "fa": "گفته", "zh": "说"}, "entity": "case", "measure": {"count": True}}],
         xrm_roles=lambda: [{"name": "r", "label": "Reviewer", "description": "not shown", "grants": []}])
     assert sorted(plugin_texts(added)) == [("xrm_kpis", "new", "/label", "Brand-new KPI"),
                                            ("xrm_kpis", "new", "/unit", "widgets"),
+                                           ("xrm_roles", "r", "/description", "not shown"),
                                            ("xrm_roles", "r", "/label", "Reviewer")]
 
 

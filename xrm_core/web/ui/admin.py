@@ -4,17 +4,52 @@ from __future__ import annotations
 import hashlib
 
 import orjson
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ... import accounts, entity_types
 from ...errors import Conflict, NotFound, ValidationError, XrmError
+from ...plugins import call_each
 from ...scope import ACTIONS, DEPTHS
 from .common import admin_required, blueprint, platform
 from .form_errors import FormErrors
+from .i18n import tr
 
 bp = blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(admin_required(lambda: None))
+
+
+#: Where the app keeps the roles' descriptions (see :func:`role_descriptions`).
+ROLE_DESCRIPTIONS = "xrm.ui.role_descriptions"
+
+
+def role_descriptions() -> dict[str, tuple[object, str]]:
+    """``{role: (description, plugin)}`` of the roles plugins declare with a description.
+
+    The database keeps a role's label and grants, not its description: it is what the
+    plugins' ``xrm_roles`` return, read once per app (plugins change only with a restart,
+    which ``xrm init`` needs anyway). The first plugin that describes a role says it, as
+    the first label is the one stored (``Platform._merge_roles``)."""
+    cached = current_app.extensions.get(ROLE_DESCRIPTIONS)
+    if cached is None:
+        cached = {}
+        for plugin, defs in call_each(platform().pm, "xrm_roles"):
+            for d in defs or []:
+                if isinstance(d, dict) and isinstance(d.get("name"), str) and d.get("description"):
+                    cached.setdefault(d["name"], (d["description"], plugin))
+        current_app.extensions[ROLE_DESCRIPTIONS] = cached
+    return cached
+
+
+def _with_descriptions(roles: list[dict]) -> list[dict]:
+    """``roles`` (``accounts.list_roles``) each with its ``description`` in the UI's language
+    ("" when it has none), translated by the plugin that declared it."""
+    known = role_descriptions()
+    out = []
+    for r in roles:
+        text, plugin = known.get(r["name"], ("", None))
+        out.append({**r, "description": tr(text, "", plugin) if text else ""})
+    return out
 
 
 def _done(message: str, endpoint: str):
@@ -59,7 +94,7 @@ def users():
     with platform().connection() as conn:
         return render_template("admin/users.html", users=accounts.list_users(conn), errors=errors,
                                form=request.form, units=accounts.list_units(conn),
-                               roles=accounts.list_roles(conn)), status
+                               roles=_with_descriptions(accounts.list_roles(conn))), status
 
 
 def _state(user: dict) -> str:
@@ -93,7 +128,7 @@ def user(name):
                      "active": form.get("active") == "on"}
             errors = _user_form().refused(e, at={Conflict: "active"})
             return render_template("admin/user.html", user=typed, state=_state(current), errors=errors,
-                                   units=accounts.list_units(conn), roles=accounts.list_roles(conn)), e.status
+                                   units=accounts.list_units(conn), roles=_with_descriptions(accounts.list_roles(conn))), e.status
 
 
 def _edit_user(name):
@@ -106,7 +141,7 @@ def _edit_user(name):
                 refused = _("Not saved: someone else changed this user since you opened the page. This is "
                             "the user as it is now: make your changes again.")
                 return render_template("admin/user.html", user=current, state=_state(current),
-                                       units=accounts.list_units(conn), roles=accounts.list_roles(conn),
+                                       units=accounts.list_units(conn), roles=_with_descriptions(accounts.list_roles(conn)),
                                        errors=_user_form().add(refused)), 409
             if form.get("unit") and form["unit"] != current["unit"]:
                 accounts.move_user(conn, name, form["unit"])
@@ -124,7 +159,7 @@ def _edit_user(name):
     with platform().connection() as conn:
         current = accounts.get_user(conn, name)
         return render_template("admin/user.html", user=current, state=_state(current), errors=_user_form(),
-                               units=accounts.list_units(conn), roles=accounts.list_roles(conn))
+                               units=accounts.list_units(conn), roles=_with_descriptions(accounts.list_roles(conn)))
 
 
 @bp.route("/roles", methods=["GET", "POST"])
@@ -152,7 +187,7 @@ def roles():
             return _done(message, "admin.roles")
     with platform().connection() as conn:
         types = sorted(entity_types.load_all(conn))
-        rows = accounts.list_roles(conn)
+        rows = _with_descriptions(accounts.list_roles(conn))
     return render_template("admin/roles.html", roles=rows, types=types, actions=ACTIONS, errors=errors,
                            form=request.form, depths=[d for d in DEPTHS if d != "none"],
                            grant_word=_grant_words()), status

@@ -19,6 +19,8 @@ from .common import acting, blueprint
 from .core_messages import explain
 from .i18n import RTL, digits, lang, tr
 from .listing import type_label
+from .plugin_catalogues import translate
+from .plugin_texts import plugin_summary
 
 bp = blueprint("dashboard", __name__)
 MONTHS = 12
@@ -135,6 +137,20 @@ def card(s, kpi, periods) -> dict:
     return out
 
 
+def plugin_title(name: str) -> str:
+    """What the dashboard calls the plugin registered as ``name`` (an entry-point name, or
+    "admin" for the KPIs administrators added): its docstring's summary
+    (:func:`.plugin_texts.plugin_summary`, which says why that source) translated by its own
+    catalogue, else the name itself. The page shows the name beside it: administrators
+    block a plugin by that name (``XRM_DISABLE_PLUGINS``)."""
+    if name == "admin":
+        return _("Added by administrators")
+    pm = getattr(current_app.extensions.get("xrm"), "pm", None)
+    plugin = pm.get_plugin(name) if pm is not None else None
+    summary = plugin_summary(plugin) if plugin is not None else None
+    return translate(name, summary, lang()) if summary else name
+
+
 @bp.get("/")
 def index():
     chosen = request.args.get("plugin") or None
@@ -151,5 +167,6 @@ def index():
             sections.setdefault(source, []).append(card(s, kpi, periods))
         types = [(name, type_label(s.entity_type(name), plural=True)) for name in sorted(s.entity_types_map())
                  if s.actor.can(name, "read")]
+    titles = {name: plugin_title(name) for name in plugins}
     return render_template("dashboard.html", sections=sorted(sections.items()), plugins=plugins, chosen=chosen,
-                           periods=periods, types=types)
+                           periods=periods, types=types, titles=titles)

@@ -34,6 +34,7 @@ from flask_babel import gettext as _
 
 from ...errors import ValidationError
 from ...history import same_json
+from ...validation import FORMAT_EXAMPLES
 
 RECORD_REF = "#/$defs/record_ref"
 PICKER_LIMIT = 200
@@ -53,6 +54,7 @@ class Field:
     default: object = None  # the schema's ``default``, shown in the new-record form
     readonly: bool = False  # ``readOnly``: shown, never read from the edit form
     json_keys: bool = False  # a select's options are keyed by their JSON text (see build)
+    example: str = ""  # a JSON input: a value of the shape the schema asks for (json_example)
 
     @property
     def input(self) -> str:
@@ -114,8 +116,69 @@ def build(et, known_types, label, value_label=None) -> list[Field]:
         ref = reference_type(et, name, known_types)
         if ref and f.widget == "text":
             f.widget, f.ref = "ref", ref
+        if f.widget == "json":
+            f.example = example_text(et.property_schema(name) or sub, et.schema)
         out.append(f)
     return out
+
+
+#: Levels of nesting an example shows, keys per object, and the longest example shown.
+EXAMPLE_DEPTH, EXAMPLE_KEYS, EXAMPLE_LIMIT = 4, 10, 400
+#: A text of no particular form, in an example.
+ANY_TEXT = "…"
+
+
+def example_text(sub, root: dict) -> str:
+    """A JSON value of the shape the property schema ``sub`` describes, as text, for the help
+    of its JSON input: staff filling a form cannot read the schema, and "JSON" alone does not
+    say which keys an object takes or that a list holds objects. "" when there is nothing
+    to show (a schema with no structure) or the example would be too long to read."""
+    value = json_example(sub, root, 0)
+    if not isinstance(value, (dict, list)) or not value:
+        return ""
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= EXAMPLE_LIMIT else ""
+
+
+def json_example(sub, root: dict, depth: int):
+    """A value valid for ``sub`` as far as its structure goes: its ``examples``, ``const``,
+    ``default`` or first ``enum`` value; an object with each property's example (required
+    ones first); a list of one item; a text of the ``format`` (``validation.FORMAT_EXAMPLES``).
+    The first alternative of ``oneOf``/``anyOf``; local ``$ref``s followed."""
+    if not isinstance(sub, dict) or depth > EXAMPLE_DEPTH:
+        return ANY_TEXT
+    ref = sub.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/") and len(sub) == 1:
+        target = root
+        for token in ref[2:].split("/"):
+            target = target.get(unescape_token(token)) if isinstance(target, dict) else None
+        return json_example(target, root, depth + 1)
+    for key in ("examples", "enum"):
+        if isinstance(sub.get(key), list) and sub[key]:
+            return sub[key][0]
+    for key in ("const", "default"):
+        if key in sub:
+            return sub[key]
+    for key in ("oneOf", "anyOf"):
+        if isinstance(sub.get(key), list) and sub[key]:
+            return json_example(sub[key][0], root, depth + 1)
+    kind = sub.get("type")
+    kind = next((t for t in kind if t != "null"), None) if isinstance(kind, list) else kind
+    if kind == "object" or isinstance(sub.get("properties"), dict):
+        props = sub.get("properties") if isinstance(sub.get("properties"), dict) else {}
+        required = [k for k in sub.get("required", []) if k in props] if isinstance(sub.get("required"), list) else []
+        names = required + [k for k in props if k not in required]
+        return {k: json_example(props[k], root, depth + 1) for k in names[:EXAMPLE_KEYS]}
+    if kind == "array" or "items" in sub:
+        return [json_example(sub.get("items"), root, depth + 1)] if isinstance(sub.get("items"), dict) else []
+    if kind in ("integer", "number"):
+        low = sub.get("minimum")
+        return low if isinstance(low, (int, float)) and not isinstance(low, bool) else 0
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return FORMAT_EXAMPLES.get(sub.get("format"), ANY_TEXT)
 
 
 def _widget(et, name: str, sub: dict) -> str:

@@ -100,6 +100,13 @@ def type_label(et, plural: bool = False) -> str:
     return tr(d.get("label"), et.name.replace("_", " ").capitalize(), et.source)
 
 
+def type_description(et) -> str:
+    """The type's ``description`` in the current language (its plugin's translation, or a
+    ``{lang: text}`` dict's), "" when it has none."""
+    text = et.definition.get("description")
+    return tr(text, "", et.source) if isinstance(text, (str, dict)) and text else ""
+
+
 def columns(et) -> list[str]:
     """The title field, then the first other top-level properties."""
     names = list(et.properties())

@@ -12,6 +12,7 @@ from ... import db, records, relationships
 from ...errors import Conflict, NotFound, PreconditionFailed, ValidationError, XrmError
 from ...fields import value_at
 from ...session import MAX_SUMMARY
+from .. import query
 from . import core_messages, forms, listing, schema_messages
 from .common import acting, blueprint
 from .form_errors import FormErrors
@@ -22,17 +23,34 @@ PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000
 
 
+def _sort_arg() -> list[str]:
+    """The list's order from ``sort`` (``FIELD``, or ``-FIELD`` for descending), as the core
+    takes it; none (the records' id order) when absent. The core refuses a field that is
+    not the type's, with a pointer the page shows."""
+    sort = request.args.get("sort", "").strip()
+    return [sort] if sort and sort != "-" else []
+
+
+def _after(sort: list[str]):
+    """The keyset position of a next page: a record id, or when sorted a cursor holding the
+    sort value too (the API's, :func:`..query.cursor_encode`); None on the first page."""
+    after = request.args.get("after") or None
+    if after is None:
+        return None
+    return query.cursor_decode(after, sort) if sort else (after,)
+
+
 @bp.get("/<type_name>")
 def list_records(type_name: str):
     q = request.args.get("q", "").strip()
     rows = listing.filter_rows(request.args)
-    after = request.args.get("after") or None
+    sort = _sort_arg()
     with acting() as s:
         et = s.entity_type(type_name)  # unknown: NotFound, a 404 page
         items, error = [], None
         try:
             where = listing.where_of(et, rows)
-            items = s.list(et.name, where, limit=PAGE_SIZE + 1, after=(after,) if after else None,
+            items = s.list(et.name, where, limit=PAGE_SIZE + 1, sort=sort or None, after=_after(sort),
                            search=listing.search_of(et, q))
         except ValidationError as e:
             error = core_messages.explain(e, lambda n: listing.field_label(et, n))
@@ -43,17 +61,30 @@ def list_records(type_name: str):
     next_args = None
     if more:
         next_args = request.args.to_dict(flat=False)
-        next_args["after"] = [items[-1].id]
+        last = items[-1]
+        next_args["after"] = [query.cursor_encode(sort, [value_at(last.data, sort[0].lstrip("-")), last.id])
+                              if sort else last.id]
     # The filter rows a refusal points at (/where/FIELD…), marked invalid.
     bad_fields = {forms.unescape_token(i["pointer"].split("/")[2]) for i in (error.items if error else [])
                   if i.get("pointer", "").startswith("/where/")}
     return render_template("list.html", et=et, items=items, columns=cols, q=q, rows=rows, error=error,
                            bad_fields=bad_fields,
                            fields=listing.filter_fields(et), ops=listing.op_labels(), next_args=next_args,
-                           paged=bool(after), can_create=can_create,
+                           paged=bool(request.args.get("after")), can_create=can_create,
+                           description=listing.type_description(et), sort=sort[0] if sort else "",
+                           sort_link=lambda c: _sort_link(et, c, sort),
                            label=lambda n: listing.field_label(et, n), type_label=listing.type_label(et, True),
                            cell=lambda data, c: value_at(data, c) if c == et.title_field else data.get(c),
                            value_label=lambda c, v: listing.value_label(et, c, v))
+
+
+def _sort_link(et, column: str, sort: list[str]) -> str:
+    """The list ordered by ``column``: ascending, or descending when it is ascending now;
+    the filters and search kept, back on the first page."""
+    args = request.args.to_dict(flat=False)
+    args.pop("after", None)
+    args["sort"] = ["-" + column] if sort == [column] else [column]
+    return url_for("pages.list_records", type_name=et.name, **args)
 
 
 @bp.get("/<type_name>/export.csv")
@@ -63,7 +94,8 @@ def export_csv(type_name: str):
     with acting() as s:
         et = s.entity_type(type_name)  # unknown: NotFound, a 404 page
         where = listing.where_of(et, listing.filter_rows(request.args))
-        items = s.list(et.name, where, limit=EXPORT_LIMIT, search=listing.search_of(et, q))
+        items = s.list(et.name, where, limit=EXPORT_LIMIT, sort=_sort_arg() or None,
+                       search=listing.search_of(et, q))
     # A byte-order mark first: spreadsheet programs read the file as UTF-8 by it (without
     # one Excel takes Persian or Chinese text for a legacy code page). xrm import skips it.
     lines = listing.csv_lines(et, items)
@@ -72,10 +104,13 @@ def export_csv(type_name: str):
                     headers={"Content-Disposition": f'attachment; filename="{et.name}.csv"'})
 
 
-def _activity_kinds(s) -> list[tuple[str, str]]:
+def _activity_kinds(s) -> list[tuple[str, str, str]]:
+    """``(name, label, description)`` of every declared activity kind, in the UI's language
+    (the declaring plugin's catalogue); the description is "" when the kind has none."""
     rows = s.conn.execute(select(db.activity_kinds.c.name, db.activity_kinds.c.definition,
                                  db.activity_kinds.c.source).order_by(db.activity_kinds.c.name))
-    return [(name, tr(d.get("label"), name, source)) for name, d, source in rows]
+    return [(name, tr(d.get("label"), name, source),
+             tr(d.get("description"), "", source) if d.get("description") else "") for name, d, source in rows]
 
 
 def relationship_sources(s) -> dict[str, str]:
@@ -164,7 +199,8 @@ def show(type_name: str, record_id: str, log_errors: FormErrors | None = None):
         # related records' activities too).
         known = s.entity_types_map()
         types_map = {t: s.entity_type(t) for t in {a.get("record_type") for a in timeline} if t in known}
-        entries = _timeline_entries(s, timeline, dict(kinds))
+        entries = _timeline_entries(s, timeline, {name: label for name, label, _help in kinds},
+                                    {name: help_ for name, _label, help_ in kinds if help_})
         can_edit = s.allows(rec.type, "update", _RowView(rec))
         can_delete = s.allows(rec.type, "delete", _RowView(rec))
         from .record_actions import link_choices  # the actions' module imports this one
@@ -196,8 +232,9 @@ def _core_kind_labels() -> dict:
             "related": _("link added"), "unrelated": _("link removed")}
 
 
-def _timeline_entries(s, timeline, kind_labels: dict) -> list[dict]:
-    """Each activity with its kind's label in the user's language and the summary to show.
+def _timeline_entries(s, timeline, kind_labels: dict, kind_help: dict | None = None) -> list[dict]:
+    """Each activity with its kind's label (and description, ``kind_help``) in the user's
+    language and the summary to show.
 
     The core writes English summaries for its own kinds (``created person``, ``updated
     name, age``, ``knows → person ID``); they are replaced here by what the rest of the entry
@@ -212,6 +249,7 @@ def _timeline_entries(s, timeline, kind_labels: dict) -> list[dict]:
     for a in timeline:
         record_type = a.get("record_type") or ""
         entry = {"a": a, "kind": labels.get(a["kind"], a["kind"]), "summary": a["summary"] or "", "link": None,
+                 "kind_help": (kind_help or {}).get(a["kind"], ""),
                  # A related record's entry names its type by label (the name read as English).
                  "record_label": listing.type_label(s.entity_type(record_type)) if record_type in types else record_type}
         payload = a["payload"] if isinstance(a["payload"], dict) else {}
@@ -230,6 +268,29 @@ def _timeline_entries(s, timeline, kind_labels: dict) -> list[dict]:
                 entry["link"] = {"type": other_type, "id": parts[3],
                                  "label": listing.type_label(s.entity_type(other_type)) if other_type in types else other_type}
         out.append(entry)
+    titles = _titles_of(s, {e["a"]["record"] for e in out} | {e["link"]["id"] for e in out if e["link"]})
+    for e in out:
+        e["record_title"] = titles.get(e["a"]["record"], e["a"]["record"])
+        if e["link"]:
+            e["link"]["title"] = titles.get(e["link"]["id"], e["link"]["id"])
+    return out
+
+
+#: Distinct records a timeline page names by title (one lookup each); past this, by id.
+TITLED_RECORDS = 60
+
+
+def _titles_of(s, ids) -> dict[str, str]:
+    """``{id: title}`` of the records among ``ids`` the user may see: a timeline named its
+    related records and the other ends of its links by their opaque ids ("Visit
+    01a21b4f…"), which staff cannot read. A record outside the user's scope, or deleted,
+    keeps its id (what the history already says), never its title."""
+    out = {}
+    for record_id in sorted(i for i in ids if isinstance(i, str))[:TITLED_RECORDS]:
+        try:
+            out[record_id] = _title(s, s.get(record_id))
+        except NotFound:
+            continue
     return out
 
 

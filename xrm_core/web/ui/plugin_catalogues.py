@@ -88,18 +88,24 @@ def catalogue(package: str, lang: str) -> NullTranslations:
 
 
 def translate(source: str | None, text: str, lang: str) -> str:
-    """``text`` declared by ``source`` (a plugin's name, "core" or "admin") in ``lang``: the
-    declaring plugin's translation, else ``text`` itself."""
+    """``text`` declared by ``source`` (a plugin's name, several joined by commas, "core" or
+    "admin") in ``lang``: the declaring plugin's translation, else ``text`` itself."""
     if not isinstance(text, str) or not text.strip() or not source:
         return text  # gettext("") is the catalogue's header, never a translation
     if source == CORE:
         return gettext(text) if text in CORE_TEXTS else text
     pm = getattr(current_app.extensions.get("xrm"), "pm", None)
-    plugin = pm.get_plugin(source) if pm is not None else None
-    package = package_of(plugin) if plugin is not None else None
-    if package is None:
-        return text
-    return catalogue(package, lang).gettext(text)
+    # A role several plugins grant on is stored with their names joined ("sales,service"):
+    # the first whose catalogue translates the text says it (one name only was looked up,
+    # a plugin named "sales,service", so such a role's label was never translated).
+    for name in source.split(","):
+        plugin = pm.get_plugin(name.strip()) if pm is not None else None
+        package = package_of(plugin) if plugin is not None else None
+        if package is not None:
+            translated = catalogue(package, lang).gettext(text)
+            if translated != text:
+                return translated
+    return text
 
 
 def core_text(text: str) -> str:

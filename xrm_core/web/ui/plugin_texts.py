@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
+import sys
 from collections.abc import Iterator
+from types import ModuleType
 
 from ...validation import pointer as _pointer
 from .i18n import LANGUAGES
@@ -31,15 +34,57 @@ def _token(key) -> str:
     return _pointer([key])[1:]
 
 #: Where each kind of definition (by the hook that declares it) holds text the admin UI
-#: shows, as JSON pointers; ``*`` stands for any key. Descriptions of types, relationship
-#: types, activity kinds and roles are not shown by the UI, so they are left out.
+#: shows, as JSON pointers; ``*`` stands for any key. The description of a type (its list,
+#: type page and the types list), an activity kind (the picker that logs one) and a role
+#: (the roles list, the users' role pickers) is shown; a relationship type's is not.
 SHOWN = {
-    "xrm_entity_types": ("/label", "/plural_label", "/field_labels/*", "/value_labels/*/*"),
+    "xrm_entity_types": ("/label", "/plural_label", "/description", "/field_labels/*", "/value_labels/*/*"),
     "xrm_relationship_types": ("/label", "/inverse_label"),
-    "xrm_activity_kinds": ("/label",),
+    "xrm_activity_kinds": ("/label", "/description"),
     "xrm_kpis": ("/label", "/description", "/unit"),
-    "xrm_roles": ("/label",),
+    "xrm_roles": ("/label", "/description"),
 }
+
+#: The "hook" under which :func:`plugin_texts` reports a plugin's own name (:func:`plugin_summary`).
+PLUGIN_NAME = "plugin"
+
+#: A name longer than this is no name (a docstring that starts with a paragraph).
+SUMMARY_LIMIT = 80
+
+
+#: A docstring's first line that names its module: ``NAME — Title…`` (an em dash, en dash
+#: or spaced hyphen), the form of the Python library reference's module headings.
+TITLED = re.compile(r"^[A-Za-z_][\w.]*\s+(?:—|–|-{1,2})\s+(?P<title>\S.*)$")
+
+
+def plugin_summary(plugin) -> str | None:
+    """The human name of ``plugin`` (a module, or an object): the title its docstring (the
+    module's, or its class's) gives itself, or None when it gives none.
+
+    Why the docstring: it is the one text every plugin already has, per plugin (a
+    distribution may ship several, as this one ships four, so its ``Summary`` names none of
+    them), in the package whose catalogue translates the plugin's text, and it needs nothing
+    added to the plugin API. Only a docstring whose first paragraph reads ``NAME — title``
+    names the plugin: a docstring that starts with a sentence ("Hooks that add tickets.")
+    describes it, and the entry-point name is the better chip. The title runs to the first
+    ``:`` or the end of the first sentence, capitalised: ``helpdesk — the help desk:
+    tickets, agents…`` gives "The help desk"."""
+    if isinstance(plugin, ModuleType):
+        doc = plugin.__doc__
+    else:
+        cls = type(plugin)
+        # A class of the standard library (a SimpleNamespace standing in for a plugin) says
+        # what that class is, not what the plugin is.
+        doc = None if cls.__module__.split(".")[0] in sys.stdlib_module_names else cls.__dict__.get("__doc__")
+    if not isinstance(doc, str):
+        return None
+    titled = TITLED.match(" ".join(doc.strip().split("\n\n", 1)[0].split()))
+    if titled is None:
+        return None
+    title = re.split(r":\s|\.(?:\s|$)", titled["title"], maxsplit=1)[0].strip().rstrip(".:")
+    if not title or len(title) > SUMMARY_LIMIT:
+        return None
+    return title[0].upper() + title[1:]
 
 #: The UI's languages, English (the language of message ids) first.
 UI_LANGUAGES = tuple(LANGUAGES)
@@ -118,7 +163,11 @@ def catalogue_ids(hook: str, definition) -> Iterator[tuple[str, str]]:
 def plugin_texts(module) -> Iterator[tuple[str, str, str, str]]:
     """``(hook, definition name, pointer, message id)`` of every text a catalogue of the
     plugin ``module`` should translate, from what its definition hooks return (the JSON
-    files of ``json_definitions``, Python KPI objects, definitions built in code alike)."""
+    files of ``json_definitions``, Python KPI objects, definitions built in code alike), and
+    the plugin's name (:func:`plugin_summary`, as ``("plugin", module name, "/__doc__", name)``)."""
+    summary = plugin_summary(module)
+    if summary is not None:
+        yield PLUGIN_NAME, str(getattr(module, "__name__", type(module).__name__)), "/__doc__", summary
     for hook in SHOWN:
         implementation = getattr(module, hook, None)
         if not callable(implementation):
@@ -130,7 +179,7 @@ def plugin_texts(module) -> Iterator[tuple[str, str, str, str]]:
 
 
 #: What a definition of each hook is called in a translator's comment.
-KINDS = {"xrm_entity_types": "entity type", "xrm_relationship_types": "relationship type",
+KINDS = {PLUGIN_NAME: "the name of plugin", "xrm_entity_types": "entity type", "xrm_relationship_types": "relationship type",
          "xrm_activity_kinds": "activity kind", "xrm_kpis": "KPI", "xrm_roles": "role"}
 
 

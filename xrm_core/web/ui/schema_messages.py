@@ -15,14 +15,22 @@ from flask_babel import ngettext
 from ... import validation
 from .i18n import digits, lang
 
+#: Keywords whose core (validator) English speaks of schemas rather than of the value ("is
+#: not valid under any of the schemas listed in the 'oneOf' keyword"): worded here in English
+#: too, for staff who never saw a JSON Schema. The API and CLI keep the validator's text.
+JARGON = frozenset({"oneOf", "anyOf", "not", "contains", "falseSchema"})
+
+
 def localized(validator, data, prefix: str = "/data") -> dict[tuple[str, str], str]:
     """``{(pointer, english message): message in the UI's language}`` for every schema error
-    of ``data`` that has a wording here. Empty in English (the core's text is English)."""
-    if lang() == "en":
-        return {}
+    of ``data`` that has a wording here. In English only the :data:`JARGON` keywords (the
+    core's text is English)."""
+    english = lang() == "en"
     out = {}
     for ptr, message, kind in validation.located_errors(validator, data, prefix):
-        text = worded(kind, ptr) if kind is not None else None
+        if kind is None or (english and kind.name not in JARGON):
+            continue
+        text = worded(kind, ptr)
         if text:
             out[(ptr, message)] = text
     return out
@@ -85,6 +93,16 @@ def worded(kind, pointer: str = "") -> str | None:
         return ngettext("may have at most %(n)s key", "may have at most %(n)s keys", limit, n=n)
     if name in ("additionalProperties", "unevaluatedProperties") and pointer:
         return _("is not a field of this type")
+    if name in ("oneOf", "anyOf"):
+        # oneOf lists each alternative's errors: none empty, none matched; else several did.
+        context = v.get("context") or []
+        if name == "oneOf" and context and not all(context):
+            return _("fits more than one of the allowed forms; it must fit exactly one")
+        return _("fits none of the allowed forms")
+    if name in ("not", "falseSchema"):
+        return _("is not allowed here")
+    if name == "contains":
+        return _("has no item of the required kind")
     return None
 
 

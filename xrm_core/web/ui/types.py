@@ -25,7 +25,8 @@ def index():
         for name in sorted(s.entity_types_map()):
             et = s.entity_type(name)
             readable = s.actor.can(name, "read")
-            rows.append({"et": et, "label": listing.type_label(et), "fields": len(et.properties()),
+            rows.append({"et": et, "label": listing.type_label(et), "description": listing.type_description(et),
+                         "fields": len(et.properties()),
                          "count": s.count(name) if readable else None, "readable": readable})
     return render_template("types.html", rows=rows)
 
@@ -64,7 +65,8 @@ def show(name: str):
     # The form keeps the version the text was edited from (a refused text shown again still
     # says which one), so applying it can be refused when the type changed meanwhile.
     return render_template("type.html", et=et, rows=rows, text=text, report=report, errors=form,
-                           version=version, label=listing.type_label(et)), status
+                           version=version, label=listing.type_label(et),
+                           description=listing.type_description(et)), status
 
 
 def _check_or_apply(name: str, text: str, apply: bool, version: str | None = None):
