@@ -18,6 +18,9 @@ same data. The rules, for callers and for the docs:
   that is a JSON literal of an allowed non-string type is that value (``3``, ``true``,
   ``null``, ``[1]``); otherwise text if text is allowed (spaces around it count only then),
   else the lenient readings of a single type (`` 3 ``, ``yes``, ``a;b`` for an array).
+- A field declared only in ``then``/``else``, an ``anyOf`` branch or ``dependentSchemas``
+  takes the types of its declarations when the object refuses the name anywhere else
+  (``unevaluatedProperties: false``): see :func:`xrm_core.schema_types.field_types`.
 - Numbers are read as JSON reads them: ``3`` (also ``007``, `` 12 ``, ``+5``) is an integer,
   ``3.0`` and ``1e3`` are floats — integers for JSON Schema, and kept as written so that an
   exported ``1.0`` reads back as ``1.0``. Integers beyond 64 bits are refused (they cannot be
@@ -40,8 +43,8 @@ import orjson
 from .errors import ValidationError
 from .fields import FIELD_RE
 from .records import loads_exact
-from .schema_types import dynamic_targets, pattern_properties, ref_target, resolve
-from .validation import pointer
+from .schema_types import dynamic_targets, field_types, pattern_properties, ref_target, resolve
+from .validation import pointer, shorten_values
 
 #: Returned by :meth:`Column.read` for an empty cell: the attribute is absent.
 ABSENT = object()
@@ -299,6 +302,11 @@ def column_for(et, name: str, path: list[str] | None = None) -> Column | None:
         types = _declared_types(root, name) if len(path) == 1 else schema_types(root, sub)
     else:
         return None
+    # What the whole schema lets valid data hold there narrows that further: a name declared
+    # only in ``then`` or ``dependentSchemas`` of an object whose ``unevaluatedProperties:
+    # false`` refuses it elsewhere holds only what those declare (both answers are sound, so
+    # what both allow is too).
+    types = _meet(types, _frozen(field_types(root, root, path, null=True)))
     items = None
     if types is not None and "array" in types:
         found = _items_schema(root, sub, 0)
@@ -366,6 +374,10 @@ def _field_types(root, node, name, depth, path: set) -> frozenset | None:
         return out
     finally:
         path.discard(id(node))
+
+
+def _frozen(types: set | None) -> frozenset | None:
+    return None if types is None else _fold(set(types) & ALL_TYPES)
 
 
 def _fold(types: set) -> frozenset | None:
@@ -445,7 +457,7 @@ class CsvHeader:
             errors.append({"pointer": "", "message": "no column has a name"})
         if errors:
             raise ValidationError(f"the CSV header (line 1) does not match the fields of {et.name}",
-                                  [{"line": 1, **e} for e in errors])
+                                  [{"line": 1, **e, "message": shorten_values(e["message"])} for e in errors])
         self.nested = any(len(c.path) > 1 for _, c in self.columns)
 
     def data(self, cells: list[str]) -> tuple[dict, list[dict]]:
@@ -466,7 +478,8 @@ class CsvHeader:
             try:
                 value = col.read(cells[i])
             except ValueError as e:
-                errors.append({"pointer": col.pointer, "message": str(e)})
+                # a cell's text is repeated in its message: a long one is shown by its start
+                errors.append({"pointer": col.pointer, "message": shorten_values(str(e))})
                 value = None  # a placeholder, so the schema check does not also call it missing
             if value is ABSENT:
                 continue

@@ -162,7 +162,8 @@ class EntityType:
 
         Follows ``$ref`` and ``$dynamicRef`` as the validator resolves them (JSON pointers,
         anchors, ``$id``s of embedded resources, the platform's schemas), with the keywords
-        beside them, and looks through ``allOf``/``anyOf``/``oneOf``/``if``/``then``/``else``.
+        beside them, and looks through ``allOf``/``anyOf``/``oneOf``/``if``/``then``/``else``
+        and ``dependentSchemas``.
         """
         if not isinstance(path, str):
             return None

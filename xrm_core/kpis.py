@@ -56,6 +56,8 @@ class KPI:
     description: str = ""
     entity: str | None = None
     time_field: str | None = None
+    #: The plugin that declared it; set when the plugin's ``xrm_kpis`` is read.
+    source: str | None = None
 
     def compute(self, ctx: "KPIContext") -> dict:
         """Return ``{"value": number|None, "n": int, "groups": [{"key", "value", "n"}]}``."""
@@ -71,7 +73,8 @@ class KPI:
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "label": self.label or self.name, "unit": self.unit,
-               "higher_is_better": self.higher_is_better, "description": self.description, "kind": "python"}
+               "higher_is_better": self.higher_is_better, "description": self.description, "kind": "python",
+               "source": self.source}
         if self.entity:
             out["entity"] = self.entity
         if self.time_field:

@@ -119,7 +119,7 @@ def first_visit(node, visited: dict | None) -> bool:
 def find_property(root, node, name, depth, visited: dict | None = None):
     """The subschema of property ``name`` under ``node`` (``$ref`` resolved), wherever the
     schema declares it (beside or behind a ``$ref``, in ``allOf``/``anyOf``/``oneOf``,
-    ``if``/``then``/``else``); None when it declares none."""
+    ``if``/``then``/``else``, ``dependentSchemas``); None when it declares none."""
     if not isinstance(node, dict) or depth > 20:
         return None
     visited = {} if visited is None else visited
@@ -135,11 +135,20 @@ def find_property(root, node, name, depth, visited: dict | None = None):
     for key in ("allOf", "anyOf", "oneOf"):
         subs += node.get(key, []) if isinstance(node.get(key), list) else []
     subs += [node.get(key) for key in ("if", "then", "else")]
+    subs += dependent_schemas(node)
     for sub in subs:
         found = find_property(root, sub, name, depth + 1, visited)
         if found is not None:
             return found
     return None
+
+
+def dependent_schemas(node: dict) -> list:
+    """The ``dependentSchemas`` subschemas of ``node``. Each applies in place to an object
+    holding its trigger property, so the properties it declares are fields like those of
+    ``then``/``else`` (``{"card": …}`` making ``billing_zip`` a field)."""
+    found = node.get("dependentSchemas")
+    return list(found.values()) if isinstance(found, dict) else []
 
 
 def pattern_properties(node: dict, name: str) -> list:
@@ -182,6 +191,7 @@ def has_pattern_properties(root, node, depth: int = 0, visited: dict | None = No
     for key in ("allOf", "anyOf", "oneOf"):
         subs += node.get(key, []) if isinstance(node.get(key), list) else []
     subs += [node.get(key) for key in ("if", "then", "else")]
+    subs += dependent_schemas(node)
     return any(has_pattern_properties(root, sub, depth + 1, visited) for sub in subs)
 
 
@@ -217,19 +227,27 @@ def collect_properties(root, node, out, depth, visited: dict | None = None):
     for key in ("allOf", "anyOf", "oneOf"):
         for sub in node.get(key, []) if isinstance(node.get(key), list) else []:
             collect_properties(root, sub, out, depth + 1, visited)
-    for key in ("then", "else"):
-        collect_properties(root, node.get(key), out, depth + 1, visited)
+    for sub in [node.get("then"), node.get("else"), *dependent_schemas(node)]:
+        collect_properties(root, sub, out, depth + 1, visited)
 
 
-_PY_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+_PY_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object",
+             type(None): "null"}
 
 
-def _both(a: set[str], b: set[str]) -> set[str]:
-    """JSON types admitted by both sets (an integer is a number too)."""
+def _both(a: set[str] | None, b: set[str] | None) -> set[str] | None:
+    """JSON types admitted by both sets (None admits any; an integer is a number too)."""
+    if a is None or b is None:
+        return b if a is None else a
     out = a & b
     if ("integer" in a and "number" in b) or ("number" in a and "integer" in b):
         out.add("integer")
     return out
+
+
+def _either(*sets: set[str] | None) -> set[str] | None:
+    """JSON types admitted by one of the sets (None admits any)."""
+    return None if any(s is None for s in sets) else set().union(*sets)
 
 
 #: What a subschema met again while it is being walked (a recursive ``$ref``) contributes:
@@ -274,77 +292,183 @@ def _alternatives(root, node) -> list[list]:
     return groups
 
 
-def field_types(root, node, parts: list[str], depth: int = 0, memo: dict | None = None) -> set[str] | None:
-    """JSON types (``null`` left out) that valid data may hold at the property path ``parts``
-    under ``node``, or None when the schema does not pin them down.
+# -- the types of a property ------------------------------------------------------------
+#
+# Where a subschema may evaluate a property, the property's types are the union, over the
+# ways the subschema can pass, of what each way admits. A way either evaluates the name
+# (``properties``, a matching ``patternProperties``, ``additionalProperties``,
+# ``unevaluatedProperties`` — beside each other or in subschemas applied in place) and then
+# admits the types its declarations agree on, or leaves the name unevaluated and so admits
+# any value there. Two numbers sum the ways up exactly enough:
+#
+#   (declared, bare): ``declared`` — the types (None: any) the ways that evaluate the name
+#   admit, an empty set when there is no such way; ``bare`` — can the subschema pass with
+#   the name present but unevaluated?
+#
+# Parts that all apply combine as (d1 ∩ d2 ∪ (d1 if bare2) ∪ (d2 if bare1), bare1 and bare2)
+# (intersection distributes over union, so this is the union over pairs of ways);
+# alternatives as (d1 ∪ d2, bare1 or bare2). ``unevaluatedProperties`` turns the bare ways
+# of its own subschema into declared ones of its subschema's types — none at all when it is
+# ``false``. So a field declared only in ``then``, in ``dependentSchemas`` or in one
+# ``anyOf`` branch, of an object whose ``unevaluatedProperties: false`` refuses the name
+# everywhere else, has exactly the types those declarations agree on; without it, a record
+# taking another branch may hold any value under the name, and the field has no type.
+# Likewise ``additionalProperties: false`` (or a ``false`` property schema) beside a
+# declaration leaves no way to pass with the name present at all.
+
+#: {} applied to an object with the name: passes without evaluating it.
+_FREE = (set(), True)
+#: false: no valid object holds the name.
+_NONE = (set(), False)
+
+
+def _meet_ways(parts: list) -> tuple | frozenset:
+    """The ways to pass every one of ``parts`` (subschemas applied in place together)."""
+    known = [p for p in parts if p is not _CYCLE]
+    if not known:
+        return _CYCLE if parts else _FREE
+    declared, bare = known[0]
+    for d2, b2 in known[1:]:
+        declared = _either(_both(declared, d2), declared if b2 else set(), d2 if bare else set())
+        bare = bare and b2
+    return declared, bare
+
+
+def _join_ways(parts: list) -> tuple | frozenset:
+    """The ways to pass one of ``parts`` (alternatives)."""
+    known = [p for p in parts if p is not _CYCLE]
+    if not known:
+        return _CYCLE if parts else _NONE
+    return _either(*(d for d, _ in known)), any(b for _, b in known)
+
+
+class _Walk:
+    """One walk of the entity schema ``root``: a memo of the subschemas met (so a schema
+    naming one ``$defs`` entry many times is walked once per entry, and a recursive one
+    ends), and whether ``null`` counts among the types."""
+
+    def __init__(self, root: dict, null: bool = False):
+        self.root, self.null, self.memo = root, null, {}
+
+    def types(self, sub, depth: int) -> set[str] | None:
+        """:func:`types_of` within this walk: may answer :data:`_CYCLE`."""
+        if sub is False:
+            return set()
+        if not isinstance(sub, dict) or depth > 20:
+            return None
+        key = (id(sub), None)
+        if key in self.memo:
+            return self.memo[key][1]
+        self.memo[key] = (sub, _CYCLE)
+        conj = []
+        t = sub.get("type")
+        if isinstance(t, (str, list)):
+            conj.append({x for x in ([t] if isinstance(t, str) else t) if self.null or x != "null"})
+        values = sub["enum"] if isinstance(sub.get("enum"), list) else [sub["const"]] if "const" in sub else None
+        if values is not None:
+            conj.append({_PY_TYPES[type(v)] for v in values
+                         if type(v) in _PY_TYPES and (self.null or v is not None)})
+        conj.append(self.types(ref_target(self.root, sub, depth), depth + 1))
+        for part in sub.get("allOf", []) if isinstance(sub.get("allOf"), list) else []:
+            conj.append(self.types(part, depth + 1))
+        for group in _alternatives(self.root, sub):
+            conj.append(_any_of([self.types(part, depth + 1) for part in group]))
+        self.memo[key] = (sub, _all_of(conj))
+        return self.memo[key][1]
+
+    def value(self, sub, rest: list[str], depth: int) -> set[str] | None:
+        """Types valid data may hold at path ``rest`` under a value ``sub`` describes (a
+        value reached only through a cycle of references is unconstrained: None)."""
+        if not rest:
+            return _known(self.types(sub, depth))
+        ways = self.ways(sub, rest, depth)
+        if ways is _CYCLE:
+            return None
+        declared, bare = ways
+        return None if bare else declared
+
+    def ways(self, node, parts: list[str], depth: int) -> tuple | frozenset:
+        """``(declared, bare)`` of property ``parts[0]`` (its value at ``parts[1:]``) for
+        the objects ``node`` admits, or :data:`_CYCLE` (see the comment above)."""
+        if node is True:
+            return _FREE
+        if node is False:
+            return _NONE
+        if not isinstance(node, dict) or depth > 20:
+            return _FREE  # no schema (a $ref that does not resolve), or too deep: no constraint
+        key = (id(node), tuple(parts))
+        if key in self.memo:  # met before in this walk, or a cycle back to a part being walked
+            return self.memo[key][1]
+        self.memo[key] = (node, _CYCLE)
+        name, rest = parts[0], parts[1:]
+        root = self.root
+        conj = []
+        props = node.get("properties")
+        # A step down the path (bounded by its length): the depth limit is for $ref chains.
+        if isinstance(props, dict) and name in props:
+            conj.append((self.value(props[name], rest, depth), False))
+        matching = pattern_properties(node, name)  # these apply beside "properties"
+        conj += [(self.value(sub, rest, depth), False) for sub in matching]
+        if "additionalProperties" in node and not (isinstance(props, dict) and name in props) and not matching:
+            conj.append((self.value(node["additionalProperties"], rest, depth), False))
+        conj.append(self.ways(ref_target(root, node, depth), parts, depth + 1) if "$ref" in node else _FREE)
+        for sub in node.get("allOf", []) if isinstance(node.get("allOf"), list) else []:
+            conj.append(self.ways(sub, parts, depth + 1))
+        for group in [node[k] for k in ("anyOf", "oneOf") if isinstance(node.get(k), list) and node[k]]:
+            conj.append(_join_ways([self.ways(sub, parts, depth + 1) for sub in group]))
+        if "$dynamicRef" in node:
+            # one that does not resolve is left to the validator; it constrains nothing here
+            conj.append(_join_ways([self.ways(sub, parts, depth + 1)
+                                    for sub in dynamic_targets(root, node) or [{}]]))
+        if "if" in node:
+            # ``then`` applies where ``if`` held, and the names ``if`` evaluated count then;
+            # ``else`` where it failed (and what failed evaluated nothing).
+            held = _meet_ways([self.ways(node["if"], parts, depth + 1),
+                               self.ways(node.get("then", {}), parts, depth + 1)])
+            conj.append(_join_ways([held, self.ways(node.get("else", {}), parts, depth + 1)]))
+        dependent = node.get("dependentSchemas")
+        for trigger, sub in dependent.items() if isinstance(dependent, dict) else ():
+            ways = self.ways(sub, parts, depth + 1)
+            # Applies when ``trigger`` is present: always, where the property is the trigger.
+            conj.append(ways if trigger == name else _join_ways([ways, _FREE]))
+        found = _meet_ways(conj)
+        if "unevaluatedProperties" in node and found is not _CYCLE and found[1]:
+            found = _either(found[0], self.value(node["unevaluatedProperties"], rest, depth)), False
+        self.memo[key] = (node, found)
+        return found
+
+
+def field_types(root, node, parts: list[str], depth: int = 0, null: bool = False) -> set[str] | None:
+    """JSON types that valid data may hold at the property path ``parts`` under ``node``
+    (``null`` left out unless ``null``), or None when the schema does not pin them down.
 
     Every place the schema describes the property counts: ``properties`` beside a ``$ref``,
     the ``$ref``'s target and ``allOf`` parts all bind (their types intersect), while the
-    branches of ``anyOf``/``oneOf`` and ``then``/``else`` are alternatives (their types
-    unite; a branch silent about the property admits any type). So a field that is an
-    integer in one branch and a string in another has no single type: the database must
+    branches of ``anyOf``/``oneOf``, ``then``/``else`` and ``dependentSchemas`` are
+    alternatives (their types unite). A branch silent about the property admits any type —
+    unless the object then refuses the name (``unevaluatedProperties: false``,
+    ``additionalProperties: false`` beside the declarations): a field declared only in
+    ``then`` is of ``then``'s type when no record can hold it otherwise. So a field that is
+    an integer in one branch and a string in another has no single type: the database must
     not cast it to a number.
     """
-    return _known(_field_types(root, node, parts, depth, {} if memo is None else memo))
-
-
-def _field_types(root, node, parts: list[str], depth: int, memo: dict) -> set[str] | None:
-    """:func:`field_types` within one walk: may answer :data:`_CYCLE`."""
-    if not isinstance(node, dict) or depth > 20:
-        return None
+    walk = _Walk(root, null)
     if not parts:
-        return _types_of(root, node, depth, memo)
-    key = (id(node), tuple(parts))
-    if key in memo:  # met before in this walk, or a cycle back to a part being walked
-        return memo[key][1]
-    memo[key] = (node, _CYCLE)
-    props = node.get("properties")
-    conj = []
-    if isinstance(props, dict) and parts[0] in props:
-        # a step down the path (bounded by its length): the depth limit is for $ref chains
-        conj.append(_field_types(root, props[parts[0]], parts[1:], depth, memo))
-    for sub in pattern_properties(node, parts[0]):  # these apply beside "properties"
-        conj.append(_field_types(root, sub, parts[1:], depth, memo))
-    conj.append(_field_types(root, ref_target(root, node, depth), parts, depth + 1, memo))
-    for sub in node.get("allOf", []) if isinstance(node.get("allOf"), list) else []:
-        conj.append(_field_types(root, sub, parts, depth + 1, memo))
-    for group in _alternatives(root, node):
-        conj.append(_any_of([_field_types(root, sub, parts, depth + 1, memo) for sub in group]))
-    memo[key] = (node, _all_of(conj))
-    return memo[key][1]
+        return _known(walk.types(node, depth))
+    found = walk.ways(node, parts, depth)
+    if found is _CYCLE:
+        return None
+    declared, bare = found
+    return None if bare else _known(declared)
 
 
-def types_of(root, sub, depth: int = 0, memo: dict | None = None) -> set[str] | None:
+def types_of(root, sub, depth: int = 0) -> set[str] | None:
     """JSON types a subschema admits (``null`` left out), or None when it does not constrain them.
 
     ``type``, ``enum``/``const``, a ``$ref`` and ``allOf`` parts all bind; ``anyOf``/``oneOf``
     and ``then``/``else`` are alternatives. An empty set admits nothing but null.
     """
-    return _known(_types_of(root, sub, depth, {} if memo is None else memo))
-
-
-def _types_of(root, sub, depth: int, memo: dict) -> set[str] | None:
-    """:func:`types_of` within one walk: may answer :data:`_CYCLE`."""
-    if not isinstance(sub, dict) or depth > 20:
-        return None
-    key = (id(sub), ())
-    if key in memo:
-        return memo[key][1]
-    memo[key] = (sub, _CYCLE)
-    conj = []
-    t = sub.get("type")
-    if isinstance(t, (str, list)):
-        conj.append({x for x in ([t] if isinstance(t, str) else t) if x != "null"})
-    values = sub["enum"] if isinstance(sub.get("enum"), list) else [sub["const"]] if "const" in sub else None
-    if values is not None:
-        conj.append({_PY_TYPES[type(v)] for v in values if v is not None})
-    conj.append(_types_of(root, ref_target(root, sub, depth), depth + 1, memo))
-    for part in sub.get("allOf", []) if isinstance(sub.get("allOf"), list) else []:
-        conj.append(_types_of(root, part, depth + 1, memo))
-    for group in _alternatives(root, sub):
-        conj.append(_any_of([_types_of(root, part, depth + 1, memo) for part in group]))
-    memo[key] = (sub, _all_of(conj))
-    return memo[key][1]
+    return _known(_Walk(root).types(sub, depth))
 
 
 def json_type_of(types: set[str] | None) -> str | None:

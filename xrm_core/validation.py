@@ -9,6 +9,8 @@ instance path, so one library serves both the hot path (``is_valid``) and error 
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import Counter
 from functools import cache
 from urllib.parse import quote
@@ -218,11 +220,116 @@ def located_errors(validator, instance, prefix: str = "", schema: dict | None = 
     out, seen = [], set()
     for e in raw:
         for path, message, kind in _located(e, instance, echoes.get(id(e), ())):
+            if len(message) > SHOWN_VALUE_LIMIT:
+                message = shorten_values(message, _at(instance, path))
             ptr = prefix + pointer(path)
             if (ptr, message) not in seen:
                 seen.add((ptr, message))
                 out.append((ptr, message, kind))
     return out
+
+
+#: A value echoed in an error message longer than this many characters is shown by its start
+#: (:func:`shorten_values`): a 20,000-character text over ``maxLength`` must not make a
+#: 20,000-character message in the CLI, an import report or a 422 body.
+SHOWN_VALUE_LIMIT = 120
+#: How many characters of such a value are shown.
+SHOWN_VALUE_START = 60
+#: A JSON string literal (as the validator quotes values), or a quoted name or Python repr
+#: (``'name' was unexpected``, ``'abc' is not an integer``): one pattern, matched left to
+#: right, so an apostrophe inside a JSON string starts nothing.
+_QUOTED = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""", re.DOTALL)
+
+
+def shorten_values(message: str, instance=None) -> str:
+    """``message`` with each value it repeats that is longer than :data:`SHOWN_VALUE_LIMIT`
+    characters cut to its first :data:`SHOWN_VALUE_START` and marked with its length:
+    ``"nnnn…" (20,000 characters) is longer than 5000 characters``. Messages without such a
+    value are returned unchanged.
+
+    ``instance`` is the value the error is about (its JSON text, an array or object, is cut
+    as a whole); quoted texts — JSON string literals, quoted property names — are cut where
+    they stand. A cut never splits a character from the marks combined with it, a surrogate
+    pair or a JSON escape.
+    """
+    if len(message) <= SHOWN_VALUE_LIMIT:
+        return message
+    if isinstance(instance, (list, dict)):
+        try:
+            text = orjson.dumps(instance).decode()
+        except TypeError:  # not JSON orjson writes (an integer beyond 64 bits)
+            text = ""
+        if len(text) > SHOWN_VALUE_LIMIT and text in message:
+            message = message.replace(text, f"{_json_start(text)}… ({len(text):,} characters of JSON)")
+    return _QUOTED.sub(_shorter_literal, message)
+
+
+def _shorter_literal(m) -> str:
+    literal = m.group(0)
+    if len(literal) <= SHOWN_VALUE_LIMIT or literal[0] == "'":
+        return _shorter_quoted(m)
+    try:
+        value = orjson.loads(literal)
+    except orjson.JSONDecodeError:
+        return _shorter_quoted(m)
+    if not isinstance(value, str):
+        return literal
+    start = value[:_cut(value, SHOWN_VALUE_START)]
+    return f"{orjson.dumps(start).decode()[:-1]}…\" ({len(value):,} characters)"
+
+
+def _shorter_quoted(m) -> str:
+    quoted = m.group(0)
+    if len(quoted) <= SHOWN_VALUE_LIMIT:
+        return quoted
+    inner = quoted[1:-1]
+    q = quoted[0]
+    return f"{q}{_json_start(inner)}…{q} ({len(inner):,} characters)"
+
+
+def _json_start(text: str) -> str:
+    """The first :data:`SHOWN_VALUE_START` characters of ``text`` (JSON or a repr), not
+    ending inside a backslash escape."""
+    start = text[:_cut(text, SHOWN_VALUE_START)]
+    # a \uXXXX escape cut short, or a lone backslash left of an escape
+    start = re.sub(r"\\u[0-9a-fA-F]{0,3}$", "", start)
+    trailing = len(start) - len(start.rstrip("\\"))
+    return start[:-1] if trailing % 2 else start
+
+
+def _cut(text: str, at: int) -> int:
+    """Where to cut ``text`` at most ``at`` characters in so that what is shown keeps each
+    character whole: not before a combining mark, a zero-width joiner or what it joins, a
+    variation selector, an emoji modifier, the low half of a surrogate pair, or between the
+    two regional indicators of a flag."""
+    if len(text) <= at:
+        return len(text)
+    cut = at
+    while cut > 0 and (_joins_left(text[cut]) or text[cut - 1] == "\u200d"
+                       or (_regional(text[cut]) and _regional(text[cut - 1])
+                           and _regional_run(text, cut) % 2)):
+        cut -= 1
+    return cut
+
+
+def _joins_left(ch: str) -> bool:
+    """Does ``ch`` belong with the character before it?"""
+    o = ord(ch)
+    return (unicodedata.combining(ch) != 0 or unicodedata.category(ch) in ("Mn", "Me", "Mc")
+            or o == 0x200D or 0xFE00 <= o <= 0xFE0F or 0xE0100 <= o <= 0xE01EF
+            or 0x1F3FB <= o <= 0x1F3FF or 0xDC00 <= o <= 0xDFFF or 0xE0020 <= o <= 0xE007F)
+
+
+def _regional(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+
+
+def _regional_run(text: str, end: int) -> int:
+    """How many regional indicators end just before ``end``."""
+    n = 0
+    while end - n > 0 and _regional(text[end - n - 1]):
+        n += 1
+    return n
 
 
 #: Past this many bytes (as JSON), an invalid instance is reported by its first error only.
