@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from .session import Session
 
 CORE_KINDS = ("created", "updated", "deleted", "related", "unrelated")
+#: Kinds no plugin may declare (schemas/activity-kind.schema.json): the core's own, and
+#: ``imported``, kept back for the core.
+RESERVED_KINDS = (*CORE_KINDS, "imported")
 
 
 @dataclass

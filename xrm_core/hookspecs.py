@@ -68,7 +68,7 @@ def xrm_activity_kinds():
     ``{"name", "label"}`` (``schemas/activity-kind.schema.json``), e.g. call, email, visit.
 
     Called by ``xrm init``; each is added or replaced. The core's own kinds (created,
-    updated, deleted, related, unrelated) cannot be declared.
+    updated, deleted, related, unrelated, and imported) cannot be declared.
     """
 
 
@@ -90,7 +90,8 @@ def xrm_roles():
     (``schemas/role.schema.json``); ``type`` is an entity type or ``*``, ``actions`` a list
     of read/create/update/delete, ``depth`` one of own/unit/subtree/all.
 
-    Called by ``xrm init``, which stores each role with exactly these grants; an admin
+    Called by ``xrm init``, which stores each role with exactly these grants (a grant on an
+    unknown entity type fails ``init``; so does a result that is not a list); an admin
     assigns roles to users (``xrm users create NAME --unit U --role R``).
     """
 
@@ -104,7 +105,9 @@ def xrm_record_event(event, record, changes, session):
     :param record: an :class:`xrm_core.Record` (``.id``, ``.type``, ``.data``, ``.version``,
         ``.owner``, ``.unit``). In ``before_create``/``before_update`` ``record.data`` is the
         new state and may be modified in place; it is validated again after the hooks.
-        In ``*_delete`` events it is the stored record.
+        In ``*_delete`` events it is the stored record. A ``before_create`` hook may route
+        the record by setting ``record.unit``; any other change of an attribute but
+        ``.data`` is undone once the event's hooks have run (it would not be stored).
     :param changes: on updates, ``{json_pointer: (old, new)}``; otherwise ``{}``. In
         ``before_update`` it is the diff of the caller's patch (the same for every
         implementation), in ``after_update`` the diff written, the hooks' changes included.

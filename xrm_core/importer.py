@@ -350,7 +350,8 @@ def create_many(s: "Session", type_name: str, rows, unit: str | None = None) -> 
             writer.finish()
         if invalid:
             sp.rollback()
-            raise ValidationError(f"{len(invalid)} {et.name} rows are invalid (nothing created)",
+            shown = f"1 {et.name} row is" if len(invalid) == 1 else f"{len(invalid)} {et.name} rows are"
+            raise ValidationError(f"{shown} invalid (nothing created)",
                                   [{"pointer": f"/rows/{r['line']}{e['pointer']}", "message": e["message"]}
                                    for r in invalid for e in r["errors"]])
     return writer.keep
@@ -489,12 +490,17 @@ class _Writer:
             self.invalid.append({"line": line, "errors": errors})
         return bool(errors)
 
+    def where(self, line: int) -> str:
+        """Where row ``line`` is, in messages: a file's line, or for ``create_many`` (no
+        file; ``line`` is the row's index) the row, as its errors point at ``/rows/N``."""
+        return f"on line {line} of {self.source}" if self.source else f"on row {line}"
+
     def _fire(self, line: int, event: str, rec: Record) -> bool:
         """Run the hooks of ``event`` for one row; False when they refused it (reported)."""
         try:
             self.s.fire(event, rec, {})  # with --skip-invalid, inside the row's savepoint
         except PluginError as e:
-            raise PluginError(e.plugin, f"{e.hook} on line {line} of {self.source}", e.__cause__) from e.__cause__
+            raise PluginError(e.plugin, f"{e.hook} {self.where(line)}", e.__cause__) from e.__cause__
         except XrmError as e:
             self.invalid.append({"line": line, "errors": _row_errors(e)})
             return False

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from sqlalchemy import Connection, select
 
-from . import accounts, db, entity_types, record_events, relationships
+from . import accounts, db, entity_types, history, record_events, relationships
 from .errors import DefinitionError, NotFound, XrmError
 from .plugins import call_each, make_plugin_manager
 from .scope import load_actor
@@ -170,21 +170,30 @@ class Platform:
         known = set(known)
         report["warnings"] = self._unknown_event_types(known)
         for plugin, defs in call_each(self.pm, "xrm_relationship_types"):
-            for d in defs or []:
+            for i, d in enumerate(defs or []):
                 try:
                     relationships.save(conn, d, known, source=plugin, replace=True)
                 except XrmError as e:
-                    e.message = f"plugin {plugin!r}: {e.message}"
+                    # relationships.save names a relationship type by its name; one without
+                    # a name (or no object at all) by its position.
+                    named = isinstance(d, dict) and isinstance(d.get("name"), str)
+                    e.message = f"plugin {plugin!r}{'' if named else f', relationship type #{i}'}: {e.message}"
                     raise
                 report["reltypes"] += 1
         for plugin, defs in call_each(self.pm, "xrm_activity_kinds"):
-            for d in defs or []:
+            for i, d in enumerate(defs or []):
                 try:
+                    if isinstance(d, dict) and d.get("name") in history.RESERVED_KINDS:
+                        # The schema's own error reads '{"enum": [...]} is not allowed for "created"'.
+                        raise DefinitionError(
+                            f"activity kind {d['name']!r} is the core's own: choose another name",
+                            [{"pointer": "/name", "message": "reserved: " + ", ".join(history.RESERVED_KINDS)}])
                     check_definition("activity-kind.schema.json", d, "activity kind")
                     if "payload" in d:  # checked now, not by every later `xrm log` of the kind
                         compile_schema(d["payload"], f"https://xrm.dev/schemas/kinds/{d['name']}.json", "/payload")
                 except XrmError as e:
-                    e.message = f"plugin {plugin!r}: {e.message}"
+                    # Which of the plugin's kinds: a payload schema's error names none.
+                    e.message = f"plugin {plugin!r}, {_which('activity kind', i, d)}: {e.message}"
                     raise
                 row = conn.execute(select(db.activity_kinds.c.name).where(db.activity_kinds.c.name == d["name"])).first()
                 if row is None:
@@ -199,7 +208,8 @@ class Platform:
         # Validate plugin KPIs now, so a broken one fails init rather than a dashboard.
         from . import kpis
         self._kpis = None
-        kpis.registry(self, conn)
+        found = kpis.registry(self, conn)
+        report["warnings"] += _hidden_admin_kpis(conn, found)
         return report
 
     def _unknown_event_types(self, known: set[str]) -> list[str]:
@@ -221,11 +231,11 @@ class Platform:
         from .scope import DEPTHS
         merged: dict[str, dict] = {}
         for plugin, defs in call_each(self.pm, "xrm_roles"):
-            for d in defs or []:
+            for i, d in enumerate(defs or []):
                 try:
                     check_definition("role.schema.json", d, "role")
                 except XrmError as e:
-                    e.message = f"plugin {plugin!r}: {e.message}"
+                    e.message = f"plugin {plugin!r}, {_which('role', i, d)}: {e.message}"
                     raise
                 role = merged.setdefault(d["name"], {"definition": {"name": d["name"], "grants": []},
                                                      "source": plugin, "depths": {}})
@@ -259,6 +269,30 @@ class Platform:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _hidden_admin_kpis(conn: Connection, found: dict) -> list[str]:
+    """Warnings for KPIs an admin added (``xrm kpi add``) under a name a plugin installed
+    since declares: the plugin's KPI is the one computed, so the admin's would otherwise
+    vanish from every listing without a word (``xrm kpi add`` refuses such a name the other
+    way round)."""
+    out = []
+    for name, source in conn.execute(select(db.kpi_definitions.c.name, db.kpi_definitions.c.source)
+                                     .order_by(db.kpi_definitions.c.name)):
+        kpi = found.get(name)
+        owner = getattr(kpi, "source", None)
+        if kpi is not None and owner != source:
+            out.append(f"KPI {name!r} of plugin {owner!r} hides the one added by {source or 'an admin'} under the "
+                       f"same name (its definition is kept: `xrm kpi remove {name}` drops it, then add it again "
+                       "under another name)")
+    return out
+
+
+def _which(what: str, i: int, d) -> str:
+    """``activity kind #2 (call)``: which item of a plugin's definition hook an error is
+    about — its position, and its name when it has one."""
+    name = d.get("name") if isinstance(d, dict) else None
+    return f"{what} #{i} ({name})" if isinstance(name, str) else f"{what} #{i}"
 
 
 def _changed_since_declared(conn: Connection, stored: entity_types.EntityType, plugin: str,

@@ -13,9 +13,9 @@ from importlib import import_module
 from importlib.resources import files
 
 from .errors import DefinitionError, PluginError, XrmError
-from .plugins import hookimpl, plugin_name
+from .plugins import hookimpl, malformed_errors, plugin_name
 
-__all__ = ["json_definitions", "call_first", "DEFINITION_FILES"]
+__all__ = ["json_definitions", "call_all", "call_first", "DEFINITION_FILES"]
 
 #: Hook name -> the JSON file (a list of definitions) it reads; entity types are one file each
 #: in the ``types/`` folder.
@@ -154,7 +154,11 @@ def _call(pm, hook: str, impl, kwargs: dict):
     """One implementation, given the arguments it asks for; a crash becomes a PluginError."""
     try:
         return impl.function(**{k: kwargs[k] for k in impl.argnames})
-    except XrmError:
+    except XrmError as e:
+        malformed = malformed_errors(e)
+        if malformed:  # the listener's bug, not a refusal the announcer could pass on
+            bug = TypeError(f"{type(e).__name__}({e.message!r}) raised with malformed errors: {malformed}")
+            raise PluginError(plugin_name(pm, impl.plugin), hook, bug) from bug
         raise
     except Exception as e:  # noqa: BLE001 — name the plugin, roll the change back
         raise PluginError(plugin_name(pm, impl.plugin), hook, e) from e

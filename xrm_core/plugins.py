@@ -141,6 +141,10 @@ NAMED_DEFINITIONS = {
 }
 
 
+#: Definition hooks that return a list too, but whose names several plugins may share.
+LISTED_DEFINITIONS = {"xrm_roles": "role"}
+
+
 #: Hooks the platform calls implementation by implementation (to know whose result or error
 #: each is) rather than through pluggy's call, so wrappers of them are never run.
 CALLED_ONE_BY_ONE = frozenset({*NAMED_DEFINITIONS, "xrm_roles", "xrm_record_event"})
@@ -153,8 +157,10 @@ def call_each(pm: pluggy.PluginManager, hook: str, **kwargs) -> list[tuple[str, 
     definitions can record their source and errors can name their plugin. Each
     implementation gets only the arguments it asks for.
 
-    For the definition hooks of :data:`NAMED_DEFINITIONS` each result must be a list (or
-    None), and a name may be declared once among all plugins: otherwise a
+    For the definition hooks of :data:`NAMED_DEFINITIONS` and :data:`LISTED_DEFINITIONS`
+    each result must be a list (or None) — a single definition returned bare would otherwise
+    be read as its keys — and for the former a name may be declared once among all
+    plugins: otherwise a
     :class:`DefinitionError` names the plugin(s) — a second declaration would silently
     replace the first one's definition.
     """
@@ -164,12 +170,18 @@ def call_each(pm: pluggy.PluginManager, hook: str, **kwargs) -> list[tuple[str, 
         name = plugin_name(pm, impl.plugin)
         try:
             result = impl.function(**{k: kwargs[k] for k in impl.argnames})
-        except XrmError:
+        except XrmError as e:
+            # A refusal from the plugin's own code (json_definitions' "types/x.json: invalid
+            # JSON at line 2") names its package or file, not the plugin: say whose it is,
+            # as every other definition error does.
+            if not e.message.startswith(f"plugin {name!r}"):
+                e.message = f"plugin {name!r}: {e.message}"
+                e.args = (e.message,)
             raise
         except Exception as e:  # noqa: BLE001 — name the plugin rather than show a traceback
             raise PluginError(name, hook, e) from e
         out.append((name, result))
-    if hook in NAMED_DEFINITIONS:
+    if hook in NAMED_DEFINITIONS or hook in LISTED_DEFINITIONS:
         _check_named_definitions(hook, out)
     return out
 
@@ -207,8 +219,9 @@ def culprit_of(pm: pluggy.PluginManager, hook: str, e: BaseException) -> str | N
 
 
 def _check_named_definitions(hook: str, results: list[tuple[str, object]]) -> None:
-    """Refuse a definition hook's result that is not a list, and a name declared twice."""
-    what = NAMED_DEFINITIONS[hook]
+    """Refuse a definition hook's result that is not a list, and a name declared twice
+    (except for the hooks of :data:`LISTED_DEFINITIONS`, whose names plugins share)."""
+    what = NAMED_DEFINITIONS.get(hook) or LISTED_DEFINITIONS[hook]
     owner: dict[str, str] = {}
     first: dict[str, object] = {}
     for plugin, items in results:
@@ -217,6 +230,8 @@ def _check_named_definitions(hook: str, results: list[tuple[str, object]]) -> No
         if not isinstance(items, (list, tuple)):
             raise DefinitionError(f"plugin {plugin!r}: {hook}() must return a list of definitions, "
                                   f"not {type(items).__name__}", [{"pointer": "", "message": "not a list"}])
+        if hook in LISTED_DEFINITIONS:
+            continue
         for i, item in enumerate(items):
             name = item.get("name") if isinstance(item, dict) else getattr(item, "name", None)
             if not isinstance(name, str):
@@ -230,6 +245,27 @@ def _check_named_definitions(hook: str, results: list[tuple[str, object]]) -> No
                                       "once (rename one; XRM_DISABLE_PLUGINS=NAME blocks a plugin)",
                                       [{"pointer": f"/{i}/name", "message": f"{what} {name!r} declared again"}])
             owner[name], first[name] = plugin, item
+
+
+def malformed_errors(e: XrmError) -> str | None:
+    """What is wrong with the ``errors`` of an error a plugin raised, or None when each is a
+    ``{"pointer", "message"}`` dict of strings. A missing ``pointer`` is the whole record
+    (``""``) and a missing ``message`` the error's own, both filled in here.
+
+    Every interface reads them as such dicts — ``ValidationError("bad", "oops")`` (errors
+    read as the characters of a string) crashed the CLI with a traceback naming nobody.
+    """
+    for i, err in enumerate(e.errors):
+        if not isinstance(err, dict):
+            return f"errors[{i}] is {type(err).__name__} {err!r}, not a {{\"pointer\", \"message\"}} object"
+        err.setdefault("pointer", "")
+        err.setdefault("message", e.message)
+        for key in ("pointer", "message"):
+            if not isinstance(err[key], str):
+                return f"errors[{i}][{key!r}] is {type(err[key]).__name__} {err[key]!r}, not a string"
+        if err["pointer"] and not err["pointer"].startswith("/"):
+            return f"errors[{i}]['pointer'] {err['pointer']!r} is no JSON pointer (one starts with '/')"
+    return None
 
 
 def list_plugins(pm: pluggy.PluginManager) -> list[dict]:

@@ -15,6 +15,7 @@ from . import db, history, listing, records, relationships
 from .errors import Conflict, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
 from .fields import value_at
 from .filters import compile_filter
+from .plugins import malformed_errors
 from .scope import Actor
 from .validation import compile_schema, errors_of
 
@@ -333,17 +334,33 @@ class Session:
         before = event in ("before_create", "before_update")
         if before:
             self.hooked[record.id] = event
+        # What a hook may not change (docs/plugins.md): only record.data, and record.unit in
+        # before_create (routing). A change of the others was not stored, yet the caller got it
+        # back (create returned owner "bob" for a record admin owns) and later hooks saw it.
+        pinned = (record.id, record.type, record.version, record.owner, record.owner_id, record.unit,
+                  record.unit_id, record.created_at, record.updated_at, record.created_by, record.updated_by)
         try:
             for name, call in impls:
                 try:
                     call(event, record, changes, self)
-                except XrmError:
-                    raise  # ValidationError, Conflict…: the plugin's own, clear refusal
+                except XrmError as e:
+                    # ValidationError, Conflict…: the plugin's own, clear refusal — once its
+                    # errors have the shape every interface prints.
+                    malformed = malformed_errors(e)
+                    if malformed:
+                        bug = TypeError(f"{type(e).__name__}({e.message!r}) raised with malformed errors: {malformed}")
+                        raise PluginError(name, f"xrm_record_event({event})", bug) from bug
+                    raise
                 except Exception as e:  # noqa: BLE001 — any plugin failure refuses the change
                     raise PluginError(name, f"xrm_record_event({event})", e) from e
         finally:
             if before:
-                self.hooked.pop(record.id, None)
+                self.hooked.pop(pinned[0], None)
+            routed = record.unit
+            (record.id, record.type, record.version, record.owner, record.owner_id, record.unit, record.unit_id,
+             record.created_at, record.updated_at, record.created_by, record.updated_by) = pinned
+            if event == "before_create":
+                record.unit = routed  # the caller resolves the unit a hook routed the record to
 
     def unique_conflict(self, et, data: dict, exc: IntegrityError, exclude: str | None = None) -> XrmError:
         """Turn a unique-index violation into a Conflict naming the field(s).
