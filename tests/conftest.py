@@ -202,3 +202,31 @@ def cli(db_url, monkeypatch):
                 opened.pop().dispose()
 
     return run
+
+
+@pytest.fixture
+def make_package(tmp_path, monkeypatch):
+    """Write an importable package of files (relative path -> text, or a JSON value written
+    as JSON) under ``tmp_path`` and return its name; the package is forgotten afterwards.
+    For plugins whose definitions are files (``plugin_kit.json_definitions``)."""
+    import importlib
+    import json
+    import sys
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def make(files: dict) -> str:
+        name = f"testpkg_{uuid.uuid4().hex[:8]}"
+        root = tmp_path / name
+        root.mkdir()
+        (root / "__init__.py").write_text("", encoding="utf-8")
+        for rel, content in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+        importlib.invalidate_caches()
+        importlib.import_module(name)
+        return name
+
+    yield make
+    for mod in [m for m in sys.modules if m.startswith("testpkg_")]:
+        del sys.modules[mod]

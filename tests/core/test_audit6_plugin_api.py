@@ -5,11 +5,8 @@ the caller's transaction on every path (create, update, cascaded delete, import 
 integrator meets — each naming the plugin and where, and changing nothing."""
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 import types
-import uuid
 
 import pytest
 from sqlalchemy import func, inspect, select
@@ -288,29 +285,6 @@ def test_an_incompatible_release_is_refused_with_ids_and_pointers_and_changes_no
 
 
 # -- definition errors -----------------------------------------------------------------------
-@pytest.fixture
-def make_package(tmp_path, monkeypatch):
-    """A package of definition files (relative path -> text or JSON value); its name."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-
-    def make(files: dict) -> str:
-        name = f"audit6pkg_{uuid.uuid4().hex[:8]}"
-        root = tmp_path / name
-        root.mkdir()
-        (root / "__init__.py").write_text("", encoding="utf-8")
-        for rel, content in files.items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
-        importlib.invalidate_caches()
-        importlib.import_module(name)
-        return name
-
-    yield make
-    for mod in [m for m in sys.modules if m.startswith("audit6pkg_")]:
-        del sys.modules[mod]
-
-
 @pytest.mark.parametrize("rel, text, expected", [
     ("types/member.json", '{"name": "member",\n "schema": {"type": "object",}\n}',
      "types/member.json: invalid JSON at line 2, column 30"),
@@ -324,7 +298,7 @@ def test_a_bad_definition_file_names_the_plugin_the_file_and_the_line(make_packa
     platform = make_platform({"members": module}, init=False)
     with pytest.raises(DefinitionError) as e:
         platform.init(admin_password="secret")
-    # Was "audit6pkg_…: types/member.json: …": the package, not the plugin users know and
+    # Was "testpkg_…: types/member.json: …": the package, not the plugin users know and
     # XRM_DISABLE_PLUGINS takes.
     assert e.value.message.startswith(f"plugin 'members': {pkg}: {expected}")
     assert [t for t in inspect(platform.engine).get_table_names() if t.startswith("xrm_")] == []

@@ -3,11 +3,7 @@ KPI building blocks of ``KPIContext`` (``aggregate``, ``measure``, ``share``, ``
 ``summarise``, ``all_time``, ``bytewise``)."""
 from __future__ import annotations
 
-import importlib
-import json
-import sys
 import types
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -27,29 +23,6 @@ SHIFT = {"name": "shift", "title_field": "team",
          "schema": {"type": "object", "required": ["team"],
                     "properties": {"team": {"type": "string"}, "day": {"type": "string"},
                                    "staff": {"type": "integer"}}}}
-
-
-@pytest.fixture
-def make_package(tmp_path, monkeypatch):
-    """Write a package of files (relative path -> text or JSON value) and return its name."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-
-    def make(files: dict) -> str:
-        name = f"kitpkg_{uuid.uuid4().hex[:8]}"
-        root = tmp_path / name
-        root.mkdir()
-        (root / "__init__.py").write_text("", encoding="utf-8")
-        for rel, content in files.items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
-        importlib.invalidate_caches()
-        importlib.import_module(name)
-        return name
-
-    yield make
-    for mod in [m for m in sys.modules if m.startswith("kitpkg_")]:
-        del sys.modules[mod]
 
 
 class Counted(KPI):
