@@ -32,10 +32,13 @@ class XrmError(Exception):
             return self.message
         lines = [self.message]
         for e in self.errors[:50]:
-            where = e.get("pointer", "")
+            if not isinstance(e, dict):  # a plugin's malformed refusal still prints, and says what it got
+                lines.append(f"  /: {e!r}")
+                continue
+            where = str(e.get("pointer", ""))
             if "line" in e:
                 where = f"line {e['line']} {where}".strip()
-            lines.append(f"  {where or '/'}: {e['message']}")
+            lines.append(f"  {where or '/'}: {e.get('message', '')}")
         if len(self.errors) > 50:
             lines.append(f"  … and {len(self.errors) - 50} more errors")
         return "\n".join(lines)

@@ -531,7 +531,47 @@ def _run(kpi, ctx: KPIContext) -> dict:
     if not isinstance(result, dict):
         raise PluginError(plugin, where, TypeError(f"returned {type(result).__name__}, not a dict "
                                                    '{"value", "n", "groups"}'))
+    wrong = _result_errors(result)
+    if wrong:
+        raise PluginError(plugin, where, TypeError(f"returned a result of the wrong shape: {'; '.join(wrong)}"))
     return result
+
+
+def _is_count(v) -> bool:
+    """A number of records: a whole number ≥ 0 (an integral Decimal or float from SQL too)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, Decimal)):
+        return False
+    return math.isfinite(v) and v >= 0 and v == int(v)
+
+
+def _is_value(v) -> bool:
+    """A KPI value: null or a finite number (not a boolean)."""
+    if v is None:
+        return True
+    return not isinstance(v, bool) and isinstance(v, (int, float, Decimal)) and math.isfinite(v)
+
+
+def _result_errors(result: dict) -> list[str]:
+    """What is wrong with a Python KPI's ``{"value", "n", "groups"}`` (empty when nothing).
+
+    Its result goes into the contract's answer as it is: a ``"value": "high"`` reached every
+    client, and ``{"value": 1}`` without ``n`` read as "no records" (value null) without a
+    word. ``groups`` may be left out when there are none."""
+    out = []
+    if not _is_count(result.get("n")):
+        out.append(f"n must be a whole number ≥ 0 (the records measured), not {result.get('n')!r}")
+    if not _is_value(result.get("value")):
+        out.append(f"value must be a number or null, not {result.get('value')!r}")
+    groups = result.get("groups", [])
+    if groups is not None and not isinstance(groups, list):
+        out.append(f"groups must be a list, not {type(groups).__name__}")
+    else:
+        for i, g in enumerate(groups or []):
+            if not isinstance(g, dict) or "key" not in g or not _is_count(g.get("n")) or not _is_value(g.get("value")):
+                out.append(f'groups[{i}] must be {{"key", "value": number or null, "n": whole number ≥ 0}}, '
+                           f"not {g!r}"[:200])
+                break
+    return out
 
 
 def period_ignored(platform, conn: Connection, name: str) -> bool:

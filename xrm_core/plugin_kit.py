@@ -28,6 +28,11 @@ DEFINITION_FILES = {
 TYPES_FOLDER = "types"
 
 
+
+#: What JSON calls the value a file held, by the Python type it was read as.
+_JSON_NAMES = {dict: "object", list: "array", str: "string", int: "number", float: "number",
+               bool: "boolean", type(None): "null"}
+
 def json_definitions(package: str, kpis: Iterable | str = ()) -> dict[str, Callable]:
     """The definition hooks of a plugin whose definitions are JSON files in ``package``.
 
@@ -65,7 +70,7 @@ def json_definitions(package: str, kpis: Iterable | str = ()) -> dict[str, Calla
                                   [{"pointer": "", "line": e.lineno, "message": e.msg}]) from None
         if not isinstance(value, expect):
             shape = "an object" if expect is dict else "an array"
-            raise DefinitionError(f"{where}: must hold {shape} (a JSON {type(value).__name__} found)",
+            raise DefinitionError(f"{where}: must hold {shape} (a JSON {_JSON_NAMES.get(type(value), type(value).__name__)} found)",
                                   [{"pointer": "", "message": f"not {shape}"}])
         return value
 

@@ -120,6 +120,48 @@ def test_a_python_kpi_that_crashes_names_its_plugin(make_platform):
             kpis.compute(s, "answering")
 
 
+
+@pytest.mark.parametrize("answer, said", [
+    ({"value": "high", "n": 3}, "value must be a number or null, not 'high'"),
+    ({"value": 1}, "n must be a whole number ≥ 0 (the records measured), not None"),
+    ({"value": 1, "n": -2}, "n must be a whole number ≥ 0"),
+    ({"value": 1, "n": True}, "n must be a whole number ≥ 0"),
+    ({"value": float("nan"), "n": 1}, "value must be a number or null, not nan"),
+    ({"value": True, "n": 1}, "value must be a number or null, not True"),
+    ({"value": 1, "n": 1, "groups": {"a": 1}}, "groups must be a list, not dict"),
+    ({"value": 1, "n": 1, "groups": [{"key": "a", "value": "x", "n": 1}]}, "groups[0] must be"),
+    ({"value": 1, "n": 1, "groups": [{"value": 1, "n": 1}]}, "groups[0] must be"),
+])
+def test_a_python_kpi_answering_the_wrong_shape_names_its_plugin(make_platform, answer, said):
+    """Its answer went into the contract's result as it was: "high" reached every client,
+    and a value without n read as "no records" without a word."""
+    class Shaped(MaxGrade):
+        name = "shaped"
+
+        def compute(self, ctx):
+            return answer
+
+    p = make_platform(Plugin("things", xrm_entity_types=lambda: [THING], xrm_kpis=lambda: [Shaped()]))
+    with p.session() as s, pytest.raises(PluginError) as refused:
+        kpis.compute(s, "shaped")
+    assert "plugin 'things' failed in KPI 'shaped' compute(): TypeError: returned a result of the wrong shape" \
+        in str(refused.value) and said in str(refused.value)
+
+
+def test_a_python_kpi_may_leave_groups_out_and_count_in_sql_numbers(make_platform):
+    from decimal import Decimal
+
+    class Plain(MaxGrade):
+        name = "plain"
+
+        def compute(self, ctx):
+            return {"value": Decimal("2.5"), "n": Decimal(4)}  # what SQL sums give on PostgreSQL
+
+    p = make_platform(Plugin("things", xrm_entity_types=lambda: [THING], xrm_kpis=lambda: [Plain()]))
+    with p.session() as s:
+        result = kpis.compute(s, "plain")
+    assert (result["value"], result["n"], result["groups"]) == (2.5, 4, [])
+
 # -- Python KPI groups: one order on both engines ------------------------------------------
 class OkShare(KPI):
     name = "ok_share"
@@ -257,3 +299,10 @@ def test_a_plugin_hook_answered_by_another_plugin_in_the_same_transaction(make_p
         s.create("thing", {"name": "crash"})
     with p.session() as s:
         assert s.count("thing") == 1
+
+
+def test_an_error_with_malformed_errors_still_prints():
+    """A plugin command or KPI raising XrmError with errors of the wrong shape: the CLI
+    prints str(e), which crashed (a traceback) on an entry without a message or no dict."""
+    e = ValidationError("refused", ["oops", {"pointer": 3}, {"pointer": "/a", "message": "bad"}])
+    assert str(e).splitlines() == ["refused", "  /: 'oops'", "  3: ", "  /a: bad"]

@@ -59,8 +59,8 @@ def test_json_definitions_of_a_package_without_files(make_package):
 
 @pytest.mark.parametrize("rel, text, expected", [
     ("roles.json", '[{"name": "desk",\n  "grants": [}]', "roles.json: invalid JSON at line 2, column"),
-    ("kpis.json", '{"name": "x"}', "kpis.json: must hold an array (a JSON dict found)"),
-    ("types/t.json", '[]', "types/t.json: must hold an object (a JSON list found)"),
+    ("kpis.json", '{"name": "x"}', "kpis.json: must hold an array (a JSON object found)"),
+    ("types/t.json", '[]', "types/t.json: must hold an object (a JSON array found)"),
 ])
 def test_json_definitions_names_the_bad_file(make_package, rel, text, expected):
     pkg = make_package({rel: text})
