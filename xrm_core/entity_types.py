@@ -268,6 +268,7 @@ def index_ddl(dialect: str, et: EntityType) -> dict[str, str]:
 
 def _index_specs(dialect: str, et: EntityType) -> list[tuple[str, str, int | None]]:
     """(name, DDL, position in ``unique`` or None) of each index of ``et``."""
+    from .fields import sql_type  # date-time fields are indexed by their instant, as filtered
     specs = [(None, (f,)) for f in et.definition.get("indexes", [])]
     specs += list(enumerate(et.unique_keys()))
     out = []
@@ -277,7 +278,7 @@ def _index_specs(dialect: str, et: EntityType) -> list[tuple[str, str, int | Non
         # PostgreSQL would drop `type = 'T'` from the index condition (the index's WHERE
         # already implies it) and then scan the type's whole index, so it goes without.
         lead = ["type"] if dialect == "sqlite" else []
-        columns = ", ".join(lead + [field_sql(dialect, f, et.field_type(f)) for f in fields]
+        columns = ", ".join(lead + [field_sql(dialect, f, sql_type(et, f)) for f in fields]
                             + ([] if unique else ["id"]))
         digest = hashlib.sha1(f"{et.name}|{unique}|{columns}".encode()).hexdigest()[:10]
         name = f"xrm_{'uq' if unique else 'ix'}_{digest}_{et.name}"[:63]
@@ -331,8 +332,9 @@ def apply_indexes(conn: Connection, name: str, new: EntityType | None, check_onl
 
 def _check_no_duplicates(conn: Connection, et: EntityType, key: tuple[str, ...], position: int) -> None:
     """Refuse a unique key that stored records already violate, naming the values and records."""
+    from .fields import sql_type  # as the unique index compares them: date-times by instant
     d = conn.dialect.name
-    exprs = [literal_column(field_sql(d, f, et.field_type(f), "xrm_records.data")) for f in key]
+    exprs = [literal_column(field_sql(d, f, sql_type(et, f), "xrm_records.data")) for f in key]
     q = (select(*exprs, func.count().label("n"))
          .select_from(db.records).where(db.records.c.type == et.name, *[e.isnot(None) for e in exprs])
          .group_by(*exprs).having(func.count() > 1).limit(10))

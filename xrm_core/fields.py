@@ -13,6 +13,7 @@ from sqlalchemy import literal_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from .errors import ValidationError
+from .instants import INSTANT, instant_sql, is_instant_field
 
 #: An identifier property name: a letter of any script or _, then letters, digits, _ and
 #: the zero-width (non-)joiners Persian words are written with (``نام``, ``名前``,
@@ -52,15 +53,36 @@ def check_field(path: str, pointer: str | None = None) -> list[str]:
     return path.split(".")
 
 
+def sql_type(et, path: str) -> str | None:
+    """How field ``path`` of entity type ``et`` is compared in SQL: its JSON type
+    (:meth:`EntityType.field_type`), or :data:`xrm_core.instants.INSTANT` for a string of
+    format date-time, compared as the instant it names (:mod:`xrm_core.instants`). Pass it
+    as ``json_type`` to :func:`field_sql` and :func:`field_expr`."""
+    cache = et.__dict__.setdefault("_sql_types", {})
+    try:
+        return cache[path]
+    except (KeyError, TypeError):
+        pass
+    json_type = et.field_type(path)
+    found = INSTANT if json_type == "string" and is_instant_field(et, path) else json_type
+    if isinstance(path, str):
+        cache[path] = found
+    return found
+
+
 def field_sql(dialect: str, path: str, json_type: str | None = None, column: str = "data",
               pg_number: str = "numeric") -> str:
     """SQL text reading ``path`` from the JSON ``column`` as a comparable scalar.
 
     SQLite's ``json_extract`` returns typed SQL values. PostgreSQL's ``#>>`` returns text,
     so numbers and booleans are cast by the field's schema type: numbers to ``numeric``
-    (exact; what filters and indexes use) unless ``pg_number`` names another type.
+    (exact; what filters and indexes use) unless ``pg_number`` names another type. A
+    ``json_type`` of :data:`~xrm_core.instants.INSTANT` (:func:`sql_type`) reads a
+    date-time as the normal text of its instant in UTC.
     """
     parts = check_field(path)
+    if json_type == INSTANT:
+        return instant_sql(dialect, field_sql(dialect, path, "string", column))
     if dialect == "postgresql":
         expr = f"({column} #>> '{pg_path(parts)}')"
         if json_type in NUMERIC:

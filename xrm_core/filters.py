@@ -10,11 +10,19 @@ Values are coerced to the field's schema type (``"30"`` for an integer field is 
 for a string field is ``"123"``) and always reach SQL as bound parameters; field names are
 checked property names (:data:`xrm_core.fields.FIELD_RE`). Anything else is refused with a
 JSON pointer before any SQL runs.
+
+A field of ``format: date-time`` compares the instants its values name, whatever their
+offsets (:mod:`xrm_core.instants`): ``lt 2026-03-01T00:00:00Z`` keeps
+``2026-03-01T02:00:00+03:30`` (22:30 UTC the day before) and leaves out
+``2026-02-28T23:30:00-05:00``. A value for it is an RFC 3339 date-time, or a date
+``YYYY-MM-DD`` for ``lt``/``lte``/``gt``/``gte``, compared with the calendar day written
+in each value as KPI periods count it (see :class:`xrm_core.instants.Day`).
 """
 from __future__ import annotations
 
 import math
 import re
+from datetime import date
 from decimal import Decimal
 
 import orjson
@@ -22,7 +30,8 @@ from sqlalchemy import and_, false, func, literal, literal_column, not_, or_, tr
 from sqlalchemy.sql.elements import ColumnElement
 
 from .errors import ValidationError
-from .fields import FIELD_RE, FIELD_RULE, NAME, NUMERIC, check_field, field_expr, pg_path
+from .fields import FIELD_RE, FIELD_RULE, NAME, NUMERIC, check_field, field_expr, pg_path, sql_type
+from .instants import DATE_RE, DATE_TIME_RE, INSTANT, Day, next_day, normal
 from .validation import pointer as json_pointer
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "exists")
@@ -93,9 +102,43 @@ def coerce(value, json_type: str | None, where: str, dialect: str):
         raise _bad(where, "value must be a string, number or boolean")
     if json_type == "string":
         return value if isinstance(value, str) else orjson.dumps(value).decode()
+    if json_type == INSTANT:
+        return _instant(value, where)
     if dialect == "postgresql" and isinstance(value, float) and math.isfinite(value):
         return _pg_numeric(value, None)  # compared with numbers read as numeric (_typed)
     return value  # an untyped field: the value's own JSON type decides what it matches
+
+
+#: What a date-time field's filter values may be, for error messages.
+_INSTANT_RULE = "use an RFC 3339 date-time with an offset (2026-03-01T08:00:00Z, 2026-03-01T11:30:00+03:30) or a date (2026-03-01)"
+
+
+def _instant(value, where: str) -> str:
+    """A filter value for a date-time field: the normal form of its instant, or a
+    :class:`~xrm_core.instants.Day` for a date ``YYYY-MM-DD``."""
+    if isinstance(value, str):
+        if DATE_RE.fullmatch(value):
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise _bad(where, f"{_shown(value)} is no calendar day") from None
+            return Day(value)
+        found = normal(value)
+        if found is not None:
+            return found
+        if DATE_TIME_RE.fullmatch(value):
+            raise _bad(where, f"{_shown(value)} names no instant (no such day or hour, an offset "
+                              "beyond ±14:59 or a year outside 0001–9999)")
+    raise _bad(where, f"{_shown(value)} is not a date-time: {_INSTANT_RULE}")
+
+
+def _day_bound(op: str, day: str) -> str:
+    """The instant range (as normal-form text) that holds every date-time written on a day
+    compared by ``op`` with ``day``: offsets are less than a day, so one written on ``day``
+    or later is at most a day before it in UTC, one written before ``day`` less than a day
+    after its midnight. Bound beside the text comparison, it lets the field's instant index
+    serve a filter by days."""
+    return next_day(day, -1) if op in ("gt", "gte") else next_day(day, 1)
 
 
 def _pg_numeric(number: float, json_type: str | None) -> Decimal:
@@ -130,7 +173,7 @@ def filter_terms(dialect: str, et, where: dict, pointer_prefix: str = "/where") 
             raise _bad(ptr, f"{fname!r} is not a field name ({FIELD_RULE})")
         if not et.has_field(fname):
             raise _bad(ptr, f"{fname!r} is not a field of {et.name}")
-        jt = et.field_type(fname)
+        jt = sql_type(et, fname)
         ops = cond if isinstance(cond, dict) else {"eq": cond}
         if not ops:
             raise _bad(ptr, "empty condition")
@@ -155,13 +198,22 @@ def _term_value(dialect: str, jt: str | None, op, value, optr: str):
             if v is None:
                 raise _bad(f"{optr}/{i}", "in takes strings, numbers or booleans; use exists for null")
             vals.append(coerce(v, jt, f"{optr}/{i}", dialect))
+            if isinstance(vals[-1], Day):
+                raise _day_equality(f"{optr}/{i}", v)
         return vals
     v = coerce(value, jt, optr, dialect)
+    if isinstance(v, Day) and op not in COMPARE:
+        raise _day_equality(optr, value)
     if v is None and op not in ("eq", "ne"):
         raise _bad(optr, f"{op} needs a value")
     if isinstance(v, bool) and op in COMPARE:
         raise _bad(optr, f"{op} does not order booleans; use eq, ne or in")
     return v
+
+
+def _day_equality(where: str, value) -> ValidationError:
+    return _bad(where, f"a date-time field holds no date alone: {_shown(value)} equals none of its values; "
+                       "compare days with gte/lt, or give a date-time")
 
 
 def term_values(terms) -> list:
@@ -172,6 +224,8 @@ def term_values(terms) -> list:
             out.extend(v)
         elif op != "exists" and v is not None:
             out.append(v)
+            if isinstance(v, Day):
+                out.append(_day_bound(op, v))
     return out
 
 
@@ -184,6 +238,15 @@ def term_clause(dialect: str, term, table: str = "xrm_records", bind=None) -> Co
     fname, jt, op, v = term
     b = bind or (lambda x: x)
     expr = field_expr(dialect, fname, jt, table)
+    if jt == INSTANT and (v is None or op == "exists" or isinstance(v, Day)):
+        # Presence is the stored text's (a value of no instant, year 0000, still exists);
+        # a day compares with the text, as written (instants.Day), within its instant range.
+        text = field_expr(dialect, fname, "string", table)
+        if isinstance(v, Day):
+            bound = getattr(text, COMPARE[op])(b(v))
+            near = expr >= b(_day_bound(op, v)) if op in ("gt", "gte") else expr < b(_day_bound(op, v))
+            return and_(bound, near)
+        expr = text
     if op == "exists":
         return expr.isnot(None) if v else expr.is_(None)
     if jt is None and v is not None:
@@ -283,7 +346,7 @@ def order_by(dialect: str, et, sort: list[str], table=None):
             raise _bad_sort(f"/sort/{i}", f"{name!r} is not a field name ({FIELD_RULE})")
         if not et.has_field(name):
             raise _bad_sort(f"/sort/{i}", f"{name!r} is not a field of {et.name}")
-        jt = et.field_type(name)
+        jt = sql_type(et, name)
         if jt in ("array", "object"):
             raise _bad_sort(f"/sort/{i}", f"cannot sort by {name!r} of type {jt}")
         if jt is None:

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from . import db, records
 from .errors import ValidationError
-from .fields import check_field, field_expr, type_literal
+from .fields import check_field, field_expr, sql_type, type_literal
+from .instants import INSTANT, normal
 
 if TYPE_CHECKING:
     from .session import Session
@@ -56,14 +57,28 @@ def fits(json_type: str, value) -> bool:
 
 def find(s: "Session", et, key: str, json_type: str, values) -> dict:
     """``{value: [row, …]}``: the stored records of ``et`` the session's user may read whose
-    field ``key`` holds one of ``values`` (rows of :data:`xrm_core.records.COLUMNS`)."""
+    field ``key`` holds one of ``values`` (rows of :data:`xrm_core.records.COLUMNS`).
+
+    A date-time key names records by instant, as its unique index and filters do:
+    ``2026-03-01T02:00:00+03:30`` finds the record stored with ``2026-02-28T22:30:00Z``."""
     found: dict = defaultdict(list)
     values = sorted((v for v in values if fits(json_type, v)), key=repr)
     R = db.records
-    expr = field_expr(s.dialect, key, json_type)
+    if sql_type(et, key) == INSTANT:
+        given: dict = defaultdict(list)  # instant -> the values given for it
+        for v in values:
+            if normal(v) is not None:
+                given[normal(v)].append(v)
+        values, expr = sorted(given), field_expr(s.dialect, key, INSTANT)
+    else:
+        given, expr = None, field_expr(s.dialect, key, json_type)
     for i in range(0, len(values), CHUNK):
         query = select(expr.label("key_value"), *records.COLUMNS).where(
             R.c.type == type_literal(et.name), expr.in_(values[i:i + CHUNK]), s.actor.clause(et.name, "read"))
         for row in s.conn.execute(query):
-            found[records.plain_number(row.key_value)].append(row)
+            if given is None:
+                found[records.plain_number(row.key_value)].append(row)
+            else:
+                for v in given[row.key_value]:
+                    found[v].append(row)
     return found

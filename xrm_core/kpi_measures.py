@@ -24,7 +24,7 @@ from . import db
 from .errors import DefinitionError, NotFound, ValidationError
 from .fields import NUMERIC, _sqlite_label, check_field, field_expr, pg_path
 from .filters import compile_filter
-from .schema_types import resolve, types_of  # the same resolution as field_type()
+from .instants import formats_of as _formats_of  # the same reading as filters' date-time fields
 from .validation import check_definition
 
 if TYPE_CHECKING:
@@ -286,32 +286,6 @@ def _describe_field(et, path: str) -> str:
     if not formats:
         return "a string"
     return f"a string of format {' or '.join(sorted(formats))}"
-
-
-def _formats_of(root: dict, sub, depth: int = 0) -> set[str] | None:
-    """The ``format``s a subschema holds its non-null values to, or None when none applies.
-
-    Resolves ``$ref`` as :meth:`EntityType.property_schema` does. A format in an ``allOf``
-    part binds every value; an ``anyOf``/``oneOf`` gives its branches' formats only when each
-    branch that admits more than null has one (``[{"format": "date"}, {"type": "null"}]``
-    is a date; ``[{"format": "date"}, {"type": "string"}]`` is any string).
-    """
-    if not isinstance(sub, dict) or depth > 20:
-        return None
-    sub = resolve(root, sub, depth)
-    if isinstance(sub.get("format"), str):
-        return {sub["format"]}
-    for part in sub.get("allOf", []):
-        found = _formats_of(root, part, depth + 1)
-        if found:
-            return found
-    for key in ("anyOf", "oneOf"):
-        # _types_of leaves null out: an empty set is a branch that admits only null
-        branches = [b for b in sub.get(key, []) if types_of(root, b, depth + 1) != set()]
-        found = [_formats_of(root, b, depth + 1) for b in branches]
-        if branches and all(found):
-            return set().union(*found)
-    return None
 
 
 def _field_of(et, path: str, pointer: str):

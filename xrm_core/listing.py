@@ -23,8 +23,9 @@ from sqlalchemy.exc import DBAPIError
 
 from . import db
 from .errors import PermissionDenied, ValidationError
-from .fields import FIELD_RE, field_expr, type_literal
+from .fields import FIELD_RE, field_expr, sql_type, type_literal
 from .filters import coerce, filter_terms, order_by, term_clause, term_values
+from .instants import DATE_TIME_RE, INSTANT, Day
 from .records import COLUMNS, Record, _from_rows
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def list_query(s: "Session", type_name: str, where: dict | None = None, limit: i
     # Everything the SQL text depends on. Field types are part of it: two databases may hold
     # different definitions of the same type name and version.
     key = (s.conn.dialect.name, s.conn.dialect.paramstyle, et.name, et.version, depth, limit,
-           tuple(et.field_type(f) if FIELD_RE.match(f) and et.has_field(f) else None
+           tuple(sql_type(et, f) if FIELD_RE.match(f) and et.has_field(f) else None
                  for f in (x[1:] if x.startswith("-") else x for x in sort)),
            tuple(sort), tuple((f, jt, op, v if op == "exists" else _kind(v)) for f, jt, op, v in terms),
            None if after is None else tuple(_kind(v) for v in after), _search_mode(dialect, search))
@@ -120,13 +121,26 @@ def _cursor_values(dialect: str, et, sort: list[str], after: tuple) -> tuple:
     """The keyset cursor with each value coerced to its sort field's type, as filter values
     are (``"5"`` for an integer field is 5), and the id checked: a value of another type
     failed on PostgreSQL (``operator does not exist: numeric > character varying``) where
-    SQLite compared it by its storage class — a ValidationError now, before any SQL."""
+    SQLite compared it by its storage class — a ValidationError now, before any SQL.
+
+    A date-time sort field's value is the stored text, compared as its instant; a stored
+    text of the date-time form that names no instant (the year 0000) sorts as no value does,
+    last, and stands for that in the cursor."""
     out = []
     for i, (item, value) in enumerate(zip(sort, after)):
         name = item[1:] if item.startswith("-") else item
         try:
-            out.append(coerce(value, et.field_type(name) if FIELD_RE.match(name) and et.has_field(name) else None,
-                              f"/cursor/{i}", dialect))
+            jt = sql_type(et, name) if FIELD_RE.match(name) and et.has_field(name) else None
+            if jt == INSTANT and isinstance(value, str) and DATE_TIME_RE.fullmatch(value):
+                try:
+                    out.append(coerce(value, jt, f"/cursor/{i}", dialect))
+                except ValidationError:
+                    out.append(None)
+                continue
+            out.append(coerce(value, jt, f"/cursor/{i}", dialect))
+            if isinstance(out[-1], Day):
+                raise ValidationError("a date-time field's cursor value is a date-time",
+                                      [{"pointer": f"/cursor/{i}", "message": "a date, not a date-time"}])
         except ValidationError as e:
             order_by(dialect, et, sort)  # a bad sort field is the first error to report
             raise ValidationError(f"invalid cursor: {e.errors[0]['message']}", e.errors) from None

@@ -22,9 +22,10 @@ import orjson
 from sqlalchemy import bindparam, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from . import db, history
+from . import db, history, instants
 from .errors import PluginError, NotFound, PermissionDenied, PreconditionFailed, ValidationError
-from .fields import field_expr, type_literal
+from .fields import field_expr, sql_type, type_literal
+from .instants import INSTANT
 from .validation import pointer
 from .history import changes_payload, diff, merge_patch, same_json
 
@@ -586,15 +587,29 @@ def find_by_values(s: "Session", et, fields: tuple[str, ...], values: list[tuple
     """``{values: id}`` of stored records of ``et`` whose ``fields`` equal one of ``values``.
 
     Unscoped: callers decide what the actor may learn about the ids found.
+
+    A date-time field is compared by the instant it names, as its unique index does
+    (:mod:`xrm_core.instants`): ``2026-03-01T02:00:00+03:30`` finds the record holding
+    ``2026-02-28T22:30:00Z``, and is the key it is found under.
     """
-    exprs = [field_expr(s.dialect, f, et.field_type(f)) for f in fields]
+    kinds = [sql_type(et, f) for f in fields]
+    exprs = [field_expr(s.dialect, f, k) for f, k in zip(fields, kinds)]
+    # What each asked-for tuple is compared as; a text that names no instant matches nothing.
+    compared: dict[tuple, list[tuple]] = {}
+    for v in values:
+        key = tuple(instants.normal(x) if k == INSTANT and isinstance(x, str) else x for x, k in zip(v, kinds))
+        if None not in key:
+            compared.setdefault(key, []).append(v)
+    asked = list(compared)
     out = {}
-    for i in range(0, len(values), 500):
-        chunk = values[i:i + 500]
+    for i in range(0, len(asked), 500):
+        chunk = asked[i:i + 500]
         target = exprs[0].in_([v[0] for v in chunk]) if len(exprs) == 1 else tuple_(*exprs).in_(chunk)
         q = select(R.c.id, *exprs).where(R.c.type == type_literal(et.name), target)
         for r in s.conn.execute(q):
-            out[tuple(plain_number(v) for v in r[1:])] = r[0]
+            found = tuple(plain_number(v) for v in r[1:])
+            for v in compared.get(found, [found]):
+                out[v] = r[0]
     return out
 
 

@@ -48,7 +48,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
-from xrm_core import ValidationError, accounts, entity_types, kpis
+from xrm_core import ValidationError, accounts, entity_types, instants, kpis
 
 SETTINGS = settings(max_examples=int(os.environ.get("XRM_KPI_ORACLE_EXAMPLES", 150)), deadline=None,
                     derandomize=not os.environ.get("XRM_KPI_ORACLE_RANDOM"),
@@ -83,6 +83,8 @@ KIND = {"txt": "string", "n_int": "integer", "n_num": "number", "flag": "boolean
         "at": "string", "opened at": "string", "ts_text": "string", "any": None, "هر چیز": None, "multi": None,
         "maybe_num": "number", "امتیاز": "integer", "地区": "string", "meta.level": "integer",
         "meta.area": "string", "tags": "array", "meta": "object"}
+#: Fields of ``format: date-time``: filters compare the instants they name (xrm_core.instants).
+INSTANT_FIELDS = {"at", "opened at"}
 NUMERIC_FIELDS = ["n_int", "n_num", "maybe_num", "امتیاز", "meta.level"]
 TIME_FIELDS = ["day", "at", "opened at", "ts_text"]
 FILTER_FIELDS = [f for f in KIND]
@@ -158,6 +160,10 @@ def _number_or_text(draw):
 @st.composite
 def filter_value(draw, kind, op):
     """A value filter ``op`` takes for a field of ``kind`` (valid for filter.schema.json)."""
+    if kind == "instant":  # a date-time, or a day for an ordering (a day equals no date-time)
+        if op in ("eq", "ne") and draw(st.integers(0, 7)) == 0:
+            return None
+        return draw(st.one_of(date_times, days) if op in ORDERED else date_times)
     if kind in ("integer", "number"):
         if op in ("eq", "ne") and draw(st.integers(0, 7)) == 0:
             return None
@@ -187,7 +193,7 @@ ORDERED = ("lt", "lte", "gt", "gte")
 
 @st.composite
 def condition(draw, field):
-    kind = KIND[field]
+    kind = "instant" if field in INSTANT_FIELDS else KIND[field]
     if kind in ("array", "object"):
         return {"exists": draw(st.booleans())}
     ops = ["eq", "ne", "in", "exists"] + ([] if kind == "boolean" else list(ORDERED))
@@ -303,6 +309,10 @@ def holds(stored, op: str, v, kind) -> bool:
     if v is None:
         return (not present(stored)) if op == "eq" else present(stored)
     same_type = present(stored) and (kind is not None or json_kind(stored) == json_kind(v))
+    if kind == "instant" and not DAY_AT_START.fullmatch(v):
+        # a date-time compares the instant it names; a day, the day written (as text)
+        stored = instants.normal(stored) if isinstance(stored, str) else stored
+        v = instants.normal(v)
     if op == "eq":
         return same_type and stored == v
     if op == "ne":
@@ -316,7 +326,8 @@ def matches(data: dict, flt: dict | None) -> bool:
     for field, cond in (flt or {}).items():
         ops = cond if isinstance(cond, dict) else {"eq": cond}
         stored = value_at(data, field)
-        if not all(holds(stored, op, v, KIND[field]) for op, v in ops.items()):
+        kind = "instant" if field in INSTANT_FIELDS else KIND[field]
+        if not all(holds(stored, op, v, kind) for op, v in ops.items()):
             return False
     return True
 

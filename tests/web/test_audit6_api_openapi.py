@@ -91,7 +91,7 @@ def test_the_document_describes_the_plugins_types_as_declared(make_platform):
     assert schemas["common.money"]["properties"]["currency"] == {"$ref": common + "currency"}
     assert schemas["fund.data"]["properties"]["strategy"]["oneOf"][2]["required"] == ["other"]
     sort = next(p for p in spec["paths"]["/api/v1/records/meeting"]["get"]["parameters"] if p["name"] == "sort")
-    assert "mixed offsets do not" in sort["description"]
+    assert "by the instant it names, whatever the offset" in sort["description"]
 
 
 @pytest.fixture

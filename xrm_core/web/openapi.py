@@ -154,10 +154,12 @@ def build_spec(s, max_limit: int = 1000) -> dict:
     return out
 
 
-#: How text fields order, in sorts and in lt/gt filters: an integrator comparing date-times
-#: written in several offsets would otherwise expect the order of the instants.
-TEXT_ORDER = ("Text compares by Unicode code point, dates and date-times too: `YYYY-MM-DD` dates, and "
-              "date-times all written in one offset (`Z`), order as time does; date-times in mixed offsets do not.")
+#: How fields order, in sorts and in lt/gt filters: text by code point, but a date-time field
+#: by instant (an integrator comparing date-times written in several offsets expects that).
+TEXT_ORDER = ("Text compares by Unicode code point (`YYYY-MM-DD` dates order as time does). A field of "
+              "`format: date-time` compares and sorts by the instant it names, whatever the offset: its filter "
+              "values are RFC 3339 date-times, or a date `YYYY-MM-DD` for `lt`/`lte`/`gt`/`gte`, compared with "
+              "the day written in each value.")
 
 
 #: How the ``filter`` parameter is written: the one filter language of DESIGN §3 as query parameters.
