@@ -2,8 +2,10 @@
 
 One :class:`Field` per top-level property: ``enum`` or ``const`` → select, ``boolean`` → checkbox,
 ``integer``/``number`` → number input, ``format: date`` → date input, ``format: date-time``
-→ datetime-local (read and written as UTC, ``Z``), long strings → textarea, arrays and
-objects → a JSON textarea, and references → a picker of visible records. A property's
+→ datetime-local (read and written as UTC, ``Z``), long strings → textarea, objects with
+declared members → a fieldset of inputs ("group") and arrays of scalars or simple objects →
+rows of inputs ("list"), both in :mod:`.nested_inputs`; other arrays and objects → a JSON
+textarea; and references → a picker of visible records. A property's
 ``default`` fills the new-record form; a ``readOnly`` one is shown but not taken from the form
 (except on create when it is required: nothing else could set it). An input is named after
 its property, except where the form uses the name itself (:func:`input_name`).
@@ -44,7 +46,7 @@ PICKER_LIMIT = 200
 class Field:
     name: str
     label: str
-    widget: str  # text, textarea, select, date, datetime, integer, number, checkbox, json, ref
+    widget: str  # text, textarea, select, date, datetime, integer, number, checkbox, json, ref, group, list
     required: bool = False
     options: list = field(default_factory=list)  # [(value, shown)] for select/ref
     enum: list = field(default_factory=list)
@@ -55,6 +57,9 @@ class Field:
     readonly: bool = False  # ``readOnly``: shown, never read from the edit form
     json_keys: bool = False  # a select's options are keyed by their JSON text (see build)
     example: str = ""  # a JSON input: a value of the shape the schema asks for (json_example)
+    children: list = field(default_factory=list)  # a "group": the object's sub-fields
+    item: "Field | None" = None  # a "list": the field of one item (a scalar input or a group)
+    path: tuple = ()  # the keys from the record's data down to this field
 
     @property
     def input(self) -> str:
@@ -93,7 +98,7 @@ def reference_type(et, name: str, known_types) -> str | None:
     return None
 
 
-def build(et, known_types, label, value_label=None) -> list[Field]:
+def build(et, known_types, label, value_label=None) -> "Fields":
     """The form fields of entity type ``et``; ``label(name)`` gives a field's shown label and
     ``value_label(name, value)`` a select option's text (None: the value itself; the option's
     value stays the enum value's key, so a submitted form stores exactly the enum value)."""
@@ -116,10 +121,14 @@ def build(et, known_types, label, value_label=None) -> list[Field]:
         ref = reference_type(et, name, known_types)
         if ref and f.widget == "text":
             f.widget, f.ref = "ref", ref
+        f.path = (name,)
         if f.widget == "json":
+            # Kept for the JSON box a group or list falls back to for a value it cannot show.
             f.example = example_text(et.property_schema(name) or sub, et.schema)
+            if not f.readonly:
+                nested.structure(f, et, et.property_schema(name) or sub, value_label)
         out.append(f)
-    return out
+    return nested.Fields(nested.unambiguous(out))
 
 
 #: Levels of nesting an example shows, keys per object, and the longest example shown.
@@ -182,10 +191,18 @@ def json_example(sub, root: dict, depth: int):
 
 
 def _widget(et, name: str, sub: dict) -> str:
-    if isinstance(sub.get("enum"), list) or "const" in sub:
-        return "select"
     # property_type takes the name as written: field_type reads "a.b" as a path into "a".
-    jt = et.property_type(name)
+    return widget_of(sub, et.property_type(name) if not _is_choice(sub) else None)
+
+
+def _is_choice(sub: dict) -> bool:
+    return isinstance(sub.get("enum"), list) or "const" in sub
+
+
+def widget_of(sub: dict, jt: str | None) -> str:
+    """The widget of a property whose subschema is ``sub`` and JSON type ``jt``."""
+    if _is_choice(sub):
+        return "select"
     if jt == "boolean":
         return "checkbox"
     if jt in ("integer", "number"):
@@ -211,8 +228,21 @@ def enum_key(f: Field, v) -> str:
     return orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode() if f.json_keys else _enum_key(v)
 
 
-def shown(f: Field, value) -> str:
-    """The form's text for a stored value (what an unchanged input sends back)."""
+def choices(f: Field, value_label=None, label_name=None) -> None:
+    """Fill a select's ``enum``, ``json_keys`` and ``options`` from its subschema ``f.enum``
+    (see :func:`build`); ``label_name`` names the field for ``value_label``."""
+    strings = {v for v in f.enum if isinstance(v, str)}
+    f.json_keys = any(_enum_key(v) in strings for v in f.enum if not isinstance(v, str))
+    f.options = [(enum_key(f, v), (value_label and value_label(label_name or f.name, v)) or enum_key(f, v))
+                 for v in f.enum if v is not None]
+
+
+def shown(f: Field, value):
+    """The form's text for a stored value (what an unchanged input sends back). For a group
+    or list: the texts of its inputs (:class:`nested.Inputs`), or the value's JSON text when
+    the inputs cannot show it exactly (the field then takes a JSON box, so nothing is lost)."""
+    if f.widget in ("group", "list"):
+        return nested.shown_inputs(f, value)
     if value is None:
         return ""
     if f.widget == "checkbox":
@@ -316,28 +346,25 @@ def read_form(fields: list[Field], form, original: dict | None = None):
     (``null``), and an edited JSON object replaces the stored one whole, so a key deleted
     in the text is removed and a ``null`` typed inside it is stored.
     A ticked-off box of a required boolean is ``false`` (it cannot be left out).
-    ``errors`` maps field names to messages.
+    A group or list is read from its inputs (:mod:`.nested_inputs`), or from its JSON box
+    when the form showed one. ``errors`` maps field names to messages (an
+    :class:`~.nested_inputs.ErrorMap`: a nested input's message by its path too).
     """
-    data, errors = {}, {}
+    data, errors = {}, nested.ErrorMap()
     for f in fields:
         if f.readonly and not (original is None and f.required):
             continue  # readOnly: the value is not the form's to change
-        raw = form.get(f.input, "")
-        if f.widget in ("text", "textarea", "json"):
-            raw = _line_breaks(raw)  # browsers send a textarea's line breaks as CRLF
-        if original is not None and raw == _line_breaks(shown(f, original.get(f.name))):
-            continue  # as shown: a stored "a\r\nb" comes back "a\r\nb" and is not rewritten
-        try:
-            value = parse(f, raw)
-        except ValueError as e:
-            errors[f.name] = str(e)
-            continue
-        if f.widget == "checkbox" and value is None and (
-                f.required or (original is not None and f.name in original)
-                or (original is None and f.default is not None)):
-            # Unticked a box that was ticked (by the record or the schema's default: left
-            # out, the attribute would read as the default), or one that must be there.
-            value = False
+        if f.widget in ("group", "list"):
+            value, errs = nested.read_field(f, form, None if original is None else original.get(f.name),
+                                            original is not None)
+            for path, message in errs.nested.items():
+                errors.add(path, message)
+            if errs or value is nested.UNCHANGED:
+                continue
+        else:
+            value = _read_scalar(f, form, original, errors)
+            if value is nested.UNCHANGED:
+                continue
         if value is None and f.required:
             errors[f.name] = _("required")
         elif original is not None:
@@ -347,6 +374,28 @@ def read_form(fields: list[Field], form, original: dict | None = None):
         elif value is not None:
             data[f.name] = value
     return data, errors
+
+
+def _read_scalar(f: Field, form, original: dict | None, errors: dict):
+    """The value of a one-input field: UNCHANGED when it came back as shown or was refused
+    (its message then put in ``errors``), None when empty."""
+    raw = form.get(f.input, "")
+    if f.widget in ("text", "textarea", "json"):
+        raw = _line_breaks(raw)  # browsers send a textarea's line breaks as CRLF
+    if original is not None and raw == _line_breaks(shown(f, original.get(f.name))):
+        return nested.UNCHANGED  # as shown: a stored "a\r\nb" comes back "a\r\nb" and is not rewritten
+    try:
+        value = parse(f, raw)
+    except ValueError as e:
+        errors[f.name] = str(e)
+        return nested.UNCHANGED
+    if f.widget == "checkbox" and value is None and (
+            f.required or (original is not None and f.name in original)
+            or (original is None and f.default is not None)):
+        # Unticked a box that was ticked (by the record or the schema's default: left
+        # out, the attribute would read as the default), or one that must be there.
+        value = False
+    return value
 
 
 def version_of(text: str | None) -> int:
@@ -368,8 +417,10 @@ def field_errors(e: ValidationError, names) -> tuple[dict, list[str]]:
     """Split a core ValidationError into ``{field: message}`` and messages for the whole form.
 
     Every error of a field is kept (a nested object may miss several keys), and a long value
-    quoted in a message is shortened: the input beside it holds the whole text."""
-    by_field, general = {}, []
+    quoted in a message is shortened: the input beside it holds the whole text. The first
+    is an :class:`~.nested_inputs.ErrorMap`: each message by its whole path as well, for the
+    nested input it is about."""
+    by_field, general = nested.ErrorMap(), []
     for err in e.errors:
         # The core points every error at the field it is about, a missing required one
         # included (/data/NAME), so the pointer alone says which input to mark.
@@ -377,11 +428,7 @@ def field_errors(e: ValidationError, names) -> tuple[dict, list[str]]:
         parts = ptr.split("/")
         name = unescape_token(parts[2]) if len(parts) > 2 and parts[1] == "data" else None
         if name in names:
-            text = msg if len(parts) <= 3 else f"{'/'.join(parts[3:])}: {msg}"
-            if name not in by_field:
-                by_field[name] = text
-            elif text not in by_field[name].split("; "):
-                by_field[name] += "; " + text
+            by_field.add((name, *(unescape_token(t) for t in parts[3:])), msg)
         else:
             general.append(f"{ptr}: {msg}" if ptr else msg)
     if not e.errors:
@@ -404,3 +451,7 @@ def _shorten(message: str) -> str:
 def unescape_token(token: str) -> str:
     """An RFC 6901 pointer token as the key it names."""
     return token.replace("~1", "/").replace("~0", "~")
+
+
+# Last: nested_inputs builds on the functions above (and imports this module).
+from . import nested_inputs as nested  # noqa: E402

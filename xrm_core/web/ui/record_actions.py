@@ -1,5 +1,6 @@
 """Record page actions beyond editing: delete (after a confirmation page), link to another
-record through a relationship type, remove a link.
+record through a relationship type, remove a link; and the record form's buttons that add or
+remove a row of a list without JavaScript.
 
 No JavaScript: linking is two steps — the record page picks the relationship (and its
 direction) and a search text, the link page lists the matching records of the other type,
@@ -14,10 +15,11 @@ from flask_babel import gettext as _
 
 from ... import relationships
 from ...errors import Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError
-from . import core_messages, forms, listing
+from . import core_messages, forms, listing, nested_inputs
 from .common import acting
 from .i18n import digits
-from .pages import _RowView, _title, _title_of, bp, relationship_label, relationship_sources
+from .pages import (_fields, _render_form, _RowView, _title, _title_of, _with_choices, bp, relationship_label,
+                    relationship_sources)
 
 #: Candidate records the link page offers at once (narrow them with the search text).
 CANDIDATES = 50
@@ -137,3 +139,39 @@ def unlink(type_name: str, record_id: str, relationship_id: str):
         s.unrelate(relationship_id)
     flash(_("Link removed."), "ok")
     return _back(rec, "#related")
+
+
+def _rows_changed(form) -> dict:
+    """The posted form's inputs with the row the user asked for added (``~add``: the list's
+    name) or removed (``~remove``: the row's name), as the form shows them again."""
+    values = {k: form.get(k, "") for k in form.keys() if k not in ("~add", "~remove")}
+    removed = form.get("~remove")
+    if removed:
+        values = {k: v for k, v in values.items() if k != removed and not k.startswith(removed + ".")}
+    added = form.get("~add")
+    if added:
+        numbers = [int(n) for n in nested_inputs.rows(values, added)]
+        # A row exists once one of its inputs does: an empty one, numbered after the last.
+        values[f"{added}.{max(numbers + [-1]) + 1}"] = ""
+    return values
+
+
+@bp.post("/<type_name>/new/rows", endpoint="new_rows")
+@bp.post("/<type_name>/<record_id>/edit/rows", endpoint="edit_rows")
+def form_rows(type_name: str, record_id: str | None = None):
+    """A record form's "add a row" and "remove" buttons without JavaScript: the form again,
+    as typed, with one row more or less. Nothing is written (the save button posts to the
+    form's own address)."""
+    with acting() as s:
+        rec = None
+        if record_id is not None:
+            rec = _record(s, type_name, record_id)
+            if not s.allows(rec.type, "update", _RowView(rec)):
+                abort(403)
+        et = s.entity_type(type_name)
+        if rec is None and not s.actor.can(et.name, "create"):
+            abort(403)
+        fields = _fields(s, et)
+        values = _rows_changed(request.form)
+        _with_choices(s, fields, values)
+    return _render_form(et, fields, values, {}, [], rec)
