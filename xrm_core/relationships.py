@@ -89,7 +89,10 @@ def save(conn: Connection, definition: dict, known_types: set[str], source: str 
                           .where(db.relationship_types.c.name == name)).first()
     old = stored.definition if stored is not None else None
     if old is not None and not replace:
-        raise Conflict(f"relationship type {name!r} already exists")
+        # Whose it is tells the admin what to do: a plugin's comes back on every init.
+        owner = "added by an admin" if stored.source == "admin" else f"declared by plugin {stored.source!r}"
+        raise Conflict(f"relationship type {name!r} already exists ({owner}); choose another name",
+                       [{"pointer": "/name", "message": "already used"}])
     after = _index_ddl(definition)
     if old is not None:
         for end in ("source", "target"):

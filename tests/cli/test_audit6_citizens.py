@@ -363,6 +363,22 @@ def test_a_relationship_type_file_that_is_no_object_is_named_as_one(xrm, tmp_pat
     assert "lives_with" not in [d["name"] for d in json.loads(ok(xrm("reltypes", "list", "--json")).stdout)]
 
 
+def test_a_relationship_type_name_already_taken_says_whose_it_is(xrm, tmp_path):
+    """"already exists" left the admin guessing: a plugin's type comes back on every init,
+    so the answer is another name, not removing it."""
+    path = tmp_path / "rel.json"
+    path.write_text('{"name": "filed", "source": "citizen", "target": "citizen", "cardinality": "many-to-many"}',
+                    encoding="utf-8")
+    result = xrm("reltypes", "add", str(path))
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert result.stderr == ("error: relationship type 'filed' already exists (declared by plugin 'citizens'); choose another "
+                             "name\n  /name: already used\n")
+    path.write_text('{"name": "lives_with", "source": "citizen", "target": "citizen", "cardinality": "many-to-many"}',
+                    encoding="utf-8")
+    ok(xrm("reltypes", "add", str(path)))
+    result = xrm("reltypes", "add", str(path))
+    assert "relationship type 'lives_with' already exists (added by an admin); choose another name" in result.stderr
+
 def test_types_update_that_would_invalidate_nested_values_is_refused_with_ids_and_pointers(xrm, db_url, tmp_path):
     kept = create(xrm, "citizen", {"full_name": "A", "district": "مرکزی", "dependents": [{"name": "x", "age": 7}]})
     old = create(xrm, "citizen", {"full_name": "B", "district": "南区", "dependents": [{"name": "y", "age": 70}]})
