@@ -426,3 +426,17 @@ def test_an_excel_csv_round_trips_exactly_through_export_and_import(xrm, tmp_pat
         again = {r["data"]["ref"]: r["data"] for r in
                  json.loads(ok(xrm("records", "list", "service_request", "--json")).stdout)}
         assert again == listed, fmt
+
+
+def test_a_plugin_declaring_a_type_an_admin_made_warns_that_it_replaced_the_admins_version(cli, tmp_path):
+    """The warning said "replaced an admin's change to: permit" when the admin had made the
+    type, not changed the plugin's."""
+    assert cli("init", "--admin-password", "pw").exit_code == 0
+    path = tmp_path / "permit.json"
+    path.write_text(json.dumps({**PERMIT, "schema": {"type": "object", "properties": {"number": {"type": "string"}}}}),
+                    encoding="utf-8")
+    ok(cli("types", "add", str(path)))
+    result = cli("init", plugins=(CitizensPlugin(),))
+    assert result.exit_code == 0, result.stderr
+    assert "warning: a plugin's definition replaced the admin's version of: permit (the admin's version stays in " \
+           "the type's history" in result.stderr

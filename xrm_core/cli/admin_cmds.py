@@ -49,7 +49,9 @@ def init(c, admin_password, as_json):
         click.echo(f"entity types kept as an admin changed them (their plugins declare them as before): "
                    f"{', '.join(report['types_kept'])}")
     if report["types_overridden"]:
-        click.echo(f"warning: a plugin's new definition replaced an admin's change to: "
+        # An admin's change to the plugin's type, or a type an admin made that a newly
+        # installed plugin declares under the same name: either way the admin's version.
+        click.echo(f"warning: a plugin's definition replaced the admin's version of: "
                    f"{', '.join(report['types_overridden'])} (the admin's version stays in the type's history; "
                    "apply the change again with `xrm types update`)", err=True)
     for warning in report["warnings"]:
