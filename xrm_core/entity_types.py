@@ -334,7 +334,8 @@ def _check_no_duplicates(conn: Connection, et: EntityType, key: tuple[str, ...],
     """Refuse a unique key that stored records already violate, naming the values and records."""
     from .fields import sql_type  # as the unique index compares them: date-times by instant
     d = conn.dialect.name
-    exprs = [literal_column(field_sql(d, f, sql_type(et, f), "xrm_records.data")) for f in key]
+    kinds = {f: sql_type(et, f) for f in key}
+    exprs = [literal_column(field_sql(d, f, kinds[f], "xrm_records.data")) for f in key]
     q = (select(*exprs, func.count().label("n"))
          .select_from(db.records).where(db.records.c.type == et.name, *[e.isnot(None) for e in exprs])
          .group_by(*exprs).having(func.count() > 1).limit(10))
@@ -344,15 +345,27 @@ def _check_no_duplicates(conn: Connection, et: EntityType, key: tuple[str, ...],
     problems = []
     for row in dups:
         values = tuple(row[:-1])
-        ids = conn.execute(select(db.records.c.id).where(
+        found = conn.execute(select(db.records.c.id, db.records.c.data).where(
             db.records.c.type == et.name, *[e == v for e, v in zip(exprs, values)])
-            .order_by(db.records.c.id).limit(5)).scalars().all()
-        shown = ", ".join(f"{f}={_shown(v, et.field_type(f))}" for f, v in zip(key, values))
+            .order_by(db.records.c.id).limit(5)).all()
+        ids = [r.id for r in found]
+        shown = ", ".join(_shown_key(f, v, kinds[f], [r.data for r in found]) for f, v in zip(key, values))
         problems.append({"pointer": f"/unique/{position}",
                          "message": f"{shown} is shared by {row[-1]} records ({', '.join(ids)}"
                                     + (", …)" if row[-1] > len(ids) else ")")})
     raise Conflict(f"cannot make {' + '.join(key)} unique for {et.name}: stored records share values",
                    problems)
+
+
+def _shown_key(field: str, v, kind: str | None, data: list) -> str:
+    """``field=value`` of a duplicate key; for a date-time field, the instant and each stored
+    spelling of it (``slot="2026-03-01T02:00:00+03:30" / "2026-02-28T22:30:00Z" (one instant,
+    2026-02-28T22:30:00.000000Z)``), so the admin finds the records by the text they hold."""
+    from .instants import INSTANT
+    if kind != INSTANT:
+        return f"{field}={_shown(v, kind)}"
+    spellings = list(dict.fromkeys(value_at(d, field) for d in data))
+    return f"{field}={' / '.join(_shown(s, None) for s in spellings)} (one instant, {v})"
 
 
 def _shown(v, kind: str | None) -> str:

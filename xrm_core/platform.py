@@ -17,7 +17,7 @@ from typing import Iterator
 from sqlalchemy import Connection, select
 
 from . import accounts, db, entity_types, history, record_events, relationships
-from .errors import DefinitionError, NotFound, XrmError
+from .errors import Conflict, DefinitionError, NotFound, XrmError
 from .plugins import call_each, make_plugin_manager
 from .scope import load_actor
 from .session import Session
@@ -123,7 +123,16 @@ class Platform:
                 created_admin = True
             elif admin_password:
                 accounts.set_password(conn, ADMIN, admin_password)
-            synced = self.sync_definitions(conn)
+            try:
+                synced = self.sync_definitions(conn)
+            except Conflict as e:
+                if before is not None and before != migrations.HEAD:
+                    # Every other command of this release refuses a database it has not
+                    # upgraded: say the upgrade changed nothing and how to get past it.
+                    e.message = (f"{e.message}; the upgrade from revision {before} was not applied "
+                                 "(the database is unchanged): change those records with the release "
+                                 "that made the database, then run `xrm init` again")
+                raise
         self._compiled.clear()
         # Printed by `xrm init` and kept in logs: without its password.
         return {"database": self.shown_url, "migrated_from": before, "revision": migrations.HEAD,
