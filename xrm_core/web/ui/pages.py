@@ -276,7 +276,7 @@ def _timeline_entries(s, timeline, kind_labels: dict, kind_help: dict | None = N
     return out
 
 
-#: Distinct records a timeline page names by title (one lookup each); past this, by id.
+#: Distinct records a timeline page names by title (read in one query); past this, by id.
 TITLED_RECORDS = 60
 
 
@@ -285,13 +285,8 @@ def _titles_of(s, ids) -> dict[str, str]:
     related records and the other ends of its links by their opaque ids ("Visit
     01a21b4f…"), which staff cannot read. A record outside the user's scope, or deleted,
     keeps its id (what the history already says), never its title."""
-    out = {}
-    for record_id in sorted(i for i in ids if isinstance(i, str))[:TITLED_RECORDS]:
-        try:
-            out[record_id] = _title(s, s.get(record_id))
-        except NotFound:
-            continue
-    return out
+    wanted = sorted(i for i in ids if isinstance(i, str))[:TITLED_RECORDS]
+    return {record_id: _title(s, rec) for record_id, rec in records.get_many(s, wanted).items()}
 
 
 def _updated_summary(changes) -> str:
