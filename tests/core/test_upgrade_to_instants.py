@@ -17,6 +17,8 @@ from sqlalchemy import text
 from xrm_core import accounts, db, entity_types, fields, kpis, migrations, relationships
 from xrm_core.errors import Conflict
 
+from test_datetime_instants import list_plan
+
 SHIFT = {
     "name": "shift", "title_field": "title", "indexes": ["starts_at"], "unique": ["slot"],
     "schema": {"type": "object", "properties": {
@@ -84,20 +86,6 @@ def _function_schema(p) -> list:
             "WHERE f.proname = 'xrm_instant' AND n.nspname = ANY(current_schemas(false))")).scalars().all()
 
 
-def _plan(p, sort) -> str:
-    from xrm_core import listing
-    with p.session() as s:
-        statement, params = listing.list_query(s, "shift", None, sort=sort, limit=10)
-    with p.engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            return "\n".join(r[-1] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params))
-        conn.exec_driver_sql("ANALYZE xrm_records")
-        conn.exec_driver_sql("SET enable_seqscan = off")
-        plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, params))
-        conn.rollback()
-        return plan
-
-
 @pytest.fixture
 def old(make_platform):
     """A database as the previous release left it, and what it must still hold after."""
@@ -139,7 +127,7 @@ def test_upgrade_keeps_data_history_kpis_and_tokens_and_rebuilds_indexes(old):
         assert [r.data["title"] for r in s.list("shift", {"starts_at": {"lt": "2026-03-01T00:00:00Z"}})] == ["s1", "s4"]
         assert kpis.compute(s, "shift_hours") == kpi
         assert [r["record"].id for r in s.related(ids[0], "shift_next")] == [ids[1]]
-    plan = _plan(p, ["starts_at"])
+    plan = list_plan(p, "shift", sort=["starts_at"])
     assert any(name.startswith("xrm_ix_") and name in plan for name in after_indexes), plan
     with p.connection() as conn:
         assert accounts.user_for_token(conn, token) == "admin"
