@@ -99,7 +99,7 @@ def pattern_columns(s: "Session", et, where) -> list[Column]:
         key = func.jsonb_object_keys(R.c.data).label("key")
         q = select(key).where(where, func.jsonb_typeof(R.c.data) == "object")
     declared = et.properties()
-    names = []
+    columns = []
     # Streamed: a type whose records use undeclared names as map keys may hold many.
     result = s.conn.execute(q.distinct().execution_options(yield_per=1000))
     try:
@@ -109,14 +109,14 @@ def pattern_columns(s: "Session", et, where) -> list[Column]:
             col = column_for(et, name)
             if col is None or col.path != [name]:
                 continue  # no field name ("a.b", " x"): told by CsvOut's warnings
-            names.append(name)
-            if len(names) > MAX_PATTERN_COLUMNS:
+            columns.append(col)
+            if len(columns) > MAX_PATTERN_COLUMNS:
                 raise ValidationError(
                     f"the {et.name} records to export hold more than {MAX_PATTERN_COLUMNS:,} attribute names "
                     f"that patternProperties allow: too many CSV columns; use --format jsonl")
     finally:
         result.close()
-    return [column_for(et, name) for name in sorted(names)]
+    return sorted(columns, key=lambda c: c.name)
 
 
 class CsvOut:
