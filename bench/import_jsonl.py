@@ -14,6 +14,13 @@ own time) and the start-up time of `xrm --help` (with the slowest imports).
     python bench/import_jsonl.py              # quick check (10,000 rows)
     python bench/import_jsonl.py --full       # the issue's size (100,000 rows)
     python bench/import_jsonl.py --full --url postgresql://postgres@127.0.0.1:5432/test
+    python bench/import_jsonl.py --full --datetime-index   # + the cost of a date-time index
+
+With ``--datetime-index`` every row also carries a ``last_contact`` date-time (with offsets
+from -05:00 to +08:00), and a third process imports into the same type with ``last_contact``
+added to its ``indexes``: the difference is what indexing a date-time field costs (its index
+expression orders by instant, see xrm_core/instants.py, where a plain field's is a JSON
+extraction).
 """
 from __future__ import annotations
 
@@ -75,8 +82,22 @@ con.close()
 """
 
 
-def generate(path: Path, n: int) -> None:
-    """Write ``n`` valid records, one JSON object a line (what a CRM export looks like)."""
+#: Offsets the ``last_contact`` date-times are written with (``--datetime-index``).
+OFFSETS = ["Z", "+00:00", "+01:00", "+03:30", "+08:00", "-05:00"]
+
+
+def with_datetime(entity_type: dict, indexed: bool) -> dict:
+    """The bench type with a ``last_contact`` date-time property, indexed or not."""
+    t = json.loads(json.dumps(entity_type))
+    t["schema"]["properties"]["last_contact"] = {"type": "string", "format": "date-time"}
+    if indexed:
+        t["indexes"] = [*t["indexes"], "last_contact"]
+    return t
+
+
+def generate(path: Path, n: int, datetimes: bool = False) -> None:
+    """Write ``n`` valid records, one JSON object a line (what a CRM export looks like);
+    with ``datetimes``, each also has a ``last_contact`` date-time."""
     rnd = random.Random(42)
     start = date(2015, 1, 1)
     with open(path, "w", encoding="utf-8") as f:
@@ -88,6 +109,10 @@ def generate(path: Path, n: int) -> None:
                    "joined": (start + timedelta(days=rnd.randint(0, 3650))).isoformat(),
                    "segment": rnd.choice(("bronze", "silver", "gold", "platinum")),
                    "active": rnd.random() < 0.8}
+            if datetimes:
+                day = start + timedelta(days=rnd.randint(0, 3650))
+                rec["last_contact"] = (f"{day.isoformat()}T{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:"
+                                       f"{rnd.randint(0, 59):02d}{rnd.choice(OFFSETS)}")
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
@@ -234,14 +259,19 @@ def main() -> int:
     p = C.parser(__doc__.splitlines()[0], 10_000, 100_000)
     p.add_argument("--reps", type=int, default=3, help="timed runs of each process (best is kept; default 3)")
     p.add_argument("--no-profile", action="store_true", help="skip the cProfile run")
+    p.add_argument("--datetime-index", action="store_true",
+                   help="rows carry a date-time field; also import into the type with that field indexed")
     args = p.parse_args()
     n = C.rows_of(args)
     C.print_machine(args.url)
     with C.workdir("xrm_bench_import_") as work:
         data = work / "records.jsonl"
         type_file = work / "type.json"
-        type_file.write_text(json.dumps(ENTITY_TYPE))
-        generate(data, n)
+        dt = args.datetime_index
+        type_file.write_text(json.dumps(with_datetime(ENTITY_TYPE, False) if dt else ENTITY_TYPE))
+        generate(data, n, datetimes=dt)
+        dt_type_file = work / "type_dt.json"
+        dt_type_file.write_text(json.dumps(with_datetime(ENTITY_TYPE, True)))
         size = data.stat().st_size
         print(f"{n:,} JSONL rows of {TYPE_NAME} ({size / 1e6:.1f} MB), database: "
               f"{'PostgreSQL ' + args.url if args.url else 'SQLite file'}; best of {args.reps}, interleaved")
@@ -249,7 +279,10 @@ def main() -> int:
         e = envs()
         target = Target(args, work)
         base_name = "sqlite3 executemany (baseline)"
-        runs = {base_name: C.Runs(), **{f"xrm import ({k})": C.Runs() for k in e}}
+        variants = [(k, env, type_file) for k, env in e.items()]
+        if dt:
+            variants.append(("plugins on, last_contact indexed", e["plugins on"], dt_type_file))
+        runs = {base_name: C.Runs(), **{f"xrm import ({k})": C.Runs() for k, _env, _tf in variants}}
         indexes = {}
         try:
             for _rep in range(args.reps):
@@ -257,9 +290,9 @@ def main() -> int:
                 base_db.unlink(missing_ok=True)
                 runs[base_name].add(*C.run_process([sys.executable, "-c", BASELINE, str(base_db), str(data)],
                                                    e["plugins on"]))
-                for k, env in e.items():
+                for k, env, tf in variants:
                     url = target.fresh()
-                    prepare(url, type_file, env)
+                    prepare(url, tf, env)
                     indexes[k] = record_indexes(url)
                     runs[f"xrm import ({k})"].add(*import_once(url, data, env, n))
                     check_stored(url, n)
@@ -282,6 +315,10 @@ def main() -> int:
             print(f"plugin overhead   : {on.best() / off.best():.2f}× wall, {on.best(cpu=True) / off.best(cpu=True):.2f}× CPU "
                   f"(plugins: {', '.join(C.entry_point_plugins()) or 'none'}; indexes on xrm_records: "
                   f"{indexes['plugins on']} with them, {indexes['plugins off']} without)")
+            if dt:
+                idx = runs["xrm import (plugins on, last_contact indexed)"]
+                print(f"date-time index   : {idx.best() / on.best():.2f}× wall, {idx.best(cpu=True) / on.best(cpu=True):.2f}× CPU "
+                      f"of the same import without it")
             print()
             startup(5)
             if not args.no_profile:
