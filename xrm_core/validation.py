@@ -141,8 +141,22 @@ def _unresolvable_refs(schema: dict, base_uri: str) -> list[tuple[tuple, str]]:
             ref = schema
             for key in path:
                 ref = ref[key]
-            found.append((path, f"cannot resolve {ref!r}: {str(e).splitlines()[0]}"))
+            found.append((path, f"cannot resolve {ref!r}: {str(e).splitlines()[0]}" + _common_hint(ref)))
     return found
+
+
+def _common_hint(ref) -> str:
+    """A hint for a reference to the platform's common definitions that did not resolve: the
+    names it defines, or, for a relative ``common.json#/$defs/phone`` (which resolves against
+    the schema's own ``$id`` when it has one), the absolute URI that reaches the file."""
+    common = xrm_schemas.BASE_URI + "common.json"
+    if not isinstance(ref, str) or "common.json" not in ref:
+        return ""
+    if ref.startswith(common):
+        names = ", ".join(sorted(xrm_schemas.load("common.json").get("$defs", {})))
+        return f" (common.json defines {names})"
+    return (f" (the platform's common definitions are {common}#/$defs/NAME; a relative reference "
+            f"resolves against the schema's $id)")
 
 
 @cache
@@ -371,6 +385,11 @@ def _located(e, instance, echoed=()) -> list[tuple[list, str, object]]:
     ``echoed`` holds what an unevaluated-properties or -items error reports only as an echo
     of another error (names, or the library's texts of item values): left out, and the
     error with them when nothing else is left.
+
+    Where the library's words leave the admin guessing they are replaced: an ``enum`` of
+    more than three values lists them (not "N other candidates"), an ``anyOf``/``oneOf``
+    no option fits says what the options expect (:func:`_why_no_option`), and ``not``,
+    ``propertyNames`` and an item refused by ``"items": false`` say what was refused.
     """
     path = list(e.instance_path)
     try:
@@ -387,6 +406,26 @@ def _located(e, instance, echoed=()) -> list[tuple[list, str, object]]:
             meant = _meant_option(kind.context, path)
             if meant:
                 return [located for sub in meant for located in _located(sub, instance)]
+            why = _why_no_option(kind.context, path, e.instance)
+            if why:
+                return [(path, f"{e.message} ({why})", kind)]
+        if isinstance(kind, _Kind.Enum) and e.message.endswith("other candidates"):
+            # jsonschema-rs names two values and "N other candidates": say them all.
+            return [(path, f"{_json_text(e.instance)} is not one of {_listed(kind.options)}", kind)]
+        if isinstance(kind, _Kind.Not):
+            # The library says '{"const":0} is not allowed for 0', the schema first.
+            refused = _json_text(kind.schema)
+            refused = refused if len(refused) <= SHOWN_VALUE_LIMIT else "the schema"
+            return [(path, f"{_json_text(e.instance)} is not allowed: it must not match {refused} (\"not\")", kind)]
+        if isinstance(kind, _Kind.PropertyNames) and isinstance(getattr(kind.error, "instance", None), str):
+            # At the object (a pointer reaches a value, not a name), saying it is a name:
+            # '"A" does not match "^[a-z]+$"' read as if a value "A" were wrong.
+            return [(path, f"the property name {kind.error.message}", kind)]
+        if isinstance(kind, _Kind.FalseSchema) and e.schema_path and e.schema_path[-1] == "items" and path:
+            # "items": false (after "prefixItems", or alone): "False schema does not allow 3"
+            # says neither which item nor why.
+            return [(path, f"{_json_text(e.instance)} is not allowed: the array takes no item at index {path[-1]} "
+                           "(\"items\": false)", kind)]
         if isinstance(kind, _Kind.UnevaluatedItems) and echoed:
             left = Counter(echoed)  # item texts, once per time the item is an echo
             shown = []
@@ -465,6 +504,87 @@ def _meant_option(options, path: list) -> list | None:
     except (AttributeError, TypeError):
         return None
     return left[0] if len(left) == 1 else None
+
+
+#: Most values an error message lists (an ``enum``'s, the ``const``s of ``oneOf`` options).
+LISTED_VALUES = 20
+
+
+def _json_text(value) -> str:
+    """``value`` as JSON text (an integer beyond 64 bits, which orjson refuses, as Python writes it)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return repr(value)
+
+
+def _listed(values) -> str:
+    """``"a", "b" or "c"``: values as JSON, at most :data:`LISTED_VALUES` of them."""
+    shown = [_json_text(v) for v in list(values)[:LISTED_VALUES]]
+    more = len(values) - len(shown)
+    if not shown:  # "enum": [] allows nothing
+        return "no value"
+    if more:
+        return ", ".join(shown) + f" or {more} more"
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+_TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "a boolean",
+               "array": "an array", "object": "an object", "null": "null"}
+
+
+def _why_no_option(options, path: list, value) -> str | None:
+    """Why a value fits no ``anyOf``/``oneOf`` option, when every option says it alike, to
+    follow the library's summary ("… is not valid under any of the schemas listed in the
+    'oneOf' keyword"), which names no option; or None.
+
+    - every option refuses the value itself by its type, ``const`` or ``enum``: what they
+      expect (``expected an integer, or one of "urgent" or "low"``);
+    - every option refuses one member by its ``const`` or ``enum`` (a discriminator such as
+      ``"via": {"const": "email"}``): the values that member may take (``"via" must be
+      "email" or "phone", not "fax"``);
+    - every option requires a member the object lacks: that it is missing.
+    """
+    try:
+        expected, members, missing = [], None, None
+        for opt in options:
+            here = [x.kind for x in opt if list(x.instance_path) == path
+                    and isinstance(x.kind, (_Kind.Type, _Kind.Constant, _Kind.Enum))]
+            if expected is not None:
+                expected = expected + [_expectation(here[0])] if here else None
+            keyed = {x.instance_path[-1]: x.kind for x in opt
+                     if len(x.instance_path) == len(path) + 1 and list(x.instance_path[:-1]) == path
+                     and isinstance(x.kind, (_Kind.Constant, _Kind.Enum))}
+            members = [keyed] if members is None else members + [keyed]
+            required = {x.kind.property for x in opt if list(x.instance_path) == path
+                        and isinstance(x.kind, _Kind.Required) and isinstance(x.kind.property, str)}
+            missing = required if missing is None else missing & required
+        if expected:
+            return "expected " + ", or ".join(dict.fromkeys(expected))
+        common = set.intersection(*(set(m) for m in members)) if members else set()
+        name = min((n for n in common if isinstance(n, str)), default=None)
+        if name is not None and isinstance(value, dict) and name in value:
+            allowed: dict[str, object] = {}
+            for m in members:
+                kind = m[name]
+                for v in (kind.options if isinstance(kind, _Kind.Enum) else [kind.expected_value]):
+                    allowed.setdefault(_json_text(v), v)
+            return f"{_json_text(name)} must be {_listed(list(allowed.values()))}, not {_json_text(value[name])}"
+        if missing and isinstance(value, dict):
+            return f"{_json_text(min(missing))} is missing: every option requires it"
+    except (AttributeError, TypeError):
+        return None
+    return None
+
+
+def _expectation(kind) -> str:
+    """What an option whose ``type``, ``const`` or ``enum`` refused a value expects."""
+    if isinstance(kind, _Kind.Type):
+        types = kind.types if isinstance(kind.types, list) else [kind.types]
+        return " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in types)
+    if isinstance(kind, _Kind.Enum):
+        return f"one of {_listed(kind.options)}" if kind.options else "no value (an empty enum)"
+    return _json_text(kind.expected_value)
 
 
 #: A valid value of each checked format, for error messages (the UI's too).
