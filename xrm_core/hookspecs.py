@@ -41,7 +41,9 @@ def xrm_entity_types():
 
     Called by ``xrm init``, which stores them: new types are added, changed ones go through
     the impact check of ``xrm types update`` (refused, with the offending record ids and
-    pointers, if stored records would become invalid). Types a plugin stops returning are
+    pointers and the ways out, if stored records would become invalid). A ``format`` that
+    validation does not check (a typo such as "emial") is a warning of the init that adds or
+    changes the type. Types a plugin stops returning are
     left in place. Any invalid definition makes the whole ``init`` fail, naming the plugin
     and the JSON pointer, with nothing applied — so does a type name another plugin also
     declares.

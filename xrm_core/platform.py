@@ -17,7 +17,8 @@ from typing import Iterator
 from sqlalchemy import Connection, select
 
 from . import accounts, db, entity_types, history, record_events, relationships
-from .errors import Conflict, DefinitionError, NotFound, XrmError
+from .errors import Conflict, DefinitionError, NotFound, ValidationError, XrmError
+from .plugin_kit import DEFINITION_FILES, unshipped_definitions
 from .plugins import call_each, make_plugin_manager
 from .scope import load_actor
 from .session import Session
@@ -125,8 +126,9 @@ class Platform:
                 accounts.set_password(conn, ADMIN, admin_password)
             try:
                 synced = self.sync_definitions(conn)
-            except Conflict as e:
-                if before is not None and before != migrations.HEAD:
+            except (Conflict, ValidationError) as e:
+                refused_by_data = isinstance(e, Conflict) or "impact" in e.extra
+                if refused_by_data and before is not None and before != migrations.HEAD:
                     # Every other command of this release refuses a database it has not
                     # upgraded: say the upgrade changed nothing and how to get past it.
                     e.message = (f"{e.message}; the upgrade from revision {before} was not applied "
@@ -140,8 +142,23 @@ class Platform:
 
     def sync_definitions(self, conn: Connection) -> dict:
         """Store every plugin's entity types, relationship types, activity kinds and roles."""
+        unshipped = [f"plugin {plugin!r}: json_definitions found no definition file in package {package!r} "
+                     f"(types/*.json, {', '.join(DEFINITION_FILES.values())}); if it has them, ship them as "
+                     "package data ([tool.setuptools.package-data]): an installed wheel has only the files "
+                     "setuptools is told about" for plugin, package in unshipped_definitions(self.pm)]
+        try:
+            report = self._sync_definitions(conn)
+        except XrmError as e:
+            if unshipped:  # likely the cause: a KPI or role names a type that never arrived
+                e.message += "; " + "; ".join(unshipped)
+                e.args = (e.message,)
+            raise
+        report["warnings"] = unshipped + report["warnings"]
+        return report
+
+    def _sync_definitions(self, conn: Connection) -> dict:
         report = {"types_added": [], "types_updated": [], "types_kept": [], "types_overridden": [],
-                  "reltypes": 0, "activity_kinds": 0, "roles": 0}
+                  "reltypes": 0, "reltypes_added": [], "reltypes_updated": [], "activity_kinds": 0, "roles": 0}
         stored = entity_types.load_all(conn)
         declared = set()  # types a plugin declares: their indexes are synced with them
         for plugin, defs in call_each(self.pm, "xrm_entity_types"):
@@ -168,6 +185,9 @@ class Platform:
                     declared.add(name)
                 except XrmError as e:
                     e.message = f"plugin {plugin!r}, entity type #{i} ({d.get('name') if isinstance(d, dict) else '?'}): {e.message}"
+                    if "impact" in e.extra:  # stored records refuse the plugin's new definition
+                        admins = name in stored and stored[name].source == "admin"
+                        e.message += _stored_data_refusal(plugin, admins)
                     raise
         known = entity_types.load_all(conn)
         for name, et in known.items():
@@ -177,18 +197,27 @@ class Platform:
                 # release makes differently, or the planner would not use them.
                 entity_types.apply_indexes(conn, name, et)
         known = set(known)
-        report["warnings"] = self._unknown_event_types(known)
+        report["warnings"] = self._unknown_event_types(known) + _unchecked_formats(
+            self.pm, set(report["types_added"]) | set(report["types_updated"]))
+        # Which relationship types a run adds or changes: a plugin's upgrade is checked by it.
+        stored_rels = dict(conn.execute(select(db.relationship_types.c.name, db.relationship_types.c.definition)).all())
         for plugin, defs in call_each(self.pm, "xrm_relationship_types"):
             for i, d in enumerate(defs or []):
                 try:
-                    relationships.save(conn, d, known, source=plugin, replace=True)
+                    saved = relationships.save(conn, d, known, source=plugin, replace=True)
                 except XrmError as e:
                     # relationships.save names a relationship type by its name; one without
                     # a name (or no object at all) by its position.
                     named = isinstance(d, dict) and isinstance(d.get("name"), str)
                     e.message = f"plugin {plugin!r}{'' if named else f', relationship type #{i}'}: {e.message}"
+                    if isinstance(e, Conflict):  # stored relationships refuse the new definition
+                        e.message += _stored_data_refusal(plugin)
                     raise
                 report["reltypes"] += 1
+                if saved["name"] not in stored_rels:
+                    report["reltypes_added"].append(saved["name"])
+                elif stored_rels[saved["name"]] != saved:
+                    report["reltypes_updated"].append(saved["name"])
         for plugin, defs in call_each(self.pm, "xrm_activity_kinds"):
             for i, d in enumerate(defs or []):
                 try:
@@ -295,6 +324,33 @@ def _hidden_admin_kpis(conn: Connection, found: dict) -> list[str]:
                        f"same name (its definition is kept: `xrm kpi remove {name}` drops it, then add it again "
                        "under another name)")
     return out
+
+
+def _unchecked_formats(pm, names: set[str]) -> list[str]:
+    """Warnings for each ``format`` of a type just added or changed that validation does not
+    check — what `xrm types add` says of an admin's type: a typo such as "emial" would
+    otherwise check nothing, silently."""
+    from .validation import unchecked_formats
+    out: list[str] = []
+    if not names:
+        return out
+    for plugin, defs in call_each(pm, "xrm_entity_types"):
+        for d in defs or []:
+            if isinstance(d, dict) and d.get("name") in names:
+                out += [f"plugin {plugin!r}, entity type {d['name']!r}: /schema{ptr}: format {fmt!r} is not one "
+                        "xrm checks (date, date-time, email, uri, uuid… — JSON Schema's own); values are "
+                        "accepted whatever they hold" for ptr, fmt in unchecked_formats(d.get("schema"))]
+    return out
+
+
+def _stored_data_refusal(plugin: str, admins: bool = False) -> str:
+    """What to do when stored data refuses a plugin's changed definition: appended to the
+    refusal, which lists the records (or relationships) in the way but not the ways out."""
+    why = (" (the stored version is an admin's change, which the plugin's new definition "
+           "replaces: the records use what the admin's version allowed)" if admins else "")
+    return (f"{why}; nothing was applied. Change or remove what is listed and run `xrm init` again, "
+            f"or run `XRM_DISABLE_PLUGINS={plugin} xrm init` to upgrade everything else while the "
+            f"plugin's definitions stay as stored (its hooks do not run while it is blocked)")
 
 
 def _which(what: str, i: int, d) -> str:

@@ -107,8 +107,38 @@ def json_definitions(package: str, kpis: Iterable | str = ()) -> dict[str, Calla
     def xrm_kpis():
         return read_list(DEFINITION_FILES["xrm_kpis"]) + [k() if isinstance(k, type) else k for k in python_kpis()]
 
-    return {f.__name__: f for f in (xrm_entity_types, xrm_relationship_types, xrm_activity_kinds, xrm_roles,
-                                    xrm_kpis)}
+    hooks = {f.__name__: f for f in (xrm_entity_types, xrm_relationship_types, xrm_activity_kinds, xrm_roles,
+                                     xrm_kpis)}
+    for f in hooks.values():
+        setattr(f, PACKAGE_ATTRIBUTE, package)  # for unshipped_definitions()
+    return hooks
+
+
+#: The attribute naming the package on each hook :func:`json_definitions` returns.
+PACKAGE_ATTRIBUTE = "xrm_definitions_package"
+
+
+def unshipped_definitions(pm) -> list[tuple[str, str]]:
+    """``(plugin, package)`` for each plugin whose :func:`json_definitions` hooks find not one
+    definition file in their package.
+
+    A missing file means "none", so a package installed without its JSON files (no
+    ``[tool.setuptools.package-data]``: a non-editable install then leaves them out) would
+    declare nothing, silently; ``xrm init`` warns about these.
+    """
+    out = []
+    for impl in pm.hook.xrm_entity_types.get_hookimpls():
+        package = getattr(impl.function, PACKAGE_ATTRIBUTE, None)
+        if package is None:
+            continue
+        try:
+            root = files(package)
+        except (ImportError, TypeError):  # no longer importable: its hooks will say so themselves
+            continue
+        if not root.joinpath(TYPES_FOLDER).is_dir() and not any(
+                root.joinpath(name).is_file() for name in DEFINITION_FILES.values()):
+            out.append((plugin_name(pm, impl.plugin), package))
+    return out
 
 
 def call_all(pm, hook: str, **kwargs) -> list:

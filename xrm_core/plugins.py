@@ -7,6 +7,8 @@ Every failure names the plugin it came from.
 """
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
 from importlib.metadata import entry_points
 
@@ -87,9 +89,36 @@ def register(pm: pluggy.PluginManager, plugin, name: str | None = None) -> None:
         # Registering an announcer verifies the listeners registered before it against its
         # new specs: a listener's bad signature is the listener's fault, not the announcer's.
         culprit = pm.get_name(e.plugin) if e.plugin is not plugin else None
-        raise _error(culprit or shown, "register", "cannot be registered", e) from e
+        what = _unknown_arguments(pm, e.plugin)  # pluggy's message does not show the spec
+        raise _error(culprit or shown, "register", what or "cannot be registered", e, show_cause=what is None) from e
     except Exception as e:  # noqa: BLE001
         raise _error(shown, "register", "cannot be registered", e) from e
+
+
+def _unknown_arguments(pm: pluggy.PluginManager, plugin) -> str | None:
+    """``cannot be registered: its xrm_cli_commands takes 'app', …`` — which implementation of
+    ``plugin`` takes arguments its hook's spec lacks, and the spec's, or None if none does.
+    pluggy's own message names the implementation but not what the spec offers."""
+    for attr in dir(plugin):
+        opts = pm.parse_hookimpl_opts(plugin, attr)
+        if opts is None:
+            continue
+        hook = opts.get("specname") or attr
+        caller = getattr(pm.hook, hook, None)
+        spec = getattr(caller, "spec", None)
+        function = getattr(plugin, attr)
+        if spec is None or not callable(function):
+            continue
+        try:
+            params = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            continue
+        extra = [n for n, p in params.items() if p.default is p.empty
+                 and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and n not in spec.argnames]
+        if extra:
+            return (f"cannot be registered: its {hook} takes {', '.join(map(repr, extra))}, which the hook does "
+                    f"not pass — {hook}({', '.join(spec.argnames)}) — take any of those arguments, by name")
+    return None
 
 
 def check_hooks(pm: pluggy.PluginManager) -> None:
@@ -114,13 +143,17 @@ def check_hooks(pm: pluggy.PluginManager) -> None:
         for impl in caller.get_hookimpls():
             if not impl.optionalhook:
                 plugin = plugin_name(pm, impl.plugin)
-                raise _error(plugin, name, f"implements unknown hook {name!r} (mark it "
+                known = [n for n, c in vars(pm.hook).items() if not n.startswith("_") and c.has_spec()]
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise _error(plugin, name, f"implements unknown hook {name!r} ({hint}mark it "
                              "@hookimpl(optionalhook=True) if another plugin declares it)")
 
 
-def _error(plugin: str, hook: str, what: str, exc: BaseException | None = None) -> PluginError:
+def _error(plugin: str, hook: str, what: str, exc: BaseException | None = None,
+           show_cause: bool = True) -> PluginError:
     err = PluginError(plugin, hook, exc or LookupError(what))
-    detail = f": {type(exc).__name__}: {exc}" if exc is not None else ""
+    detail = f": {type(exc).__name__}: {exc}" if exc is not None and show_cause else ""
     err.message = f"plugin {plugin!r} {what}{detail}"
     err.args = (err.message,)
     return err
