@@ -10,8 +10,9 @@ def on_record_event(event, record, changes, session) -> None:
         return
     if event in ("before_create", "before_update"):
         check_dates(record.data)
-        # Derived field: the schema was checked before this hook and is checked again
-        # after it, so what we set here must be valid too.
+        # Derived field. before_* hooks run before the schema is checked: the data may
+        # still be invalid here (check_dates reads it defensively), and what we set is
+        # checked with the rest, so it must be valid too.
         record.data["status"] = "left" if record.data.get("end_date") else "active"
     elif event == "after_update" and changes.get("/status", (None, None))[1] == "left":
         # call_all rather than pm.hook.xrm_employee_left(...): a listener that crashes is
