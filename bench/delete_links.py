@@ -1,4 +1,4 @@
-"""Benchmark: deleting one record that has N relationships — time per link, and does it scale linearly?
+"""Benchmark: deleting one record that has N relationships, or cascades through N records — does it scale linearly?
 
 A record with thousands of links (a customer with 5,000 interactions) was slow to delete:
 every relationship cost a DELETE by id, a read of the other record and an INSERT of its
@@ -8,8 +8,17 @@ This script deletes one record ("the hub") through ``Session.delete`` in two cas
 - ``unlink``: N ``unlink`` relationships, half outgoing (hub → other) and half incoming
   (other → hub), each to a distinct record that survives and gets an ``unrelated`` activity;
 - ``cascade``: N ``cascade`` relationships to leaf records that have no other links; each
-  leaf is deleted through ``records.delete`` (its permission check and record hooks run
-  per record, by design) and gets its ``deleted`` activity.
+  leaf is deleted (the caller's permission checked on each) and gets its ``deleted``
+  activity;
+- ``tree``: a cascade through N records below the hub, ten children each (four levels for
+  N = 1,000);
+- ``chain``: a cascade through a chain of N records, each the next one's source.
+
+No record hook is called for the node type, so a cascade is planned in memory and written
+set-based (``planned_deletes.delete_without_hooks``). With ``--one-by-one``, the delete as it
+ran before that — one record at a time, recursively, five statements each — is measured
+too, interleaved (not for ``chain``: a chain a few hundred records deep exceeded Python's
+recursion limit that way).
 
 For N = --rows × (1, 5, 20) (default 1,000, 5,000 and 20,000) it prints the wall-clock and
 CPU time of the delete (committed), the time per link, the number of SQL statements it
@@ -39,6 +48,7 @@ dropped afterwards).
     python bench/delete_links.py --rows 500 --reps 1   # quick: 500, 2,500, 10,000
     python bench/delete_links.py --url postgresql://postgres@127.0.0.1:5432/test
     python bench/delete_links.py --per-link --reps 1   # and the per-link delete of before
+    python bench/delete_links.py --cases cascade,tree --one-by-one   # and the one-record-at-a-time cascade
 """
 from __future__ import annotations
 
@@ -58,7 +68,7 @@ NODE_TYPE = {
 }
 LINK = {"name": "bench_link", "source": NODE, "target": NODE, "cardinality": "many-to-many", "on_delete": "unlink"}
 HOLDS = {"name": "bench_holds", "source": NODE, "target": NODE, "cardinality": "one-to-many", "on_delete": "cascade"}
-CASES = ("unlink", "cascade")
+CASES = ("unlink", "cascade", "tree", "chain")
 FACTORS = (1, 5, 20)
 
 
@@ -74,7 +84,8 @@ def prepare(url: str):
 
 
 def setup(platform, case: str, n: int, tag: str) -> str:
-    """Untimed: a hub and ``n`` links of ``case`` to records of their own; the hub's id."""
+    """Untimed: a hub and ``n`` links of ``case`` to records of their own (or ``n`` records
+    its cascades reach, as a tree or a chain); the hub's id."""
     with platform.session() as s:
         hub = s.create(NODE, {"name": f"hub {tag}"}).id
         others = [r.id for r in s.create_many(NODE, [{"name": f"{tag} {i}"} for i in range(n)])]
@@ -82,8 +93,14 @@ def setup(platform, case: str, n: int, tag: str) -> str:
             half = n // 2
             s.relate_many(LINK["name"], [(hub, o) for o in others[:half]])
             s.relate_many(LINK["name"], [(o, hub) for o in others[half:]])
-        else:
+        elif case == "cascade":
             s.relate_many(HOLDS["name"], [(hub, o) for o in others])
+        else:
+            nodes = [hub, *others]
+            parent = (lambda i: (i - 1) // 10) if case == "tree" else (lambda i: i - 1)
+            pairs = [(nodes[parent(i)], nodes[i]) for i in range(1, len(nodes))]
+            for i in range(0, len(pairs), 5000):
+                s.relate_many(HOLDS["name"], pairs[i:i + 5000])
     return hub
 
 
@@ -144,6 +161,18 @@ def _per_link_unlink_all(s, rec, rows, seen) -> bool:
 
 
 @contextlib.contextmanager
+def one_by_one_delete():
+    """The delete without its planned path (one record at a time), for the duration."""
+    from xrm_core import planned_deletes
+    saved = planned_deletes.delete_without_hooks
+    planned_deletes.delete_without_hooks = lambda s, rec: False
+    try:
+        yield
+    finally:
+        planned_deletes.delete_without_hooks = saved
+
+
+@contextlib.contextmanager
 def per_link_delete():
     """The platform's delete as it was before the set-based path, for the duration."""
     from sqlalchemy import or_, select
@@ -166,7 +195,8 @@ def per_link_delete():
     relationships._unlink_all, relationships._touching, records.delete = _per_link_unlink_all, touching, \
         delete_with_savepoint
     try:
-        yield
+        with one_by_one_delete():
+            yield
     finally:
         relationships._unlink_all, relationships._touching, records.delete = saved
 
@@ -185,6 +215,15 @@ def baseline_delete(platform, case: str, hub: str) -> tuple[float, float]:
             select(R.c.id, R.c.type, R.c.unit_id, R.c.owner_id)
             .where(R.c.id.in_(select(REL.c.target_id).where(REL.c.source_id == hub)
                               .union(select(REL.c.source_id).where(REL.c.target_id == hub)))))}
+        sources = [hub]   # the records whose outgoing relationships go (tree, chain: all but leaves)
+        frontier = [r.target_id for r in links if r.source_id == hub] if case in ("tree", "chain") else []
+        while frontier:
+            below = conn.execute(select(REL.c.source_id, REL.c.target_id)
+                                 .where(REL.c.source_id.in_(frontier))).all()
+            sources += sorted({r.source_id for r in below})
+            frontier = [r.target_id for r in below]
+            others.update((r.id, r) for r in conn.execute(select(R.c.id, R.c.type, R.c.unit_id, R.c.owner_id)
+                                                           .where(R.c.id.in_(frontier))))
     at = "2026-01-01T00:00:00.000000Z"
     ph = "?" if platform.engine.dialect.name == "sqlite" else "%s"
     insert_activity = ("INSERT INTO xrm_activities (record_id, record_type, unit_id, owner_id, kind, at, actor, "
@@ -201,7 +240,7 @@ def baseline_delete(platform, case: str, hub: str) -> tuple[float, float]:
                                        "reason": "deleted"}).decode()))
         leaves = []
     else:
-        leaves = [(r.target_id,) for r in links]
+        leaves = [(o,) for o in others]
         acts = [(o.id, o.type, o.unit_id, o.owner_id, "deleted", at, "admin", f"deleted {NODE}",
                  orjson.dumps({"data": {"name": "x"}, "version": 1}).decode()) for o in others.values()]
     acts.append((hub, hub_row.type, hub_row.unit_id, hub_row.owner_id, "deleted", at, "admin", f"deleted {NODE}",
@@ -215,7 +254,7 @@ def baseline_delete(platform, case: str, hub: str) -> tuple[float, float]:
             cur = dbapi
         else:
             cur = dbapi.cursor()
-        cur.execute(f"DELETE FROM xrm_relationships WHERE source_id = {ph}", (hub,))
+        cur.executemany(f"DELETE FROM xrm_relationships WHERE source_id = {ph}", [(i,) for i in sources])
         cur.execute(f"DELETE FROM xrm_relationships WHERE target_id = {ph}", (hub,))
         if leaves:
             cur.executemany(f"DELETE FROM xrm_records WHERE id = {ph}", leaves)
@@ -237,7 +276,8 @@ def measure(args, case: str, n: int) -> dict:
     with C.database(args, "xrm_bench_del") as url:
         platform = prepare(url)
         try:
-            variants = ["platform", "baseline"] + (["per-link"] if args.per_link else [])
+            variants = ["platform", "baseline"] + (["per-link"] if args.per_link else []) + (
+                ["one-by-one"] if args.one_by_one and case != "chain" else [])
             for rep in range(args.reps):
                 k = rep % len(variants)
                 for who in variants[k:] + variants[:k]:
@@ -245,15 +285,15 @@ def measure(args, case: str, n: int) -> dict:
                     before = counts(platform)
                     if who == "platform":
                         wall, cpu, statements = platform_delete(platform, hub)
-                    elif who == "per-link":
-                        with per_link_delete():
+                    elif who in ("per-link", "one-by-one"):
+                        with per_link_delete() if who == "per-link" else one_by_one_delete():
                             wall, cpu, statements = platform_delete(platform, hub)
                     else:
                         (wall, cpu), statements = baseline_delete(platform, case, hub), None
                     after = counts(platform)
                     # relationships, records and activities: both must do the same
                     change = tuple(a - b for a, b in zip(after, before))
-                    want = (-n, -1 - (n if case == "cascade" else 0), n + 1)
+                    want = (-n, -1 - (0 if case == "unlink" else n), n + 1)
                     if change != want:
                         raise SystemExit(f"{who} {case} N={n}: (relationships, records, activities) changed by "
                                          f"{change}, expected {want}")
@@ -267,9 +307,11 @@ def measure(args, case: str, n: int) -> dict:
 def main() -> int:
     p = C.parser(__doc__.splitlines()[0], 1_000, 1_000)
     p.add_argument("--reps", type=int, default=3, help="runs of each delete (best is kept; default 3)")
-    p.add_argument("--cases", default=",".join(CASES), help=f"comma list of {', '.join(CASES)} (default both)")
+    p.add_argument("--cases", default=",".join(CASES), help=f"comma list of {', '.join(CASES)} (default all)")
     p.add_argument("--per-link", action="store_true",
                    help="also measure the per-link delete of before the set-based path (interleaved)")
+    p.add_argument("--one-by-one", action="store_true",
+                   help="also measure the cascade one record at a time, as before it was planned (interleaved)")
     args = p.parse_args()
     n0 = C.rows_of(args)
     sizes = [n0 * f for f in FACTORS]
@@ -285,7 +327,7 @@ def main() -> int:
         for n in sizes:
             got[n] = measure(args, case, n)
             bwall = got[n]["baseline"][0]
-            for who in ("per-link", "platform"):
+            for who in ("per-link", "one-by-one", "platform"):
                 if who not in got[n]:
                     continue
                 wall, cpu, statements = got[n][who]
@@ -297,23 +339,26 @@ def main() -> int:
         for a, b in zip(sizes, sizes[1:]):
             k = b / a
             ratio = {who: f"{got[b][who][0] / (k * got[a][who][0]):.2f}" if who in got[a] else "—"
-                     for who in ("platform", "per-link", "baseline")}
+                     for who in ("platform", "per-link", "one-by-one", "baseline")}
             scaling.append([case, f"{a:,} → {b:,}", ratio["platform"],
                             f"{got[b]['platform'][1] / (k * got[a]['platform'][1]):.2f}", ratio["per-link"],
-                            ratio["baseline"]])
-        if args.per_link:
-            for n in sizes:
-                speedup.append([case, f"{n:,}", f"{got[n]['per-link'][0] / got[n]['platform'][0]:.1f}×"])
+                            ratio["one-by-one"], ratio["baseline"]])
+        for n in sizes:
+            for who in ("per-link", "one-by-one"):
+                if who in got[n]:
+                    speedup.append([case, f"{n:,}", who, f"{got[n][who][0] / got[n]['platform'][0]:.1f}×",
+                                    f"{got[n][who][1] / got[n]['platform'][1]:.1f}×"])
     print()
     C.table(rows, ["case", "links", "delete", "wall", "CPU (client)", "per link", "statements", "per link",
                    "baseline", "baseline per link", "vs baseline"])
     print()
     print("Scaling ratio time(kN) / (k × time(N)): ~1.0 is linear, 2.0 means k× the links took 2k× the time")
-    C.table(scaling, ["case", "sizes", "platform (wall)", "platform (CPU)", "per-link (wall)", "baseline (wall)"])
+    C.table(scaling, ["case", "sizes", "platform (wall)", "platform (CPU)", "per-link (wall)", "one-by-one (wall)",
+                      "baseline (wall)"])
     if speedup:
         print()
-        print("per-link delete (before) / platform (now), wall clock, same run")
-        C.table(speedup, ["case", "links", "speed-up"])
+        print("the delete of before (per-link, or one-by-one cascade) / platform (now), same run")
+        C.table(speedup, ["case", "links", "before", "speed-up (wall)", "speed-up (CPU)"])
     print()
     if args.url:
         print("CPU is the client's only (PostgreSQL's own work is not in it): judge by the wall clock there.")

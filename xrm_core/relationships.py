@@ -562,12 +562,18 @@ def _refuse_restricted(s: "Session", rec: "Record", rows, run: DeleteRun) -> Non
         doomed = run.doomed()
         blocked = [r for r in blocked if r.target_id not in doomed]
     if blocked:
-        raise Conflict(f"cannot delete {rec.id}: its relationship type(s) "
-                       f"{', '.join(sorted({r.type for r in blocked}))} restrict deleting the source; "
-                       f"remove the relationships first",
-                       [{"pointer": "/relationships",
-                         "message": f"{r.type} → {r.target_id if _visible(s, r.target_id) else 'a hidden record'}"}
-                        for r in blocked])
+        raise restrict_refusal(s, rec.id, blocked)
+
+
+def restrict_refusal(s: "Session", record_id: str, blocked) -> Conflict:
+    """The refusal of deleting ``record_id``: its ``restrict`` relationships ``blocked`` go
+    to records that stay."""
+    return Conflict(f"cannot delete {record_id}: its relationship type(s) "
+                    f"{', '.join(sorted({r.type for r in blocked}))} restrict deleting the source; "
+                    f"remove the relationships first",
+                    [{"pointer": "/relationships",
+                      "message": f"{r.type} → {r.target_id if _visible(s, r.target_id) else 'a hidden record'}"}
+                     for r in blocked])
 
 
 def _cascade(s: "Session", rec: "Record", row, other_id: str, seen: DeleteRun) -> None:
@@ -602,7 +608,7 @@ def _remove_links(s: "Session", rec: "Record", rows) -> None:
     removed = []
     for i in range(0, len(rows), DELETE_CHUNK):
         part = rows[i:i + DELETE_CHUNK]
-        gone = _delete_relationships(s, [r.id for r in part])
+        gone = delete_relationship_rows(s, [r.id for r in part])
         removed.extend(r for r in part if r.id in gone)
     if s.quiet_history:
         return  # history.log_many would write nothing: no need to read the other ends
@@ -624,7 +630,7 @@ def _remove_links(s: "Session", rec: "Record", rows) -> None:
     history.log_many(s, entries)
 
 
-def _delete_relationships(s: "Session", ids: list[str]) -> set[str]:
+def delete_relationship_rows(s: "Session", ids: list[str]) -> set[str]:
     """DELETE the relationships ``ids``; the ids of those it removed (a concurrent writer,
     or a cascade of this delete, may have removed some already)."""
     q = delete(REL).where(REL.c.id.in_(ids))
@@ -634,3 +640,4 @@ def _delete_relationships(s: "Session", ids: list[str]) -> set[str]:
     present = set(s.conn.execute(select(REL.c.id).where(REL.c.id.in_(ids))).scalars())
     s.conn.execute(q)
     return present
+
