@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select, true
+from sqlalchemy import select, true
 
 from . import db, history, records
 from .errors import PermissionDenied
-from .relationships import DELETE_CHUNK, REL, delete_relationship_rows, load_all, restrict_refusal
+from .relationships import DELETE_CHUNK, REL, delete_relationship_rows, delete_rows, load_all, restrict_refusal
 
 if TYPE_CHECKING:
     from .records import Record
@@ -199,7 +199,7 @@ def _write(s: "Session", doomed: dict, plan: _Plan) -> None:
         gone |= delete_relationship_rows(s, plan.links[i:i + DELETE_CHUNK])
     deleted: set[str] = set()
     for i in range(0, len(plan.records), DELETE_CHUNK):
-        deleted |= _delete_records(s, plan.records[i:i + DELETE_CHUNK])
+        deleted |= delete_rows(s, db.records, plan.records[i:i + DELETE_CHUNK])
     if s.quiet_history:
         return
     # The other ends that stay (read whatever the actor's scope, as _remove_links reads them).
@@ -226,13 +226,3 @@ def _write(s: "Session", doomed: dict, plan: _Plan) -> None:
                              "direction": "incoming" if outgoing else "outgoing", "other": rid, "reason": "deleted"}))
     history.log_many(s, entries)
 
-
-def _delete_records(s: "Session", ids: list[str]) -> set[str]:
-    """DELETE the records ``ids``; the ids of those it removed (as :func:`delete_relationship_rows`)."""
-    R = db.records
-    q = delete(R).where(R.c.id.in_(ids))
-    if s.conn.dialect.delete_returning:
-        return set(s.conn.execute(q.returning(R.c.id)).scalars())
-    present = set(s.conn.execute(select(R.c.id).where(R.c.id.in_(ids))).scalars())
-    s.conn.execute(q)
-    return present

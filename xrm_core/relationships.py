@@ -633,11 +633,16 @@ def _remove_links(s: "Session", rec: "Record", rows) -> None:
 def delete_relationship_rows(s: "Session", ids: list[str]) -> set[str]:
     """DELETE the relationships ``ids``; the ids of those it removed (a concurrent writer,
     or a cascade of this delete, may have removed some already)."""
-    q = delete(REL).where(REL.c.id.in_(ids))
+    return delete_rows(s, REL, ids)
+
+
+def delete_rows(s: "Session", table, ids: list[str]) -> set[str]:
+    """DELETE the rows of ``table`` whose ``id`` is in ``ids``; the ids of those it removed."""
+    q = delete(table).where(table.c.id.in_(ids))
     if s.conn.dialect.delete_returning:
-        return set(s.conn.execute(q.returning(REL.c.id)).scalars())
+        return set(s.conn.execute(q.returning(table.c.id)).scalars())
     # SQLite before 3.35 (no RETURNING): one writer at a time, so what is there now goes.
-    present = set(s.conn.execute(select(REL.c.id).where(REL.c.id.in_(ids))).scalars())
+    present = set(s.conn.execute(select(table.c.id).where(table.c.id.in_(ids))).scalars())
     s.conn.execute(q)
     return present
 
