@@ -7,7 +7,8 @@ operators of one field) are ANDed. ``ne`` also matches records without the field
 ``{"field": null}`` matches records without it.
 
 Values are coerced to the field's schema type (``"30"`` for an integer field is 30, ``123``
-for a string field is ``"123"``) and always reach SQL as bound parameters; field names are
+for a string field is ``"123"``; a number given as text must be written as JSON writes it,
+:data:`NUMBER_RE`) and always reach SQL as bound parameters; field names are
 checked property names (:data:`xrm_core.fields.FIELD_RE`). Anything else is refused with a
 JSON pointer before any SQL runs.
 
@@ -32,61 +33,85 @@ from sqlalchemy.sql.elements import ColumnElement
 from .errors import ValidationError
 from .fields import FIELD_RE, FIELD_RULE, NAME, NUMERIC, check_field, field_expr, pg_path, sql_type
 from .instants import DATE_RE, DATE_TIME_RE, INSTANT, Day, next_day, normal
+from .validation import SHOWN_VALUE_LIMIT, shorten_values
 from .validation import pointer as json_pointer
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "exists")
 COMPARE = {"lt": "__lt__", "lte": "__le__", "gt": "__gt__", "gte": "__ge__"}
 WHERE_RE = re.compile(rf"^\s*({NAME}(?:\.{NAME})*)\s*(!=|<=|>=|=|<|>)(.*)$", re.S)
 CLI_OPS = {"=": "eq", "!=": "ne", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
-INTEGER_RE = re.compile(r"[+-]?\d+")
+#: A number as JSON writes it (RFC 8259 §6), the only spelling a filter value given as text
+#: has for a numeric field: ASCII digits, an optional minus, nothing around it — except that
+#: zeros in front are allowed (``0007`` is 7, as filters always read it). Python's int() and
+#: float() also read "١٢٣" (any Unicode digits), "1_000", " 12 ", "+5", "infinity" and
+#: "nan", which no JSON reader and no SQL engine takes for numbers.
+NUMBER_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+#: A number of :data:`NUMBER_RE` without fraction or exponent: read as an integer.
+INTEGER_RE = re.compile(r"-?[0-9]+")
+#: JSON's own number grammar, zeros in front not allowed: what ``--where`` reads as a number.
+JSON_NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+#: The white space JSON skips around a value (RFC 8259 §2).
+JSON_SPACE = " \t\n\r"
+#: How to write a number, for error messages.
+NUMBER_RULE = "write it as JSON does (12, -3.5, 1e6): ASCII digits, no spaces, + or _"
 
 
 def _bad_sort(where: str, message: str) -> ValidationError:
     return ValidationError(f"invalid sort: {message}", [{"pointer": where, "message": message}])
 
 
+class NumberText(str):
+    """A ``--where`` value typed as a JSON number that a float or int would not keep as typed:
+    ``99999999999999999999`` (past 64 bits: a float rounds it), ``1e2`` (100.0), ``1.50``,
+    ``-0``, ``1e400``. Kept as the text typed (see :func:`parse_where`): a string field
+    compares the text itself (a 20-digit code is not ``1e+20``), a numeric field reads it
+    exactly (:func:`read_number`: beyond 64 bits refused, not rounded), a field of no single
+    type as the number it is."""
+
+    __slots__ = ()
+
+
 def _bad(where: str, message: str) -> ValidationError:
     return ValidationError(f"invalid filter: {message}", [{"pointer": where, "message": message}])
+
+
+def _bad_value(where: str, value, problem: str, field: str | None, hint: str = "") -> ValidationError:
+    """A value the field cannot take: "``value`` ``problem``" at pointer ``where``; the
+    sentence also names ``field`` (the pointer names it for programs, not for people) and
+    says how to write the value (``hint``)."""
+    shown = _shown(value)
+    said = f"{shown} for {field} {problem}" if field else f"{shown} {problem}"
+    return ValidationError(f"invalid filter: {said}{f': {hint}' if hint else ''}",
+                           [{"pointer": where, "message": f"{shown} {problem}"}])
 
 
 def _shown(value) -> str:
     """A filter value as its error message shows it: a string quoted, anything else in JSON's
     spelling (``true``, not Python's ``True``)."""
+    if isinstance(value, NumberText) and len(value) <= SHOWN_VALUE_LIMIT:
+        return str(value)  # typed as a number: shown as one
     if isinstance(value, str):
-        return repr(value)
+        return shorten_values(repr(value))  # a 5,000-digit "number" is shown by its start
     try:
         return orjson.dumps(value).decode()
     except TypeError:
         return repr(value)
 
 
-def coerce(value, json_type: str | None, where: str, dialect: str):
+def coerce(value, json_type: str | None, where: str, dialect: str, field: str | None = None):
     """Convert a filter value to what the field's SQL expression compares against.
 
-    Numbers for ``integer``/``number`` fields (finite only), booleans for ``boolean``, the
-    JSON text of scalars for ``string`` fields; for a field of no single type (untyped, or
-    several types) the value as given, whose JSON type selects the stored values it is
-    compared with (:func:`term_clause`). ``None`` stays ``None``. On PostgreSQL a float
-    compared with numbers becomes a Decimal (:func:`_pg_numeric`).
+    Numbers for ``integer``/``number`` fields (finite only; text only in JSON's spelling,
+    :data:`NUMBER_RE`), booleans for ``boolean``, the JSON text of scalars for ``string``
+    fields; for a field of no single type (untyped, or several types) the value as given,
+    whose JSON type selects the stored values it is compared with (:func:`term_clause`).
+    ``None`` stays ``None``. On PostgreSQL a float compared with numbers becomes a Decimal
+    (:func:`_pg_numeric`). Refusals point at ``where`` and name ``field`` when given.
     """
     if value is None:
         return None
     if json_type in NUMERIC:
-        if isinstance(value, bool):
-            raise _bad(where, f"{_shown(value)} is not a number")
-        try:
-            if isinstance(value, (int, float)):
-                number = value
-            elif isinstance(value, str) and INTEGER_RE.fullmatch(value.strip()):
-                number = int(value)
-            else:
-                number = float(value)
-        except (TypeError, ValueError):
-            raise _bad(where, f"{_shown(value)} is not a number") from None
-        if isinstance(number, float) and not math.isfinite(number):
-            raise _bad(where, f"{_shown(value)} is not a finite number")
-        if isinstance(number, int) and not -2**63 <= number < 2**63:
-            raise _bad(where, f"{_shown(value)} is outside the 64-bit integer range")
+        number = _number(value, where, field)
         if dialect == "postgresql" and isinstance(number, float):
             return _pg_numeric(number, json_type)
         return number
@@ -95,41 +120,75 @@ def coerce(value, json_type: str | None, where: str, dialect: str):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise _bad(where, f"{_shown(value)} is not a boolean")
+        raise _bad_value(where, value, "is not a boolean", field)
     if json_type in ("array", "object"):
         raise _bad(where, f"cannot compare a field of type {json_type}; use exists")
     if isinstance(value, (dict, list)):
         raise _bad(where, "value must be a string, number or boolean")
     if json_type == "string":
-        return value if isinstance(value, str) else orjson.dumps(value).decode()
+        return str(value) if isinstance(value, str) else orjson.dumps(value).decode()
     if json_type == INSTANT:
-        return _instant(value, where)
+        return _instant(value, where, field)
+    if isinstance(value, NumberText):  # the number typed, for a field of no single type
+        value = _number(value, where, field)
     if dialect == "postgresql" and isinstance(value, float) and math.isfinite(value):
         return _pg_numeric(value, None)  # compared with numbers read as numeric (_typed)
     return value  # an untyped field: the value's own JSON type decides what it matches
+
+
+def _number(value, where: str, field: str | None) -> int | float:
+    """A filter value for a numeric field: a JSON number, or text in JSON's spelling
+    (:func:`read_number`); finite, and an integer within 64 bits. Else a ValidationError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise _bad_value(where, value, "is not a number", field)
+    number = read_number(value) if isinstance(value, str) else float(value) if isinstance(value, Decimal) else value
+    if number is None:
+        raise _bad_value(where, value, "is not a number", field, NUMBER_RULE)
+    if isinstance(number, float) and not math.isfinite(number):
+        raise _bad_value(where, value, "is not a finite number", field)
+    if isinstance(number, int) and not -2**63 <= number < 2**63:
+        raise _bad_value(where, value, "is outside the 64-bit integer range", field)
+    return number
+
+
+def read_number(text: str) -> int | float | None:
+    """The number ``text`` writes in JSON's spelling (:data:`NUMBER_RE`), or None when it is
+    no such number. An integer comes back as an int — one of more than 19 digits (zeros in
+    front aside) as ``2**63``, beyond every 64-bit value (``int()`` refuses 4,300 digits or
+    more) — other numbers as a float (``inf`` past the largest double)."""
+    if not NUMBER_RE.fullmatch(text):
+        return None
+    if INTEGER_RE.fullmatch(text):
+        digits = text.lstrip("-").lstrip("0") or "0"  # int() counts zeros in front too
+        if len(digits) > 19:
+            return 2**63
+        return -int(digits) if text.startswith("-") else int(digits)
+    return float(text)
 
 
 #: What a date-time field's filter values may be, for error messages.
 _INSTANT_RULE = "use an RFC 3339 date-time with an offset (2026-03-01T08:00:00Z, 2026-03-01T11:30:00+03:30) or a date (2026-03-01)"
 
 
-def _instant(value, where: str) -> str:
+def _instant(value, where: str, field: str | None = None) -> str:
     """A filter value for a date-time field: the normal form of its instant, or a
     :class:`~xrm_core.instants.Day` for a date ``YYYY-MM-DD``."""
-    if isinstance(value, str):
+    # ASCII only: the patterns' \d and int() read any Unicode digits ("٢٠٢٦-٠٣-٠١…"), which
+    # RFC 3339 does not, and a fraction of such digits reached the SQL as text.
+    if isinstance(value, str) and value.isascii():
         if DATE_RE.fullmatch(value):
             try:
                 date.fromisoformat(value)
             except ValueError:
-                raise _bad(where, f"{_shown(value)} is no calendar day") from None
+                raise _bad_value(where, value, "is no calendar day", field) from None
             return Day(value)
         found = normal(value)
         if found is not None:
             return found
         if DATE_TIME_RE.fullmatch(value):
-            raise _bad(where, f"{_shown(value)} names no instant (no such day or hour, an offset "
-                              "beyond ±14:59 or a year outside 0001–9999)")
-    raise _bad(where, f"{_shown(value)} is not a date-time: {_INSTANT_RULE}")
+            raise _bad_value(where, value, "names no instant (no such day or hour, an offset beyond ±14:59 or "
+                                           "a year outside 0001–9999)", field)
+    raise _bad_value(where, value, f"is not a date-time: {_INSTANT_RULE}", field)
 
 
 def _day_bound(op: str, day: str) -> str:
@@ -179,11 +238,11 @@ def filter_terms(dialect: str, et, where: dict, pointer_prefix: str = "/where") 
             raise _bad(ptr, "empty condition")
         for op, value in ops.items():
             optr = ptr + json_pointer([op]) if isinstance(cond, dict) else ptr
-            terms.append((fname, jt, op, _term_value(dialect, jt, op, value, optr)))
+            terms.append((fname, jt, op, _term_value(dialect, jt, op, value, optr, fname)))
     return terms
 
 
-def _term_value(dialect: str, jt: str | None, op, value, optr: str):
+def _term_value(dialect: str, jt: str | None, op, value, optr: str, field: str):
     if op not in OPS:
         raise _bad(optr, f"unknown operator {op!r}; use one of {', '.join(OPS)}")
     if op == "exists":
@@ -197,11 +256,11 @@ def _term_value(dialect: str, jt: str | None, op, value, optr: str):
         for i, v in enumerate(value):
             if v is None:
                 raise _bad(f"{optr}/{i}", "in takes strings, numbers or booleans; use exists for null")
-            vals.append(coerce(v, jt, f"{optr}/{i}", dialect))
+            vals.append(coerce(v, jt, f"{optr}/{i}", dialect, field))
             if isinstance(vals[-1], Day):
                 raise _day_equality(f"{optr}/{i}", v)
         return vals
-    v = coerce(value, jt, optr, dialect)
+    v = coerce(value, jt, optr, dialect, field)
     if isinstance(v, Day) and op not in COMPARE:
         raise _day_equality(optr, value)
     if v is None and op not in ("eq", "ne"):
@@ -364,7 +423,9 @@ def parse_where(exprs: list[str] | tuple[str, ...]) -> dict:
     """Turn CLI ``--where`` items (``F=V``, ``F!=V``, ``F<V``, ``F<=V``, ``F>V``, ``F>=V``) into a filter.
 
     V is read as JSON when it parses to a scalar (``true``, ``3``, ``null``, ``"7"``), else as
-    the string typed. Errors point at ``/where/I``, the item's position.
+    the string typed. A number that an int or float would not keep as typed (``1e2``,
+    ``99999999999999999999``) stays the text typed, as a :class:`NumberText`. Errors point
+    at ``/where/I``, the item's position.
     """
     out: dict = {}
     for i, item in enumerate(exprs):
@@ -374,15 +435,31 @@ def parse_where(exprs: list[str] | tuple[str, ...]) -> dict:
                                   "FIELD<=V, FIELD>V or FIELD>=V",
                                   [{"pointer": f"/where/{i}", "message": "not FIELD<op>VALUE"}])
         fname, op, raw = m.group(1), CLI_OPS[m.group(2)], m.group(3)
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            value = raw
-        if isinstance(value, (dict, list)):
-            value = raw
+        if JSON_NUMBER_RE.fullmatch(raw.strip(JSON_SPACE)):
+            value = _typed_number(raw.strip(JSON_SPACE))
+        else:
+            try:
+                value = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                value = raw
+            if isinstance(value, (dict, list)):
+                value = raw
         cur = out.setdefault(fname, {})
         if op in cur:
             raise ValidationError(f"--where gives {fname} {m.group(2)} twice",
                                   [{"pointer": f"/where/{i}", "message": "repeated condition"}])
         cur[op] = value
     return out
+
+
+def _typed_number(text: str) -> int | float | NumberText:
+    """The number ``text`` (JSON's spelling) as an int or float when that is written ``text``
+    again (``3``, ``-1``, ``2.5``), else the text as a :class:`NumberText`: JSON readers
+    round ``99999999999999999999`` to a float and read ``1e2`` as 100.0, which a string
+    field would then compare as "1e+20" and "100.0"."""
+    number = read_number(text)
+    if isinstance(number, int) and -2**63 <= number < 2**63 and str(number) == text:
+        return number
+    if isinstance(number, float) and math.isfinite(number) and orjson.dumps(number).decode() == text:
+        return number
+    return NumberText(text)

@@ -22,6 +22,11 @@ Outcome rules (the CLI's contract, DESIGN §5):
   the schema; a ``before_create`` or ``after_create`` hook refuses it (raises
   ``ValidationError`` or another non-plugin-crash :class:`XrmError`); or a ``unique`` field
   repeats a value of an existing record or of an earlier row of the same file.
+- With ``update_by`` the report adds ``updated`` and ``unchanged`` (rows that changed the
+  record they named, and rows that named one and changed nothing); a dry run adds ``would``,
+  ``{"imported", "updated", "unchanged"}`` as the same import would report them if run for
+  real. ``imported``, ``updated`` and ``unchanged`` count what was stored: all 0 in a dry
+  run and in a refused import.
 - All-or-nothing by default: if any row is invalid nothing is imported (ValidationError
   carrying the report as ``extra["report"]``). Every row is still processed, so the report
   lists every invalid row — the same rows ``skip_invalid`` would skip.
@@ -119,7 +124,10 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
     merge patch of its data, so a CSV's empty cells keep what is stored — and the other
     rows create records. The report then also counts the rows that changed the record they
     named (``updated``) and those that changed nothing (``unchanged``); ``valid`` and
-    ``imported`` count them too (see :class:`_Updates`).
+    ``imported`` count them too (see :class:`_Updates`). Like ``imported``, they count only
+    what was stored: 0 in a dry run or a refused import. A dry run adds ``would``: the
+    ``imported``, ``updated`` and ``unchanged`` the same import would report if it were
+    run for real (all 0 when it would be refused).
     """
     et = s.entity_type_for_write(type_name)
     fmt = detect_format(path, fmt)
@@ -156,8 +164,7 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
                         bar.tick()
                 if updates is not None:
                     updates.flush()
-                    report.update(updated=updates.updated, unchanged=updates.unchanged)
-                report["valid"] = writer.finish() + report.get("updated", 0) + report.get("unchanged", 0)
+                report["valid"] = writer.finish() + (updates.updated + updates.unchanged if updates else 0)
                 if dry_run or (invalid and not skip_invalid):
                     raise Rollback
         except Rollback:
@@ -165,6 +172,8 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
         except FileRefused as e:
             invalid.append({"line": e.line, "errors": e.errors})
             refused = e.message
+    if updates is not None:
+        updates.count(report, stored=refused is None and not (invalid and not skip_invalid), dry_run=dry_run)
     return finish_report(report, refused, skip_invalid, dry_run, "import", "imported")
 
 
@@ -222,6 +231,17 @@ class _Updates:
         #: the batched path of rows changing records; a type with record hooks goes row by row
         #: (each row's hooks see the record as the rows before left it, and may write anything)
         self.changes = None if writer.hooks else Changes(s, et, writer.source, writer.invalid, self._one_by_one)
+
+    def count(self, report: dict, stored: bool, dry_run: bool) -> None:
+        """Put the counts in the import's ``report``: ``updated`` and ``unchanged`` as stored
+        (0 unless the import is written: a refused import or a dry run changed nothing), and
+        for a dry run ``would``, the counts the import would report if it were run for real."""
+        counts = {"imported": report["valid"], "updated": self.updated, "unchanged": self.unchanged}
+        if not stored:
+            counts = dict.fromkeys(counts, 0)
+        report.update(updated=0 if dry_run else counts["updated"], unchanged=0 if dry_run else counts["unchanged"])
+        if dry_run:
+            report["would"] = counts
 
     def add(self, line: int, data: dict) -> None:
         self.pending.append((line, data))

@@ -24,14 +24,16 @@ from . import db
 from .errors import Conflict, DefinitionError, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
 from .fields import field_expr, type_literal
 from .filters import compile_filter
-from .kpi_measures import DeclarativeKPI, JsonKey, _field_of, _float, _json_value, register_sqlite_functions
+from .kpi_measures import (DeclarativeKPI, JsonKey, _describe_field, _field_of, _float, _is_time_field, _json_value,
+                           register_sqlite_functions)
 from .plugins import call_each
 
 if TYPE_CHECKING:
     from .session import Session
 
 R = db.records
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: A calendar date as --from/--to take it; ASCII digits (``\d`` also matches "٢٠٢٤"), matched whole.
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: A field whose schema makes it an array or an object is no grouping field (a field of no
 #: single type that holds one in some records is grouped by that JSON value).
 UNGROUPABLE = {"array", "object"}
@@ -339,7 +341,7 @@ def _check_date(value, where: str) -> str | None:
         return None
     text = value.isoformat() if isinstance(value, date) else str(value)
     try:
-        if not DATE_RE.match(text):
+        if not DATE_RE.fullmatch(text):
             raise ValueError(text)
         return date.fromisoformat(text).isoformat()
     except ValueError:
@@ -403,8 +405,43 @@ def _plugin_kpi(item, index: int, plugin: str, types: dict):
         raise
     except Exception as e:  # noqa: BLE001 — name the plugin, not a traceback
         raise PluginError(plugin, f"KPI {getattr(item, 'name', '?')!r} check()", e) from e
+    _check_fields(item, types)
     item.source = plugin
     return item
+
+
+def _check_fields(kpi, types: dict) -> None:
+    """What the platform itself reads of a Python KPI, checked against the compiled ``types``
+    as a declarative KPI's fields are: its ``entity`` must be a known type and its
+    ``time_field`` (which :meth:`KPIContext.base` limits that type's records by) one of its
+    date, date-time or plain string fields. ``KPI.check`` gets only the type names, so it
+    cannot see fields; without this a misnamed ``time_field`` failed only when computed.
+    Raises DefinitionError naming the KPI and the field (the caller adds the plugin)."""
+    name = getattr(kpi, "name", "?")
+    entity, time_field = getattr(kpi, "entity", None), getattr(kpi, "time_field", None)
+    if entity is not None and not isinstance(entity, str):
+        raise DefinitionError(f"KPI {name!r}: entity must be the name of an entity type, not {entity!r}",
+                              [{"pointer": "/entity", "message": "not a string"}])
+    if time_field is not None and not isinstance(time_field, str):
+        raise DefinitionError(f"KPI {name!r}: time_field must be the name of a field, not {time_field!r}",
+                              [{"pointer": "/time_field", "message": "not a string"}])
+    if not entity:
+        return  # no type of its own: base() applies a time field only where its compute names one
+    et = types.get(entity)
+    if et is None:  # a check() overridden without calling super()
+        raise DefinitionError(f"KPI {name!r} measures unknown entity type {entity!r}",
+                              [{"pointer": "/entity", "message": "unknown entity type"}])
+    if not time_field:
+        return
+    if not et.has_field(time_field):
+        raise DefinitionError(f"KPI {name!r} has time_field {time_field!r}, which is not a field of {entity}",
+                              [{"pointer": "/time_field", "message": f"{time_field!r} is not a field of {entity}"}])
+    if not _is_time_field(et, time_field):
+        raise DefinitionError(f"KPI {name!r} has time_field {time_field!r}, which is {_describe_field(et, time_field)} "
+                              f"in {entity}: it must be a date or date-time string field",
+                              [{"pointer": "/time_field",
+                                "message": f"{time_field!r} is {_describe_field(et, time_field)}; it must be a date "
+                                           "or date-time string field"}])
 
 
 def check_type_change(platform, conn: Connection, before: dict, name: str, definition: dict | None) -> None:

@@ -99,7 +99,7 @@ def test_skip_invalid_and_dry_run(p, tmp_path):
     before = state(p)
     with p.session() as s:
         report = import_file(s, "person", path, update_by="national_id", dry_run=True, skip_invalid=True)
-        assert (report["valid"], report["imported"], report["updated"]) == (1, 0, 1)
+        assert (report["valid"], report["imported"], report["updated"], report["would"]["updated"]) == (1, 0, 0, 1)
         assert refusal(lambda: import_file(s, "person", path, update_by="national_id", dry_run=True)) == {
             2: [("/age", "-5 is less than the minimum of 0")]}
     assert state(p) == before

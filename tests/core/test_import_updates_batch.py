@@ -156,7 +156,8 @@ def test_dry_run_writes_nothing_and_reports_the_same(p, tmp_path):
     with p.session() as s:
         before = stored(s)
         report = import_file(s, "person", write(tmp_path, rows), update_by="national_id", dry_run=True)
-        assert (report["valid"], report["imported"], report["updated"]) == (5, 0, 5)
+        assert (report["valid"], report["imported"], report["updated"], report["would"]) == (
+            5, 0, 0, {"imported": 5, "updated": 5, "unchanged": 0})
         assert stored(s) == before
 
 

@@ -46,7 +46,8 @@ def import_(c, type_name, file, fmt, skip_invalid, dry_run, update_by, as_user, 
 
     --update-by FIELD updates the record whose FIELD equals the row's (the number the old
     system gave it): the row is merged into its data, so empty cells keep what is
-    stored; the report then also counts "updated" and "unchanged" rows.
+    stored; the report then also counts "updated" and "unchanged" rows (0 when nothing is
+    written), and with --dry-run what the import "would" do.
     """
     from .. import importer  # local: see FORMATS
     with _reported(as_json):
@@ -109,7 +110,12 @@ def _report(report: dict, dry_run: bool, as_json: bool, done: str) -> None:
     if as_json:
         emit_json(report)
         return
-    if dry_run:
+    if dry_run and "would" in report:  # --update-by: what the import would do, labelled as such
+        would = report["would"]
+        created = would["imported"] - would["updated"] - would["unchanged"]
+        click.echo(f"dry run: {_rows(report['total'])} read, {report['valid']} valid; would create {created}, "
+                   f"update {would['updated']}, leave {would['unchanged']} unchanged; nothing written")
+    elif dry_run:
         click.echo(f"dry run: {_rows(report['total'])} read, {report['valid']} valid; nothing written")
     elif "updated" in report:
         created = report["imported"] - report["updated"] - report["unchanged"]

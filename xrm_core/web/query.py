@@ -16,7 +16,7 @@ from flask import current_app, request
 
 from ..errors import ValidationError, XrmError
 from ..fields import FIELD_RE, NUMERIC
-from ..filters import INTEGER_RE
+from ..filters import INTEGER_RE, JSON_SPACE, read_number
 from ..kpis import DATE_RE
 
 
@@ -156,17 +156,11 @@ def cursor_error(e: ValidationError) -> ValidationError:
 
 
 def _int64(text: str) -> int | None:
-    """The integer written ``text`` (an INTEGER_RE match), or None when it lies beyond 64 bits.
-
-    Its digits are counted before ``int()`` reads them: Python refuses to convert more than
-    4,300 digits (ValueError), and ``filter[age]=`` followed by 5,000 ones was a 500.
-    """
-    text = text.strip()
-    digits = text.lstrip("+-").lstrip("0") or "0"
-    if len(digits) > 19:  # 2**63 has 19 digits
-        return None
-    number = int(digits) * (-1 if text.startswith("-") else 1)
-    return number if number in INT64 else None
+    """The integer written ``text`` (an :data:`INTEGER_RE` match: JSON's spelling), or None
+    when it lies beyond 64 bits (:func:`xrm_core.filters.read_number` counts the digits
+    before ``int()``, which refuses 4,300 or more: ``filter[age]=`` and 5,000 ones was a 500)."""
+    number = read_number(text)
+    return number if isinstance(number, int) and number in INT64 else None
 
 
 def check_numbers(et, where: dict) -> None:
@@ -175,7 +169,7 @@ def check_numbers(et, where: dict) -> None:
         if FIELD_RE.match(field) and et.has_field(field) and et.field_type(field) in NUMERIC:
             for op, value in cond.items():
                 values = value if isinstance(value, list) else [value]
-                if any(isinstance(v, str) and INTEGER_RE.fullmatch(v.strip()) and _int64(v) is None
+                if any(isinstance(v, str) and INTEGER_RE.fullmatch(v) and _int64(v) is None
                        for v in values):
                     # /where/F/op, as the core's filter errors: query_error names the parameter sent
                     raise ValidationError(f"filter value out of range for {field}",
@@ -190,6 +184,8 @@ def read_untyped(et, where: dict) -> dict:
     values of the value's own JSON type, so as text ``filter[F]=1`` could never find the
     number 1 nor ``true`` the boolean. As the CLI's ``--where`` does, V is read as JSON when
     it parses to a scalar (``1``, ``true``, ``null``, ``"1"`` for the text), else as given.
+    A query value is taken exactly as sent: with spaces around it, it is that text (as
+    ``filter[n]= 1`` of a numeric field is no number); ``١``, ``+1`` and ``1_0`` are text.
     """
     out = {}
     for field, cond in where.items():
@@ -202,12 +198,14 @@ def read_untyped(et, where: dict) -> dict:
 
 
 def _json_scalar(text: str, field: str, op: str):
-    if INTEGER_RE.fullmatch(text.strip()):
+    if INTEGER_RE.fullmatch(text):
         number = _int64(text)
         if number is None:  # orjson would read it as a rounded float
             raise ValidationError(f"filter value out of range for {field}",
                                   [{"pointer": f"/where/{field}/{op}", "message": "integer beyond 64 bits"}])
         return number
+    if text != text.strip(JSON_SPACE):  # JSON would skip the spaces the client sent
+        return text
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -316,7 +314,7 @@ def history_cursor_decode(cursor: str, order: str) -> tuple[str, int]:
 def check_period(date_from: str | None, date_to: str | None) -> None:
     """Refuse a reversed period in the query's own terms: ``kpis.compute`` refuses it too, but
     in the CLI's (``--from X is after --to Y``). Malformed dates are left to it to explain."""
-    if not (date_from and date_to and DATE_RE.match(date_from) and DATE_RE.match(date_to)):
+    if not (date_from and date_to and DATE_RE.fullmatch(date_from) and DATE_RE.fullmatch(date_to)):
         return
     try:
         reversed_period = date.fromisoformat(date_from) > date.fromisoformat(date_to)
