@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, and_, case, func, insert, literal, select, true
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, False_
 from sqlalchemy.exc import DataError
 
 from . import db
@@ -117,7 +117,13 @@ class KPIContext:
         et = self.entity_type(entity)
         if time_field is None and entity == getattr(self.kpi, "entity", None):
             time_field = getattr(self.kpi, "time_field", None)
-        conds = [R.c.type == type_literal(et.name), self.session.actor.clause(et.name, "read")]
+        scope = self.session.actor.clause(et.name, "read")
+        if isinstance(scope, False_):
+            # No grant: nothing matches. Not the constant itself — and_() reduces to it, and a
+            # plugin's select(func.count()).where(base(...)) would lose its FROM (SQLAlchemy
+            # finds the records table in this condition): "no such column". Ids are never null.
+            return R.c.id.is_(None)
+        conds = [R.c.type == type_literal(et.name), scope]
         if where:
             conds.append(compile_filter(self.dialect, et, where))
         if time_field:

@@ -413,6 +413,20 @@ def test_python_kpi_honours_scope_and_period(scoped):
     assert (d["kind"], d["entity"], d["unit"], kpi.source) == ("python", "ticket", "eur", "testticket")
 
 
+def test_python_kpi_base_of_a_type_the_user_may_not_read_matches_nothing(scoped):
+    # north_lead reads persons but no tickets. A plugin's query without select_from (the
+    # records table is found in the condition) must still run, and count nothing.
+    with scoped.session("north_lead", write=False) as s:
+        ctx = KPIContext(s, kpis.registry(scoped, s.conn)["urgent_amount"], None, None, None)
+        assert ctx.scalar(select(func.count()).where(ctx.base("ticket"))) == 0
+        assert ctx.scalar(select(func.count()).where(ctx.base("ticket", {"urgent": True}))) == 0
+        assert ctx.scalar(select(func.count()).where(ctx.base("person"))) == 3
+        # across the two types, counting distinct values of the unreadable one's field
+        r = ctx.ratio(("ticket", func.count(func.distinct(ctx.field("ticket", "channel"))), {"urgent": True}),
+                      ("person", func.count()))
+        assert (r["value"], r["n"]) == (0, 3)
+
+
 # -- admin-declared KPIs -----------------------------------------------------------------------
 def _stored(platform):
     with platform.connection() as conn:
