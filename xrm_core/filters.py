@@ -191,13 +191,21 @@ def _instant(value, where: str, field: str | None = None) -> str:
     raise _bad_value(where, value, f"is not a date-time: {_INSTANT_RULE}", field)
 
 
+def _day_text(op: str, day: str) -> str:
+    """The text a date-time field's stored text is compared with for a :class:`Day` ``day``
+    by ``op``: a value written on ``day`` sorts after ``"day"`` as text, so ``lte`` (the day
+    included) and ``gt`` (the day left out) compare with the next day's start — ``text <``
+    it and ``text >=`` it — and ``lt``/``gte`` with the day itself."""
+    return next_day(day, 1) if op in ("lte", "gt") else day
+
+
 def _day_bound(op: str, day: str) -> str:
     """The instant range (as normal-form text) that holds every date-time written on a day
-    compared by ``op`` with ``day``: offsets are less than a day, so one written on ``day``
-    or later is at most a day before it in UTC, one written before ``day`` less than a day
-    after its midnight. Bound beside the text comparison, it lets the field's instant index
-    serve a filter by days."""
-    return next_day(day, -1) if op in ("gt", "gte") else next_day(day, 1)
+    compared by ``op`` with ``day``: offsets are less than a day, so one written on a day
+    is at most a day before its midnight in UTC, and less than a day after its end. Bound
+    beside the text comparison, it lets the field's instant index serve a filter by days."""
+    shift = {"gte": -1, "gt": 0, "lt": 1, "lte": 2}[op]
+    return next_day(day, shift) if shift else day
 
 
 def _pg_numeric(number: float, json_type: str | None) -> Decimal:
@@ -282,9 +290,10 @@ def term_values(terms) -> list:
         if op == "in":
             out.extend(v)
         elif op != "exists" and v is not None:
-            out.append(v)
             if isinstance(v, Day):
-                out.append(_day_bound(op, v))
+                out += [_day_text(op, v), _day_bound(op, v)]
+            else:
+                out.append(v)
     return out
 
 
@@ -302,9 +311,11 @@ def term_clause(dialect: str, term, table: str = "xrm_records", bind=None) -> Co
         # a day compares with the text, as written (instants.Day), within its instant range.
         text = field_expr(dialect, fname, "string", table)
         if isinstance(v, Day):
-            bound = getattr(text, COMPARE[op])(b(v))
-            near = expr >= b(_day_bound(op, v)) if op in ("gt", "gte") else expr < b(_day_bound(op, v))
-            return and_(bound, near)
+            after = op in ("gt", "gte")
+            day = b(_day_text(op, v))
+            written = text >= day if after else text < day
+            near = expr >= b(_day_bound(op, v)) if after else expr < b(_day_bound(op, v))
+            return and_(written, near)
         expr = text
     if op == "exists":
         return expr.isnot(None) if v else expr.is_(None)

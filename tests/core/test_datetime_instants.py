@@ -176,10 +176,15 @@ def test_a_day_compares_with_the_day_written_as_kpi_periods_count_it(events):
     """A date-only value keeps its meaning: the calendar day written in each value."""
     from xrm_core.instants import DATE_TIME_RE
     written = {f"e{i}": DATE_TIME_RE.fullmatch(v).group(0)[:10] for i, v in enumerate(VALUES)}
-    for op, keep in (("gte", lambda d: d >= "2026-03-01"), ("gt", lambda d: d >= "2026-03-01"),
-                     ("lt", lambda d: d < "2026-03-01"), ("lte", lambda d: d < "2026-03-01")):
-        got = set(_titles(events, {"opened_at": {op: "2026-03-01"}}))
-        assert got == {t for t, d in written.items() if keep(d)}, op
+    for op, keep in (("gte", lambda d, day: d >= day), ("gt", lambda d, day: d > day),
+                     ("lt", lambda d, day: d < day), ("lte", lambda d, day: d <= day)):
+        for day in ("2026-02-28", "2026-03-01", "2026-03-02"):
+            got = set(_titles(events, {"opened_at": {op: day}}))
+            assert got == {t for t, d in written.items() if keep(d, day)}, (op, day)
+    # The calendar's ends: every value is on or before 9999-12-31, none after it.
+    assert set(_titles(events, {"opened_at": {"lte": "9999-12-31"}})) == set(written)
+    assert _titles(events, {"opened_at": {"gt": "9999-12-31"}}) == []
+    assert set(_titles(events, {"opened_at": {"gt": "0001-01-01"}})) == set(written)
     # The KPI's window and the equivalent filter count the same records.
     with events.connection() as conn:
         kpis.add(events, conn, {"name": "opened", "unit": "events", "entity": "event",
