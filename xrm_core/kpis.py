@@ -370,7 +370,8 @@ def registry(platform, conn: Connection) -> dict:
             except PluginError:
                 raise
             except XrmError as e:
-                e.message = f"plugin {plugin!r}: {e.message}"
+                e.message = f"plugin {plugin!r}: {e.message}{_unsynced_hint(platform, plugin, types)}"
+                e.args = (e.message,)
                 raise
             if kpi.name in out:
                 raise DefinitionError(f"KPI {kpi.name!r} is declared twice (plugins {out[kpi.name].source!r} and {plugin!r})")
@@ -386,6 +387,21 @@ def registry(platform, conn: Connection) -> dict:
             out[name] = kpi
     platform._kpis = out
     return out
+
+
+def _unsynced_hint(platform, plugin: str, types: dict) -> str:
+    """``"; run `xrm init` …"`` when ``plugin`` declares entity types this database does not
+    hold yet — installed or upgraded since the last `xrm init`, which stores them — so its
+    KPIs name types that are "unknown" only until then; else ""."""
+    declared = []
+    for name, defs in call_each(platform.pm, "xrm_entity_types"):
+        if name == plugin:
+            declared += [d.get("name") for d in defs or [] if isinstance(d, dict) and isinstance(d.get("name"), str)]
+    missing = sorted(n for n in declared if n not in types)
+    if not missing:
+        return ""
+    return (f"; the plugin declares entity type(s) {', '.join(missing)} that this database does not hold yet: "
+            "run `xrm init` to store its definitions")
 
 
 def _plugin_kpi(item, index: int, plugin: str, types: dict):

@@ -501,6 +501,20 @@ def test_broken_plugin_kpi_fails_init(make_platform):
     assert "broken" in str(e.value) and e.value.errors[0]["pointer"] == "/measure/sum"
 
 
+def test_a_plugin_installed_since_init_is_told_to_run_init(make_platform):
+    make_platform(PersonPlugin())  # the database as the last `xrm init` left it
+    p = make_platform(PersonPlugin(), TicketPlugin(), init=False)  # the ticket plugin installed since
+    with p.connection() as conn, pytest.raises(DefinitionError) as e:
+        kpis.registry(p, conn)
+    assert str(e.value).startswith("plugin 'testticket': KPI ")
+    assert "measures unknown entity type 'ticket'" in str(e.value)
+    assert e.value.message.endswith("the plugin declares entity type(s) ticket that this database does not hold "
+                                 "yet: run `xrm init` to store its definitions")
+    p.init()
+    with p.connection() as conn:
+        assert {"urgent_amount", "ticket_count"} <= set(kpis.registry(p, conn))
+
+
 # -- push-down -------------------------------------------------------------------------------
 class Recorder:
     """Counts the statements a platform's engine runs and the rows a KPI fetches."""
