@@ -202,6 +202,17 @@ def test_plugins_list():
 
 
 # -- types -------------------------------------------------------------------------------
+def test_types_show_says_which_fields_may_be_null_and_formats_inside_branches(shared, tmp_path):
+    name = unique("maybe")
+    definition = {"name": name, "label": "Maybe", "schema": {"type": "object", "properties": {
+        "a": {"type": ["string", "null"]}, "b": {"enum": [15, 20, "other", None]}, "c": {"type": "integer"},
+        "d": {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]}}}}
+    shared.json("types", "add", write(tmp_path, definition))
+    rows = {line.split()[0]: line.split()[1:] for line in shared.ok("types", "show", name).splitlines()[2:]}
+    assert rows == {"a": ["string|null"], "b": ["integer|string|null", "enum"], "c": ["integer"],
+                    "d": ["string|null", "date"]}
+
+
 def test_types_add_list_show_update_remove(shared, tmp_path):
     name = unique("kind")
     added = shared.json("types", "add", write(tmp_path, type_def(name)))

@@ -71,14 +71,20 @@ def types_show(c, name, as_user, as_json):
     if et.definition.get("unique"):
         click.echo("unique: " + ", ".join(u if isinstance(u, str) else "+".join(u) for u in et.definition["unique"]))
     from .. import schema_types
+    from ..instants import formats_of
     required = schema_types.required_properties(et.schema, et.schema)
     rows = []
     for fname, sub in et.properties().items():
         # a field of several types (anyOf, an enum of mixed values) shows them all:
-        # "integer|string", not nothing
-        t = et.property_type(fname) or "|".join(sorted(schema_types.field_types(et.schema, et.schema, [fname]) or ()))
+        # "integer|string", not nothing; one that may also be null says so ("string|null")
+        types = schema_types.field_types(et.schema, et.schema, [fname], null=True) or set()
+        t = et.property_type(fname) or "|".join(sorted(types - {"null"}))
+        if t and "null" in types:
+            t += "|null"
         sub = sub if isinstance(sub, dict) else {}  # a property may be a boolean schema
-        extra = sub.get("format") or ("enum" if "enum" in sub else "")
+        # a format inside anyOf/oneOf branches counts too ({"anyOf": [date, null]} is a date)
+        formats = formats_of(et.schema, sub) or ()
+        extra = "|".join(sorted(formats)) or ("enum" if "enum" in sub else "")
         rows.append([fname, t, extra, "yes" if fname in required else ""])
     table(rows, ["FIELD", "TYPE", "FORMAT", "REQUIRED"])
 
