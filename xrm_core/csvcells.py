@@ -24,7 +24,9 @@ same data. The rules, for callers and for the docs:
 - Numbers are read as JSON reads them: ``3`` (also ``007``, `` 12 ``, ``+5``) is an integer,
   ``3.0`` and ``1e3`` are floats — integers for JSON Schema, and kept as written so that an
   exported ``1.0`` reads back as ``1.0``. Integers beyond 64 bits are refused (they cannot be
-  stored exactly), never rounded to a float.
+  stored exactly), never rounded to a float. Digits of other scripts are read as their
+  digits, on purpose (a spreadsheet kept in Persian writes ``۱۲`` for 12; the admin UI reads
+  such numbers too); ``1_000``, ``nan`` and ``infinity`` are refused.
 - Escape: a cell that is a JSON string literal (``"..."``) whose content would *not* read
   back as itself, or starts like a spreadsheet formula (:func:`looks_like_formula`), is that
   content. So ``""`` is the empty string, ``"null"`` / ``"3"`` are text in a field that also

@@ -32,12 +32,13 @@ DATE_TIME = "date-time"
 #: :func:`xrm_core.fields.sql_type`).
 INSTANT = "date-time"
 
-#: RFC 3339 ``date-time`` as the validator accepts it: seconds and an offset required,
+#: RFC 3339 ``date-time`` as the validator accepts it (ASCII digits: ``\d`` would take any
+#: script's, which RFC 3339 does not): seconds and an offset required,
 #: ``T``/``Z`` in either case, a fraction of any length, seconds up to 60 (a leap second).
 DATE_TIME_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})")
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?([Zz]|[+-][0-9]{2}:[0-9]{2})")
 #: A calendar date ``YYYY-MM-DD`` (RFC 3339 ``full-date``).
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: The normal form's ``strftime``/``to_char`` part (the fraction and ``Z`` are appended).
 _SECONDS = "%Y-%m-%dT%H:%M:%S"
 #: Offsets up to ±14:59 only: SQLite's strftime reads no other (real ones end at +14:00).

@@ -547,6 +547,17 @@ def test_cell_reading_and_writing_are_inverse():
         Column("i", ["i"], frozenset({"integer"})).read("1" * 30)
 
 
+def test_number_cells_in_persian_or_arabic_indic_digits_read_as_their_digits():
+    """A spreadsheet kept in Persian writes ۱۲ for 12: read on purpose, as the UI reads such
+    numbers; what is no number in any script stays refused."""
+    integer, number = Column("i", ["i"], frozenset({"integer"})), Column("n", ["n"], frozenset({"number"}))
+    assert (integer.read("۱۲"), integer.read("٣٠"), number.read("۱۲.۵"), number.read("-٢.٥")) == (12, 30, 12.5, -2.5)
+    assert type(integer.read("۱۲")) is int
+    for cell in ("1_000", "١_٠٠٠", "nan", "infinity", "۱۲a", "½"):
+        with pytest.raises(ValueError, match="is not"):
+            (number if cell != "١_٠٠٠" else integer).read(cell)
+
+
 # -- progress and memory ----------------------------------------------------------------------
 def test_progress_bar_on_stderr_for_long_files(platform, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(importer, "PROGRESS_BYTES", 100)
