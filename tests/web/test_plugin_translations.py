@@ -205,7 +205,7 @@ def xrm_entity_types():
 @hookimpl
 def xrm_relationship_types():
     return [{"name": "ticket_follows", "source": "ticket", "target": "ticket", "cardinality": "many-to-many",
-             "label": "follows up", "inverse_label": "followed up by", "description": "Not shown by the UI."}]
+             "label": "follows up", "inverse_label": "followed up by", "description": "A ticket that follows up an earlier one."}]
 
 
 @hookimpl
@@ -243,6 +243,7 @@ TRANSLATIONS = {
     "Open tickets": ("تیکت‌های باز", "未结工单"),
     "Tickets not yet answered.": ("تیکت‌هایی که هنوز پاسخ نگرفته‌اند.", "尚未答复的工单。"),
     "tickets": ("تیکت", "张工单"),
+    "A ticket that follows up an earlier one.": ("تیکتی که تیکت پیشین را پیگیری می‌کند.", "跟进先前工单的工单。"),
 }
 
 
@@ -261,7 +262,7 @@ def _plugin_package(tmp_path, monkeypatch, translated: bool):
         with open(folder / "babel.cfg") as f:
             method_map, options_map = parse_mapping_cfg(f)
         extracted = list(extract_from_dir(str(package), method_map, options_map))
-        assert {m[2] for m in extracted} == set(TRANSLATIONS)  # no description of a relationship type
+        assert {m[2] for m in extracted} == set(TRANSLATIONS)
         for i, lang in enumerate(("fa", "zh")):
             catalog = Catalog(locale=lang, domain="messages", project=name)
             for _file, _line, msgid, comments, _context in extracted:

@@ -193,7 +193,7 @@ def test_units_users_roles(org):
                                 "actions": ["read"], "depth": "unit"})
     assert r.status_code == 302 and "<code>person</code> read · unit" in text(b.followed)
     r = b.post("/admin/users", {"name": "eve", "unit": "east", "roles": ["viewer"], "password": "pw2"})
-    assert r.status_code == 302 and "<td>eve</td><td>east</td><td>viewer</td>" in text(b.followed)
+    assert r.status_code == 302 and '<td>eve</td><td>east</td><td><span title="viewer">Viewer</span></td>' in text(b.followed)
     # The new user logs in and works within the new role's scope.
     e = Browser(org)
     e.login("eve", "pw2")

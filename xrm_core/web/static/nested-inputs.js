@@ -22,10 +22,23 @@
     return scope.querySelector("input:not([type=hidden]), select, textarea");
   }
 
+  // Say in the list's status line (a live region) that it holds no more rows: the schema's
+  // maxItems, or the most a form holds. The server says the same when it is asked.
+  function full(list) {
+    var rows = list.querySelector(":scope > ol.rows");
+    var max = parseInt(list.getAttribute("data-max"), 10);
+    if (!rows || isNaN(max) || rows.querySelectorAll(":scope > li.row").length < max) return false;
+    var status = list.querySelector(":scope > .row-status");
+    if (status) status.textContent = list.getAttribute("data-full") || "";
+    return true;
+  }
+
   function addRow(list) {
     var template = list.querySelector(":scope > template.row-template");
     var rows = list.querySelector(":scope > ol.rows");
     if (!template || !rows) return null;
+    var status = list.querySelector(":scope > .row-status");
+    if (status) status.textContent = "";
     var number = String(nextNumber(list));
     var row = template.content.firstElementChild.cloneNode(true);
     var attributes = ["id", "name", "for", "value", "aria-describedby"];
@@ -55,6 +68,7 @@
     var list = button.closest("fieldset.list");
     event.preventDefault();
     if (button.classList.contains("add")) {
+      if (full(list)) return;  // the focus stays on the button; the status line says why
       var row = addRow(list);
       var control = row && firstControl(row);
       if (control) control.focus();

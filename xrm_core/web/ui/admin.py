@@ -92,9 +92,16 @@ def users():
         else:
             return _done(_("User %(name)s created.", name=name), "admin.users")
     with platform().connection() as conn:
+        roles = _with_descriptions(accounts.list_roles(conn))
         return render_template("admin/users.html", users=accounts.list_users(conn), errors=errors,
-                               form=request.form, units=accounts.list_units(conn),
-                               roles=_with_descriptions(accounts.list_roles(conn))), status
+                               form=request.form, units=accounts.list_units(conn), roles=roles,
+                               role_label=_role_labels(roles)), status
+
+
+def _role_labels(roles: list[dict]) -> dict[str, str]:
+    """``{role: label}`` in the UI's language (the declaring plugin's catalogue; the name
+    when the role has no label): the users list showed the roles' names ("unit_manager")."""
+    return {r["name"]: tr(r["label"], r["name"], r["source"]) for r in roles}
 
 
 def _state(user: dict) -> str:

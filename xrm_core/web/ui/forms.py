@@ -5,8 +5,9 @@ One :class:`Field` per top-level property: ``enum`` or ``const`` → select, ``b
 → datetime-local (read and written as UTC, ``Z``), long strings → textarea, objects with
 declared members → a fieldset of inputs ("group") and arrays of scalars or simple objects →
 rows of inputs ("list"), both in :mod:`.nested_inputs`; other arrays and objects → a JSON
-textarea; and references → a picker of visible records. A property's
-``default`` fills the new-record form; a ``readOnly`` one is shown but not taken from the form
+textarea; and references → a picker of visible records (inside groups and lists too). A
+property's ``default`` fills the new-record form (a nested member's, its group and every new
+row: :mod:`.nested_inputs`); a ``readOnly`` one is shown but not taken from the form
 (except on create when it is required: nothing else could set it). An input is named after
 its property, except where the form uses the name itself (:func:`input_name`).
 
@@ -60,6 +61,7 @@ class Field:
     children: list = field(default_factory=list)  # a "group": the object's sub-fields
     item: "Field | None" = None  # a "list": the field of one item (a scalar input or a group)
     path: tuple = ()  # the keys from the record's data down to this field
+    max_items: int | None = None  # a "list": the schema's ``maxItems`` (nested_inputs.row_limit)
 
     @property
     def input(self) -> str:
@@ -126,7 +128,7 @@ def build(et, known_types, label, value_label=None) -> "Fields":
             # Kept for the JSON box a group or list falls back to for a value it cannot show.
             f.example = example_text(et.property_schema(name) or sub, et.schema)
             if not f.readonly:
-                nested.structure(f, et, et.property_schema(name) or sub, value_label)
+                nested.structure(f, et, et.property_schema(name) or sub, value_label, known=known_types)
         out.append(f)
     return nested.Fields(nested.unambiguous(out))
 
@@ -277,8 +279,19 @@ def input_type(f: Field, value: str) -> str:
 
 
 def defaults(fields: list[Field]) -> dict:
-    """The new-record form's inputs (by input name) as the schema's ``default`` values fill them."""
-    return {f.input: shown(f, f.default) for f in fields if f.default is not None}
+    """The new-record form's inputs (by input name) as the schema's ``default`` values fill
+    them: a field's own, else for a group the defaults of its members, at any depth (a list
+    starts with no item; the row to type one in takes the items' defaults, see
+    :mod:`.nested_inputs`)."""
+    out = {}
+    for f in fields:
+        if f.default is not None:
+            out[f.input] = shown(f, f.default)
+        elif f.widget == "group":
+            inputs = nested.default_inputs(f, f.path)
+            if inputs:
+                out[f.input] = inputs
+    return out
 
 
 def parse(f: Field, raw: str):

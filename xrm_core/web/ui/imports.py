@@ -17,10 +17,12 @@ from flask_babel import gettext as _
 
 from ... import importer
 from ...errors import ValidationError
+from ...import_files import FileRefused, csv_rows, jsonl_rows
 from ...keys import KEY_TYPES
-from . import listing
+from . import core_messages, listing, schema_messages
 from .common import acting
 from .form_errors import FormErrors
+from .i18n import digits
 from .pages import bp
 
 #: Invalid rows listed on the page (the counts cover them all).
@@ -95,9 +97,50 @@ def import_page(type_name: str):
                 # The rows' errors are the report's table (there may be thousands): the
                 # summary and the file input say that nothing was imported, and why.
                 nothing = _("Nothing was imported.")  # outside the f-string, where pybabel finds it
-                errors.add(f"{nothing} {refused}", "file")
+                if report is not None and report.get("invalid"):
+                    # Said for this page: the core's message speaks of the command's --skip-invalid.
+                    total = report.get("total", 0)
+                    why = _("%(invalid)s of %(total)s rows are invalid: correct them, or tick “Import the "
+                            "valid rows and skip the invalid ones”.",
+                            invalid=digits(total - report.get("valid", 0)), total=digits(total))
+                    errors.add(f"{nothing} {why}", "file")
+                else:
+                    errors.add(f"{nothing} {refused}", "file")
                 if report is None:  # refused before any row was read (a key that is no field…)
                     return render_template("import.html", refused=refused, **page), 422
+            if report and report.get("invalid"):
+                report = {**report, "invalid": _worded(et, path, fmt, name, report["invalid"])}
     status = 422 if refused else 200
     return render_template("import.html", report=report, refused=refused, dry_run=dry_run, name=name,
                            **page), status
+
+
+def _worded(et, path: str, fmt: str, source: str, invalid: list[dict]) -> list[dict]:
+    """The report's invalid rows (the first :data:`SHOWN`) with each schema error said in the
+    UI's language, as a form says it: the core words them in English, from the validator,
+    and the report keeps no row's data, so the file's rows of those lines are read again and
+    validated once more (:func:`.schema_messages.translate`). A cell the file could not
+    convert keeps the core's words, translated where the core's fixed words are
+    (:func:`.core_messages.pointer_word`); a file that cannot be read again keeps them all."""
+    wanted = {r.get("line") for r in invalid[:SHOWN]}
+    data_of: dict[int, object] = {}
+    try:
+        with open(path, "rb") as f:
+            rows = csv_rows(f, et, source) if fmt == "csv" else jsonl_rows(f, source, et)
+            for line, data, _cells in rows:
+                if line in wanted:
+                    data_of[line] = data
+                    if len(data_of) == len(wanted):
+                        break
+    except (FileRefused, OSError, ValueError):
+        pass
+    out = []
+    for r in invalid[:SHOWN]:
+        errs = r.get("errors", [])
+        data = data_of.get(r.get("line"))
+        if isinstance(data, dict):
+            errs = schema_messages.translate(errs, et.validator, data, prefix="")
+        errs = [{**e, "message": core_messages.pointer_word(e.get("message")) or e.get("message", "")}
+                for e in errs]
+        out.append({**r, "errors": errs})
+    return out + invalid[SHOWN:]

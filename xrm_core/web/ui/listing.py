@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 
 import orjson
 from flask_babel import gettext as _
@@ -152,9 +153,13 @@ LIST_SEPARATORS = re.compile("[,\u060c\u3001\uff0c]")
 
 
 def _number_text(text: str, numeric: bool) -> str:
-    """A number typed the Persian way (۱۲٬۵۰۰٫۵: its digits are read as they are, its
-    decimal sign ٫ and group sign ٬ were "not a number") as the filter language reads it."""
-    return text.replace("\u066b", ".").replace("\u066c", "") if numeric else text
+    """A number typed the Persian way (۱۲٬۵۰۰٫۵: its decimal sign ٫ and group sign ٬ were
+    "not a number") as the filter language reads it: ASCII digits (the core reads a number
+    as JSON writes it), a point for the decimal sign, no group sign, no spaces around it."""
+    if not numeric:
+        return text
+    text = text.strip().replace("\u066b", ".").replace("\u066c", "")
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
 
 
 def _key_of_label(et, name: str, text: str) -> str:

@@ -24,6 +24,17 @@ box instead — checked by reading the shown inputs back — so an edit never lo
 Errors are tied to the deepest input their pointer reaches (``/data/phones/1/number``: the
 second item's number input); a list's own errors (``minItems``, ``uniqueItems``) to its
 fieldset.
+
+The schema's ``default``s fill a new record's groups and every new row of a list (the row to
+type an item in, a row added by a button or by the script): what the form filled in and the
+user left is no value of theirs, so an optional object whose inputs hold nothing else is
+absent on a new record, and a row holding nothing but its defaults is no item (a stored
+value that would read back otherwise is shown in the JSON box, as above). A member that
+refers to a record (``x-ref``, or ``T_id`` with ``$ref`` to ``record_ref``, as at the top
+level) is a picker of the records of its type, a title typed there taken as the record's id.
+
+A list shows and reads at most :data:`MAX_ROWS` rows, and its "Add a row" buttons stop at
+its schema's ``maxItems``: a form asking for more is refused at the list.
 """
 from __future__ import annotations
 
@@ -41,6 +52,11 @@ from .i18n import digits, tr
 NEST_DEPTH = 3
 #: Rows read from a posted list (a row number has at most this many digits).
 ROW_DIGITS = 4
+#: The most rows a list shows or reads, whatever its schema allows: a posted form asking for
+#: more is refused at the list (10,000 rows of a one-input list made a 4 MB page in 8 s),
+#: and a stored list longer than this is edited in its JSON box. A schema's smaller ``maxItems`` is the limit of the
+#: "Add a row" buttons (:func:`row_limit`).
+MAX_ROWS = 200
 #: Keywords after which the schema's shape is not one set of members.
 UNSHOWABLE = ("oneOf", "anyOf", "if", "then", "else", "dependentSchemas", "patternProperties",
               "$dynamicRef", "prefixItems", "propertyNames")
@@ -169,16 +185,17 @@ def _one_type(parts) -> str | None:
     return next(iter(types)) if len(types) == 1 else None
 
 
-def structure(f, et, node, value_label, depth: int = 1) -> None:
+def structure(f, et, node, value_label, depth: int = 1, known=()) -> None:
     """Make the JSON field ``f`` a group or a list when its subschema ``node`` can be shown as
-    inputs (the module docstring); leave it a JSON box otherwise."""
+    inputs (the module docstring); leave it a JSON box otherwise. ``known``: the names of the
+    entity types, for members that refer to a record (:func:`_member_ref`)."""
     root = et.schema
     parts = _parts(root, node)
     if not parts or not _plain(parts):
         return
     kind = _one_type(parts)
     if kind == "object" and depth <= NEST_DEPTH:
-        children = _members(f, et, parts, value_label, depth, scalars_only=False)
+        children = _members(f, et, parts, value_label, depth, scalars_only=False, known=known)
         if children:
             f.widget, f.children = "group", children
     elif kind == "array":
@@ -193,7 +210,7 @@ def structure(f, et, node, value_label, depth: int = 1) -> None:
         if _choice(iparts) or ikind in ("string", "integer", "number"):
             _scalar(item, iparts, ikind, value_label, ".".join(f.path))
         elif ikind == "object":
-            children = _members(item, et, iparts, value_label, depth, scalars_only=True)
+            children = _members(item, et, iparts, value_label, depth, scalars_only=True, known=known)
             if not children:
                 return
             item.widget, item.children = "group", children
@@ -201,7 +218,14 @@ def structure(f, et, node, value_label, depth: int = 1) -> None:
             return
         if item.widget in ("json", "checkbox", "ref"):
             return
-        f.widget, f.item = "list", item
+        limits = [p["maxItems"] for p in parts if type(p.get("maxItems")) is int and p["maxItems"] >= 0]
+        f.widget, f.item, f.max_items = "list", item, min(limits) if limits else None
+
+
+def row_limit(f) -> int:
+    """The most rows the list ``f`` may have in the form: its schema's ``maxItems``, at most
+    :data:`MAX_ROWS`."""
+    return MAX_ROWS if f.max_items is None else min(f.max_items, MAX_ROWS)
 
 
 def _choice(parts) -> dict | None:
@@ -220,7 +244,20 @@ def _scalar(f, parts, kind, value_label, label_name) -> None:
     f.default = merged.get("default")
 
 
-def _members(f, et, parts, value_label, depth, scalars_only) -> list:
+def _member_ref(key: str, sub: dict, sparts, known) -> str | None:
+    """The entity type a member refers to, by the rule of top-level fields
+    (:func:`.forms.reference_type`): ``"x-ref": "T"``, or a member named ``T_id`` whose schema
+    is ``$ref`` to ``common.json#/$defs/record_ref`` when T is a known entity type."""
+    found = next((p["x-ref"] for p in sparts if isinstance(p.get("x-ref"), str)), None)
+    if found is not None:
+        return found
+    ref = sub.get("$ref")
+    if isinstance(ref, str) and ref.endswith(forms.RECORD_REF) and key.endswith("_id") and key[:-3] in known:
+        return key[:-3]
+    return None
+
+
+def _members(f, et, parts, value_label, depth, scalars_only, known=()) -> list:
     """The sub-fields of an object schema, or [] when one of them cannot be shown."""
     root = et.schema
     props: dict = {}
@@ -241,12 +278,17 @@ def _members(f, et, parts, value_label, depth, scalars_only) -> list:
         kind = _one_type(sparts) if _plain(sparts) else None
         if sparts and _plain(sparts) and (_choice(sparts) or kind in SCALARS):
             _scalar(c, sparts, kind, value_label, ".".join(c.path))
+            ref = _member_ref(key, sub, sparts, known) if c.widget == "text" else None
+            if ref:
+                c.widget, c.ref = "ref", ref
         elif scalars_only:
             return []
         else:
-            structure(c, et, sub, value_label, depth + 1)
+            structure(c, et, sub, value_label, depth + 1, known)
             if c.widget == "json":
                 c.example = forms.example_text(sub, root)
+            # An object's own default fills its inputs (default_inputs); a list's, its rows.
+            c.default = next((p["default"] for p in sparts if "default" in p), None)
         if c.readonly:
             return []  # a member the form must not change, inside a value it rewrites whole
         out.append(c)
@@ -270,6 +312,90 @@ def _to_json(f) -> None:
     f.widget, f.children, f.item = "json", [], None
 
 
+# -- the schema's defaults --------------------------------------------------------------------
+
+def default_inputs(f, path) -> Inputs:
+    """The texts the schema's ``default`` values put in the inputs of the group or list item
+    ``f`` at ``path`` (input names, as :func:`shown_inputs` gives them): an object's own
+    default when its inputs can show it, else each member's. A new record's groups and every
+    new row of a list start with these; a list starts with no row of its own."""
+    out = Inputs()
+    _defaults_into(f, tuple(path), out)
+    return out
+
+
+def _defaults_into(f, path: tuple, out: Inputs) -> None:
+    if f.widget in ("group", "list") and f.default is not None:
+        shown = Inputs()
+        if _flatten(f, path, f.default, shown):
+            out.update(shown)
+        return
+    if f.widget == "group":
+        for c in f.children:
+            _defaults_into(c, path + (c.name,), out)
+    elif f.widget != "list" and f.default is not None:
+        text = forms.shown(f, f.default)
+        if text != "":
+            out[name_of(path)] = text
+
+
+def _untouched(form, name: str, defaults: dict) -> bool:
+    """Whether the inputs named ``name…`` hold what the form filled in and nothing else: the
+    ``defaults`` texts, every other input empty (a box is sent only when ticked)."""
+    keys = {k for k in form.keys() if k == name or k.startswith(name + ".")} | set(defaults)
+    return all(form.get(k, "") == defaults.get(k, "") for k in keys)
+
+
+def _row_blank(form, f, names: tuple) -> bool:
+    """A row of the list item ``f`` at ``names`` is no item: its inputs are all empty, or hold
+    nothing but the defaults a new row is filled with (the row to type a new item in)."""
+    name = name_of(names)
+    return _row_empty(form, name) or _untouched(form, name, default_inputs(f, names))
+
+
+# -- finding an input's field ------------------------------------------------------------------
+
+def find(fields, name: str):
+    """``(field, path)`` of the nested input, group or list named ``name`` (an input name:
+    keys and row numbers, see the module docstring), or None. A row number in the name goes
+    to the list's item field and stays in ``path``."""
+    parts = [p.replace("~1", ".").replace("~0", "~") for p in name.split(".")]
+    current = next((f for f in fields if f.name == parts[0] and f.widget in ("group", "list")), None)
+    path = (parts[0],)
+    for part in parts[1:]:
+        if current is None:
+            return None
+        if current.widget == "group":
+            current = next((c for c in current.children if c.name == part), None)
+        elif current.widget == "list" and (part.isdigit() or part == "__row__"):
+            current = current.item
+        else:
+            return None
+        path += (part,)
+    return None if current is None else (current, path)
+
+
+def overflow(fields, form) -> ErrorMap:
+    """Errors at every list of ``fields`` whose rows in ``form`` are more than
+    :data:`MAX_ROWS` (what a form may ask for; the rest are not shown)."""
+    errors = ErrorMap()
+    for f in fields:
+        _overflow(f, f.path, f.path, form, errors)
+    return errors
+
+
+def _overflow(f, names, keys, form, errors) -> None:
+    if f.widget == "group":
+        for c in f.children:
+            _overflow(c, names + (c.name,), keys + (c.name,), form, errors)
+    elif f.widget == "list" and len(rows(form, name_of(names))) > MAX_ROWS:
+        errors.add(keys, too_many_rows())
+
+
+def too_many_rows() -> str:
+    return _("more rows than a form holds (at most %(n)s): type the list in fewer rows", n=digits(MAX_ROWS))
+
+
 # -- reading a posted form ---------------------------------------------------------------------
 
 def rows(form, prefix: str) -> list[str]:
@@ -287,18 +413,26 @@ def _text(f, raw: str) -> str:
     return forms._line_breaks(raw) if f.widget in ("text", "textarea", "json") else raw
 
 
-def _read(f, names: tuple, keys: tuple, form, orig, errors: ErrorMap):
+def _read(f, names: tuple, keys: tuple, form, orig, errors: ErrorMap, fresh: bool = False):
     """The value of the inputs of ``f`` named after ``names``; errors are said at ``keys``
-    (the same path with a list's row numbers as item numbers: empty rows are no items)."""
+    (the same path with a list's row numbers as item numbers: empty rows are no items).
+    ``fresh``: the inputs were filled with the schema's defaults (a new record, a new row),
+    so an optional object whose inputs hold nothing else was not filled in, and a box with a
+    default is false when unticked (as a top-level one)."""
     if f.widget == "group":
+        if fresh and not f.required:
+            defaults = default_inputs(f, names)
+            if defaults and _untouched(form, name_of(names), defaults):
+                return None  # left as the form filled it in: absent, the defaults apply
         obj, falses = {}, []
         for c in f.children:
             sub = orig.get(c.name) if isinstance(orig, dict) else None
-            v = _read(c, names + (c.name,), keys + (c.name,), form, sub, errors)
+            v = _read(c, names + (c.name,), keys + (c.name,), form, sub, errors, fresh)
             if v is not None:
                 obj[c.name] = v
-            elif c.widget == "checkbox" and (c.required or (isinstance(orig, dict) and c.name in orig)):
-                falses.append(c.name)  # a box unticked: false, where it must be or was there
+            elif c.widget == "checkbox" and (c.required or (isinstance(orig, dict) and c.name in orig)
+                                             or (fresh and c.default is not None)):
+                falses.append(c.name)  # a box unticked: false, where it must be, was there or was ticked
         if not obj:
             return {} if orig == {} else None  # an empty object stored stays (as shown)
         for name in falses:
@@ -306,12 +440,16 @@ def _read(f, names: tuple, keys: tuple, form, orig, errors: ErrorMap):
         return {c.name: obj[c.name] for c in f.children if c.name in obj}
     if f.widget == "list":
         items = []
-        for n in rows(form, name_of(names)):
-            if _row_empty(form, name_of(names + (n,))):
-                continue  # a row left empty: no item
+        numbers = rows(form, name_of(names))
+        if len(numbers) > MAX_ROWS:
+            errors.add(keys, too_many_rows())
+            return None
+        for n in numbers:
+            if _row_blank(form, f.item, names + (n,)):
+                continue  # a row left empty (or as a new row is filled in): no item
             at = int(n)
             sub = orig[at] if isinstance(orig, list) and at < len(orig) else None
-            v = _read(f.item, names + (n,), keys + (str(len(items)),), form, sub, errors)
+            v = _read(f.item, names + (n,), keys + (str(len(items)),), form, sub, errors, fresh or sub is None)
             items.append(v)
         if not items:
             return [] if orig == [] else None
@@ -347,7 +485,7 @@ def read_field(f, form, original, editing: bool):
         except ValueError as e:
             errors.add((f.name,), str(e))
             return UNCHANGED, errors
-    value = _read(f, f.path, f.path, form, original, errors)
+    value = _read(f, f.path, f.path, form, original, errors, fresh=not editing)
     if editing and original is not None and value is not None and same_json(value, original):
         return UNCHANGED, errors
     if editing and original is None and value is None:
@@ -364,8 +502,8 @@ def _flatten(f, path, value, out) -> bool:
         members = {c.name: c for c in f.children}
         return all(k in members and _flatten(members[k], path + (k,), v, out) for k, v in value.items())
     if f.widget == "list":
-        if not isinstance(value, list):
-            return False
+        if not isinstance(value, list) or len(value) > row_limit(f):
+            return False  # more items than the form's rows may hold: the JSON box
         return all(_flatten(f.item, path + (str(i),), v, out) for i, v in enumerate(value))
     if value is None or isinstance(value, (dict, list)):
         return False
@@ -393,97 +531,30 @@ class Fields(list):
     """The fields of a record form (:func:`forms.build`); :meth:`view` lays out their
     nested inputs for the template."""
 
-    def view(self, values, errors) -> "FormView":
+    #: ``{entity type: [(id, title)]}``: the records a nested reference input offers
+    #: (filled by the page, which may read them; :func:`ref_fields`).
+    ref_options: dict = {}
+    #: ``{id: title}`` of the records the nested reference inputs name now.
+    ref_titles: dict = {}
+
+    def view(self, values, errors):
+        """The template's layout of these fields' inputs (:class:`.nested_view.FormView`)."""
+        from .nested_view import FormView  # it builds on this module
         return FormView(self, values, errors)
 
 
-class FormView:
-    """What the template shows of a form: ``nodes`` (a group or list field's inputs, by field
-    name), ``texts`` (a one-input field's message, by name) and ``entries`` (the summary: each
-    refused input's ``{"id", "label", "text"}``, in the form's order)."""
+def ref_fields(fields) -> list:
+    """The reference fields inside the groups and lists of ``fields``, at any depth."""
+    out = []
 
-    def __init__(self, fields, values, errors):
-        self.nodes, self.texts, self.entries = {}, {}, []
-        nested = getattr(errors, "nested", {})
-        for f in fields:
-            mine = {k: m for k, m in nested.items() if k[0] == f.name}
-            if f.widget in ("group", "list"):
-                node = self._layout(f, values)
-                self._bind(node, f, mine, errors)
-                self.nodes[f.name] = node
-                self._collect(node, f.label)
-            elif f.name in errors:
-                self.texts[f.name] = errors[f.name]
-                self.entries.append({"id": "f-" + f.dom_id, "label": f.label, "text": errors[f.name]})
-
-    # -- layout --
-    def _layout(self, f, values):
-        shown = values.get(f.input)
-        if isinstance(shown, str) or (shown is not None and not isinstance(shown, Inputs)):
-            box = json_box(f)
-            return {"kind": "json", "f": box, "name": f.input, "id": "f-" + f.dom_id, "value": shown,
-                    "keys": (f.name,), "errors": [], "label": f.label,
-                    "example": f.example}
-        source = shown if isinstance(shown, Inputs) else values
-        return self._node(f, f.path, (f.name,), source, f.label, top=True)
-
-    def _node(self, f, names, keys, source, label, top=False):
-        name = name_of(names)
-        ident = "f-" + (f.dom_id if top else dom(name))
-        if f.widget == "group":
-            return {"kind": "group", "f": f, "id": ident, "name": name, "label": label, "keys": keys, "errors": [],
-                    "children": [self._node(c, names + (c.name,), None if keys is None else keys + (c.name,),
-                                            source, c.label) for c in f.children]}
-        if f.widget == "list":
-            found, out, count = rows(source, name), [], 0
-            numbers = list(found)
-            if not numbers or not _row_empty(source, name_of(names + (numbers[-1],))):
-                # One empty row to type a new item in, numbered after the last.
-                numbers.append(str(max([int(n) for n in numbers] + [-1]) + 1))
-            for position, n in enumerate(numbers, 1):
-                empty = _row_empty(source, name_of(names + (n,)))
-                row_keys = None if empty or keys is None else keys + (str(count),)
-                count += 0 if empty else 1
-                row_label = _("%(field)s, item %(n)s", field=label, n=digits(position))
-                item = self._node(f.item, names + (n,), row_keys, source, row_label)
-                item["in_row"] = True
-                out.append({"node": item,
-                            "remove": name_of(names + (n,)), "label": row_label})
-            template = self._node(f.item, names + ("__row__",), None, {}, _("%(field)s, new item", field=label))
-            template["in_row"] = True
-            return {"kind": "list", "f": f, "id": ident, "name": name, "label": label, "keys": keys, "errors": [],
-                    "rows": out, "add": name, "template": template}
-        value = source.get(name, "")
-        value = value if isinstance(value, str) else ""
-        return {"kind": "input", "f": f, "name": name, "id": ident, "value": value, "label": label,
-                "keys": keys, "errors": []}
-
-    # -- errors --
-    def _bind(self, node, f, mine, errors):
-        at = {}
-
-        def index(n):
-            if n.get("keys") is not None:
-                at[n["keys"]] = n
-            for c in n.get("children", []):
-                index(c)
-            for r in n.get("rows", []):
-                index(r["node"])
-        index(node)
-        if not mine and f.name in errors:
-            node["errors"].append(errors[f.name])  # said of the field as a whole
-        for path, message in mine.items():
-            for cut in range(len(path), 0, -1):
-                target = at.get(path[:cut])
-                if target is not None:
-                    rest = "/".join(_escape_token(p) for p in path[cut:])
-                    target["errors"].append(f"{rest}: {message}" if rest else message)
-                    break
-
-    def _collect(self, node, trail):
-        if node["errors"]:
-            self.entries.append({"id": node["id"], "label": trail, "text": "; ".join(node["errors"])})
-        for c in node.get("children", []):
-            self._collect(c, f"{trail} › {c['label']}")
-        for r in node.get("rows", []):
-            self._collect(r["node"], r["label"])
+    def walk(f):
+        if f.widget == "ref":
+            out.append(f)
+        for c in f.children:
+            walk(c)
+        if f.item is not None:
+            walk(f.item)
+    for f in fields:
+        if f.widget in ("group", "list"):
+            walk(f)
+    return out

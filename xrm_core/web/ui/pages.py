@@ -13,10 +13,10 @@ from ...errors import Conflict, NotFound, PreconditionFailed, ValidationError, X
 from ...fields import value_at
 from ...session import MAX_SUMMARY
 from .. import query
-from . import core_messages, forms, listing, schema_messages
+from . import core_messages, forms, listing, nested_inputs, schema_messages
 from .common import acting, blueprint
 from .form_errors import FormErrors
-from .i18n import digits, tr
+from .i18n import RTL, digits, lang, tr
 
 bp = blueprint("pages", __name__, url_prefix="/r")
 PAGE_SIZE = 50
@@ -127,6 +127,38 @@ def relationship_label(rt: dict, outgoing: bool, sources: dict) -> str:
     return tr(rt.get("label") if outgoing else rt.get("inverse_label"), rt["name"], sources.get(rt["name"]))
 
 
+def relationship_description(rt: dict, sources: dict) -> str:
+    """A relationship type's ``description`` in the UI's language (the declaring plugin's
+    catalogue, as its labels), "" when it has none."""
+    text = rt.get("description")
+    return tr(text, "", sources.get(rt["name"])) if text else ""
+
+
+def relationship_heading(rt: dict, outgoing: bool, sources: dict, other_label: str) -> str:
+    """A relationship as the record at one end reads it, with the other end's type:
+    ``owns → Asset`` from the source, ``owned by ← Person`` from the target. On a
+    right-to-left page the arrows turn round: they point along the reading order (an arrow
+    is not mirrored with the text, so "مالک است → دارایی" pointed back at the label)."""
+    arrow = "→" if outgoing else "←"
+    if lang() in RTL:
+        arrow = {"→": "←", "←": "→"}[arrow]
+    return f"{relationship_label(rt, outgoing, sources)} {arrow} {other_label}"
+
+
+def relationship_help(related: list[dict], links: list[dict]) -> list[tuple[str, str]]:
+    """``(heading, description)`` of each relationship the record page names (its links, and
+    the choices of its link form) that has a description, once each, as read from this
+    record (:func:`relationship_heading`): the list under the related records, which the
+    link picker points to."""
+    seen, out = set(), []
+    for item in [*related, *links]:
+        key = (item["heading"], item.get("description", ""))
+        if key[1] and key not in seen:
+            seen.add(key)
+            out.append(key)
+    return out
+
+
 def _ref_titles(s, fields, data) -> dict:
     """``{field: (id, title)}`` for reference fields whose target the user can see."""
     out = {}
@@ -185,10 +217,13 @@ def show(type_name: str, record_id: str, log_errors: FormErrors | None = None):
         sources = relationship_sources(s)
         for item in s.related(rec.id):
             rt = s.relationship_type(item["relationship"]["type"])
-            name = relationship_label(rt, item["direction"] == "outgoing", sources)
-            related.append({"rel": name, "record": item["record"], "title": _title(s, item["record"]),
-                            "id": item["relationship"]["id"],
-                            "type_label": listing.type_label(s.entity_type(item["record"].type))})
+            outgoing = item["direction"] == "outgoing"
+            other_label = listing.type_label(s.entity_type(item["record"].type))
+            related.append({"rel": relationship_label(rt, outgoing, sources), "record": item["record"],
+                            "title": _title(s, item["record"]), "id": item["relationship"]["id"],
+                            "description": relationship_description(rt, sources),
+                            "heading": relationship_heading(rt, outgoing, sources, other_label),
+                            "type_label": other_label})
         older = _older(request.args.get("older"))
         timeline = s.history(rec.id, include_related=True, limit=TIMELINE_PAGE + 1, newest_first=True, after=older)
         more = len(timeline) > TIMELINE_PAGE
@@ -211,6 +246,7 @@ def show(type_name: str, record_id: str, log_errors: FormErrors | None = None):
                            shown_labels=shown_labels, diff_label=_diff_label(types_map),
                            timeline=entries, older_link=older_link, paged=older is not None, kinds=kinds, extra=extra, can_edit=can_edit,
                            can_delete=can_delete, links=links, max_summary=MAX_SUMMARY,
+                           rel_help=relationship_help(related, links),
                            log_errors=log_errors or _log_form(), log_form=request.form if log_errors else {},
                            title=_title_of(et, rec), type_label=listing.type_label(et))
 
@@ -332,6 +368,40 @@ def _with_choices(s, fields, current: dict) -> None:
                 f.current = _title(s, s.get(value))
             except NotFound:
                 f.current = ""
+    _with_nested_choices(s, fields, current)
+
+
+#: Distinct records the nested reference inputs of one form are named by (read one by one).
+NESTED_TITLES = 100
+
+
+def _with_nested_choices(s, fields, current: dict) -> None:
+    """The same for the reference inputs inside groups and lists: the records of each target
+    type, offered once per type (``fields.ref_options``), and the titles of the records
+    their values name (``fields.ref_titles``)."""
+    options, titles = {}, {}
+    for f in nested_inputs.ref_fields(fields):
+        if f.ref in options:
+            continue
+        try:
+            target = s.entity_type(f.ref)
+            if not s.actor.can(target.name, "read"):
+                continue  # nothing to pick from: the id can still be typed
+            options[f.ref] = [(r.id, _title_of(target, r)) for r in s.list(target.name, limit=forms.PICKER_LIMIT)]
+        except XrmError:
+            continue
+    if options:
+        flat = {}
+        for key, value in current.items():  # an edit form's groups come as Inputs (by input name)
+            flat.update(value if isinstance(value, dict) else {key: value})
+        for key, value in flat.items():
+            found = nested_inputs.find(fields, key) if isinstance(value, str) and value else None
+            if found and found[0].widget == "ref" and value not in titles and len(titles) < NESTED_TITLES:
+                try:
+                    titles[value] = _title(s, s.get(value))
+                except NotFound:
+                    titles[value] = ""
+    fields.ref_options, fields.ref_titles = options, titles
 
 
 def _render_form(et, fields, values, errors, general, rec=None, status=200):
@@ -385,7 +455,7 @@ def edit(type_name: str, record_id: str):
         # semantics) instead of silently overwriting someone else's change.
         version = forms.version_of(request.form.get("version"))
         patch, errors = forms.read_form(fields, request.form, rec.data)
-        _check_refs(s, fields, patch, errors)
+        _check_refs(s, fields, patch, errors, rec.data)
         general, status = [], 422
         if errors:
             _schema_errors_too(et, records.with_members(rec.data, patch), fields, errors)
@@ -406,31 +476,65 @@ def edit(type_name: str, record_id: str):
     return _render_form(et, fields, request.form, errors, general, rec, status=status)
 
 
-def _check_refs(s, fields, data: dict, errors: dict) -> None:
+def _check_refs(s, fields, data: dict, errors, original: dict | None = None) -> None:
     """A reference input must name a record of its type the user can see. The picker offers
     ids, but a user may type the record's title instead: a title naming exactly one visible
     record is taken as that record's id; anything else is refused at the field (it was
-    stored as typed, a reference to nothing)."""
+    stored as typed, a reference to nothing). The same for the references inside groups
+    and lists, each refused at its own input; one left as stored (``original``, an edit)
+    is not looked at again."""
     for f in fields:
         value = data.get(f.name)
-        if f.widget != "ref" or not isinstance(value, str) or f.name in errors:
-            continue
-        try:
-            if s.get(value).type == f.ref:
+        if f.widget == "ref" and isinstance(value, str) and f.name not in errors:
+            found, message = _resolve_ref(s, f, value)
+            if message:
+                errors[f.name] = message
+            else:
+                data[f.name] = found
+        elif f.widget in ("group", "list") and value is not None and f.name not in errors:
+            _check_nested_refs(s, f, value, (f.name,), errors, (original or {}).get(f.name))
+
+
+def _check_nested_refs(s, f, value, path: tuple, errors, stored=None) -> None:
+    """:func:`_check_refs` inside the group or list ``f`` holding ``value`` (changed in
+    place); an error is said at the nested input's path (a list's item number in it)."""
+    if f.widget == "group" and isinstance(value, dict):
+        for c in f.children:
+            if c.name not in value:
                 continue
-        except NotFound:
-            pass
-        if f.ref not in s.entity_types_map() or not s.actor.can(f.ref, "read"):
-            continue  # nothing to look in: the id is taken as typed
-        target = s.entity_type(f.ref)
-        matches = [r for r in s.list(target.name, limit=50, search=listing.search_of(target, value))
-                   if _title_of(target, r) == value]
-        if len(matches) == 1:
-            data[f.name] = matches[0].id
-        elif matches:
-            errors[f.name] = _("several records have this title: pick one from the list")
-        else:
-            errors[f.name] = _("no %(type)s record with this id or title", type=listing.type_label(target))
+            was = stored.get(c.name) if isinstance(stored, dict) else None
+            if c.widget == "ref" and isinstance(value[c.name], str) and value[c.name] != was:
+                found, message = _resolve_ref(s, c, value[c.name])
+                if message:
+                    errors.add(path + (c.name,), message)
+                else:
+                    value[c.name] = found
+            elif c.widget != "ref":
+                _check_nested_refs(s, c, value[c.name], path + (c.name,), errors, was)
+    elif f.widget == "list" and isinstance(value, list):
+        for i, item in enumerate(value):
+            was = stored[i] if isinstance(stored, list) and i < len(stored) else None
+            _check_nested_refs(s, f.item, item, path + (str(i),), errors, was)
+
+
+def _resolve_ref(s, f, value: str) -> tuple[str, str | None]:
+    """``(id, None)`` of the record the reference input ``f`` names by ``value`` (its id, or
+    the title of exactly one record), or ``(value, message)`` when it names none."""
+    try:
+        if s.get(value).type == f.ref:
+            return value, None
+    except NotFound:
+        pass
+    if f.ref not in s.entity_types_map() or not s.actor.can(f.ref, "read"):
+        return value, None  # nothing to look in: the id is taken as typed
+    target = s.entity_type(f.ref)
+    matches = [r for r in s.list(target.name, limit=50, search=listing.search_of(target, value))
+               if _title_of(target, r) == value]
+    if len(matches) == 1:
+        return matches[0].id, None
+    if matches:
+        return value, _("several records have this title: pick one from the list")
+    return value, _("no %(type)s record with this id or title", type=listing.type_label(target))
 
 
 def _schema_errors_too(et, data: dict, fields, errors: dict) -> None:

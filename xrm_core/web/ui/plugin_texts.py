@@ -36,10 +36,11 @@ def _token(key) -> str:
 #: Where each kind of definition (by the hook that declares it) holds text the admin UI
 #: shows, as JSON pointers; ``*`` stands for any key. The description of a type (its list,
 #: type page and the types list), an activity kind (the picker that logs one) and a role
-#: (the roles list, the users' role pickers) is shown; a relationship type's is not.
+#: (the roles list, the users' role pickers) is shown, and so is a relationship type's (the
+#: record page's related records and link picker, the link page, the type page).
 SHOWN = {
     "xrm_entity_types": ("/label", "/plural_label", "/description", "/field_labels/*", "/value_labels/*/*"),
-    "xrm_relationship_types": ("/label", "/inverse_label"),
+    "xrm_relationship_types": ("/label", "/inverse_label", "/description"),
     "xrm_activity_kinds": ("/label", "/description"),
     "xrm_kpis": ("/label", "/description", "/unit"),
     "xrm_roles": ("/label", "/description"),

@@ -18,8 +18,8 @@ from ...errors import Conflict, NotFound, PermissionDenied, PreconditionFailed, 
 from . import core_messages, forms, listing, nested_inputs
 from .common import acting
 from .i18n import digits
-from .pages import (_fields, _render_form, _RowView, _title, _title_of, _with_choices, bp, relationship_label,
-                    relationship_sources)
+from .pages import (_fields, _render_form, _RowView, _title, _title_of, _with_choices, bp, relationship_description,
+                    relationship_heading, relationship_label, relationship_sources)
 
 #: Candidate records the link page offers at once (narrow them with the search text).
 CANDIDATES = 50
@@ -69,7 +69,9 @@ def delete(type_name: str, record_id: str):
 
 def link_choices(s, type_name: str) -> list[dict]:
     """The relationship types a record of ``type_name`` can take part in, each direction it
-    can take: ``{"value": "REL:out|in", "label", "other"}`` (other = the other end's type)."""
+    can take: ``{"value": "REL:out|in", "label", "other", "description"}`` (other = the
+    other end's type; label = ``heading``, :func:`.pages.relationship_heading`; description
+    "" when the type has none)."""
     out = []
     types = s.entity_types_map()
 
@@ -77,12 +79,12 @@ def link_choices(s, type_name: str) -> list[dict]:
         return listing.type_label(s.entity_type(t)) if t in types else t
     sources = relationship_sources(s)
     for name, rt in sorted(relationships.load_all(s.conn).items()):
-        if rt["source"] == type_name:
-            out.append({"value": f"{name}:out", "other": rt["target"],
-                        "label": f"{relationship_label(rt, True, sources)} → {shown(rt['target'])}"})
-        if rt["target"] == type_name:
-            out.append({"value": f"{name}:in", "other": rt["source"],
-                        "label": f"{relationship_label(rt, False, sources)} ← {shown(rt['source'])}"})
+        description = relationship_description(rt, sources)
+        for outgoing, end, other in ((True, "source", "target"), (False, "target", "source")):
+            if rt[end] == type_name:
+                heading = relationship_heading(rt, outgoing, sources, shown(rt[other]))
+                out.append({"value": f"{name}:{'out' if outgoing else 'in'}", "other": rt[other],
+                            "label": heading, "heading": heading, "description": description})
     return out
 
 
@@ -122,11 +124,40 @@ def link(type_name: str, record_id: str):
         source, target = (rec.id, other) if direction == "out" else (other, rec.id)
         try:
             s.relate(rel, source, target)
-        except (Conflict, ValidationError, NotFound, PermissionDenied) as e:
+        except Conflict as e:
+            flash(_full_end(s, e, rel, source, target) or
+                  core_messages.explain(e).said(lambda m: _("Not linked: %(msg)s", msg=m)), "error")
+        except (ValidationError, NotFound, PermissionDenied) as e:
             flash(core_messages.explain(e).said(lambda m: _("Not linked: %(msg)s", msg=m)), "error")
         else:
             flash(_("Linked."), "ok")
     return _back(rec, "#related")
+
+
+def _full_end(s, e: Conflict, rel: str, source: str, target: str) -> dict | None:
+    """A link refused by the relationship's cardinality, said in the UI's language with the
+    record that has its one link already and the relationship as that record reads it (the
+    core names both by id: "01a2… already has a 'person_owns_asset' source…"), or two
+    records already linked, said in words; on a page in another language than English the
+    core's message follows as the detail. None for any other conflict."""
+    pointers = {err.get("pointer") for err in e.errors if isinstance(err, dict)}
+    if pointers not in ({"/target"}, {"/source"}):
+        return None
+    rt = s.relationship_type(rel)
+    sources = relationship_sources(s)
+    if pointers == {"/target"} and any(item["record"].id == source for item in s.related(target, rel)):
+        # The same two records: said in words in English too (the core's text names both by id).
+        said = core_messages.explain(e)
+        text = core_messages.sentence(e) if said.detail is None else said.text
+        return {"text": _("Not linked: %(msg)s", msg=text), "detail": said.detail}
+    at_target = pointers == {"/target"}
+    try:
+        full = s.get(target if at_target else source)
+    except NotFound:
+        return None
+    return {"text": _("Not linked: %(record)s already has its one link “%(rel)s”; remove that link first.",
+                      record=_title(s, full), rel=relationship_label(rt, not at_target, sources)),
+            "detail": core_messages.explain(e).detail}
 
 
 @bp.post("/<type_name>/<record_id>/unlink/<relationship_id>")
@@ -141,19 +172,34 @@ def unlink(type_name: str, record_id: str, relationship_id: str):
     return _back(rec, "#related")
 
 
-def _rows_changed(form) -> dict:
+def _rows_changed(fields, form) -> tuple[dict, nested_inputs.ErrorMap]:
     """The posted form's inputs with the row the user asked for added (``~add``: the list's
-    name) or removed (``~remove``: the row's name), as the form shows them again."""
+    name) or removed (``~remove``: the row's name), as the form shows them again; and the
+    errors of what could not be done: a list already holding as many rows as its schema's
+    ``maxItems`` (or :data:`~.nested_inputs.MAX_ROWS`) allows gets none more, and a list
+    posted with more rows than a form holds is refused (:func:`~.nested_inputs.overflow`)."""
     values = {k: form.get(k, "") for k in form.keys() if k not in ("~add", "~remove")}
+    errors = nested_inputs.overflow(fields, values)
     removed = form.get("~remove")
     if removed:
         values = {k: v for k, v in values.items() if k != removed and not k.startswith(removed + ".")}
     added = form.get("~add")
-    if added:
+    found = nested_inputs.find(fields, added) if added else None
+    if found and found[0].widget == "list" and not errors:
+        f, path = found
         numbers = [int(n) for n in nested_inputs.rows(values, added)]
-        # A row exists once one of its inputs does: an empty one, numbered after the last.
-        values[f"{added}.{max(numbers + [-1]) + 1}"] = ""
-    return values
+        if len(numbers) >= nested_inputs.row_limit(f):
+            # Said at the list (its path with the form's row numbers as they are: a list
+            # inside a group has none).
+            errors.add(path, _("no row added: the list holds at most %(n)s items",
+                               n=digits(nested_inputs.row_limit(f))))
+        else:
+            # A row exists once one of its inputs does: an empty one, numbered after the
+            # last, with the inputs the schema's defaults fill in.
+            row = path + (str(max(numbers + [-1]) + 1),)
+            values[nested_inputs.name_of(row)] = ""
+            values.update(nested_inputs.default_inputs(f.item, row))
+    return values, errors
 
 
 @bp.post("/<type_name>/new/rows", endpoint="new_rows")
@@ -172,6 +218,6 @@ def form_rows(type_name: str, record_id: str | None = None):
         if rec is None and not s.actor.can(et.name, "create"):
             abort(403)
         fields = _fields(s, et)
-        values = _rows_changed(request.form)
+        values, errors = _rows_changed(fields, request.form)
         _with_choices(s, fields, values)
-    return _render_form(et, fields, values, {}, [], rec)
+    return _render_form(et, fields, values, errors, [], rec, status=422 if errors else 200)

@@ -7,13 +7,13 @@ import orjson
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ... import entity_types, kpis
+from ... import entity_types, kpis, relationships
 from ...errors import Conflict, XrmError
 from . import forms, listing
 from .common import acting, blueprint, platform
 from .core_messages import explain
 from .form_errors import FormErrors
-from .i18n import digits
+from .i18n import RTL, digits, lang
 
 bp = blueprint("types", __name__, url_prefix="/types")
 
@@ -32,9 +32,52 @@ def index():
 
 
 def _field_rows(s, et) -> list[dict]:
-    fields = forms.build(et, set(s.entity_types_map()), lambda n: listing.field_label(et, n))
+    fields = forms.build(et, set(s.entity_types_map()), lambda n: listing.field_label(et, n),
+                         lambda n, v: listing.value_label(et, n, v))
+    words = _input_words()
+    known = s.entity_types_map()
     # property_type takes the name as written: field_type reads "a.b" as a path into "a".
-    return [{"f": f, "type": et.property_type(f.name) or "any"} for f in fields]
+    return [{"f": f, "type": et.property_type(f.name) or "any", "input": words.get(f.widget, f.widget),
+             "ref": listing.type_label(s.entity_type(f.ref)) if f.ref in known else f.ref,
+             "arrow": "←" if lang() in RTL else "→"}  # along the reading order
+            for f in fields]
+
+
+def _input_words() -> dict:
+    """What each kind of input is called in the UI's language (a Chinese type page listed
+    "text", "select", "ref")."""
+    return {"text": _("text"), "textarea": _("long text"), "select": _("choice"), "date": _("date"),
+            "datetime": _("date and time"), "integer": _("whole number"), "number": _("number"),
+            "checkbox": _("checkbox"), "json": _("JSON"), "ref": _("record"), "group": _("group of inputs"),
+            "list": _("list of rows")}
+
+
+def _relationship_rows(s, et) -> list[dict]:
+    """The relationship types a record of ``et`` takes part in, each end it can be at (a
+    type at both ends twice): ``{"name", "heading", "cardinality", "description"}`` in the
+    UI's language, the heading as read from ``et`` (``owns → Asset``)."""
+    from .pages import relationship_description, relationship_heading, relationship_sources
+    types = s.entity_types_map()
+    sources = relationship_sources(s)
+    words = _cardinality_words()
+    out = []
+    for rel_name, rt in sorted(relationships.load_all(s.conn).items()):
+        for outgoing, end, other in ((True, "source", "target"), (False, "target", "source")):
+            if rt[end] not in (et.name, "*"):
+                continue
+            other_label = listing.type_label(s.entity_type(rt[other])) if rt[other] in types else rt[other]
+            out.append({"name": rel_name, "heading": relationship_heading(rt, outgoing, sources, other_label),
+                        # Read from this end: a one-to-many seen from its target is many to one.
+                        "cardinality": words.get((rt.get("cardinality"), outgoing), rt.get("cardinality")),
+                        "description": relationship_description(rt, sources)})
+    return out
+
+
+def _cardinality_words() -> dict:
+    """``{(cardinality, read from the source): words}`` in the UI's language."""
+    one, many, to_one, both = _("one to one"), _("many to many"), _("many to one"), _("one to many")
+    return {("one-to-one", True): one, ("one-to-one", False): one, ("many-to-many", True): many,
+            ("many-to-many", False): many, ("one-to-many", True): both, ("one-to-many", False): to_one}
 
 
 @bp.route("/<name>", methods=["GET", "POST"])
@@ -53,6 +96,7 @@ def show(name: str):
     with acting() as s:
         et = s.entity_type(name)
         rows = _field_rows(s, et)
+        rel_rows = _relationship_rows(s, et)
     if text is None:
         text = orjson.dumps(et.definition, option=orjson.OPT_INDENT_2).decode()
         version = et.version
@@ -64,7 +108,7 @@ def show(name: str):
         form.add_pointer(err.get("pointer", ""), err.get("message", ""), err.get("lang"))
     # The form keeps the version the text was edited from (a refused text shown again still
     # says which one), so applying it can be refused when the type changed meanwhile.
-    return render_template("type.html", et=et, rows=rows, text=text, report=report, errors=form,
+    return render_template("type.html", et=et, rows=rows, rel_rows=rel_rows, text=text, report=report, errors=form,
                            version=version, label=listing.type_label(et),
                            description=listing.type_description(et)), status
 
