@@ -37,7 +37,10 @@ Outcome rules (the CLI's contract, DESIGN §5):
 - Whole-file problems refuse the import even with ``skip_invalid``: a CSV header that is
   blank or names unknown or repeated columns (reported on line 1), malformed CSV quoting,
   text that is not UTF-8 (UTF-16 is named as such, a ZIP workbook or a binary file too), a
-  JSON document spread over many lines, a line longer than ``MAX_LINE``. A hook that crashes
+  JSON document spread over many lines, a line longer than ``MAX_LINE``. Such a refusal
+  comes partway through the file: its report's ``valid`` counts the rows before it found
+  valid by then, and its message says how many (rows ``update_by`` still held to look up
+  are not checked yet, and not counted: see :func:`_found_before`). A hook that crashes
   (:class:`PluginError`) aborts the import, naming the line.
 
 Both formats accept UTF-8 with or without a byte-order mark; JSONL also ignores one at the
@@ -63,6 +66,7 @@ from .history import diff, merge_patch
 from .import_changes import Changes
 from .import_files import FORMATS, FileRefused, csv_rows, detect_format, jsonl_rows
 from .keys import find, fits, key_type
+from .record_events import HookEdits, mark, plugins_text
 from .records import Record, find_by_values, maybe_unstorable, new_id, storage_errors
 from .records import update as update_record
 from .validation import pointer
@@ -170,11 +174,32 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
         except Rollback:
             pass
         except FileRefused as e:
+            refused = e.message + _found_before(report, e.line, writer, updates)
             invalid.append({"line": e.line, "errors": e.errors})
-            refused = e.message
     if updates is not None:
         updates.count(report, stored=refused is None and not (invalid and not skip_invalid), dry_run=dry_run)
     return finish_report(report, refused, skip_invalid, dry_run, "import", "imported")
+
+
+def _found_before(report: dict, line: int, writer: "_Writer", updates: "_Updates | None") -> str:
+    """Set ``report["valid"]`` for an import refused as a whole at ``line`` (a quote left
+    open, a second header): the rows before it found valid by then, which the refusal's
+    message also says.
+
+    Found valid are the rows written (then rolled back) and those held for the next batch
+    write, which passed the schema (with record hooks, their ``before_create`` hooks and the
+    schema after them) but not yet the unique check or the ``after_create`` hooks; and with
+    ``--update-by``, the rows that updated a record or changed nothing. Rows ``--update-by``
+    still held to look up the records they name were not checked yet — whether a row
+    creates or patches decides what is valid — and are not counted: the message names them.
+    """
+    unchecked = len(updates.pending) if updates is not None else 0
+    report["valid"] = writer.written + len(writer.batch) + (updates.updated + updates.unchanged if updates else 0)
+    if not report["total"]:
+        return ""
+    found = (f"; of the {report['total']} rows before line {line}, {report['valid']} were valid and "
+             f"{len(report['invalid'])} invalid")
+    return found + (f" ({unchecked} not checked yet)" if unchecked else "")
 
 
 def open_input(path: str) -> tuple:
@@ -335,8 +360,11 @@ class _Updates:
         except PluginError as e:
             raise PluginError(e.plugin, f"{e.hook} on line {line} of {source}", e.__cause__) from e.__cause__
         except XrmError as e:
-            self.writer.invalid.append({"line": line, "errors": _row_errors(e)})
+            # As Session.update: a value a before_update hook set names the plugin.
+            self.writer.invalid.append({"line": line, "errors": _row_errors(self.s.explained(e, record_id))})
             return version
+        finally:
+            self.s.hook_edits.pop(record_id, None)
         if rec.version == version:
             self.unchanged += 1
         else:
@@ -475,40 +503,51 @@ class _Writer:
                 # The row was invalid before a hook tripped over it: report the row.
                 self.invalid.append({"line": line, "errors": initial})
                 return
+            # What the hooks changed, by plugin: the checks below name who set what they refuse.
+            edits = self.s.hook_edits.pop(rec.id, None)
             before, text = text, _plain_json(rec.data)
             # Validated again unless the data is, as JSON, exactly the valid data the hooks
             # were given: what is stored is then what was validated.
             if not (valid and text is not None and text == before) and not self.et.is_valid(rec.data):
-                self.invalid.append({"line": line, "errors": self.et.errors(rec.data)})
+                self._refuse(line, self.et.errors(rec.data), edits)
                 return
-            if text != before and maybe_unstorable(text) and self._unstorable(line, rec.data):
+            if text != before and maybe_unstorable(text) and self._unstorable(line, rec.data, edits):
                 return  # a hook put a NUL character in, or nested the data too deep
             if rec.unit != self.unit_name:  # a hook routed the record to another unit
                 try:
                     rec.unit_id = self.s.unit_id(rec.unit)
                 except XrmError:
+                    who = plugins_text(edits.unit, "before_create") if edits and edits.unit else "a plugin's hook"
                     self.invalid.append({"line": line, "errors": [
-                        {"pointer": "", "message": f"a plugin routed the row to unknown unit {rec.unit!r}"}]})
+                        {"pointer": "", "message": f"routed to unknown unit {rec.unit!r} by {who}"}]})
                     return
+        else:
+            edits = None
         # No string in a row shorter than the limit can be longer than it (orjson writes text
         # as UTF-8, escapes only make it longer), and integers beyond signed 64 bits were
         # refused above (maybe_unstorable): most rows skip the walk of their key fields.
         too_long = self.et.key_text_errors(rec.data, "") if text is None or len(text) > KEY_TEXT_LIMIT else None
         if too_long:
-            self.invalid.append({"line": line, "errors": too_long})
+            self._refuse(line, too_long, edits)
             return
         # Kept as str: holding orjson's bytes objects until the flush costs more than decoding.
         self.batch.append((line, rec, None if text is None else text.decode()))
         if self.keep is not None:
             self.keep.append(rec)
 
-    def _unstorable(self, line: int, data: dict) -> bool:
+    def _unstorable(self, line: int, data: dict, edits: HookEdits | None = None) -> bool:
         """Report the row if ``data`` holds NUL characters or nests too deep (see
         :func:`xrm_core.records.storage_errors`)."""
         errors = storage_errors(data)
         if errors:
-            self.invalid.append({"line": line, "errors": errors})
+            self._refuse(line, errors, edits)
         return bool(errors)
+
+    def _refuse(self, line: int, errors: list[dict], edits: HookEdits | None) -> None:
+        """Report row ``line`` invalid, found so after its ``before_create`` hooks ran when
+        ``edits`` holds what they changed: an error on a value a hook set names the plugin."""
+        mark(errors, edits)
+        self.invalid.append({"line": line, "errors": errors})
 
     def where(self, line: int) -> str:
         """Where row ``line`` is, in messages: a file's line, or for ``create_many`` (no

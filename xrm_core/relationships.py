@@ -123,7 +123,9 @@ def _refuse_stranded_ends(conn: Connection, name: str, end: str, new: str) -> No
 
     A change every stored relationship satisfies — to ``*``, or to the type all of them
     already link — is no reason to refuse: like a new optional field on an entity type, a
-    plugin may widen its relationship type on a database in use.
+    plugin may widen its relationship type on a database in use. The refusal counts the
+    relationships in the way by the type they link, then names the first
+    :data:`MAX_LISTED_RELATIONSHIPS` of them (by id) with both ends, for ``xrm unrelate``.
     """
     if new == "*":
         return
@@ -133,10 +135,37 @@ def _refuse_stranded_ends(conn: Connection, name: str, end: str, new: str) -> No
                         .where(REL.c.type == name, R.c.type != new).group_by(R.c.type).order_by(R.c.type)).all()
     n = sum(count for _type, count in rows)
     if n:
+        listed = _listed_relationships(conn, name, end, new)
         raise Conflict(f"cannot change the {end} of {name!r}: {n} relationship(s) of it link records of other "
-                       f"types than {new!r}",
+                       f"types than {new!r}{_first_listed(n, len(listed))}",
                        [{"pointer": f"/{end}", "message": f"{count} relationship(s) link {t} records"}
-                        for t, count in rows])
+                        for t, count in rows]
+                       + [{"pointer": f"/relationships/{rid}", "message": ends} for rid, ends in listed])
+
+
+#: Relationships a refusal names by id (with their ends), at most: enough to act on the
+#: first of them, few enough to read when thousands are in the way.
+MAX_LISTED_RELATIONSHIPS = 20
+
+
+def _listed_relationships(conn: Connection, name: str, end: str | None = None,
+                          other_than: str | None = None) -> list[tuple[str, str]]:
+    """``(id, "person R1 → note R3")`` of the first :data:`MAX_LISTED_RELATIONSHIPS`
+    relationships of type ``name`` (by id); with ``end``, only those whose ``end`` record is
+    not of type ``other_than``. For an admin's refusal: every id is named, whatever its scope."""
+    src, tgt = db.records.alias("src"), db.records.alias("tgt")
+    q = (select(REL.c.id, REL.c.source_id, src.c.type, REL.c.target_id, tgt.c.type)
+         .join(src, src.c.id == REL.c.source_id).join(tgt, tgt.c.id == REL.c.target_id)
+         .where(REL.c.type == name).order_by(REL.c.id).limit(MAX_LISTED_RELATIONSHIPS))
+    if end is not None:
+        q = q.where((src if end == "source" else tgt).c.type != other_than)
+    return [(rid, f"{stype} {sid} → {ttype} {tid}") for rid, sid, stype, tid, ttype in conn.execute(q)]
+
+
+def _first_listed(n: int, listed: int) -> str:
+    """What a refusal that names ``listed`` of ``n`` relationships adds to its message."""
+    which = f"the first {listed} by id are" if listed < n else "each is"
+    return f" ({which} listed; remove one with `xrm unrelate RELATIONSHIP_ID` or DELETE /api/v1/relationships/ID)"
 
 
 #: Records listed when a cardinality change is refused.
@@ -160,13 +189,20 @@ def _cardinality_breaches(conn: Connection, name: str, cardinality: str) -> list
 
 
 def remove(conn: Connection, name: str) -> None:
-    """Remove a relationship type that no relationship uses."""
+    """Remove a relationship type that no relationship uses.
+
+    Conflict while relationships of it are stored: how many, and the first
+    :data:`MAX_LISTED_RELATIONSHIPS` by id with both ends (``/relationships/<id>``)."""
     old = conn.execute(select(db.relationship_types.c.definition)
                        .where(db.relationship_types.c.name == name)).scalar()
     if old is None:
         raise NotFound(f"unknown relationship type {name!r}")
-    if conn.execute(select(REL.c.id).where(REL.c.type == name).limit(1)).first():
-        raise Conflict(f"relationship type {name!r} is still used by relationships")
+    n = conn.execute(select(func.count()).select_from(REL).where(REL.c.type == name)).scalar()
+    if n:
+        listed = _listed_relationships(conn, name)
+        raise Conflict(f"relationship type {name!r} is still used by {n} relationship(s): remove them first, then "
+                       f"the type{_first_listed(n, len(listed))}",
+                       [{"pointer": f"/relationships/{rid}", "message": ends} for rid, ends in listed])
     _drop_indexes(conn, name, {})
     conn.execute(delete(db.relationship_types).where(db.relationship_types.c.name == name))
 

@@ -5,6 +5,7 @@ rolls back on any exception, so a refused change leaves the database exactly as 
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import orjson
@@ -16,6 +17,7 @@ from .errors import Conflict, NotFound, PermissionDenied, PluginError, Validatio
 from .fields import value_at
 from .filters import compile_filter
 from .plugins import malformed_errors
+from .record_events import HookEdits, explain, unit_refusal
 from .scope import Actor
 from .validation import compile_schema, errors_of
 
@@ -48,6 +50,9 @@ class Session:
         self.quiet_history = False
         #: ``{record id: event}`` of the records whose before_create/before_update hooks run now
         self.hooked: dict[str, str] = {}
+        #: ``{record id: HookEdits}``: what the before_create/before_update hooks that last ran
+        #: for the record changed, while its data is checked after them (see :meth:`fire`)
+        self.hook_edits: dict[str, HookEdits] = {}
 
     # -- definitions -------------------------------------------------------------------
     def entity_types_map(self) -> dict[str, int]:
@@ -192,8 +197,11 @@ class Session:
 
     # -- records -----------------------------------------------------------------------
     def create(self, type_name: str, data: dict, unit: str | None = None) -> records.Record:
-        """Create a record; see :func:`xrm_core.records.create`."""
-        return records.create(self, type_name, data, unit)
+        """Create a record; see :func:`xrm_core.records.create`. A refusal of a value (or
+        unit) a ``before_create`` hook set names the plugin (:meth:`explained`)."""
+        record_id = records.new_id()  # known here, so that a refusal can be matched to its hooks
+        with self._hooks_named(record_id):
+            return records.create(self, type_name, data, unit, record_id=record_id)
 
     def get(self, record_id: str) -> records.Record:
         return records.get(self, record_id)
@@ -207,8 +215,37 @@ class Session:
                replace_members: bool = False) -> records.Record:
         """Apply a JSON merge patch (RFC 7396) to a record's data, or with ``replace_members``
         replace the top-level members ``patch`` names as they are (a ``null`` inside an
-        object is kept); see :func:`xrm_core.records.update`."""
-        return records.update(self, record_id, patch, if_version, replace_members=replace_members)
+        object is kept); see :func:`xrm_core.records.update`. A refusal of a value a
+        ``before_update`` hook set names the plugin (:meth:`explained`)."""
+        with self._hooks_named(record_id):
+            return records.update(self, record_id, patch, if_version, replace_members=replace_members)
+
+    @contextmanager
+    def _hooks_named(self, record_id: str):
+        """Around a write of record ``record_id``: its refusal re-raised as :meth:`explained`
+        words it, and the record's :attr:`hook_edits` entry dropped in any case."""
+        try:
+            yield
+        except XrmError as e:
+            better = self.explained(e, record_id)
+            if better is e:
+                raise
+            raise better from None
+        finally:
+            self.hook_edits.pop(record_id, None)
+
+    def explained(self, error: XrmError, record_id: str, prefix: str = "/data") -> XrmError:
+        """``error`` as raised while writing record ``record_id``, saying which plugin set
+        what it refuses when that is a value (or the unit) the record's ``before_*`` hooks
+        set and the error came from checking the record after them (see :meth:`fire`);
+        else ``error`` unchanged. The record's :attr:`hook_edits` entry is used up."""
+        edits = self.hook_edits.pop(record_id, None)
+        if edits is None:
+            return error
+        if edits.unit and any(isinstance(e, dict) and e.get("pointer") == "/unit" for e in error.errors):
+            # records.run_before_create's refusal of an unknown unit, which knows no plugin
+            return unit_refusal(edits)
+        return explain(error, edits, prefix)
 
     def delete(self, record_id: str, if_version: int | None = None) -> None:
         """Delete a record (see :func:`xrm_core.records.delete`); with ``if_version``, only if
@@ -329,11 +366,16 @@ class Session:
         impls = self.platform.record_event_impls(record.type)
         if not impls:
             return
+        # What the record's last before_* hooks changed was kept while its data was checked
+        # after them; any later event of the record (its after_* hooks) ends that.
+        self.hook_edits.pop(record.id, None)
         # While a before_create/before_update hook runs, its record is not stored as the
         # hook sees it: records._load says so if the hook reaches for it (HookMisuse).
         before = event in ("before_create", "before_update")
+        edits = None
         if before:
             self.hooked[record.id] = event
+            edits = HookEdits(event, record)
         # What a hook may not change (docs/plugins.md): only record.data, and record.unit in
         # before_create (routing). A change of the others was not stored, yet the caller got it
         # back (create returned owner "bob" for a record admin owns) and later hooks saw it.
@@ -353,6 +395,10 @@ class Session:
                     raise
                 except Exception as e:  # noqa: BLE001 — any plugin failure refuses the change
                     raise PluginError(name, f"xrm_record_event({event})", e) from e
+                if edits is not None:
+                    edits.after(name, record)
+            if edits:  # kept for the checks after the hooks: explained() names the plugins
+                self.hook_edits[record.id] = edits
         finally:
             if before:
                 self.hooked.pop(pinned[0], None)

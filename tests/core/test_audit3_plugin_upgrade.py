@@ -68,7 +68,8 @@ def test_a_release_widens_an_end_to_any_type_and_narrows_it_back_once_the_data_a
         v3.init()
     assert "cannot change the target of 'attended': 1 relationship(s) of it link records of other types " \
            "than 'meeting'" in e.value.message
-    assert e.value.errors == [{"pointer": "/target", "message": "1 relationship(s) link fund records"}]
+    assert e.value.errors == [{"pointer": "/target", "message": "1 relationship(s) link fund records"},
+                              {"pointer": f"/relationships/{on_fund}", "message": f"investor {ada} → fund {gf1}"}]
     assert _dump(v3) == before
 
     # Once the fund's relationship is gone every one links a meeting: applied.
@@ -88,7 +89,8 @@ def test_a_new_source_type_the_stored_relationships_do_not_link_is_refused(make_
     before = _dump(v2)
     with pytest.raises(Conflict) as e:
         v2.init()
-    assert e.value.errors == [{"pointer": "/source", "message": "1 relationship(s) link investor records"}]
+    assert e.value.errors[0] == {"pointer": "/source", "message": "1 relationship(s) link investor records"}
+    assert [x["pointer"].split("/")[1] for x in e.value.errors[1:]] == ["relationships"]
     assert _dump(v2) == before
 
 

@@ -393,9 +393,9 @@ def test_hooks_run_for_imported_rows_and_their_refusals_mark_rows_invalid(hooked
     e = refused(platform, "person", path)
     assert lines_of(e.extra["report"]) == {
         3: [("/name", "banned")],
-        5: [("/age", "-5 is less than the minimum of 0")],
+        5: [("/age", "-5 is less than the minimum of 0 (set by the before_create hook of plugin 'testhooks')")],
         6: [("", "refused after create")],
-        7: [("/name", "the NUL character (\\u0000) cannot be stored")]}
+        7: [("/name", "the NUL character (\\u0000) cannot be stored (set by the before_create hook of plugin 'testhooks')")]}
     assert counts(platform) == before
 
     plugin.after.clear()

@@ -56,6 +56,10 @@ def init(c, admin_password, as_json):
                    "apply the change again with `xrm types update`)", err=True)
     for warning in report["warnings"]:
         click.echo(f"warning: {warning}", err=True)
+    if report["reltypes_added"]:
+        click.echo(f"relationship types added: {', '.join(report['reltypes_added'])}")
+    if report["reltypes_updated"]:
+        click.echo(f"relationship types updated: {', '.join(report['reltypes_updated'])}")
     click.echo(f"relationship types: {report['reltypes']}, activity kinds: {report['activity_kinds']}, "
                f"roles: {report['roles']}")
     if report["admin_created"]:

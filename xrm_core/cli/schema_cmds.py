@@ -243,7 +243,10 @@ def reltypes_add(c, file, as_user, as_json):
 @admin_as_option
 @pass_ctx
 def reltypes_remove(c, name, as_user):
-    """Remove a relationship type that no relationship uses."""
+    """Remove a relationship type that no relationship uses.
+
+    While relationships of it exist it is refused, naming how many and the first of them
+    (id, source and target): remove each with `xrm unrelate RELATIONSHIP_ID`, then the type."""
     from .. import relationships
     with c.admin_connection(as_user) as conn:
         relationships.remove(conn, name)
