@@ -92,6 +92,10 @@ def _shown(value) -> str:
         return str(value)  # typed as a number: shown as one
     if isinstance(value, str):
         return shorten_values(repr(value))  # a 5,000-digit "number" is shown by its start
+    if isinstance(value, int) and not -2**64 < value < 2**64:
+        # orjson writes no integer beyond 64 bits, repr() none of 4,300 digits or more
+        # (ValueError): the message says its size instead (a value only a program passes).
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
     try:
         return orjson.dumps(value).decode()
     except TypeError:
@@ -110,6 +114,11 @@ def coerce(value, json_type: str | None, where: str, dialect: str, field: str | 
     """
     if value is None:
         return None
+    if isinstance(value, str) and "\x00" in value:
+        # No stored text holds one (records refuse them) and PostgreSQL takes none in a
+        # parameter (DataError, a server error); a keyset cursor carries its values encoded,
+        # past the REST API's check of the query's text.
+        raise _bad_value(where, value, "holds a NUL character (\\u0000), which no stored value holds", field)
     if json_type in NUMERIC:
         number = _number(value, where, field)
         if dialect == "postgresql" and isinstance(number, float):
@@ -125,6 +134,11 @@ def coerce(value, json_type: str | None, where: str, dialect: str, field: str | 
         raise _bad(where, f"cannot compare a field of type {json_type}; use exists")
     if isinstance(value, (dict, list)):
         raise _bad(where, "value must be a string, number or boolean")
+    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+        # No stored value is an integer beyond 64 bits (records refuse them), and a JSON reader
+        # gives 2**63…2**64-1 as an int (a keyset cursor, a KPI's where): SQLite cannot bind it
+        # (OverflowError) and orjson writes none longer (TypeError) — both were a server error.
+        raise _bad_value(where, value, "is outside the 64-bit integer range", field)
     if json_type == "string":
         return str(value) if isinstance(value, str) else orjson.dumps(value).decode()
     if json_type == INSTANT:
