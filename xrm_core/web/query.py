@@ -139,8 +139,8 @@ def cursor_decode(cursor: str, sort: list[str]) -> tuple:
     bad = ValidationError("invalid cursor", BAD_CURSOR)
     values = cursor_values(cursor, bad)
     if not isinstance(values, list) or len(values) != len(sort) + 2 or values[0] != ",".join(sort) \
-            or not isinstance(values[-1], str):
-        raise bad
+            or not isinstance(values[-1], str) or "\x00" in values[-1]:
+        raise bad  # (no record id holds a NUL, and PostgreSQL takes none in a parameter)
     if any(isinstance(v, (dict, list)) or (isinstance(v, int) and not isinstance(v, bool) and v not in INT64)
            for v in values[1:-1]):
         raise bad
@@ -305,7 +305,7 @@ def history_cursor_decode(cursor: str, order: str) -> tuple[str, int]:
     bad = ValidationError("invalid cursor", [{"pointer": "/query/cursor", "message": "not a cursor of this timeline"}])
     values = cursor_values(cursor, bad)
     if not (isinstance(values, list) and len(values) == 3 and values[0] == order and isinstance(values[1], str)
-            and len(values[1]) <= 32 and isinstance(values[2], int) and not isinstance(values[2], bool)
+            and len(values[1]) <= 32 and "\x00" not in values[1] and isinstance(values[2], int) and not isinstance(values[2], bool)
             and values[2] in INT64):
         raise bad
     return values[1], values[2]
