@@ -25,8 +25,10 @@ DETAIL = re.compile(r'<span class="detail" lang="en" dir="ltr">\((.*?)\)</span>'
 
 
 def _flash(page: str) -> tuple[str, list[str]]:
-    """The error flash's text without its detail, and the details."""
-    m = re.search(r'<p class="flash error"[^>]*>(.*?)</p>', page, re.S)
+    """The error flash's text without its detail, and the details: a page's flash, or what
+    a record form's error summary says of the form as a whole (its first paragraph)."""
+    m = (re.search(r'<p class="flash error"[^>]*>(.*?)</p>', page, re.S)
+         or re.search(r'<div class="flash error summary"[^>]*>\s*<p>(.*?)</p>', page, re.S))
     assert m, page
     body = m.group(1)
     return html.unescape(DETAIL.sub("", body)).strip(), [html.unescape(d) for d in DETAIL.findall(body)]
@@ -106,7 +108,7 @@ def test_a_refused_delete_link_and_log_say_why_in_the_users_language(org, b):
     said, [detail] = _flash(text(b.followed))
     assert said == "未关联：输入的内容无效。" and detail == f"knows: the target must be a record of type person, got note {note.id}"
     page = text(b.post(f"/r/person/{mentor.id}/log", {"kind": "call", "summary": " "}))  # shown again
-    said = re.search(r'id="log-errors">.*?<li>(.*?)</li>', page, re.S).group(1)
+    said = re.search(r'id="log-errors" tabindex="-1">.*?<li>(.*?)</li>', page, re.S).group(1)
     assert html.unescape(DETAIL.sub("", said)).strip() == "未记录：输入的内容无效。"
     assert [html.unescape(d) for d in DETAIL.findall(said)] == ["an interaction needs a summary"]
     with org.session() as s:

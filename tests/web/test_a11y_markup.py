@@ -168,7 +168,7 @@ def test_messages_after_an_action_are_announced(site):
     b.post(f"/r/person/{bob.id}/log", {"kind": "call", "summary": "Called"})
     assert '<div class="flashes" role="status"><p class="flash ok">Interaction logged.</p></div>' in text(b.followed)
     r = b.post(f"/r/person/{bob.id}/log", {"kind": "fax", "summary": "x"})  # shown again, said at the form
-    assert re.search(r'<div class="flash error summary" role="alert" id="log-errors">.*?<li>Not logged: unknown '
+    assert re.search(r'<div class="flash error summary" role="alert" id="log-errors" tabindex="-1">.*?<li>Not logged: unknown '
                      r'activity kind', text(r), re.S)
 
 

@@ -246,7 +246,7 @@ def test_an_import_with_bad_rows_says_each_line_and_changes_nothing(trials):
                content_type="multipart/form-data")
     page = text(r)
     assert r.status_code == 422 and _count(p, "participant") == before
-    rows = re.findall(r'<tr><td>([^<]+)</td><td><code dir="ltr">([^<]+)</code></td>', page)
+    rows = re.findall(r'<tr><td>([^<]+)</td><td>[^<]* <bdi class="pointer" dir="ltr"><code>([^<]+)</code></bdi></td>', page)
     lines = {line for line, _ in rows}
     assert lines == {"۳", "۴"}  # the file's own line numbers (the header is line 1), Persian digits
     assert ("۳", "/code") in rows and ("۴", "/arm") in rows and ("۴", "/withdrawn_on") in rows

@@ -71,7 +71,8 @@ def test_a_persian_form_words_every_schema_error_in_persian(browser):
     p, b = browser
     errors = _errors_for(b, "fa", BAD)
     assert errors["name"] == "باید دست‌کم ۳ نویسه باشد"
-    assert errors["code"] == "شکل درخواستی را ندارد (^M[0-9]{4}$)"
+    # The pattern introduced in words, kept left to right (LRI … PDI) in the Persian sentence.
+    assert errors["code"] == "شکل درخواستی را ندارد (الگویی که باید با آن جور باشد: \u2066^M[0-9]{4}$\u2069)"
     assert errors["email"] == "نشانی ایمیل معتبری نیست (مانند name@example.org)"
     assert errors["age"] == "باید حداکثر ۱۲۰ باشد"
     assert errors["score"] == "باید کمتر از ۱۰ باشد"

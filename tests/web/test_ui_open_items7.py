@@ -473,7 +473,8 @@ def test_an_imports_invalid_rows_are_said_in_the_pages_language(cards, lang):
                content_type="multipart/form-data")
     page = text(r)
     assert r.status_code == 422 and _data(p, name) == []
-    rows = re.findall(r'<tr><td>([^<]+)</td><td><code dir="ltr">([^<]*)</code></td><td>([^<]*)</td></tr>', page)
+    rows = re.findall(r'<tr><td>([^<]+)</td><td>[^<]* <bdi class="pointer" dir="ltr"><code>([^<]*)</code></bdi></td>'
+                      r'<td>([^<]*)</td></tr>', page)
     required, choices = {"en": ("required", "is not one of the allowed values"),
                          "fa": ("الزامی است", "از مقادیر مجاز نیست"), "zh": ("必填", "不是允许的值之一")}[lang]
     lines = {"en": ("3", "4"), "fa": ("۳", "۴"), "zh": ("3", "4")}[lang]

@@ -5,8 +5,8 @@ value), into a unit name, a user name, a role label, an entity type's labels, a 
 type's labels, an activity kind's label, an activity summary and a KPI's label/unit/
 description. Every page that shows them is fetched and checked three ways:
 
-* structurally (an HTML parser): no ``<script>`` element (but the record form's own
-  ``/static/nested-inputs.js``, loaded from the app, with nothing inline), no ``on*`` event-handler attribute
+* structurally (an HTML parser): no ``<script>`` element (but the UI's own
+  ``/static/error-summary.js`` and ``/static/nested-inputs.js``, loaded from the app, with nothing inline), no ``on*`` event-handler attribute
   and no ``javascript:`` URL anywhere — the UI itself needs none of these;
 * textually: no raw payload fragment (``<script>alert(1)``, ``<img src=x onerror`` …), and the
   escaped form appears where the data is shown (Jinja expressions in data are shown as text,
@@ -124,13 +124,17 @@ class Audit(HTMLParser):
                 self.problems.append(f"javascript: URL in {name} of <{tag}>")
 
 
-#: The one script the UI loads (the record form's lists), exactly as written; any other is a problem.
-OWN_SCRIPT = '<script src="/static/nested-inputs.js" defer></script>'
+#: The scripts the UI loads, exactly as written: a refused form's error summary (which takes
+#: the focus) and the record form's lists; any other is a problem.
+OWN_SCRIPTS = ('<script src="/static/error-summary.js" defer></script>',
+               '<script src="/static/nested-inputs.js" defer></script>')
 
 
 def check_page(r, path: str, shows_payload: bool = True) -> str:
     """Assert the HTML response ``r`` for ``path`` is safe; returns its text."""
-    page = text(r).replace(OWN_SCRIPT, "", 1)
+    page = text(r)
+    for own in OWN_SCRIPTS:
+        page = page.replace(own, "", 1)
     assert r.mimetype == "text/html", (path, r.mimetype)
     csp = r.headers.get("Content-Security-Policy", "")
     script_src = re.search(r"script-src ([^;]*)", csp)

@@ -16,10 +16,11 @@ import unicodedata
 import orjson
 from flask_babel import gettext as _
 
+from ... import schema_types
 from ...csvcells import ABSENT, Column, column_for
 from ...entity_types import value_label_key
 from ...fields import FIELD_RE
-from .i18n import tr
+from .i18n import digits, tr
 from .plugin_catalogues import core_text
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "exists")
@@ -72,6 +73,139 @@ def field_label(et, name: str) -> str:
         title = sub.get("title") if isinstance(sub, dict) else None
         label = title if isinstance(title, str) else None
     return tr(label, name.replace("_", " ").capitalize(), et.source)
+
+
+# -- the schema at a path into a record's data ---------------------------------------------
+
+def _in_place(root, node, depth: int = 0, seen: dict | None = None) -> list[dict]:
+    """``node`` and the subschemas applied in place with it: its ``$ref``/``$dynamicRef``
+    targets and ``allOf`` parts first (in the order the form reads a member's ``title``:
+    :func:`.nested_inputs._parts`), then ``anyOf``/``oneOf``, ``then``/``else`` and
+    ``dependentSchemas`` (a member declared in one alternative still has its label)."""
+    seen = {} if seen is None else seen
+    if not isinstance(node, dict) or depth > 20 or not schema_types.first_visit(node, seen):
+        return []
+    out = [node]
+    for sub in [schema_types.ref_target(root, node, depth), *schema_types.dynamic_targets(root, node)]:
+        out += _in_place(root, sub, depth + 1, seen)
+    for key in ("allOf", "anyOf", "oneOf"):
+        for sub in node.get(key, []) if isinstance(node.get(key), list) else []:
+            out += _in_place(root, sub, depth + 1, seen)
+    for sub in [node.get("then"), node.get("else"), *schema_types.dependent_schemas(node)]:
+        out += _in_place(root, sub, depth + 1, seen)
+    return out
+
+
+def _member_parts(root, parts: list[dict], key: str) -> list[dict]:
+    """The parts of the schema of member ``key`` of a value described by ``parts``: a
+    declared property (or one a ``patternProperties`` pattern allows), else an item when
+    ``key`` is an array index. [] when the schema says nothing of it."""
+    found = []
+    for p in parts:
+        props = p.get("properties")
+        if isinstance(props, dict) and key in props:
+            found.append(props[key])
+        found += schema_types.pattern_properties(p, key)
+    if not found and key.isdigit():
+        for p in parts:
+            prefix = p.get("prefixItems")
+            if isinstance(prefix, list) and int(key) < len(prefix):
+                found.append(prefix[int(key)])
+            elif isinstance(p.get("items"), dict):
+                found.append(p["items"])
+    out: list[dict] = []
+    seen: dict = {}
+    for sub in found:
+        out += _in_place(root, sub, 0, seen)
+    return out
+
+
+def _title(et, parts: list[dict], key: str) -> str:
+    """A nested member's label as its form input shows it (:func:`.nested_inputs._members`):
+    its schema's ``title`` in the current language, else its name made readable."""
+    title = next((p["title"] for p in parts if isinstance(p.get("title"), str)), None)
+    return tr(title, key.replace("_", " ").capitalize(), et.source)
+
+
+class ValueShape:
+    """What the schema says of the parts of a stored value, for showing it (the record
+    page's nested values): each declared member's label, the shape of its items, and the
+    labels of its values (``value_labels`` by dotted path, as the form's choices use them)."""
+
+    def __init__(self, et, parts: list[dict], names: tuple = ()):
+        self.et, self.parts, self.names = et, parts, names
+
+    @classmethod
+    def of(cls, et, name: str) -> "ValueShape":
+        """The shape of the top-level field ``name``."""
+        return cls(et, _member_parts(et.schema, _in_place(et.schema, et.schema), name), (name,))
+
+    def members(self, value: dict) -> list[tuple]:
+        """``(key, item, label, shape)`` of each member of the object ``value``: the declared
+        ones first, in the schema's order, then the others sorted by key (PostgreSQL's JSONB
+        keeps no written order). An undeclared member's label is its key."""
+        order: dict[str, int] = {}
+        for p in self.parts:
+            props = p.get("properties")
+            for k in props if isinstance(props, dict) else ():
+                order.setdefault(k, len(order))
+        out = []
+        for key in sorted(value, key=lambda k: (order.get(k, len(order)), k)):
+            parts = _member_parts(self.et.schema, self.parts, key)
+            label = _title(self.et, parts, key) if parts else key
+            out.append((key, value[key], label, ValueShape(self.et, parts, self.names + (key,)) if parts else None))
+        return out
+
+    def item(self) -> "ValueShape | None":
+        """The shape of a list's items (None when the schema declares none)."""
+        parts = _member_parts(self.et.schema, self.parts, "0")
+        return ValueShape(self.et, parts, self.names) if parts else None
+
+    def value_label(self, value) -> str | None:
+        """A scalar's label (``value_labels`` of its dotted path, a list's items by the list's
+        path, as the form's choices take theirs), or None."""
+        return value_label(self.et, ".".join(self.names), value)
+
+
+def pointer_label(et, pointer: str) -> str:
+    """A JSON pointer into a record's data (``/address/city``, ``/phones/1``) said with the
+    fields' labels, as the forms show them: ``Address › City``, ``Phones › item 2``. A key
+    the schema does not declare is shown as it is; "" for the empty pointer."""
+    if not isinstance(pointer, str) or not pointer.startswith("/"):
+        return ""
+    parts = _in_place(et.schema, et.schema)
+    said = []
+    for i, key in enumerate(_tokens(pointer)):
+        listed = any(p.get("type") == "array" or "items" in p or "prefixItems" in p for p in parts)
+        parts = _member_parts(et.schema, parts, key)
+        if i == 0 and key in et.properties():
+            said.append(field_label(et, key))
+        elif key.isdigit() and listed:
+            said.append(_("item %(n)s", n=digits(int(key) + 1)))
+        else:
+            said.append(_title(et, parts, key) if parts else key)
+    return " › ".join(said)
+
+
+def _tokens(pointer: str) -> list[str]:
+    """The keys a JSON pointer names (RFC 6901 escapes undone); [] for ""."""
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")] if pointer else []
+
+
+def pattern_hint(et, pointer: str, pattern, prefix: str = "/data") -> str | None:
+    """What the schema says in words of the form the ``pattern`` refused at ``pointer``
+    asks for, in the current language: the ``description`` beside that pattern, else the
+    value's own (``{"$ref": …, "description": …}``); None when it has none. No keyword of
+    its own: the ``description`` is what the form already shows under the input."""
+    rest = pointer[len(prefix):] if isinstance(pointer, str) and pointer.startswith(prefix) else None
+    if rest is None or (rest and not rest.startswith("/")):
+        return None
+    parts = _in_place(et.schema, et.schema)
+    for key in _tokens(rest):
+        parts = _member_parts(et.schema, parts, key)
+    ranked = [p for p in parts if p.get("pattern") == pattern] + parts
+    text = next((p["description"] for p in ranked if isinstance(p.get("description"), str) and p["description"]), None)
+    return field_description(et, text) if text else None
 
 
 def field_description(et, text: str) -> str:

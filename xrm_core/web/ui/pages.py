@@ -19,6 +19,9 @@ from .form_errors import FormErrors
 from .i18n import RTL, digits, lang, tr
 
 bp = blueprint("pages", __name__, url_prefix="/r")
+#: ``pointer_label(et, pointer)`` for the templates: where an error is, said with the fields'
+#: labels (the import report's field column).
+bp.add_app_template_global(listing.pointer_label)
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000
 
@@ -242,8 +245,11 @@ def show(type_name: str, record_id: str, log_errors: FormErrors | None = None):
         links = link_choices(s, rec.type) if can_edit else []
     extra = [k for k in rec.data if k not in {f.name for f in fields}]
     shown_labels = {f.name: lbl for f in fields if (lbl := listing.value_label(et, f.name, rec.data.get(f.name)))}
+    # Nested values are named by their members' labels, as the form's inputs are.
+    shapes = {f.name: listing.ValueShape.of(et, f.name) for f in fields
+              if isinstance(rec.data.get(f.name), (dict, list))}
     return render_template("record.html", et=et, rec=rec, fields=fields, refs=refs, related=related,
-                           shown_labels=shown_labels, diff_label=_diff_label(types_map),
+                           shown_labels=shown_labels, shapes=shapes, diff_label=_diff_label(types_map),
                            timeline=entries, older_link=older_link, paged=older is not None, kinds=kinds, extra=extra, can_edit=can_edit,
                            can_delete=can_delete, links=links, max_summary=MAX_SUMMARY,
                            rel_help=relationship_help(related, links),
@@ -541,10 +547,16 @@ def _schema_errors_too(et, data: dict, fields, errors: dict) -> None:
     """Add the schema's errors for the other inputs to ``errors`` (the form's own checks
     refused some), so every field's problem shows on the first submit. Nothing is written;
     an input already refused keeps its own message."""
-    found = schema_messages.translate(et.errors(data, "/data"), et.validator, data)
+    found = schema_messages.translate(et.errors(data, "/data"), et.validator, data, hint=_pattern_hint(et))
     more, _general = forms.field_errors(ValidationError("", found), {f.name for f in fields})
     for name, message in more.items():
         errors.setdefault(name, message)
+
+
+def _pattern_hint(et):
+    """``hint(pointer, pattern)`` for :func:`.schema_messages.translate`: the schema's words
+    for the form a pattern asks for (:func:`.listing.pattern_hint`)."""
+    return lambda pointer, pattern: listing.pattern_hint(et, pointer, pattern)
 
 
 def _errors(e, fields, et, data: dict) -> tuple[dict, list]:
@@ -553,7 +565,7 @@ def _errors(e, fields, et, data: dict) -> tuple[dict, list]:
     used"), and a conflict said from its class and pointers with the core's message as detail."""
     found = e.errors
     if isinstance(e, ValidationError) and found:
-        found = schema_messages.translate(found, et.validator, data)
+        found = schema_messages.translate(found, et.validator, data, hint=_pattern_hint(et))
     found = [{**err, "message": core_messages.pointer_word(err.get("message")) or err.get("message", "")}
              if isinstance(err, dict) else err for err in found]
     errors, general = forms.field_errors(ValidationError(e.message, found), {f.name for f in fields})

@@ -13,7 +13,9 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ... import relationships
+from sqlalchemy import or_, select
+
+from ... import db, relationships
 from ...errors import Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError
 from . import core_messages, forms, listing, nested_inputs
 from .common import acting
@@ -98,19 +100,54 @@ def _choice(s, rec, value: str) -> dict:
 
 @bp.get("/<type_name>/<record_id>/link")
 def link_candidates(type_name: str, record_id: str):
-    """Records of the other end's type matching the search text, each with a Link button."""
+    """Records of the other end's type matching the search text, each with a Link button;
+    one the relationship's cardinality would refuse (:func:`_full_ends`) is marked with the
+    reason instead, and when this record has its one link already, none is offered."""
     q = request.args.get("q", "").strip()
     with acting() as s:
         rec = _record(s, type_name, record_id)
         choice = _choice(s, rec, request.args.get("rel", ""))
         other = s.entity_type(choice["other"])
-        linked = {item["record"].id for item in s.related(rec.id, choice["value"].split(":")[0])}
+        rel, direction = choice["value"].split(":")
+        linked = {item["record"].id for item in s.related(rec.id, rel)}
         items = [r for r in s.list(other.name, limit=CANDIDATES, search=listing.search_of(other, q))
                  if r.id != rec.id]
         et = s.entity_type(rec.type)
-        rows = [{"id": r.id, "title": _title(s, r), "linked": r.id in linked} for r in items]
+        rt = s.relationship_type(rel)
+        full, own_full = _full_ends(s, rt, direction == "out", rec.id, [r.id for r in items])
+        sources = relationship_sources(s)
+        # The relationship as a candidate reads it (the other end of this record's).
+        theirs = relationship_label(rt, direction == "in", sources)
+        rows = [{"id": r.id, "title": _title(s, r), "linked": r.id in linked,
+                 "full": r.id in full and r.id not in linked} for r in items]
     return render_template("link.html", et=et, rec=rec, title=_title_of(et, rec), choice=choice, q=q,
-                           rows=rows, other_label=listing.type_label(other, True), more=len(items) >= CANDIDATES)
+                           rows=rows, other_label=listing.type_label(other, True), more=len(items) >= CANDIDATES,
+                           theirs=theirs, own_full=own_full,
+                           ours=relationship_label(rt, direction == "out", sources))
+
+
+def _full_ends(s, rt: dict, outgoing: bool, record_id: str, candidates: list[str]) -> tuple[set, bool]:
+    """Which ``candidates`` already hold the one link the relationship type ``rt``'s
+    cardinality allows them at their end, and whether the record ``record_id`` holds its own
+    (every link from it would be refused) — what :func:`~xrm_core.relationships.relate`
+    checks, over every link (one whose other end the user cannot see counts: the core
+    refuses on it too), read in one query, so the link page marks them instead of offering a
+    button the core refuses. ``outgoing``: the record is the source, the candidates targets."""
+    card = rt["cardinality"]
+    target_takes_one = card in ("one-to-one", "one-to-many")  # a target has at most one source
+    source_takes_one = card == "one-to-one"  # a source has at most one target
+    mine, theirs = (source_takes_one, target_takes_one) if outgoing else (target_takes_one, source_takes_one)
+    R = db.relationships
+    own_col, their_col = (R.c.source_id, R.c.target_id) if outgoing else (R.c.target_id, R.c.source_id)
+    conds = ([their_col.in_(candidates)] if theirs and candidates else []) + ([own_col == record_id] if mine else [])
+    full, own = set(), False
+    if not conds:
+        return full, own
+    for mine_id, their_id in s.conn.execute(select(own_col, their_col).where(R.c.type == rt["name"], or_(*conds))):
+        own = own or (mine and mine_id == record_id)
+        if theirs:
+            full.add(their_id)  # a link at its end, whichever record holds the other
+    return full, own
 
 
 @bp.post("/<type_name>/<record_id>/link")

@@ -13,41 +13,50 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from ... import validation
-from .i18n import digits, lang
+from .i18n import RTL, digits, lang
 
 #: Keywords whose core (validator) English speaks of schemas rather than of the value ("is
 #: not valid under any of the schemas listed in the 'oneOf' keyword"): worded here in English
 #: too, for staff who never saw a JSON Schema. The API and CLI keep the validator's text.
-JARGON = frozenset({"oneOf", "anyOf", "not", "contains", "falseSchema"})
+#: ``pattern`` is one of them: its core text quotes the regular expression alone ('"no!" does
+#: not match "^[0-9A-Za-z]{5,20}$"').
+JARGON = frozenset({"oneOf", "anyOf", "not", "contains", "falseSchema", "pattern"})
 
 
-def localized(validator, data, prefix: str = "/data") -> dict[tuple[str, str], str]:
+def localized(validator, data, prefix: str = "/data", hint=None) -> dict[tuple[str, str], str]:
     """``{(pointer, english message): message in the UI's language}`` for every schema error
     of ``data`` that has a wording here. In English only the :data:`JARGON` keywords (the
-    core's text is English)."""
+    core's text is English). ``hint(pointer, pattern)``: what the schema says in words of
+    the form a ``pattern`` asks for at that pointer, or None (see :func:`worded`)."""
     english = lang() == "en"
     out = {}
     for ptr, message, kind in validation.located_errors(validator, data, prefix):
         if kind is None or (english and kind.name not in JARGON):
             continue
-        text = worded(kind, ptr)
+        said = hint(ptr, kind.as_dict().get("pattern")) if hint and kind.name == "pattern" else None
+        text = worded(kind, ptr, said)
         if text:
             out[(ptr, message)] = text
     return out
 
 
-def translate(errors: list[dict], validator, data, prefix: str = "/data") -> list[dict]:
+def translate(errors: list[dict], validator, data, prefix: str = "/data", hint=None) -> list[dict]:
     """``errors`` (``{"pointer", "message"}``) with each schema error's message in the UI's
-    language; any other error (a plugin's, a uniqueness conflict) unchanged."""
-    words = localized(validator, data, prefix)
+    language; any other error (a plugin's, a uniqueness conflict) unchanged. ``hint``: as
+    :func:`localized`'s."""
+    words = localized(validator, data, prefix, hint)
     if not words:
         return errors
     return [{**e, "message": words.get((e.get("pointer", ""), e.get("message", "")), e.get("message", ""))}
             for e in errors]
 
 
-def worded(kind, pointer: str = "") -> str | None:
-    """One error of jsonschema-rs kind ``kind`` in the UI's language, or None."""
+def worded(kind, pointer: str = "", hint: str | None = None) -> str | None:
+    """One error of jsonschema-rs kind ``kind`` in the UI's language, or None.
+
+    A ``pattern`` is said by ``hint`` when the schema gives one in words (the property's
+    ``description``: "Telephone number, digits with optional +…"), else by the regular
+    expression, introduced as one: staff cannot read "does not match ^[0-9]{5}$" as a rule."""
     name, v = kind.name, kind.as_dict()
     limit = v.get("limit")
     n = digits(limit) if limit is not None else ""
@@ -72,7 +81,12 @@ def worded(kind, pointer: str = "") -> str | None:
     if name == "multipleOf":
         return _("must be a multiple of %(n)s", n=digits(v.get("multiple_of")))
     if name == "pattern":
-        return _("does not have the required form (%(pattern)s)", pattern=v.get("pattern"))
+        if hint:
+            return _("is not in the required form: %(hint)s", hint=hint)
+        pattern = v.get("pattern")
+        if lang() in RTL:  # kept left to right inside the right-to-left sentence (LRI … PDI)
+            pattern = f"\u2066{pattern}\u2069"
+        return _("is not in the required form (the pattern it must match: %(pattern)s)", pattern=pattern)
     if name == "format":
         fmt = v.get("format")
         example = validation.FORMAT_EXAMPLES.get(fmt)  # data, not translated
