@@ -176,6 +176,10 @@ def explain(error: XrmError, edits: HookEdits | None, prefix: str = "/data") -> 
     marked = mark(error.errors, edits, prefix)
     if marked:
         error.message += f" after {plugins_text(marked, edits.event)} changed it"
+        # The data as the hooks left it — what was checked — for a caller that words the
+        # errors again from it (the admin UI, in its language). An attribute, not ``extra``:
+        # that goes into the REST API's problem document.
+        error.checked_data = edits.record.data
     return error
 
 

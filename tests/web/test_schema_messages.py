@@ -42,6 +42,8 @@ class MemberPlugin:
     def xrm_record_event(event, record):
         if event == "before_create" and record.data.get("name") == "Refused by plugin":
             raise ValidationError("the plugin says no", [{"pointer": "/data/name", "message": "plugin rule"}])
+        if event == "before_create" and record.data.get("name") == "Aged by plugin":
+            record.data["age"] = 200  # beyond the schema's maximum: refused after the hook
 
 
 BAD = {"name": "Al", "code": "X1", "email": "not-an-address", "age": "150", "score": "10",
@@ -127,3 +129,12 @@ def test_the_rest_api_answers_in_english_whatever_the_ui_language(browser):
                       headers={"Authorization": f"Bearer {token}", "Accept-Language": "fa"})
     assert r.status_code == 422
     assert r.get_json()["errors"] == [{"pointer": "/data/name", "message": '"Al" is shorter than 3 characters'}]
+
+
+def test_an_error_on_a_value_a_plugin_set_names_the_plugin_in_the_users_language(browser):
+    _p, b = browser
+    assert _errors_for(b, "en", {"name": "Aged by plugin"}) == {
+        "age": "200 is greater than the maximum of 120 (set by the before_create hook of plugin 'members')"}
+    assert _errors_for(b, "fa", {"name": "Aged by plugin"}) == {
+        "age": "باید حداکثر ۱۲۰ باشد (تعیین‌شده توسط افزونه: 'members')"}
+    assert _errors_for(b, "zh", {"name": "Aged by plugin"}) == {"age": "不能大于 120 （由插件设置：'members'）"}

@@ -125,13 +125,40 @@ _AT_MOST_CHARS = re.compile(r"at most (\d+) characters")
 _AT_MOST_DAYS = re.compile(r"at most (\d+) days")
 
 
+#: The note the core adds to an error on a value a plugin's ``before_*`` hook set
+#: (:func:`xrm_core.record_events.mark`): `` (set by the before_create hook of plugin 'x')``.
+_HOOK_NOTE = re.compile(r" \((set|removed|changed) by the before_(?:create|update) hooks? of plugins? (.+)\)")
+
+
+def split_hook_note(message: str) -> tuple[str, str | None]:
+    """``(message without the core's hook note, the note in the UI's language or None)``,
+    so that the message itself can be looked up and worded as without it."""
+    m = _HOOK_NOTE.search(message) if isinstance(message, str) else None
+    if m is None or m.end() != len(message):
+        return message, None
+    plugins = m.group(2).replace(" and ", ", ")
+    note = {"set": _("(set by a plugin: %(plugins)s)", plugins=plugins),
+            "removed": _("(removed by a plugin: %(plugins)s)", plugins=plugins),
+            "changed": _("(changed by a plugin: %(plugins)s)", plugins=plugins)}[m.group(1)]
+    return message[:m.start()], note
+
+
+def with_hook_note(word, note: str | None):
+    """``word`` with the hook ``note`` of :func:`split_hook_note` after it (None stays None)."""
+    return word if word is None or note is None else f"{word} {note}"
+
+
 def pointer_word(message) -> str | None:
     """A message the core puts at a pointer, in the UI's language, or None when it is not
-    one of the core's fixed words (a plugin's or a schema's own text). English: as is."""
+    one of the core's fixed words (a plugin's or a schema's own text). English: as is. A
+    hook's note after it (:func:`split_hook_note`) is kept, worded too."""
     if not isinstance(message, str):
         return None
     if lang() == "en":
         return message
+    message, note = split_hook_note(message)
+    if note is not None:
+        return with_hook_note(pointer_word(message), note)
     fixed = {"already used": _("already used"), "already related": _("already related"),
              "same as source": _("the same record at both ends"), "empty": _("is empty"),
              "not an object": _("not an object"), "not an integer": _("not a whole number"),

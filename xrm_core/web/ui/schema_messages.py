@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from ... import validation
+from .core_messages import split_hook_note, with_hook_note
 from .i18n import RTL, digits, lang
 
 #: Keywords whose core (validator) English speaks of schemas rather than of the value ("is
@@ -47,8 +48,13 @@ def translate(errors: list[dict], validator, data, prefix: str = "/data", hint=N
     words = localized(validator, data, prefix, hint)
     if not words:
         return errors
-    return [{**e, "message": words.get((e.get("pointer", ""), e.get("message", "")), e.get("message", ""))}
-            for e in errors]
+    out = []
+    for e in errors:
+        # A value a plugin's hook set carries the core's note of it: worded without, kept after.
+        message, note = split_hook_note(e.get("message", ""))
+        word = words.get((e.get("pointer", ""), message))
+        out.append({**e, "message": e.get("message", "") if word is None else with_hook_note(word, note)})
+    return out
 
 
 def worded(kind, pointer: str = "", hint: str | None = None) -> str | None:
