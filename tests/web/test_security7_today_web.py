@@ -229,12 +229,10 @@ def test_an_import_reads_again_only_its_own_copy_of_the_upload(scoped, tmp_path,
         assert not os.path.exists(path)   # the temporary copy is gone with its directory
 
 
-def test_a_title_is_found_among_more_than_fifty_records_holding_it(scoped, request):
-    """Open, reported (pages._resolve_ref, helper-H's): the typed title is searched with
-    ``limit=50`` and only then compared exactly, so a record titled "Kashan" is not found
-    when fifty records titled "Kashan …" come first: refused as "no record". Strict: this
-    fails once the exact title is looked up directly, and the mark goes."""
-    request.applymarker(pytest.mark.xfail(strict=True, reason="open: title lookup limited to 50 near matches"))
+def test_a_title_is_found_among_more_than_fifty_records_holding_it(scoped):
+    """The typed title is looked up by the title field itself: a record titled "Kashan" is
+    found when sixty records titled "Kashan …" come first (a search of 50 then compared
+    exactly refused it as "no record")."""
     p, b, name, target, places = scoped
     with p.session() as s:
         s.create_many(target, [{"name": f"Kashan {i:02}"} for i in range(60)], "a")
@@ -246,12 +244,10 @@ def test_a_title_is_found_among_more_than_fifty_records_holding_it(scoped, reque
     assert [d for d in _data(p, name) if d["name"] == "Far"] == [{"name": "Far", "visit": {"place": exact}}]
 
 
-def test_removing_a_row_before_a_stored_hidden_reference_keeps_it(scoped, request):
-    """Open, reported (pages._check_nested_refs, helper-H's): a reference left as stored is
-    recognised by its item number, so removing a row moves a stored reference to a hidden
-    record to another number, where it is checked as newly typed and refused: the user
-    cannot remove the row. Strict: fails once stored references are recognised by value."""
-    request.applymarker(pytest.mark.xfail(strict=True, reason="open: stored references matched by position"))
+def test_removing_a_row_before_a_stored_hidden_reference_keeps_it(scoped):
+    """A reference left as stored is recognised by value among the list's stored items, not
+    by its row number: removing an earlier row renumbers a stored reference to a hidden
+    record, which is kept, not checked as newly typed and refused."""
     p, b, name, target, places = scoped
     with p.session() as s:
         rec = s.create(name, {"name": "Route", "stops": [{"place": places["mine"], "order": 1},

@@ -501,26 +501,48 @@ def _check_refs(s, fields, data: dict, errors, original: dict | None = None) -> 
             _check_nested_refs(s, f, value, (f.name,), errors, (original or {}).get(f.name))
 
 
-def _check_nested_refs(s, f, value, path: tuple, errors, stored=None) -> None:
+def _check_nested_refs(s, f, value, path: tuple, errors, stored=None, pool=None) -> None:
     """:func:`_check_refs` inside the group or list ``f`` holding ``value`` (changed in
-    place); an error is said at the nested input's path (a list's item number in it)."""
+    place); an error is said at the nested input's path (a list's item number in it).
+
+    A reference left as stored is not checked again (it may name a record the user cannot
+    see): one stored at the same place (``stored``), or, for a member of a list's items,
+    one the stored items held (``pool``: member -> values not yet matched; removing a row
+    renumbers the rows after it). Each stored value is kept once: copying a stored
+    reference to a hidden record into a new row is checked as typed."""
     if f.widget == "group" and isinstance(value, dict):
         for c in f.children:
             if c.name not in value:
                 continue
             was = stored.get(c.name) if isinstance(stored, dict) else None
-            if c.widget == "ref" and isinstance(value[c.name], str) and value[c.name] != was:
-                found, message = _resolve_ref(s, c, value[c.name])
+            v = value[c.name]
+            if c.widget == "ref" and isinstance(v, str):
+                if _kept(pool, c.name, v) or v == was:
+                    continue
+                found, message = _resolve_ref(s, c, v)
                 if message:
                     errors.add(path + (c.name,), message)
                 else:
                     value[c.name] = found
             elif c.widget != "ref":
-                _check_nested_refs(s, c, value[c.name], path + (c.name,), errors, was)
+                _check_nested_refs(s, c, v, path + (c.name,), errors, was)
     elif f.widget == "list" and isinstance(value, list):
+        pool: dict[str, list] = {}
+        for item in stored if isinstance(stored, list) else []:
+            for k, v in item.items() if isinstance(item, dict) else ():
+                pool.setdefault(k, []).append(v)
         for i, item in enumerate(value):
             was = stored[i] if isinstance(stored, list) and i < len(stored) else None
-            _check_nested_refs(s, f.item, item, path + (str(i),), errors, was)
+            _check_nested_refs(s, f.item, item, path + (str(i),), errors, was, pool)
+
+
+def _kept(pool: dict | None, member: str, value) -> bool:
+    """Take one stored ``value`` of ``member`` from ``pool``: True when there was one."""
+    left = pool.get(member) if pool else None
+    if left and value in left:
+        left.remove(value)
+        return True
+    return False
 
 
 def _resolve_ref(s, f, value: str) -> tuple[str, str | None]:
@@ -534,13 +556,25 @@ def _resolve_ref(s, f, value: str) -> tuple[str, str | None]:
     if f.ref not in s.entity_types_map() or not s.actor.can(f.ref, "read"):
         return value, None  # nothing to look in: the id is taken as typed
     target = s.entity_type(f.ref)
-    matches = [r for r in s.list(target.name, limit=50, search=listing.search_of(target, value))
-               if _title_of(target, r) == value]
+    matches = _titled(s, target, value)
     if len(matches) == 1:
         return matches[0].id, None
     if matches:
         return value, _("several records have this title: pick one from the list")
     return value, _("no %(type)s record with this id or title", type=listing.type_label(target))
+
+
+def _titled(s, target, value: str) -> list:
+    """Up to two records of ``target`` the user may read whose title is ``value``: by the
+    title field itself where a filter can compare it (any number of records whose titles
+    only contain ``value`` before them), else among the first 50 the search finds."""
+    if target.title_field and target.field_type(target.title_field) == "string":
+        try:
+            return s.list(target.name, {target.title_field: value}, limit=2)
+        except ValidationError:
+            pass  # a title field no filter reads (a name the filter language cannot say)
+    return [r for r in s.list(target.name, limit=50, search=listing.search_of(target, value))
+            if _title_of(target, r) == value][:2]
 
 
 def _schema_errors_too(et, data: dict, fields, errors: dict) -> None:
@@ -565,7 +599,10 @@ def _errors(e, fields, et, data: dict) -> tuple[dict, list]:
     used"), and a conflict said from its class and pointers with the core's message as detail."""
     found = e.errors
     if isinstance(e, ValidationError) and found:
-        found = schema_messages.translate(found, et.validator, data, hint=_pattern_hint(et))
+        # Worded from the data checked: a plugin's before_* hook may have changed what was posted.
+        checked = getattr(e, "checked_data", None)
+        found = schema_messages.translate(found, et.validator, checked if isinstance(checked, dict) else data,
+                                          hint=_pattern_hint(et))
     found = [{**err, "message": core_messages.pointer_word(err.get("message")) or err.get("message", "")}
              if isinstance(err, dict) else err for err in found]
     errors, general = forms.field_errors(ValidationError(e.message, found), {f.name for f in fields})
