@@ -211,7 +211,9 @@ def _check_data(data, what: str = "record data"):
         message = problems[0]["message"]
         raise ValidationError(f"{what} contains NUL characters" if "NUL" in message else
                               f"{what} is nested too deeply" if "nest" in message else
-                              f"{what} holds an integer beyond signed 64 bits", problems)
+                              f"{what} holds an integer beyond signed 64 bits" if "64-bit" in message else
+                              f"{what} holds text that is not valid Unicode" if "Unicode" in message else
+                              f"{what} holds a value that is not JSON", problems)
 
 
 #: How deeply objects and arrays may nest in stored JSON (record data, payloads). JSON itself
@@ -248,8 +250,41 @@ def storage_errors(data, prefix: str = "") -> list[dict]:
                                               "store it as a string"} for p in _big_ints(data, ())]
     if big:
         return big
-    return [{"pointer": prefix + p, "message": "the NUL character (\\u0000) cannot be stored"}
-            for p in nul_pointers(data)]
+    nul = [{"pointer": prefix + p, "message": "the NUL character (\\u0000) cannot be stored"}
+           for p in nul_pointers(data)]
+    if nul or text is not None:
+        return nul
+    # orjson refused the data for another reason: text that is no valid Unicode (a lone
+    # surrogate, which only a program can pass) or a value that is no JSON at all.
+    return [{"pointer": prefix + p, "message": m} for p, m in _unwritable(data, ())]
+
+
+def _unwritable(node, path: tuple) -> list[tuple[str, str]]:
+    """``(pointer, message)`` of each string (key or value) in ``node`` that is no valid
+    Unicode, and of each value that is no JSON value. A pointer is written with such a
+    string's bad characters escaped, so that the error itself can be written as JSON."""
+    def safe(parts):
+        return pointer(tuple(k.encode("utf-8", "backslashreplace").decode() if isinstance(k, str) else k
+                             for k in parts))
+
+    if isinstance(node, str):
+        try:
+            node.encode("utf-8")
+        except UnicodeEncodeError:
+            return [(safe(path), "text that is not valid Unicode (a lone surrogate) cannot be stored")]
+        return []
+    if isinstance(node, dict):
+        out = []
+        for k, v in node.items():
+            out += _unwritable(k, path + (k,)) if isinstance(k, str) else \
+                [(safe(path), f"a key must be text, not {type(k).__name__}")]
+            out += _unwritable(v, path + (k,))
+        return out
+    if isinstance(node, list):
+        return [found for i, v in enumerate(node) for found in _unwritable(v, path + (i,))]
+    if node is None or isinstance(node, (bool, int, float)):
+        return []
+    return [(safe(path), f"a {type(node).__name__} is not a JSON value")]
 
 
 #: 19 digits in a row: JSON text that may hold an integer orjson reads as a float (below

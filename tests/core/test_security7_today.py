@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 
+import orjson
 import pytest
 from conftest import PG_URL, PersonPlugin
 from sqlalchemy import event, func, select, text
@@ -466,3 +467,24 @@ def test_where_numbers_are_read_or_refused_never_a_server_error(loose, typed):
             s.list("loose", where=filters.parse_where([typed]), limit=1)
         except ValidationError as e:
             assert e.errors and e.errors[0]["pointer"].startswith("/where/") and len(e.message) < 400
+
+
+# -- data no engine can store, passed by a program ----------------------------------------
+@pytest.mark.parametrize("data, pointer, words", [
+    ({"name": "a\udc80b"}, "/data/name", "not valid Unicode"),
+    ({"name": "n", "tags": ["ok", "\ud800"]}, "/data/tags/1", "not valid Unicode"),
+    ({"name": "n", "k\udc80": 1}, "/data/k\\udc80", "not valid Unicode"),
+    ({"name": "n", "tags": {"a", "b"}}, "/data/tags", "a set is not a JSON value"),
+])
+def test_data_that_is_no_json_is_refused_at_its_pointer_and_stores_nothing(linked, data, pointer, words):
+    with linked.session() as s:
+        before = s.conn.execute(select(func.count()).select_from(R)).scalar()
+        with pytest.raises(ValidationError) as e:
+            s.create("person", data)
+        assert [x["pointer"] for x in e.value.errors] == [pointer] and words in e.value.errors[0]["message"]
+        orjson.dumps(e.value.to_dict())  # the refusal itself can be written out (as the REST API and CLI do)
+        rec = s.create("person", {"name": "kept"})
+        with pytest.raises(ValidationError) as e:
+            s.update(rec.id, {k: v for k, v in data.items() if k != "name"} or {"name": data["name"]})
+        assert [x["pointer"] for x in e.value.errors] == [pointer]
+        assert s.conn.execute(select(func.count()).select_from(R)).scalar() == before + 1
