@@ -49,8 +49,11 @@ def delete_without_hooks(s: "Session", rec: "Record") -> bool:
     impls = s.platform.record_event_impls
     if impls(rec.type):
         return False
-    kinds = {name: d.get("on_delete", "unlink") for name, d in load_all(s.conn).items()}
+    definitions = load_all(s.conn)
+    kinds = {name: d.get("on_delete", "unlink") for name, d in definitions.items()}
     cascading = sorted(name for name, kind in kinds.items() if kind == "cascade")
+    if not any(definitions[n].get("source") in (rec.type, "*") for n in cascading):
+        return False  # nothing can cascade from this record: no recursive read for every plain delete
     reached = _reached(s.dialect, rec.id, cascading)
     doomed = _doomed_rows(s, rec, reached)
     if doomed is None or len(doomed) == 1:
