@@ -10,6 +10,8 @@ import itertools
 import math
 import os
 import re
+import sqlite3
+import time
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -431,13 +433,33 @@ def _sqlite_lost_savepoint(context):
 def _sqlite_pragmas(dbapi_conn, _record):
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see make_engine)
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+    _use_wal(cur)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
     # lower() of every script for searches (SQLite's own lower() and LIKE fold ASCII only).
     dbapi_conn.create_function("xrm_lower", 1, _lower, deterministic=True)
+
+
+def _use_wal(cur):
+    """Switch the database to WAL (kept in the file: a no-op once done).
+
+    Switching a new database escalates a read lock to an exclusive one, and SQLite answers
+    "database is locked" at once, without its busy timeout, when another connection is doing
+    the same (two `xrm init` deploying one release): try again for up to the busy timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 def _lower(value):

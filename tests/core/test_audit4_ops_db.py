@@ -187,3 +187,36 @@ def test_a_busy_database_that_ended_the_transaction_is_reported_as_busy(tmp_path
         holder.execute("ROLLBACK")
         holder.close()
         engine.dispose()
+
+
+@pytest.mark.parametrize("lock", ["BEGIN; SELECT * FROM t", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"])
+def test_opening_a_new_database_another_process_has_locked_waits_for_it(tmp_path, lock):
+    """Switching a new database to WAL goes from a read lock straight to an exclusive one,
+    and SQLite refuses that at once, without the busy timeout, while another connection
+    holds any lock: two `xrm init` deploying one release failed so about one time in ten.
+    The connection now waits."""
+    import sqlite3
+    path = tmp_path / "new.db"
+    locked, release = threading.Event(), threading.Event()
+
+    def other_process():
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("CREATE TABLE t (x)")  # still in the rollback journal: no WAL yet
+        for statement in lock.split("; "):
+            other.execute(statement).fetchall()
+        locked.set()
+        release.wait(10)
+        other.execute("COMMIT")
+        other.close()
+
+    holder = threading.Thread(target=other_process, daemon=True)
+    holder.start()
+    assert locked.wait(10)
+    threading.Timer(0.3, release.set).start()
+    engine = db.make_engine(f"sqlite:///{path}")
+    started = time.monotonic()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert time.monotonic() - started >= 0.25  # it waited for the lock, not around it
+    holder.join(10)
+    engine.dispose()
