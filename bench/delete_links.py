@@ -16,9 +16,8 @@ This script deletes one record ("the hub") through ``Session.delete`` in two cas
 
 No record hook is called for the node type, so a cascade is planned in memory and written
 set-based (``planned_deletes.delete_without_hooks``). With ``--one-by-one``, the delete as it
-ran before that — one record at a time, recursively, five statements each — is measured
-too, interleaved (not for ``chain``: a chain a few hundred records deep exceeded Python's
-recursion limit that way).
+runs when a hook takes part — one record at a time, five statements each
+(``xrm_core.deletes``) — is measured too, interleaved.
 
 For N = --rows × (1, 5, 20) (default 1,000, 5,000 and 20,000) it prints the wall-clock and
 CPU time of the delete (committed), the time per link, the number of SQL statements it
@@ -35,7 +34,7 @@ the hub's own DELETE, and the commit. Both must leave the same counts of relatio
 records and activities, or the script exits non-zero.
 
 With ``--per-link``, the delete as it ran before the set-based path is measured too, in the
-same run and interleaved: the loop of ``relationships._unlink_all`` that ran a DELETE by id,
+same run and interleaved: the loop of ``deletes._unlink_all`` that ran a DELETE by id,
 a read of the other record and an INSERT of its activity per relationship, and a savepoint
 per cascaded record (reproduced below and patched in for that variant only). That gives the
 before/after figures on a shared machine, where separate runs differ by more than the change.
@@ -132,14 +131,14 @@ def platform_delete(platform, hub: str) -> tuple[float, float, int]:
 
 
 # -- the per-link delete of before (for --per-link) -----------------------------------------
-def _per_link_unlink_all(s, rec, rows, seen) -> bool:
-    """``relationships._unlink_all`` before the set-based path: per relationship a DELETE by
+def _per_link_unlink_all(s, rec, rows, seen):
+    """``deletes._unlink_all`` before the set-based path: per relationship a DELETE by
     id, then a cascade or a read of the other end and one INSERT of its activity."""
     from sqlalchemy import delete
 
-    from xrm_core import db, records, relationships
+    from xrm_core import db, deletes, records
     REL = db.relationships
-    relationships._refuse_restricted(s, rec, rows, seen)
+    deletes._refuse_restricted(s, rec, rows, seen)
     cascaded = False
     for row in rows:
         if s.conn.execute(delete(REL).where(REL.c.id == row.id)).rowcount == 0:
@@ -147,7 +146,7 @@ def _per_link_unlink_all(s, rec, rows, seen) -> bool:
         outgoing = row.source_id == rec.id
         other_id = row.target_id if outgoing else row.source_id
         if outgoing and s.relationship_type(row.type).get("on_delete") == "cascade":
-            relationships._cascade(s, rec, row, other_id, seen)
+            yield from deletes._cascade(s, rec, row, other_id, seen)
             cascaded = True
         else:
             other = records._row(s, other_id)
@@ -177,28 +176,26 @@ def per_link_delete():
     """The platform's delete as it was before the set-based path, for the duration."""
     from sqlalchemy import or_, select
 
-    from xrm_core import db, records, relationships
+    from xrm_core import db, deletes
     REL = db.relationships
-    real = records.delete
+    real = deletes._cascaded_delete
 
-    def delete_with_savepoint(s, record_id, _seen=None, **kwargs):
-        if _seen is None:
-            return real(s, record_id, **kwargs)
+    def cascaded_with_savepoint(s, record_id, seen):
         with s.conn.begin_nested():  # every cascaded record had a savepoint of its own
-            return real(s, record_id, _seen, **kwargs)
+            yield from real(s, record_id, seen)
 
     def touching(s, rec):  # every column, the data too
         return s.conn.execute(select(REL).where(or_(REL.c.source_id == rec.id, REL.c.target_id == rec.id))
                               .order_by(REL.c.id)).all()
 
-    saved = relationships._unlink_all, relationships._touching, records.delete
-    relationships._unlink_all, relationships._touching, records.delete = _per_link_unlink_all, touching, \
-        delete_with_savepoint
+    saved = deletes._unlink_all, deletes._touching, deletes._cascaded_delete
+    deletes._unlink_all, deletes._touching, deletes._cascaded_delete = _per_link_unlink_all, touching, \
+        cascaded_with_savepoint
     try:
         with one_by_one_delete():
             yield
     finally:
-        relationships._unlink_all, relationships._touching, records.delete = saved
+        deletes._unlink_all, deletes._touching, deletes._cascaded_delete = saved
 
 
 def baseline_delete(platform, case: str, hub: str) -> tuple[float, float]:
@@ -277,7 +274,7 @@ def measure(args, case: str, n: int) -> dict:
         platform = prepare(url)
         try:
             variants = ["platform", "baseline"] + (["per-link"] if args.per_link else []) + (
-                ["one-by-one"] if args.one_by_one and case != "chain" else [])
+                ["one-by-one"] if args.one_by_one else [])
             for rep in range(args.reps):
                 k = rep % len(variants)
                 for who in variants[k:] + variants[:k]:

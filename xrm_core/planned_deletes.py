@@ -1,16 +1,15 @@
 """Deletes no record event hook takes part in: planned in memory, written set-based.
 
-A cascade went one record at a time (records.delete → before_record_delete → _cascade →
-records.delete …): five statements and a Python stack frame chain per record, so 20,000
-cascaded records took seconds (several round trips each on PostgreSQL) and a chain a few
-hundred records deep ended in RecursionError. When no record the delete removes has record
+A cascade goes one record at a time in :mod:`xrm_core.deletes` (delete → before_record_delete
+→ _cascade → the cascaded record's delete …): five statements per record, so 20,000
+cascaded records took seconds (several round trips each on PostgreSQL). When no record the delete removes has record
 event hooks, nothing can change the graph while the delete runs: it is read once, the
 one-by-one delete is replayed in memory in its own order (so the refusals and the history
 come out exactly as that order gives them), and the outcome is written in a few
 statements per 500 records.
 
-:func:`xrm_core.records.delete` tries :func:`delete_without_hooks` first; the one-by-one
-path (:mod:`xrm_core.relationships`, ``before_record_delete``) stays for deletes a hook
+:func:`xrm_core.deletes.delete` tries :func:`delete_without_hooks` first; the one-by-one
+path (:mod:`xrm_core.deletes`, ``before_record_delete``) stays for deletes a hook
 takes part in, and is the oracle the tests compare this one with.
 """
 from __future__ import annotations
@@ -20,8 +19,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, true
 
 from . import db, history, records
-from .errors import PermissionDenied
-from .relationships import DELETE_CHUNK, REL, delete_relationship_rows, delete_rows, load_all, restrict_refusal
+from .deletes import DELETE_CHUNK, cascade_refusal, delete_relationship_rows, delete_rows, restrict_refusal
+from .relationships import REL, load_all
 
 if TYPE_CHECKING:
     from .records import Record
@@ -31,7 +30,7 @@ _TOUCHING_FROM = select(REL.c.id, REL.c.type, REL.c.source_id, REL.c.target_id)
 
 
 def delete_without_hooks(s: "Session", rec: "Record") -> bool:
-    """Delete ``rec`` (read, locked and checked by :func:`records.delete`) and everything
+    """Delete ``rec`` (read, locked and checked by :func:`xrm_core.deletes.delete`) and everything
     its ``cascade`` relationships reach, when no record event hook is called for any of
     those records; returns False, having written nothing, when one is (the caller then
     deletes one record at a time, hooks and all), when nothing cascades, or when another
@@ -58,7 +57,7 @@ def delete_without_hooks(s: "Session", rec: "Record") -> bool:
     doomed = _doomed_rows(s, rec, reached)
     if doomed is None or len(doomed) == 1:
         # With nothing to cascade to, the record alone goes as fast one record at a time
-        # (its relationships are removed set-based: relationships._unlink_all).
+        # (its relationships are removed set-based: deletes._unlink_all).
         return False
     links: dict[str, object] = {}
     ids = select(reached.c.id)
@@ -125,13 +124,13 @@ _CHECKED = (db.records.c.id, db.records.c.type, db.records.c.version, db.records
 
 def _doomed_rows(s: "Session", rec: "Record", reached) -> dict | None:
     """``{id: row}`` (:data:`_CHECKED`; ``rec`` itself for its id) of the records ``reached``
-    holds, locked on PostgreSQL as records.delete locks each; None when one of them has
+    holds, locked on PostgreSQL as deletes.delete locks each; None when one of them has
     record event hooks."""
     R = db.records
     q = select(*_CHECKED).where(R.c.id.in_(select(reached.c.id)), R.c.id != rec.id)
     if s.dialect == "postgresql":
         # In id order: two deletes reaching the same records lock them in the same order
-        # (each one's root is locked first, by records.delete).
+        # (each one's root is locked first, by deletes.delete).
         q = q.with_for_update(of=R).order_by(R.c.id)
     impls = s.platform.record_event_impls
     doomed: dict[str, object] = {rec.id: rec}
@@ -206,9 +205,9 @@ def _replay(s: "Session", root: "Record", doomed: dict, links: dict, kinds: dict
 
 def _enter(s: "Session", root: "Record", rid: str, way, touching: dict, removed: set, doomed: dict,
            kinds: dict[str, str]) -> list:
-    """The frame of ``rid`` as the one-by-one delete reaches it: the checks of records.delete
+    """The frame of ``rid`` as the one-by-one delete reaches it: the checks of deletes.delete
     (the actor may read and delete it; a cascaded one refused names the root and the chain)
-    and of :func:`xrm_core.relationships._refuse_restricted`, then its relationships still stored, in id order."""
+    and of :func:`xrm_core.deletes._refuse_restricted`, then its relationships still stored, in id order."""
     # (No check of s.hooked as records._load makes: a record whose before_* hooks run now
     # has hooks, so the planned path never reaches it.)
     if way is not None:
@@ -218,11 +217,7 @@ def _enter(s: "Session", root: "Record", rid: str, way, touching: dict, removed:
             while way is not None:
                 chain.append(way[1])
                 way = way[0][1]
-            chain = tuple(reversed(chain))
-            err = PermissionDenied(f"cannot delete {root.id}: its {' → '.join(map(repr, chain))} relationships "
-                                   f"cascade to a record you may not delete")
-            err.cascade_path = chain
-            raise err
+            raise cascade_refusal(root.id, tuple(reversed(chain)))
     rows = [r for r in touching.get(rid, ()) if r.id not in removed]
     blocked = [r for r in rows if r.source_id == rid and kinds.get(r.type) == "restrict" and r.target_id not in doomed]
     if blocked:

@@ -7,7 +7,6 @@ the error and carries on.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import os
@@ -606,47 +605,6 @@ def _summarise(changes) -> str:
     fields = [p[1:] or '""' for p in changes]
     shown = ", ".join(fields[:5]) + (f" and {len(fields) - 5} more" if len(fields) > 5 else "")
     return f"updated {shown}"
-
-
-#: Built once, as :data:`_BY_ID`: a cascade deletes one record after another.
-_DELETE_BY_ID = R.delete().where(R.c.id == bindparam("record_id"))
-
-
-def delete(s: "Session", record_id: str, _seen: set | None = None, *, if_version: int | None = None) -> None:
-    """Delete a record, honouring each relationship type's ``on_delete``.
-
-    ``restrict`` refuses (Conflict) unless the same delete removes the target too (through
-    a cascade), ``cascade`` deletes the targets too (each needs the caller's delete
-    permission), ``unlink`` and relationships where the record is the target are just
-    removed. All or nothing. With ``if_version``, refuse (PreconditionFailed) unless the
-    stored version matches, checked on the row as locked for the delete.
-
-    When no record event hook is called for any record the delete removes, the whole
-    delete is planned in memory and written set-based
-    (:func:`xrm_core.planned_deletes.delete_without_hooks`: the same outcome, a few
-    statements per 500 records, any depth); else it goes one record at a time, each
-    record's ``before_delete`` and ``after_delete`` hooks around its own delete.
-    """
-    from . import planned_deletes, relationships
-    row = _load(s, record_id, "delete", lock=True)
-    if if_version is not None and row.version != if_version:
-        raise PreconditionFailed(f"record {record_id} is at version {row.version}, not {if_version}")
-    rec = from_row(s, row)
-    seen = _seen if _seen is not None else relationships.DeleteRun(s, record_id)
-    # A delete a cascade reached runs inside the savepoint of the delete that reached it,
-    # and whatever it raises fails that one too (relationships._cascade lets nothing
-    # through): a savepoint of its own would cost two statements per record for nothing.
-    with s.conn.begin_nested() if _seen is None else contextlib.nullcontext():
-        if _seen is None and planned_deletes.delete_without_hooks(s, rec):
-            return  # no record hook takes part: the whole delete planned and written at once
-        s.fire("before_delete", rec, {})
-        relationships.before_record_delete(s, rec, seen)
-        if s.conn.execute(_DELETE_BY_ID, {"record_id": record_id}).rowcount == 0:
-            return  # a hook of a record this delete cascaded to deleted it, history and events included
-        # The row Session.log_activity would write, without building an INSERT per record
-        # of a cascade.
-        history.log_many(s, [(rec, "deleted", f"deleted {rec.type}", {"data": rec.data, "version": rec.version})])
-        s.fire("after_delete", rec, {})
 
 
 def find_by_values(s: "Session", et, fields: tuple[str, ...], values: list[tuple]):

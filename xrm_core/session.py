@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import Connection, and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from . import db, history, listing, records, relationships
+from . import db, deletes, history, listing, records, relationships
 from .errors import Conflict, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
 from .fields import value_at
 from .filters import compile_filter
@@ -248,9 +248,9 @@ class Session:
         return explain(error, edits, prefix)
 
     def delete(self, record_id: str, if_version: int | None = None) -> None:
-        """Delete a record (see :func:`xrm_core.records.delete`); with ``if_version``, only if
+        """Delete a record (see :func:`xrm_core.deletes.delete`); with ``if_version``, only if
         it is still at that version (else PreconditionFailed)."""
-        records.delete(self, record_id, if_version=if_version)
+        deletes.delete(self, record_id, if_version=if_version)
 
     def relate(self, rel: str, source_id: str, target_id: str, data: dict | None = None) -> dict:
         return relationships.relate(self, rel, source_id, target_id, data)

@@ -17,7 +17,7 @@ from conftest import PersonPlugin
 from sqlalchemy import delete, event, func, select, text
 
 from xrm_core import Conflict, PermissionDenied, PluginError, db, for_types, hookimpl, history
-from xrm_core import records, relationships
+from xrm_core import deletes, records
 
 REL, A, R = db.relationships, db.activities, db.records
 
@@ -133,10 +133,11 @@ def expected_from_rows(conn, hub_id, rows, actor="admin"):
     return out
 
 
-def per_link_unlink_all(s, rec, rows, seen) -> bool:
+def per_link_unlink_all(s, rec, rows, seen):
     """The loop of the delete before the set-based path: a DELETE, a read of the other end
-    and an INSERT of its activity per relationship, in id order — the oracle."""
-    relationships._refuse_restricted(s, rec, rows, seen)
+    and an INSERT of its activity per relationship, in id order — the oracle (a generator,
+    as the delete's steps are: it yields the deletes it cascades to)."""
+    deletes._refuse_restricted(s, rec, rows, seen)
     cascaded = False
     for row in rows:
         if s.conn.execute(delete(REL).where(REL.c.id == row.id)).rowcount == 0:
@@ -144,7 +145,7 @@ def per_link_unlink_all(s, rec, rows, seen) -> bool:
         outgoing = row.source_id == rec.id
         other_id = row.target_id if outgoing else row.source_id
         if outgoing and s.relationship_type(row.type).get("on_delete") == "cascade":
-            relationships._cascade(s, rec, row, other_id, seen)
+            yield from deletes._cascade(s, rec, row, other_id, seen)
             cascaded = True
         else:
             other = records._row(s, other_id)
@@ -235,7 +236,7 @@ def test_a_tangle_of_links_gets_the_same_history_and_outcome_as_one_link_at_a_ti
     with platform.engine.connect() as conn:
         set_based = written_since(conn, mark)
         mark = last_activity(conn)
-    monkeypatch.setattr(relationships, "_unlink_all", per_link_unlink_all)
+    monkeypatch.setattr(deletes, "_unlink_all", per_link_unlink_all)
     with platform.session() as s:
         s.delete(hub_b)
     with platform.engine.connect() as conn:
@@ -272,7 +273,7 @@ def test_links_the_cascades_hooks_give_the_record_go_in_a_later_round_as_before(
     with platform.engine.connect() as conn:
         set_based = written_since(conn, mark)
         mark = last_activity(conn)
-    monkeypatch.setattr(relationships, "_unlink_all", per_link_unlink_all)
+    monkeypatch.setattr(deletes, "_unlink_all", per_link_unlink_all)
     with platform.session() as s:
         s.delete(hub_b)
     with platform.engine.connect() as conn:
@@ -379,7 +380,7 @@ def _statements_of_delete(platform, links: int) -> int:
 def chunk_term(platform, links: int) -> int:
     """Statements that grow with the links by design: a DELETE and a SELECT of the other
     ends per DELETE_CHUNK, and the activities' multi-row INSERTs (SQLite: ~111 rows each)."""
-    chunks = math.ceil(links / relationships.DELETE_CHUNK)
+    chunks = math.ceil(links / deletes.DELETE_CHUNK)
     inserts = 1 if platform.engine.dialect.name == "postgresql" else math.ceil(links / (db.MAX_VARIABLES // 9))
     return 2 * chunks + inserts
 
