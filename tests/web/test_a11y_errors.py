@@ -119,11 +119,11 @@ def test_a_refused_delete_link_and_log_say_why_in_the_users_language(org, b):
 def test_a_refused_filter_and_type_definition_are_said_in_the_users_language(org, b):
     _lang(b, "fa")
     page = text(b.get("/r/person?ff=age&fo=gt&fv=x"))
-    m = re.search(r'<div class="flash error" role="alert" id="filter-error">(.*?)\n', page)
+    m = re.search(r'<div class="flash error summary" role="alert" id="filter-error" tabindex="-1">(.*?)\n', page)
     assert m and html.unescape(DETAIL.sub("", m.group(1))).strip() == "این فیلتر یا جستجو قابل استفاده نیست."
     assert DETAIL.search(m.group(1)).group(1).startswith("invalid filter")
     # The pointer's message is the core's own text (no fixed word): kept, and marked English.
-    assert re.search(r'<li><code>/where/age/gt</code> <span lang="en">[^<]+</span></li>', page)
+    assert re.search(r'<li><a href="#filter-1-value">فیلتر ۱: مقدار</a>: <code>/where/age/gt</code> <span lang="en">[^<]+</span></li>', page)
     r = b.post("/types/person", {"definition": '{"name": "person", "schema": {"type": "object"}, "label": 5}',
                                  "action": "check"})
     page = text(r)

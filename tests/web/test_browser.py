@@ -176,8 +176,8 @@ def test_create_with_field_error_then_edit_and_see_the_diff(page, site):
     field = page.locator("div.field.invalid")
     expect(field).to_have_count(1)
     expect(field.locator("#f-national_id")).to_have_value("no!")
-    # Said in words, the pattern introduced as one (the schema gives no description).
-    expect(field.locator("#err-national_id")).to_contain_text("is not in the required form (the pattern it must match:")
+    # Said in words: the schema's description of the pattern.
+    expect(field.locator("#err-national_id")).to_contain_text("is not in the required form: 5 to 20 Latin letters and digits")
     expect(page.locator("#f-name")).to_have_value(name)
     expect(page.locator("#f-mobile")).to_have_value("+989121234567")
     _shot(page, "form-error", full_page=True)

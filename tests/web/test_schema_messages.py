@@ -80,7 +80,7 @@ def test_a_persian_form_words_every_schema_error_in_persian(browser):
     assert errors["score"] == "باید کمتر از ۱۰ باشد"
     assert errors["tags"] == "یک مورد بیش از یک بار آمده است"
     # Errors inside an object keep their place: the key, then the message.
-    assert set(errors["address"].split("; ")) == {"city: الزامی است", "street: فیلدی از این نوع نیست"}
+    assert set(errors["address"].split("; ")) == {"City: الزامی است", "street: فیلدی از این نوع نیست"}
     with p.session() as s:
         assert s.list("member") == []
 
@@ -95,7 +95,7 @@ def test_a_chinese_form_and_the_plural_limits(browser):
 def test_the_type_of_a_value_inside_an_object_is_named(browser):
     _p, b = browser
     errors = _errors_for(b, "fa", {"name": "Alice", "address": '{"city": 12}'})
-    assert errors == {"address": "city: باید متن باشد"}
+    assert errors == {"address": "City: باید متن باشد"}
 
 
 def test_an_edit_words_its_errors_in_the_users_language(browser):

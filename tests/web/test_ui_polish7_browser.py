@@ -24,7 +24,7 @@ def test_a_refused_record_form_focuses_its_summary_and_each_link_its_input(page,
     # The summary has the focus: a screen reader reads it, the next Tab goes on from it.
     assert _focused(page) == "form-errors"
     summary = page.locator("#form-errors")
-    assert "is not in the required form (the pattern it must match: ^[0-9A-Za-z]{5,20}$)" in summary.inner_text()
+    assert "is not in the required form: 5 to 20 Latin letters and digits, without spaces or other signs." in summary.inner_text()
     assert "does not match" not in summary.inner_text()
     _shot(page, "form-error-focused", full_page=True)
     # A link moves the focus to its input, the nested one too.

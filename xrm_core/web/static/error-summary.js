@@ -1,4 +1,5 @@
-// A refused form's error summary (templates/macros.html error_summary, form.html, login.html):
+// A refused form's error summary (templates/macros.html error_summary, form.html, login.html,
+// and a refused filter or search in list.html):
 // when the page opens, the keyboard focus moves to it, so a screen reader reads it and the
 // next Tab goes on from it (announced as an alert alone, the focus stayed on the page body).
 // A link in it moves the focus to its input: to the first control of a group or list (a

@@ -130,7 +130,9 @@ def build(et, known_types, label, value_label=None) -> "Fields":
             if not f.readonly:
                 nested.structure(f, et, et.property_schema(name) or sub, value_label, known=known_types)
         out.append(f)
-    return nested.Fields(nested.unambiguous(out))
+    fields = nested.Fields(nested.unambiguous(out))
+    fields.et = et  # the form's messages name a part of a value by its labels (nested_view)
+    return fields
 
 
 #: Levels of nesting an example shows, keys per object, and the longest example shown.
@@ -426,8 +428,11 @@ def _line_breaks(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def field_errors(e: ValidationError, names) -> tuple[dict, list[str]]:
+def field_errors(e: ValidationError, names, where=None) -> tuple[dict, list[str]]:
     """Split a core ValidationError into ``{field: message}`` and messages for the whole form.
+
+    A message at a pointer no input holds goes to the whole form after ``where(pointer)``
+    (the pointer in words, "" for none), else after the pointer itself.
 
     Every error of a field is kept (a nested object may miss several keys), and a long value
     quoted in a message is shortened: the input beside it holds the whole text. The first
@@ -443,7 +448,8 @@ def field_errors(e: ValidationError, names) -> tuple[dict, list[str]]:
         if name in names:
             by_field.add((name, *(unescape_token(t) for t in parts[3:])), msg)
         else:
-            general.append(f"{ptr}: {msg}" if ptr else msg)
+            at = where(ptr) if where and ptr else ptr
+            general.append(f"{at}: {msg}" if at else msg)
     if not e.errors:
         general.append(e.message)
     return by_field, general

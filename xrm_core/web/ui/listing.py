@@ -173,9 +173,26 @@ def pointer_label(et, pointer: str) -> str:
     the schema does not declare is shown as it is; "" for the empty pointer."""
     if not isinstance(pointer, str) or not pointer.startswith("/"):
         return ""
+    return " › ".join(path_labels(et, _tokens(pointer)))
+
+
+def record_pointer_label(et, pointer: str) -> str:
+    """A pointer into a record (``/data/a/0/b``) by the labels of where it is in its data
+    (``A › item 1 › B``; "" for the data as a whole); any other pointer as it is."""
+    if pointer == "/data" or pointer.startswith("/data/"):
+        return pointer_label(et, pointer[len("/data"):])
+    return pointer
+
+
+def path_labels(et, keys) -> list[str]:
+    """Each key of a path into a record's data (``("address", "city")``, ``("phones",
+    "1")``) by its label, as :func:`pointer_label` says them: a top-level field's label, a
+    list's item by its number counted from 1 (``item 2``), a nested member by its schema's
+    ``title``, an undeclared key as it is."""
     parts = _in_place(et.schema, et.schema)
     said = []
-    for i, key in enumerate(_tokens(pointer)):
+    for i, key in enumerate(keys):
+        key = str(key)
         listed = any(p.get("type") == "array" or "items" in p or "prefixItems" in p for p in parts)
         parts = _member_parts(et.schema, parts, key)
         if i == 0 and key in et.properties():
@@ -184,7 +201,7 @@ def pointer_label(et, pointer: str) -> str:
             said.append(_("item %(n)s", n=digits(int(key) + 1)))
         else:
             said.append(_title(et, parts, key) if parts else key)
-    return " › ".join(said)
+    return said
 
 
 def _tokens(pointer: str) -> list[str]:
@@ -257,6 +274,48 @@ def filter_rows(args) -> list[tuple[str, str, str]]:
     """The (field, op, value) rows of the query string, blank rows left out."""
     rows = zip(args.getlist("ff"), args.getlist("fo"), args.getlist("fv"))
     return [(f, o, v) for f, o, v in rows if f.strip()]
+
+
+def filter_error_entries(et, items: list[dict], rows) -> tuple[list[dict], set]:
+    """The summary of a refused filter or search (the list page's, as a refused form's):
+    each of the refusal's ``items`` (``{"pointer", "message"}``) as ``{"item", "target",
+    "label"}``, where ``target`` is the id of the input to correct and ``label`` its name
+    (None, None when no input holds what it is about: the list's order, set by a column
+    heading). Also the fields whose filter rows the refusal points at, to mark them.
+
+    ``/where/F/OP…`` is about the value of the row filtering F with OP (the last such row:
+    a later row takes the place of an earlier one with the same field and operator), or
+    its operator when OP is none; ``/where/F`` about the field a row names (no such
+    field); ``/search`` about the search text. Row numbers are the page's (``rows``, from
+    :func:`filter_rows`, counted from 1)."""
+    entries, bad = [], set()
+    for item in items:
+        tokens = _tokens(item.get("pointer", ""))
+        target = label = None
+        if len(tokens) >= 2 and tokens[0] == "where":
+            bad.add(tokens[1])
+            op = tokens[2] if len(tokens) > 2 else None
+            n = _filter_row(rows, tokens[1], op)
+            if n is not None:
+                part = "field" if op is None else "value" if op in op_labels() else "op"
+                target = f"filter-{n}-{part}"
+                label = {"field": _("Filter %(n)s: field", n=digits(n)),
+                         "op": _("Filter %(n)s: operator", n=digits(n)),
+                         "value": _("Filter %(n)s: value", n=digits(n))}[part]
+        elif tokens[:1] == ["search"] and et.title_field:
+            target = "filter-q"
+            label = _("Search %(field)s (contains, any case)", field=field_label(et, et.title_field))
+        entries.append({"item": item, "target": target, "label": label})
+    return entries, bad
+
+
+def _filter_row(rows, field: str, op: str | None) -> int | None:
+    """The number (from 1) of the last filter row on ``field`` with operator ``op`` (any
+    when None or when no row has it), or None."""
+    on = [n for n, (f, _o, _v) in enumerate(rows, 1) if f == field]
+    same = [n for n in on if (rows[n - 1][1] or "eq") == op]
+    found = same or on
+    return found[-1] if found else None
 
 
 def where_of(et, rows) -> dict:

@@ -536,6 +536,8 @@ class Fields(list):
     ref_options: dict = {}
     #: ``{id: title}`` of the records the nested reference inputs name now.
     ref_titles: dict = {}
+    #: The entity type the fields are of (set by :func:`.forms.build`).
+    et = None
 
     def view(self, values, errors):
         """The template's layout of these fields' inputs (:class:`.nested_view.FormView`)."""

@@ -3,8 +3,11 @@ and list's fieldsets, rows and inputs with their values, and each error at the i
 about (:mod:`.nested_inputs` reads and shows the values; this module places them)."""
 from __future__ import annotations
 
+import re
+
 from flask_babel import gettext as _
 
+from . import listing
 from .i18n import digits
 from .nested_inputs import (MAX_ROWS, Inputs, _escape_token, _row_blank, default_inputs, dom, json_box, name_of,
                             row_limit, rows)
@@ -13,10 +16,17 @@ from .nested_inputs import (MAX_ROWS, Inputs, _escape_token, _row_blank, default
 class FormView:
     """What the template shows of a form: ``nodes`` (a group or list field's inputs, by field
     name), ``texts`` (a one-input field's message, by name) and ``entries`` (the summary: each
-    refused input's ``{"id", "label", "text"}``, in the form's order)."""
+    refused input's ``{"id", "label", "text", "pointer"}``, in the form's order; ``pointer``
+    is the JSON pointer into the record of what the input holds, ``/data/address/city``).
+
+    A message about a part of a value deeper than its input (a member inside a JSON box, an
+    undeclared key of a group) says where it is with the labels the form would give it
+    (``item 1 › Quantity: …``), not the keys of its path."""
 
     def __init__(self, fields, values, errors):
         self.nodes, self.texts, self.entries = {}, {}, []
+        #: The entity type the fields are of (:func:`.forms.build`), for the labels of paths.
+        self.et = getattr(fields, "et", None)
         self.ref_titles = getattr(fields, "ref_titles", {})
         #: The records each nested reference input offers, one list per entity type (the
         #: template writes one <datalist> per type, which every such input names).
@@ -30,8 +40,9 @@ class FormView:
                 self.nodes[f.name] = node
                 self._collect(node, f.label)
             elif f.name in errors:
-                self.texts[f.name] = errors[f.name]
-                self.entries.append({"id": "f-" + f.dom_id, "label": f.label, "text": errors[f.name]})
+                self.texts[f.name] = self._said(errors[f.name])
+                self.entries.append({"id": "f-" + f.dom_id, "label": f.label, "text": self.texts[f.name],
+                                     "pointer": _pointer((f.name,))})
 
     # -- layout --
     def _layout(self, f, values):
@@ -105,14 +116,49 @@ class FormView:
             for cut in range(len(path), 0, -1):
                 target = at.get(path[:cut])
                 if target is not None:
-                    rest = "/".join(_escape_token(p) for p in path[cut:])
-                    target["errors"].append(f"{rest}: {message}" if rest else message)
+                    target["errors"].append(self._at(path, cut, message))
                     break
+
+    # -- where in a value a message is ---------------------------------------------------
+    def _at(self, path: tuple, cut: int, message: str) -> str:
+        """``message`` about ``path``, said at the input of ``path[:cut]``: after the labels
+        of the rest of the path (``Geo › Latitude: …``) when there is a rest."""
+        if cut >= len(path):
+            return message
+        if self.et is None:
+            rest = "/".join(_escape_token(str(p)) for p in path[cut:])
+        else:
+            rest = " › ".join(listing.path_labels(self.et, path)[cut:])
+        return f"{rest}: {message}"
+
+    def _said(self, text):
+        """A one-input field's messages (an :class:`.nested_inputs.Said` keeps each with its
+        path): each one inside the value after the labels of where it is."""
+        labelled = {}  # each message as ErrorMap.add wrote it (its keys first) -> with labels
+        for path, message in getattr(text, "parts", ()):
+            if len(path) > 1:
+                labelled["/".join(_escape_token(str(p)) for p in path[1:]) + ": " + message] = \
+                    self._at(path, 1, message)
+        if not labelled:
+            return text
+        # One pass over the messages ("; " between them), the longest first: "street: …"
+        # is also the end of "geo/street: …".
+        found = "|".join(re.escape(k) for k in sorted(labelled, key=len, reverse=True))
+        return re.sub(f"(?:^|(?<=; ))(?:{found})", lambda m: labelled[m.group(0)], str(text))
 
     def _collect(self, node, trail):
         if node["errors"]:
-            self.entries.append({"id": node["id"], "label": trail, "text": "; ".join(node["errors"])})
+            self.entries.append({"id": node["id"], "label": trail, "text": "; ".join(node["errors"]),
+                                 "pointer": _pointer(node["keys"])})
         for c in node.get("children", []):
             self._collect(c, f"{trail} › {c['label']}")
         for r in node.get("rows", []):
             self._collect(r["node"], r["label"])
+
+
+def _pointer(keys) -> str | None:
+    """The JSON pointer into a record of the value at ``keys`` (a field's name, then members
+    and item numbers), or None for a row that is no item yet."""
+    if keys is None:
+        return None
+    return "/data/" + "/".join(_escape_token(str(k)) for k in keys)

@@ -67,11 +67,10 @@ def list_records(type_name: str):
         last = items[-1]
         next_args["after"] = [query.cursor_encode(sort, [value_at(last.data, sort[0].lstrip("-")), last.id])
                               if sort else last.id]
-    # The filter rows a refusal points at (/where/FIELD…), marked invalid.
-    bad_fields = {forms.unescape_token(i["pointer"].split("/")[2]) for i in (error.items if error else [])
-                  if i.get("pointer", "").startswith("/where/")}
+    # A refusal's summary, each entry linked to the input to correct; the rows it points at marked.
+    error_entries, bad_fields = listing.filter_error_entries(et, error.items if error else [], rows)
     return render_template("list.html", et=et, items=items, columns=cols, q=q, rows=rows, error=error,
-                           bad_fields=bad_fields,
+                           error_entries=error_entries, bad_fields=bad_fields,
                            fields=listing.filter_fields(et), ops=listing.op_labels(), next_args=next_args,
                            paged=bool(request.args.get("after")), can_create=can_create,
                            description=listing.type_description(et), sort=sort[0] if sort else "",
@@ -605,7 +604,8 @@ def _errors(e, fields, et, data: dict) -> tuple[dict, list]:
                                           hint=_pattern_hint(et))
     found = [{**err, "message": core_messages.pointer_word(err.get("message")) or err.get("message", "")}
              if isinstance(err, dict) else err for err in found]
-    errors, general = forms.field_errors(ValidationError(e.message, found), {f.name for f in fields})
+    errors, general = forms.field_errors(ValidationError(e.message, found), {f.name for f in fields},
+                                         where=lambda ptr: listing.record_pointer_label(et, ptr))
     if isinstance(e, Conflict) and not general:
         # e.g. "a person with national_id='X' already exists": the field is marked, the page says why
         general = [core_messages.explain(e, lambda n: listing.field_label(et, n)).said()]

@@ -54,6 +54,7 @@ CORE_TEXTS = frozenset({
     N_("Telephone number, digits with optional +, spaces, dashes, parentheses."),
     N_("ISO 4217 code"),
     N_("ISO 3166-1 alpha-2"),
+    N_("A language code: 2 or 3 lowercase letters, optionally followed by subtags after - (en, fa, zh-CN)."),
 })
 
 
