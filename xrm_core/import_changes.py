@@ -22,8 +22,8 @@ about 1.2 ms a row on SQLite, 3 ms on PostgreSQL. For a type without record hook
 The outcome is the row-by-row one: the same stored data, versions (one per changing row),
 activities and invalid rows. Whatever the batch cannot settle by itself goes row by row
 instead, through the caller's per-row path, after the batch's writes are rolled back: a
-unique value already used (the per-row path names the line and the record using it, and
-the rows' order decides which of two rows wanting one value wins), or a record some other
+unique value already used (the per-row path reports the row's line and field, and the
+rows' order decides which of two rows wanting one value wins), or a record some other
 transaction changed after the lookup read it (the per-row path reads it again, locked).
 """
 from __future__ import annotations
@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from . import db, history
+from .fields import value_at
 from .history import changes_payload, diff, merge_patch
 from .records import COLUMNS, maybe_unstorable, storage_errors
 from .validation import pointer
@@ -230,6 +231,17 @@ class Changes:
         for row in _rows(self.s, named):
             self.state[row.id] = _State(row, row.data, row.version, self.s.allows(row.type, "update", row))
         self.written = dict(self.state)
+
+
+def gives_unique_value(et, data: dict, patch: dict) -> bool:
+    """Would the merge ``patch`` give a record holding ``data`` a value of one of ``et``'s
+    unique fields that it does not hold already (one another row may want)?"""
+    for key in et.unique_keys():
+        for f in key:
+            new = value_at(patch, f)
+            if new is not None and new != value_at(data, f):
+                return True
+    return False
 
 
 def _update_from_values(conn, rows: list[tuple], now: str, by: int) -> int:

@@ -63,7 +63,7 @@ from .errors import PluginError, ValidationError, XrmError
 from .entity_types import KEY_TEXT_LIMIT
 from .fields import value_at
 from .history import diff, merge_patch
-from .import_changes import Changes
+from .import_changes import Changes, gives_unique_value
 from .import_files import FORMATS, FileRefused, csv_rows, detect_format, jsonl_rows
 from .keys import find, fits, key_type
 from .record_events import HookEdits, mark, plugins_text
@@ -300,6 +300,11 @@ class _Updates:
                 found.update(find(self.s, self.et, self.key, self.json_type, {value}))
                 created.discard(value)
             matches = found.get(value, []) if value is not None else []
+            if len(matches) == 1 and self.writer.batch and gives_unique_value(self.et, matches[0].data, data):
+                # An earlier row's new record, still held, may want the value: write it
+                # first, so the rows' order decides who gets it, as row by row.
+                self._write_changes()
+                self.writer.flush()
             if len(matches) > 1:
                 ids = ", ".join(sorted(r.id for r in matches)[:5])
                 self.writer.invalid.append({"line": line, "errors": [{
