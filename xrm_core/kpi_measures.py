@@ -23,9 +23,10 @@ from sqlalchemy.types import Text, TypeDecorator
 from . import db
 from .errors import DefinitionError, NotFound, ValidationError
 from .fields import NUMERIC, _sqlite_label, check_field, field_expr, pg_path
-from .filters import compile_filter
-from .instants import formats_of as _formats_of  # the same reading as filters' date-time fields
-from .validation import check_definition
+from .error_wording import json_text, listed
+from .filters import compile_filter, filter_terms
+from .instants import INSTANT, formats_of as _formats_of  # the same reading as filters' date-time fields
+from .validation import check_definition, pointer
 
 if TYPE_CHECKING:
     from .kpis import KPIContext
@@ -67,6 +68,31 @@ def _unit_beside_measure(definition: dict) -> dict:
     return {**definition, "measure": rest, "in": measure["in"]}
 
 
+def _values_never_held(et, flt: dict, prefix: str) -> list[dict]:
+    """Errors for the ``eq``/``in`` values of filter ``flt`` (compiled already) that a field
+    with an ``enum`` or ``const`` cannot hold: such a condition matches no record, so a typo
+    ("noshow" for "no_show") would leave the KPI counting nothing, silently. Values are
+    compared as the filter coerced them to the field's type ("2" is the integer 2)."""
+    out = []
+    for fname, jt, op, value in filter_terms("sqlite", et, flt, prefix):
+        sub = et.property_schema(fname) or {}
+        allowed = sub["enum"] if isinstance(sub.get("enum"), list) else [sub["const"]] if "const" in sub else None
+        if op not in ("eq", "in") or allowed is None or value is None or jt == INSTANT:
+            continue  # (an instant is compared in its normal form, not as the enum spells it)
+        ptr = prefix + pointer([fname]) + (pointer([op]) if isinstance(flt[fname], dict) else "")
+        for i, v in enumerate(value) if op == "in" else [(None, value)]:
+            if not any(_same_value(v, a) for a in allowed):
+                out.append({"pointer": ptr if i is None else f"{ptr}/{i}",
+                            "message": f"{json_text(v)} is not one of the values of {fname} ({listed(allowed)}): "
+                                       "no record can match it"})
+    return out
+
+
+def _same_value(a, b) -> bool:
+    """Equal as JSON values: 1 and 1.0 are, true and 1 are not."""
+    return isinstance(a, bool) == isinstance(b, bool) and a == b
+
+
 class DeclarativeKPI:
     """A KPI given as data (``schemas/kpi.schema.json``), compiled to SQL."""
 
@@ -91,14 +117,15 @@ class DeclarativeKPI:
                                   [{"pointer": "/in",
                                     "message": f"only avg_duration takes a time unit, not {self.measure_kind}"}])
 
-    def check(self, session_or_types) -> None:
+    def check(self, session_or_types, values: bool = True) -> None:
         """Check the KPI against its entity type (needs compiled types: a Session or a dict).
 
         ``time_field`` and both ``avg_duration`` fields must be strings of format date or
         date-time, or of no format (periods and durations compare and parse them as ISO
         text; see :func:`_is_time_field`); ``sum``/``avg``/``median``/``nps``
-        need a numeric field; filters must compile. Raises DefinitionError naming every
-        misfit field by its JSON pointer and actual type.
+        need a numeric field; filters must compile and, unless ``values`` is False, hold no
+        ``eq``/``in`` value a field's enum or const cannot (:func:`_values_never_held`).
+        Raises DefinitionError naming every misfit field by its JSON pointer and actual type.
         """
         get = session_or_types.entity_type if hasattr(session_or_types, "entity_type") else session_or_types.__getitem__
         try:
@@ -142,6 +169,9 @@ class DeclarativeKPI:
                     compile_filter("sqlite", et, flt, ptr)
         except ValidationError as e:
             raise DefinitionError(f"KPI {self.name!r} has an invalid filter: {e.message}", e.errors) from None
+        never = [err for ptr, flt in filters if flt and values for err in _values_never_held(et, flt, ptr)]
+        if never:
+            raise DefinitionError(f"KPI {self.name!r} filters on values its fields never hold", never)
 
     def to_dict(self) -> dict:
         return {**self.definition, "label": self.label, "unit": self.unit,

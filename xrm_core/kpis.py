@@ -363,6 +363,7 @@ def registry(platform, conn: Connection) -> dict:
     from . import entity_types
     types = entity_types.load_all(conn)
     out: dict = {}
+    waiting: dict[str, str] = {}
     for plugin, items in call_each(platform.pm, "xrm_kpis"):
         for i, item in enumerate(items or []):
             try:
@@ -370,9 +371,15 @@ def registry(platform, conn: Connection) -> dict:
             except PluginError:
                 raise
             except XrmError as e:
-                e.message = f"plugin {plugin!r}: {e.message}{_unsynced_hint(platform, plugin, types)}"
+                hint = _unsynced_hint(platform, plugin, types)
+                e.message = f"plugin {plugin!r}: {e.message}{hint}"
                 e.args = (e.message,)
-                raise
+                if not hint:
+                    raise
+                # The plugin was installed (or upgraded) since the last `xrm init`: its KPIs
+                # wait for it (computing one says so), the other plugins' KPIs still work.
+                waiting[str(item.get("name") if isinstance(item, dict) else getattr(item, "name", i))] = e.message
+                continue
             if kpi.name in out:
                 raise DefinitionError(f"KPI {kpi.name!r} is declared twice (plugins {out[kpi.name].source!r} and {plugin!r})")
             out[kpi.name] = kpi
@@ -381,12 +388,21 @@ def registry(platform, conn: Connection) -> dict:
         if name not in out:
             try:
                 kpi = DeclarativeKPI(definition, source)
-                kpi.check(types)
+                # Filter values are checked when a KPI is added: one stored before that check
+                # existed keeps computing, rather than vanish from every listing without a word.
+                kpi.check(types, values=False)
             except XrmError:
                 continue  # its type changed since; `kpi list` still shows the others
             out[name] = kpi
-    platform._kpis = out
+    platform._kpis, platform._kpis_waiting = out, waiting
     return out
+
+
+def waiting(platform, conn: Connection) -> dict[str, str]:
+    """The KPIs of plugins installed or upgraded since the last `xrm init`, by name: why
+    each is not in :func:`registry` until then (the message says to run it)."""
+    registry(platform, conn)
+    return dict(platform._kpis_waiting)
 
 
 def _unsynced_hint(platform, plugin: str, types: dict) -> str:
@@ -504,13 +520,23 @@ def _failing_kpis(declared: list, stored: list, types: dict) -> dict[str, str]:
             except PluginError:
                 raise
             except XrmError as e:
-                out[str(kpi_name)] = f"KPI {kpi_name!r} of plugin {plugin!r}: {e.message}"
+                why = _why(e) if isinstance(item, dict) else e.message  # a Python KPI's message names its field
+                out[str(kpi_name)] = f"KPI {kpi_name!r} of plugin {plugin!r}: {why}"
     for kpi_name, definition, source in stored:
         try:
             DeclarativeKPI(definition, source).check(types)
         except XrmError as e:
-            out.setdefault(kpi_name, f"KPI {kpi_name!r} ({source}): {e.message}")
+            out.setdefault(kpi_name, f"KPI {kpi_name!r} ({source}): {_why(e)}")
     return out
+
+
+def _why(e: XrmError) -> str:
+    """Why a declarative KPI fails its check, in one line: each error's pointer into the KPI
+    and message (``/measure/sum: 'beds' is not a field of site``) — the check's message
+    alone names neither the field nor where the KPI uses it."""
+    parts = [f"{err['pointer']}: {err['message']}" if err.get("pointer") else err["message"]
+             for err in e.errors if isinstance(err, dict) and err.get("message")]
+    return "; ".join(parts) or e.message
 
 
 def add(platform, conn: Connection, definition: dict) -> dict:
@@ -660,6 +686,8 @@ def compute(session: "Session", name: str, date_from: str | None = None, date_to
     """
     kpi = registry(session.platform, session.conn).get(name)
     if kpi is None:
+        if name in session.platform._kpis_waiting:
+            raise DefinitionError(session.platform._kpis_waiting[name])
         raise NotFound(f"unknown KPI {name!r}")
     date_from = _check_date(date_from, "/from")
     date_to = _check_date(date_to, "/to")

@@ -44,6 +44,8 @@ class Platform:
         self._compiled: dict[tuple[str, int], entity_types.EntityType] = {}
         self._event_impls = None
         self._kpis = None
+        #: KPIs of plugins installed since the last `xrm init`, by name: why each waits for it.
+        self._kpis_waiting: dict[str, str] = {}
 
     @property
     def shown_url(self) -> str:

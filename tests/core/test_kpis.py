@@ -501,18 +501,52 @@ def test_broken_plugin_kpi_fails_init(make_platform):
     assert "broken" in str(e.value) and e.value.errors[0]["pointer"] == "/measure/sum"
 
 
-def test_a_plugin_installed_since_init_is_told_to_run_init(make_platform):
-    make_platform(PersonPlugin())  # the database as the last `xrm init` left it
+def test_a_plugin_installed_since_init_is_told_to_run_init_and_the_other_kpis_still_work(make_platform, cli):
+    first = make_platform(PersonPlugin())  # the database as the last `xrm init` left it
+    with first.connection() as conn:
+        kpis.add(first, conn, {"name": "people", "entity": "person", "measure": {"count": True}})
+    with first.session() as s:
+        s.create("person", {"name": "Ada"})
     p = make_platform(PersonPlugin(), TicketPlugin(), init=False)  # the ticket plugin installed since
-    with p.connection() as conn, pytest.raises(DefinitionError) as e:
-        kpis.registry(p, conn)
-    assert str(e.value).startswith("plugin 'testticket': KPI ")
-    assert "measures unknown entity type 'ticket'" in str(e.value)
-    assert e.value.message.endswith("the plugin declares entity type(s) ticket that this database does not hold "
-                                 "yet: run `xrm init` to store its definitions")
+    with p.connection() as conn:
+        assert set(kpis.registry(p, conn)) == {"people"}
+        waiting = kpis.waiting(p, conn)
+    assert set(waiting) == {"urgent_amount", "ticket_count"}
+    for message in waiting.values():
+        assert message.startswith("plugin 'testticket': KPI ") and "measures unknown entity type 'ticket'" in message
+        assert message.endswith("the plugin declares entity type(s) ticket that this database does not hold "
+                                "yet: run `xrm init` to store its definitions")
+    # Its own KPIs say why they cannot be computed; the others are computed as before.
+    assert compute(p, "people")["value"] == 1
+    with p.session(write=False) as s, pytest.raises(DefinitionError) as e:
+        kpis.compute(s, "ticket_count")
+    assert e.value.message == waiting["ticket_count"]
+    with p.session(write=False) as s, pytest.raises(NotFound):
+        kpis.compute(s, "no_such_kpi")
+    # The CLI lists the others and says on stderr which wait, and why.
+    listed = cli("kpi", "list", "--json", plugins=[PersonPlugin(), TicketPlugin()])
+    assert listed.exit_code == 0 and [k["name"] for k in json.loads(listed.stdout)] == ["people"]
+    assert listed.stderr.count("warning: not listed: plugin 'testticket'") == 2
+    refused = cli("kpi", "compute", "ticket_count", plugins=[PersonPlugin(), TicketPlugin()])
+    assert refused.exit_code != 0 and "run `xrm init`" in refused.stderr and "Traceback" not in refused.stderr
     p.init()
     with p.connection() as conn:
-        assert {"urgent_amount", "ticket_count"} <= set(kpis.registry(p, conn))
+        assert {"people", "urgent_amount", "ticket_count"} == set(kpis.registry(p, conn))
+        assert kpis.waiting(p, conn) == {}
+
+
+def test_a_plugin_kpi_naming_a_type_no_plugin_declares_still_fails_init(make_platform):
+    class Typo:
+        __name__ = "typo"
+
+        @staticmethod
+        @hookimpl
+        def xrm_kpis():
+            return [{"name": "t", "entity": "tickets", "measure": {"count": True}}]
+
+    p = make_platform(PersonPlugin(), TicketPlugin(), Typo(), init=False)
+    with pytest.raises(DefinitionError, match="plugin 'typo': KPI 't' measures unknown entity type 'tickets'"):
+        p.init()
 
 
 # -- push-down -------------------------------------------------------------------------------
