@@ -250,15 +250,39 @@ def _refuse_restricted(s: "Session", rec: "Record", rows, run: DeleteRun) -> Non
         raise restrict_refusal(s, rec.id, blocked)
 
 
-def restrict_refusal(s: "Session", record_id: str, blocked) -> Conflict:
+def restrict_refusal(s: "Session", record_id: str, blocked, via: tuple[str, tuple[str, ...]] | None = None
+                     ) -> Conflict:
     """The refusal of deleting ``record_id``: its ``restrict`` relationships ``blocked`` go
-    to records that stay."""
-    return Conflict(f"cannot delete {record_id}: its relationship type(s) "
-                    f"{', '.join(sorted({r.type for r in blocked}))} restrict deleting the source; "
-                    f"remove the relationships first",
-                    [{"pointer": "/relationships",
-                      "message": f"{r.type} → {r.target_id if _visible(s, r.target_id) else 'a hidden record'}"}
-                     for r in blocked])
+    to records that stay.
+
+    ``via`` is ``(root, path)`` when a cascade of deleting ``root`` reached ``record_id``
+    through the relationship types ``path``: the message then starts from the record the
+    caller asked to delete and says the way there (the caller may delete every record on
+    it, or the cascade would have been refused for that first). The error carries
+    ``restricted`` (``record_id`` and ``blocked``) and ``cascade_path``, so a delete further
+    up a chain can say its own way."""
+    types = ", ".join(sorted({r.type for r in blocked}))
+    if via is None:
+        start = f"cannot delete {record_id}: its relationship type(s) {types}"
+    else:
+        start = (f"cannot delete {via[0]}: its {_said_path(via[1])} relationships cascade to {record_id}, "
+                 f"whose relationship type(s) {types}")
+    err = Conflict(f"{start} restrict deleting the source; remove the relationships first",
+                   [{"pointer": "/relationships",
+                     "message": f"{r.type} → {r.target_id if _visible(s, r.target_id) else 'a hidden record'}"}
+                    for r in blocked])
+    err.restricted = (record_id, blocked)
+    err.cascade_path = () if via is None else via[1]
+    return err
+
+
+def _said_path(path: tuple[str, ...]) -> str:
+    """A chain of relationship types in a message: ``'a' → 'b'``; one longer than eight by
+    its ends (``'a' → 'a' → 'a' → … (94 more) … → 'a' → 'a' → 'a'``)."""
+    shown = list(map(repr, path))
+    if len(shown) > 8:
+        shown = [*shown[:3], f"… ({len(shown) - 6} more) …", *shown[-3:]]
+    return " → ".join(shown)
 
 
 def _cascade(s: "Session", rec: "Record", row, other_id: str, seen: DeleteRun) -> Steps:
@@ -272,6 +296,13 @@ def _cascade(s: "Session", rec: "Record", row, other_id: str, seen: DeleteRun) -
         # the record may be further down a chain of cascades (a holding's trades), and the
         # first relationship alone would send the caller to records they may delete.
         raise cascade_refusal(rec.id, (row.type, *getattr(e, "cascade_path", ()))) from None
+    except Conflict as e:
+        restricted = getattr(e, "restricted", None)
+        if restricted is None:
+            raise  # not a restrict (a plugin's own Conflict): as it was raised
+        # Said from the record the caller asked to delete, with the way there: the id of a
+        # record a cascade reached is one they never typed.
+        raise restrict_refusal(s, *restricted, via=(rec.id, (row.type, *e.cascade_path))) from None
 
 
 def cascade_refusal(record_id: str, path: tuple[str, ...]) -> PermissionDenied:
@@ -279,10 +310,7 @@ def cascade_refusal(record_id: str, path: tuple[str, ...]) -> PermissionDenied:
     cascades to a record the actor may not delete (which one is not said: they may not
     even see it). A chain longer than eight is shown by its ends; ``cascade_path`` on the
     error holds all of it."""
-    shown = list(map(repr, path))
-    if len(shown) > 8:
-        shown = [*shown[:3], f"… ({len(shown) - 6} more) …", *shown[-3:]]
-    err = PermissionDenied(f"cannot delete {record_id}: its {' → '.join(shown)} relationships "
+    err = PermissionDenied(f"cannot delete {record_id}: its {_said_path(path)} relationships "
                            f"cascade to a record you may not delete")
     err.cascade_path = path
     return err

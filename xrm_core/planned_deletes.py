@@ -213,16 +213,21 @@ def _enter(s: "Session", root: "Record", rid: str, way, touching: dict, removed:
     if way is not None:
         row = doomed.get(rid)
         if row is None or not (s.allows(row.type, "read", row) and s.allows(row.type, "delete", row)):
-            chain = []
-            while way is not None:
-                chain.append(way[1])
-                way = way[0][1]
-            raise cascade_refusal(root.id, tuple(reversed(chain)))
+            raise cascade_refusal(root.id, _chain(way))
     rows = [r for r in touching.get(rid, ()) if r.id not in removed]
     blocked = [r for r in rows if r.source_id == rid and kinds.get(r.type) == "restrict" and r.target_id not in doomed]
     if blocked:
-        raise restrict_refusal(s, rid, blocked)
+        raise restrict_refusal(s, rid, blocked, via=None if way is None else (root.id, _chain(way)))
     return [rid, way, rows, 0, []]
+
+
+def _chain(way) -> tuple[str, ...]:
+    """The relationship types of the cascades from the root to the frame ``way`` leads to."""
+    chain = []
+    while way is not None:
+        chain.append(way[1])
+        way = way[0][1]
+    return tuple(reversed(chain))
 
 
 def _write(s: "Session", doomed: dict, plan: _Plan) -> None:

@@ -13,7 +13,7 @@ import pytest
 from conftest import PersonPlugin
 from sqlalchemy import func, select
 
-from xrm_core import PermissionDenied, PluginError, db, for_types, hookimpl
+from xrm_core import Conflict, PermissionDenied, PluginError, db, for_types, hookimpl
 
 R, REL, A = db.records, db.relationships, db.activities
 
@@ -32,7 +32,9 @@ class Chain:
     @hookimpl
     def xrm_relationship_types():
         return [{"name": "sponsors", "source": "person", "target": "person", "cardinality": "many-to-many",
-                 "on_delete": "cascade"}]
+                 "on_delete": "cascade"},
+                {"name": "vouches", "source": "person", "target": "person", "cardinality": "many-to-many",
+                 "on_delete": "restrict"}]
 
     @hookimpl
     @for_types("person")
@@ -120,4 +122,21 @@ def test_a_deep_cascade_into_a_record_the_user_may_not_delete_is_refused_naming_
                                f"… ({DEPTH - 7} more) … → 'sponsors' → 'sponsors' → 'sponsors' relationships "
                                f"cascade to a record you may not delete")
     assert theirs not in e.value.message
+    assert snapshot(chained) == before
+
+
+def test_a_restrict_at_the_bottom_of_a_deep_chain_is_said_from_the_record_asked_for(chained, hooks):
+    chain = build_chain(chained, DEPTH)
+    with chained.session() as s:
+        outside = s.create("person", {"name": "outside"}).id
+        s.relate("vouches", chain[-1], outside)
+    before = snapshot(chained)
+    with pytest.raises(Conflict) as e, chained.session() as s:
+        s.delete(chain[0])
+    assert e.value.message == (f"cannot delete {chain[0]}: its 'sponsors' → 'sponsors' → 'sponsors' → "
+                               f"… ({DEPTH - 7} more) … → 'sponsors' → 'sponsors' → 'sponsors' relationships "
+                               f"cascade to {chain[-1]}, whose relationship type(s) vouches restrict deleting the "
+                               f"source; remove the relationships first")
+    assert e.value.errors == [{"pointer": "/relationships", "message": f"vouches → {outside}"}]
+    assert e.value.cascade_path == ("sponsors",) * (DEPTH - 1)
     assert snapshot(chained) == before

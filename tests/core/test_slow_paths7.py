@@ -358,7 +358,10 @@ def test_a_restrict_deep_in_the_cascade_refuses_as_before_and_changes_nothing(li
                     [tuple(r) for r in conn.execute(select(R))]) == before
     assert planned == []   # the planned path raised it (it returns True or False otherwise)
     assert messages[0] == messages[1]
-    assert messages[0][0].startswith(f"cannot delete {kids[2]}: its relationship type(s) pins restrict")
+    # Said from the record asked for, with the way there (audit 8: the cascaded id alone was
+    # one the caller never typed).
+    assert messages[0][0].startswith(f"cannot delete {hub}: its 'sponsors' → 'sponsors' → 'sponsors' relationships "
+                                     f"cascade to {kids[2]}, whose relationship type(s) pins restrict")
 
 
 def test_a_cascade_into_a_record_the_actor_may_not_delete_names_the_chain_and_changes_nothing(linked_org, planned,
