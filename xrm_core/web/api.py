@@ -13,7 +13,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound, R
 
 from .. import accounts, db, kpis
 from ..records import MAX_DEPTH, RepeatedKey, loads_exact, nul_pointers, too_deep
-from ..errors import AuthenticationError, NotFound, PermissionDenied, PreconditionFailed, ValidationError, XrmError
+from ..errors import AuthenticationError, Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError, XrmError
 from ..fields import value_at
 from ..scope import Actor, load_actor
 from ..session import Session
@@ -310,6 +310,9 @@ def body() -> dict:
     except RepeatedKey as e:
         raise query.BadRequest(f"malformed JSON: {e.msg}", [{"pointer": e.pointer, "message": "repeated key"}]) from None
     except orjson.JSONDecodeError as e:
+        huge = envelopes.beyond_double(raw) if "infinity" in str(e) else []
+        if huge:
+            raise ValidationError("the request body holds a number beyond the range of a double", huge) from None
         raise query.BadRequest(_not_utf8(raw) or f"malformed JSON: {e}") from None
     # Before anything walks it recursively (nul_pointers below, the schema's validator): a
     # body nested ~1,000 levels deep (orjson reads up to 1,024) made that walk overflow
@@ -472,6 +475,7 @@ def list_records(type_name):
         try:
             query.check_numbers(et, where)
             where = query.read_untyped(et, where)
+            query.refuse_values_never_held(s.dialect, et, where)
             items = s.list(type_name, where, limit=limit + 1, sort=sort, after=after)
         except ValidationError as e:
             raise query.query_error(query.cursor_error(query.sort_error(e)), where) from None
@@ -622,7 +626,7 @@ def history(type_name, record_id):
     cursor = query.single(request.args, "cursor")
     after = query.history_cursor_decode(cursor, order) if cursor else None
     with session() as s:
-        _get_typed(s, type_name, record_id)
+        _timeline_of(s, type_name, record_id)
         items = s.history(record_id, include_related=include, limit=limit and limit + 1,
                           newest_first=order == "newest", after=after)
     nxt = None
@@ -630,6 +634,29 @@ def history(type_name, record_id):
         items = items[:limit]
         nxt = query.cursor_encode([order], [items[-1]["at"], items[-1]["id"]])
     return jsonify({"items": items, "next": nxt})
+
+
+def _timeline_of(s, type_name: str, record_id: str) -> None:
+    """NotFound unless ``record_id`` is a visible record of ``type_name``, or a deleted one
+    whose history the caller may read.
+
+    The core keeps a deleted record's timeline for its readers (``Session.history``, ``xrm
+    history ID``): looking the record up alone answered 404 there, and a sync could never
+    learn who deleted a record, and when. Its type is read from its own activities, within
+    the caller's scope, so neither another type's path nor a hidden record answers.
+    """
+    try:
+        _get_typed(s, type_name, record_id)
+        return
+    except NotFound:
+        A = db.activities
+        seen = s.conn.execute(select(A.c.record_type).where(
+            A.c.record_id == record_id,
+            s.actor.clause_any_type(list(s.entity_types_map()), "read", A, A.c.record_type)).limit(1)).scalar()
+        gone = seen == type_name and s.conn.execute(
+            select(db.records.c.id).where(db.records.c.id == record_id)).first() is None
+        if not gone:
+            raise
 
 
 @bp.post("/records/<type_name>/<record_id>/history")
@@ -650,6 +677,12 @@ def create_relationship():
             rel = s.relate(payload["type"], payload["source"], payload["target"], payload["data"])
         except NotFound as e:
             raise _unknown_members(s, payload, e) from None
+        except Conflict as e:
+            # A record deleted by another request between the core's checks and its insert
+            # fails the insert's foreign key, which the core words as a clash ("already
+            # related, or its cardinality refuses it"): the record is gone, a 404 at its member.
+            gone = _unknown_members(s, payload, NotFound(e.message))
+            raise (gone if gone.errors else e) from None
     return jsonify(rel, 201)
 
 

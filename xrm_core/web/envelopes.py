@@ -1,10 +1,15 @@
 """marshmallow schemas of the REST envelopes (request bodies), with errors as JSON pointers."""
 from __future__ import annotations
 
+import json
+import math
+from decimal import Decimal
+
 import marshmallow as ma
 from marshmallow import fields
 
 from ..errors import ValidationError
+from ..validation import pointer
 
 
 class RecordBody(ma.Schema):
@@ -73,3 +78,30 @@ def _hint(schema: ma.Schema, body: dict) -> str | None:
     if any(k in body for k in VERSION_MEMBERS):
         return 'send the version to check in the If-Match header (If-Match: "3"), not in the body'
     return None
+
+
+def beyond_double(raw: bytes) -> list[dict]:
+    """An error per number of the JSON document ``raw`` that no double holds (``1e400``),
+    at its pointer; empty when there is none or ``raw`` is no JSON the standard library reads.
+
+    orjson refuses such a number as if the JSON were malformed ("number is infinity when
+    parsed as double"), but RFC 8259 §6 lets a number have any magnitude: the document is
+    well-formed and its value cannot be stored, as an integer beyond 64 bits cannot (a 422
+    at its pointer). Called only once orjson has refused the body, so it costs nothing else.
+    """
+    try:
+        value = json.loads(raw, parse_float=Decimal, parse_constant=lambda name: None)
+    except (ValueError, RecursionError):
+        return []
+    out, todo = [], [((), value)]
+    while todo:  # iterative: a body may nest as deep as the standard library reads
+        path, v = todo.pop()
+        if isinstance(v, dict):
+            todo.extend(((*path, k), x) for k, x in reversed(v.items()))
+        elif isinstance(v, list):
+            todo.extend(((*path, i), x) for i, x in reversed(list(enumerate(v))))
+        elif isinstance(v, Decimal) and math.isinf(float(v)):
+            out.append({"pointer": pointer(path),
+                        "message": f"{v} is beyond the range of a double (about ±1.8e308): "
+                                   "store it as a string"})
+    return out

@@ -169,14 +169,17 @@ FILTER_HELP = (
     f"cannot hold a comma; at most {MAX_IN_VALUES} values) or `exists` (`true`/`false`). F is a field of the "
     "type, dotted for nested objects (`filter[address.city]=X`); V is read as the field's type (for a field of no single type, "
     "such as an enum of mixed types, as JSON when it parses to a scalar — `1`, `true`, `null`, `\"1\"` for "
-    "the text — else as the text given). Each condition is given once. "
+    "the text — else as the text given). Each condition is given once. An `eq` value, or an `in` list, that "
+    "the field's `enum` or `const` cannot hold matches no record and is refused (400), as a misspelt value "
+    "is (an `in` list with one possible value is not). "
     "A bad filter is a 400 whose error points at the parameter (`/query/filter[F][op]`). " + TEXT_ORDER)
 
 
 #: What the database cannot store, though the type's JSON Schema admits it: said here, as
 #: no schema keyword can say it of every string and key.
-STORAGE_LIMITS = ("Text (values and keys) cannot contain NUL (U+0000), and integers must fit in 64 bits "
-                  "(store larger ones as strings): either is a 422 pointing at the value.")
+STORAGE_LIMITS = ("Text (values and keys) cannot contain NUL (U+0000), integers must fit in 64 bits and "
+                  "other numbers in a double (about ±1.8e308; store larger ones as strings): each is a 422 "
+                  "pointing at the value.")
 
 
 #: The operationIds of the paths every document has (:func:`_generic_paths`).
@@ -284,6 +287,8 @@ def _generic_paths(spec, max_limit: int = 1000) -> None:
                       **_responses(401, 404)}}})
     spec.path(path="/api/v1/records/{type}/{id}/history", operations={
         "get": {"summary": "The record's timeline", "operationId": "history",
+                "description": "A deleted record's timeline (ending with its `deleted` entry) stays readable "
+                               "to whoever could read the record.",
                 "parameters": rec_params + [
                     {"name": "related", "in": "query", "schema": {"enum": ["true", "false", "1", "0"]},
                      "description": "Also the activities of the visible related records."},
