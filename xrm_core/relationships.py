@@ -248,7 +248,14 @@ def relate(s: "Session", rel: str, source_id: str, target_id: str, data: dict | 
             s.log_activity(records.from_row(s, tgt), "related", f"{rel} ← {src.type} {source_id}",
                            {**payload, "direction": "incoming", "other": source_id}, at=now)
     except IntegrityError:
-        # Only a concurrent writer gets here: _check_cardinality saw no clash.
+        # Only a concurrent writer gets here: _check_cardinality saw no clash. Say what it
+        # did — deleted one of the records (the foreign key refused), or related one of them
+        # first — as the checks would have, had it come a moment earlier.
+        for where, rid_ in (("/source", source_id), ("/target", target_id)):
+            if records._row(s, rid_) is None:
+                raise NotFound(f"no record {rid_!r}: it was deleted meanwhile",
+                               [{"pointer": where, "message": "no such record"}]) from None
+        _check_cardinality(s, rt, source_id, target_id)
         raise Conflict(f"{source_id} and {target_id} are already related by {rel!r}, or its "
                        f"{rt['cardinality']} cardinality refuses it") from None
     return {"id": rid, "type": rel, "source": source_id, "target": target_id, "data": data}

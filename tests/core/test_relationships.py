@@ -142,6 +142,47 @@ def test_cardinality_holds_in_the_database_too(p):
                                                           created_by=1, created_at=db.utcnow()))
 
 
+def _after_the_checks(monkeypatch, act):
+    """Run ``act(s)`` once, just after relate's checks passed and before its INSERT: what a
+    concurrent writer may do in between (made deterministic)."""
+    from xrm_core import relationships
+    real, done = relationships._check_cardinality, []
+
+    def check_then_act(s, rt, source_id, target_id):
+        real(s, rt, source_id, target_id)
+        if not done:
+            done.append(True)
+            act(s)
+    monkeypatch.setattr(relationships, "_check_cardinality", check_then_act)
+
+
+def test_a_record_deleted_between_the_checks_and_the_insert_is_a_404_at_its_member(p, monkeypatch):
+    with p.session() as s:
+        a = make(s, 1)[0]
+        (n,) = make(s, 1, "note")
+    before = snapshot(p)
+    # (its row gone, as another transaction's delete leaves it: the foreign key refuses)
+    _after_the_checks(monkeypatch, lambda s: s.conn.execute(db.records.delete().where(db.records.c.id == n)))
+    with pytest.raises(NotFound) as e, p.session() as s:
+        s.relate("has_note", a, n)
+    assert e.value.message == f"no record {n!r}: it was deleted meanwhile"
+    assert e.value.errors == [{"pointer": "/target", "message": "no such record"}]
+    assert snapshot(p) == before
+
+
+def test_a_relationship_made_between_the_checks_and_the_insert_is_refused_as_the_check_words_it(p, monkeypatch):
+    with p.session() as s:
+        a, b = make(s, 2)
+        (n,) = make(s, 1, "note")
+    _after_the_checks(monkeypatch, lambda s: s.conn.execute(db.relationships.insert().values(
+        id="x1", type="signs", source_id=b, target_id=n, created_by=1, created_at=db.utcnow())))
+    with pytest.raises(Conflict) as e, p.session() as s:
+        s.relate("signs", a, n)
+    # the pointed message of the cardinality check, not "already related …, or its cardinality refuses it"
+    assert e.value.errors and e.value.errors[0]["pointer"] in ("/source", "/target")
+    assert "or its one-to-one cardinality refuses it" not in e.value.message
+
+
 def test_endpoint_types_and_self_relation_are_checked(p):
     with p.session() as s:
         a, b = make(s, 2)
