@@ -22,9 +22,10 @@ about 1.2 ms a row on SQLite, 3 ms on PostgreSQL. For a type without record hook
 The outcome is the row-by-row one: the same stored data, versions (one per changing row),
 activities and invalid rows. Whatever the batch cannot settle by itself goes row by row
 instead, through the caller's per-row path, after the batch's writes are rolled back: a
-unique value already used (the per-row path reports the row's line and field, and the
-rows' order decides which of two rows wanting one value wins), or a record some other
-transaction changed after the lookup read it (the per-row path reads it again, locked).
+unique value already used (the per-row path reports the row's line, the field, the value
+and who holds it, as a new row's clash; the rows' order decides which of two rows wanting
+one value wins), or a record some other transaction changed after the lookup read it (the
+per-row path reads it again, locked).
 """
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from . import db
@@ -64,12 +64,12 @@ from .entity_types import KEY_TEXT_LIMIT
 from .fields import value_at
 from .history import diff, merge_patch
 from .import_changes import Changes, gives_unique_value
+from .import_clashes import clash_errors, holders, is_unique_clash, update_clash
 from .import_files import FORMATS, FileRefused, csv_rows, detect_format, jsonl_rows
 from .keys import find, fits, key_type
 from .record_events import HookEdits, mark, plugins_text
 from .records import Record, find_by_values, maybe_unstorable, new_id, storage_errors
 from .records import update as update_record
-from .validation import pointer
 
 if TYPE_CHECKING:
     from .session import Session
@@ -365,8 +365,11 @@ class _Updates:
         except PluginError as e:
             raise PluginError(e.plugin, f"{e.hook} on line {line} of {source}", e.__cause__) from e.__cause__
         except XrmError as e:
-            # As Session.update: a value a before_update hook set names the plugin.
-            self.writer.invalid.append({"line": line, "errors": _row_errors(self.s.explained(e, record_id))})
+            # A unique value another record holds: worded as a new row's clash (the value, who
+            # holds it); else as Session.update says it (a value a hook set names the plugin).
+            clash = update_clash(self.writer, record_id, data, self.s.hook_edits.get(record_id)) \
+                if is_unique_clash(e) else None
+            self.writer.invalid.append({"line": line, "errors": clash or _row_errors(self.s.explained(e, record_id))})
             return version
         finally:
             self.s.hook_edits.pop(record_id, None)
@@ -676,7 +679,7 @@ class _Writer:
                 for found, other in find_by_values(self.s, self.et, key, list(wanted)).items():
                     for i, values in wanted.get(found, ()):
                         stored[i] = (key, values, other)
-        used_by = self._where_many({other for _, _, other in stored.values()}, {})
+        used_by = holders(self, {other for _, _, other in stored.values()}, {})
         clashes = {i: (key, values, used_by[other]) for i, (key, values, other) in stored.items()}
         seen: list[dict[tuple, int]] = [{} for _ in keys]  # values -> line of the batch's row using them
         for i, values in enumerate(row_values):
@@ -691,7 +694,7 @@ class _Writer:
                     seen[k].setdefault(values[k], batch[i][0])
         for i in sorted(clashes):
             key, values, where = clashes[i]
-            self.invalid.append({"line": batch[i][0], "errors": self._clash_errors(key, values, where)})
+            self.invalid.append({"line": batch[i][0], "errors": clash_errors(key, values, where)})
         return [row for i, row in enumerate(batch) if i not in clashes]
 
     def _conflict(self, rec: Record, exc: IntegrityError, lines: dict[str, int]) -> list[dict]:
@@ -704,39 +707,8 @@ class _Writer:
             other = next(iter(find_by_values(self.s, self.et, key, [tuple(values)]).values()), None)
             if other is None:
                 continue
-            return self._clash_errors(key, values, self._where_many({other}, lines)[other])
+            return clash_errors(key, values, holders(self, {other}, lines)[other])
         return [{"pointer": "", "message": f"conflicts with stored data: {str(exc.orig).splitlines()[0]}"}]
-
-    @staticmethod
-    def _clash_errors(key, values, used_by: str) -> list[dict]:
-        shown = ", ".join(f"{f} {orjson.dumps(v).decode()}" for f, v in zip(key, values))
-        return [{"pointer": pointer(f.split(".")), "message": f"{shown} is already used by {used_by}"}
-                for f in key]
-
-    def _where_many(self, others: set[str], lines: dict[str, int]) -> dict[str, str]:
-        """Describe each record of ``others`` for a duplicate: a line of this file (``lines``
-        maps the ids written row by row in this batch to theirs), else its id if visible."""
-        out = {other: f"line {lines[other]} of this file" for other in others if other in lines}
-        rest = sorted(others - out.keys())
-        A, R = db.activities, db.records
-        for start in range(0, len(rest), 500):
-            chunk = rest[start:start + 500]
-            created = {}
-            for act in self.s.conn.execute(select(A.c.record_id, A.c.payload, A.c.at, A.c.actor).where(
-                    A.c.record_id.in_(chunk), A.c.kind == "created").order_by(A.c.id)):
-                created.setdefault(act.record_id, act)
-            visible = set(self.s.conn.execute(select(R.c.id).where(
-                R.c.id.in_(chunk), self.actor.clause(self.et.name, "read"))).scalars())
-            for other in chunk:
-                act = created.get(other)
-                imported = (act.payload or {}).get("import") if act is not None else None
-                if (isinstance(imported, dict) and imported.get("file") == self.source
-                        and act.at >= self.started and act.actor == self.actor.name):
-                    out[other] = f"line {imported['line']} of this file"
-                else:
-                    # A record outside the caller's scope does not exist for them: do not name it.
-                    out[other] = f"record {other}" if other in visible else "another record"
-        return out
 
 
 _RECORDS_SQL = ("INSERT INTO xrm_records (id, type, data, version, owner_id, unit_id, created_by, updated_by, "

@@ -11,7 +11,7 @@ import pytest
 from conftest import PersonPlugin
 from sqlalchemy import event, select
 
-from xrm_core import ValidationError, XrmError, accounts, db, importer, records
+from xrm_core import Conflict, ValidationError, XrmError, accounts, db, importer, records
 from xrm_core.importer import import_file
 
 FILE = "p.jsonl"
@@ -67,12 +67,21 @@ def by_update(p, rows, user="admin", key="national_id") -> tuple:
                 except XrmError as e:
                     errors = [{"pointer": x.get("pointer", "").removeprefix("/data"), "message": x["message"]}
                               for x in e.errors] or [{"pointer": "", "message": e.message}]
+                    if isinstance(e, Conflict):  # the import words it as a new row's clash
+                        errors = [{**x, "message": clash_message(x["pointer"], row, e)} for x in errors]
                     counts["invalid"].append({"line": line, "errors": errors})
                     continue
                 counts["updated" if done.version != rec.version else "unchanged"] += 1
             out = counts, stored(s)
             raise _Undo
     return out
+
+
+def clash_message(ptr: str, row: dict, e: Conflict) -> str:
+    """How an import words the unique value at ``ptr`` of ``row`` that ``e`` refused: the
+    value and the record holding it (named: every record here is the user's to read)."""
+    field = ptr.lstrip("/")
+    return f'{field} {json.dumps(row[field])} is already used by record {e.extra["existing"]}'
 
 
 def same_outcome(p, tmp_path, rows, user="admin", key="national_id") -> dict:
@@ -215,7 +224,11 @@ def test_unique_conflicts_caused_by_updates(p, tmp_path, row_by_row):
     report = same_outcome(p, tmp_path, rows, key="name")
     assert row_by_row == [1, 2, 3, 4, 5, 6]  # the batch's UPDATEs clashed: row by row
     assert (report["updated"], [r["line"] for r in report["invalid"]]) == (4, [2, 5])
-    assert report["invalid"][0]["errors"] == [{"pointer": "/national_id", "message": "already used"}]
+    with p.session(write=False) as s:
+        (holder,) = s.list("person", {"name": "P2"})
+    # worded as a new row's clash: the value, and the record holding it
+    assert report["invalid"][0]["errors"] == [
+        {"pointer": "/national_id", "message": f'national_id "n02" is already used by record {holder.id}'}]
     # all or nothing: refused, nothing written
     report, got = by_import(p, write(tmp_path, rows), key="name")
     assert [r["line"] for r in report["invalid"]] == [2, 5] and got["activities"] == []
