@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import NamedTuple
 
 import jsonschema_rs
 import orjson
@@ -224,5 +225,54 @@ _FORMAT_RULES = {"date": "YYYY-MM-DD, ", "date-time": "RFC 3339, ", "time": "RFC
 def format_message(value, fmt: str) -> str:
     # The library says '"x" is not a "date"'; say what a valid one looks like.
     shown = orjson.dumps(value).decode() if isinstance(value, str) else repr(value)
+    if fmt == "date-time":
+        from .instants import why_no_instant  # here: instants imports schema_types, which imports validation
+        why = why_no_instant(value)
+        if why:  # valid RFC 3339, but no instant to compare or sort by (see instants)
+            return f"{shown} {why}"
     example = FORMAT_EXAMPLES.get(fmt)
     return f"{shown} is not a valid {fmt}" + (f" ({_FORMAT_RULES.get(fmt, '')}e.g. {example})" if example else "")
+
+
+class Fact(NamedTuple):
+    """One thing that made a property required (see :func:`required_message`): property
+    ``name`` is present (``dependentRequired``), holds ``value`` (an ``if`` that held), or,
+    for an ``if`` that failed, holds ``value`` rather than one of ``allowed``, or is
+    ``absent``."""
+
+    name: str
+    value: object = None
+    allowed: list | None = None
+    absent: bool = False
+
+
+#: Where a required property's condition comes from, as a message names it.
+_CONDITIONS = {"then": "the schema's if/then", "else": "the schema's if/then/else"}
+
+
+def required_message(name: str, keyword: str, facts: list[Fact] | None) -> str:
+    """The message of a property ``name`` missing where ``keyword`` (``dependentRequired``,
+    ``then`` or ``else``) requires it, saying why: ``"withdrawn_on" is required when
+    "status" is present``, ``"withdrawn_on" is required here because "status" is
+    "withdrawn" (the schema's if/then)``. Without ``facts`` (an ``if`` testing more than
+    values of properties), the rule is named alone."""
+    missing = json_text(name)
+    if keyword == "dependentRequired":
+        if not facts:
+            return f"{missing} is required when another property is present (the schema's dependentRequired)"
+        names = [json_text(f.name) for f in facts]
+        shown = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return f"{missing} is required when {shown} {'is' if len(names) == 1 else 'are'} present"
+    if not facts:
+        rule = "the schema's if/then" if keyword == "then" else "the schema's if/else"
+        return f"{missing} is required here because {rule} applies"
+    return f"{missing} is required here because {' and '.join(map(_fact, facts))} ({_CONDITIONS[keyword]})"
+
+
+def _fact(fact: Fact) -> str:
+    if fact.absent:
+        return f"{json_text(fact.name)} is absent"
+    said = f"{json_text(fact.name)} is {json_text(fact.value)}"
+    if fact.allowed is None:
+        return said
+    return f"{said}, not {'' if len(fact.allowed) < 2 else 'one of '}{listed(fact.allowed)}"

@@ -23,7 +23,8 @@ import xrm_schemas
 # The names other modules import from here (shorten_values, SHOWN_VALUE_*, FORMAT_EXAMPLES)
 # stay importable from here since they moved to error_wording.
 from .error_wording import (CONTAINS_LIMITS, FORMAT_EXAMPLES, SHOWN_VALUE_LIMIT, SHOWN_VALUE_START,  # noqa: F401
-                            UNEXPECTED, format_message, json_text, listed, shorten_values, why_no_option)
+                            UNEXPECTED, format_message, json_text, listed, required_message, shorten_values,
+                            why_no_option)
 from .errors import DefinitionError, ValidationError
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -82,7 +83,22 @@ def compile_schema(schema: dict, base_uri: str, where: str = "/schema"):
 def _compile(schema: dict, base_uri: str):
     # offline: a schema never makes the server fetch a URL; only schemas/ is resolvable.
     return jsonschema_rs.validator_for(schema, validate_formats=True, registry=registry(),
-                                       base_uri=base_uri, offline=True)
+                                       base_uri=base_uri, offline=True, formats=_formats())
+
+
+@cache
+def _formats() -> dict:
+    """The formats checked beyond the library's own check: a ``date-time`` must also name
+    an instant both engines can order (:func:`xrm_core.instants.has_instant`). A value that
+    names none (``9999-12-31T23:59:59-05:00`` is in the year 10000 in UTC) would match no
+    filter and sort apart from its time: refused where it is written, with the reason
+    (:func:`xrm_core.error_wording.format_message`)."""
+    from .instants import has_instant  # here: instants imports schema_types, which imports this module
+    rfc3339 = jsonschema_rs.validator_for({"format": "date-time"}, validate_formats=True).is_valid
+
+    def date_time(value) -> bool:
+        return rfc3339(value) and has_instant(value)
+    return {"date-time": date_time}
 
 
 @cache
@@ -238,7 +254,7 @@ def located_errors(validator, instance, prefix: str = "", schema: dict | None = 
         echoes = find_echoes(schema, raw, instance)
     out, seen = [], set()
     for e in raw:
-        for path, message, kind in _located(e, instance, echoes.get(id(e), ())):
+        for path, message, kind in _located(e, instance, echoes.get(id(e), ()), schema):
             if len(message) > SHOWN_VALUE_LIMIT:
                 message = shorten_values(message, _at(instance, path))
             ptr = prefix + pointer(path)
@@ -272,7 +288,7 @@ def _errors(validator, instance):
 _Kind = jsonschema_rs.ValidationErrorKind
 
 
-def _located(e, instance, echoed=()) -> list[tuple[list, str, object]]:
+def _located(e, instance, echoed=(), schema: dict | None = None) -> list[tuple[list, str, object]]:
     """``(path, message, kind)`` of a jsonschema-rs error, at the property it is about.
 
     jsonschema-rs reports ``required`` (and ``dependentRequired``), ``additionalProperties``
@@ -283,7 +299,9 @@ def _located(e, instance, echoed=()) -> list[tuple[list, str, object]]:
     ``kind`` is the error kind each message is about (see :func:`located_errors`).
     ``echoed`` holds what an unevaluated-properties or -items error reports only as an echo
     of another error (names, or the library's texts of item values): left out, and the
-    error with them when nothing else is left.
+    error with them when nothing else is left. A property required only in some cases
+    (``dependentRequired``, an ``if``/``then``) says which (:mod:`xrm_core.required_conditions`;
+    the ``schema`` the validator was compiled from tells the condition).
 
     Where the library's words leave the admin guessing they are replaced: an ``enum`` of
     more than three values lists them (not "N other candidates"), an ``anyOf``/``oneOf``
@@ -294,7 +312,12 @@ def _located(e, instance, echoed=()) -> list[tuple[list, str, object]]:
     try:
         kind = e.kind
         if isinstance(kind, _Kind.Required) and isinstance(kind.property, str):
-            return [(path + [kind.property], e.message, kind)]
+            # here: required_conditions walks schemas with this module's helpers
+            from .required_conditions import RequiredIf, required_because
+            because = required_because(e, kind.property, instance, schema)
+            if because is None:
+                return [(path + [kind.property], e.message, kind)]
+            return [(path + [kind.property], required_message(kind.property, *because), RequiredIf(kind, *because))]
         if isinstance(kind, _Kind.Format) and isinstance(kind.format, str):
             return [(path, format_message(e.instance, kind.format), kind)]
         if isinstance(kind, _Kind.Contains) and e.schema_path and e.schema_path[-1] in CONTAINS_LIMITS:
@@ -304,7 +327,7 @@ def _located(e, instance, echoed=()) -> list[tuple[list, str, object]]:
         if isinstance(kind, (_Kind.AnyOf, _Kind.OneOfNotValid)):
             meant = _meant_option(kind.context, path)
             if meant:
-                return [located for sub in meant for located in _located(sub, instance)]
+                return [located for sub in meant for located in _located(sub, instance, (), schema)]
             why = why_no_option(kind.context, path, e.instance)
             if why:
                 return [(path, f"{e.message} ({why})", kind)]

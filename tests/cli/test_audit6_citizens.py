@@ -253,9 +253,10 @@ def test_an_admin_kpi_broken_by_a_plugin_upgrade_can_still_be_removed(cli, tmp_p
 def test_schema_keywords_of_2020_12_refuse_with_pointers_and_store_nothing(xrm, db_url):
     before = dump(db_url)
     cases = [
-        ({"full_name": "王伟", "resident": False}, "/data/passport_no: \"passport_no\" is a required property"),
+        ({"full_name": "王伟", "resident": False}, "/data/passport_no: \"passport_no\" is required here because \"resident\" is false "
+                                                 "(the schema's if/then)"),
         ({"full_name": "X", "resident": True, "passport_no": "E1"}, "/data/passport_no: False schema does not allow"),
-        ({"full_name": "X", "contact": {"sms_ok": True}}, "/data/contact/phone: \"phone\" is a required property"),
+        ({"full_name": "X", "contact": {"sms_ok": True}}, "/data/contact/phone: \"phone\" is required when \"sms_ok\" is present"),
         ({"full_name": "X", "notes": ["ok", "n" * 201]}, "/data/notes/1: "),
         ({"full_name": "X", "income": {"amount": 1}}, "/data/income/currency: \"currency\" is a required property"),
         ({"full_name": "X", "extra": 1}, "/data/extra: Unevaluated properties are not allowed"),

@@ -370,8 +370,8 @@ def test_each_unevaluated_property_is_reported_at_its_own_pointer():
 def test_dependent_required_points_at_each_missing_property():
     et = make({"type": "object", "dependentRequired": {"card": ["expiry", "holder"]}})
     assert et.errors({"card": "4111"}, "/data") == [
-        {"pointer": "/data/expiry", "message": '"expiry" is a required property'},
-        {"pointer": "/data/holder", "message": '"holder" is a required property'}]
+        {"pointer": "/data/expiry", "message": '"expiry" is required when "card" is present'},
+        {"pointer": "/data/holder", "message": '"holder" is required when "card" is present'}]
 
 
 def test_property_errors_in_nested_objects_and_arrays():
