@@ -445,10 +445,16 @@ def _store(conn: Connection, et: EntityType, insert_current: bool) -> None:
     conn.execute(insert(db.entity_type_versions).values(name=et.name, created_at=now, **values))
 
 
-def impact(conn: Connection, new: EntityType, max_ids: int = 100, batch: int = 2000) -> dict:
+def impact(conn: Connection, new: EntityType, max_ids: int = 100, batch: int = 2000,
+           old: EntityType | None = None) -> dict:
     """Check every stored record of ``new.name`` against the new schema (streamed in batches),
     and the text of its ``indexes`` and ``unique`` fields against :data:`KEY_TEXT_LIMIT` (a
     field newly indexed must not hold more than a write may store in it).
+
+    Given the ``old`` definition, a record counts only for the errors the change brings: one
+    the old definition finds too (a value stored before a release refused it, such as a
+    date-time in the year 10000 in UTC) is not this change's doing, and refusing the change
+    for it would refuse every change of the type — and ``xrm init``, which syncs them all.
 
     Returns ``{"type", "checked", "invalid": count, "records": [{"id", "errors": [...]}]}``
     with at most ``max_ids`` records listed; error pointers start with ``/data``.
@@ -470,10 +476,16 @@ def impact(conn: Connection, new: EntityType, max_ids: int = 100, batch: int = 2
             checked += 1
             too_long = new.key_text_errors(data)
             if too_long or not new.is_valid(data):
+                errors = None
+                if old is not None and not old.is_valid(data):
+                    before = old.errors(data, "/data")
+                    errors = [e for e in new.errors(data, "/data") if e not in before]
+                    if not errors and not too_long:
+                        continue  # invalid as it was: not this change's doing
                 invalid += 1
                 if len(listed) < max_ids:
-                    errors = new.errors(data, "/data") + too_long
-                    listed.append({"id": rid, "errors": sorted(errors, key=lambda e: e["pointer"])})
+                    errors = new.errors(data, "/data") if errors is None else errors
+                    listed.append({"id": rid, "errors": sorted(errors + too_long, key=lambda e: e["pointer"])})
         last = rows[-1][0]
     return {"type": new.name, "checked": checked, "invalid": invalid, "records": listed}
 
@@ -504,7 +516,7 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
         raise Conflict(f"entity type {new.name!r} is at version {old.version}, not {if_version} as the "
                        "definition says: it changed since; show it again and redo the change",
                        [{"pointer": "/version", "message": f"stored version is {old.version}"}])
-    report = impact(conn, new)
+    report = impact(conn, new, old=old)
     report.update(changed=old.definition != new.definition, applied=False, version=old.version)
     if report["invalid"]:
         errors = [{"pointer": f"/records/{r['id']}{e['pointer']}", "message": e["message"]}

@@ -16,8 +16,16 @@ rewritten: a record returns the text it was given.
 Limits, the same on both engines: digits past microseconds are dropped (two values that
 differ only there are one instant); a leap second (``23:59:60``, which RFC 3339 and the
 validator allow) is read as ``23:59:59.999999`` — after every other instant of its minute,
-before the next minute; the year 0000 (valid RFC 3339, before the first year both engines'
-calendars share) names no instant: such a value is matched by no comparison and sorts last.
+before the next minute.
+
+Some valid RFC 3339 texts name no instant both engines can order: the year 0000 (before
+the first year their calendars share), an offset beyond ±14:59 (SQLite reads none; no time
+zone uses one), and a time whose UTC instant falls outside the years 0001–9999
+(``9999-12-31T23:59:59-05:00``, ``0001-01-01T00:00:00+01:00``): no fixed-width text holds
+it, and SQLite's date functions stop at 9999. The validator refuses them wherever a schema
+asks for ``format: date-time`` (:func:`has_instant`, :mod:`xrm_core.validation`), with a
+message saying why (:func:`why_no_instant`), as filters refuse them as values. Such a value
+stored before that refusal is kept as it is, is matched by no comparison and sorts last.
 """
 from __future__ import annotations
 
@@ -112,6 +120,41 @@ def normal(text: str) -> str | None:
     if not 1 <= local.year <= 9999:
         return None
     return f"{local.year:04d}-{local:%m-%dT%H:%M:%S}.{fraction}Z"
+
+
+#: The years in which an RFC 3339 date-time may name no instant: 0000 itself, and the first
+#: and last years, which an offset can move out of 0001–9999 in UTC.
+_EDGE_YEARS = frozenset({"0000", "0001", "9999"})
+
+
+def has_instant(text: str) -> bool:
+    """Does ``text``, a date-time the validator's RFC 3339 check accepts, name an instant
+    (:func:`normal` is not None)? The format check of date-time values calls it for each
+    one, so the usual date-time — a year 0002–9998, an offset within ±14 hours — is
+    answered without being parsed."""
+    if text[:4] not in _EDGE_YEARS and not (text[-6:-5] in ("+", "-") and text[-5:-3] > "14"):
+        return True
+    return normal(text) is not None
+
+
+def why_no_instant(text) -> str | None:
+    """Why an RFC 3339 date-time ``text`` names no instant, and what is asked instead (the
+    message of a value the format check refuses follows ``text`` with it: ``is after
+    9999-12-31T23:59:59Z in UTC: …``), or None when it names one or is no date-time at all."""
+    m = DATE_TIME_RE.fullmatch(text) if isinstance(text, str) else None
+    if m is None or normal(text) is not None:
+        return None
+    offset = m.group(8).upper()
+    years = "a date-time must fall within the years 0001–9999 in UTC"
+    if m.group(1) == "0000":
+        return f"is in the year 0000: {years}"
+    if offset != "Z" and (int(offset[1:3]) > 14 or int(offset[4:6]) > 59):
+        return f"has the offset {offset}: a date-time's offset must be within ±14:59 (no time zone is further from UTC)"
+    if offset == "Z" or m.group(1) not in ("0001", "9999"):
+        return None  # no such day or hour: not a valid date-time in the first place
+    # Only an offset moves a valid date-time out of the years: east of UTC in year 1, west in 9999.
+    when = "before 0001-01-01T00:00:00Z" if offset[0] == "+" else "after 9999-12-31T23:59:59Z"
+    return f"is {when} in UTC: {years}"
 
 
 def next_day(day: str, days: int) -> str:
