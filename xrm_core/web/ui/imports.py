@@ -139,7 +139,7 @@ def _worded(et, path: str, fmt: str, source: str, invalid: list[dict]) -> list[d
         errs = r.get("errors", [])
         data = data_of.get(r.get("line"))
         if isinstance(data, dict):
-            errs = schema_messages.translate(errs, et.validator, data, prefix="",
+            errs = schema_messages.translate(errs, et.validator, data, prefix="", schema=et.schema,
                                              hint=lambda ptr, pat: listing.pattern_hint(et, ptr, pat, prefix=""))
         errs = [{**e, "message": core_messages.pointer_word(e.get("message")) or e.get("message", "")}
                 for e in errs]

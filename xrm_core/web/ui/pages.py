@@ -60,7 +60,8 @@ def list_records(type_name: str):
         more = len(items) > PAGE_SIZE
         items = items[:PAGE_SIZE]
         can_create = s.actor.can(et.name, "create")
-    cols = listing.columns(et)
+        cols = listing.columns(et)
+        titles = _reference_titles(s, et, cols, items)
     next_args = None
     if more:
         next_args = request.args.to_dict(flat=False)
@@ -77,7 +78,20 @@ def list_records(type_name: str):
                            sort_link=lambda c: _sort_link(et, c, sort),
                            label=lambda n: listing.field_label(et, n), type_label=listing.type_label(et, True),
                            cell=lambda data, c: value_at(data, c) if c == et.title_field else data.get(c),
-                           value_label=lambda c, v: listing.value_label(et, c, v))
+                           value_label=lambda c, v: (titles.get((c, v)) if isinstance(v, str) else None)
+                           or listing.value_label(et, c, v))
+
+
+def _reference_titles(s, et, columns: list[str], items) -> dict:
+    """``{(column, id): title}`` for the list's reference columns (``x-ref``): a cell named
+    the record it refers to by its opaque id, which staff cannot read. Only records the
+    user may see are named (:func:`_titles_of`); any other keeps its id, as on the record
+    page."""
+    known = set(s.entity_types_map())
+    refs = [c for c in columns if forms.reference_type(et, c, known)]
+    wanted = {(c, r.data.get(c)) for c in refs for r in items if isinstance(r.data.get(c), str)}
+    found = _titles_of(s, {v for _c, v in wanted})
+    return {(c, v): found[v] for c, v in wanted if v in found}
 
 
 def _sort_link(et, column: str, sort: list[str]) -> str:
@@ -580,7 +594,8 @@ def _schema_errors_too(et, data: dict, fields, errors: dict) -> None:
     """Add the schema's errors for the other inputs to ``errors`` (the form's own checks
     refused some), so every field's problem shows on the first submit. Nothing is written;
     an input already refused keeps its own message."""
-    found = schema_messages.translate(et.errors(data, "/data"), et.validator, data, hint=_pattern_hint(et))
+    found = schema_messages.translate(et.errors(data, "/data"), et.validator, data, hint=_pattern_hint(et),
+                                      schema=et.schema)
     more, _general = forms.field_errors(ValidationError("", found), {f.name for f in fields})
     for name, message in more.items():
         errors.setdefault(name, message)
@@ -601,7 +616,7 @@ def _errors(e, fields, et, data: dict) -> tuple[dict, list]:
         # Worded from the data checked: a plugin's before_* hook may have changed what was posted.
         checked = getattr(e, "checked_data", None)
         found = schema_messages.translate(found, et.validator, checked if isinstance(checked, dict) else data,
-                                          hint=_pattern_hint(et))
+                                          hint=_pattern_hint(et), schema=et.schema)
     found = [{**err, "message": core_messages.pointer_word(err.get("message")) or err.get("message", "")}
              if isinstance(err, dict) else err for err in found]
     errors, general = forms.field_errors(ValidationError(e.message, found), {f.name for f in fields},

@@ -19,9 +19,9 @@ from ... import db, relationships
 from ...errors import Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError
 from . import core_messages, forms, listing, nested_inputs
 from .common import acting
-from .i18n import digits
-from .pages import (_fields, _render_form, _RowView, _title, _title_of, _with_choices, bp, relationship_description,
-                    relationship_heading, relationship_label, relationship_sources)
+from .i18n import RTL, digits, lang
+from .pages import (_fields, _render_form, _RowView, _title, _title_of, _titles_of, _with_choices, bp,
+                    relationship_description, relationship_heading, relationship_label, relationship_sources)
 
 #: Candidate records the link page offers at once (narrow them with the search text).
 CANDIDATES = 50
@@ -50,7 +50,7 @@ def delete(type_name: str, record_id: str):
         if request.method == "GET":
             links = s.related(rec.id)
             return render_template("delete.html", et=et, rec=rec, links=len(links), title=_title_of(et, rec),
-                                   type_label=listing.type_label(et))
+                                   type_label=listing.type_label(et), outcomes=_delete_outcomes(s, links))
         # The confirmation page carries the version it showed: a record changed since (the
         # page was open a while, or came back through the browser's history) is not deleted
         # unseen. A form without one (a page of an older release) is not checked.
@@ -62,11 +62,62 @@ def delete(type_name: str, record_id: str):
                     "(it is now at version %(v)s). Check the changes and delete it again.",
                     v=digits(rec.version)), "error")
             return _back(rec)
-        except (Conflict, PermissionDenied) as e:  # a restrict link, or a cascade beyond the scope
+        except Conflict as e:
+            restricted = getattr(e, "restricted", None)
+            flash(_restrict_said(s, rec, restricted) if restricted
+                  else core_messages.explain(e).said(lambda m: _("Not deleted: %(msg)s", msg=m)), "error")
+            return _back(rec)
+        except PermissionDenied as e:  # a cascade to a record beyond the scope
             flash(core_messages.explain(e).said(lambda m: _("Not deleted: %(msg)s", msg=m)), "error")
             return _back(rec)
     flash(_("Deleted."), "ok")
     return redirect(url_for("pages.list_records", type_name=type_name))
+
+
+def _delete_outcomes(s, links: list[dict]) -> list[dict]:
+    """What deleting does to each link the user can see (``Session.related`` items), for the
+    confirmation page: ``{"outcome": "cascade"|"restrict"|"unlink", "record", "title",
+    "label"}``. The page said only "each relationship type's rule decides", so staff could
+    not tell which linked records go with it, and which keep it from being deleted. Only a
+    link from the record (its source end) cascades or restricts (:mod:`xrm_core.deletes`)."""
+    sources = relationship_sources(s)
+    out = []
+    for item in links:
+        rt = s.relationship_type(item["relationship"]["type"])
+        outgoing = item["direction"] == "outgoing"
+        rule = rt.get("on_delete") if outgoing else None
+        out.append({"outcome": rule if rule in ("cascade", "restrict") else "unlink", "record": item["record"],
+                    "title": _title(s, item["record"]), "label": relationship_label(rt, outgoing, sources)})
+    order = {"restrict": 0, "cascade": 1, "unlink": 2}
+    return sorted(out, key=lambda o: order[o["outcome"]])
+
+
+def _restrict_said(s, rec, restricted) -> str:
+    """A delete a ``restrict`` relationship refused, in staff's words: the records that hold
+    it back by title and the relationship by its label. The core's message names them by
+    id and type name ("cannot delete 01a2…: its relationship type(s) holds_note
+    restrict …"), which staff cannot act on. ``restricted`` is the error's ``(record id,
+    blocking relationship rows)``: the record is ``rec``, or one its cascades would delete.
+    A record the user cannot see is not named."""
+    held_id, blocked = restricted
+    titles = {k: _isolated(v) for k, v in _titles_of(s, {held_id} | {r.target_id for r in blocked}).items()}
+    sources = relationship_sources(s)
+    links = _(", ").join(dict.fromkeys(
+        _("%(record)s («%(relationship)s»)", record=titles.get(r.target_id, _("a record you cannot see")),
+          relationship=_isolated(relationship_label(s.relationship_type(r.type), True, sources))) for r in blocked))
+    if held_id == rec.id:
+        return _("Not deleted: it is linked to %(links)s, and such a link keeps it from being deleted. "
+                 "Remove the link first.", links=links)
+    return _("Not deleted: deleting it would also delete %(record)s, which is linked to %(links)s, and such a "
+             "link keeps it from being deleted. Remove the link first.",
+             record=titles.get(held_id, _("a record you cannot see")), links=links)
+
+
+def _isolated(text: str) -> str:
+    """``text`` kept in its own reading order inside a right-to-left sentence (FSI … PDI): a
+    Latin title with a number at its end ("Ward 3") would else be read around the Persian
+    words next to it. A flash message is text, so the marks stand in for ``<bdi>``."""
+    return f"\u2068{text}\u2069" if lang() in RTL else text
 
 
 def link_choices(s, type_name: str) -> list[dict]:

@@ -20,18 +20,23 @@ from .i18n import RTL, digits, lang
 #: not valid under any of the schemas listed in the 'oneOf' keyword"): worded here in English
 #: too, for staff who never saw a JSON Schema. The API and CLI keep the validator's text.
 #: ``pattern`` is one of them: its core text quotes the regular expression alone ('"no!" does
-#: not match "^[0-9A-Za-z]{5,20}$"').
-JARGON = frozenset({"oneOf", "anyOf", "not", "contains", "falseSchema", "pattern"})
+#: not match "^[0-9A-Za-z]{5,20}$"'). ``required`` too: its core text names the field by its
+#: key ('"resolved_on" is a required property', under ``if/then`` or in a group) where the
+#: form's own check of a required input says "required" beside the field's label.
+JARGON = frozenset({"oneOf", "anyOf", "not", "contains", "falseSchema", "pattern", "required"})
 
 
-def localized(validator, data, prefix: str = "/data", hint=None) -> dict[tuple[str, str], str]:
+def localized(validator, data, prefix: str = "/data", hint=None, schema=None) -> dict[tuple[str, str], str]:
     """``{(pointer, english message): message in the UI's language}`` for every schema error
     of ``data`` that has a wording here. In English only the :data:`JARGON` keywords (the
     core's text is English). ``hint(pointer, pattern)``: what the schema says in words of
-    the form a ``pattern`` asks for at that pointer, or None (see :func:`worded`)."""
+    the form a ``pattern`` asks for at that pointer, or None (see :func:`worded`). ``schema``:
+    the one ``validator`` was compiled from, as the core was given it (``EntityType.errors``):
+    the core words some errors from it (a property required only under an ``if``), and a
+    message worded without it would not be found among the core's."""
     english = lang() == "en"
     out = {}
-    for ptr, message, kind in validation.located_errors(validator, data, prefix):
+    for ptr, message, kind in validation.located_errors(validator, data, prefix, schema):
         if kind is None or (english and kind.name not in JARGON):
             continue
         said = hint(ptr, kind.as_dict().get("pattern")) if hint and kind.name == "pattern" else None
@@ -41,11 +46,11 @@ def localized(validator, data, prefix: str = "/data", hint=None) -> dict[tuple[s
     return out
 
 
-def translate(errors: list[dict], validator, data, prefix: str = "/data", hint=None) -> list[dict]:
+def translate(errors: list[dict], validator, data, prefix: str = "/data", hint=None, schema=None) -> list[dict]:
     """``errors`` (``{"pointer", "message"}``) with each schema error's message in the UI's
-    language; any other error (a plugin's, a uniqueness conflict) unchanged. ``hint``: as
-    :func:`localized`'s."""
-    words = localized(validator, data, prefix, hint)
+    language; any other error (a plugin's, a uniqueness conflict) unchanged. ``hint`` and
+    ``schema``: as :func:`localized`'s."""
+    words = localized(validator, data, prefix, hint, schema)
     if not words:
         return errors
     out = []
