@@ -488,3 +488,39 @@ def _typed_number(text: str) -> int | float | NumberText:
     if isinstance(number, float) and math.isfinite(number) and orjson.dumps(number).decode() == text:
         return number
     return NumberText(text)
+
+
+def refuse_values_never_held(dialect: str, et, where: dict) -> None:
+    """Refuse an ``eq`` value, or an ``in`` list of values, that a field's ``enum`` or
+    ``const`` cannot hold (pointer ``/where/F/op``; the REST API names it as the parameter
+    sent). The REST list, and the CLI's ``records list`` and ``export`` ``--where``, call it.
+
+    Such a condition matches no record, so a typo (``filter[status]=activ``) answered an
+    empty page, which a sync reads as "none left": a KPI's filter is refused for the same
+    reason (``kpi_measures``). An ``in`` list holding some possible value still finds what
+    it can (a value the enum has since dropped may stay in a client's list). Values are
+    compared as the filter coerces them ("2" is the integer 2 for an integer field); other
+    errors of the filter are left to the list to say.
+    """
+    try:
+        terms = filter_terms(dialect, et, where)
+    except ValidationError:
+        return
+    errors = []
+    for field, json_type, op, value in terms:
+        schema = et.property_schema(field) or {}
+        allowed = schema["enum"] if isinstance(schema.get("enum"), list) else \
+            [schema["const"]] if "const" in schema else None
+        # (an instant is compared in its normal form, not as the enum spells it)
+        if op not in ("eq", "in") or allowed is None or value is None or json_type == INSTANT:
+            continue
+        sent = value if op == "in" else [value]
+        if not sent or any(isinstance(v, bool) == isinstance(a, bool) and v == a for v in sent for a in allowed):
+            continue
+        values = ", ".join(a if isinstance(a, str) else orjson.dumps(a).decode() for a in allowed)
+        said = ", ".join(repr(v) for v in sent)
+        errors.append({"pointer": f"/where/{field}/{op}",
+                       "message": f"{said} {'is' if len(sent) == 1 else 'are'} not among the values of {field} "
+                                  f"({values}): no record can match"})
+    if errors:
+        raise ValidationError(f"invalid filter: {errors[0]['message']}", errors)

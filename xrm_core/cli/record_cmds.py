@@ -76,12 +76,14 @@ def records_list(c, type_name, where, sort, limit, as_user, as_json):
     V in --where is read as JSON when it parses (true, 3, "3") and as text otherwise; quote
     the expression for the shell: --where 'rating>=9'.
     """
-    from ..filters import parse_where  # local: SQLAlchemy, only when the command runs
+    from ..filters import parse_where, refuse_values_never_held  # local: SQLAlchemy, only when the command runs
     flt = parse_where(where)
     sort_items = [x.strip() for x in sort.split(",") if x.strip()] if sort else None
     with c.session(as_user, write=False) as s:
-        items = s.list(type_name, flt, limit=limit, sort=sort_items)
         et = s.entity_type(type_name)
+        # A typo in an enum's value ("activ") would list nothing, as if none were left.
+        refuse_values_never_held(s.dialect, et, flt)
+        items = s.list(type_name, flt, limit=limit, sort=sort_items)
     if as_json:
         emit_json([r.to_dict() for r in items])
         return

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, g, request, url_for
 from sqlalchemy import bindparam, select
 from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound, RequestEntityTooLarge
 
-from .. import accounts, db, kpis
+from .. import accounts, db, filters, kpis
 from ..records import MAX_DEPTH, RepeatedKey, loads_exact, nul_pointers, too_deep
 from ..errors import AuthenticationError, Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError, XrmError
 from ..fields import value_at
@@ -475,7 +475,7 @@ def list_records(type_name):
         try:
             query.check_numbers(et, where)
             where = query.read_untyped(et, where)
-            query.refuse_values_never_held(s.dialect, et, where)
+            filters.refuse_values_never_held(s.dialect, et, where)
             items = s.list(type_name, where, limit=limit + 1, sort=sort, after=after)
         except ValidationError as e:
             raise query.query_error(query.cursor_error(query.sort_error(e)), where) from None
