@@ -65,6 +65,17 @@ def test_operation_ids_stay_unique_whatever_the_types_are_named(make_platform):
     assert all(result.ok() for result in schema.get_all_operations())
 
 
+def test_every_operation_may_answer_database_busy(make_platform):
+    """A 503 (SQLite's write lock held by another process for the whole busy timeout) can come
+    from any request: the document says so for every operation, with the problem body."""
+    spec = create_app(make_platform(InvestorPlugin()), {"TESTING": True}).test_client().get("/api/v1/openapi.json").json
+    ops = [(path, method, op) for path, item in spec["paths"].items() for method, op in item.items()]
+    assert len(ops) > 10
+    missing = [(path, method) for path, method, op in ops if "503" not in op["responses"]]
+    assert missing == []
+    assert all("application/problem+json" in op["responses"]["503"]["content"] for _p, _m, op in ops)
+
+
 def test_summaries_name_the_type_by_its_label_without_a_guessed_article(make_platform):
     spec = create_app(make_platform(InvestorPlugin()), {"TESTING": True}).test_client().get("/api/v1/openapi.json").json
     summaries = {m: op["summary"] for m, op in spec["paths"]["/api/v1/records/investor/{id}"].items()}

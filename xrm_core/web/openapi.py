@@ -104,10 +104,13 @@ def _responses(*codes) -> dict:
             413: "Request body too large",
             415: "Content-Type is not JSON (application/json, application/merge-patch+json), or a Content-Encoding "
                  "(gzip…) was sent: bodies are read uncompressed",
-            422: "Validation failed"}
+            422: "Validation failed",
+            503: "Database busy: on SQLite another process held the write lock for the whole busy timeout "
+                 "(a long import?); try again"}
     problem = {"application/problem+json": {"schema": {"$ref": _component("Problem")}}}
-    # Any request can be malformed (a NUL character in a parameter, bad JSON…).
-    return {str(c): {"description": text[c], "content": problem} for c in sorted({400, *codes})}
+    # Any request can be malformed (a NUL character in a parameter, bad JSON…), and any may
+    # find the database busy.
+    return {str(c): {"description": text[c], "content": problem} for c in sorted({400, 503, *codes})}
 
 
 #: The answers any operation with a request body may give besides its own: a body over
