@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .errors import ValidationError
 from .fields import FIELD_RE, FIELD_RULE, NAME, NUMERIC, check_field, field_expr, pg_path, sql_type
-from .instants import DATE_RE, DATE_TIME_RE, INSTANT, Day, next_day, normal
+from .instants import DATE_RE, DATE_TIME_RE, INSTANT, Day, formats_of, next_day, normal
 from .validation import SHOWN_VALUE_LIMIT, shorten_values
 from .validation import pointer as json_pointer
 
@@ -258,10 +258,30 @@ def filter_terms(dialect: str, et, where: dict, pointer_prefix: str = "/where") 
         ops = cond if isinstance(cond, dict) else {"eq": cond}
         if not ops:
             raise _bad(ptr, "empty condition")
+        dated = jt == "string" and formats_of(et.schema, et.property_schema(fname)) == {"date"}
         for op, value in ops.items():
             optr = ptr + json_pointer([op]) if isinstance(cond, dict) else ptr
-            terms.append((fname, jt, op, _term_value(dialect, jt, op, value, optr, fname)))
+            v = _term_value(dialect, jt, op, value, optr, fname)
+            if dated:
+                _check_dates(v if op == "in" else [v], value if op == "in" else [value], optr, op, fname)
+            terms.append((fname, jt, op, v))
     return terms
+
+
+def _check_dates(values: list, given: list, optr: str, op: str, field: str) -> None:
+    """Refuse a value of a ``format: date`` field's filter that is no calendar date: stored
+    dates are compared as text, so "yesterday" or "1.3.2026" matched nothing (or, with
+    gt/lt, a meaningless range) without a word."""
+    for i, (v, shown) in enumerate(zip(values, given)):
+        if not isinstance(v, str):
+            continue  # None (eq/ne null) and exists' booleans
+        where = f"{optr}/{i}" if op == "in" else optr
+        if not (v.isascii() and DATE_RE.fullmatch(v)):
+            raise _bad_value(where, shown, "is not a date: use YYYY-MM-DD (2026-03-01)", field)
+        try:
+            date.fromisoformat(v)
+        except ValueError:
+            raise _bad_value(where, shown, "is no calendar day", field) from None
 
 
 def _term_value(dialect: str, jt: str | None, op, value, optr: str, field: str):

@@ -266,3 +266,25 @@ def test_filter_value_errors_spell_values_as_json(platform):
         with pytest.raises(ValidationError) as e:
             s.list("person", {"age": True})
     assert e.value.errors[0]["message"] == "true is not a number"
+
+
+@pytest.mark.parametrize("where, pointer, said", [
+    ({"born": {"gt": "yesterday"}}, "/where/born/gt", "'yesterday' for born is not a date: use YYYY-MM-DD"),
+    ({"born": "1.3.2026"}, "/where/born", "'1.3.2026' for born is not a date"),
+    ({"born": {"gte": "2000"}}, "/where/born/gte", "'2000' for born is not a date"),
+    ({"born": {"lt": "2000-02-30"}}, "/where/born/lt", "'2000-02-30' for born is no calendar day"),
+    ({"born": {"in": ["2000-01-02", "٢٠٠٠-٠١-٠٢"]}}, "/where/born/in/1", "for born is not a date"),
+])
+def test_a_date_fields_filter_takes_calendar_dates_only(people, where, pointer, said):
+    """Stored dates compare as text: "yesterday" matched nothing, "2000" a range by text,
+    without a word. Now refused at the value, before any SQL runs."""
+    e = refused(people, where)
+    assert e.errors[0]["pointer"] == pointer and said in e.message
+
+
+def test_a_date_fields_filter_still_compares_dates_and_nulls(people):
+    with people.session() as s:
+        s.create("person", {"name": "Dated", "born": "2000-01-02"})
+    assert names(people, {"born": {"gte": "2000-01-01", "lt": "2000-01-03"}}) == {"Dated"}
+    assert names(people, {"born": {"in": ["2000-01-02"]}}) == {"Dated"}
+    assert "Dated" not in names(people, {"born": None})

@@ -172,6 +172,10 @@ def filter_value(draw, kind, op):
         if op in ("eq", "ne") and draw(st.integers(0, 7)) == 0:
             return None
         return draw(st.one_of(st.booleans(), st.sampled_from(["true", "FALSE"])))
+    if kind == "date":
+        if op in ("eq", "ne") and draw(st.integers(0, 7)) == 0:
+            return None
+        return draw(days)
     if kind == "string":
         if op in ("eq", "ne") and draw(st.integers(0, 7)) == 0:
             return None
@@ -194,6 +198,8 @@ ORDERED = ("lt", "lte", "gt", "gte")
 @st.composite
 def condition(draw, field):
     kind = "instant" if field in INSTANT_FIELDS else KIND[field]
+    if field == "day":  # a date field's filter takes calendar dates only (else refused)
+        kind = "date"
     if kind in ("array", "object"):
         return {"exists": draw(st.booleans())}
     ops = ["eq", "ne", "in", "exists"] + ([] if kind == "boolean" else list(ORDERED))
