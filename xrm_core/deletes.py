@@ -74,8 +74,9 @@ def _run(first: Steps) -> None:
         try:
             if error is None:
                 reached = next(steps)
-            else:
-                reached, error = steps.throw(error), None
+            else:  # cleared first: a delete that handles it and ends must not pass it on
+                thrown, error = error, None
+                reached = steps.throw(thrown)
         except StopIteration:
             stack.pop()
             continue

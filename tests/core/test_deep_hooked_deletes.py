@@ -140,3 +140,30 @@ def test_a_restrict_at_the_bottom_of_a_deep_chain_is_said_from_the_record_asked_
     assert e.value.errors == [{"pointer": "/relationships", "message": f"vouches → {outside}"}]
     assert e.value.cascade_path == ("sponsors",) * (DEPTH - 1)
     assert snapshot(chained) == before
+
+
+def test_the_driver_gives_an_error_to_the_step_that_reached_it_and_forgets_it_once_handled():
+    """``deletes._run``: an error of a yielded step is raised in the step that yielded it;
+    one that step handles and ends on is not passed further up (the next step goes on)."""
+    from xrm_core.deletes import _run
+    seen = []
+
+    def failing():
+        seen.append("failing")
+        raise KeyError("gone")
+        yield  # a generator
+
+    def handling():
+        try:
+            yield failing()
+        except KeyError:
+            seen.append("handled")
+
+    def top():
+        yield handling()
+        seen.append("top goes on")
+        yield failing()
+
+    with pytest.raises(KeyError):
+        _run(top())
+    assert seen == ["failing", "handled", "top goes on", "failing"]
