@@ -510,6 +510,28 @@ def _typed_number(text: str) -> int | float | NumberText:
     return NumberText(text)
 
 
+def enum_terms(dialect: str, et, where: dict, prefix: str = "/where"):
+    """Each ``eq``/``in`` term of ``where`` on a field whose ``enum`` or ``const`` says what it
+    can hold: ``(field, op, pointer of the term, values sent (a list), allowed values)``, the
+    values as the filter coerces them ("2" is the integer 2 for an integer field). A value
+    none of ``allowed`` is (:func:`held`) matches no record: a typo. Date-time fields are
+    left out (compared as the instant named, not as the enum spells it)."""
+    for field, json_type, op, value in filter_terms(dialect, et, where, prefix):
+        schema = et.property_schema(field) or {}
+        allowed = schema["enum"] if isinstance(schema.get("enum"), list) else \
+            [schema["const"]] if "const" in schema else None
+        if op not in ("eq", "in") or allowed is None or value is None or json_type == INSTANT:
+            continue
+        ptr = prefix + json_pointer([field]) + (json_pointer([op]) if isinstance(where[field], dict) else "")
+        yield field, op, ptr, value if op == "in" else [value], allowed
+
+
+def held(value, allowed: list) -> bool:
+    """Whether ``value`` is one of ``allowed`` as JSON values: 1 and 1.0 are equal, true and 1
+    are not."""
+    return any(isinstance(value, bool) == isinstance(a, bool) and value == a for a in allowed)
+
+
 def refuse_values_never_held(dialect: str, et, where: dict) -> None:
     """Refuse an ``eq`` value, or an ``in`` list of values, that a field's ``enum`` or
     ``const`` cannot hold (pointer ``/where/F/op``; the REST API names it as the parameter
@@ -518,28 +540,20 @@ def refuse_values_never_held(dialect: str, et, where: dict) -> None:
     Such a condition matches no record, so a typo (``filter[status]=activ``) answered an
     empty page, which a sync reads as "none left": a KPI's filter is refused for the same
     reason (``kpi_measures``). An ``in`` list holding some possible value still finds what
-    it can (a value the enum has since dropped may stay in a client's list). Values are
-    compared as the filter coerces them ("2" is the integer 2 for an integer field); other
-    errors of the filter are left to the list to say.
+    it can (a value the enum has since dropped may stay in a client's list). Other errors
+    of the filter are left to the list to say.
     """
     try:
-        terms = filter_terms(dialect, et, where)
+        terms = list(enum_terms(dialect, et, where))
     except ValidationError:
         return
     errors = []
-    for field, json_type, op, value in terms:
-        schema = et.property_schema(field) or {}
-        allowed = schema["enum"] if isinstance(schema.get("enum"), list) else \
-            [schema["const"]] if "const" in schema else None
-        # (an instant is compared in its normal form, not as the enum spells it)
-        if op not in ("eq", "in") or allowed is None or value is None or json_type == INSTANT:
-            continue
-        sent = value if op == "in" else [value]
-        if not sent or any(isinstance(v, bool) == isinstance(a, bool) and v == a for v in sent for a in allowed):
+    for field, _op, ptr, sent, allowed in terms:
+        if not sent or any(held(v, allowed) for v in sent):
             continue
         values = ", ".join(a if isinstance(a, str) else orjson.dumps(a).decode() for a in allowed)
         said = ", ".join(repr(v) for v in sent)
-        errors.append({"pointer": f"/where/{field}/{op}",
+        errors.append({"pointer": ptr,
                        "message": f"{said} {'is' if len(sent) == 1 else 'are'} not among the values of {field} "
                                   f"({values}): no record can match"})
     if errors:

@@ -24,9 +24,9 @@ from . import db
 from .errors import DefinitionError, NotFound, ValidationError
 from .fields import NUMERIC, _sqlite_label, check_field, field_expr, pg_path
 from .error_wording import json_text, listed
-from .filters import compile_filter, filter_terms
-from .instants import INSTANT, formats_of as _formats_of  # the same reading as filters' date-time fields
-from .validation import check_definition, pointer
+from .filters import compile_filter, enum_terms, held
+from .instants import formats_of as _formats_of  # the same reading as filters' date-time fields
+from .validation import check_definition
 
 if TYPE_CHECKING:
     from .kpis import KPIContext
@@ -70,27 +70,17 @@ def _unit_beside_measure(definition: dict) -> dict:
 
 def _values_never_held(et, flt: dict, prefix: str) -> list[dict]:
     """Errors for the ``eq``/``in`` values of filter ``flt`` (compiled already) that a field
-    with an ``enum`` or ``const`` cannot hold: such a condition matches no record, so a typo
-    ("noshow" for "no_show") would leave the KPI counting nothing, silently. Values are
-    compared as the filter coerced them to the field's type ("2" is the integer 2)."""
+    with an ``enum`` or ``const`` cannot hold (:func:`xrm_core.filters.enum_terms`): such a
+    condition matches no record, so a typo ("noshow" for "no_show") would leave the KPI
+    counting nothing, silently. Each such value is an error, one of an ``in`` list too."""
     out = []
-    for fname, jt, op, value in filter_terms("sqlite", et, flt, prefix):
-        sub = et.property_schema(fname) or {}
-        allowed = sub["enum"] if isinstance(sub.get("enum"), list) else [sub["const"]] if "const" in sub else None
-        if op not in ("eq", "in") or allowed is None or value is None or jt == INSTANT:
-            continue  # (an instant is compared in its normal form, not as the enum spells it)
-        ptr = prefix + pointer([fname]) + (pointer([op]) if isinstance(flt[fname], dict) else "")
-        for i, v in enumerate(value) if op == "in" else [(None, value)]:
-            if not any(_same_value(v, a) for a in allowed):
-                out.append({"pointer": ptr if i is None else f"{ptr}/{i}",
+    for fname, op, ptr, sent, allowed in enum_terms("sqlite", et, flt, prefix):
+        for i, v in enumerate(sent):
+            if not held(v, allowed):
+                out.append({"pointer": f"{ptr}/{i}" if op == "in" else ptr,
                             "message": f"{json_text(v)} is not one of the values of {fname} ({listed(allowed)}): "
                                        "no record can match it"})
     return out
-
-
-def _same_value(a, b) -> bool:
-    """Equal as JSON values: 1 and 1.0 are, true and 1 are not."""
-    return isinstance(a, bool) == isinstance(b, bool) and a == b
 
 
 class DeclarativeKPI:
