@@ -74,17 +74,17 @@ def cheap_ids():
 
 @contextlib.contextmanager
 def pattern_digit_search():
-    """``records.has_long_digits`` as it was: ``re.search(rb"[0-9]{19}")``, twice a row."""
+    """``stored_json.has_long_digits`` as it was: ``re.search(rb"[0-9]{19}")``, twice a row."""
     import re
 
-    from xrm_core import records
-    orig, pattern = records.has_long_digits, re.compile(rb"[0-9]{19}")
-    records.has_long_digits = lambda text: (pattern.search(text) if isinstance(text, bytes)
-                                            else records._LONG_DIGITS.search(text)) is not None
+    from xrm_core import stored_json
+    orig, pattern = stored_json.has_long_digits, re.compile(rb"[0-9]{19}")
+    stored_json.has_long_digits = lambda text: (pattern.search(text) if isinstance(text, bytes)
+                                                else stored_json._LONG_DIGITS.search(text)) is not None
     try:
         yield
     finally:
-        records.has_long_digits = orig
+        stored_json.has_long_digits = orig
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 CHUNK = 500
 #: The JSON types a key field may hold: one value that compares exactly.
 KEY_TYPES = ("string", "integer", "number", "boolean")
-#: The integers a record can hold (see :func:`xrm_core.records.storage_errors`): neither
+#: The integers a record can hold (see :func:`xrm_core.stored_json.storage_errors`): neither
 #: engine binds a bigger one as a parameter, and no stored record can be named by one.
 INT_RANGE = (-2**63, 2**63 - 1)
 

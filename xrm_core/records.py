@@ -8,10 +8,8 @@ the error and carries on.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import random
-import re
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,8 +23,10 @@ from . import db, history, instants
 from .errors import PluginError, NotFound, PermissionDenied, PreconditionFailed, ValidationError
 from .fields import field_expr, sql_type, type_literal
 from .instants import INSTANT
-from .validation import pointer
 from .history import changes_payload, diff, merge_patch, same_json
+from .stored_json import storage_errors
+# Names callers still import from here (moved to stored_json; TEMP until they import it)
+from .stored_json import MAX_DEPTH, RepeatedKey, loads_exact, maybe_unstorable, nul_pointers, too_deep  # noqa: F401
 
 if TYPE_CHECKING:
     from .session import Session
@@ -213,241 +213,6 @@ def _check_data(data, what: str = "record data"):
                               f"{what} holds an integer beyond signed 64 bits" if "64-bit" in message else
                               f"{what} holds text that is not valid Unicode" if "Unicode" in message else
                               f"{what} holds a value that is not JSON", problems)
-
-
-#: How deeply objects and arrays may nest in stored JSON (record data, payloads). JSON itself
-#: sets no limit, but orjson writes at most 254 levels, and every read wraps the data in a few
-#: more (a record, a page of records, a history entry with its diff): a record nested past
-#: that would be stored and then break every read of it. 64 is far beyond any real record.
-MAX_DEPTH = 64
-
-
-def maybe_unstorable(text: bytes | None) -> bool:
-    """Might the JSON ``text`` (orjson's, None if it failed) hold what :func:`storage_errors`
-    refuses? False for nearly every record: byte counts and one search, no walk."""
-    return (text is None or b"\\u0000" in text or text.count(b"{") + text.count(b"[") > MAX_DEPTH
-            or has_long_digits(text))
-
-
-def storage_errors(data, prefix: str = "") -> list[dict]:
-    """Why ``data`` cannot be stored alike on both engines and read back, as errors with
-    pointers under ``prefix``: nesting deeper than MAX_DEPTH, NUL characters, integers
-    outside the signed 64-bit range (SQLite reads one as an approximate REAL: filters could
-    not find it and sums came out clamped; PostgreSQL would keep it exact)."""
-    try:
-        text = orjson.dumps(data)
-    except TypeError:  # nested past orjson's limit (or holding a value that is not JSON)
-        text = None
-    if not maybe_unstorable(text):
-        return []
-    deep = too_deep(data)
-    if deep is not None:
-        return [{"pointer": prefix + deep, "message": f"objects and arrays nest more than {MAX_DEPTH} levels "
-                                                      "deep here: a record may nest at most that deep"}]
-    big = [{"pointer": prefix + p, "message": f"an integer outside the signed 64-bit range ({-2**63} to "
-                                              f"{2**63 - 1}) cannot be stored alike on both engines: "
-                                              "store it as a string"} for p in _big_ints(data, ())]
-    if big:
-        return big
-    nul = [{"pointer": prefix + p, "message": "the NUL character (\\u0000) cannot be stored"}
-           for p in nul_pointers(data)]
-    if nul or text is not None:
-        return nul
-    # orjson refused the data for another reason: text that is no valid Unicode (a lone
-    # surrogate, which only a program can pass) or a value that is no JSON at all.
-    return [{"pointer": prefix + p, "message": m} for p, m in _unwritable(data, ())]
-
-
-def _unwritable(node, path: tuple) -> list[tuple[str, str]]:
-    """``(pointer, message)`` of each string (key or value) in ``node`` that is no valid
-    Unicode, and of each value that is no JSON value. A pointer is written with such a
-    string's bad characters escaped, so that the error itself can be written as JSON."""
-    def safe(parts):
-        return pointer(tuple(k.encode("utf-8", "backslashreplace").decode() if isinstance(k, str) else k
-                             for k in parts))
-
-    if isinstance(node, str):
-        try:
-            node.encode("utf-8")
-        except UnicodeEncodeError:
-            return [(safe(path), "text that is not valid Unicode (a lone surrogate) cannot be stored")]
-        return []
-    if isinstance(node, dict):
-        out = []
-        for k, v in node.items():
-            out += _unwritable(k, path + (k,)) if isinstance(k, str) else \
-                [(safe(path), f"a key must be text, not {type(k).__name__}")]
-            out += _unwritable(v, path + (k,))
-        return out
-    if isinstance(node, list):
-        return [found for i, v in enumerate(node) for found in _unwritable(v, path + (i,))]
-    if node is None or isinstance(node, (bool, int, float)):
-        return []
-    return [(safe(path), f"a {type(node).__name__} is not a JSON value")]
-
-
-#: 19 digits in a row: JSON text that may hold an integer orjson reads as a float (below
-#: -2**63, or above 2**64 - 1).
-_LONG_DIGITS = re.compile(r"[0-9]{19}")
-#: Every digit made "0", other bytes kept: a run of 19 digits becomes 19 "0"s, which ``in``
-#: finds (a memory search) — about 0.4 µs for a 200-byte row against 2.9 µs for the pattern's
-#: search, and the import runs it twice a row.
-_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_NINETEEN_ZEROS = b"0" * 19
-
-
-def has_long_digits(text: bytes | str) -> bool:
-    """Does ``text`` hold 19 digits in a row (see :data:`_LONG_DIGITS`)?"""
-    if isinstance(text, str):
-        return _LONG_DIGITS.search(text) is not None
-    return _NINETEEN_ZEROS in text.translate(_DIGITS_TO_ZERO)
-
-
-def loads_exact(text: str | bytes):
-    """``orjson.loads(text)``, except that JSON holding an integer beyond 64 bits is read
-    with the standard library, which keeps it exact where orjson would silently make it a
-    float: :func:`storage_errors` then refuses it with its pointer. Raises
-    ``orjson.JSONDecodeError``, and :class:`RepeatedKey` (one of those) for an object that
-    names a key twice."""
-    value = orjson.loads(text)
-    if has_long_digits(text):
-        try:
-            value = json.loads(text)
-        except RecursionError:  # nested too deep for it: storage_errors refuses that anyway
-            pass
-    if isinstance(value, (dict, list)) and _may_repeat_keys(text, value):
-        _refuse_repeated_keys(text)
-    return value
-
-
-class RepeatedKey(orjson.JSONDecodeError):
-    """A JSON object names one key twice. Parsers keep the last value silently, so a row
-    that says two things about one field is refused instead; ``pointer`` is the key's."""
-
-    def __init__(self, text, key: str, pointer_: str):
-        doc = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-        super().__init__(f"the key {key!r} is repeated in its object (JSON would keep only the last value)",
-                         doc, 0)
-        self.key, self.pointer = key, pointer_
-
-
-def _may_repeat_keys(text: str | bytes, value) -> bool:
-    """False when ``text`` surely names no key twice; a cheap test of the text as bytes.
-
-    Every key is written as ``"…":`` unless whitespace comes between its closing quote and
-    the colon. With none there, the count of ``":`` is the number of keys written plus any
-    ``":`` inside strings; when it equals the number of keys read (``len(value)`` for a flat
-    object, else every object's keys counted), no key was written twice. Anything else is
-    checked by parsing again. (About 0.5 µs for an ordinary row.)
-    """
-    if isinstance(text, str):
-        text = text.encode()
-    written = text.count(b'":')
-    # len() of a flat object saves walking it; a list's length counts no keys
-    if written != (len(value) if isinstance(value, dict) else -1) and written != _key_count(value):
-        return True
-    return _SPACE_BEFORE_COLON.search(text) is not None
-
-
-def _key_count(value) -> int:
-    """How many keys the objects of ``value`` hold, nested ones included."""
-    count, stack = 0, [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            count += len(node)
-            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend(v for v in node if isinstance(v, (dict, list)))
-    return count
-
-
-#: A quote, whitespace, a colon: a key written with space before its colon.
-_SPACE_BEFORE_COLON = re.compile(rb'"[ \t\r\n]+:')
-
-
-class _Pairs(dict):
-    repeated = None
-
-
-def _pairs(pairs: list[tuple]) -> _Pairs:
-    out = _Pairs(pairs)
-    if len(out) != len(pairs):
-        seen: set = set()
-        out.repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
-    return out
-
-
-def _refuse_repeated_keys(text: str | bytes) -> None:
-    """Raise :class:`RepeatedKey` for the first object of ``text`` naming a key twice."""
-    try:
-        value = json.loads(text, object_pairs_hook=_pairs)
-    except (RecursionError, ValueError):  # nested too deep: storage_errors refuses it
-        return
-    stack = [(value, ())]
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, _Pairs) and node.repeated is not None:
-            raise RepeatedKey(text, node.repeated, pointer(path + (node.repeated,)))
-        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-        stack.extend((v, path + (k,)) for k, v in reversed(list(items)))
-
-
-def _big_ints(node, path: tuple) -> list[str]:
-    """Pointers of integers that do not fit in signed 64 bits."""
-    if isinstance(node, int) and not isinstance(node, bool):
-        return [pointer(path)] if not -2**63 <= node < 2**63 else []
-    if isinstance(node, dict):
-        return [p for k, v in node.items() for p in _big_ints(v, path + (k,))]
-    if isinstance(node, list):
-        return [p for i, v in enumerate(node) for p in _big_ints(v, path + (i,))]
-    return []
-
-
-def too_deep(data, limit: int = MAX_DEPTH) -> str | None:
-    """The pointer of the first object or array nested ``limit`` levels inside ``data``, or None."""
-    stack = [(data, (), 0)]
-    while stack:
-        node, path, depth = stack.pop()
-        if isinstance(node, dict):
-            items = node.items()
-        elif isinstance(node, list):
-            items = enumerate(node)
-        else:
-            continue
-        if depth >= limit:
-            return pointer(path)
-        stack.extend((v, path + (k,), depth + 1) for k, v in items)
-    return None
-
-
-def nul_pointers(data) -> list[str]:
-    """Pointers of strings (keys or values) in ``data`` holding a NUL character.
-
-    JSON allows ``\\u0000`` but PostgreSQL's text and JSONB cannot store it; refusing it on
-    both engines keeps them alike. One serialisation finds the common case (none) fast.
-    """
-    try:
-        if b"\\u0000" not in orjson.dumps(data):
-            return []
-    except TypeError:  # an integer beyond 64 bits (or too deep): walk it
-        pass
-    found: list[str] = []
-
-    def walk(node, path):
-        if isinstance(node, str):
-            if "\x00" in node:
-                found.append(pointer(path))
-        elif isinstance(node, dict):
-            for k, v in node.items():
-                if "\x00" in k:
-                    found.append(pointer(path + (k,)))
-                walk(v, path + (k,))
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                walk(v, path + (i,))
-    walk(data, ())
-    return found
 
 
 def create(s: "Session", type_name: str, data: dict, unit: str | None = None,

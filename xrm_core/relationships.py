@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Select, delete, func, insert, or_, select, te
 from sqlalchemy.exc import IntegrityError
 
 from . import db, history, records
+from .stored_json import storage_errors
 from .errors import Conflict, DefinitionError, NotFound, PermissionDenied, ValidationError
 from .validation import check_definition
 
@@ -233,7 +234,7 @@ def relate(s: "Session", rel: str, source_id: str, target_id: str, data: dict | 
     _check_endpoints(rt, src, tgt)
     if data is not None and not isinstance(data, dict):
         raise ValidationError("relationship data must be an object", [{"pointer": "/data", "message": "not an object"}])
-    problems = records.storage_errors(data, "/data") if data else []
+    problems = storage_errors(data, "/data") if data else []
     if problems:
         raise ValidationError("relationship data cannot be stored", problems)
     _check_cardinality(s, rt, source_id, target_id)
@@ -282,7 +283,7 @@ def relate_many(s: "Session", rel: str, pairs, chunk: int = 500) -> list[dict]:
         if data is not None and not isinstance(data, dict):
             raise ValidationError(f"pair {n}: relationship data must be an object",
                                   [{"pointer": f"/pairs/{n}/data", "message": "not an object"}])
-        problems = records.storage_errors(data, f"/pairs/{n}/data") if data else []
+        problems = storage_errors(data, f"/pairs/{n}/data") if data else []
         if problems:
             raise ValidationError(f"pair {n}: relationship data cannot be stored", problems)
     R = db.records

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from . import db, deletes, history, listing, records, relationships
+from .stored_json import storage_errors
 from .errors import Conflict, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
 from .fields import value_at
 from .filters import compile_filter
@@ -443,7 +444,7 @@ def _check_payload(kind: dict, payload) -> None:
     """Refuse a payload that is not an object or fails the kind's ``payload`` schema."""
     if payload is not None and not isinstance(payload, dict):
         raise ValidationError("payload must be an object", [{"pointer": "/payload", "message": "not an object"}])
-    problems = records.storage_errors(payload, "/payload") if payload else []
+    problems = storage_errors(payload, "/payload") if payload else []
     if problems:
         raise ValidationError("the payload cannot be stored", problems)
     if "payload" in kind:

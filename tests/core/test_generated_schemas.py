@@ -51,7 +51,7 @@ from hypothesis_jsonschema import from_schema
 from xrm_core import Conflict, ValidationError, entity_types, exporter, importer, kpis
 from xrm_core.cli.main import build_cli
 from xrm_core.plugins import make_plugin_manager
-from xrm_core.records import storage_errors
+from xrm_core.stored_json import storage_errors
 from xrm_core.validation import meta_validator
 
 
@@ -261,7 +261,7 @@ def generation_schema(schema: dict) -> dict:
 
 
 def refused_on_purpose(data) -> bool:
-    """Documented refusals (docs/architecture.md, records.storage_errors): NUL characters,
+    """Documented refusals (docs/architecture.md, stored_json.storage_errors): NUL characters,
     integers beyond 64 bits, nesting deeper than the limit. (And, checked where the type is
     known, ``EntityType.key_text_errors``: index text longer than the limit, a ``unique``
     integer beyond signed 64 bits.)"""

@@ -1,4 +1,4 @@
-"""``records.has_long_digits``: the import's test for integers orjson would read as floats
+"""``stored_json.has_long_digits``: the import's test for integers orjson would read as floats
 (19 digits in a row) finds exactly what the pattern ``[0-9]{19}`` finds, in bytes and text."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xrm_core.records import has_long_digits
+from xrm_core.stored_json import has_long_digits
 
 PATTERN = re.compile(rb"[0-9]{19}")
 digitish = st.text(alphabet="0123456789 .-e,\"٣", max_size=80)

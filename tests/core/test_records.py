@@ -488,11 +488,11 @@ def test_data_nested_too_deep_is_refused_everywhere_and_reads_keep_working(platf
     """JSON sets no depth limit but orjson writes at most 254 levels: data nested past that
     was stored and then broke every read of it. Refused beyond MAX_DEPTH (64) on every
     write path, with the pointer of the first object too deep."""
-    from xrm_core import records
+    from xrm_core import stored_json
     from xrm_core.importer import import_file
-    deepest_ok = {"name": "ok", "extra": _nested(records.MAX_DEPTH - 1)}  # 64 objects with the data's own
+    deepest_ok = {"name": "ok", "extra": _nested(stored_json.MAX_DEPTH - 1)}  # 64 objects with the data's own
     too_deep = {"name": "deep", "extra": _nested(levels - 1)}
-    where = "/data/extra" + "/a" * (records.MAX_DEPTH - 1)  # the object at depth 64
+    where = "/data/extra" + "/a" * (stored_json.MAX_DEPTH - 1)  # the object at depth 64
     with platform.session() as s:
         ok = s.create("person", deepest_ok)
         with pytest.raises(ValidationError, match="nested too deeply") as exc:
@@ -569,7 +569,7 @@ def test_text_too_long_for_an_index_is_refused_alike_on_both_engines(platform, t
 def test_loads_exact_finds_every_repeated_key(text, pointer):
     """The byte count that spares ordinary rows a second parse must let no repeat through:
     a list as long as the keys it holds was one."""
-    from xrm_core.records import RepeatedKey, loads_exact
+    from xrm_core.stored_json import RepeatedKey, loads_exact
     with pytest.raises(RepeatedKey) as e:
         loads_exact(text)
     assert e.value.pointer == pointer

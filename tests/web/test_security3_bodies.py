@@ -2,7 +2,7 @@
 
 * A body nested about a thousand levels deep (orjson reads up to 1,024) overflowed Python's
   stack in the API's NUL check: a 500 and a logged traceback instead of the 422 the core
-  gives record data nested past ``records.MAX_DEPTH``.
+  gives record data nested past ``stored_json.MAX_DEPTH``.
 * A few megabytes of wrong array items drew one error each: two million errors made a
   150 MB problem document and kept a worker busy for over a minute. A problem now lists at
   most ``problems.MAX_ERRORS`` errors and says how many it left out.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from xrm_core import accounts
-from xrm_core.records import MAX_DEPTH
+from xrm_core.stored_json import MAX_DEPTH
 from xrm_core.web import create_app
 from xrm_core.web.problems import MAX_ERRORS
 
