@@ -10,7 +10,8 @@ same data. The rules, for callers and for the docs:
   columns); otherwise its spaces around do not count.
 - A field with one declared type: ``string`` cells are taken verbatim; ``integer``,
   ``number`` and ``boolean`` cells are parsed (``true/false/yes/no/1/0``); ``array`` cells are
-  JSON (``["a", "b"]``) or ``;``-separated items (``a;b``) converted to the item type;
+  JSON (``["a", "b"]``) or ``;``-separated items (``a;b``) converted to the item type (the
+  type of its position for the items of ``prefixItems``);
   ``object`` cells are JSON. A nested field can also have its own dotted column
   (``address.city``).
 - A field allowing several types (``["integer", "string"]``, a nullable ``["string",
@@ -107,8 +108,9 @@ def schema_types(root: dict, sub, depth: int = 0) -> frozenset | None:
 class Column:
     """Reads and writes the cells of one field. ``path`` is the list of keys into ``data``."""
 
-    def __init__(self, name: str, path: list[str], types: frozenset | None, items: "Column | None" = None):
-        self.name, self.path, self.types, self.items = name, path, types, items
+    def __init__(self, name: str, path: list[str], types: frozenset | None, items: "Column | None" = None,
+                 prefix: tuple = ()):
+        self.name, self.path, self.types, self.items, self.prefix = name, path, types, items, prefix
         self.pointer = pointer(path)
         self.text = types is None or "string" in types
         single = next(iter(types)) if types is not None and len(types) == 1 else None
@@ -140,12 +142,19 @@ class Column:
             if not isinstance(value, list):
                 raise ValueError("not a JSON array")
             return value
-        item = self.items or _ANY
         out = []
-        for part in cell.split(";"):
-            part = part.strip()
-            if part:
-                out.append(item.read(part))
+        parts = [part.strip() for part in cell.split(";")]
+        while parts and not parts[-1]:  # "a;b;" is "a;b"
+            parts.pop()
+        for n, part in enumerate(parts, 1):
+            if not part:
+                if n <= len(self.prefix):  # skipping it would move the next items' positions
+                    raise ValueError(f"item {n} of the list is empty, but this array's items have "
+                                     "fixed positions: give every position a value")
+                continue
+            # an item at a position of ``prefixItems`` is read as that position's type
+            item = self.prefix[len(out)] if len(out) < len(self.prefix) else self.items or _ANY
+            out.append(item.read(part))
         return out
 
     def _as_any(self, cell: str):
@@ -309,29 +318,30 @@ def column_for(et, name: str, path: list[str] | None = None) -> Column | None:
     # false`` refuses it elsewhere holds only what those declare (both answers are sound, so
     # what both allow is too).
     types = _meet(types, _frozen(field_types(root, root, path, null=True)))
-    items = None
-    if types is not None and "array" in types:
-        found = _items_schema(root, sub, 0)
-        if found is not None:
-            items = Column(name, path, schema_types(root, found))
-    return Column(name, path, types, items)
+    items, prefix = None, ()
+    array = _array_schema(root, sub, 0) if types is not None and "array" in types else None
+    if array is not None:
+        items = Column(name, path, schema_types(root, array["items"])) if isinstance(array.get("items"), dict) else None
+        prefix = tuple(Column(name, path, schema_types(root, s)) for s in array.get("prefixItems") or ())
+    return Column(name, path, types, items, prefix)
 
 
-def _items_schema(root: dict, sub, depth: int) -> dict | None:
-    """The ``items`` schema of the array a field's subschema declares — directly, or in the
-    one ``anyOf``/``oneOf`` branch that is an array (``anyOf: [{array of integer}, {null}]``)
-    — or None when there is none, or several branches are arrays."""
+def _array_schema(root: dict, sub, depth: int) -> dict | None:
+    """The schema of the array a field's subschema declares, with its ``items`` or
+    ``prefixItems`` — directly, or in the one ``anyOf``/``oneOf`` branch that is an array
+    (``anyOf: [{array of integer}, {null}]``) — or None when there is none, or several
+    branches are arrays."""
     resolved = resolve(root, sub, depth)  # may be a boolean schema (the array came from another declaration)
     if not isinstance(resolved, dict) or depth > 20:
         return None
-    if isinstance(resolved.get("items"), dict):
-        return resolved["items"]
+    if isinstance(resolved.get("items"), dict) or isinstance(resolved.get("prefixItems"), list):
+        return resolved
     found = []
     for key in ("anyOf", "oneOf"):
         for branch in resolved.get(key) if isinstance(resolved.get(key), list) else []:
             branch_types = schema_types(root, branch, depth + 1)
             if branch_types is not None and "array" in branch_types:
-                found.append(_items_schema(root, branch, depth + 1))
+                found.append(_array_schema(root, branch, depth + 1))
     return found[0] if len(found) == 1 else None
 
 

@@ -14,7 +14,7 @@ import orjson
 import xrm_schemas
 from sqlalchemy import Connection, delete, func, insert, literal_column, select, text
 
-from . import db, schema_types
+from . import db, field_values, schema_types
 from .errors import Conflict, DefinitionError, NotFound, ValidationError
 from .fields import FIELD_RE, field_sql, value_at
 from .validation import check_definition, check_nesting, compile_schema, errors_of, pointer
@@ -118,7 +118,7 @@ class EntityType:
                 problems.append({"pointer": pointer(["value_labels", f]),
                                  "message": f"{f!r} is not a property of the schema"})
                 continue
-            values = sub["enum"] if isinstance(sub.get("enum"), list) else [sub["const"]] if "const" in sub else None
+            values = field_values.allowed_values(self.schema, f)  # every oneOf branch's values
             if values is None:
                 continue
             keys = {value_label_key(v) for v in values}

@@ -41,8 +41,10 @@ def import_(c, type_name, file, fmt, skip_invalid, dry_run, update_by, as_user, 
 
     All-or-nothing: if any row is invalid nothing is imported, unless --skip-invalid. Every
     invalid row is reported with its line and JSON pointer. CSV: line 1 names the fields
-    (dotted names for nested ones); cells are converted to the schema's types; an empty
-    cell means the attribute is absent. FILE - reads standard input (give --format).
+    (dotted names for nested ones); cells are converted to the schema's types (an array
+    cell holds a JSON array or items separated by ";", each read as its item type; an object
+    cell holds a JSON object); an empty cell means the attribute is absent. FILE - reads
+    standard input (give --format).
 
     --update-by FIELD updates the record whose FIELD equals the row's (the number the old
     system gave it): the row is merged into its data, so empty cells keep what is
