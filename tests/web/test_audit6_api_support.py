@@ -3,9 +3,12 @@ a domain the platform's developers did not write, built in-process as a third pa
 the fixtures that serve it: an organisation of units, users at each depth and their tokens."""
 from __future__ import annotations
 
-from xrm_core import KPI, accounts
+from functools import partial
+
+from xrm_core import KPI
 from xrm_core.plugins import hookimpl
-from xrm_core.web import create_app
+
+from test_api_support import Api as SharedApi, depth_roles
 
 COMMON = "https://xrm.dev/schemas/common.json#/$defs/"
 
@@ -151,17 +154,8 @@ class InvestorPlugin:
     @staticmethod
     @hookimpl
     def xrm_roles():
-        return [
-            {"name": "ir_officer", "label": "IR officer", "grants": [
-                {"type": "*", "actions": ["read", "create", "update"], "depth": "own"}]},
-            {"name": "ir_desk", "label": "IR desk", "grants": [
-                {"type": "*", "actions": ["read", "create", "update", "delete"], "depth": "unit"}]},
-            {"name": "ir_region", "label": "IR region", "grants": [
-                {"type": "investor", "actions": ["read"], "depth": "subtree"},
-                {"type": "capital_call", "actions": ["read"], "depth": "subtree"}]},
-            {"name": "ir_auditor", "label": "Auditor", "grants": [
-                {"type": "*", "actions": ["read"], "depth": "all"}]},
-        ]
+        return depth_roles(("ir_officer", "IR officer"), ("ir_desk", "IR desk"), ("ir_region", "IR region"),
+                           ("ir_auditor", "Auditor"), ["investor", "capital_call"])
 
 
 #: user -> (unit, role): an officer sees their own records, a desk its unit, a region
@@ -171,36 +165,12 @@ USERS = {"off_p": ("paris", "ir_officer"), "off_p2": ("paris", "ir_officer"), "d
          "nobody": ("hq", None)}
 
 
-class Api:
-    """The REST API as one organisation's integrator calls it: ``api("off_p", "GET", path)``."""
+#: The units, parents first: hq > emea > paris, hq > apac.
+UNITS = [("hq", None), ("emea", "hq"), ("paris", "emea"), ("apac", "hq")]
 
-    def __init__(self, platform):
-        self.platform = platform
-        with platform.connection() as conn:
-            accounts.create_unit(conn, "hq")
-            accounts.create_unit(conn, "emea", "hq")
-            accounts.create_unit(conn, "paris", "emea")
-            accounts.create_unit(conn, "apac", "hq")
-            for user, (unit, role) in USERS.items():
-                accounts.create_user(conn, user, unit, [role] if role else [], "pw")
-            self.tokens = {u: accounts.create_token(conn, u) for u in ("admin", *USERS)}
-        self.client = create_app(platform, {"TESTING": True}).test_client()
 
-    def __call__(self, user, method, path, **kw):
-        headers = dict(kw.pop("headers", {}))
-        if user is not None:
-            headers.setdefault("Authorization", f"Bearer {self.tokens[user]}")
-        return self.client.open(f"/api/v1{path}", method=method, headers=headers, **kw)
-
-    def create(self, user, type_name, data) -> str:
-        r = self(user, "POST", f"/records/{type_name}", json={"data": data})
-        assert r.status_code == 201, r.get_data(as_text=True)
-        return r.json["id"]
-
-    def relate(self, user, rel, source, target) -> str:
-        r = self(user, "POST", "/relationships", json={"type": rel, "source": source, "target": target})
-        assert r.status_code == 201, r.get_data(as_text=True)
-        return r.json["id"]
+#: The REST API as one organisation's integrator calls it: ``api("off_p", "GET", path)``.
+Api = partial(SharedApi, units=UNITS, users=USERS)
 
 
 def investor(name, **data) -> dict:

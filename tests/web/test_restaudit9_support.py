@@ -3,11 +3,14 @@ office of students, advisors, courses and advising contacts, written in-process 
 party would, and the fixtures that serve it: units, users at each grant depth, their tokens."""
 from __future__ import annotations
 
+from functools import partial
+
 from sqlalchemy import func
 
-from xrm_core import KPI, accounts
+from xrm_core import KPI
 from xrm_core.plugins import hookimpl
-from xrm_core.web import create_app
+
+from test_api_support import Api as SharedApi, depth_roles
 
 COMMON = "https://xrm.dev/schemas/common.json#/$defs/"
 
@@ -119,17 +122,8 @@ class UniversityPlugin:
     @staticmethod
     @hookimpl
     def xrm_roles():
-        return [
-            {"name": "adviser", "label": "Adviser", "grants": [
-                {"type": "*", "actions": ["read", "create", "update"], "depth": "own"}]},
-            {"name": "office", "label": "Student office", "grants": [
-                {"type": "*", "actions": ["read", "create", "update", "delete"], "depth": "unit"}]},
-            {"name": "faculty", "label": "Faculty", "grants": [
-                {"type": "student", "actions": ["read"], "depth": "subtree"},
-                {"type": "course", "actions": ["read"], "depth": "subtree"}]},
-            {"name": "registrar", "label": "Registrar", "grants": [
-                {"type": "*", "actions": ["read"], "depth": "all"}]},
-        ]
+        return depth_roles(("adviser", "Adviser"), ("office", "Student office"), ("faculty", "Faculty"),
+                           ("registrar", "Registrar"), ["student", "course"])
 
 
 #: user -> (unit, role): units uni > science > physics, uni > arts.
@@ -138,37 +132,12 @@ USERS = {"adv_p": ("physics", "adviser"), "adv_p2": ("physics", "adviser"), "off
          "nobody": ("uni", None)}
 
 
-class Api:
-    """The REST API as the mobile app and nightly sync call it: ``api("off_p", "GET", path)``."""
+#: The units, parents first: uni > science > physics, uni > arts.
+UNITS = [("uni", None), ("science", "uni"), ("physics", "science"), ("arts", "uni")]
 
-    def __init__(self, platform, config: dict | None = None):
-        self.platform = platform
-        with platform.connection() as conn:
-            accounts.create_unit(conn, "uni")
-            accounts.create_unit(conn, "science", "uni")
-            accounts.create_unit(conn, "physics", "science")
-            accounts.create_unit(conn, "arts", "uni")
-            for user, (unit, role) in USERS.items():
-                accounts.create_user(conn, user, unit, [role] if role else [], "pw")
-            self.tokens = {u: accounts.create_token(conn, u) for u in ("admin", *USERS)}
-        self.app = create_app(platform, {"TESTING": True, **(config or {})})
-        self.client = self.app.test_client()
 
-    def __call__(self, user, method, path, **kw):
-        headers = dict(kw.pop("headers", {}))
-        if user is not None:
-            headers.setdefault("Authorization", f"Bearer {self.tokens[user]}")
-        return self.client.open(f"/api/v1{path}", method=method, headers=headers, **kw)
-
-    def create(self, user, type_name, data) -> str:
-        r = self(user, "POST", f"/records/{type_name}", json={"data": data})
-        assert r.status_code == 201, r.get_data(as_text=True)
-        return r.json["id"]
-
-    def relate(self, user, rel, source, target) -> str:
-        r = self(user, "POST", "/relationships", json={"type": rel, "source": source, "target": target})
-        assert r.status_code == 201, r.get_data(as_text=True)
-        return r.json["id"]
+#: The REST API as the mobile app and nightly sync call it: ``api("off_p", "GET", path)``.
+Api = partial(SharedApi, units=UNITS, users=USERS)
 
 
 def student(name, no, **data) -> dict:

@@ -17,7 +17,7 @@ from ..errors import AuthenticationError, Conflict, NotFound, PermissionDenied, 
 from ..fields import value_at
 from ..scope import Actor, load_actor
 from ..session import Session
-from . import envelopes, query
+from . import api_kpis, envelopes, query
 from .caches import ActorCache, Definitions, ReadSession
 from .problems import from_error, problem
 
@@ -722,6 +722,8 @@ def list_kpis():
     with session() as s:
         reg = kpis.registry(s.platform, s.conn)
         items = [k.to_dict() for k in sorted(reg.values(), key=lambda k: k.name) if kpis.may_compute(s, k)]
+        # A KPI waiting for `xrm init` is listed too, marked ``waiting`` (its 503 says the same).
+        items = sorted(items + api_kpis.waiting_items(s), key=lambda k: k["name"])
     return jsonify(items)
 
 
@@ -734,6 +736,7 @@ def compute_kpi(name):
     query.check_period(date_from, date_to)
     with session() as s:
         try:
+            api_kpis.refuse_waiting(s, name, date_from, date_to)  # 503: the server is not ready, not the request
             result = kpis.compute(s, name, date_from, date_to, by)
         except ValidationError as e:
             # kpis.compute points at /from, /to, /by (shared with the CLI): here they are

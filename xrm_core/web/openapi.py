@@ -13,6 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response
 
+from ..fields import FIELD_RULE
 from . import envelopes
 from .query import MAX_IN_VALUES, MAX_SORT_FIELDS
 from .openapi_refs import SchemaComponents
@@ -72,7 +73,9 @@ def _shared_schemas() -> dict:
                     "properties": {"relationship": {"$ref": _component("Relationship")},
                                    "direction": {"enum": ["outgoing", "incoming"]},
                                    "record": {"$ref": _component("Record")}}},
-        "KPI": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+        "KPI": {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string"},
+            "waiting": {"type": "string", "description": KPI_WAITING}}},
         "KPIResult": {"type": "object", "required": ["kpi", "value", "unit", "n", "from", "to", "groups"],
                       "properties": {"kpi": {"type": "string"}, "value": {"type": ["number", "null"]},
                                      "unit": {"type": "string"}, "n": {"type": "integer", "minimum": 0},
@@ -150,6 +153,7 @@ def build_spec(s, max_limit: int = 1000) -> dict:
         spec.components.schema(f"{name}.record", _record_schema({"$ref": _component(data_name)}))
         _type_paths(spec, name, _type_label(et), max_limit, taken)
     published.update(refs.platform_components())
+    published.update(refs.scoped)  # subschemas copied for the dynamic scope a reference reaches them in
     _generic_paths(spec, max_limit)
     out = spec.to_dict()
     out["components"]["schemas"].update(sorted(published.items()))
@@ -165,6 +169,14 @@ TEXT_ORDER = ("Text compares by Unicode code point (`YYYY-MM-DD` dates order as 
               "the day written in each value.")
 
 
+#: The property names a filter or a sort can name. A type's schema may name properties
+#: otherwise (``$x``, ``a.b``): they are stored and returned, but a filter on one is a 400,
+#: which the document did not say.
+FIELD_NAMES = (f"A filter's F, and a sort field, is made of {FIELD_RULE}: a property whose name holds "
+               "another character (`$x`) or a dot (`a.b`, read as the nested field `b` of `a`) cannot be "
+               "filtered or sorted on (400).")
+
+
 #: How the ``filter`` parameter is written: the one filter language of DESIGN §3 as query parameters.
 FILTER_HELP = (
     "Conditions on the record's fields, ANDed: `filter[F]=V` (equal), `filter[F][op]=V` with op one of "
@@ -175,14 +187,19 @@ FILTER_HELP = (
     "the text — else as the text given). Each condition is given once. An `eq` value, or an `in` list, that "
     "the field's `enum` or `const` cannot hold matches no record and is refused (400), as a misspelt value "
     "is (an `in` list with one possible value is not). "
-    "A bad filter is a 400 whose error points at the parameter (`/query/filter[F][op]`). " + TEXT_ORDER)
+    "A bad filter is a 400 whose error points at the parameter (`/query/filter[F][op]`). " + TEXT_ORDER + " "
+    + FIELD_NAMES)
 
 
 #: What the database cannot store, though the type's JSON Schema admits it: said here, as
 #: no schema keyword can say it of every string and key.
 STORAGE_LIMITS = ("Text (values and keys) cannot contain NUL (U+0000), integers must fit in 64 bits and "
-                  "other numbers in a double (about ±1.8e308; store larger ones as strings): each is a 422 "
-                  "pointing at the value.")
+                  "other numbers in a double (about ±1.8e308; store larger ones as strings), and a `date-time` "
+                  "must name an instant within the years 0001–9999 in UTC (`0001-01-01T00:30:00+01:00` is in "
+                  "year 0000): each is a 422 pointing at the value. The type's schema's `format`s that JSON Schema "
+                  "defines (`date`, `date-time`, `email`, `uri`, `uuid`…) are asserted (its format-assertion "
+                  "vocabulary), though OpenAPI 3.1 makes `format` an annotation by default: a value not of its "
+                  "format is a 422 too.")
 
 
 #: The operationIds of the paths every document has (:func:`_generic_paths`).
@@ -229,7 +246,7 @@ def _type_paths(spec, name: str, label: str, max_limit: int = 1000, taken: set |
         {"name": "sort", "in": "query", "schema": {"type": "string"},
          "description": "Comma-separated fields of the type; prefix - for descending. Fields of one scalar "
                         "type only (not arrays, objects or untyped fields); absent values come last. Each field "
-                        f"once, at most {MAX_SORT_FIELDS} of them. {TEXT_ORDER}"},
+                        f"once, at most {MAX_SORT_FIELDS} of them. {TEXT_ORDER} {FIELD_NAMES}"},
         {"name": "filter", "in": "query", "style": "deepObject", "explode": True,
          "schema": {"type": "object", "additionalProperties": {"type": "string"}}, "description": FILTER_HELP},
     ]
@@ -323,6 +340,8 @@ def _generic_paths(spec, max_limit: int = 1000) -> None:
         "responses": {"204": {"description": "Removed"}, **_responses(401, 403, 404, 409)}}})
     spec.path(path="/api/v1/kpis", operations={"get": {
         "summary": "KPIs the caller may compute", "operationId": "list_kpis",
+        "description": "Sorted by name. A KPI of a plugin installed since the last `xrm init` is listed with "
+                       "`waiting`: " + KPI_WAITING,
         "responses": {"200": {"description": "KPI definitions", "content": _ref_json("KPI", array=True)},
                       **_responses(401)}}})
     spec.path(path="/api/v1/kpis/{name}", operations={"get": {
@@ -332,7 +351,24 @@ def _generic_paths(spec, max_limit: int = 1000) -> None:
                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
                        {"name": "by", "in": "query", "schema": {"type": "string"}}],
         "responses": {"200": {"description": "{kpi, value, unit, n, from, to, groups}", "content": _ref_json("KPIResult")},
-                      **_responses(400, 401, 403, 404)}}})
+                      **_responses(400, 401, 403, 404), "503": _kpi_unavailable()}}})
+
+
+#: What a KPI's ``waiting`` member means (api_kpis): said in the list and in the 503 of a compute.
+KPI_WAITING = ("why the KPI cannot be computed yet: its plugin was installed or upgraded since the last "
+               "`xrm init`, which stores the plugin's entity types. Computing it answers 503 until an operator "
+               "runs `xrm init`. Absent on the KPIs that can be computed.")
+
+
+def _kpi_unavailable() -> dict:
+    """The 503 of ``GET /kpis/{name}``: a busy database, or a KPI waiting for ``xrm init``."""
+    return {"description": "Database busy (try again), or the KPI waits for `xrm init`: its plugin was installed "
+                           "or upgraded since the database was last initialised. Then the problem's `kpi` names "
+                           "the KPI and `detail` says what an operator must do; retrying does not help until "
+                           "`xrm init` has run.",
+            "content": {"application/problem+json": {"schema": {
+                "allOf": [{"$ref": _component("Problem")}],
+                "properties": {"kpi": {"type": "string", "description": "The KPI that waits for `xrm init`."}}}}}}
 
 
 def docs_page(s) -> Response:

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urldefrag
 
 import xrm_schemas
 
-from ..schema_index import SchemaIndex, join
+from ..schema_index import SchemaIndex, join, subschemas
 from ..validation import SCHEMA_LISTS, SCHEMA_MAPS, SCHEMA_ONE
 
 COMMON_FILE = "common.json"
@@ -34,61 +34,21 @@ class SchemaComponents:
 
     def __init__(self):
         self.needed: dict[str, tuple[str, str]] = {}  # component -> (file, fragment)
+        #: Copies of subschemas reached in another dynamic scope than where they stand (see
+        #: :class:`_Copier`), by component name.
+        self.scoped: dict[str, object] = {}
 
     def rewrite(self, schema, base: str, own: str, whole: bool = True):
         """A copy of ``schema`` (read with base URI ``base``) to publish as component ``own``.
 
         ``whole`` is false when ``schema`` is a part of the resource at ``base`` (a $def of
         ``common.json``): references to that resource then go to the platform's components.
+        A subschema that a ``$dynamicRef`` makes mean something else where a reference
+        reaches it is published once more, as it reads there (:attr:`scoped`).
         """
         index = SchemaIndex()
         index.add(schema, base, resource=whole)
-        return self._copy(schema, own, index)
-
-    def _copy(self, node, own: str, index: SchemaIndex):
-        if not isinstance(node, dict):
-            return node
-        out = {}
-        for key, value in node.items():
-            if key in _DROPPED:
-                continue
-            if key in ("$ref", "$dynamicRef") and isinstance(value, str):
-                target = self._target(value, node, own, index, key == "$dynamicRef")
-                if "$ref" in out:  # both keywords on one schema: both must hold
-                    out.setdefault("allOf", []).append({"$ref": target})
-                else:
-                    out["$ref"] = target
-            elif key in SCHEMA_MAPS or (key == "dependencies" and isinstance(value, dict)):
-                out[key] = ({name: self._copy(sub, own, index) for name, sub in value.items()}
-                            if isinstance(value, dict) else copy.deepcopy(value))
-            elif key in SCHEMA_LISTS or (key == "items" and isinstance(value, list)):
-                out[key] = ([self._copy(sub, own, index) for sub in value]
-                            if isinstance(value, list) else copy.deepcopy(value))
-            elif key in SCHEMA_ONE:
-                out[key] = self._copy(value, own, index)
-            else:
-                out[key] = copy.deepcopy(value)
-        return out
-
-    def _target(self, ref: str, holder: dict, own: str, index: SchemaIndex, dynamic: bool) -> str:
-        """The component reference of ``ref``, found in ``holder``. A ``$dynamicRef`` to a
-        dynamic anchor goes to the outermost subschema declaring that anchor: the one a
-        validation starting at the type's root reaches first."""
-        url, frag = urldefrag(join(index.base[id(holder)], ref))
-        if url in index.resources:
-            if not frag or frag.startswith("/"):
-                return component(own) + index.pointer[id(index.resources[url])] + frag
-            target = index.find(url, unquote(frag))
-            if target is not None:
-                if dynamic and target.get("$dynamicAnchor") == unquote(frag):
-                    target = index.dynamic_anchors(unquote(frag))[0]
-                return component(own) + index.pointer[id(target)]
-        if url.startswith(xrm_schemas.BASE_URI) and url[len(xrm_schemas.BASE_URI):] in xrm_schemas.names():
-            name, rest = _file_component(url[len(xrm_schemas.BASE_URI):], frag)
-            self.needed[name] = (url[len(xrm_schemas.BASE_URI):], "" if name.startswith("xrm.") else frag)
-            return component(name) + rest
-        # Validation compiles offline against schemas/ only, so nothing else reaches here.
-        return ref
+        return _Copier(self, index, own).copy_root(schema, base if whole else None)
 
     def platform_components(self) -> dict[str, dict]:
         """Every platform schema component needed, transitively."""
@@ -104,6 +64,126 @@ class SchemaComponents:
                 else:
                     out[name] = self.rewrite(doc, base, name)
         return out
+
+    def platform_reference(self, url: str, frag: str) -> str | None:
+        """The component reference of ``url#frag`` if it names a platform schema, else None."""
+        if url.startswith(xrm_schemas.BASE_URI) and url[len(xrm_schemas.BASE_URI):] in xrm_schemas.names():
+            name, rest = _file_component(url[len(xrm_schemas.BASE_URI):], frag)
+            self.needed[name] = (url[len(xrm_schemas.BASE_URI):], "" if name.startswith("xrm.") else frag)
+            return component(name) + rest
+        return None
+
+
+class _Copier:
+    """One schema copied into component ``own``, every reference made a pointer.
+
+    A ``$dynamicRef`` to a ``$dynamicAnchor`` resolves to the outermost schema resource of
+    the *dynamic* scope — the resources the validation passed through to get there — that
+    declares the anchor (JSON Schema 2020-12 §8.2.3.2). A pointer is static, so a subschema
+    reached in a scope other than the one it stands in lexically (``{"$ref": "generic"}``
+    beside a ``strict`` resource that also refers to ``generic``) is copied once more, its
+    dynamic references resolved for that scope, as the component ``own.N``: with a single
+    pointer per ``$dynamicRef``, the document refused what the API accepted (or accepted
+    what it refused) on one of the two paths. A scope is the dynamic anchors in force:
+    ``{anchor name: the subschema that declares it in the outermost resource}``.
+    """
+
+    def __init__(self, components: SchemaComponents, index: SchemaIndex, own: str):
+        self.components, self.index, self.own = components, index, own
+        self.lexical: dict[int, dict] = {}  # id(subschema) -> the scope it stands in
+        self.copies: dict[tuple, str] = {}  # (id(subschema), scope key) -> its component
+
+    def copy_root(self, schema, base: str | None):
+        scope = self._enter({}, base) if base is not None else {}
+        self._record_lexical(schema, scope)
+        return self._copy(schema, scope)
+
+    # -- scopes --------------------------------------------------------------------------
+    def _enter(self, scope: dict, base: str | None) -> dict:
+        """``scope`` once the resource at ``base`` is entered: its dynamic anchors added,
+        unless an outer resource declared the same name (the outermost wins)."""
+        added = {name: node for (b, name, dynamic), node in self.index.anchors.items()
+                 if dynamic and b == base and name not in scope}
+        return {**scope, **added} if added else scope
+
+    @staticmethod
+    def _key(scope: dict) -> tuple:
+        return tuple(sorted((name, id(node)) for name, node in scope.items()))
+
+    def _inner(self, node, scope: dict) -> dict:
+        """The scope inside ``node``: an embedded resource (own ``$id``) is entered."""
+        if isinstance(node.get("$id"), str) and id(node) in self.index.base:
+            return self._enter(scope, self.index.base[id(node)])
+        return scope
+
+    def _record_lexical(self, node, scope: dict) -> None:
+        if not isinstance(node, dict):
+            return
+        scope = self._inner(node, scope)
+        self.lexical[id(node)] = scope
+        for _key, _name, sub in subschemas(node):
+            self._record_lexical(sub, scope)
+
+    # -- copying -------------------------------------------------------------------------
+    def _copy(self, node, scope: dict):
+        if not isinstance(node, dict):
+            return node
+        scope = self._inner(node, scope)
+        out = {}
+        for key, value in node.items():
+            if key in _DROPPED:
+                continue
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+                target = self._target(value, node, scope, key == "$dynamicRef")
+                if "$ref" in out:  # both keywords on one schema: both must hold
+                    out.setdefault("allOf", []).append({"$ref": target})
+                else:
+                    out["$ref"] = target
+            elif key in SCHEMA_MAPS or (key == "dependencies" and isinstance(value, dict)):
+                out[key] = ({name: self._copy(sub, scope) for name, sub in value.items()}
+                            if isinstance(value, dict) else copy.deepcopy(value))
+            elif key in SCHEMA_LISTS or (key == "items" and isinstance(value, list)):
+                out[key] = ([self._copy(sub, scope) for sub in value]
+                            if isinstance(value, list) else copy.deepcopy(value))
+            elif key in SCHEMA_ONE:
+                out[key] = self._copy(value, scope)
+            else:
+                out[key] = copy.deepcopy(value)
+        return out
+
+    def _target(self, ref: str, holder: dict, scope: dict, dynamic: bool) -> str:
+        """The component reference of ``ref``, found in ``holder`` within ``scope``."""
+        index = self.index
+        url, frag = urldefrag(join(index.base[id(holder)], ref))
+        if url in index.resources:
+            name = unquote(frag)
+            target = index.find(url, name)
+            if target is not None and frag and not frag.startswith("/"):
+                if dynamic and target.get("$dynamicAnchor") == name:
+                    target = scope.get(name, target)
+                return self._reference(target, scope, None)
+            if not frag or frag.startswith("/"):
+                # As written (its own percent-encoding), unless the scope asks for a copy.
+                written = component(self.own) + index.pointer[id(index.resources[url])] + frag
+                return self._reference(target, scope, written)
+        platform = self.components.platform_reference(url, frag)
+        # Validation compiles offline against schemas/ only, so nothing else reaches here.
+        return ref if platform is None else platform
+
+    def _reference(self, target, scope: dict, written: str | None) -> str:
+        """A pointer to ``target`` as it reads when reached from ``scope``: where it stands,
+        or a copy of it for that scope."""
+        if not isinstance(target, dict) or id(target) not in self.lexical:
+            return written if written is not None else component(self.own) + self.index.pointer.get(id(target), "")
+        reached = self._enter(scope, self.index.base[id(target)])
+        if self._key(reached) == self._key(self.lexical[id(target)]):
+            return written if written is not None else component(self.own) + self.index.pointer[id(target)]
+        key = (id(target), self._key(reached))
+        name = self.copies.get(key)
+        if name is None:
+            name = self.copies[key] = f"{self.own}.{len(self.copies) + 1}"
+            self.components.scoped[name] = self._copy(target, reached)
+        return component(name)
 
 
 def _file_component(file: str, frag: str) -> tuple[str, str]:
