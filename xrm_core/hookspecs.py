@@ -77,8 +77,9 @@ def xrm_activity_kinds():
 @hookspec
 def xrm_kpis():
     """Return a list of KPIs: declarative dicts (``schemas/kpi.schema.json``), compiled to SQL,
-    or instances of a :class:`xrm_core.KPI` subclass whose ``compute(ctx)`` builds its
-    queries from the :class:`xrm_core.KPIContext` so the caller's scope and period apply.
+    or instances of a :class:`xrm_core.KPI` subclass (or any object with its metadata and a
+    ``compute(ctx)`` method) whose ``compute(ctx)`` builds its queries from the
+    :class:`xrm_core.KPIContext` so the caller's scope and period apply.
 
     Called when KPIs are first listed or computed, and by ``xrm init``, which checks each
     one against its entity type so a broken KPI fails ``init`` rather than a dashboard.
@@ -93,8 +94,8 @@ def xrm_roles():
     of read/create/update/delete, ``depth`` one of own/unit/subtree/all.
 
     Called by ``xrm init``, which stores each role with exactly these grants (a grant on an
-    unknown entity type fails ``init``; so does a result that is not a list); an admin
-    assigns roles to users (``xrm users create NAME --unit U --role R``).
+    unknown entity type fails ``init``; so does a result that is not a list, and a role named
+    like the core's own ``admin``); an admin assigns roles to users (``xrm users create NAME --unit U --role R``).
     """
 
 

@@ -91,12 +91,15 @@ def _plugin_kpi(item, index: int, plugin: str, types: dict):
         kpi = DeclarativeKPI(item, plugin)
         kpi.check(types)
         return kpi
-    if isinstance(item, type) or not callable(getattr(item, "compute", None)) \
-            or not callable(getattr(item, "check", None)):
+    if isinstance(item, type) or not callable(getattr(item, "compute", None)):
         shown = f"the class {item.__name__}" if isinstance(item, type) else f"a {type(item).__name__}"
         raise DefinitionError(f"KPI #{index} is {shown}: xrm_kpis returns KPI dicts and KPI objects "
-                              "(instances of a xrm_core.KPI subclass)",
+                              "(instances of a xrm_core.KPI subclass, or objects with its metadata and a "
+                              "compute(ctx) method)",
                               [{"pointer": f"/{index}", "message": "not a KPI dict or KPI object"}])
+    from .kpis import KPI  # here: xrm_core.kpis imports this module before it defines KPI
+    if not isinstance(item, KPI):
+        item = ObjectKPI(item)
     try:
         item.check(set(types))
     except XrmError:
@@ -106,6 +109,38 @@ def _plugin_kpi(item, index: int, plugin: str, types: dict):
     _check_fields(item, types)
     item.source = plugin
     return item
+
+
+class ObjectKPI:
+    """A plugin's KPI object that is no ``xrm_core.KPI`` subclass — DESIGN §3 asks only for
+    "an object with the same metadata and a ``compute(ctx)`` method" — with what the platform
+    reads of a KPI (``check``, ``to_dict``, ``source``) taken from ``KPI``: the object's own
+    metadata where it has it, ``KPI``'s defaults where not."""
+
+    _METADATA = ("name", "label", "unit", "higher_is_better", "description", "entity", "time_field")
+
+    def __init__(self, obj):
+        from .kpis import KPI
+        self.obj = obj
+        for attr in self._METADATA:
+            setattr(self, attr, getattr(obj, attr, getattr(KPI, attr)))
+        self.source = None
+
+    def compute(self, ctx) -> dict:
+        return self.obj.compute(ctx)
+
+    def check(self, known_types: set[str]) -> None:
+        from .kpis import KPI
+        if not self.name:
+            raise DefinitionError(f"{type(self.obj).__name__} has no name")
+        KPI.check(self, known_types)
+        own = getattr(self.obj, "check", None)
+        if callable(own):
+            own(known_types)
+
+    def to_dict(self) -> dict:
+        from .kpis import KPI
+        return KPI.to_dict(self)
 
 
 def _check_fields(kpi, types: dict) -> None:

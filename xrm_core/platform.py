@@ -18,14 +18,16 @@ from sqlalchemy import Connection, select
 
 from . import accounts, db, entity_types, history, record_events, relationships
 from .errors import Conflict, DefinitionError, NotFound, ValidationError, XrmError
-from .plugin_kit import DEFINITION_FILES, unshipped_definitions
-from .plugins import call_each, make_plugin_manager
+from .plugin_kit import DEFINITION_FILES, misplaced_types, unshipped_definitions
+from .plugins import call_each, make_plugin_manager, unmatched_blocks
 from .scope import load_actor
 from .session import Session
 from .validation import check_definition, compile_schema
 
 DEFAULT_URL = "sqlite:///xrm.db"
 ADMIN = "admin"
+#: Roles the core stores itself: a plugin may not declare (and so replace) them.
+CORE_ROLES = ("admin",)
 
 
 def database_url(url: str | None = None) -> str:
@@ -117,7 +119,7 @@ class Platform:
             before = migrations.upgrade(conn)  # read once a concurrent init's upgrade ended
             if conn.execute(select(db.units.c.id).where(db.units.c.name == accounts.ROOT_UNIT)).first() is None:
                 accounts.create_unit(conn, accounts.ROOT_UNIT)
-            accounts.save_role(conn, {"name": "admin", "label": "Administrator",
+            accounts.save_role(conn, {"name": CORE_ROLES[0], "label": "Administrator",
                                       "grants": [{"type": "*", "actions": ["read", "create", "update", "delete"],
                                                   "depth": "all"}]}, source="core")
             created_admin = False
@@ -144,10 +146,16 @@ class Platform:
 
     def sync_definitions(self, conn: Connection) -> dict:
         """Store every plugin's entity types, relationship types, activity kinds and roles."""
-        unshipped = [f"plugin {plugin!r}: json_definitions found no definition file in package {package!r} "
-                     f"(types/*.json, {', '.join(DEFINITION_FILES.values())}); if it has them, ship them as "
-                     "package data ([tool.setuptools.package-data]): an installed wheel has only the files "
-                     "setuptools is told about" for plugin, package in unshipped_definitions(self.pm)]
+        misplaced = [(plugin, f"plugin {plugin!r}: json_definitions reads entity types from types/*.json, and "
+                               f"package {package!r} has no types/ folder, but {folder}/ holds entity types "
+                               f"({', '.join(names)}): move them to types/")
+                     for plugin, package, folder, names in misplaced_types(self.pm)]
+        unshipped = [note for _, note in misplaced] + [
+            f"plugin {plugin!r}: json_definitions found no definition file in package {package!r} "
+            f"(types/*.json, {', '.join(DEFINITION_FILES.values())}); if it has them, ship them as "
+            "package data ([tool.setuptools.package-data]): an installed wheel has only the files "
+            "setuptools is told about" for plugin, package in unshipped_definitions(self.pm)
+            if plugin not in dict(misplaced)]
         try:
             report = self._sync_definitions(conn)
         except XrmError as e:
@@ -155,7 +163,7 @@ class Platform:
                 e.message += "; " + "; ".join(unshipped)
                 e.args = (e.message,)
             raise
-        report["warnings"] = unshipped + report["warnings"]
+        report["warnings"] = unmatched_blocks(self.pm) + unshipped + report["warnings"]
         return report
 
     def _sync_definitions(self, conn: Connection) -> dict:
@@ -243,6 +251,7 @@ class Platform:
                                  .values(definition=d, source=plugin))
                 report["activity_kinds"] += 1
         for role in self._merge_roles(known).values():
+            report["warnings"] += _lost_grants(conn, role["definition"], role["source"])
             accounts.save_role(conn, role["definition"], source=role["source"])
             report["roles"] += 1
         # Validate plugin KPIs now, so a broken one fails init rather than a dashboard.
@@ -274,6 +283,11 @@ class Platform:
             for i, d in enumerate(defs or []):
                 try:
                     check_definition("role.schema.json", d, "role")
+                    if d["name"] in CORE_ROLES:
+                        # Stored "with exactly these grants", it would replace what the core's
+                        # role grants every user who has it, on every init.
+                        raise DefinitionError(f"role {d['name']!r} is the core's own: choose another name",
+                                              [{"pointer": "/name", "message": "reserved: " + ", ".join(CORE_ROLES)}])
                 except XrmError as e:
                     e.message = f"plugin {plugin!r}, {_which('role', i, d)}: {e.message}"
                     raise
@@ -309,6 +323,38 @@ class Platform:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _lost_grants(conn: Connection, definition: dict, source: str) -> list[str]:
+    """A warning when storing a plugin's role (exactly the grants it declares) removes or
+    narrows grants the stored role has: an admin's grants on it (``xrm roles grant``), or an
+    admin's own role of that name — init would else drop them without a word. (Grants an
+    older version of the plugin declared are told too: they cannot be told apart.)"""
+    from .scope import DEPTHS
+    row = conn.execute(select(db.roles.c.id, db.roles.c.source).where(db.roles.c.name == definition["name"])).first()
+    if row is None:
+        return []
+    wanted = {(g["type"], a): g["depth"] for g in definition["grants"] for a in g["actions"]}
+    lost = []
+    for etype, action, depth in conn.execute(select(db.grants.c.entity_type, db.grants.c.action, db.grants.c.depth)
+                                             .where(db.grants.c.role_id == row.id)
+                                             .order_by(db.grants.c.entity_type, db.grants.c.id)):
+        now = wanted.get((etype, action))
+        if now is None:
+            lost.append(f"{etype}: {action} @ {depth}")
+        elif DEPTHS[now] < DEPTHS[depth]:
+            lost.append(f"{etype}: {action} @ {depth} (now @ {now})")
+    if not lost:
+        return []
+    plugins = source.split(",")
+    named = f"plugin {plugins[0]!r}" if len(plugins) == 1 else f"plugins {', '.join(map(repr, plugins))}"
+    if row.source == "admin":
+        return [f"role {definition['name']!r} was an admin's: it now has the grants {named} "
+                f"declare{'s' if len(plugins) == 1 else ''}, and lost {', '.join(lost)} — give those through a "
+                "role of another name"]
+    return [f"role {definition['name']!r} of {named}: init gave it exactly the grants "
+            f"{'it declares' if len(plugins) == 1 else 'they declare'}, and it lost {', '.join(lost)} (an admin's "
+            "grant, or one an earlier version declared) — an admin's grants belong in a role of another name"]
 
 
 def _hidden_admin_kpis(conn: Connection, found: dict) -> list[str]:

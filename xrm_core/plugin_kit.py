@@ -34,7 +34,8 @@ _JSON_NAMES = {dict: "object", list: "array", str: "string", int: "number", floa
                bool: "boolean", type(None): "null"}
 
 def json_definitions(package: str, kpis: Iterable | str = ()) -> dict[str, Callable]:
-    """The definition hooks of a plugin whose definitions are JSON files in ``package``.
+    """The definition hooks of a plugin whose definitions are JSON files in ``package`` (or in
+    the package of the module ``package`` names, so ``__name__`` works in any module of it).
 
     Returns ``{"xrm_entity_types", "xrm_relationship_types", "xrm_activity_kinds",
     "xrm_roles", "xrm_kpis"}``, each a ``@hookimpl`` function reading, on every call:
@@ -45,8 +46,8 @@ def json_definitions(package: str, kpis: Iterable | str = ()) -> dict[str, Calla
 
     A missing file or folder means "none" (an empty list). ``kpis`` adds Python KPIs after
     those of ``kpis.json``: a class is instantiated on every call (each platform gets its own
-    object), anything else is returned as it is. ``kpis`` may also name them as
-    ``"module:attribute"``, imported on the first call: Python KPIs import SQLAlchemy, and
+    object), anything else is returned as it is; one KPI class or object is a list of one.
+    ``kpis`` may also name them as ``"module:attribute"``, imported on the first call: Python KPIs import SQLAlchemy, and
     loading a plugin (every ``xrm`` command does) should not have to.
 
     pluggy finds hooks as attributes of the plugin module, so bind the functions there::
@@ -56,6 +57,7 @@ def json_definitions(package: str, kpis: Iterable | str = ()) -> dict[str, Calla
     A file that is not valid JSON, or not of the expected shape, raises
     :class:`~xrm_core.DefinitionError` naming the file, the line and the column.
     """
+    package = _package_of(package)
     root = files(package)
 
     def read(relpath: str, expect: type):
@@ -98,10 +100,17 @@ def json_definitions(package: str, kpis: Iterable | str = ()) -> dict[str, Calla
         return read_list(DEFINITION_FILES["xrm_roles"])
 
     def python_kpis() -> tuple:
-        if isinstance(kpis, str):
-            module, _, attribute = kpis.partition(":")
-            return tuple(getattr(import_module(module), attribute))
-        return tuple(kpis)
+        if not isinstance(kpis, str):
+            return _kpi_sequence(kpis, f"{package}: kpis")
+        module, _, attribute = kpis.partition(":")
+        if not (module and attribute):
+            raise DefinitionError(f"{package}: kpis {kpis!r} must name an attribute as 'module:attribute' "
+                                  f"(e.g. '{package}.kpis:KPI_CLASSES')", [{"pointer": "", "message": "not module:attribute"}])
+        try:
+            value = getattr(import_module(module), attribute)
+        except AttributeError as e:  # the module's own ImportError is the plugin's crash, named as such
+            raise DefinitionError(f"{package}: kpis {kpis!r}: {e}", [{"pointer": "", "message": "no such attribute"}]) from None
+        return _kpi_sequence(value, f"{package}: kpis {kpis!r}")
 
     @hookimpl
     def xrm_kpis():
@@ -112,6 +121,34 @@ def json_definitions(package: str, kpis: Iterable | str = ()) -> dict[str, Calla
     for f in hooks.values():
         setattr(f, PACKAGE_ATTRIBUTE, package)  # for unshipped_definitions()
     return hooks
+
+
+def _package_of(name: str) -> str:
+    """The package named ``name``, or the one holding the module ``name``: the hooks often
+    live in ``plugin.py`` beside the JSON files, and ``json_definitions(__name__)`` there
+    names a module — which Python 3.11's ``importlib.resources.files`` refuses ("is not a
+    package") while 3.12's reads the module's folder. Reading the package is right on both."""
+    module = import_module(name)  # what files() does too; the calling module is already in sys.modules
+    if hasattr(module, "__path__"):
+        return name
+    if not module.__package__:
+        raise DefinitionError(f"json_definitions({name!r}): a top-level module, not in a package: keep the "
+                              "plugin and its JSON files in a package, and pass its name",
+                              [{"pointer": "", "message": "not in a package"}])
+    return module.__package__
+
+
+def _kpi_sequence(value, where: str) -> tuple:
+    """The Python KPIs ``value`` holds: a list or tuple of them, or one KPI class or object
+    (one is a list of one — "a name naming one" reads either way). A string or a dict would
+    else be read as its characters or keys, and reported as KPIs of the wrong kind."""
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    if callable(getattr(value, "compute", None)):  # a KPI class or object
+        return (value,)
+    found = f"the class {value.__name__}" if isinstance(value, type) else f"a {type(value).__name__}"
+    raise DefinitionError(f"{where} holds {found}, not KPI classes or objects (a list of them, or one)",
+                          [{"pointer": "", "message": "not KPI classes or objects"}])
 
 
 #: The attribute naming the package on each hook :func:`json_definitions` returns.
@@ -139,6 +176,36 @@ def unshipped_definitions(pm) -> list[tuple[str, str]]:
                 root.joinpath(name).is_file() for name in DEFINITION_FILES.values()):
             out.append((plugin_name(pm, impl.plugin), package))
     return out
+
+
+def misplaced_types(pm) -> list[tuple[str, str, str, list[str]]]:
+    """``(plugin, package, folder, file names)`` for each plugin whose :func:`json_definitions`
+    package has no ``types/`` folder but keeps entity types (JSON objects with a ``name`` and a
+    ``schema``) in another folder — ``schemas/``, as the worked example's own loader does. The
+    kit reads only ``types/``, so they would be declared by nobody; ``xrm init`` says where."""
+    out = []
+    for impl in pm.hook.xrm_entity_types.get_hookimpls():
+        package = getattr(impl.function, PACKAGE_ATTRIBUTE, None)
+        try:
+            root = files(package) if package is not None else None
+        except (ImportError, TypeError):
+            continue
+        if root is None or root.joinpath(TYPES_FOLDER).is_dir():
+            continue
+        for folder in sorted((f for f in root.iterdir() if f.is_dir()), key=lambda f: f.name):
+            names = sorted(f.name for f in folder.iterdir() if f.name.endswith(".json") and _is_entity_type(f))
+            if names:
+                out.append((plugin_name(pm, impl.plugin), package, folder.name, names))
+                break
+    return out
+
+
+def _is_entity_type(path) -> bool:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (ValueError, OSError):
+        return False
+    return isinstance(value, dict) and "name" in value and "schema" in value
 
 
 def call_all(pm, hook: str, **kwargs) -> list:

@@ -68,10 +68,26 @@ def make_plugin_manager(load_entry_points: bool = True, plugins: list | tuple | 
             register(pm, plugin, ep.name)
     named = plugins.items() if isinstance(plugins, dict) else \
         ((getattr(plugin, "__name__", None), plugin) for plugin in plugins)
+    present = {ep.name for ep in entry_points(group=GROUP)} if load_entry_points else set()
     for name, plugin in named:
+        present.add(name)
         register(pm, plugin, name)
     check_hooks(pm)
+    # A misspelt name blocks nothing, silently: `xrm init` warns (see unmatched_blocks).
+    setattr(pm, UNMATCHED_BLOCKS, (sorted(blocked - present), sorted(present)))
     return pm
+
+
+#: The attribute of a plugin manager holding ``(blocked names no plugin has, plugin names)``.
+UNMATCHED_BLOCKS = "xrm_unmatched_blocks"
+
+
+def unmatched_blocks(pm: pluggy.PluginManager) -> list[str]:
+    """Warnings for each ``XRM_DISABLE_PLUGINS`` name that no plugin has (a typo blocks
+    nothing, and the plugin meant keeps running), naming the plugins there are."""
+    unmatched, present = getattr(pm, UNMATCHED_BLOCKS, ((), ()))
+    return [f"XRM_DISABLE_PLUGINS names {name!r}, but no plugin has that name, so it blocks nothing "
+            f"(the plugins: {', '.join(present)})" for name in unmatched]
 
 
 def _dist_name(ep) -> str:
@@ -127,8 +143,10 @@ def check_hooks(pm: pluggy.PluginManager) -> None:
     Listeners of another plugin's hook mark themselves ``@hookimpl(optionalhook=True)``
     and load fine when that plugin is absent. A hook wrapper of a hook the platform calls
     one implementation at a time (:data:`CALLED_ONE_BY_ONE`) is refused too: it would
-    never run.
+    never run; and so is a function named like a declared hook but not marked ``@hookimpl``,
+    which pluggy would silently skip.
     """
+    _refuse_unmarked_hooks(pm)
     for name, caller in vars(pm.hook).items():
         if name.startswith("_"):
             continue
@@ -148,6 +166,25 @@ def check_hooks(pm: pluggy.PluginManager) -> None:
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 raise _error(plugin, name, f"implements unknown hook {name!r} ({hint}mark it "
                              "@hookimpl(optionalhook=True) if another plugin declares it)")
+
+
+def _refuse_unmarked_hooks(pm: pluggy.PluginManager) -> None:
+    """Refuse a plugin's function named like a declared hook but not marked ``@hookimpl``.
+
+    Checked once every plugin is registered, so a listener of a hook that a plugin loaded
+    after it declares is seen too. A re-exported hook *spec* (``@hookspec``) is no
+    implementation and is left alone."""
+    declared = {n for n, c in vars(pm.hook).items() if not n.startswith("_") and c.has_spec()}
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # a blocked name
+            continue
+        for attr in sorted(declared & set(dir(plugin))):
+            function = getattr(plugin, attr, None)
+            if not inspect.isroutine(function) or hasattr(function, f"{PROJECT}_spec"):
+                continue
+            if pm.parse_hookimpl_opts(plugin, attr) is None:
+                raise _error(name, attr, f"defines {attr} without marking it @hookimpl (from xrm_core import "
+                             "hookimpl), so it would never be called")
 
 
 def _error(plugin: str, hook: str, what: str, exc: BaseException | None = None,
