@@ -135,7 +135,7 @@ def xrm_cli_commands(cli):
     """Add click commands or groups to the ``xrm`` group.
 
     :param cli: the ``click.Group`` of ``xrm``; call ``cli.add_command(my_command)``.
-    :return: nothing.
+    :return: nothing. A command returned instead of added is refused, naming the plugin.
 
     Called each time the ``xrm`` command is built. Inside a command,
     ``click.get_current_context().obj.platform`` is the :class:`xrm_core.Platform` of the
@@ -151,7 +151,7 @@ def xrm_flask_app(app):
 
     :param app: the ``flask.Flask`` application of ``xrm serve``, once its core blueprints
         are registered; call ``app.register_blueprint(bp)``.
-    :return: nothing.
+    :return: nothing. A blueprint returned instead of registered is refused, naming the plugin.
     """
 
 

@@ -271,6 +271,46 @@ def call_hook(pm: pluggy.PluginManager, hook: str, **kwargs):
         raise PluginError(culprit, hook, e) from e
 
 
+def call_registering_hook(pm: pluggy.PluginManager, hook: str, kinds: tuple[type, ...], how: str,
+                          **kwargs) -> None:
+    """:func:`call_hook` for a hook whose implementations register things on their argument
+    (``xrm_cli_commands(cli)``, ``xrm_flask_app(app)``) and return nothing.
+
+    A thing of ``kinds`` (a click command, a blueprint) *returned* instead, alone or in a
+    list, would be dropped without a word ("No such command"); that is refused here, naming
+    the plugin (found by the returned object's module) and ``how`` it should have been
+    registered. Anything else returned (the ``app`` itself, by habit) is let be."""
+    returned = []
+    for result in call_hook(pm, hook, **kwargs) or ():
+        returned += result if isinstance(result, (list, tuple)) else [result]
+    for result in returned:
+        if not isinstance(result, kinds) or any(result is arg for arg in kwargs.values()):
+            continue
+        module = getattr(getattr(result, "callback", None), "__module__", None) \
+            or getattr(result, "import_name", None) or type(result).__module__ or ""
+        plugin = _owner(pm, hook, module)
+        name = getattr(result, "name", None)
+        shown = f"a {type(result).__name__}" + (f" ({name!r})" if isinstance(name, str) else "")
+        what = f"returned {shown} from {hook}, which registers nothing it returns: {how}"
+        err = _error(plugin or "(unknown)", hook, what)
+        if plugin is None:  # several plugins implement the hook and the object's module is none of theirs
+            err.message = f"a plugin {what}"
+            err.args = (err.message,)
+        raise err
+
+
+def _owner(pm: pluggy.PluginManager, hook: str, module: str) -> str | None:
+    """The one plugin implementing ``hook`` whose code lives in ``module`` (else in its
+    top-level package), or None when none or several do (pluggy's results do not say whose
+    each one is)."""
+    impls = getattr(pm.hook, hook).get_hookimpls()
+    for same in (lambda m: m == module, lambda m: m.split(".")[0] == module.split(".")[0]):
+        names = {plugin_name(pm, i.plugin) for i in impls if same(getattr(i.function, "__module__", None) or "")}
+        if len(names) == 1:
+            return names.pop()
+    return plugin_name(pm, impls[0].plugin) if len(impls) == 1 else None
+
+
 def culprit_of(pm: pluggy.PluginManager, hook: str, e: BaseException) -> str | None:
     """The plugin among those implementing ``hook`` whose code raised ``e`` (the innermost
     frame of one of its implementations, else of its package, in the traceback), or None."""

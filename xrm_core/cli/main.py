@@ -92,7 +92,7 @@ def _explain(e: Exception, c: CliContext | None = None) -> str:
 
 def build_cli(pm=None) -> click.Group:
     """The ``xrm`` group with core commands and every plugin's ``xrm_cli_commands``."""
-    from ..plugins import call_hook, make_plugin_manager
+    from ..plugins import call_registering_hook, make_plugin_manager
     from . import admin_cmds, demo_cmds, io_cmds, kpi_cmds, record_cmds, schema_cmds, serve_cmds
 
     pm = pm if pm is not None else make_plugin_manager()
@@ -109,7 +109,9 @@ def build_cli(pm=None) -> click.Group:
 
     for module in (admin_cmds, schema_cmds, record_cmds, io_cmds, kpi_cmds, demo_cmds, serve_cmds):
         module.register(cli)
-    call_hook(pm, "xrm_cli_commands", cli=cli)  # a crash names its plugin
+    # a crash names its plugin; so does a command returned instead of added
+    call_registering_hook(pm, "xrm_cli_commands", (click.Command,), "add it with cli.add_command(COMMAND), "
+                          "or define it with @cli.command()", cli=cli)
     _whole_summaries(cli)
     return cli
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import secrets
 
-from flask import Flask
+from flask import Blueprint, Flask
 
 
 def create_app(platform=None, test_config: dict | None = None) -> Flask:
@@ -29,12 +29,14 @@ def create_app(platform=None, test_config: dict | None = None) -> Flask:
         platform = Platform(app.config.get("DATABASE_URL"))
     app.extensions["xrm"] = platform
 
-    from ..plugins import call_hook
+    from ..plugins import call_registering_hook
     from . import api
     app.register_blueprint(api.bp)
     from . import ui
     ui.init_app(app)  # CSRF (API exempt), languages, cookies, security headers, UI pages
-    call_hook(platform.pm, "xrm_flask_app", app=app)  # a crash names its plugin
+    # a crash names its plugin; so does a blueprint returned instead of registered
+    call_registering_hook(platform.pm, "xrm_flask_app", (Blueprint,),
+                          "register it with app.register_blueprint(BLUEPRINT)", app=app)
     return app
 
 
