@@ -4,7 +4,7 @@ enums with non-ASCII values and labels, ``oneOf``, ``if/then/else`` and the form
 date-time, email and uri. Units: a sponsor with two sites; a coordinator per site."""
 from __future__ import annotations
 
-from xrm_core import hookimpl, accounts
+from test_ui_support import DeclaredPlugin, one_to_many, units_with_staff
 
 SITE = {
     "name": "trial_site", "label": {"en": "Trial site", "fa": "مرکز کارآزمایی", "zh": "试验中心"},
@@ -65,59 +65,36 @@ VISIT = {
 }
 
 
-class TrialsPlugin:
+class TrialsPlugin(DeclaredPlugin):
     """trials — clinical trials: sites, participants and their visits."""
 
     __name__ = "trials"
-
-    @staticmethod
-    @hookimpl
-    def xrm_entity_types():
-        return [SITE, PARTICIPANT, VISIT]
-
-    @staticmethod
-    @hookimpl
-    def xrm_relationship_types():
-        return [{"name": "site_enrols", "source": "trial_site", "target": "participant",
-                 "cardinality": "one-to-many", "on_delete": "restrict",
-                 "label": {"en": "enrols", "fa": "ثبت‌نام می‌کند", "zh": "招募"},
-                 "inverse_label": {"en": "enrolled at", "fa": "ثبت‌نام‌شده در", "zh": "入组于"}},
-                {"name": "participant_visit", "source": "participant", "target": "visit",
-                 "cardinality": "one-to-many", "on_delete": "cascade",
-                 "label": {"en": "attended", "fa": "حضور یافت در", "zh": "参加"},
-                 "inverse_label": {"en": "attended by", "fa": "با حضور", "zh": "参加者"}}]
-
-    @staticmethod
-    @hookimpl
-    def xrm_activity_kinds():
-        return [{"name": "adverse_event", "label": {"en": "Adverse event", "fa": "رویداد نامطلوب", "zh": "不良事件"},
-                 "description": "Any untoward medical occurrence, reported within 24 hours."},
-                {"name": "phone_follow_up", "label": {"en": "Phone follow-up", "fa": "پیگیری تلفنی", "zh": "电话随访"}}]
-
-    @staticmethod
-    @hookimpl
-    def xrm_roles():
-        return [{"name": "site_coordinator",
-                 "label": {"en": "Site coordinator", "fa": "هماهنگ‌کننده مرکز", "zh": "中心协调员"},
-                 "description": "Runs one site: its participants and visits, nobody else's.",
-                 "grants": [{"type": "*", "actions": ["read", "create", "update"], "depth": "unit"}]}]
-
-    @staticmethod
-    @hookimpl
-    def xrm_kpis():
-        return [{"name": "enrolled", "label": "Enrolled participants", "unit": "count",
-                 "entity": "participant", "measure": {"count": True}, "where": {"status": "enrolled"}}]
+    types = [SITE, PARTICIPANT, VISIT]
+    relationship_types = [
+        one_to_many("site_enrols", "trial_site", "participant", "restrict",
+                    {"en": "enrols", "fa": "ثبت‌نام می‌کند", "zh": "招募"},
+                    {"en": "enrolled at", "fa": "ثبت‌نام‌شده در", "zh": "入组于"}),
+        one_to_many("participant_visit", "participant", "visit", "cascade",
+                    {"en": "attended", "fa": "حضور یافت در", "zh": "参加"},
+                    {"en": "attended by", "fa": "با حضور", "zh": "参加者"})]
+    activity_kinds = [
+        {"name": "adverse_event", "label": {"en": "Adverse event", "fa": "رویداد نامطلوب", "zh": "不良事件"},
+         "description": "Any untoward medical occurrence, reported within 24 hours."},
+        {"name": "phone_follow_up", "label": {"en": "Phone follow-up", "fa": "پیگیری تلفنی", "zh": "电话随访"}}]
+    roles = [
+        {"name": "site_coordinator",
+         "label": {"en": "Site coordinator", "fa": "هماهنگ‌کننده مرکز", "zh": "中心协调员"},
+         "description": "Runs one site: its participants and visits, nobody else's.",
+         "grants": [{"type": "*", "actions": ["read", "create", "update"], "depth": "unit"}]}]
+    kpis = [{"name": "enrolled", "label": "Enrolled participants", "unit": "count",
+             "entity": "participant", "measure": {"count": True}, "where": {"status": "enrolled"}}]
 
 
 def two_sites(platform) -> dict:
     """Units sponsor → tehran, shanghai; a coordinator in each; a site, a participant and a
     visit in each unit. Returns the ids by name."""
     ids = {}
-    with platform.connection() as conn:
-        accounts.create_unit(conn, "sponsor")
-        for unit in ("tehran", "shanghai"):
-            accounts.create_unit(conn, unit, "sponsor")
-            accounts.create_user(conn, f"coord_{unit}", unit, ["site_coordinator"], "pw-coord-1")
+    units_with_staff(platform, "sponsor", ("tehran", "shanghai"), [("coord", "site_coordinator", "pw-coord-1")])
     for unit, code, pcode, city in (("tehran", "THR", "P-001", "تهران"), ("shanghai", "SHA", "P-002", "上海")):
         with platform.session(f"coord_{unit}") as s:
             site = s.create("trial_site", {"code": code, "city": city})

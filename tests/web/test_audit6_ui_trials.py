@@ -28,7 +28,7 @@ import pytest
 from xrm_core import accounts
 
 from audit6_trials import TrialsPlugin, two_sites
-from test_ui_support import Browser, text
+from test_ui_support import Browser, signed_in, text
 
 
 @pytest.fixture
@@ -38,11 +38,7 @@ def trials(make_platform):
 
 
 def _as(p, user: str, lang: str = "en") -> Browser:
-    b = Browser(p)
-    b.login(user, "secret" if user == "admin" else "pw-coord-1")
-    if lang != "en":
-        b.post("/lang", {"lang": lang, "next": "/"})
-    return b
+    return signed_in(p, user, "pw-coord-1", lang)
 
 
 def _errors(page: str) -> dict:

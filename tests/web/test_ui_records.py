@@ -329,7 +329,8 @@ def test_a_requirement_only_the_core_knows_is_shown_at_its_field(make_platform):
     assert r.status_code == 422
     page = text(r)
     errors = dict(re.findall(r'<span class="error" id="err-(\w+)">([^<]*)</span>', page))
-    assert errors == {"due": "required", "meta": "owner: required"}
+    # Required because `urgent` is ticked: said with the field's label (ui10).
+    assert errors == {"due": "required when Urgent is filled in", "meta": "owner: required"}
     assert "/data:" not in page  # nothing left for the whole form
     with p.session() as s:
         assert s.list("task") == []
@@ -345,7 +346,7 @@ def test_every_field_error_shows_on_the_first_submit(make_platform):
     r = b.post("/r/task/new", {"title": "Call back", "urgent": "on", "count": "many"})
     assert r.status_code == 422
     errors = dict(re.findall(r'<span class="error" id="err-(\w+)">([^<]*)</span>', text(r)))
-    assert errors == {"count": "not a whole number", "due": "required"}
+    assert errors == {"count": "not a whole number", "due": "required when Urgent is filled in"}
     with p.session() as s:
         assert s.list("task") == []
         task = s.create("task", {"title": "t"})
@@ -478,7 +479,7 @@ def test_delete_asks_first_then_deletes_and_keeps_the_history(browser, org):
     assert browser.post(f"/r/person/{a.id}/delete", {"csrf_token": ""}, token=False).status_code == 400
     r = browser.post(f"/r/person/{a.id}/delete")
     assert r.status_code == 302 and r.headers["Location"].endswith("/r/person")
-    assert "Deleted." in text(browser.followed)
+    assert "Deleted Alpha." in text(browser.followed)
     assert browser.get(f"/r/person/{a.id}").status_code == 404
     with org.session() as s:
         assert [h["kind"] for h in s.history(a.id)] == ["created", "deleted"]

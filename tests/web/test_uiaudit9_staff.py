@@ -27,7 +27,7 @@ import re
 import pytest
 
 from uiaudit9_hospital import HospitalPlugin, two_hospitals
-from test_ui_support import Browser, text
+from test_ui_support import Browser, delete_on_page, flashed, signed_in, text
 
 
 @pytest.fixture
@@ -37,11 +37,7 @@ def hospital(make_platform):
 
 
 def _as(p, user: str, lang: str = "en") -> Browser:
-    b = Browser(p)
-    b.login(user, "secret" if user == "admin" else "pw-officer")
-    if lang != "en":
-        b.post("/lang", {"lang": lang, "next": "/"})
-    return b
+    return signed_in(p, user, "pw-officer", lang)
 
 
 def _cells(page: str) -> list[str]:
@@ -71,11 +67,9 @@ def test_a_lists_reference_column_names_the_patient_not_its_id(hospital):
 def test_a_restricted_delete_names_the_linked_record_and_the_link(hospital, lang, said):
     p, ids = hospital
     b = _as(p, "officer_north", lang)
-    b.get(f"/r/patient/{ids['patient_north_1']}/delete")
-    r = b.post(f"/r/patient/{ids['patient_north_1']}/delete", {"version": "1"})
+    r = delete_on_page(b, "patient", ids["patient_north_1"])
     assert r.status_code == 302
-    page = html.unescape(text(b.followed))
-    flash = re.search(r'<p class="flash error">(.*?)</p>', page, re.S).group(1)
+    flash = flashed(b, "error")
     assert said in flash, flash
     for raw in (ids["patient_north_1"], ids["compliment_north"], "patient_compliment", "restrict"):
         assert raw not in flash, (raw, flash)
@@ -83,11 +77,16 @@ def test_a_restricted_delete_names_the_linked_record_and_the_link(hospital, lang
         assert s.get(ids["patient_north_1"])
 
 
-@pytest.mark.parametrize("lang, required", [("en", "required"), ("fa", "الزامی است"), ("zh", "必填")])
+@pytest.mark.parametrize("lang, required", [
+    ("en", "required when Status is Resolved"),
+    # The field's and the value's labels each in its own reading order (FSI … PDI).
+    ("fa", "الزامی است وقتی \u2068وضعیت\u2069 برابر \u2068حل‌شده\u2069 است"),
+    ("zh", "状态为已解决时必填")])
 def test_a_field_required_under_a_condition_says_required_in_every_language(hospital, lang, required):
     """In Persian and Chinese too: the page words the core's errors afresh and matches them
     with the core's by their text, so it must word them from the same schema (the core's
-    text of a requirement under ``if/then`` says why, from the schema)."""
+    text of a requirement under ``if/then`` says why, from the schema). Since ui10 the
+    field says why too, by the labels the form shows (it said "required" alone)."""
     p, ids = hospital
     b = _as(p, "officer_north", lang)
     b.get("/r/complaint/new")

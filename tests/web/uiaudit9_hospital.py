@@ -4,7 +4,7 @@ Nested objects, arrays of objects, enums, dates and date-times, references to ot
 patterns with and without descriptions, a field required under ``if/then``."""
 from __future__ import annotations
 
-from xrm_core import accounts, hookimpl
+from test_ui_support import DeclaredPlugin, one_to_many, units_with_staff
 
 PATIENT = {
     "name": "patient", "label": {"en": "Patient", "fa": "بیمار", "zh": "患者"},
@@ -65,61 +65,38 @@ COMPLIMENT = {
 }
 
 
-class HospitalPlugin:
+class HospitalPlugin(DeclaredPlugin):
     """patient_relations — patients, complaints, compliments and follow-up calls."""
 
     __name__ = "patient_relations"
-
-    @staticmethod
-    @hookimpl
-    def xrm_entity_types():
-        return [PATIENT, COMPLAINT, COMPLIMENT]
-
-    @staticmethod
-    @hookimpl
-    def xrm_relationship_types():
-        return [{"name": "patient_complaint", "source": "patient", "target": "complaint",
-                 "cardinality": "one-to-many", "on_delete": "cascade",
-                 "label": {"en": "filed", "fa": "ثبت کرد", "zh": "提出"},
-                 "inverse_label": {"en": "filed by", "fa": "ثبت‌شده توسط", "zh": "提出人"}},
-                {"name": "patient_compliment", "source": "patient", "target": "compliment",
-                 "cardinality": "one-to-many", "on_delete": "restrict",
-                 "label": {"en": "gave", "fa": "داد", "zh": "给出"},
-                 "inverse_label": {"en": "given by", "fa": "داده‌شده توسط", "zh": "给出人"}}]
-
-    @staticmethod
-    @hookimpl
-    def xrm_activity_kinds():
-        return [{"name": "follow_up_call", "label": {"en": "Follow-up call", "fa": "تماس پیگیری", "zh": "回访电话"}},
-                {"name": "apology_letter", "label": {"en": "Apology letter", "fa": "نامه عذرخواهی", "zh": "致歉信"}}]
-
-    @staticmethod
-    @hookimpl
-    def xrm_roles():
-        return [{"name": "pr_officer", "label": {"en": "Patient-relations officer", "fa": "کارشناس ارتباط با بیمار",
-                                                 "zh": "患者关系专员"},
-                 "grants": [{"type": "*", "actions": ["read", "create", "update", "delete"], "depth": "unit"}]},
-                {"name": "pr_viewer", "label": {"en": "Patient-relations viewer", "fa": "ناظر ارتباط با بیمار",
-                                                "zh": "患者关系查看员"},
-                 "grants": [{"type": "*", "actions": ["read"], "depth": "unit"}]}]
-
-    @staticmethod
-    @hookimpl
-    def xrm_kpis():
-        return [{"name": "open_complaints", "label": {"en": "Open complaints", "fa": "شکایات باز", "zh": "未结投诉"},
-                 "unit": "count", "entity": "complaint", "measure": {"count": True}, "where": {"status": "open"}}]
+    types = [PATIENT, COMPLAINT, COMPLIMENT]
+    relationship_types = [
+        one_to_many("patient_complaint", "patient", "complaint", "cascade",
+                    {"en": "filed", "fa": "ثبت کرد", "zh": "提出"},
+                    {"en": "filed by", "fa": "ثبت‌شده توسط", "zh": "提出人"}),
+        one_to_many("patient_compliment", "patient", "compliment", "restrict",
+                    {"en": "gave", "fa": "داد", "zh": "给出"},
+                    {"en": "given by", "fa": "داده‌شده توسط", "zh": "给出人"})]
+    activity_kinds = [
+        {"name": "follow_up_call", "label": {"en": "Follow-up call", "fa": "تماس پیگیری", "zh": "回访电话"}},
+        {"name": "apology_letter", "label": {"en": "Apology letter", "fa": "نامه عذرخواهی", "zh": "致歉信"}}]
+    roles = [
+        {"name": "pr_officer", "label": {"en": "Patient-relations officer", "fa": "کارشناس ارتباط با بیمار",
+                                         "zh": "患者关系专员"},
+         "grants": [{"type": "*", "actions": ["read", "create", "update", "delete"], "depth": "unit"}]},
+        {"name": "pr_viewer", "label": {"en": "Patient-relations viewer", "fa": "ناظر ارتباط با بیمار",
+                                        "zh": "患者关系查看员"},
+         "grants": [{"type": "*", "actions": ["read"], "depth": "unit"}]}]
+    kpis = [{"name": "open_complaints", "label": {"en": "Open complaints", "fa": "شکایات باز", "zh": "未结投诉"},
+             "unit": "count", "entity": "complaint", "measure": {"count": True}, "where": {"status": "open"}}]
 
 
 def two_hospitals(platform) -> dict:
     """Units group → north, south; an officer and a viewer in each; patients, complaints
     and a compliment in each. Returns the ids by name."""
     ids = {}
-    with platform.connection() as conn:
-        accounts.create_unit(conn, "group")
-        for unit in ("north", "south"):
-            accounts.create_unit(conn, unit, "group")
-            accounts.create_user(conn, f"officer_{unit}", unit, ["pr_officer"], "pw-officer")
-            accounts.create_user(conn, f"viewer_{unit}", unit, ["pr_viewer"], "pw-viewer")
+    units_with_staff(platform, "group", ("north", "south"),
+                     [("officer", "pr_officer", "pw-officer"), ("viewer", "pr_viewer", "pw-viewer")])
     for unit, n in (("north", 1), ("south", 2)):
         with platform.session(f"officer_{unit}") as s:
             for i in range(3):

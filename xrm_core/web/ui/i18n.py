@@ -63,6 +63,13 @@ def digits(value) -> str:
     return text.translate(_PERSIAN_DIGITS) if lang() == "fa" else text
 
 
+def isolated(text: str) -> str:
+    """``text`` kept in its own reading order inside a right-to-left sentence (FSI … PDI): a
+    Latin title with a number at its end ("Ward 3") would else be read around the Persian
+    words next to it. A flash message is text, so the marks stand in for ``<bdi>``."""
+    return f"\u2068{text}\u2069" if lang() in RTL else text
+
+
 @bp.post("/lang")
 def set_language():
     """Remember the chosen language and go back to the page the user was on."""

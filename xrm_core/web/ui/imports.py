@@ -19,7 +19,7 @@ from ... import importer
 from ...errors import ValidationError
 from ...import_files import FileRefused, csv_rows, jsonl_rows
 from ...keys import KEY_TYPES
-from . import core_messages, listing, schema_messages
+from . import core_messages, listing, required_reasons, schema_messages
 from .common import acting
 from .form_errors import FormErrors
 from .i18n import digits
@@ -140,7 +140,8 @@ def _worded(et, path: str, fmt: str, source: str, invalid: list[dict]) -> list[d
         data = data_of.get(r.get("line"))
         if isinstance(data, dict):
             errs = schema_messages.translate(errs, et.validator, data, prefix="", schema=et.schema,
-                                             hint=lambda ptr, pat: listing.pattern_hint(et, ptr, pat, prefix=""))
+                                             hint=lambda ptr, pat: listing.pattern_hint(et, ptr, pat, prefix=""),
+                                             reason=required_reasons.reason_for(et, prefix=""))
         errs = [{**e, "message": core_messages.pointer_word(e.get("message")) or e.get("message", "")}
                 for e in errs]
         out.append({**r, "errors": errs})

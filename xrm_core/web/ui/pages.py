@@ -13,7 +13,7 @@ from ...errors import Conflict, NotFound, PreconditionFailed, ValidationError, X
 from ...fields import value_at
 from ...session import MAX_SUMMARY
 from .. import query
-from . import core_messages, forms, listing, nested_inputs, schema_messages
+from . import core_messages, forms, listing, nested_inputs, required_reasons, schema_messages
 from .common import acting, blueprint
 from .form_errors import FormErrors
 from .i18n import RTL, digits, lang, tr
@@ -234,12 +234,15 @@ def show(type_name: str, record_id: str, log_errors: FormErrors | None = None):
         for item in s.related(rec.id):
             rt = s.relationship_type(item["relationship"]["type"])
             outgoing = item["direction"] == "outgoing"
+            source = rec if outgoing else item["record"]
             other_label = listing.type_label(s.entity_type(item["record"].type))
             related.append({"rel": relationship_label(rt, outgoing, sources), "record": item["record"],
                             "title": _title(s, item["record"]), "id": item["relationship"]["id"],
                             "description": relationship_description(rt, sources),
                             "heading": relationship_heading(rt, outgoing, sources, other_label),
-                            "type_label": other_label})
+                            "type_label": other_label,
+                            # The core removes a link for a user who may change its source.
+                            "can_unlink": s.allows(source.type, "update", _RowView(source))})
         older = _older(request.args.get("older"))
         timeline = s.history(rec.id, include_related=True, limit=TIMELINE_PAGE + 1, newest_first=True, after=older)
         more = len(timeline) > TIMELINE_PAGE
@@ -254,8 +257,8 @@ def show(type_name: str, record_id: str, log_errors: FormErrors | None = None):
                                     {name: help_ for name, _label, help_ in kinds if help_})
         can_edit = s.allows(rec.type, "update", _RowView(rec))
         can_delete = s.allows(rec.type, "delete", _RowView(rec))
-        from .record_actions import link_choices  # the actions' module imports this one
-        links = link_choices(s, rec.type) if can_edit else []
+        from .record_actions import offered_links  # the actions' module imports this one
+        links = offered_links(s, rec)
     extra = [k for k in rec.data if k not in {f.name for f in fields}]
     shown_labels = {f.name: lbl for f in fields if (lbl := listing.value_label(et, f.name, rec.data.get(f.name)))}
     # Nested values are named by their members' labels, as the form's inputs are.
@@ -595,7 +598,7 @@ def _schema_errors_too(et, data: dict, fields, errors: dict) -> None:
     refused some), so every field's problem shows on the first submit. Nothing is written;
     an input already refused keeps its own message."""
     found = schema_messages.translate(et.errors(data, "/data"), et.validator, data, hint=_pattern_hint(et),
-                                      schema=et.schema)
+                                      schema=et.schema, reason=required_reasons.reason_for(et))
     more, _general = forms.field_errors(ValidationError("", found), {f.name for f in fields})
     for name, message in more.items():
         errors.setdefault(name, message)
@@ -616,7 +619,8 @@ def _errors(e, fields, et, data: dict) -> tuple[dict, list]:
         # Worded from the data checked: a plugin's before_* hook may have changed what was posted.
         checked = getattr(e, "checked_data", None)
         found = schema_messages.translate(found, et.validator, checked if isinstance(checked, dict) else data,
-                                          hint=_pattern_hint(et), schema=et.schema)
+                                          hint=_pattern_hint(et), schema=et.schema,
+                                          reason=required_reasons.reason_for(et))
     found = [{**err, "message": core_messages.pointer_word(err.get("message")) or err.get("message", "")}
              if isinstance(err, dict) else err for err in found]
     errors, general = forms.field_errors(ValidationError(e.message, found), {f.name for f in fields},

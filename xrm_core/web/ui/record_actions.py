@@ -17,9 +17,10 @@ from sqlalchemy import or_, select
 
 from ... import db, relationships
 from ...errors import Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError
-from . import core_messages, forms, listing, nested_inputs
+from . import core_messages, deleted_with, forms, listing, nested_inputs
 from .common import acting
-from .i18n import RTL, digits, lang
+from .i18n import digits
+from .i18n import isolated as _isolated
 from .pages import (_fields, _render_form, _RowView, _title, _title_of, _titles_of, _with_choices, bp,
                     relationship_description, relationship_heading, relationship_label, relationship_sources)
 
@@ -55,8 +56,11 @@ def delete(type_name: str, record_id: str):
         # page was open a while, or came back through the browser's history) is not deleted
         # unseen. A form without one (a page of an older release) is not checked.
         version = request.form.get("version")
+        # What goes with it, for the message: read in the delete's transaction, just before it.
+        taken = deleted_with.plan(s, rec, lambda r: _title(s, r))
         try:
             s.delete(rec.id, if_version=None if version is None else forms.version_of(version))
+            taken = deleted_with.gone(s, taken)
         except PreconditionFailed:
             flash(_("Not deleted: this record was changed by someone else since you asked to delete it "
                     "(it is now at version %(v)s). Check the changes and delete it again.",
@@ -70,7 +74,7 @@ def delete(type_name: str, record_id: str):
         except PermissionDenied as e:  # a cascade to a record beyond the scope
             flash(core_messages.explain(e).said(lambda m: _("Not deleted: %(msg)s", msg=m)), "error")
             return _back(rec)
-    flash(_("Deleted."), "ok")
+    flash(deleted_with.said(_title_of(et, rec), taken), "ok")
     return redirect(url_for("pages.list_records", type_name=type_name))
 
 
@@ -113,13 +117,6 @@ def _restrict_said(s, rec, restricted) -> str:
              record=titles.get(held_id, _("a record you cannot see")), links=links)
 
 
-def _isolated(text: str) -> str:
-    """``text`` kept in its own reading order inside a right-to-left sentence (FSI … PDI): a
-    Latin title with a number at its end ("Ward 3") would else be read around the Persian
-    words next to it. A flash message is text, so the marks stand in for ``<bdi>``."""
-    return f"\u2068{text}\u2069" if lang() in RTL else text
-
-
 def link_choices(s, type_name: str) -> list[dict]:
     """The relationship types a record of ``type_name`` can take part in, each direction it
     can take: ``{"value": "REL:out|in", "label", "other", "description"}`` (other = the
@@ -139,6 +136,13 @@ def link_choices(s, type_name: str) -> list[dict]:
                 out.append({"value": f"{name}:{'out' if outgoing else 'in'}", "other": rt[other],
                             "label": heading, "heading": heading, "description": description})
     return out
+
+
+def offered_links(s, rec) -> list[dict]:
+    """The :func:`link_choices` of ``rec`` the record page offers: those the user may make
+    some link through (:func:`may_link`), so the link page it leads to has buttons."""
+    return [c for c in link_choices(s, rec.type)
+            if may_link(s, rec, c["value"].endswith(":out"), c["other"]) is None]
 
 
 def _choice(s, rec, value: str) -> dict:
@@ -169,12 +173,35 @@ def link_candidates(type_name: str, record_id: str):
         sources = relationship_sources(s)
         # The relationship as a candidate reads it (the other end of this record's).
         theirs = relationship_label(rt, direction == "in", sources)
+        # The core relates only for a user who may change the link's source (and read its
+        # target): a button it would refuse is not offered (see may_link).
+        may = may_link(s, rec, direction == "out", other.name)
         rows = [{"id": r.id, "title": _title(s, r), "linked": r.id in linked,
-                 "full": r.id in full and r.id not in linked} for r in items]
+                 "full": r.id in full and r.id not in linked,
+                 "refused": direction == "in" and not s.allows(r.type, "update", _RowView(r))} for r in items]
     return render_template("link.html", et=et, rec=rec, title=_title_of(et, rec), choice=choice, q=q,
                            rows=rows, other_label=listing.type_label(other, True), more=len(items) >= CANDIDATES,
-                           theirs=theirs, own_full=own_full,
+                           theirs=theirs, own_full=own_full, read_only=may,
                            ours=relationship_label(rt, direction == "out", sources))
+
+
+def may_link(s, rec, outgoing: bool, other: str | None = None) -> str | None:
+    """Why the user may link no record to ``rec`` through a relationship it is the source
+    (``outgoing``) or the target of, or None when some link may be allowed. The core
+    (:func:`~xrm_core.relationships.relate`) asks for update on the source and read on the
+    target: as the source, ``rec`` must be one the user may change; as the target, the
+    user needs a grant to change records of the other end's type ``other`` (each candidate
+    is checked on its own on the link page). The record page offers only the relationships
+    this allows."""
+    if outgoing:
+        if s.allows(rec.type, "update", _RowView(rec)):
+            return None
+        return _("You may see %(record)s but not change it, and linking it needs that: no link is offered.",
+                 record=_title(s, rec))
+    if other is None or s.actor.can(other, "update"):
+        return None
+    return _("Linking needs permission to change the %(type)s record at the other end, which you do not have: "
+             "no link is offered.", type=listing.type_label(s.entity_type(other)))
 
 
 def _full_ends(s, rt: dict, outgoing: bool, record_id: str, candidates: list[str]) -> tuple[set, bool]:

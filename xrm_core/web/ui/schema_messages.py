@@ -26,31 +26,35 @@ from .i18n import RTL, digits, lang
 JARGON = frozenset({"oneOf", "anyOf", "not", "contains", "falseSchema", "pattern", "required"})
 
 
-def localized(validator, data, prefix: str = "/data", hint=None, schema=None) -> dict[tuple[str, str], str]:
+def localized(validator, data, prefix: str = "/data", hint=None, schema=None,
+              reason=None) -> dict[tuple[str, str], str]:
     """``{(pointer, english message): message in the UI's language}`` for every schema error
     of ``data`` that has a wording here. In English only the :data:`JARGON` keywords (the
     core's text is English). ``hint(pointer, pattern)``: what the schema says in words of
     the form a ``pattern`` asks for at that pointer, or None (see :func:`worded`). ``schema``:
     the one ``validator`` was compiled from, as the core was given it (``EntityType.errors``):
     the core words some errors from it (a property required only under an ``if``), and a
-    message worded without it would not be found among the core's."""
+    message worded without it would not be found among the core's. ``reason(pointer, kind)``:
+    why a property only some cases require is required, in words of the form
+    (:func:`.required_reasons.reason_for`), or None (see :func:`worded`)."""
     english = lang() == "en"
     out = {}
     for ptr, message, kind in validation.located_errors(validator, data, prefix, schema):
         if kind is None or (english and kind.name not in JARGON):
             continue
         said = hint(ptr, kind.as_dict().get("pattern")) if hint and kind.name == "pattern" else None
-        text = worded(kind, ptr, said)
+        text = worded(kind, ptr, said, reason)
         if text:
             out[(ptr, message)] = text
     return out
 
 
-def translate(errors: list[dict], validator, data, prefix: str = "/data", hint=None, schema=None) -> list[dict]:
+def translate(errors: list[dict], validator, data, prefix: str = "/data", hint=None, schema=None,
+              reason=None) -> list[dict]:
     """``errors`` (``{"pointer", "message"}``) with each schema error's message in the UI's
-    language; any other error (a plugin's, a uniqueness conflict) unchanged. ``hint`` and
-    ``schema``: as :func:`localized`'s."""
-    words = localized(validator, data, prefix, hint, schema)
+    language; any other error (a plugin's, a uniqueness conflict) unchanged. ``hint``,
+    ``schema`` and ``reason``: as :func:`localized`'s."""
+    words = localized(validator, data, prefix, hint, schema, reason)
     if not words:
         return errors
     out = []
@@ -62,17 +66,19 @@ def translate(errors: list[dict], validator, data, prefix: str = "/data", hint=N
     return out
 
 
-def worded(kind, pointer: str = "", hint: str | None = None) -> str | None:
+def worded(kind, pointer: str = "", hint: str | None = None, reason=None) -> str | None:
     """One error of jsonschema-rs kind ``kind`` in the UI's language, or None.
 
     A ``pattern`` is said by ``hint`` when the schema gives one in words (the property's
     ``description``: "Telephone number, digits with optional +…"), else by the regular
-    expression, introduced as one: staff cannot read "does not match ^[0-9]{5}$" as a rule."""
+    expression, introduced as one: staff cannot read "does not match ^[0-9]{5}$" as a rule.
+    A ``required`` that only some cases ask for (``dependentRequired``, an ``if``/``then``)
+    says why when ``reason(pointer, kind)`` words it ("required when Status is Resolved")."""
     name, v = kind.name, kind.as_dict()
     limit = v.get("limit")
     n = digits(limit) if limit is not None else ""
     if name == "required":
-        return _("required")
+        return (reason(pointer, v) if reason else None) or _("required")
     if name == "type":
         return _("must be %(types)s", types=_(" or ").join(_type_word(t) for t in v.get("types", [])))
     if name == "minLength":
