@@ -14,7 +14,7 @@ import orjson
 import xrm_schemas
 from sqlalchemy import Connection, delete, func, insert, literal_column, select, text
 
-from . import db, field_values, schema_types
+from . import db, field_values, schema_types, schema_uris
 from .errors import Conflict, DefinitionError, NotFound, ValidationError
 from .fields import FIELD_RE, field_sql, value_at
 from .validation import check_definition, check_nesting, compile_schema, errors_of, pointer
@@ -30,7 +30,9 @@ class EntityType:
         self.version = version
         self.source = source
         self.schema: dict = definition["schema"]
-        self.validator = compile_schema(self.schema, f"{xrm_schemas.BASE_URI}{self.name}.type.json")
+        #: The schema's base URI (where it has no ``$id``): relative references resolve against it.
+        self.base_uri = f"{xrm_schemas.BASE_URI}{self.name}.type.json"
+        self.validator = compile_schema(self.schema, self.base_uri)
         #: field path -> JSON type, for the paths the schema has (lists ask on every call;
         #: unknown paths are not kept, so no caller can grow it without bound)
         self._field_types: dict[str, str | None] = {}
@@ -416,6 +418,7 @@ def add(conn: Connection, definition: dict, source: str = "admin") -> EntityType
     et = EntityType(copy.deepcopy(definition), 1, source)
     et.check_keys()
     et.check_value_labels()
+    schema_uris.check_type(et)
     if conn.execute(select(db.entity_types.c.name).where(db.entity_types.c.name == et.name)).first():
         raise Conflict(f"entity type {et.name!r} already exists; use update")
     V = db.entity_type_versions
@@ -516,6 +519,10 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
         raise Conflict(f"entity type {new.name!r} is at version {old.version}, not {if_version} as the "
                        "definition says: it changed since; show it again and redo the change",
                        [{"pointer": "/version", "message": f"stored version is {old.version}"}])
+    if new.definition != old.definition:
+        # An unchanged definition stored before these checks keeps working: `xrm init` syncs a
+        # plugin's type it still declares as it is (schema_uris.stored_type_warnings says what to fix).
+        schema_uris.check_type(new)
     report = impact(conn, new, old=old)
     report.update(changed=old.definition != new.definition, applied=False, version=old.version)
     if report["invalid"]:

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from sqlalchemy import Connection, select
 
-from . import accounts, db, entity_types, history, record_events, relationships
+from . import accounts, db, entity_types, history, record_events, relationships, schema_uris
 from .errors import Conflict, DefinitionError, NotFound, ValidationError, XrmError
 from .plugin_kit import DEFINITION_FILES, misplaced_types, unshipped_definitions
 from .plugins import call_each, make_plugin_manager, unmatched_blocks
@@ -206,9 +206,11 @@ class Platform:
                 # the indexes an older release built: rebuild any whose name or shape this
                 # release makes differently, or the planner would not use them.
                 entity_types.apply_indexes(conn, name, et)
+        # A type stored before its schema's URIs were checked still loads: said, not refused.
+        ambiguous = schema_uris.stored_type_warnings(known)
         known = set(known)
         report["warnings"] = self._unknown_event_types(known) + _unchecked_formats(
-            self.pm, set(report["types_added"]) | set(report["types_updated"]))
+            self.pm, set(report["types_added"]) | set(report["types_updated"])) + ambiguous
         # Which relationship types a run adds or changes: a plugin's upgrade is checked by it.
         stored_rels = dict(conn.execute(select(db.relationship_types.c.name, db.relationship_types.c.definition)).all())
         for plugin, defs in call_each(self.pm, "xrm_relationship_types"):

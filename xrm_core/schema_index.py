@@ -9,15 +9,49 @@ anchor. Used for field lookup (entity_types) and for the OpenAPI components (web
 """
 from __future__ import annotations
 
-from urllib.parse import quote, urldefrag, urljoin
+from urllib.parse import quote, urldefrag, urljoin, urlsplit, urlunsplit
 
 from .validation import SCHEMA_LISTS, SCHEMA_MAPS, SCHEMA_ONE
 
 
 def join(base: str, ref: str) -> str:
-    """``ref`` resolved against ``base``."""
+    """``ref`` resolved against ``base``, its scheme and host in lower case."""
     # urljoin() drops the base of a fragment-only reference it cannot join to (a "urn:" $id).
-    return base.partition("#")[0] + ref if ref.startswith("#") else urljoin(base, ref)
+    return base.partition("#")[0] + ref if ref.startswith("#") else normal_uri(urljoin(base, ref))
+
+
+def normal_uri(uri: str) -> str:
+    """``uri`` with its scheme and host in lower case and its path without ``.`` and ``..``
+    segments (RFC 3986 §6.2.2), as the validator compares URIs: ``HTTPS://Example.com/a/../b``
+    names ``https://example.com/b``. (urljoin() leaves an absolute reference as written.)"""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # an invalid IPv6 host: left to the validator to refuse
+        return uri
+    user, at, host = parts.netloc.rpartition("@")
+    path = _without_dot_segments(parts.path) if parts.netloc or parts.path.startswith("/") else parts.path
+    if uri.startswith(parts.scheme) and host == host.lower() and path == parts.path:
+        return uri  # urlunsplit() would also drop an empty query ("a.json?")
+    # (urlsplit() gives the scheme in lower case already)
+    return urlunsplit(parts._replace(netloc=user + at + host.lower(), path=path))
+
+
+def _without_dot_segments(path: str) -> str:
+    """``path`` with its ``.`` and ``..`` segments applied (RFC 3986 §5.2.4)."""
+    if "." not in path:
+        return path
+    segments = path.split("/")
+    out: list[str] = []
+    for i, seg in enumerate(segments):
+        last = i == len(segments) - 1
+        if seg in (".", ".."):
+            if seg == ".." and (len(out) > 1 or (out and out[0] != "")):
+                out.pop()
+            if last:
+                out.append("")
+        else:
+            out.append(seg)
+    return "/".join(out)
 
 
 def segment(key: str) -> str:

@@ -59,7 +59,7 @@ _ROOT_BASE = f"{xrm_schemas.BASE_URI}entity.type.json"
 
 
 @cache
-def _platform_index() -> SchemaIndex:
+def platform_index() -> SchemaIndex:
     """The platform's own schemas (``common.json``…), each under its ``$id``."""
     index = SchemaIndex()
     for name in xrm_schemas.names():
@@ -93,7 +93,7 @@ def lookup_ref(root: dict, node: dict, ref: str) -> dict | None:
 def _lookup(root: dict, node: dict, ref: str) -> dict | None:
     """The subschema reference ``ref`` (found in ``node``, a subschema of ``root`` or of a
     platform schema) points at, or None when it points at nothing known or not at an object."""
-    own, platform = _index_of(root), _platform_index()
+    own, platform = _index_of(root), platform_index()
     base = own.base.get(id(node)) or platform.base.get(id(node)) or own.base.get(id(root), _ROOT_BASE)
     url, fragment = urldefrag(join(base, ref))
     fragment = unquote(fragment)

@@ -145,25 +145,35 @@ def _without_refs(schema, keep):
 
 
 def _unresolvable_refs(schema: dict, base_uri: str) -> list[tuple[tuple, str]]:
-    """Locate the references that make ``schema`` fail to compile (error path only).
-
-    For each reference, compiles a probe: the schema with every other reference removed
-    (which only loosens it) and the subschema holding this reference made reachable from the
-    root — the compiler skips unreachable ``$defs``. A probe that still fails names a culprit.
-    """
+    """Locate the references that make ``schema`` fail to compile (error path only): each
+    reference whose probe (:func:`ref_failure`) still fails is a culprit."""
     found = []
     for path in _ref_locations(schema):
-        probe = _without_refs(schema, path)
-        holder = "#" + quote(pointer(path[:-1]), safe="/~$")
-        probe["allOf"] = [*probe.get("allOf", []), {"$ref": holder}]
-        try:
-            _compile(probe, base_uri)
-        except jsonschema_rs.ValidationError as e:
-            ref = schema
-            for key in path:
-                ref = ref[key]
-            found.append((path, f"cannot resolve {ref!r}: {str(e).splitlines()[0]}" + _common_hint(ref)))
+        failure = ref_failure(schema, base_uri, path)
+        if failure is not None:
+            found.append((path, failure))
     return found
+
+
+def ref_failure(schema: dict, base_uri: str, path: tuple) -> str | None:
+    """Why the reference at ``path`` (keys and indexes, ending with ``$ref`` or
+    ``$dynamicRef``) of ``schema`` does not resolve for the validator, or None when it does.
+
+    Compiles a probe: the schema with every other reference removed (which only loosens it)
+    and the subschema holding this reference made reachable from the root — the compiler
+    skips unreachable ``$defs``. Offline, as every compile: nothing is fetched.
+    """
+    probe = _without_refs({"$schema": DRAFT_2020_12, **schema}, path)
+    holder = "#" + quote(pointer(path[:-1]), safe="/~$")
+    probe["allOf"] = [*probe.get("allOf", []), {"$ref": holder}]
+    try:
+        _compile(probe, base_uri)
+    except jsonschema_rs.ValidationError as e:
+        ref = schema
+        for key in path:
+            ref = ref[key]
+        return f"cannot resolve {ref!r}: {str(e).splitlines()[0]}" + _common_hint(ref)
+    return None
 
 
 def _common_hint(ref) -> str:

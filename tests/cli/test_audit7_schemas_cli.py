@@ -65,13 +65,15 @@ ASSET = {
     "name": "asset", "title_field": "name", "indexes": ["root.kind"], "unique": ["asset_id"],
     "schema": {"$schema": S, "$id": "https://utility.example/asset.json", "type": "object",
                "required": ["asset_id", "name"], "additionalProperties": False,
-               "$defs": {"node": {"$dynamicAnchor": "node", "type": "object", "required": ["kind"],
+               # node and strict each a resource of its own: two "$dynamicAnchor": "node" in one
+               # resource would give one URI (asset.json#node) to two subschemas, which is refused.
+               "$defs": {"node": {"$id": "node.json", "$dynamicAnchor": "node", "type": "object", "required": ["kind"],
                                   "properties": {"kind": {"type": "string"}, "label": {"type": "string"},
                                                  "children": {"type": "array", "items": {"$dynamicRef": "#node"}}}},
-                         "strict": {"$dynamicAnchor": "node", "$ref": "#/$defs/node",
+                         "strict": {"$id": "strict.json", "$dynamicAnchor": "node", "$ref": "node.json",
                                     "unevaluatedProperties": False}},
                "properties": {"asset_id": {"type": "string", "format": "uuid"}, "name": {"type": "string"},
-                              "root": {"$ref": "#/$defs/strict"}}},
+                              "root": {"$ref": "strict.json"}}},
 }
 
 GOOD_CSV = ("\ufeffcode,meter_serial,address.city,address.country,نام_مشترک,备注,location,installed_at,"
