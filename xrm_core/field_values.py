@@ -9,10 +9,18 @@ in several places must not be judged by the first place found: in a discriminate
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from .fields import FIELD_RE
 from .schema_types import dependent_schemas, dynamic_targets, pattern_properties, ref_target
 
 _MAX_DEPTH = 20
+#: Subschemas one answer may visit. A schema is an admin's or a plugin's, and the answer is
+#: sought on every filter request: branches that reach one subschema several ways per level
+#: (``anyOf`` of k ``$ref``s, ten levels) are k^10 paths. Each (subschema, path, depth) is
+#: walked once (:class:`_Walk`), and past the budget the answer is None: unknown, so no
+#: filter value is refused.
+_BUDGET = 10_000
 #: The field is not declared under this subschema (neutral in an ``allOf``; a branch of a
 #: ``oneOf`` that does not declare it leaves the value free).
 _ABSENT = object()
@@ -24,8 +32,38 @@ def allowed_values(root: dict, field: str) -> list | None:
     as a list, or None when the schema does not restrict them to a list."""
     if not isinstance(field, str):
         return None
-    found = _field(root, root, field.split(".") if FIELD_RE.match(field) else [field], 0)
+    token = _walk.set(_Walk())
+    try:
+        found = _field(root, root, field.split(".") if FIELD_RE.match(field) else [field], 0)
+    except _OverBudget:
+        return None
+    finally:
+        _walk.reset(token)
     return None if found is _ABSENT else found
+
+
+class _OverBudget(Exception):
+    """The walk visited :data:`_BUDGET` subschemas."""
+
+
+class _Walk:
+    """One answer's memo — what each (subschema, remaining path, depth) allows: a schema
+    reaching one subschema by many paths walks it once — and its count of visits."""
+
+    def __init__(self):
+        self.memo: dict = {}
+        self.visits = 0
+
+    def seen(self, key):
+        """The memo's answer for ``key`` (a ``_MISSING`` sentinel if none); counts a visit."""
+        self.visits += 1
+        if self.visits > _BUDGET:
+            raise _OverBudget
+        return self.memo.get(key, _MISSING)
+
+
+_walk: ContextVar[_Walk] = ContextVar("field_values_walk")
+_MISSING = object()
 
 
 def same_value(a, b) -> bool:
@@ -54,6 +92,14 @@ def _either(options: list):
 
 def _value(root, node, depth):
     """The values the subschema ``node`` allows (its `$ref` and its siblings alike), or None."""
+    walk, key = _walk.get(), ("value", id(node), depth)
+    found = walk.seen(key)
+    if found is _MISSING:
+        found = walk.memo[key] = _value_of(root, node, depth)
+    return found
+
+
+def _value_of(root, node, depth):
     if node is False:
         return []
     if not isinstance(node, dict) or depth > _MAX_DEPTH:
@@ -74,6 +120,14 @@ def _value(root, node, depth):
 def _field(root, node, parts, depth):
     """The values at ``parts`` under the objects ``node`` describes: a list, None
     (unrestricted) or ``_ABSENT`` (not declared there)."""
+    walk, key = _walk.get(), ("field", id(node), tuple(parts), depth)
+    found = walk.seen(key)
+    if found is _MISSING:
+        found = walk.memo[key] = _field_of(root, node, parts, depth)
+    return found
+
+
+def _field_of(root, node, parts, depth):
     if not parts:
         return _value(root, node, depth)
     if not isinstance(node, dict) or depth > _MAX_DEPTH:
