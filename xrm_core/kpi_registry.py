@@ -98,9 +98,9 @@ def _plugin_kpi(item, index: int, plugin: str, types: dict):
                               "compute(ctx) method)",
                               [{"pointer": f"/{index}", "message": "not a KPI dict or KPI object"}])
     from .kpis import KPI  # here: xrm_core.kpis imports this module before it defines KPI
-    if not isinstance(item, KPI):
-        item = ObjectKPI(item)
     try:
+        if not isinstance(item, KPI):
+            item = ObjectKPI(item)  # reads the object's metadata, which is plugin code too
         item.check(set(types))
     except XrmError:
         raise

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 R = db.records
 #: A calendar date as --from/--to take it; ASCII digits (``\d`` also matches "٢٠٢٤"), matched whole.
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: A KPI's name, as ``schemas/kpi.schema.json`` has it.
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 #: A field whose schema makes it an array or an object is no grouping field (a field of no
 #: single type that holds one in some records is grouped by that JSON value).
 UNGROUPABLE = {"array", "object"}
@@ -69,6 +71,14 @@ class KPI:
         """Called at registration; raise DefinitionError if the KPI cannot work."""
         if not self.name:
             raise DefinitionError(f"{type(self).__name__} has no name")
+        # As kpi.schema.json's: a name is text (lists sort and the REST path names it).
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise DefinitionError(f"{type(self).__name__}'s name {self.name!r} is not a KPI name: lower-case "
+                                  "letters, digits and _, starting with a letter (at most 63)",
+                                  [{"pointer": "/name", "message": "not a KPI name"}])
+        if self.entity is not None and not isinstance(self.entity, str):
+            raise DefinitionError(f"KPI {self.name!r}: entity {self.entity!r} is not an entity type's name",
+                                  [{"pointer": "/entity", "message": "not a name"}])
         if self.entity and self.entity not in known_types:
             raise DefinitionError(f"KPI {self.name!r} measures unknown entity type {self.entity!r}",
                                   [{"pointer": "/entity", "message": "unknown entity type"}])

@@ -4,7 +4,7 @@ careless plugin's object does to everyone's KPIs.
 Pinned (holds): a duck-typed object gets the same checks a ``KPI`` subclass gets — an
 unknown entity type, a ``time_field`` the type lacks, an object with no ``compute`` — and
 computes through a context carrying the session's scope and the period.
-Holes (xfail strict):
+Were holes, closed (the tests below fail on the code before):
 - an object whose ``name`` is no string (``7``) is registered, and ``GET /api/v1/kpis``
   then sorts names of two types: a 500 for every user, whatever KPIs they may compute;
 - an object whose metadata attribute raises (a ``label`` property reading a file) fails
@@ -105,10 +105,6 @@ class NumberName:
         return {"value": 7, "n": 1, "groups": []}
 
 
-@pytest.mark.xfail(strict=True, reason="ObjectKPI.check (KPI.check) asks only that name be truthy: name 7 is "
-                                       "registered and GET /api/v1/kpis sorts int and str names (TypeError, 500 "
-                                       "for everyone); fix: refuse a name that is not a string matching "
-                                       "kpi.schema.json's name pattern in ObjectKPI.check and KPI.check")
 def test_a_kpi_object_whose_name_is_no_string_is_refused_at_init(make_platform):
     try:
         p = make_platform(PersonPlugin(), kpi_plugin(NumberName()))
@@ -135,10 +131,6 @@ class RaisingLabel:
         return {"value": None, "n": 0, "groups": []}
 
 
-@pytest.mark.xfail(strict=True, reason="kpi_registry._plugin_kpi builds ObjectKPI(item) outside its try, so a "
-                                       "metadata attribute that raises escapes as a bare OSError; fix: move "
-                                       "`item = ObjectKPI(item)` inside the try that turns exceptions into "
-                                       "PluginError(plugin, 'KPI … check()')")
 def test_a_kpi_object_whose_metadata_raises_is_reported_as_its_plugins_failure(make_platform):
     with pytest.raises(PluginError) as e:
         make_platform(PersonPlugin(), kpi_plugin(RaisingLabel()))

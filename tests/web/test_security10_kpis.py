@@ -7,7 +7,7 @@ nor answered 503 (403, as a ready one); the 503 path reads the period as the nor
 does (a bad or reversed period is a 400 first); a waiting KPI is listed in exactly the
 shape of its ready self; a ready duck-typed KPI follows the caller's grants as a KPI
 subclass does, and its ``compute`` gets the caller's scope and period.
-Holes (xfail strict): a waiting KPI whose declaration the stand-in cannot read — a
+Was a hole, closed: a waiting KPI whose declaration the stand-in cannot read — a
 duck-typed object (no ``to_dict``) or a malformed dict — loses its ``entity``, so every
 user sees it in the list, with its plugin and the reason naming its entity type, and gets
 the 503 instead of the 403.
@@ -182,15 +182,9 @@ def test_a_ready_duck_typed_kpi_follows_the_grants_and_computes_in_the_callers_s
     assert DuckPayroll.calls[0] == ("payee", "2026-03-01", "2026-03-31", 1)
 
 
-# -- holes ------------------------------------------------------------------------------------
-HIDDEN_WAITING = ("api_kpis._stand_in falls back to {'name', 'source'} when the declaration does not read "
-                  "(a duck-typed KPI object has no to_dict; a malformed dict), losing 'entity', and "
-                  "api_kpis._visible then shows it to everyone; fix: read the entity from the declaration "
-                  "itself (item.get('entity') / getattr(item, 'entity', None), or ObjectKPI(item).to_dict() "
-                  "for a non-KPI object) and hide a waiting KPI whose entity cannot be read from non-admins")
+# -- the hole, closed: a declaration that does not read keeps its entity ---------------------
 
 
-@pytest.mark.xfail(strict=True, reason=HIDDEN_WAITING)
 @pytest.mark.parametrize("item", [DuckPayroll(),
                                   {**DECLARED, "name": "payroll_bad", "measure": {"no_such_measure": "amount"}}],
                          ids=["duck-typed", "malformed-dict"])

@@ -9,8 +9,10 @@ warns about it on stderr), and ``GET /api/v1/kpis/{name}`` answers :class:`KPIWa
 from __future__ import annotations
 
 from .. import kpis
-from ..errors import PermissionDenied, XrmError
+from ..kpis import KPI
+from ..errors import NotFound, PermissionDenied, XrmError
 from ..kpi_measures import DeclarativeKPI
+from ..kpi_registry import ObjectKPI
 from ..plugins import call_each
 
 
@@ -49,15 +51,21 @@ def _stand_in(platform, name: str) -> dict:
     try:
         if isinstance(item, dict):
             return DeclarativeKPI(item, plugin).to_dict()
+        if not isinstance(item, KPI):
+            item = ObjectKPI(item)  # as the registry reads an object of no KPI subclass
         return {**item.to_dict(), "source": plugin}  # the registry sets .source on the objects it accepts
-    except Exception:  # noqa: BLE001 — a declaration that does not even read: its name is enough
-        return {"name": name, "source": plugin}
+    except Exception:  # noqa: BLE001 — a declaration that does not read: its name, and what it measures
+        entity = item.get("entity") if isinstance(item, dict) else getattr(item, "entity", None)
+        return {"name": name, "source": plugin, "entity": entity}
 
 
 def _visible(session, listed: dict) -> bool:
-    # As kpis.may_compute: a KPI over a type the caller may not read is not theirs to see.
+    # As kpis.may_compute: a KPI over a type the caller may not read is not theirs to see. One
+    # whose declaration does not say which type (or says it in no name) is an admin's to see.
     entity = listed.get("entity")
-    return not isinstance(entity, str) or session.actor.can(entity, "read")
+    if entity is None or not isinstance(entity, str):
+        return session.actor.is_admin
+    return session.actor.can(entity, "read")
 
 
 def waiting_items(session) -> list[dict]:
@@ -88,6 +96,8 @@ def refuse_waiting(session, name: str, date_from: str | None = None, date_to: st
     kpis._check_date(date_to, "/to")
     listed = _stand_in(session.platform, name)
     if not _visible(session, listed):
+        if not isinstance(listed.get("entity"), str):  # hidden from the list: as if there were none
+            raise NotFound(f"unknown KPI {name!r}")
         raise PermissionDenied(f"{session.actor.name!r} may not read {listed['entity']} records, "
                                f"which KPI {name!r} measures")
     raise KPIWaiting(f"KPI {name!r} cannot be computed until an operator runs `xrm init` on the server, which "
