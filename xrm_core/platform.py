@@ -240,7 +240,12 @@ class Platform:
                             [{"pointer": "/name", "message": "reserved: " + ", ".join(history.RESERVED_KINDS)}])
                     check_definition("activity-kind.schema.json", d, "activity kind")
                     if "payload" in d:  # checked now, not by every later `xrm log` of the kind
-                        compile_schema(d["payload"], f"https://xrm.dev/schemas/kinds/{d['name']}.json", "/payload")
+                        base = f"https://xrm.dev/schemas/kinds/{d['name']}.json"
+                        compile_schema(d["payload"], base, "/payload")
+                        stored = conn.execute(select(db.activity_kinds.c.definition)
+                                              .where(db.activity_kinds.c.name == d["name"])).scalar()
+                        if stored != d:  # as entity types: a kind stored before the check still loads
+                            schema_uris.check_uris(d["payload"], base, "/payload")
                 except XrmError as e:
                     # Which of the plugin's kinds: a payload schema's error names none.
                     e.message = f"plugin {plugin!r}, {_which('activity kind', i, d)}: {e.message}"
