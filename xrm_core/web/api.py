@@ -522,7 +522,12 @@ def _require_grant(s, rec, action: str) -> None:
 
 def _if_match(current: int) -> int | None:
     """The version ``If-Match`` asks for: ``current`` if one of its ETags names it (``*``
-    or no header: None, no condition); else PreconditionFailed. ``W/`` is tolerated.
+    or no header: None, no condition); else PreconditionFailed.
+
+    ``W/"3"`` names version 3 too, though RFC 9110 §13.1.1 asks If-Match for the strong
+    comparison: the ETag is the version number, exact either way, and a reverse proxy that
+    compresses answers (nginx's gzip) turns the ``"3"`` it passes on into ``W/"3"`` — a client
+    behind one would else never write conditionally again.
 
     A header that is not ``*`` or a list of quoted entity-tags (``If-Match: 2``) is a 400:
     RFC 9110 makes malformed syntax a 400 (§15.5.1), and the precondition cannot be
