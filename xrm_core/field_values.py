@@ -114,6 +114,8 @@ def _value_of(root, node, depth):
     for key in ("anyOf", "oneOf"):
         if isinstance(node.get(key), list):
             found = _both(found, _either([_value(root, p, depth + 1) for p in node[key]]))
+    if "if" in node:  # the value is one of those then or else allows (a branch not given allows any)
+        found = _both(found, _either([_value(root, node.get(k, True), depth + 1) for k in ("then", "else")]))
     return found
 
 

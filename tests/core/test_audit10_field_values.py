@@ -65,3 +65,13 @@ def test_a_field_reached_through_a_dynamic_ref_keeps_its_values():
               "$defs": {"node": {"$dynamicAnchor": "node", "type": "object",
                                  "properties": {"kind": {"enum": ["pipe", "valve"]}}}}}
     assert allowed_values(schema, "root.kind") == ["pipe", "valve"]
+
+
+def test_then_and_else_on_the_value_itself_narrow_it():
+    """``if``/``then``/``else`` written on the value (not on a property of an object): the
+    value is one then or else allows — ``c`` fits neither, so no record holds it."""
+    schema = {"type": "object", "properties": {
+        "tier": {"enum": ["a", "b", "c"], "if": {"const": "a"}, "then": {"enum": ["a"]}, "else": {"enum": ["b"]}},
+        "free": {"enum": ["x", "y"], "if": {"const": "x"}, "then": {"enum": ["x"]}}}}
+    assert allowed_values(schema, "tier") == ["a", "b"]
+    assert allowed_values(schema, "free") == ["x", "y"]  # no else: any value passes that branch

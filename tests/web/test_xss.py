@@ -129,7 +129,8 @@ class Audit(HTMLParser):
 #: problem.
 OWN_SCRIPTS = ('<script src="/static/submit-once.js" defer></script>',
                '<script src="/static/error-summary.js" defer></script>',
-               '<script src="/static/nested-inputs.js" defer></script>')
+               '<script src="/static/nested-inputs.js" defer></script>',
+               '<script src="/static/filter-choices.js" defer></script>')
 
 
 def check_page(r, path: str, shows_payload: bool = True) -> str:

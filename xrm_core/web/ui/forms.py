@@ -1,9 +1,12 @@
 """Create/edit forms generated from an entity type's JSON Schema.
 
-One :class:`Field` per top-level property: ``enum`` or ``const`` → select, ``boolean`` → checkbox,
+One :class:`Field` per top-level property: a field whose values the schema restricts by
+``enum`` or ``const`` wherever it declares it (every ``oneOf`` branch, ``then`` and ``else``:
+:mod:`.field_choices`) → select of all those values, ``boolean`` → checkbox,
 ``integer``/``number`` → number input, ``format: date`` → date input, ``format: date-time``
 → datetime-local (read and written as UTC, ``Z``), long strings → textarea, objects with
-declared members → a fieldset of inputs ("group") and arrays of scalars or simple objects →
+declared members (in one place: :func:`.field_choices.members_declared_once`) → a fieldset
+of inputs ("group") and arrays of scalars or simple objects →
 rows of inputs ("list"), both in :mod:`.nested_inputs`; other arrays and objects → a JSON
 textarea; and references → a picker of visible records (inside groups and lists too). A
 property's ``default`` fills the new-record form (a nested member's, its group and every new
@@ -38,6 +41,7 @@ from flask_babel import gettext as _
 from ...errors import ValidationError
 from ...history import same_json
 from ...validation import FORMAT_EXAMPLES
+from . import field_choices
 
 RECORD_REF = "#/$defs/record_ref"
 PICKER_LIMIT = 200
@@ -108,18 +112,19 @@ def build(et, known_types, label, value_label=None) -> "Fields":
     out = []
     for name, sub in et.properties().items():
         sub = sub if isinstance(sub, dict) else {}
-        f = Field(name, label(name), _widget(et, name, sub), name in required,
+        # Every value the field may hold wherever the schema declares it (a later oneOf
+        # branch's const, an else's enum), not the first declaration's (field_choices).
+        allowed = field_choices.choices_at(et, (name,))
+        if allowed is field_choices.UNKNOWN:
+            allowed = field_choices.own(sub)
+        shape = dict(sub, enum=allowed) if allowed is not None else field_choices.without_choice(sub)
+        f = Field(name, label(name), _widget(et, name, shape), name in required,
                   description=sub.get("description", "") if isinstance(sub.get("description"), str) else "",
                   default=sub.get("default"), readonly=sub.get("readOnly") is True)
         if f.widget == "select":
             # A ``const`` is a choice of one: picked, not typed letter by letter.
-            f.enum = list(sub["enum"]) if isinstance(sub.get("enum"), list) else [sub["const"]]
-            strings = {v for v in f.enum if isinstance(v, str)}
-            # Text and other values are keyed alike ("1" and 1 were both "1", so the text
-            # could not be chosen): when one would be taken for another, every key is JSON.
-            f.json_keys = any(_enum_key(v) in strings for v in f.enum if not isinstance(v, str))
-            f.options = [(enum_key(f, v), (value_label and value_label(name, v)) or enum_key(f, v))
-                         for v in f.enum if v is not None]
+            f.enum = list(allowed)
+            choices(f, value_label)
         ref = reference_type(et, name, known_types)
         if ref and f.widget == "text":
             f.widget, f.ref = "ref", ref
@@ -127,7 +132,7 @@ def build(et, known_types, label, value_label=None) -> "Fields":
         if f.widget == "json":
             # Kept for the JSON box a group or list falls back to for a value it cannot show.
             f.example = example_text(et.property_schema(name) or sub, et.schema)
-            if not f.readonly:
+            if not f.readonly and field_choices.members_declared_once(et, name):
                 nested.structure(f, et, et.property_schema(name) or sub, value_label, known=known_types)
         out.append(f)
     fields = nested.Fields(nested.unambiguous(out))
@@ -233,8 +238,10 @@ def enum_key(f: Field, v) -> str:
 
 
 def choices(f: Field, value_label=None, label_name=None) -> None:
-    """Fill a select's ``enum``, ``json_keys`` and ``options`` from its subschema ``f.enum``
-    (see :func:`build`); ``label_name`` names the field for ``value_label``."""
+    """Fill a select's ``json_keys`` and ``options`` from its values ``f.enum`` (see
+    :func:`build`); ``label_name`` names the field for ``value_label``."""
+    # Text and other values are keyed alike ("1" and 1 were both "1", so the text could
+    # not be chosen): when one would be taken for another, every key is JSON.
     strings = {v for v in f.enum if isinstance(v, str)}
     f.json_keys = any(_enum_key(v) in strings for v in f.enum if not isinstance(v, str))
     f.options = [(enum_key(f, v), (value_label and value_label(label_name or f.name, v)) or enum_key(f, v))

@@ -44,20 +44,28 @@ def filter_fields(et) -> list[str]:
     takes (letters of any script, digits, ``_``), and the properties of nested objects as dotted paths."""
     out = []
 
-    def walk(prefix: str, depth: int) -> None:
-        schema = et.property_schema(prefix) if prefix else None
-        names = et.properties() if not prefix else (schema or {}).get("properties", {})
-        if not isinstance(names, dict):
-            return
+    def walk(prefix: str, parts: list[dict], depth: int) -> None:
+        # A nested object's members wherever its schemas declare them: a ``billing`` whose
+        # ``oneOf`` branches each declare ``method`` has a ``billing.method`` to filter on.
+        names = et.properties() if not prefix else _declared(parts)
         for name in names:
             path = f"{prefix}.{name}" if prefix else name
             if not FIELD_RE.match(path) or "." in name:
                 continue  # a name with a dot ("a.b") would be read as a path into "a"
             out.append(path)
             if depth < FILTER_DEPTH and et.field_type(path) == "object":
-                walk(path, depth + 1)
-    walk("", 1)
+                walk(path, _member_parts(et.schema, parts, name), depth + 1)
+    walk("", in_place(et.schema, et.schema), 1)
     return out
+
+
+def _declared(parts: list[dict]) -> list[str]:
+    """The member names the schemas ``parts`` declare, in the order they first appear."""
+    names: dict[str, None] = {}
+    for p in parts:
+        props = p.get("properties")
+        names.update(dict.fromkeys(props if isinstance(props, dict) else ()))
+    return list(names)
 
 
 def field_label(et, name: str) -> str:
@@ -77,7 +85,7 @@ def field_label(et, name: str) -> str:
 
 # -- the schema at a path into a record's data ---------------------------------------------
 
-def _in_place(root, node, depth: int = 0, seen: dict | None = None) -> list[dict]:
+def in_place(root, node, depth: int = 0, seen: dict | None = None) -> list[dict]:
     """``node`` and the subschemas applied in place with it: its ``$ref``/``$dynamicRef``
     targets and ``allOf`` parts first (in the order the form reads a member's ``title``:
     :func:`.nested_inputs._parts`), then ``anyOf``/``oneOf``, ``then``/``else`` and
@@ -87,12 +95,12 @@ def _in_place(root, node, depth: int = 0, seen: dict | None = None) -> list[dict
         return []
     out = [node]
     for sub in [schema_types.ref_target(root, node, depth), *schema_types.dynamic_targets(root, node)]:
-        out += _in_place(root, sub, depth + 1, seen)
+        out += in_place(root, sub, depth + 1, seen)
     for key in ("allOf", "anyOf", "oneOf"):
         for sub in node.get(key, []) if isinstance(node.get(key), list) else []:
-            out += _in_place(root, sub, depth + 1, seen)
+            out += in_place(root, sub, depth + 1, seen)
     for sub in [node.get("then"), node.get("else"), *schema_types.dependent_schemas(node)]:
-        out += _in_place(root, sub, depth + 1, seen)
+        out += in_place(root, sub, depth + 1, seen)
     return out
 
 
@@ -116,7 +124,7 @@ def _member_parts(root, parts: list[dict], key: str) -> list[dict]:
     out: list[dict] = []
     seen: dict = {}
     for sub in found:
-        out += _in_place(root, sub, 0, seen)
+        out += in_place(root, sub, 0, seen)
     return out
 
 
@@ -138,7 +146,7 @@ class ValueShape:
     @classmethod
     def of(cls, et, name: str) -> "ValueShape":
         """The shape of the top-level field ``name``."""
-        return cls(et, _member_parts(et.schema, _in_place(et.schema, et.schema), name), (name,))
+        return cls(et, _member_parts(et.schema, in_place(et.schema, et.schema), name), (name,))
 
     def members(self, value: dict) -> list[tuple]:
         """``(key, item, label, shape)`` of each member of the object ``value``: the declared
@@ -189,7 +197,7 @@ def path_labels(et, keys) -> list[str]:
     "1")``) by its label, as :func:`pointer_label` says them: a top-level field's label, a
     list's item by its number counted from 1 (``item 2``), a nested member by its schema's
     ``title``, an undeclared key as it is."""
-    parts = _in_place(et.schema, et.schema)
+    parts = in_place(et.schema, et.schema)
     said = []
     for i, key in enumerate(keys):
         key = str(key)
@@ -217,7 +225,7 @@ def pattern_hint(et, pointer: str, pattern, prefix: str = "/data") -> str | None
     rest = pointer[len(prefix):] if isinstance(pointer, str) and pointer.startswith(prefix) else None
     if rest is None or (rest and not rest.startswith("/")):
         return None
-    parts = _in_place(et.schema, et.schema)
+    parts = in_place(et.schema, et.schema)
     for key in _tokens(rest):
         parts = _member_parts(et.schema, parts, key)
     ranked = [p for p in parts if p.get("pattern") == pattern] + parts

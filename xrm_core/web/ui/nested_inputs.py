@@ -45,7 +45,7 @@ from flask_babel import gettext as _
 
 from ... import schema_types
 from ...history import same_json
-from . import forms, listing
+from . import field_choices, forms, listing
 from .i18n import digits, tr
 
 #: Levels of objects shown as fieldsets inside one another; deeper ones take a JSON box.
@@ -207,7 +207,7 @@ def structure(f, et, node, value_label, depth: int = 1, known=()) -> None:
         if not iparts or not _plain(iparts):
             return
         ikind = _one_type(iparts)
-        if _choice(iparts) or ikind in ("string", "integer", "number"):
+        if field_choices.of_parts(iparts) is not None or ikind in ("string", "integer", "number"):
             _scalar(item, iparts, ikind, value_label, ".".join(f.path))
         elif ikind == "object":
             children = _members(item, et, iparts, value_label, depth, scalars_only=True, known=known)
@@ -228,18 +228,20 @@ def row_limit(f) -> int:
     return MAX_ROWS if f.max_items is None else min(f.max_items, MAX_ROWS)
 
 
-def _choice(parts) -> dict | None:
-    return next((p for p in parts if isinstance(p.get("enum"), list) or "const" in p), None)
-
-
-def _scalar(f, parts, kind, value_label, label_name) -> None:
+def _scalar(f, parts, kind, value_label, label_name, et=None) -> None:
+    """Make ``f`` the scalar input its ``parts`` describe. A member of a group (given its
+    entity type ``et``) takes the values its path may hold wherever the schema declares it
+    (:mod:`.field_choices`); a list's item, those of ``parts``."""
     merged = {}
     for p in reversed(parts):
         merged.update(p)
-    choice = _choice(parts)
-    f.widget = forms.widget_of(choice or merged, kind)
+    choice = field_choices.choices_at(et, f.path) if et is not None else field_choices.UNKNOWN
+    if choice is field_choices.UNKNOWN:
+        choice = field_choices.of_parts(parts)
+    f.widget = forms.widget_of({"enum": choice} if choice is not None else field_choices.without_choice(merged),
+                               kind)
     if choice is not None:
-        f.enum = list(choice["enum"]) if isinstance(choice.get("enum"), list) else [choice["const"]]
+        f.enum = list(choice)
         forms.choices(f, value_label, label_name)
     f.default = merged.get("default")
 
@@ -276,8 +278,8 @@ def _members(f, et, parts, value_label, depth, scalars_only, known=()) -> list:
                         required=key in required, description=listing.field_description(et, desc),
                         readonly=any(p.get("readOnly") is True for p in sparts), path=f.path + (key,))
         kind = _one_type(sparts) if _plain(sparts) else None
-        if sparts and _plain(sparts) and (_choice(sparts) or kind in SCALARS):
-            _scalar(c, sparts, kind, value_label, ".".join(c.path))
+        if sparts and _plain(sparts) and (field_choices.of_parts(sparts) is not None or kind in SCALARS):
+            _scalar(c, sparts, kind, value_label, ".".join(c.path), et)
             ref = _member_ref(key, sub, sparts, known) if c.widget == "text" else None
             if ref:
                 c.widget, c.ref = "ref", ref

@@ -8,12 +8,12 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ... import db, records, relationships
+from ... import db, filters, records, relationships
 from ...errors import Conflict, NotFound, PreconditionFailed, ValidationError, XrmError
 from ...fields import value_at
 from ...session import MAX_SUMMARY
 from .. import query
-from . import core_messages, forms, listing, nested_inputs, required_reasons, schema_messages
+from . import core_messages, field_choices, forms, listing, nested_inputs, required_reasons, schema_messages
 from .common import acting, blueprint
 from .form_errors import FormErrors
 from .i18n import RTL, digits, lang, tr
@@ -53,6 +53,7 @@ def list_records(type_name: str):
         items, error = [], None
         try:
             where = listing.where_of(et, rows)
+            filters.refuse_values_never_held(s.dialect, et, where)  # a typo: "none" would mislead
             items = s.list(et.name, where, limit=PAGE_SIZE + 1, sort=sort or None, after=_after(sort),
                            search=listing.search_of(et, q))
         except ValidationError as e:
@@ -70,9 +71,12 @@ def list_records(type_name: str):
                               if sort else last.id]
     # A refusal's summary, each entry linked to the input to correct; the rows it points at marked.
     error_entries, bad_fields = listing.filter_error_entries(et, error.items if error else [], rows)
+    fields = listing.filter_fields(et)
     return render_template("list.html", et=et, items=items, columns=cols, q=q, rows=rows, error=error,
-                           error_entries=error_entries, bad_fields=bad_fields,
-                           fields=listing.filter_fields(et), ops=listing.op_labels(), next_args=next_args,
+                           error_entries=error_entries, bad_fields=bad_fields, fields=fields,
+                           suggestions=field_choices.filter_suggestions(
+                               et, fields, lambda c, v: listing.value_label(et, c, v)),
+                           ops=listing.op_labels(), next_args=next_args,
                            paged=bool(request.args.get("after")), can_create=can_create,
                            description=listing.type_description(et), sort=sort[0] if sort else "",
                            sort_link=lambda c: _sort_link(et, c, sort),
@@ -110,6 +114,7 @@ def export_csv(type_name: str):
     with acting() as s:
         et = s.entity_type(type_name)  # unknown: NotFound, a 404 page
         where = listing.where_of(et, listing.filter_rows(request.args))
+        filters.refuse_values_never_held(s.dialect, et, where)
         items = s.list(et.name, where, limit=EXPORT_LIMIT, sort=_sort_arg() or None,
                        search=listing.search_of(et, q))
     # A byte-order mark first: spreadsheet programs read the file as UTF-8 by it (without
