@@ -7,7 +7,7 @@ Pinned here (they hold): the message escapes markup in titles; a record the user
 read is counted, never named; a reader's crafted link/unlink POST is refused and changes
 nothing, and one without a CSRF token is refused before anything runs; the record page
 offers no button the server refuses; labels and values in "required when …" are escaped.
-A hole (xfail strict): a title's bidi controls leak out of the title into the sentence.
+Was a hole, closed: a title's bidi controls leaked out of the title into the sentence (now dropped).
 """
 from __future__ import annotations
 
@@ -153,10 +153,6 @@ def test_the_plan_reads_the_full_record_of_a_few_only_however_large_the_cascade(
     assert len(read_whole) == deleted_with.NAMED == len(plan.titles)
 
 
-@pytest.mark.xfail(strict=True, reason="deleted_with.said / i18n.isolated put a title's bidi controls into the "
-                                       "sentence as they are: an RLO (or a PDI closing the isolate early) in a "
-                                       "title reverses the words after it; fix: strip U+202A-U+202E and "
-                                       "U+2066-U+2069 from the text in i18n.isolated")
 @pytest.mark.parametrize("lang, title", [("en", "Ward\u202e 3"), ("fa", "Ward\u2069\u202e 3")])
 def test_a_title_s_bidi_controls_stay_inside_the_title(ui, lang, title):
     p, browser_of = ui

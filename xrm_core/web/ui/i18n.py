@@ -63,10 +63,18 @@ def digits(value) -> str:
     return text.translate(_PERSIAN_DIGITS) if lang() == "fa" else text
 
 
+#: Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): in a title they
+#: would reach past it, an override reversing the words after it, a PDI closing our isolate.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 def isolated(text: str) -> str:
     """``text`` kept in its own reading order inside a right-to-left sentence (FSI … PDI): a
     Latin title with a number at its end ("Ward 3") would else be read around the Persian
-    words next to it. A flash message is text, so the marks stand in for ``<bdi>``."""
+    words next to it. A flash message is text, so the marks stand in for ``<bdi>``. The
+    text's own bidi controls are dropped, in every language: they would act on the rest of
+    the sentence."""
+    text = text.translate(_BIDI_CONTROLS)
     return f"\u2068{text}\u2069" if lang() in RTL else text
 
 

@@ -17,7 +17,7 @@ from flask_babel import ngettext
 from ...error_wording import json_text
 from . import listing
 from .forms import unescape_token
-from .i18n import RTL, lang
+from .i18n import isolated as _isolated
 
 
 def reason_for(et, prefix: str = "/data") -> Callable[[str, dict], str | None]:
@@ -84,8 +84,3 @@ def _joined(items: list[str]) -> str:
         return "".join(items)
     return _("%(first)s and %(last)s", first=_(", ").join(items[:-1]), last=items[-1])
 
-
-def _isolated(text: str) -> str:
-    """``text`` in its own reading order inside a right-to-left sentence (FSI … PDI): a Latin
-    label or value beside Persian words would else be reordered around them."""
-    return f"\u2068{text}\u2069" if lang() in RTL else text
