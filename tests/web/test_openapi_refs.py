@@ -14,9 +14,11 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
+import xrm_schemas
 from xrm_core import ValidationError, accounts
 from xrm_core.plugins import hookimpl
 from xrm_core.web import create_app
+from xrm_core.web.openapi_refs import CAPPED, MAX_COPIES, SchemaComponents
 
 S2020 = "https://json-schema.org/draft/2020-12/schema"
 
@@ -143,3 +145,87 @@ def test_components_accept_what_the_platform_accepts(spec_and_platform, type_nam
     assert documented == accepted, (type_name, data, documented, accepted)
     # The cases hold both verdicts for each reference form, so the comparison says something.
     assert sum(1 for t, d in CASES if t == type_name) > 2
+
+
+# -- copies for dynamic scopes (openapi_refs._Copier), checked without a database -------------
+def _published(schema: dict, name: str = "t") -> dict:
+    """The components ``name.data`` (and its copies, and any platform schema) publishes."""
+    refs = SchemaComponents()
+    out = {f"{name}.data": refs.rewrite(schema, f"{xrm_schemas.BASE_URI}{name}.type.json", f"{name}.data")}
+    out.update(refs.platform_components())
+    out.update(refs.scoped)
+    return out
+
+
+def _agree(schema: dict, components: dict, cases: list, name: str = "t") -> None:
+    """Each case's verdict on the document's component is the schema's own, and the cases hold both."""
+    own = jsonschema.Draft202012Validator(schema)
+    documented = jsonschema.Draft202012Validator(
+        {"$schema": S2020, "components": {"schemas": components}, "$ref": f"#/components/schemas/{name}.data"})
+    for data in cases:
+        assert documented.is_valid(data) == own.is_valid(data), data
+    assert {own.is_valid(d) for d in cases} == {True, False}
+
+
+# rest10's valve chain: one generic resource reached in two dynamic scopes.
+VALVES = {
+    "$schema": S2020, "type": "object",
+    "$defs": {
+        "strict": {"$id": "https://water.example/strict-valve", "$dynamicAnchor": "valve", "$ref": "valve",
+                   "required": ["id"]},
+        "valve": {"$id": "https://water.example/valve", "$dynamicAnchor": "valve", "type": "object",
+                  "properties": {"id": {"type": "string"}, "next": {"$dynamicRef": "#valve"}}}},
+    "properties": {"audited": {"$ref": "https://water.example/strict-valve"},
+                   "sketch": {"$ref": "https://water.example/valve"}}}
+VALVE_CASES = [{"audited": {"id": "a", "next": {"id": "b"}}}, {"audited": {"id": "a", "next": {"next": {}}}},
+               {"sketch": {"next": {"next": {}}}}, {"sketch": {"next": {"id": 1}}}, {"audited": {"next": {"id": "b"}}}]
+
+# rest10's network node: a tree through $dynamicRef across an embedded resource.
+NODES = {
+    "$schema": S2020, "$id": "https://water.example/node", "$dynamicAnchor": "node", "$ref": "tree",
+    "$defs": {"tree": {"$id": "https://water.example/tree", "$dynamicAnchor": "node", "type": "object",
+                       "properties": {"children": {"type": "array", "items": {"$dynamicRef": "#node"}}}}},
+    "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+NODE_CASES = [{"name": "x", "children": [{"name": "y", "children": []}]}, {"name": "x", "children": [{"kind": 1}]},
+              {"children": []}, {"name": "x", "children": [{"name": "y", "children": [{}]}]}]
+
+
+def test_copies_for_dynamic_scopes_read_as_the_validator_does():
+    valves = _published(VALVES)
+    assert set(valves) == {"t.data", "t.data.1"}  # the generic valve as the strict one reaches it
+    assert valves["t.data"]["$defs"]["strict"]["$ref"] == "#/components/schemas/t.data.1"
+    assert valves["t.data.1"]["properties"]["next"] == {"$ref": "#/components/schemas/t.data/$defs/strict"}
+    _agree(VALVES, valves, VALVE_CASES)
+    nodes = _published(NODES)
+    assert set(nodes) == {"t.data"}  # the tree's children are the node: no copy needed
+    children = nodes["t.data"]["$defs"]["tree"]["properties"]["children"]
+    assert children["items"] == {"$ref": "#/components/schemas/t.data"}
+    _agree(NODES, nodes, NODE_CASES)
+
+
+def test_an_anchor_no_dynamic_ref_names_makes_no_copy():
+    """``audited`` passes through a resource declaring a dynamic anchor no ``$dynamicRef``
+    names: the strict valve reads there as anywhere, so it is not copied again."""
+    schema = {**VALVES, "$defs": {**VALVES["$defs"], "audit": {
+        "$id": "https://water.example/audit", "$dynamicAnchor": "unused", "$ref": "strict-valve"}},
+        "properties": {**VALVES["properties"], "audited": {"$ref": "https://water.example/audit"}}}
+    published = _published(schema)
+    assert set(published) == {"t.data", "t.data.1"}
+    _agree(schema, published, VALVE_CASES)
+
+
+def test_past_the_copy_cap_references_read_where_they_stand_and_the_component_says_so():
+    """Each of 300 resources reached in a new dynamic scope: 200 copies, then references to
+    the subschema as it stands, said in the type's description; no RecursionError."""
+    n = 300
+    defs = {f"X{i}": {"$id": f"https://evil.example/X{i}", "$dynamicAnchor": f"x{i}", "$ref": f"X{i + 1}",
+                      "properties": {"p": {"$dynamicRef": f"#x{i}"}}} for i in range(n)}
+    defs[f"X{n}"] = {"$id": f"https://evil.example/X{n}", "type": "object"}
+    schema = {"$schema": S2020, "description": "Deep.", "type": "object", "$defs": defs,
+              "properties": {"f": {"$ref": "https://evil.example/X0"}}}
+    published = _published(schema)
+    assert len(published) == 1 + MAX_COPIES
+    assert published["t.data"]["description"] == f"Deep.\n\n{CAPPED}"
+    last = published[f"t.data.{MAX_COPIES}"]
+    assert last["$ref"].startswith("#/components/schemas/t.data/$defs/X")  # past the cap: where it stands
+    assert "description" not in _published(VALVES)["t.data"]  # under the cap nothing is said

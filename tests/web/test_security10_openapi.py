@@ -1,14 +1,16 @@
 """Security review 10, ``/openapi.json``: today's dynamic-scope republishing
 (``web/openapi_refs._Copier``) against hostile but valid entity schemas. The document is
-public (no token) and built afresh on every request, so what one admin-defined (or
-plugin-declared) schema costs there, anyone can make the server pay, again and again.
+public (no token), so what one admin-defined (or plugin-declared) schema costs there,
+anyone could make the server pay, again and again.
 
-Pinned (holds): a ``$dynamicRef`` cycle (a tree through a dynamic anchor, two scopes)
-publishes a bounded number of copies and terminates.
-Holes (xfail strict): the copies are keyed by every dynamic anchor in force, so a chain of
-resources each reachable two ways makes 2^n copies (n=10: 8k components, ~0.5 MB; n=14:
-131k, 9 MB, 470 MB of memory, 5 s per request), and a chain of a few hundred resources
-each entering a new anchor recurses past Python's limit (500 for everyone).
+Pinned: a ``$dynamicRef`` cycle (a tree through a dynamic anchor, two scopes) publishes a
+bounded number of copies and terminates. Fixed: the copies were keyed by every dynamic
+anchor in force, so a chain of resources each reachable two ways made 2^n copies (n=14:
+131k components, 9 MB, 5 s and ~250 MB per request), and a chain of a few hundred
+resources each entering a new anchor recursed past Python's limit (500 for everyone). Now
+only anchors some ``$dynamicRef`` names count, a type gets at most ``MAX_COPIES`` copies
+(past that, references read where they stand and the type's component says so), copies
+are made from a work list, and the document is built once per set of type versions.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from openapi_spec_validator import validate
 
 from xrm_core import entity_types
 from xrm_core.web import create_app
+from xrm_core.web import openapi_refs
 
 S2020 = "https://json-schema.org/draft/2020-12/schema"
 BASE = "https://evil.example/s/"
@@ -60,6 +63,25 @@ def chain(n: int) -> dict:
     return {"type": "object", "$defs": defs, "properties": {"f": {"$ref": BASE + "X0"}}}
 
 
+def fan_dynamic(n: int) -> dict:
+    """:func:`fan` where each ``ai``/``bi`` also has a ``$dynamicRef`` to its anchor: every
+    anchor is named, so the 2^n scopes all count and only the cap bounds the copies."""
+    schema = fan(n)
+    for i in range(n):
+        for r in (f"a{i}", f"b{i}"):
+            schema["$defs"][r]["properties"] = {"p": {"$dynamicRef": f"#x{i}"}}
+    return schema
+
+
+def chain_dynamic(n: int) -> dict:
+    """:func:`chain` where each resource also has a ``$dynamicRef`` to its anchor: each Xi+1
+    is reached in a new scope, so copies (and, by recursion, stack) grow with n."""
+    schema = chain(n)
+    for i in range(n):
+        schema["$defs"][f"X{i}"]["properties"] = {"p": {"$dynamicRef": f"#x{i}"}}
+    return schema
+
+
 #: Copies one type may add to the document: far more than any real schema needs (the water
 #: utility's valve chain needs 1), far fewer than an attacker's 2^n.
 MAX_COPIES = 200
@@ -89,12 +111,7 @@ def test_a_small_fan_of_scopes_still_publishes_a_valid_document(platform):
     validate(r.json)
 
 
-# -- holes ------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="openapi_refs._Copier keys a copy by every dynamic anchor in force "
-                                       "(_key over the whole scope), so n resources reachable two ways make "
-                                       "2^n copies, rebuilt on every anonymous GET; fix: key by the anchors "
-                                       "some $dynamicRef of the schema names, cap copies per type (past it, "
-                                       "point at the lexical subschema), cache the document per definitions")
+# -- fixed -------------------------------------------------------------------------------------
 def test_copies_for_dynamic_scopes_are_bounded_whatever_the_schema(platform):
     _add(platform, "fan", fan(10))
     r, seconds = _document(platform)
@@ -103,12 +120,56 @@ def test_copies_for_dynamic_scopes_are_bounded_whatever_the_schema(platform):
     assert len(copies) <= MAX_COPIES, f"{len(copies)} copies, {len(r.get_data())} bytes, {seconds:.2f} s"
 
 
-@pytest.mark.xfail(strict=True, reason="openapi_refs._Copier copies a subschema reached in a new scope by "
-                                       "recursion (_copy -> _target -> _reference -> _copy), one level per "
-                                       "resource: a chain of 400 resources raises RecursionError (500 for "
-                                       "everyone); fix: the copy cap above, or an explicit work list")
 def test_a_long_chain_of_dynamic_scopes_does_not_break_the_document(platform):
     _add(platform, "chain", chain(400))
     r, _seconds = _document(platform)
     assert r.status_code == 200
     assert len(_copies(r.json, "chain")) <= MAX_COPIES
+
+
+def test_anchors_no_dynamic_ref_names_make_no_copies(platform):
+    """The fan and the chain have no ``$dynamicRef``: their anchors change no reading."""
+    _add(platform, "fan", fan(14))
+    _add(platform, "chain", chain(400))
+    r, _seconds = _document(platform)
+    assert r.status_code == 200
+    assert _copies(r.json, "fan") == [] and _copies(r.json, "chain") == []
+
+
+@pytest.mark.parametrize("name, schema", [("fandyn", fan_dynamic(12)), ("chaindyn", chain_dynamic(400))])
+def test_copies_named_by_dynamic_refs_stop_at_the_cap_and_the_document_says_so(platform, name, schema):
+    _add(platform, name, schema)
+    r, _seconds = _document(platform)
+    assert r.status_code == 200
+    validate(r.json)
+    assert len(_copies(r.json, name)) == openapi_refs.MAX_COPIES <= MAX_COPIES
+    assert openapi_refs.CAPPED in r.json["components"]["schemas"][f"{name}.data"]["description"]
+    assert len(r.get_data()) < 2_000_000
+
+
+def test_the_document_is_built_once_per_set_of_type_versions(platform, monkeypatch):
+    """Built on the first request, then served as built until a type changes, is added or is
+    removed (a removed type's name added again gets a new version, never an old one)."""
+    from xrm_core.web import openapi
+    built = []
+    real = openapi._build_spec
+    monkeypatch.setattr(openapi, "_build_spec", lambda s, limit: built.append(1) or real(s, limit))
+    client = create_app(platform, {"TESTING": True}).test_client()
+
+    def memo():
+        r = client.get("/api/v1/openapi.json")
+        assert r.status_code == 200
+        return r.json["components"]["schemas"].get("memo.data")
+
+    _add(platform, "memo", {"type": "object", "properties": {"a": {"type": "string"}}})
+    assert set(memo()["properties"]) == {"a"} and set(memo()["properties"]) == {"a"}
+    assert len(built) == 1
+    with platform.connection() as conn:
+        entity_types.update(conn, {"name": "memo", "schema": {"$schema": S2020, "type": "object", "properties": {
+            "a": {"type": "string"}, "b": {"type": "integer"}}}})
+    assert set(memo()["properties"]) == {"a", "b"} and len(built) == 2
+    with platform.connection() as conn:
+        entity_types.remove(conn, "memo")
+    assert memo() is None
+    _add(platform, "memo", {"type": "object", "properties": {"a": {"type": "string"}}})
+    assert set(memo()["properties"]) == {"a"} and len(built) == 4

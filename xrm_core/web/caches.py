@@ -1,8 +1,9 @@
 """Per-process caches of the REST API: what every request needs besides its own records.
 
 Each app process (gunicorn worker) keeps its own; all of them are either immutable facts
-(user and unit names: users and units are never renamed or deleted) or short-lived
-(``API_AUTH_CACHE_SECONDS``), so several processes on one database stay correct. Users may
+(user and unit names: users and units are never renamed or deleted; documents built from
+entity-type versions, which never repeat) or short-lived (``API_AUTH_CACHE_SECONDS``), so
+several processes on one database stay correct. Users may
 be moved to another unit (``accounts.move_user``) or deactivated: ``api.session`` reads
 each user's current unit and active flag on every request, so neither waits for a cache.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from datetime import datetime, timezone
 
 from sqlalchemy import select
@@ -155,3 +157,48 @@ class ReadSession(Session):
 
     def unit_names(self) -> dict[int, str]:
         return self._defs.unit_names
+
+
+class DocumentCache:
+    """Documents built from the entity types (the OpenAPI document), kept per process and
+    keyed by the type versions they were built from.
+
+    A type's version changes with every change of its definition and never repeats, not even
+    after the type is removed and added again (entity_types.add), so ``{name: version}``
+    names the definitions exactly: a changed, added or removed type makes a new key, and the
+    next request builds anew. The document is public and may be costly to build, so it is
+    built once per set of definitions instead of on every request.
+    """
+
+    def __init__(self, size: int = 4):
+        self.size = size
+        self._items: dict[tuple, object] = {}
+        self._lock = threading.Lock()
+
+    def get(self, types: dict[str, int], extra: tuple, build):
+        """What ``build()`` returns for the types at these versions and ``extra`` (other
+        inputs, such as the largest page size): built on the first call, then shared (the
+        caller must not change it)."""
+        key = (tuple(sorted(types.items())), extra)
+        hit = self._items.get(key)
+        if hit is None:
+            # Two threads may both build it; the second result simply replaces the first.
+            hit = build()
+            with self._lock:
+                if len(self._items) >= self.size:  # older definitions: not asked for again
+                    self._items.clear()
+                self._items[key] = hit
+        return hit
+
+
+_documents: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_documents_lock = threading.Lock()
+
+
+def documents(platform) -> DocumentCache:
+    """The :class:`DocumentCache` of ``platform`` (one per Platform object, gone with it)."""
+    with _documents_lock:
+        cache = _documents.get(platform)
+        if cache is None:
+            cache = _documents[platform] = DocumentCache()
+        return cache

@@ -15,6 +15,7 @@ from flask import Response
 
 from ..fields import FIELD_RULE
 from . import envelopes
+from .caches import documents
 from .query import MAX_IN_VALUES, MAX_SORT_FIELDS
 from .openapi_refs import SchemaComponents
 from .openapi_refs import component as _component
@@ -123,7 +124,17 @@ BODY_ERRORS = (413, 415)
 
 def build_spec(s, max_limit: int = 1000) -> dict:
     """The OpenAPI 3.1 document for the entity types visible in session ``s``; ``max_limit``
-    is the largest ``limit`` a list accepts (the app's API_MAX_LIMIT)."""
+    is the largest ``limit`` a list accepts (the app's API_MAX_LIMIT).
+
+    Built once per process for each set of type versions (caches.DocumentCache) and then
+    shared: callers must not change it.
+    """
+    # The document is public: building it afresh on every anonymous request let anyone make
+    # the server pay for the largest schema again and again.
+    return documents(s.platform).get(s.entity_types_map(), (max_limit,), lambda: _build_spec(s, max_limit))
+
+
+def _build_spec(s, max_limit: int) -> dict:
     try:
         ver = version("xrm-platform")
     except PackageNotFoundError:

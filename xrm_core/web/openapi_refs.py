@@ -10,6 +10,7 @@ platform's own schemas (``schemas/common.json`` and the rest) become components 
 from __future__ import annotations
 
 import copy
+from collections import deque
 from urllib.parse import unquote, urldefrag
 
 import xrm_schemas
@@ -74,6 +75,19 @@ class SchemaComponents:
         return None
 
 
+#: Copies of subschemas (``own.N``) one schema may add to the document. A real schema needs a
+#: handful (the water utility's valve chain needs 1); past this, a reference points at the
+#: subschema where it stands and the type's component says so (:data:`CAPPED`). The document
+#: is public and hostile-but-valid schemas could otherwise ask for 2^n copies.
+MAX_COPIES = 200
+
+#: Appended to the ``description`` of a type's component whose copies hit :data:`MAX_COPIES`.
+CAPPED = (f"This schema reaches more than {MAX_COPIES} subschemas in other dynamic scopes than where they "
+          "stand: past that many, a `$dynamicRef` inside them is published as it reads where the subschema "
+          "stands (its lexical scope), so on some paths this document may accept or refuse other data than "
+          "the API does, which validates against the entity type's own schema (`GET /api/v1/types/{name}`).")
+
+
 class _Copier:
     """One schema copied into component ``own``, every reference made a pointer.
 
@@ -86,24 +100,40 @@ class _Copier:
     pointer per ``$dynamicRef``, the document refused what the API accepted (or accepted
     what it refused) on one of the two paths. A scope is the dynamic anchors in force:
     ``{anchor name: the subschema that declares it in the outermost resource}``.
+
+    Bounded whatever the schema: a scope holds only the anchor names some ``$dynamicRef`` of
+    the schema names (no other anchor can change what a reference reads), at most
+    :data:`MAX_COPIES` copies are made, and copies are made from a work list, not by
+    recursion, so a chain of hundreds of resources costs no stack.
     """
 
     def __init__(self, components: SchemaComponents, index: SchemaIndex, own: str):
         self.components, self.index, self.own = components, index, own
         self.lexical: dict[int, dict] = {}  # id(subschema) -> the scope it stands in
         self.copies: dict[tuple, str] = {}  # (id(subschema), scope key) -> its component
+        self.pending: deque[tuple[str, dict, dict]] = deque()  # (component, subschema, scope) to copy
+        self.capped = False  # a reference was left lexical because of MAX_COPIES
+        self.named = _dynamic_ref_names(index)
 
     def copy_root(self, schema, base: str | None):
         scope = self._enter({}, base) if base is not None else {}
         self._record_lexical(schema, scope)
-        return self._copy(schema, scope)
+        out = self._copy(schema, scope)
+        while self.pending:  # copies asked for while copying, and by those copies in turn
+            name, target, reached = self.pending.popleft()
+            self.components.scoped[name] = self._copy(target, reached)
+        if self.capped and isinstance(out, dict):
+            said = out.get("description")
+            out["description"] = f"{said}\n\n{CAPPED}" if isinstance(said, str) and said else CAPPED
+        return out
 
     # -- scopes --------------------------------------------------------------------------
     def _enter(self, scope: dict, base: str | None) -> dict:
-        """``scope`` once the resource at ``base`` is entered: its dynamic anchors added,
-        unless an outer resource declared the same name (the outermost wins)."""
+        """``scope`` once the resource at ``base`` is entered: its dynamic anchors that some
+        ``$dynamicRef`` names added, unless an outer resource declared the same name (the
+        outermost wins)."""
         added = {name: node for (b, name, dynamic), node in self.index.anchors.items()
-                 if dynamic and b == base and name not in scope}
+                 if dynamic and b == base and name in self.named and name not in scope}
         return {**scope, **added} if added else scope
 
     @staticmethod
@@ -181,9 +211,25 @@ class _Copier:
         key = (id(target), self._key(reached))
         name = self.copies.get(key)
         if name is None:
+            if len(self.copies) >= MAX_COPIES:  # read where it stands; copy_root says so
+                self.capped = True
+                return written if written is not None else component(self.own) + self.index.pointer[id(target)]
             name = self.copies[key] = f"{self.own}.{len(self.copies) + 1}"
-            self.components.scoped[name] = self._copy(target, reached)
+            self.pending.append((name, target, reached))  # copied by copy_root: no recursion
         return component(name)
+
+
+def _dynamic_ref_names(index: SchemaIndex) -> frozenset[str]:
+    """The anchor names the ``$dynamicRef``s of the indexed schema name (``#node`` → ``node``):
+    only a ``$dynamicAnchor`` of one of these names can change what a reference reads."""
+    names = set()
+    for node in index.nodes:
+        ref = node.get("$dynamicRef")
+        if isinstance(ref, str):
+            name = unquote(urldefrag(ref)[1])
+            if name and not name.startswith("/"):
+                names.add(name)
+    return frozenset(names)
 
 
 def _file_component(file: str, frag: str) -> tuple[str, str]:
