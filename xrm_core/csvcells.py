@@ -45,7 +45,7 @@ import orjson
 
 from .errors import ValidationError
 from .fields import FIELD_RE
-from .records import loads_exact
+from .stored_json import loads_exact
 from .schema_types import dynamic_targets, field_types, pattern_properties, ref_target, resolve
 from .validation import pointer, shorten_values
 

@@ -40,7 +40,8 @@ from sqlalchemy.exc import IntegrityError
 from . import db, history
 from .fields import value_at
 from .history import changes_payload, diff, merge_patch
-from .records import COLUMNS, maybe_unstorable, storage_errors
+from .records import COLUMNS
+from .stored_json import maybe_unstorable, storage_errors
 from .validation import pointer
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ import orjson
 
 from .csvcells import CsvHeader
 from .errors import ValidationError
-from .records import RepeatedKey, loads_exact
+from .stored_json import RepeatedKey, loads_exact
 
 FORMATS = ("csv", "jsonl")
 #: Largest CSV cell accepted: big enough for any JSON cell, small enough that a quote left

@@ -39,6 +39,7 @@ from .exporter import CsvOut
 from .fields import value_at
 from .import_files import FORMATS, FileRefused, csv_rows, detect_format, jsonl_rows
 from .importer import Progress, Rollback, finish_report, open_input
+from .stored_json import storage_errors
 
 if TYPE_CHECKING:
     from .session import Session
@@ -251,7 +252,7 @@ class _Checker:
                 elif not s.allows(src.type, "update", src):
                     errors.append({"pointer": "/source", "message": f"{s.actor.name!r} may not update {src.id}"})
             if not errors and "data" in data:
-                errors += records.storage_errors(data["data"], "/data")
+                errors += storage_errors(data["data"], "/data")
             if errors:
                 self.invalid.append({"line": line, "errors": errors})
             else:

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select
 from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound, RequestEntityTooLarge
 
 from .. import accounts, db, filters, kpis
-from ..records import MAX_DEPTH, RepeatedKey, loads_exact, nul_pointers, too_deep
+from ..stored_json import MAX_DEPTH, RepeatedKey, loads_exact, nul_pointers, too_deep
 from ..errors import AuthenticationError, Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError, XrmError
 from ..fields import value_at
 from ..scope import Actor, load_actor
