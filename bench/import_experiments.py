@@ -24,7 +24,7 @@ Variants:
 Floors, straight through sqlite3 with no parsing, validation or Python per row beyond
 building tuples: the rows the platform stores (records + ``created`` history) into its schema
 with all its indexes and with this type's only, each by ``executemany`` and by the multi-row
-``VALUES`` statements the importer uses (``importer._insert_values``).
+``VALUES`` statements the importer uses (``import_writer._insert_values``).
 
     python bench/import_experiments.py              # 10,000 rows
     python bench/import_experiments.py --full       # 100,000 rows
@@ -58,18 +58,18 @@ VALUES (?, ?, ?, ?, 'created', ?, 'admin', ?, ?)
 @contextlib.contextmanager
 def cheap_ids():
     """ids: 12 hex digits of ms at start + 8 hex digits of a counter from a random start."""
-    from xrm_core import importer
-    orig = importer.new_id
+    from xrm_core import import_writer
+    orig = import_writer.new_id
     counter = itertools.count(random.SystemRandom().getrandbits(31))
 
     def new_id():
         return f"{int(time.time() * 1000):012x}{next(counter) & 0xFFFFFFFF:08x}"
 
-    importer.new_id = new_id
+    import_writer.new_id = new_id
     try:
         yield
     finally:
-        importer.new_id = orig
+        import_writer.new_id = orig
 
 
 @contextlib.contextmanager
@@ -89,15 +89,15 @@ def pattern_digit_search():
 
 @contextlib.contextmanager
 def no_writes():
-    """The importer's INSERTs skipped (``importer._insert_values`` does nothing): what the
+    """The importer's INSERTs skipped (``import_writer._insert_values`` does nothing): what the
     per-row Python costs on its own — parsing, validation, hooks, ids, building the rows."""
-    from xrm_core import importer
-    orig = importer._insert_values
-    importer._insert_values = lambda conn, sql, rows: None
+    from xrm_core import import_writer
+    orig = import_writer._insert_values
+    import_writer._insert_values = lambda conn, sql, rows: None
     try:
         yield
     finally:
-        importer._insert_values = orig
+        import_writer._insert_values = orig
 
 
 @contextlib.contextmanager
@@ -198,7 +198,7 @@ def baseline(path, data, wal: bool = False) -> tuple[float, float]:
 def storage_floor(db_path, data, multirow: bool = False) -> tuple[float, float]:
     """The rows the platform stores, straight through sqlite3 (no parse, no validation);
     ``multirow``: as multi-row VALUES statements of ~100 rows, as the importer writes them."""
-    from xrm_core.importer import _insert_values
+    from xrm_core.import_writer import _insert_values
 
     class Raw:  # what _insert_values needs of a connection, on the bare sqlite3 one
         class dialect:

@@ -118,13 +118,13 @@ def former_update(s, record_id, patch, if_version=None, summary=None, replace_me
 
 @contextlib.contextmanager
 def before():
-    from xrm_core import importer
-    saved = importer.update_record
-    importer.update_record = former_update
+    from xrm_core import import_update_by
+    saved = import_update_by.update_record
+    import_update_by.update_record = former_update
     try:
         yield
     finally:
-        importer.update_record = saved
+        import_update_by.update_record = saved
 
 
 def timed_import(platform, path: str, update: bool, n: int) -> tuple[float, float]:

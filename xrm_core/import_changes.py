@@ -132,7 +132,7 @@ class Changes:
             allowed = s.allows(row.type, "update", row)
             new = merge_patch(row.data, patch)
             changes = diff(row.data, new)
-            if allowed and not changes:  # as _Updates._unchanged: nothing read again, no check
+            if allowed and not changes:  # as import_update_by.Updates._unchanged: nothing read again, no check
                 step.unchanged = True
                 return
             st = self.state[row.id] = _State(row, row.data, row.version, allowed)

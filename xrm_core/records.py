@@ -25,8 +25,6 @@ from .fields import field_expr, sql_type, type_literal
 from .instants import INSTANT
 from .history import changes_payload, diff, merge_patch, same_json
 from .stored_json import storage_errors
-# Names callers still import from here (moved to stored_json; TEMP until they import it)
-from .stored_json import MAX_DEPTH, RepeatedKey, loads_exact, maybe_unstorable, nul_pointers, too_deep  # noqa: F401
 
 if TYPE_CHECKING:
     from .session import Session

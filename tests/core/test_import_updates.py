@@ -9,7 +9,7 @@ import pytest
 from conftest import PersonPlugin
 from sqlalchemy import func, select
 
-from xrm_core import ValidationError, accounts, db, importer
+from xrm_core import ValidationError, accounts, db, import_update_by, importer
 from xrm_core.importer import import_file
 
 
@@ -80,6 +80,23 @@ def test_updates_across_batches(p, tmp_path, monkeypatch):
         assert (report["imported"], report["updated"], report["unchanged"]) == (10, 5, 0)
         assert people(s)["104"] == ({"national_id": "104", "name": "n4", "age": 4}, 2)
         assert s.count("person") == 7
+
+
+def test_rows_are_looked_up_a_batch_at_a_time(p, tmp_path, monkeypatch):
+    """``importer.BATCH`` sizes the lookups of ``--update-by`` too (it reaches them through
+    the writer): five rows naming stored records, batches of two, three lookups."""
+    monkeypatch.setattr(importer, "BATCH", 2)
+    lookups, find = [], import_update_by.find
+
+    def counting(s, et, key, json_type, values):
+        lookups.append(sorted(values))
+        return find(s, et, key, json_type, values)
+    monkeypatch.setattr(import_update_by, "find", counting)
+    rows = [{"national_id": n, "age": 50 + i} for i, n in enumerate(["001", "002", "001", "002", "001"])]
+    path = write(tmp_path, "p.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    with p.session() as s:
+        assert import_file(s, "person", path, update_by="national_id")["updated"] == 5
+    assert lookups == [["001", "002"], ["001", "002"], ["001"]]
 
 
 def test_every_invalid_row_is_reported_and_nothing_changes(p, tmp_path):

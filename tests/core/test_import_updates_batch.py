@@ -11,7 +11,7 @@ import pytest
 from conftest import PersonPlugin
 from sqlalchemy import event, select
 
-from xrm_core import Conflict, ValidationError, XrmError, accounts, db, importer, records
+from xrm_core import Conflict, ValidationError, XrmError, accounts, db, import_update_by, importer, records
 from xrm_core.importer import import_file
 
 FILE = "p.jsonl"
@@ -99,12 +99,12 @@ def row_by_row(monkeypatch) -> list:
     """The lines the batched path handed to the per-row path (its fallback), as they come:
     a batch that goes row by row would give the expected outcome too, just slowly."""
     lines: list = []
-    per_row = importer._Updates._one_by_one
+    per_row = import_update_by.Updates._one_by_one
 
     def spy(self, steps, versions):
         lines.extend(step.line for step in steps)
         return per_row(self, steps, versions)
-    monkeypatch.setattr(importer._Updates, "_one_by_one", spy)
+    monkeypatch.setattr(import_update_by.Updates, "_one_by_one", spy)
     return lines
 
 
@@ -238,14 +238,14 @@ def test_a_record_changed_after_the_lookup_is_read_again(p, tmp_path, monkeypatc
     # The lookup read n01 at version 1; before the batch is written it is at version 2 (as
     # another transaction would leave it). Its conditional UPDATE writes nothing, and the
     # batch goes row by row: records.update reads n01 again, so no change is lost.
-    found = importer.find
+    found = import_update_by.find
 
     def stale(s, *args):
         out = found(s, *args)
         with s.conn.begin_nested():
             records.update(s, out["n01"][0].id, {"email": "new@example.com"})
         return out
-    monkeypatch.setattr(importer, "find", stale)
+    monkeypatch.setattr(import_update_by, "find", stale)
     rows = [{"national_id": "n00", "age": 5}, {"national_id": "n01", "age": 7}]
     with p.session() as s:
         report = import_file(s, "person", write(tmp_path, rows), update_by="national_id")

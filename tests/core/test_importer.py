@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import PERSON, PersonPlugin
-from xrm_core import PermissionDenied, PluginError, ValidationError, db, hookimpl, importer
+from xrm_core import PermissionDenied, PluginError, ValidationError, db, hookimpl, import_run, import_writer, importer
 from xrm_core.csvcells import ABSENT, Column
 from xrm_core.exporter import export
 
@@ -461,7 +461,7 @@ def test_a_failed_batch_write_changes_nothing(make_platform, tmp_path, monkeypat
     watch = [WatchPlugin()] if hooks else []
     platform = make_platform(PersonPlugin(), *watch)
     calls = []
-    orig = importer._Writer._insert_history
+    orig = import_writer.Writer._insert_history
 
     def failing(self, batch):
         calls.append(len(batch))
@@ -469,7 +469,7 @@ def test_a_failed_batch_write_changes_nothing(make_platform, tmp_path, monkeypat
             raise OSError("disk full")
         return orig(self, batch)
 
-    monkeypatch.setattr(importer._Writer, "_insert_history", failing)
+    monkeypatch.setattr(import_writer.Writer, "_insert_history", failing)
     path = write(tmp_path, "f.jsonl", jsonl([{"name": f"p{i}"} for i in range(8)]))
     before = counts(platform)
     with platform.session() as s:
@@ -560,7 +560,7 @@ def test_number_cells_in_persian_or_arabic_indic_digits_read_as_their_digits():
 
 # -- progress and memory ----------------------------------------------------------------------
 def test_progress_bar_on_stderr_for_long_files(platform, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(importer, "PROGRESS_BYTES", 100)
+    monkeypatch.setattr(import_run, "PROGRESS_BYTES", 100)
     monkeypatch.setattr(importer, "BATCH", 5)
     path = write(tmp_path, "p.jsonl", jsonl([{"name": f"P{i}"} for i in range(30)]))
     assert run_import(platform, "person", path, progress=True)["imported"] == 30
