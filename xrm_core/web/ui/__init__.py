@@ -52,8 +52,8 @@ def init_app(app: Flask) -> None:
     from . import i18n
     i18n.init_app(app)
 
-    # record_actions and imports add routes to pages.bp
-    from . import admin, auth, dashboard, imports, pages, record_actions, types  # noqa: F401
+    # record_forms, record_actions and imports add routes to pages.bp
+    from . import admin, auth, dashboard, imports, pages, record_actions, record_forms, types  # noqa: F401
     for module in (auth, dashboard, pages, types, admin):
         app.register_blueprint(module.bp)
     auth.init_app(app)

@@ -21,8 +21,12 @@ from . import core_messages, deleted_with, forms, listing, nested_inputs
 from .common import acting
 from .i18n import digits
 from .i18n import isolated as _isolated
-from .pages import (_fields, _render_form, _RowView, _title, _title_of, _titles_of, _with_choices, bp,
-                    relationship_description, relationship_heading, relationship_label, relationship_sources)
+from .pages import _fields, _RowView, bp
+from .record_forms import _render_form
+from .record_titles import _title, _title_of, _titles_of
+from .reference_inputs import _with_choices
+from .relationship_labels import (relationship_description, relationship_heading, relationship_label,
+                                  relationship_sources)
 
 #: Candidate records the link page offers at once (narrow them with the search text).
 CANDIDATES = 50
