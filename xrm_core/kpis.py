@@ -69,11 +69,12 @@ class KPI:
 
     def check(self, known_types: set[str]) -> None:
         """Called at registration; raise DefinitionError if the KPI cannot work."""
+        shown = type(getattr(self, "obj", self)).__name__  # the plugin's class, not the platform's adapter
         if not self.name:
-            raise DefinitionError(f"{type(self).__name__} has no name")
+            raise DefinitionError(f"{shown} has no name")
         # As kpi.schema.json's: a name is text (lists sort and the REST path names it).
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
-            raise DefinitionError(f"{type(self).__name__}'s name {self.name!r} is not a KPI name: lower-case "
+            raise DefinitionError(f"{shown}'s name {self.name!r} is not a KPI name: lower-case "
                                   "letters, digits and _, starting with a letter (at most 63)",
                                   [{"pointer": "/name", "message": "not a KPI name"}])
         if self.entity is not None and not isinstance(self.entity, str):

@@ -237,3 +237,48 @@ def test_the_migration_guide_relationship_example(xrm, tmp_path):
                    "--source-key", "national_id", "--target-key", "vin")
     back = [(r["source"], r["target"]) for r in csv.DictReader(io.StringIO(exported))]
     assert back == [(r["source"], r["target"]) for r in rows]
+
+
+def test_array_cells_and_composite_unique_keys(xrm, tmp_path):
+    """The README's CSV notes and docs/migrating.md §1 on array cells — a JSON array, or
+    items separated by `;`, a `prefixItems` array read by position and an empty position
+    refused — and docs/plugins.md on `unique`: a key of several fields compares only when
+    complete."""
+    xrm("init")
+    (tmp_path / "pt.json").write_text(json.dumps(
+        {"name": "kit", "title_field": "code", "unique": [["code", "serial"]],
+         "schema": {"type": "object", "additionalProperties": False, "properties": {
+             "code": {"type": "string"}, "serial": {"type": "string"},
+             "tags": {"type": "array", "items": {"type": "string"}},
+             "phones": {"type": "array", "items": {"type": "string"}},
+             "pos": {"type": "array", "items": False,
+                     "prefixItems": [{"type": "string"}, {"type": "integer"}, {"type": "boolean"}]}}}}),
+        encoding="utf-8")
+    xrm("types", "add", tmp_path / "pt.json")
+    (tmp_path / "kits.csv").write_text(
+        'code,tags,pos,phones\n'
+        'a,gold;vip,x;3;yes,"[""+98 21 1234"", ""+98 912 000 1111""]"\n', encoding="utf-8")
+    assert xrm("import", "kit", tmp_path / "kits.csv") == "1 row read, 1 imported\n"
+    (made,) = xrm("records", "list", "kit", "--json")
+    assert made["data"] == {"code": "a", "tags": ["gold", "vip"], "pos": ["x", 3, True],
+                            "phones": ["+98 21 1234", "+98 912 000 1111"]}
+    (tmp_path / "gap.csv").write_text("code,pos\nb,x;;true\n", encoding="utf-8")
+    refused = xrm("import", "kit", tmp_path / "gap.csv", status=2)
+    assert "line 2 /pos: item 2 of the list is empty" in refused
+
+    # ["code", "serial"] unique together: "a" without a serial never clashes, a full key does.
+    xrm("records", "create", "kit", "--data", '{"code": "a"}')
+    xrm("records", "create", "kit", "--data", '{"code": "a", "serial": "1"}')
+    clash = xrm("records", "create", "kit", "--data", '{"code": "a", "serial": "1"}', status=1)
+    assert 'serial="1" already exists' in clash
+
+
+def test_the_migration_guide_unclosed_quote_example(xrm, tmp_path):
+    """docs/migrating.md §1: a quote left open refuses the whole file, counting the rows before it."""
+    guide = (ROOT / "docs" / "migrating.md").read_text(encoding="utf-8")
+    shown = re.search(r"```console\n\$ xrm import customer customers.csv\n(error: .*?)```", guide, re.S).group(1)
+    xrm("init")
+    rows = [f"C100{i},N{i},{'x' if i == 3 else '1990-01-01'}" for i in range(1, 7)]
+    (tmp_path / "customers.csv").write_text(
+        "national_id,name,birth_date\n" + "\n".join(rows) + '\n"C1007,Gu,1990-01-01\n', encoding="utf-8")
+    assert xrm("import", "customer", tmp_path / "customers.csv", status=2) == shown  # the file's name as given
