@@ -120,7 +120,7 @@ class EntityType:
                 problems.append({"pointer": pointer(["value_labels", f]),
                                  "message": f"{f!r} is not a property of the schema"})
                 continue
-            values = field_values.allowed_values(self.schema, f)  # every oneOf branch's values
+            values = self.allowed_values(f)  # every oneOf branch's values
             if values is None:
                 continue
             keys = {value_label_key(v) for v in values}
@@ -152,6 +152,16 @@ class EntityType:
     def unique_keys(self) -> list[tuple[str, ...]]:
         """Each unique constraint as a tuple of fields."""
         return [(u,) if isinstance(u, str) else tuple(u) for u in self.definition.get("unique", [])]
+
+    def allowed_values(self, field: str) -> list | None:
+        """The values ``field`` may hold wherever the schema declares it, or None (free):
+        :func:`xrm_core.field_values.allowed_values`, kept per field for this version of the
+        type — list pages ask it for every filter field on every request."""
+        cache = self.__dict__.setdefault("_allowed_values", {})
+        if field not in cache:
+            cache[field] = field_values.allowed_values(self.schema, field)
+        found = cache[field]
+        return None if found is None else list(found)
 
     def property_schema(self, path: str) -> dict | None:
         """The subschema describing field ``path``, or None if the schema has no such field.

@@ -31,7 +31,6 @@ from sqlalchemy import and_, false, func, literal, literal_column, not_, or_, tr
 from sqlalchemy.sql.elements import ColumnElement
 
 from .errors import ValidationError
-from .field_values import allowed_values
 from .fields import FIELD_RE, FIELD_RULE, NAME, NUMERIC, check_field, field_expr, pg_path, sql_type
 from .instants import DATE_RE, DATE_TIME_RE, INSTANT, Day, formats_of, next_day, normal
 from .validation import SHOWN_VALUE_LIMIT, shorten_values
@@ -518,7 +517,7 @@ def enum_terms(dialect: str, et, where: dict, prefix: str = "/where"):
     none of ``allowed`` is (:func:`held`) matches no record: a typo. Date-time fields are
     left out (compared as the instant named, not as the enum spells it)."""
     for field, json_type, op, value in filter_terms(dialect, et, where, prefix):
-        allowed = allowed_values(et.schema, field)  # every place the schema declares it
+        allowed = et.allowed_values(field)  # every place the schema declares it
         if op not in ("eq", "in") or allowed is None or value is None or json_type == INSTANT:
             continue
         ptr = prefix + json_pointer([field]) + (json_pointer([op]) if isinstance(where[field], dict) else "")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import orjson
 
 from ... import schema_types
-from ...field_values import allowed_values, same_value
+from ...field_values import same_value
 from ...fields import FIELD_RE
 from . import listing
 
@@ -39,14 +39,14 @@ def choices_at(et, path: tuple) -> list | None | _Unknown:
     if len(path) == 1:
         name = path[0]
         # A name that is no field is looked up as written; a field name with a dot is a path.
-        return UNKNOWN if "." in name and FIELD_RE.match(name) else allowed_values(et.schema, name)
+        return UNKNOWN if "." in name and FIELD_RE.match(name) else et.allowed_values(name)
     dotted = ".".join(path)
     if any("." in k for k in path) or not FIELD_RE.match(dotted):
         return UNKNOWN
     for n in range(1, len(path)):
         if et.field_type(".".join(path[:n])) != "object":
             return UNKNOWN  # through a list (or a value of no single type)
-    return allowed_values(et.schema, dotted)
+    return et.allowed_values(dotted)
 
 
 def without_choice(sub: dict) -> dict:
@@ -79,7 +79,7 @@ def filter_suggestions(et, fields, value_label) -> dict:
     the filter reads it (``listing._key_of_label``), unless two values share that label."""
     out = {}
     for field in fields:
-        values = allowed_values(et.schema, field)
+        values = et.allowed_values(field)
         if not values:
             continue
         labels = [value_label(field, v) for v in values]
