@@ -13,9 +13,9 @@ import itertools
 import json
 import os
 import threading
-import uuid
 
 import pytest
+from conftest import empty_database
 from sqlalchemy import select
 
 from xrm_core import Platform, db, entity_types, schema_uris
@@ -394,25 +394,11 @@ class Shared:
 
 @pytest.fixture(scope="module", params=["sqlite"] + (["postgresql"] if PG_URL else []))
 def shared(request, tmp_path_factory):
-    if request.param == "sqlite":
-        url, drop = f"sqlite:///{tmp_path_factory.mktemp('core10') / 'xrm.db'}", None
-    else:
-        schema = f"xrm_c10_{uuid.uuid4().hex[:12]}"
-        admin = db.make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
-
-        def drop():
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-            admin.dispose()
-    p = Platform(url, pm=make_plugin_manager(load_entry_points=False))
-    p.init()
-    yield Shared(p)
-    p.dispose()
-    if drop:
-        drop()
+    with empty_database(request.param, tmp_path_factory.mktemp("core10")) as url:
+        p = Platform(url, pm=make_plugin_manager(load_entry_points=False))
+        p.init()
+        yield Shared(p)
+        p.dispose()
 
 
 # -- the admin UI's type editor ---------------------------------------------------------------
