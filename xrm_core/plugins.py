@@ -46,9 +46,11 @@ def make_plugin_manager(load_entry_points: bool = True, plugins: list | tuple | 
     blocked = disabled_plugins()
     for name in blocked:
         pm.set_blocked(name)
+    present: set[str] = set()  # every plugin name there is, blocked or not
     if load_entry_points:
         loaded: dict[str, object] = {}
         for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+            present.add(ep.name)
             if ep.name in blocked:
                 continue
             if ep.name in loaded:
@@ -68,7 +70,6 @@ def make_plugin_manager(load_entry_points: bool = True, plugins: list | tuple | 
             register(pm, plugin, ep.name)
     named = plugins.items() if isinstance(plugins, dict) else \
         ((getattr(plugin, "__name__", None), plugin) for plugin in plugins)
-    present = {ep.name for ep in entry_points(group=GROUP)} if load_entry_points else set()
     for name, plugin in named:
         present.add(name)
         register(pm, plugin, name)
