@@ -4,13 +4,14 @@
   become ASCII digits on creation (the schemas accept ASCII digits only);
 - case: see :mod:`xrm_crm.cases` (category, routing, SLA, handling time, notifications);
 - opportunity: one moved to ``lost`` keeps the stage it was lost at (``lost_stage``), which
-  the sales forecast's stage conversion needs.
+  the sales forecast's stage conversion needs; a won one marks its lead sold
+  (:mod:`xrm_crm.lead_sales`).
 """
 from __future__ import annotations
 
 from xrm_core import for_types, hookimpl
 
-from . import cases, hookspecs
+from . import cases, hookspecs, lead_sales
 
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "0123456789" * 2)
 DIGIT_FIELDS = {"customer": ("national_id", "mobile", "phone"), "lead": ("mobile",)}
@@ -32,8 +33,13 @@ def xrm_record_event(event, record, changes, session):
         normalise_digits(record.data, DIGIT_FIELDS[record.type])
     if record.type == "case" and event in CASE_EVENTS:
         CASE_EVENTS[event](record, changes, session)
-    if record.type == "opportunity" and event == "before_update":
-        note_lost_stage(record.data, changes)
+    if record.type == "opportunity":
+        if event == "before_update":
+            note_lost_stage(record.data, changes)
+        elif event == "after_create":
+            lead_sales.after_create(record, session)
+        elif event == "after_update":
+            lead_sales.after_update(record, changes, session)
 
 
 #: The stages an opportunity is open in, in the order of the funnel.

@@ -1,4 +1,5 @@
-"""Lead assignment: a new lead without a dealer goes to a dealer of its region, round robin.
+"""Lead assignment: a new lead without a dealer goes to a dealer of its region, round robin;
+a new lead that names its dealer is handed to it now (``assigned_at``, status ``assigned``).
 
 "Round robin" is computed, not stored: the lead goes to the active dealer of its region
 (``dealer.region`` = ``lead.region``) holding the fewest leads so far, ties broken by dealer
@@ -30,9 +31,22 @@ def before_create(record, session) -> None:
             if data.get("status", "new") == "new":
                 data["status"] = "assigned"
             _tally(session)["assigned"].add(record.id)
+    elif isinstance(data.get("dealer_code"), str) and _fresh(data):
+        # Handed straight to a dealer it names (the call centre's choice): the dealer's clock
+        # starts now, as for a round-robin lead — without assigned_at the dealer KPIs, whose
+        # period is on assigned_at, would never count it. A lead recorded further on (a status
+        # past new, a first response) is history being entered: now would be the wrong time.
+        data["assigned_at"] = times.now()
+        data["status"] = "assigned"
     code = data.get("dealer_code")
     if isinstance(code, str) and code != record.unit and session.has_unit(code):
         record.unit = code  # a dealer's unit is named by its code
+
+
+def _fresh(data) -> bool:
+    """Is the new lead not yet worked on: no status or ``new``, no first response, no
+    assigned_at of its own?"""
+    return data.get("status", "new") == "new" and "first_response_at" not in data and "assigned_at" not in data
 
 
 def after_create(record, session) -> None:
