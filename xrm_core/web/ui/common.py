@@ -69,8 +69,10 @@ def render_error(e: XrmError):
         hint = _("It does not exist, or it is outside what you may see.") if e.status == 404 else None
     else:
         hint = said.text
+    # An error the UI has worded itself (never_held.NeverHeld) shows its own items.
+    items = getattr(e, "said_items", None) or said.items
     return render_template("error.html", error=e, title=title, hint=hint, detail_lang="en" if said.detail else None,
-                           items=said.items), e.status
+                           items=items), e.status
 
 
 def blueprint(name: str, import_name: str, **kw) -> Blueprint:

@@ -38,10 +38,11 @@ from datetime import datetime, timezone
 import orjson
 from flask_babel import gettext as _
 
+from ... import schema_types
 from ...errors import ValidationError
 from ...history import same_json
 from ...validation import FORMAT_EXAMPLES
-from . import field_choices
+from . import field_choices, listing, required_marks
 
 RECORD_REF = "#/$defs/record_ref"
 PICKER_LIMIT = 200
@@ -108,7 +109,7 @@ def build(et, known_types, label, value_label=None) -> "Fields":
     """The form fields of entity type ``et``; ``label(name)`` gives a field's shown label and
     ``value_label(name, value)`` a select option's text (None: the value itself; the option's
     value stays the enum value's key, so a submitted form stores exactly the enum value)."""
-    required = set(et.schema.get("required", []))
+    required = required_marks.members(et)  # the root's, its allOf parts', every branch's
     out = []
     for name, sub in et.properties().items():
         sub = sub if isinstance(sub, dict) else {}
@@ -125,6 +126,11 @@ def build(et, known_types, label, value_label=None) -> "Fields":
             # A ``const`` is a choice of one: picked, not typed letter by letter.
             f.enum = list(allowed)
             choices(f, value_label)
+        elif f.widget == "checkbox" and et.property_type(name) is None:
+            # Declared in some branches only: a box, once ticked, could not leave it out
+            # again (unticked is false); a select of yes, no and "—" (absent) can.
+            f.widget, f.enum = "select", [True, False]
+            choices(f, yes_no(value_label))
         ref = reference_type(et, name, known_types)
         if ref and f.widget == "text":
             f.widget, f.ref = "ref", ref
@@ -200,8 +206,35 @@ def json_example(sub, root: dict, depth: int):
 
 
 def _widget(et, name: str, sub: dict) -> str:
+    if _is_choice(sub):
+        return "select"
     # property_type takes the name as written: field_type reads "a.b" as a path into "a".
-    return widget_of(sub, et.property_type(name) if not _is_choice(sub) else None)
+    return widget_of(sub, et.property_type(name) or declared_type(et, name))
+
+
+def declared_type(et, name: str) -> str | None:
+    """The one JSON type the places declaring the top-level property ``name`` give it, or
+    None. A property declared in one ``oneOf`` branch only (``iban`` in one, ``card_last4``
+    in the other) has no single type for the core — the other branch leaves it free — and
+    took the JSON box; its input is the one its declarations ask for, and the schema still
+    judges what is typed (a value of another type stored there is shown as its JSON text
+    and kept while left as shown)."""
+    types: set[str] = set()
+    for part in listing.in_place(et.schema, et.schema):
+        props = part.get("properties")
+        if isinstance(props, dict) and name in props:
+            found = schema_types.types_of(et.schema, props[name])
+            if not found:
+                return None  # a declaration that says no type: any JSON value
+            types |= found
+    return schema_types.json_type_of(types)
+
+
+def yes_no(value_label=None):
+    """``value_label`` for a select of ``true``/``false``: the declared labels, else yes and no."""
+    def label(name, value):
+        return (value_label and value_label(name, value)) or (_("yes") if value else _("no"))
+    return label
 
 
 def _is_choice(sub: dict) -> bool:

@@ -45,7 +45,7 @@ from flask_babel import gettext as _
 
 from ... import schema_types
 from ...history import same_json
-from . import field_choices, forms, listing
+from . import field_choices, forms, listing, required_marks
 from .i18n import digits, tr
 
 #: Levels of objects shown as fieldsets inside one another; deeper ones take a JSON box.
@@ -268,6 +268,8 @@ def _members(f, et, parts, value_label, depth, scalars_only, known=()) -> list:
     required = set()
     for p in parts:
         required |= schema_types.required_properties(root, p)
+    if not scalars_only:  # a group: what the whole schema requires of its object, not its first declaration
+        required |= required_marks.members(et, f.path)
     out = []
     for key, sub in props.items():
         sub = sub if isinstance(sub, dict) else {}

@@ -13,12 +13,11 @@ import itertools
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ... import filters
 from ...errors import NotFound, ValidationError
 from ...fields import value_at
 from ...session import MAX_SUMMARY
 from .. import query
-from . import core_messages, field_choices, forms, listing
+from . import core_messages, field_choices, forms, listing, never_held
 from .common import acting, blueprint
 from .form_errors import FormErrors
 from .record_titles import _title, _title_of, _titles_of
@@ -61,9 +60,11 @@ def list_records(type_name: str):
         items, error = [], None
         try:
             where = listing.where_of(et, rows)
-            filters.refuse_values_never_held(s.dialect, et, where)  # a typo: "none" would mislead
+            never_held.refuse(s.dialect, et, where)  # a typo: "none" would mislead
             items = s.list(et.name, where, limit=PAGE_SIZE + 1, sort=sort or None, after=_after(sort),
                            search=listing.search_of(et, q))
+        except never_held.NeverHeld as e:
+            error = e.explained()
         except ValidationError as e:
             error = core_messages.explain(e, lambda n: listing.field_label(et, n))
         more = len(items) > PAGE_SIZE
@@ -122,7 +123,7 @@ def export_csv(type_name: str):
     with acting() as s:
         et = s.entity_type(type_name)  # unknown: NotFound, a 404 page
         where = listing.where_of(et, listing.filter_rows(request.args))
-        filters.refuse_values_never_held(s.dialect, et, where)
+        never_held.refuse(s.dialect, et, where)
         items = s.list(et.name, where, limit=EXPORT_LIMIT, sort=_sort_arg() or None,
                        search=listing.search_of(et, q))
     # A byte-order mark first: spreadsheet programs read the file as UTF-8 by it (without

@@ -54,8 +54,13 @@ def delete(type_name: str, record_id: str):
         et = s.entity_type(rec.type)
         if request.method == "GET":
             links = s.related(rec.id)
+            # The records its cascades reach that the user cannot see are counted (never
+            # named): the page listed only the visible ones, and the delete then failed
+            # ("a record you may not delete") or took records the page had not mentioned.
+            unseen = len(deleted_with.plan(s, rec, lambda r: _title(s, r)).hidden)
             return render_template("delete.html", et=et, rec=rec, links=len(links), title=_title_of(et, rec),
-                                   type_label=listing.type_label(et), outcomes=_delete_outcomes(s, links))
+                                   type_label=listing.type_label(et), outcomes=_delete_outcomes(s, links),
+                                   unseen=unseen)
         # The confirmation page carries the version it showed: a record changed since (the
         # page was open a while, or came back through the browser's history) is not deleted
         # unseen. A form without one (a page of an older release) is not checked.

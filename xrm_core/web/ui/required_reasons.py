@@ -55,11 +55,11 @@ def _condition(et, parent: list[str], fact: dict) -> str:
     field = _label(et, parent, fact["name"])
     if fact.get("absent"):
         return _("%(field)s is empty", field=field)
-    value = _value(et, parent, fact["name"], fact.get("value"))
+    value = value_said(et, parent, fact["name"], fact.get("value"))
     allowed = fact.get("allowed")
     if isinstance(allowed, list) and allowed:
         return _("%(field)s is %(value)s, not %(allowed)s", field=field, value=value,
-                 allowed=_(" or ").join(_value(et, parent, fact["name"], a) for a in allowed))
+                 allowed=_(" or ").join(value_said(et, parent, fact["name"], a) for a in allowed))
     return _("%(field)s is %(value)s", field=field, value=value)
 
 
@@ -68,7 +68,7 @@ def _label(et, parent: list[str], name: str) -> str:
     return _isolated(listing.path_labels(et, [*parent, name])[-1])
 
 
-def _value(et, parent: list[str], name: str, value) -> str:
+def value_said(et, parent: list[str], name: str, value) -> str:
     """A value by its label (``value_labels`` of its dotted path), else a text as it is and
     any other value as JSON (``true``, ``3``)."""
     path = ".".join(k for k in [*parent, name] if not k.isdigit())  # a list's items share its labels

@@ -67,12 +67,11 @@ def _timeline_entries(s, timeline, kind_labels: dict, kind_help: dict | None = N
             entry["summary"] = ""
         elif a["kind"] in ("related", "unrelated") and isinstance(payload.get("type"), str):
             rt = rel_types.get(payload["type"])
-            parts = summary.split(" ")
-            if rt and len(parts) == 4 and parts[0] == payload["type"] and parts[3] == payload.get("other"):
-                outgoing = parts[1] == "→"
-                other_type = parts[2]
+            other_type = _core_link_summary(a["kind"], summary, payload, rt)
+            if other_type is not None:
+                outgoing = summary.split(" ")[1] == "→"
                 entry["summary"] = relationship_label(rt, outgoing, sources)
-                entry["link"] = {"type": other_type, "id": parts[3],
+                entry["link"] = {"type": other_type, "id": payload["other"],
                                  "label": listing.type_label(s.entity_type(other_type)) if other_type in types else other_type}
         out.append(entry)
     titles = _titles_of(s, {e["a"]["record"] for e in out} | {e["link"]["id"] for e in out if e["link"]})
@@ -81,6 +80,23 @@ def _timeline_entries(s, timeline, kind_labels: dict, kind_help: dict | None = N
         if e["link"]:
             e["link"]["title"] = titles.get(e["link"]["id"], e["link"]["id"])
     return out
+
+
+def _core_link_summary(kind: str, summary: str, payload: dict, rt) -> str | None:
+    """The type of the other record when ``summary`` is the one the core writes for a link
+    added (``knows → person ID``) or removed (``knows → ID removed``: no type in it, so the
+    relationship type's end), else None (a summary of a plugin's own, shown as written). A
+    removed link's entry showed the core's English sentence with the other record's id."""
+    parts = summary.split(" ")
+    if not rt or len(parts) != 4 or parts[0] != payload.get("type") or parts[1] not in ("→", "←"):
+        return None
+    other = payload.get("other")
+    if kind == "related" and parts[3] == other:
+        return parts[2]
+    if kind == "unrelated" and parts[2] == other and parts[3] == "removed":
+        end = rt.get("target" if parts[1] == "→" else "source")
+        return end if isinstance(end, str) and end != "*" else None  # "*": the summary says no type
+    return None
 
 
 def _updated_summary(changes) -> str:
