@@ -8,6 +8,8 @@ them and re-exports these functions (``kpis.registry``, ``kpis.add`` …).
 """
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import Connection, insert, select
 
 from . import db
@@ -106,6 +108,7 @@ def _plugin_kpi(item, index: int, plugin: str, types: dict):
         raise
     except Exception as e:  # noqa: BLE001 — name the plugin, not a traceback
         raise PluginError(plugin, f"KPI {getattr(item, 'name', '?')!r} check()", e) from e
+    _check_texts(item)
     _check_fields(item, types)
     item.source = plugin
     return item
@@ -141,6 +144,29 @@ class ObjectKPI:
     def to_dict(self) -> dict:
         from .kpis import KPI
         return KPI.to_dict(self)
+
+
+#: A language code, as ``schemas/label.schema.json`` has the keys of a text by language.
+_LANG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]+)*")
+
+
+def _check_texts(kpi) -> None:
+    """A Python KPI's ``label``, ``unit`` and ``description`` as the platform shows them: text,
+    or (``label``, ``unit``) text by language — ``{"en": "items", "zh": "件"}``, which
+    the admin UI translates and the REST API returns as declared. Anything else (a list, a
+    number, a dict of numbers) would reach API clients as a value their document does not
+    allow, so it fails ``xrm init`` with the attribute's pointer (the caller adds the plugin)."""
+    name = getattr(kpi, "name", "?")
+    for attr, by_language in (("label", True), ("unit", True), ("description", False)):
+        value = getattr(kpi, attr, "")
+        if isinstance(value, str):
+            continue
+        if by_language and isinstance(value, dict) and value and all(
+                isinstance(k, str) and _LANG.fullmatch(k) and isinstance(v, str) and v for k, v in value.items()):
+            continue
+        shape = "text, or text by language ({\"en\": …, \"zh\": …})" if by_language else "text"
+        raise DefinitionError(f"KPI {name!r}: {attr} must be {shape}, not {value!r}",
+                              [{"pointer": f"/{attr}", "message": f"not {shape}"}])
 
 
 def _check_fields(kpi, types: dict) -> None:

@@ -240,9 +240,10 @@ def test_api_unique_conflict_on_update_and_hidden_unit_fields(org, world):
     h = {"Authorization": f"Bearer {token}"}
     r = client.patch(f"/api/v1/records/person/{world['a2']}", json={"data": {"national_id": "B-SECRET"}}, headers=h)
     assert r.status_code == 409 and "existing" not in r.json and world["b1"] not in text(r)
-    # A body cannot move a record to another unit, on create or update.
+    # A new record may be placed in a unit only within the caller's create scope (DESIGN §4:
+    # the caller sets another unit within its own scope); an update cannot move a record.
     r = client.post("/api/v1/records/person", json={"data": {"name": "X"}, "unit": "dealer_b"}, headers=h)
-    assert r.status_code in (400, 422)
+    assert r.status_code == 403, r.json
     r = client.patch(f"/api/v1/records/person/{world['a2']}", json={"data": {"age": 41}, "unit": "dealer_b"},
                      headers=h)
     assert r.status_code in (400, 422)

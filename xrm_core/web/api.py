@@ -490,9 +490,9 @@ def list_records(type_name):
 
 @bp.post("/records/<type_name>")
 def create_record(type_name):
-    payload = envelopes.load(envelopes.RecordBody(), body())
+    payload = envelopes.load(envelopes.CreateBody(), body())
     with session(write=True) as s:
-        rec = s.create(type_name, payload["data"])
+        rec = s.create(type_name, payload["data"], unit=payload["unit"])
     location = url_for("api.get_record", type_name=type_name, record_id=rec.id)
     return _record_response(rec, 201, {"Location": location})
 

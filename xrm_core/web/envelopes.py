@@ -21,6 +21,15 @@ class RecordBody(ma.Schema):
     data = fields.Dict(required=True)
 
 
+class CreateBody(RecordBody):
+    """``{"data": {...}[, "unit": NAME]}`` for POST: ``unit`` places the new record in another
+    unit within the caller's create scope (DESIGN §4), as ``xrm records create --unit`` does;
+    absent or null, the record is the caller's unit's. A PATCH takes no ``unit``: a record
+    does not move between units."""
+
+    unit = fields.String(load_default=None, allow_none=True)
+
+
 class RelationshipBody(ma.Schema):
     class Meta:
         unknown = ma.RAISE

@@ -54,6 +54,13 @@ def _record_schema(data_ref: dict) -> dict:
 IF_MATCH = r'^(\*|((W/)?"[^"]*")?(\s*,\s*(W/)?"[^"]*")*)$'
 
 
+#: A KPI's unit as declared: text, or a Python KPI's translations by language (the REST API
+#: returns definitions as declared; only the admin UI picks a language).
+KPI_UNIT = {"type": ["string", "object"], "additionalProperties": {"type": "string"},
+            "description": "As the KPI declares it: text (`percent`), or text by language "
+                           "(`{\"en\": \"items\", \"zh\": \"件\"}`)."}
+
+
 def _shared_schemas() -> dict:
     """Schemas of the non-record responses (types, relationships, history, KPIs)."""
     nullable_str = {"type": ["string", "null"]}
@@ -79,7 +86,7 @@ def _shared_schemas() -> dict:
             "waiting": {"type": "string", "description": KPI_WAITING}}},
         "KPIResult": {"type": "object", "required": ["kpi", "value", "unit", "n", "from", "to", "groups"],
                       "properties": {"kpi": {"type": "string"}, "value": {"type": ["number", "null"]},
-                                     "unit": {"type": "string"}, "n": {"type": "integer", "minimum": 0},
+                                     "unit": KPI_UNIT, "n": {"type": "integer", "minimum": 0},
                                      "from": nullable_str, "to": nullable_str,
                                      "groups": {"type": "array", "items": {
                                          "type": "object", "required": ["key", "value", "n"],
@@ -109,6 +116,7 @@ def _responses(*codes) -> dict:
             415: "Content-Type is not JSON (application/json, application/merge-patch+json), or a Content-Encoding "
                  "(gzip…) was sent: bodies are read uncompressed",
             422: "Validation failed",
+            500: PLUGIN_FAILED,
             503: "Database busy: on SQLite another process held the write lock for the whole busy timeout "
                  "(a long import?); try again"}
     problem = {"application/problem+json": {"schema": {"$ref": _component("Problem")}}}
@@ -116,6 +124,19 @@ def _responses(*codes) -> dict:
     # find the database busy.
     return {str(c): {"description": text[c], "content": problem} for c in sorted({400, 503, *codes})}
 
+
+#: The 500 of an operation that runs plugin code — record events on a write, a Python KPI, a
+#: plugin's ``xrm_kpis`` — which any plugin's bug can end in (DESIGN §4: the change is rolled
+#: back and the error names the plugin). Other server faults are not documented per operation.
+PLUGIN_FAILED = ("A plugin failed (`title` \"Plugin failed\"): `detail` names the plugin and its hook, e.g. "
+                 "`plugin 'x' failed in xrm_record_event(after_create): KeyError: 'y'`; nothing was changed")
+#: The operations that run plugin code answer it besides their own (see PLUGIN_FAILED).
+PLUGIN_ERRORS = (500,)
+
+#: The optional ``unit`` of a POST body (envelopes.CreateBody).
+CREATE_UNIT = {"type": ["string", "null"],
+               "description": "The unit to place the record in (a unit's name), within the caller's create scope "
+                              "(403 outside it, 404 for no such unit); absent or null: the caller's unit."}
 
 #: The answers any operation with a request body may give besides its own: a body over
 #: MAX_CONTENT_LENGTH, a Content-Type other than JSON.
@@ -271,9 +292,9 @@ def _type_paths(spec, name: str, label: str, max_limit: int = 1000, taken: set |
         "post": {"tags": [name], "summary": f"Create a record ({label})", "operationId": ids["create"],
                  "requestBody": {"required": True, "description": STORAGE_LIMITS, "content": json_of({
                      "type": "object", "required": ["data"], "additionalProperties": False,
-                     "properties": {"data": data}})},
+                     "properties": {"data": data, "unit": CREATE_UNIT}})},
                  "responses": {"201": {"description": "Created", "headers": created, "content": json_of(rec)},
-                               **_responses(400, 401, 403, 404, 409, 422, *BODY_ERRORS)}},
+                               **_responses(400, 401, 403, 404, 409, 422, *BODY_ERRORS, *PLUGIN_ERRORS)}},
     })
     # {"data": patch}: a JSON merge patch (RFC 7396), sent as either media type (not JSON Patch).
     patch_body = {"schema": {"type": "object", "required": ["data"], "additionalProperties": False,
@@ -290,10 +311,10 @@ def _type_paths(spec, name: str, label: str, max_limit: int = 1000, taken: set |
                   "parameters": [id_param, if_match, if_none_match_write],
                   "requestBody": {"required": True, "description": STORAGE_LIMITS, "content": merge_patch},
                   "responses": {"200": {"description": "Updated", "headers": etag, "content": json_of(rec)},
-                                **_responses(400, 401, 403, 404, 409, 412, 422, *BODY_ERRORS)}},
+                                **_responses(400, 401, 403, 404, 409, 412, 422, *BODY_ERRORS, *PLUGIN_ERRORS)}},
         "delete": {"tags": [name], "summary": f"Delete a record ({label})", "operationId": ids["delete"],
                    "parameters": [id_param, if_match, if_none_match_write],
-                   "responses": {"204": {"description": "Deleted"}, **_responses(401, 403, 404, 409, 412)}},
+                   "responses": {"204": {"description": "Deleted"}, **_responses(401, 403, 404, 409, 412, *PLUGIN_ERRORS)}},
     })
 
 
@@ -354,7 +375,7 @@ def _generic_paths(spec, max_limit: int = 1000) -> None:
         "description": "Sorted by name. A KPI of a plugin installed since the last `xrm init` is listed with "
                        "`waiting`: " + KPI_WAITING,
         "responses": {"200": {"description": "KPI definitions", "content": _ref_json("KPI", array=True)},
-                      **_responses(401)}}})
+                      **_responses(401, *PLUGIN_ERRORS)}}})
     spec.path(path="/api/v1/kpis/{name}", operations={"get": {
         "summary": "Compute a KPI in the caller's scope", "operationId": "compute_kpi",
         "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -362,7 +383,7 @@ def _generic_paths(spec, max_limit: int = 1000) -> None:
                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
                        {"name": "by", "in": "query", "schema": {"type": "string"}}],
         "responses": {"200": {"description": "{kpi, value, unit, n, from, to, groups}", "content": _ref_json("KPIResult")},
-                      **_responses(400, 401, 403, 404), "503": _kpi_unavailable()}}})
+                      **_responses(400, 401, 403, 404, *PLUGIN_ERRORS), "503": _kpi_unavailable()}}})
 
 
 #: What a KPI's ``waiting`` member means (api_kpis): said in the list and in the 503 of a compute.
