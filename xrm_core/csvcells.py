@@ -45,7 +45,7 @@ import orjson
 
 from .errors import ValidationError
 from .fields import FIELD_RE
-from .stored_json import loads_exact
+from .stored_json import InexactFloat, inexact_message, loads_exact, read_float
 from .schema_types import dynamic_targets, field_types, pattern_properties, ref_target, resolve
 from .validation import pointer, shorten_values
 
@@ -240,6 +240,7 @@ def _as_integer(cell: str) -> int | float:
             raise ValueError(f"{cell!r} is not an integer") from None
         if not (math.isfinite(f) and f.is_integer()):
             raise ValueError(f"{cell!r} is not an integer") from None
+        _refuse_inexact(cell.strip())
         # "3.0" and "1e3" are integers in JSON Schema; kept as the float JSON reads them as,
         # so that the 1.0 an export writes reads back as 1.0, not 1.
         return f
@@ -263,7 +264,20 @@ def _float(cell: str) -> float:
     f = float(cell)
     if not math.isfinite(f):
         raise ValueError(cell)
+    _refuse_inexact(cell.strip())
     return f
+
+
+class _Inexact(_OutOfRange):
+    """A number cell that a double would change: said as such, not as "not a number"."""
+
+
+def _refuse_inexact(cell: str) -> None:
+    """Refuse a number cell whose double reads back as another number (stored, it would
+    change without a word: ``12345678901234567.01``, ``9007199254740993.0``)."""
+    f = read_float(cell)
+    if isinstance(f, InexactFloat):
+        raise _Inexact(inexact_message(cell, f))
 
 
 def _as_boolean(cell: str) -> bool:

@@ -30,6 +30,7 @@ import orjson
 from sqlalchemy import and_, false, func, literal, literal_column, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from .error_wording import json_text
 from .errors import ValidationError
 from .fields import FIELD_RE, FIELD_RULE, NAME, NUMERIC, check_field, field_expr, pg_path, sql_type
 from .instants import DATE_RE, DATE_TIME_RE, INSTANT, Day, formats_of, next_day, normal
@@ -550,7 +551,9 @@ def refuse_values_never_held(dialect: str, et, where: dict) -> None:
         if not sent or any(held(v, allowed) for v in sent):
             continue
         values = ", ".join(a if isinstance(a, str) else orjson.dumps(a).decode() for a in allowed)
-        said = ", ".join(repr(v) for v in sent)
+        # as typed: a text in quotes (a value with spaces is seen whole), the rest as JSON
+        # (``true``, not Python's ``True``)
+        said = ", ".join(repr(v) if isinstance(v, str) else json_text(v) for v in sent)
         errors.append({"pointer": ptr,
                        "message": f"{said} {'is' if len(sent) == 1 else 'are'} not among the values of {field} "
                                   f"({values}): no record can match"})

@@ -18,7 +18,7 @@ import orjson
 
 from .csvcells import CsvHeader
 from .errors import ValidationError
-from .stored_json import RepeatedKey, loads_exact
+from .stored_json import InexactNumber, RepeatedKey, loads_exact
 
 FORMATS = ("csv", "jsonl")
 #: Largest CSV cell accepted: big enough for any JSON cell, small enough that a quote left
@@ -154,7 +154,7 @@ def jsonl_rows(f: IO[bytes], source: str, et=None) -> Iterator[tuple[int, object
             raw = raw[3:]
         try:
             value = loads_exact(raw)  # bytes in: orjson also checks the UTF-8
-        except RepeatedKey as e:
+        except (RepeatedKey, InexactNumber) as e:
             yield lineno, None, [{"pointer": e.pointer, "message": e.msg}]
             continue
         except orjson.JSONDecodeError as e:

@@ -22,8 +22,9 @@ from sqlalchemy.exc import DataError
 
 from . import db
 from .errors import DefinitionError, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
-from .fields import field_expr, type_literal
+from .fields import field_expr, sql_type, type_literal
 from .filters import compile_filter
+from .instants import INSTANT
 from .kpi_measures import DeclarativeKPI, JsonKey, _field_of, _float, _json_value, register_sqlite_functions
 # The registry's functions, as callers name them: kpis.registry, kpis.add …
 from .kpi_registry import add, check_type_change, registry, remove, waiting  # noqa: F401
@@ -118,6 +119,21 @@ class KPIContext:
         et = _field_of(self.entity_type(entity), path, f"/{path}")
         return field_expr(self.dialect, path, et.field_type(path))
 
+    def instant(self, entity: str, path: str) -> ColumnElement:
+        """SQL expression of a ``format: date-time`` field of ``entity`` as the instant it
+        names: fixed-width UTC text (``2026-03-03T16:30:00.000000Z``), so that two such
+        fields compare (and ``min``/``max`` pick) in time order on both engines, whatever
+        offsets their values were written with. :meth:`field` reads the text as stored, in
+        which ``2026-03-03T23:30:00+07:00`` sorts after ``2026-03-03T18:00:00+01:00``
+        although it is half an hour earlier. Refused (``ValidationError``) for a field of
+        no ``format: date-time``."""
+        et = _field_of(self.entity_type(entity), path, f"/{path}")
+        if sql_type(et, path) != INSTANT:
+            raise ValidationError(f"{path!r} of {entity} is not a date-time field: ctx.instant() reads "
+                                  "fields whose schema says \"format\": \"date-time\"",
+                                  [{"pointer": f"/{path}", "message": "not a date-time field"}])
+        return field_expr(self.dialect, path, INSTANT)
+
     def base(self, entity: str, where: dict | None = None, time_field: str | None = None) -> ColumnElement:
         """Condition: records of ``entity`` that the caller may read, matching filter ``where``,
         inside the period on ``time_field``.
@@ -178,7 +194,8 @@ class KPIContext:
         value on both engines (``5``, ``"5"`` and ``true`` are three groups, ``5`` and
         ``5.0`` one); an array or object is read back as a :class:`JsonKey` (equal values
         one key, whatever an object's key order), shown as the value itself in results.
-        JSON null and an absent field are the missing key.
+        JSON null and an absent field are the missing key. A ``format: date-time`` field is
+        keyed by the normal form of its instant (``2026-06-01T00:00:00.000000Z``).
         """
         if not self.by:
             return None
@@ -191,7 +208,9 @@ class KPIContext:
             if self.dialect == "sqlite":
                 register_sqlite_functions(self.session.conn)
             return _json_value(self.dialect, self.by)
-        return field_expr(self.dialect, self.by, jt)
+        # A date-time field by the instant it names (its normal form, UTC): two spellings
+        # of one instant (+03:30 and Z) are one group, as filters and unique keys see them.
+        return field_expr(self.dialect, self.by, sql_type(et, self.by))
 
     def scalar(self, stmt):
         """Run ``stmt`` in the session's transaction; its first column of the first row."""
@@ -428,7 +447,28 @@ def _result_errors(result: dict) -> list[str]:
                 out.append(f'groups[{i}] must be {{"key", "value": number or null, "n": whole number ≥ 0}}, '
                            f"not {g!r}"[:200])
                 break
+            if not _is_key(g["key"]):
+                out.append(f"groups[{i}]'s key must be a JSON value (text, number, boolean, null, array or "
+                           f"object) or a date, not {g['key']!r}"[:200])
+                break
     return out
+
+
+def _is_key(k) -> bool:
+    """Can group key ``k`` be answered? A JSON value (a finite number), a :class:`JsonKey`,
+    or a date (the JSON answers write it as ISO text); an object of another class reached the
+    JSON encoder and failed as a bare 500 that named no plugin."""
+    if k is None or isinstance(k, (str, int, Decimal, date, JsonKey)):
+        return True
+    if isinstance(k, float):
+        return math.isfinite(k)
+    if isinstance(k, (list, tuple, dict)):
+        try:
+            JsonKey(k)  # its canonical JSON, as the key is grouped, sorted and answered
+        except (TypeError, ValueError):
+            return False
+        return True
+    return False
 
 
 def period_ignored(platform, conn: Connection, name: str) -> bool:

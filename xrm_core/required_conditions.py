@@ -21,7 +21,7 @@ _INDEXED = frozenset(SCHEMA_LISTS)
 _IN_PLACE = frozenset({"allOf", "anyOf", "oneOf", "dependentSchemas"})
 
 
-def _keyword_positions(path: list) -> list[int]:
+def keyword_positions(path: list) -> list[int]:
     """The indexes of ``path`` (a schema or evaluation path) that are keywords, not the
     names or indexes after a keyword such as ``properties`` or ``allOf``."""
     out, i = [], 0
@@ -43,7 +43,7 @@ def required_because(e, name: str, instance, schema: dict | None) -> tuple[str, 
         located = list(e.schema_path)
     except (AttributeError, TypeError):
         return None
-    keywords = _keyword_positions(evaluated)
+    keywords = keyword_positions(evaluated)
     if evaluated and evaluated[-1] == "dependentRequired":
         holder = _schema_at(schema, e, located[:-1]) if schema is not None else None
         triggers = _triggers(holder, name, _at(instance, list(e.instance_path)))

@@ -4,13 +4,16 @@ Record data, relationship data and activity payloads pass these checks before th
 written: nesting no deeper than :data:`MAX_DEPTH`, no NUL characters, integers within signed
 64 bits, valid Unicode (:func:`storage_errors`). :func:`loads_exact` reads JSON text for the
 import and the REST API without orjson's silent float for a long integer, and refuses an
-object that names a key twice (:class:`RepeatedKey`). The cheap byte tests
+object that names a key twice (:class:`RepeatedKey`) and a number a double cannot keep
+(:class:`InexactNumber`, :func:`read_float`). The cheap byte tests
 (:func:`maybe_unstorable`, :func:`has_long_digits`) keep the common row free of any walk.
 """
 from __future__ import annotations
 
 import json
+import math
 import re
+from decimal import Decimal
 
 import orjson
 
@@ -109,17 +112,91 @@ def loads_exact(text: str | bytes):
     """``orjson.loads(text)``, except that JSON holding an integer beyond 64 bits is read
     with the standard library, which keeps it exact where orjson would silently make it a
     float: :func:`storage_errors` then refuses it with its pointer. Raises
-    ``orjson.JSONDecodeError``, and :class:`RepeatedKey` (one of those) for an object that
-    names a key twice."""
+    ``orjson.JSONDecodeError``, :class:`RepeatedKey` (one of those) for an object that
+    names a key twice, and :class:`InexactNumber` (one too) for a number that a double
+    would change (:func:`read_float`)."""
     value = orjson.loads(text)
-    if has_long_digits(text):
+    exact = may_be_inexact(text)  # long integers included
+    if exact:
         try:
-            value = json.loads(text)
+            value = json.loads(text, parse_float=read_float)
         except RecursionError:  # nested too deep for it: storage_errors refuses that anyway
-            pass
+            exact = False
     if isinstance(value, (dict, list)) and _may_repeat_keys(text, value):
         _refuse_repeated_keys(text)
+    found = inexact_at(value) if exact else None
+    if found is not None:
+        raise InexactNumber(text, *found)
     return value
+
+
+#: Up to 15 significant digits, a double keeps every decimal number (DBL_DIG): a number
+#: written with more, or an exponent past the double's range, may read back as another.
+_MANY_DIGITS = b"0" * 16
+_DIGITS_AND_POINT_TO_ZERO = bytes.maketrans(b"123456789.", b"0000000000")
+
+
+def may_be_inexact(text: bytes | str) -> bool:
+    """Might ``text`` hold a number that a double cannot keep (:func:`read_float`), or an
+    integer beyond 64 bits (:func:`has_long_digits`: 19 digits are 16 too)? True for 16
+    digits in a row (a point among them or not) or an exponent below -99: memory searches
+    in the text with every digit made "0", so that the common row is read by orjson alone."""
+    if isinstance(text, str):
+        text = text.encode()
+    zeros = text.translate(_DIGITS_AND_POINT_TO_ZERO)
+    return _MANY_DIGITS in zeros or b"e-000" in zeros or b"E-000" in zeros
+
+
+class InexactFloat(float):
+    """A double read from a number literal that it does not keep (``literal``)."""
+    literal: str
+
+
+def read_float(literal: str) -> float:
+    """``float(literal)``, as an :class:`InexactFloat` when the double reads back as another
+    number than the one written: ``12345678901234567.01`` (17 significant digits: the double
+    is 1.2345678901234568e+16) or ``100.000000000000001`` (100.0). Money amounts stored so
+    would change without a word; :func:`inexact_at` finds them. ``0.30000000000000004``,
+    ``1e2`` and ``4.350`` read back as the same number: plain floats. So does a number too
+    small for a double (``1e-400``), which every JSON reader takes as 0."""
+    value = float(literal)
+    # At most 15 digits and no exponent: kept exactly (DBL_DIG), no Decimal needed.
+    if (len(literal) <= 16 and "e" not in literal and "E" not in literal) or not math.isfinite(value) \
+            or value == 0:
+        return value
+    if Decimal(repr(value)) == Decimal(literal):
+        return value
+    inexact = InexactFloat(value)
+    inexact.literal = literal
+    return inexact
+
+
+def inexact_message(literal: str, value: float) -> str:
+    """Why the number ``literal`` (read as the double ``value``) is refused."""
+    shown = literal if len(literal) <= 60 else literal[:57] + "..."
+    return (f"{shown} has more digits than a number keeps: it would be stored as {float(value)!r}; "
+            "round it, or store it as a string")
+
+
+def inexact_at(value) -> tuple[str, str, float] | None:
+    """``(pointer, literal, double)`` of the first :class:`InexactFloat` in ``value``, or None."""
+    stack = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, InexactFloat):
+            return pointer(path), node.literal, float(node)
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        stack.extend((v, path + (k,)) for k, v in reversed(list(items)))
+    return None
+
+
+class InexactNumber(orjson.JSONDecodeError):
+    """A number that a double would change (:func:`read_float`); ``pointer`` is its place."""
+
+    def __init__(self, text, pointer_: str, literal: str, value: float):
+        doc = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        super().__init__(inexact_message(literal, value), doc, 0)
+        self.pointer = pointer_
 
 
 class RepeatedKey(orjson.JSONDecodeError):

@@ -299,6 +299,40 @@ _Kind = jsonschema_rs.ValidationErrorKind
 
 
 def _located(e, instance, echoed=(), schema: dict | None = None) -> list[tuple[list, str, object]]:
+    """``(path, message, kind)`` of a jsonschema-rs error, at the property it is about
+    (:func:`_located_as_reported`); a value or size that a ``dependentSchemas`` entry refuses
+    says which present property brought that entry in: '"pledge" was expected' alone left
+    the author of a gift with a due date guessing why."""
+    located = _located_as_reported(e, instance, echoed, schema)
+    trigger = _dependent_schema_of(e) if isinstance(getattr(e, "kind", None), _CASE_KINDS) else None
+    if trigger is None:
+        return located
+    suffix = f" (because {json_text(trigger)} is present: the schema's dependentSchemas)"
+    return [(path, message + suffix, kind) for path, message, kind in located]
+
+
+#: Errors that say which values or sizes are allowed: under a ``dependentSchemas`` entry
+#: they hold only in that case, so the case is said. A wrong format or type is wrong in
+#: any case (a missing property is worded by :mod:`xrm_core.required_conditions`).
+_CASE_KINDS = (_Kind.Constant, _Kind.Enum, _Kind.Not, _Kind.FalseSchema, _Kind.Minimum, _Kind.Maximum,
+               _Kind.ExclusiveMinimum, _Kind.ExclusiveMaximum, _Kind.MinLength, _Kind.MaxLength,
+               _Kind.MinItems, _Kind.MaxItems)
+
+
+def _dependent_schema_of(e) -> str | None:
+    """The property whose ``dependentSchemas`` entry the error ``e`` comes from (the last
+    such entry on its evaluation path), or None."""
+    from .required_conditions import keyword_positions
+    try:
+        evaluated = list(e.evaluation_path)
+    except (AttributeError, TypeError):
+        return None
+    found = [evaluated[i + 1] for i in keyword_positions(evaluated)
+             if evaluated[i] == "dependentSchemas" and i + 1 < len(evaluated)]
+    return found[-1] if found and isinstance(found[-1], str) else None
+
+
+def _located_as_reported(e, instance, echoed=(), schema: dict | None = None) -> list[tuple[list, str, object]]:
     """``(path, message, kind)`` of a jsonschema-rs error, at the property it is about.
 
     jsonschema-rs reports ``required`` (and ``dependentRequired``), ``additionalProperties``

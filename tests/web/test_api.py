@@ -335,3 +335,16 @@ def test_users_and_units_created_later_are_named_in_reads(api):
     assert (got["owner"], got["unit"], got["created_by"]) == ("manager_c", "dealer_c", "manager_c")
     listed = api("GET", "/records/person?filter[name]=C").json["items"]
     assert [(i["owner"], i["unit"]) for i in listed] == [("manager_c", "dealer_c")]
+
+
+def test_a_number_a_double_would_change_is_a_422_at_its_pointer(api):
+    """Audit 11: 12345678901234567.01 would be stored as 1.2345678901234568e+16 without a
+    word; the body is well-formed JSON, so it is a 422 naming the number's pointer (it was a
+    400 "malformed JSON" with no pointer), and nothing is stored."""
+    body = '{"data": {"name": "X", "age": 12345678901234567.01}}'
+    r = api("POST", "/records/person", data=body, content_type="application/json")
+    assert r.status_code == 422, r.json
+    assert r.json["errors"][0]["pointer"] == "/data/age"
+    assert "1.2345678901234568e+16" in r.json["errors"][0]["message"]
+    with api.platform.session("admin") as s:
+        assert s.count("person", {"name": "X"}) == 0

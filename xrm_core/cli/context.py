@@ -11,6 +11,7 @@ import click
 import orjson
 
 from ..errors import ValidationError, XrmError
+from ..stored_json import inexact_at, inexact_message, read_float
 
 
 class NotInitialised(XrmError):
@@ -248,6 +249,7 @@ def _loads(text: str, what: str, syntax_message):
         value = json.loads(text, object_pairs_hook=_no_repeated_keys, parse_constant=_no_constant,
                            parse_float=_finite_float)
         pointer = _surrogate_at(value, "")
+        inexact = inexact_at(value)
     except json.JSONDecodeError as e:
         # json's own wording ends "…character at" before its position: we give the position.
         raise ValidationError(syntax_message(e.msg.removesuffix(" at"), e.lineno, e.colno)) from None
@@ -260,6 +262,11 @@ def _loads(text: str, what: str, syntax_message):
         # "name" twice means one of them by mistake.
         raise ValidationError(f"{what}: the key {e.key!r} appears twice in one object",
                               [{"pointer": "", "message": f"repeated key {e.key!r}"}]) from None
+    if inexact is not None:
+        # 12345678901234567.01 would be stored as 1.2345678901234568e+16, without a word
+        where, literal, double = inexact
+        raise ValidationError(f"{what} holds a number that would change when stored",
+                              [{"pointer": where, "message": inexact_message(literal, double)}])
     if pointer is not None:
         # A lone surrogate (the shell passed bytes that are not UTF-8, or a "\\ud800" escape)
         # cannot be stored; say where instead of failing in the database driver.
@@ -277,7 +284,7 @@ def _no_constant(name: str):
 
 
 def _finite_float(text: str) -> float:
-    value = float(text)
+    value = read_float(text)
     if value in (float("inf"), float("-inf")):
         raise _NotJson(f"the number {text[:40]} is too large")
     return value

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select
 from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound, RequestEntityTooLarge
 
 from .. import accounts, db, filters, kpis
-from ..stored_json import MAX_DEPTH, RepeatedKey, loads_exact, nul_pointers, too_deep
+from ..stored_json import MAX_DEPTH, InexactNumber, RepeatedKey, loads_exact, nul_pointers, too_deep
 from ..errors import AuthenticationError, Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError, XrmError
 from ..fields import value_at
 from ..scope import Actor, load_actor
@@ -309,6 +309,9 @@ def body() -> dict:
         value = loads_exact(raw)  # an integer beyond 64 bits kept exact, then refused
     except RepeatedKey as e:
         raise query.BadRequest(f"malformed JSON: {e.msg}", [{"pointer": e.pointer, "message": "repeated key"}]) from None
+    except InexactNumber as e:  # well-formed, but a double would change the number: 422
+        raise ValidationError("the request body holds a number that would change when stored",
+                              [{"pointer": e.pointer, "message": e.msg}]) from None
     except orjson.JSONDecodeError as e:
         huge = envelopes.beyond_double(raw) if "infinity" in str(e) else []
         if huge:
