@@ -16,11 +16,19 @@ by looking for another stored all-model record of the same type, dealer and mont
   transaction ("pending", noted by ``before_create``) are not counted: the earlier row
   passes, the later one finds it and is refused (and the import names its line).
 - Two transactions at once: on PostgreSQL each takes a transaction-level advisory lock on
-  (type, dealer, month) before looking, so the second waits until the first commits or rolls
-  back, and then (READ COMMITTED: every statement sees what is committed) finds its record.
-  Two transactions writing several such keys in opposite orders can deadlock; PostgreSQL
-  then refuses one of them, so the rule still holds. SQLite needs no lock: the platform
-  begins every write transaction with ``BEGIN IMMEDIATE``, one writer at a time.
+  the bucket of (type, dealer, month) before looking, so the second waits until the first
+  commits or rolls back, and then (READ COMMITTED: every statement sees what is committed)
+  finds its record. Two transactions writing several such keys in opposite orders can
+  deadlock; PostgreSQL then refuses one of them, so the rule still holds. SQLite needs no
+  lock: the platform begins every write transaction with ``BEGIN IMMEDIATE``, one writer at
+  a time.
+- A lock per bucket (:data:`BUCKETS` of them), not per key: every advisory lock takes a slot
+  of PostgreSQL's shared lock table, which all databases of the server share (about
+  ``max_locks_per_transaction`` × ``max_connections``: 6,400 by default, plus spare shared
+  memory). An import of about 12,000 dealer months (a file any user with a create grant can
+  upload in the admin UI) held a lock per key: it failed "out of shared memory", and while it
+  held them other transactions' locks failed too. Two writers of different keys in one
+  bucket merely wait for each other.
 - Records stored before this check may hold duplicates: they stay as they are (``xrm init``
   changes no data), an update that leaves their key alone is not refused, and the way out
   is to delete one or give it a ``model``.
@@ -29,8 +37,7 @@ from __future__ import annotations
 
 import json
 import weakref
-
-from sqlalchemy import text
+import zlib
 
 from xrm_core import Conflict, NotFound
 
@@ -46,8 +53,8 @@ KEY_POINTERS = ("/dealer_code", "/month", "/" + MODEL)
 
 #: per open connection (one transaction): ``{(type, dealer, month): ids}`` of the records
 #: whose ``before_create`` hooks ran but whose ``after_create`` hooks have not (a batch of an
-#: import), ids of the all-model records this transaction stored and checked, and the keys
-#: locked (PostgreSQL). Nothing in it may refer to the connection: it would never be freed.
+#: import), ids of the all-model records this transaction stored and checked, and the
+#: buckets locked (PostgreSQL). Nothing in it may refer to the connection: it would never be freed.
 _state: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 #: per caller's session: the ``system`` session that looks for the records (as_system()
 #: reads the admin user: once, not once per row of an import)
@@ -122,21 +129,38 @@ def _clash(record, session, other: str, checked: set) -> Conflict:
                     **extra)
 
 
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:names AS text[])) AS k")
+#: Buckets the (type, dealer, month) keys are locked by: at most this many advisory locks a
+#: transaction, however many keys it writes.
+BUCKETS = 64
+#: First key of the two-key advisory locks ("xrmS" in ASCII); the second is the bucket, mixed
+#: with the schema's hash so that databases in several schemas of one server do not share
+#: buckets (two-key locks never conflict with xrm_core.migrations' or one-key locks).
+LOCK_SPACE = int.from_bytes(b"xrmS", "big")
+#: Text, made a statement where it runs: importing SQLAlchemy here would load it for every
+#: ``xrm`` command, ``--help`` included (about 0.2 s), as the plugin is loaded at start-up.
+_LOCK = ("SELECT pg_advisory_xact_lock(CAST(:space AS integer), hashtext(current_schema()) # b) "
+         "FROM unnest(CAST(:buckets AS integer[])) AS b")
+
+
+def bucket(key: tuple) -> int:
+    """The lock bucket of a (type, dealer, month) ``key``: the same in every process (CRC-32,
+    not Python's salted ``hash``). Its parts may be any text an unchecked row holds."""
+    return zlib.crc32("\0".join(key).encode("utf-8", "surrogatepass")) % BUCKETS
 
 
 def _serialise(session, state, key: tuple) -> None:
-    """On PostgreSQL, wait for any other transaction checking the same (type, dealer, month)
-    ``key``: a lock held until this transaction ends. The keys of the rows still pending (an
-    import's batch) are locked with it, in one statement and in one order (sorted), so two
-    imports of overlapping files take them in the same order."""
-    if session.dialect != "postgresql" or key in state["locked"]:
+    """On PostgreSQL, wait for any other transaction checking a key of the same bucket as
+    the (type, dealer, month) ``key``: a lock held until this transaction ends. The buckets
+    of the rows still pending (an import's batch) are locked with it, in one statement and in
+    one order (ascending), so two imports of overlapping files take them in the same order."""
+    if session.dialect != "postgresql" or bucket(key) in state["locked"]:
         return
-    keys = sorted(({key} | state["pending"].keys()) - state["locked"])
-    names = ["xrm_prm_dealers/" + "/".join(k) for k in keys]
+    wanted = {bucket(k) for k in {key} | state["pending"].keys()} - state["locked"]
     # unnest returns the array in its order: the locks are taken in that order.
-    session.conn.execute(_LOCK, {"names": names})
-    state["locked"].update(keys)
+    from sqlalchemy import text
+
+    session.conn.execute(text(_LOCK), {"space": LOCK_SPACE, "buckets": sorted(wanted)})
+    state["locked"].update(wanted)
 
 
 def _system(session):
