@@ -133,7 +133,7 @@ def test_a_list_filter_value_no_record_can_hold_is_a_400_not_an_empty_page(api):
         assert "active, withdrawn, graduated" in problem["errors"][0]["message"]
     # What the enum holds, and ne / exists / another field, still answer as before.
     for query, n in [("filter[status]=active", 1), ("filter[status][in]=withdrawn,graduated", 0),
-                     ("filter[status][in]=active,graduatd", 1), ("filter[status][in]=", 0),
+                     ("filter[status][in]=active,graduatd", 1),
                      ("filter[status][ne]=activ", 1), ("filter[status][exists]=true", 1),
                      ("filter[name]=activ", 0)]:
         r = api("off_p", "GET", f"/records/student?{query}")

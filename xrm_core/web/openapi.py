@@ -14,6 +14,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response
 
 from ..fields import FIELD_RULE
+from ..validation import ALL_ERRORS_UP_TO
 from . import envelopes
 from .caches import documents
 from .query import MAX_IN_VALUES, MAX_SORT_FIELDS
@@ -34,17 +35,51 @@ def _problem_schema() -> dict:
                                "type": "object", "properties": {"pointer": {"type": "string"},
                                                                 "message": {"type": "string"}}}},
                            "errors_omitted": {"type": "integer", "minimum": 1,
-                                              "description": "How many errors past the first 100 were left out."}}}
+                                              "description": "How many errors past the first 100 were left out."},
+                           "errors_incomplete": {"const": True, "description": ERRORS_INCOMPLETE}}}
 
 
-def _record_schema(data_ref: dict) -> dict:
+#: When a problem's ``errors`` are not all there is (problems.problem).
+ERRORS_INCOMPLETE = ("Present (true) when `errors` does not list every error: past the first 100 (`errors_omitted` "
+                     f"counts the rest), or when record data larger than {ALL_ERRORS_UP_TO // 1024} KiB (as JSON) "
+                     "was checked up to its first error only (`detail` says so; the rest are not counted). Fix "
+                     "what is listed and send it again to learn of more.")
+
+
+#: A record's id (records.new_id): 20 lowercase hex digits, time-ordered. Opaque to clients
+#: all the same: compare and store them, do not take them apart.
+RECORD_ID = {"type": "string", "pattern": "^[0-9a-f]{20}$",
+             "description": "Opaque (20 lowercase hex digits): compare and store it, do not parse it."}
+
+#: When a record was created or last changed (db.utcnow): UTC, always with microseconds and Z.
+STAMP = {"type": "string", "format": "date-time",
+         "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}Z$",
+         "description": "UTC, with microseconds: `2026-11-25T15:27:47.123456Z`."}
+
+#: A user's or unit's name: users and units are never renamed or deleted, so a record always
+#: has all four (never null).
+NAME = {"type": "string", "minLength": 1}
+
+
+def _record_schema(data_ref: dict, type_name: str | None = None) -> dict:
+    """A record as every answer holds it (records.Record.to_dict): of entity type ``type_name``
+    (its ``type`` a const of the name) or, without one, of any type."""
+    what = f"A record of entity type `{type_name}`" if type_name else "A record of any entity type"
     return {"type": "object",
-            "required": ["id", "type", "data", "version", "owner", "unit", "created_at", "updated_at"],
-            "properties": {"id": {"type": "string"}, "type": {"type": "string"}, "data": data_ref,
-                           "version": {"type": "integer", "minimum": 1},
-                           "owner": {"type": ["string", "null"]}, "unit": {"type": ["string", "null"]},
-                           "created_at": {"type": "string"}, "updated_at": {"type": "string"},
-                           "created_by": {"type": ["string", "null"]}, "updated_by": {"type": ["string", "null"]}}}
+            "description": f"{what}, as every answer holds one: all members are always present, none is null.",
+            "required": ["id", "type", "data", "version", "owner", "unit", "created_at", "updated_at",
+                         "created_by", "updated_by"],
+            "properties": {"id": RECORD_ID,
+                           "type": {"const": type_name} if type_name else {"type": "string", "minLength": 1},
+                           "data": data_ref,
+                           "version": {"type": "integer", "minimum": 1,
+                                       "description": "1 when created, one more on every change; the ETag "
+                                                      "(`\"3\"`) names it."},
+                           "owner": {**NAME, "description": "The user who owns the record."},
+                           "unit": {**NAME, "description": "The unit the record is in."},
+                           "created_at": STAMP, "updated_at": STAMP,
+                           "created_by": {**NAME, "description": "The user who created the record."},
+                           "updated_by": {**NAME, "description": "The user who changed it last."}}}
 
 
 #: ``*`` or a list of entity-tags (RFC 9110 §8.8.3; the list may be empty): what the server
@@ -61,16 +96,17 @@ KPI_UNIT = {"type": ["string", "object"], "additionalProperties": {"type": "stri
                            "(`{\"en\": \"items\", \"zh\": \"件\"}`)."}
 
 
-def _shared_schemas() -> dict:
-    """Schemas of the non-record responses (types, relationships, history, KPIs)."""
+def _shared_schemas(any_record: dict) -> dict:
+    """Schemas of the non-record responses (types, relationships, history, KPIs); ``any_record``
+    is the schema of a record of any of the document's types (a related record)."""
     nullable_str = {"type": ["string", "null"]}
     return {
         "EntityType": {"type": "object", "required": ["name", "schema"],
                        "properties": {"name": {"type": "string"}, "schema": {"type": "object"},
                                       "version": {"type": "integer"}}},
-        "Relationship": {"type": "object", "required": ["id", "type", "source", "target"],
-                         "properties": {"id": {"type": "string"}, "type": {"type": "string"},
-                                        "source": {"type": "string"}, "target": {"type": "string"},
+        "Relationship": {"type": "object", "required": ["id", "type", "source", "target", "data"],
+                         "properties": {"id": RECORD_ID, "type": {"type": "string", "minLength": 1},
+                                        "source": RECORD_ID, "target": RECORD_ID,
                                         "data": {"type": ["object", "null"]}}},
         "Activity": {"type": "object", "required": ["id", "record", "kind", "at", "actor"],
                      "properties": {"id": {"type": "integer"}, "record": {"type": "string"},
@@ -80,7 +116,7 @@ def _shared_schemas() -> dict:
         "Related": {"type": "object", "required": ["relationship", "direction", "record"],
                     "properties": {"relationship": {"$ref": _component("Relationship")},
                                    "direction": {"enum": ["outgoing", "incoming"]},
-                                   "record": {"$ref": _component("Record")}}},
+                                   "record": any_record}},
         "KPI": {"type": "object", "required": ["name"], "properties": {
             "name": {"type": "string"},
             "waiting": {"type": "string", "description": KPI_WAITING}}},
@@ -163,14 +199,18 @@ def _build_spec(s, max_limit: int) -> dict:
     spec = APISpec(title="xRM REST API", version=ver, openapi_version="3.1.0", plugins=[MarshmallowPlugin()],
                    info={"description": "Records of JSON-Schema-defined entity types, relationships, history and KPIs. "
                                         "GET and DELETE requests carry no body: one sent is a 400, as an "
-                                        "unknown query parameter is."})
+                                        "unknown query parameter is. " + EMPTY_PARAMETERS})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", _problem_schema())
     spec.components.schema("RecordBody", schema=envelopes.RecordBody)
     spec.components.schema("RelationshipBody", schema=envelopes.RelationshipBody)
     spec.components.schema("ActivityBody", schema=envelopes.ActivityBody)
     spec.components.schema("Record", _record_schema({"type": "object"}))
-    for name, schema in _shared_schemas().items():
+    types = sorted(s.entity_types_map())
+    # A related record is of one of the types, which its ``type`` (a const in each) tells apart.
+    any_record = {"oneOf": [{"$ref": _component(f"{n}.record")} for n in types]} if types \
+        else {"$ref": _component("Record")}
+    for name, schema in _shared_schemas(any_record).items():
         spec.components.schema(name, schema)
     refs = SchemaComponents()
     # The JSON Schemas of the types go into the document as they are, after apispec has
@@ -178,11 +218,11 @@ def _build_spec(s, max_limit: int) -> dict:
     # marshmallow schema and would publish a reference to a component "False".
     published = {}
     taken = set(GENERIC_OPERATIONS)
-    for name in sorted(s.entity_types_map()):
+    for name in types:
         et = s.entity_type(name)
         data_name = f"{name}.data"
         published[data_name] = refs.rewrite(et.schema, f"{xrm_schemas.BASE_URI}{name}.type.json", data_name)
-        spec.components.schema(f"{name}.record", _record_schema({"$ref": _component(data_name)}))
+        spec.components.schema(f"{name}.record", _record_schema({"$ref": _component(data_name)}, name))
         _type_paths(spec, name, _type_label(et), max_limit, taken)
     published.update(refs.platform_components())
     published.update(refs.scoped)  # subschemas copied for the dynamic scope a reference reaches them in
@@ -191,6 +231,12 @@ def _build_spec(s, max_limit: int) -> dict:
     out["components"]["schemas"].update(sorted(published.items()))
     out["security"] = [{"bearer": []}]
     return out
+
+
+#: What an empty query parameter means: nothing, so it is refused (query.single, query.comma_list).
+EMPTY_PARAMETERS = ("A query parameter given with an empty value (`sort=`, `cursor=`, `rel=`, `limit=`) is a 400 "
+                    "naming it, as an unknown one is: leave a parameter out for its default. Only a filter's "
+                    "value may be empty: `filter[F]=` finds the records whose F is the empty text.")
 
 
 #: How fields order, in sorts and in lt/gt filters: text by code point, but a date-time field
@@ -209,12 +255,17 @@ FIELD_NAMES = (f"A filter's F, and a sort field, is made of {FIELD_RULE}: a prop
                "filtered or sorted on (400).")
 
 
+#: A ``sort`` value: comma-separated items, none empty (query.sort_fields says more of a bad one).
+SORT_PATTERN = "^[^,]+(,[^,]+)*$"
+
+
 #: How the ``filter`` parameter is written: the one filter language of DESIGN §3 as query parameters.
 FILTER_HELP = (
     "Conditions on the record's fields, ANDed: `filter[F]=V` (equal), `filter[F][op]=V` with op one of "
     "`eq`, `ne`, `lt`, `lte`, `gt`, `gte`, `in` (comma-separated values: `filter[F][in]=A,B`; a value "
-    f"cannot hold a comma; at most {MAX_IN_VALUES} values) or `exists` (`true`/`false`). F is a field of the "
-    "type, dotted for nested objects (`filter[address.city]=X`); V is read as the field's type (for a field of no single type, "
+    f"cannot hold a comma; at least one and at most {MAX_IN_VALUES} values, none empty: `filter[F][in]=` and "
+    "`filter[F][in]=A,,B` are 400s — the empty text is found with `filter[F]=`) or `exists` (`true`/`false`). "
+    "F is a field of the type, dotted for nested objects (`filter[address.city]=X`); V is read as the field's type (for a field of no single type, "
     "such as an enum of mixed types, as JSON when it parses to a scalar — `1`, `true`, `null`, `\"1\"` for "
     "the text — else as the text given). Each condition is given once. An `eq` value, or an `in` list, that "
     "the field's `enum` or `const` cannot hold matches no record and is refused (400), as a misspelt value "
@@ -273,12 +324,14 @@ def _type_paths(spec, name: str, label: str, max_limit: int = 1000, taken: set |
     if_none_match_write = {**if_none_match, "description": "412 if the record is at one of these ETags (`*`: at any)."}
     list_params = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": max_limit}},
-        {"name": "cursor", "in": "query", "schema": {"type": "string"},
-         "description": "The `next` of the previous page, with the same `sort` and filters."},
-        {"name": "sort", "in": "query", "schema": {"type": "string"},
+        {"name": "cursor", "in": "query", "schema": {"type": "string", "minLength": 1},
+         "description": "The `next` of the previous page, with the same `sort` and filters; leave it out for the "
+                        "first page (`cursor=` is a 400)."},
+        {"name": "sort", "in": "query", "schema": {"type": "string", "pattern": SORT_PATTERN},
          "description": "Comma-separated fields of the type; prefix - for descending. Fields of one scalar "
                         "type only (not arrays, objects or untyped fields); absent values come last. Each field "
-                        f"once, at most {MAX_SORT_FIELDS} of them. {TEXT_ORDER} {FIELD_NAMES}"},
+                        f"once, at most {MAX_SORT_FIELDS} of them, no item empty (`sort=`, `sort=,` and `name,` are "
+                        f"400s): leave `sort` out for creation order. {TEXT_ORDER} {FIELD_NAMES}"},
         {"name": "filter", "in": "query", "style": "deepObject", "explode": True,
          "schema": {"type": "object", "additionalProperties": {"type": "string"}}, "description": FILTER_HELP},
     ]
@@ -293,7 +346,8 @@ def _type_paths(spec, name: str, label: str, max_limit: int = 1000, taken: set |
                  "requestBody": {"required": True, "description": STORAGE_LIMITS, "content": json_of({
                      "type": "object", "required": ["data"], "additionalProperties": False,
                      "properties": {"data": data, "unit": CREATE_UNIT}})},
-                 "responses": {"201": {"description": "Created", "headers": created, "content": json_of(rec)},
+                 "responses": {"201": {"description": "Created", "headers": created, "content": json_of(rec),
+                                       "links": _record_links(ids)},
                                **_responses(400, 401, 403, 404, 409, 422, *BODY_ERRORS, *PLUGIN_ERRORS)}},
     })
     # {"data": patch}: a JSON merge patch (RFC 7396), sent as either media type (not JSON Patch).
@@ -318,6 +372,19 @@ def _type_paths(spec, name: str, label: str, max_limit: int = 1000, taken: set |
     })
 
 
+def _record_links(ids: dict[str, str]) -> dict:
+    """OpenAPI links from an answer holding a record (its ``id`` and ``type``) to what can be
+    done with it next: read, change or delete it, its related records, its timeline."""
+    own = {"id": "$response.body#/id"}
+    generic = {"type": "$response.body#/type", **own}
+    return {"GetRecord": {"operationId": ids["get"], "parameters": own},
+            "UpdateRecord": {"operationId": ids["update"], "parameters": own},
+            "DeleteRecord": {"operationId": ids["delete"], "parameters": own},
+            "RelatedRecords": {"operationId": "related", "parameters": generic},
+            "History": {"operationId": "history", "parameters": generic},
+            "LogActivity": {"operationId": "log", "parameters": generic}}
+
+
 def _generic_paths(spec, max_limit: int = 1000) -> None:
     spec.path(path="/api/v1/types", operations={"get": {
         "summary": "Entity types", "operationId": "list_types",
@@ -332,7 +399,7 @@ def _generic_paths(spec, max_limit: int = 1000) -> None:
                   {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
     spec.path(path="/api/v1/records/{type}/{id}/related", operations={"get": {
         "summary": "Related records, both directions", "operationId": "related",
-        "parameters": rec_params + [{"name": "rel", "in": "query", "schema": {"type": "string"},
+        "parameters": rec_params + [{"name": "rel", "in": "query", "schema": {"type": "string", "minLength": 1},
                                      "description": "Only relationships of this type (400 if there is no such type)."}],
         "responses": {"200": {"description": "Related records, all on one page (`next` is null)",
                               "content": _ref_json("Related", items=True)},
@@ -348,7 +415,7 @@ def _generic_paths(spec, max_limit: int = 1000) -> None:
                      "description": "oldest first (default) or the latest first."},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": max_limit},
                      "description": "Entries per page (default: the whole timeline)."},
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"},
+                    {"name": "cursor", "in": "query", "schema": {"type": "string", "minLength": 1},
                      "description": "The `next` of the previous page."}],
                 "responses": {"200": {"description": "Activities, a page at a time", "content": _json(
                     {"type": "object", "required": ["items", "next"],
@@ -381,7 +448,7 @@ def _generic_paths(spec, max_limit: int = 1000) -> None:
         "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
                        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
-                       {"name": "by", "in": "query", "schema": {"type": "string"}}],
+                       {"name": "by", "in": "query", "schema": {"type": "string", "minLength": 1}}],
         "responses": {"200": {"description": "{kpi, value, unit, n, from, to, groups}", "content": _ref_json("KPIResult")},
                       **_responses(400, 401, 403, 404, *PLUGIN_ERRORS), "503": _kpi_unavailable()}}})
 

@@ -29,12 +29,19 @@ def _short(error):
 
 def problem(status: int, title: str, detail: str, errors: list | None = None, **extra) -> Response:
     """An RFC 9457 ``application/problem+json`` response; ``errors`` lists ``{pointer, message}``
-    (the first :data:`MAX_ERRORS` of them, with ``errors_omitted``: the number left out)."""
+    (the first :data:`MAX_ERRORS` of them, with ``errors_omitted``: the number left out).
+
+    ``errors_incomplete`` (true) says that ``errors`` is not every error there is, whoever
+    left some out: this function past :data:`MAX_ERRORS` (it counts them), or the core, which
+    checks large data up to its first error (it cannot count the rest, and sets the member
+    itself). One member for a client to test, whichever way the list was cut short.
+    """
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = [_short(e) for e in errors[:MAX_ERRORS]]
         if len(errors) > MAX_ERRORS:
             body["errors_omitted"] = len(errors) - MAX_ERRORS
+            body["errors_incomplete"] = True
     body.update(extra)
     return Response(json.dumps(body), status=status, mimetype=PROBLEM)
 

@@ -32,11 +32,17 @@ def single(args, key: str, default=None):
 
     Werkzeug's ``args.get`` returns the first of repeated values and drops the rest; a
     client that repeats a parameter meant something by it, so that is a 400, not a guess.
+    An empty value (``?sort=``, ``?cursor=``) is a 400 too: no parameter of the API takes the
+    empty text as a value, and taking it for "absent" (the first page, the default order)
+    answered another question than one asked by a client that meant to send a value.
     """
     values = args.getlist(key)
     if len(values) > 1:
         raise ValidationError(f"query parameter {key!r} is given {len(values)} times; give it once",
                               [{"pointer": f"/query/{key}", "message": "repeated"}])
+    if values and values[0] == "":
+        raise ValidationError(f"query parameter {key!r} is empty: give it a value, or leave it out for its default",
+                              [{"pointer": f"/query/{key}", "message": "empty"}])
     return values[0] if values else default
 
 
@@ -47,21 +53,50 @@ MAX_SORT_FIELDS = 16
 
 
 def sort_fields(args) -> list[str]:
-    """The ``sort`` query parameter as a list of fields (``-`` prefix kept), empty items
-    dropped. A field named twice (``prio,-prio``: the second can never decide an order)
-    and more than :data:`MAX_SORT_FIELDS` fields are 400s at ``/query/sort``."""
-    fields = [x for x in single(args, "sort", "").split(",") if x]
+    """The ``sort`` query parameter as a list of fields (``-`` prefix kept); none when absent.
+
+    A field named twice (``prio,-prio``: the second can never decide an order), more than
+    :data:`MAX_SORT_FIELDS` fields and an empty item (``sort=,``, ``name,``, ``-``) are 400s
+    at ``/query/sort``: an empty item names no field, and dropping it answered in another
+    order than the one the client meant to ask for."""
+    given = single(args, "sort")
+    if given is None:
+        return []
+    fields = comma_list(given, "sort", "field")
     if len(fields) > MAX_SORT_FIELDS:
         raise ValidationError(f"invalid sort: {len(fields)} fields; sort by at most {MAX_SORT_FIELDS}",
                               [{"pointer": "/query/sort", "message": f"more than {MAX_SORT_FIELDS} fields"}])
     seen = set()
-    for f in fields:
+    for i, f in enumerate(fields):
         name = f[1:] if f.startswith("-") else f
+        if not name:
+            raise ValidationError(f"invalid sort: item {i + 1} is a - alone; name a field after it",
+                                  [{"pointer": "/query/sort", "message": f"item {i + 1} names no field"}])
         if name in seen:
             raise ValidationError(f"invalid sort: {name!r} is named twice; name each field once",
                                   [{"pointer": "/query/sort", "message": f"{name} repeated"}])
         seen.add(name)
     return fields
+
+
+def comma_list(text: str, key: str, what: str) -> list[str]:
+    """The items of a comma-separated query parameter ``key`` (``sort``, ``filter[F][in]``).
+
+    At least one item, and no empty one (``A,,B``, ``A,``): an empty item was dropped, so
+    ``filter[F][in]=`` matched no record at all and ``sort=,`` sorted by nothing, while every
+    other parameter refuses what it cannot read. The empty text is no ``in`` value: it is
+    found with ``filter[F]=``.
+    """
+    if text == "":
+        raise ValidationError(f"query parameter {key!r} is empty: it needs at least one {what}",
+                              [{"pointer": f"/query/{key}", "message": f"needs at least one {what}"}])
+    items = text.split(",")
+    empty = [i + 1 for i, item in enumerate(items) if item == ""]
+    if empty:
+        raise ValidationError(f"query parameter {key!r} has an empty item (number {empty[0]} of {len(items)}): "
+                              f"separate {what}s with single commas, with none before the first or after the last",
+                              [{"pointer": f"/query/{key}", "message": f"item {empty[0]} is empty"}])
+    return items
 
 
 #: The most values one ``filter[F][in]`` may list. Each is a bound parameter: 10,000 took
@@ -98,7 +133,7 @@ def parse_filters(args) -> dict:
                                   [{"pointer": f"/query/{key}", "message": f"{field} {op} is already set"}])
         value = values[0]
         if op == "in":
-            value = [v for v in value.split(",") if v != ""]
+            value = comma_list(value, key, "value")
             if len(value) > MAX_IN_VALUES:
                 raise ValidationError(
                     f"query parameter {key!r} lists {len(value)} values; a filter takes at most {MAX_IN_VALUES}",
