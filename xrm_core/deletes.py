@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, delete as delete_stmt, or_, select
 
-from . import db, history, records
+from . import db, history, records, removals
 from .errors import Conflict, NotFound, PermissionDenied, PreconditionFailed
 from .relationships import REL, _visible, load_all
 
@@ -38,7 +38,7 @@ Steps = Generator["Steps", None, None]
 _DELETE_BY_ID = R.delete().where(R.c.id == bindparam("record_id"))
 
 
-def delete(s: "Session", record_id: str, *, if_version: int | None = None) -> None:
+def delete(s: "Session", record_id: str, *, if_version: int | None = None) -> removals.Deleted:
     """Delete a record, honouring each relationship type's ``on_delete``.
 
     ``restrict`` refuses (Conflict) unless the same delete removes the target too (through
@@ -52,16 +52,27 @@ def delete(s: "Session", record_id: str, *, if_version: int | None = None) -> No
     (:func:`xrm_core.planned_deletes.delete_without_hooks`: the same outcome, a few
     statements per 500 records, any depth); else it goes one record at a time, each
     record's ``before_delete`` and ``after_delete`` hooks around its own delete.
+
+    Returns what went (:class:`xrm_core.removals.Deleted`): every record and relationship
+    the delete removed, those its records' hooks removed or made it remove included.
     """
     from . import planned_deletes
     row = records._load(s, record_id, "delete", lock=True)
     if if_version is not None and row.version != if_version:
         raise PreconditionFailed(f"record {record_id} is at version {row.version}, not {if_version}")
     rec = records.from_row(s, row)
-    with s.conn.begin_nested():
-        if planned_deletes.delete_without_hooks(s, rec):
-            return  # no record hook takes part: the whole delete planned and written at once
-        _run(_delete_steps(s, rec, DeleteRun(s, record_id)))
+    done = removals.Removals()
+    s.removals.append(done)
+    try:
+        with s.conn.begin_nested():
+            # (planned: no record hook takes part, the whole delete planned and written at once)
+            if not planned_deletes.delete_without_hooks(s, rec):
+                _run(_delete_steps(s, rec, DeleteRun(s, record_id)))
+    finally:
+        s.removals.pop()
+    if s.removals:  # a hook's delete inside another delete: what went, went with that one too
+        s.removals[-1].take(done)
+    return removals.finish(s, done)
 
 
 def _run(first: Steps) -> None:
@@ -108,6 +119,7 @@ def _delete_steps(s: "Session", rec: "Record", seen: "DeleteRun") -> Steps:
     yield from before_record_delete(s, rec, seen)
     if s.conn.execute(_DELETE_BY_ID, {"record_id": rec.id}).rowcount == 0:
         return  # a hook of a record this delete cascaded to deleted it, history and events included
+    removals.note_record(s, rec.id, rec, rec.data)
     # The row Session.log_activity would write, without building an INSERT per record
     # of a cascade.
     history.log_many(s, [(rec, "deleted", f"deleted {rec.type}", {"data": rec.data, "version": rec.version})])
@@ -222,6 +234,7 @@ def _unlink_all(s: "Session", rec: "Record", rows, seen: DeleteRun) -> Generator
             run = []
             if s.conn.execute(_DELETE_ONE, {"rel_id": row.id}).rowcount == 0:
                 continue  # already removed by a cascade deleting its other end
+            removals.note_links(s, [row])
             yield from _cascade(s, rec, row, row.target_id, seen)
             cascaded = True
         else:
@@ -334,6 +347,7 @@ def _remove_links(s: "Session", rec: "Record", rows) -> None:
         part = rows[i:i + DELETE_CHUNK]
         gone = delete_relationship_rows(s, [r.id for r in part])
         removed.extend(r for r in part if r.id in gone)
+    removals.note_links(s, removed)
     if s.quiet_history:
         return  # history.log_many would write nothing: no need to read the other ends
     other_ids = sorted({r.target_id if r.source_id == rec.id else r.source_id for r in removed})
@@ -342,6 +356,7 @@ def _remove_links(s: "Session", rec: "Record", rows) -> None:
         others.update((o.id, o) for o in s.conn.execute(
             select(db.records.c.id, db.records.c.type, db.records.c.unit_id, db.records.c.owner_id)
             .where(db.records.c.id.in_(other_ids[i:i + DELETE_CHUNK]))))
+    removals.note_ends(s, others.values())
     entries = []
     for row in removed:
         outgoing = row.source_id == rec.id

@@ -17,7 +17,8 @@ from sqlalchemy import Connection, delete, func, insert, literal_column, select,
 from . import db, field_values, schema_types, schema_uris
 from .errors import Conflict, DefinitionError, NotFound, ValidationError
 from .fields import FIELD_RE, field_sql, value_at
-from .validation import check_definition, check_nesting, compile_schema, errors_of, pointer
+from .validation import ALL_ERRORS_UP_TO, all_errors_listed, check_definition, check_nesting, compile_schema, \
+    errors_of, pointer
 
 
 class EntityType:
@@ -33,6 +34,8 @@ class EntityType:
         #: The schema's base URI (where it has no ``$id``): relative references resolve against it.
         self.base_uri = f"{xrm_schemas.BASE_URI}{self.name}.type.json"
         self.validator = compile_schema(self.schema, self.base_uri)
+        # Field types, indexes and filters resolve references as the validator does.
+        schema_types.read_with_base(self.schema, self.base_uri, self)
         #: field path -> JSON type, for the paths the schema has (lists ask on every call;
         #: unknown paths are not kept, so no caller can grow it without bound)
         self._field_types: dict[str, str | None] = {}
@@ -236,7 +239,19 @@ class EntityType:
     def validate(self, data, prefix: str = "/data") -> None:
         """Raise ValidationError (every error with its pointer) unless ``data`` is valid."""
         if not self.validator.is_valid(data):
-            raise ValidationError(f"{self.name} data is invalid", self.errors(data, prefix))
+            raise self.invalid(data, prefix)
+
+    def invalid(self, data, prefix: str = "/data") -> ValidationError:
+        """The ValidationError of invalid ``data``: every error with its pointer, or for data
+        past ``validation.ALL_ERRORS_UP_TO`` bytes its first, saying so in the message and
+        with ``errors_incomplete`` (a member of the REST API's problem): a client fixing the
+        one error listed would otherwise take its data for right."""
+        errors = self.errors(data, prefix)
+        if all_errors_listed(data):
+            return ValidationError(f"{self.name} data is invalid", errors)
+        return ValidationError(f"{self.name} data is invalid; only its first error is listed: data larger than "
+                               f"{ALL_ERRORS_UP_TO // 1024} KiB is checked up to its first error", errors,
+                               errors_incomplete=True)
 
     def to_dict(self) -> dict:
         return {**self.definition, "version": self.version, "source": self.source}

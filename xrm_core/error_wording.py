@@ -133,6 +133,18 @@ CONTAINS_LIMITS = {"minContains": 'has fewer items matching "contains" than "min
                     "maxContains": 'has more items matching "contains" than "maxContains" allows'}
 
 
+def contains_message(instance, keyword: str, limit) -> str:
+    """The message of an array failing ``keyword`` (``minContains`` or ``maxContains``) with
+    the value ``limit``: how many matching items it asks for, or allows (``limit`` None: not
+    known, the keyword named alone)."""
+    if type(limit) is not int:
+        return f"{json_text(instance)} {CONTAINS_LIMITS[keyword]}"
+    items = "item" if limit == 1 else "items"
+    if keyword == "minContains":
+        return f'{json_text(instance)} has fewer than {limit} {items} matching "contains" ("minContains": {limit})'
+    return f'{json_text(instance)} has more than {limit} {items} matching "contains" ("maxContains": {limit})'
+
+
 #: Most values an error message lists (an ``enum``'s, the ``const``s of ``oneOf`` options).
 LISTED_VALUES = 20
 

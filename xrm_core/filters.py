@@ -33,6 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from .error_wording import json_text
 from .errors import ValidationError
 from .fields import FIELD_RE, FIELD_RULE, NAME, NUMERIC, check_field, field_expr, pg_path, sql_type
+from .stored_json import InexactFloat, read_float
 from .instants import DATE_RE, DATE_TIME_RE, INSTANT, Day, formats_of, next_day, normal
 from .validation import SHOWN_VALUE_LIMIT, shorten_values
 from .validation import pointer as json_pointer
@@ -91,6 +92,8 @@ def _shown(value) -> str:
     spelling (``true``, not Python's ``True``)."""
     if isinstance(value, NumberText) and len(value) <= SHOWN_VALUE_LIMIT:
         return str(value)  # typed as a number: shown as one
+    if isinstance(value, InexactFloat):
+        return shorten_values(value.literal)  # as written, not as the double it rounds to
     if isinstance(value, str):
         return shorten_values(repr(value))  # a 5,000-digit "number" is shown by its start
     if isinstance(value, int) and not -2**64 < value < 2**64:
@@ -144,7 +147,7 @@ def coerce(value, json_type: str | None, where: str, dialect: str, field: str | 
         return str(value) if isinstance(value, str) else orjson.dumps(value).decode()
     if json_type == INSTANT:
         return _instant(value, where, field)
-    if isinstance(value, NumberText):  # the number typed, for a field of no single type
+    if isinstance(value, (NumberText, InexactFloat)):  # the number typed, for a field of no single type
         value = _number(value, where, field)
     if dialect == "postgresql" and isinstance(value, float) and math.isfinite(value):
         return _pg_numeric(value, None)  # compared with numbers read as numeric (_typed)
@@ -161,6 +164,11 @@ def _number(value, where: str, field: str | None) -> int | float:
         raise _bad_value(where, value, "is not a number", field, NUMBER_RULE)
     if isinstance(number, float) and not math.isfinite(number):
         raise _bad_value(where, value, "is not a finite number", field)
+    if isinstance(number, InexactFloat):
+        # As stored data refuses it (stored_json.read_float): compared as the double it
+        # rounds to, 12345678901234567.01 matched the records holding 12345678901234568.
+        raise _bad_value(where, value, f"has more digits than a number keeps: it would be compared as {float(number)!r}",
+                         field, "round it")
     if isinstance(number, int) and not -2**63 <= number < 2**63:
         raise _bad_value(where, value, "is outside the 64-bit integer range", field)
     return number
@@ -170,7 +178,9 @@ def read_number(text: str) -> int | float | None:
     """The number ``text`` writes in JSON's spelling (:data:`NUMBER_RE`), or None when it is
     no such number. An integer comes back as an int — one of more than 19 digits (zeros in
     front aside) as ``2**63``, beyond every 64-bit value (``int()`` refuses 4,300 digits or
-    more) — other numbers as a float (``inf`` past the largest double)."""
+    more) — other numbers as a float (``inf`` past the largest double), an
+    :class:`~xrm_core.stored_json.InexactFloat` when the double is another number than the
+    one written (``12345678901234567.01``: :func:`coerce` refuses it)."""
     if not NUMBER_RE.fullmatch(text):
         return None
     if INTEGER_RE.fullmatch(text):
@@ -178,7 +188,7 @@ def read_number(text: str) -> int | float | None:
         if len(digits) > 19:
             return 2**63
         return -int(digits) if text.startswith("-") else int(digits)
-    return float(text)
+    return read_float(text)
 
 
 #: What a date-time field's filter values may be, for error messages.
@@ -506,7 +516,7 @@ def _typed_number(text: str) -> int | float | NumberText:
     number = read_number(text)
     if isinstance(number, int) and -2**63 <= number < 2**63 and str(number) == text:
         return number
-    if isinstance(number, float) and math.isfinite(number) and orjson.dumps(number).decode() == text:
+    if type(number) is float and math.isfinite(number) and orjson.dumps(number).decode() == text:
         return number
     return NumberText(text)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, true
 
-from . import db, history, records
+from . import db, history, records, removals
 from .deletes import DELETE_CHUNK, cascade_refusal, delete_relationship_rows, delete_rows, restrict_refusal
 from .relationships import REL, load_all
 
@@ -72,7 +72,7 @@ def delete_without_hooks(s: "Session", rec: "Record") -> bool:
         # through): the one-by-one delete reads each record's relationships once it holds it.
         return False
     plan = _replay(s, rec, doomed, links, kinds)
-    _write(s, doomed, plan)
+    _write(s, doomed, plan, links)
     return True
 
 
@@ -230,16 +230,22 @@ def _chain(way) -> tuple[str, ...]:
     return tuple(reversed(chain))
 
 
-def _write(s: "Session", doomed: dict, plan: _Plan) -> None:
+def _write(s: "Session", doomed: dict, plan: _Plan, links: dict) -> None:
     """Store what :func:`_replay` planned: the relationships, then the records (the former
-    refer to the latter), then the activities in one batch."""
-    data = {} if s.quiet_history else _data_of(s, doomed, plan.records)
+    refer to the latter), then the activities in one batch. ``links``: the relationships
+    read, by id. What went is noted for the delete's outcome (:mod:`xrm_core.removals`)."""
+    # (read even without history: the delete's outcome carries the data of what went)
+    data = _data_of(s, doomed, plan.records)
     gone: set[str] = set()
     for i in range(0, len(plan.links), DELETE_CHUNK):
         gone |= delete_relationship_rows(s, plan.links[i:i + DELETE_CHUNK])
     deleted: set[str] = set()
     for i in range(0, len(plan.records), DELETE_CHUNK):
         deleted |= delete_rows(s, db.records, plan.records[i:i + DELETE_CHUNK])
+    removals.note_links(s, [links[lid] for lid in plan.links if lid in gone])
+    for rid in plan.records:
+        if rid in deleted:
+            removals.note_record(s, rid, doomed[rid], data[rid])
     if s.quiet_history:
         return
     # The other ends that stay (read whatever the actor's scope, as _remove_links reads them).
@@ -250,6 +256,7 @@ def _write(s: "Session", doomed: dict, plan: _Plan) -> None:
         ends.update((o.id, o) for o in s.conn.execute(
             select(db.records.c.id, db.records.c.type, db.records.c.unit_id, db.records.c.owner_id)
             .where(db.records.c.id.in_(others[i:i + DELETE_CHUNK]))))
+    removals.note_ends(s, [ends[o] for o in others if o in ends])
     entries = []
     for kind, row, rid in plan.activities:
         if kind == "deleted":

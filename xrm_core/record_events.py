@@ -75,7 +75,7 @@ class HookEdits:
 
     def after(self, plugin: str, record) -> None:
         """Note what ``plugin``'s implementation, just called, changed in ``record``."""
-        if record.unit != self._unit and self.event == "before_create":  # routing: on create only
+        if record.unit != self._unit:  # routing a new record, or moving a stored one
             self.unit.append(plugin)
             self._unit = record.unit
         before, now = self._data, _snapshot(record.data)
@@ -204,8 +204,10 @@ def mark(errors: list, edits: HookEdits | None, prefix: str = "") -> list[str]:
 
 
 def unit_refusal(edits: HookEdits) -> ValidationError:
-    """The refusal of a record whose ``before_create`` hooks routed it (``record.unit``) to a
-    unit that does not exist, naming the plugin(s) that set it."""
+    """The refusal of a record whose ``before_create`` hooks routed it (or ``before_update``
+    hooks moved it: ``record.unit``) to a unit that does not exist, naming the plugin(s)
+    that set it."""
     rec, who = edits.record, plugins_text(edits.unit, edits.event)
-    return ValidationError(f"the {rec.type} was routed to unknown unit {rec.unit!r} by {who}",
+    verb = "routed" if edits.event == "before_create" else "moved"
+    return ValidationError(f"the {rec.type} was {verb} to unknown unit {rec.unit!r} by {who}",
                            [{"pointer": "/unit", "message": f"unknown unit (set by {who})"}])

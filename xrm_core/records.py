@@ -267,12 +267,12 @@ def _before_hooks(s: "Session", et, event: str, rec: Record, changes: dict) -> N
     If the data was invalid to begin with and a hook trips over it, the caller gets the
     validation errors, not the plugin's crash.
     """
-    initial_errors = None if et.is_valid(rec.data) else et.errors(rec.data, "/data")
+    initially_invalid = None if et.is_valid(rec.data) else et.invalid(rec.data, "/data")
     try:
         s.fire(event, rec, changes)
     except PluginError:
-        if initial_errors:
-            raise ValidationError(f"{et.name} data is invalid", initial_errors) from None
+        if initially_invalid is not None:
+            raise initially_invalid from None
         raise
     _check_data(rec.data, f"record data after the {event} hooks")
     et.validate(rec.data)
@@ -315,23 +315,49 @@ def update(s: "Session", record_id: str, patch: dict, if_version: int | None = N
         with s.conn.begin_nested() as savepoint:
             # As on create, hooks see the patched data before validation so they can normalise it.
             _before_hooks(s, et, "before_update", rec, changes)
+            moved = _moved(s, et, rec, row)
             if not same_json(rec.data, new_data):
                 changes = diff(row.data, rec.data)
-                if not changes:  # the hooks undid the change: nothing to write
+                if not changes and moved is None:  # the hooks undid the change: nothing to write
                     savepoint.rollback()
                     return from_row(s, row)
             _store_update(s, row, rec, now)
             rec.updated_at, rec.updated_by = now, s.actor.name
+            payload = {"version": rec.version, "changes": changes_payload(changes, row.data, rec.data)}
+            said = summary or _summarise(changes)
+            if moved is not None:
+                payload["unit"] = {"old": moved, "new": rec.unit}
+                move = f"moved from unit {moved} to {rec.unit}"
+                said = f"{said}; {move}" if changes or summary else move
             # The row Session.log_activity writes, without building an INSERT statement per
             # update (that cost more than the UPDATE itself: an import of a type with hooks
-            # updates its records one by one).
-            history.log_many(s, [(rec, "updated", summary or _summarise(changes),
-                                  {"version": rec.version, "changes": changes_payload(changes, row.data, rec.data)})],
-                             at=now)
+            # updates its records one by one). It is the record's new unit's, as every
+            # activity after it.
+            history.log_many(s, [(rec, "updated", said, payload)], at=now)
             s.fire("after_update", rec, changes)
     except IntegrityError as e:
         raise s.unique_conflict(et, rec.data, e, exclude=record_id) from None
     return rec
+
+
+def _moved(s: "Session", et, rec: Record, row) -> str | None:
+    """The unit ``rec`` was in (its name) when its ``before_update`` hooks moved it to
+    another (``record.unit``: a plugin re-assigning the record); None when they did not.
+
+    As a ``before_create`` hook routes a new record, the hook decides: the unit must exist
+    (else ValidationError at ``/unit``, which the session words naming the plugin), and it
+    need not lie in the acting user's scope — the plugin, not the user, moved the record
+    (the user needed the update grant on it where it was; they may not see it afterwards).
+    """
+    old = s.unit_names().get(row.unit_id)
+    if rec.unit == old:
+        return None
+    try:
+        rec.unit_id = s.unit_id(rec.unit)
+    except NotFound:
+        raise ValidationError(f"a plugin moved the {et.name} to unknown unit {rec.unit!r}",
+                              [{"pointer": "/unit", "message": "unknown unit"}]) from None
+    return old
 
 
 def with_members(data: dict, members: dict) -> dict:
@@ -350,15 +376,15 @@ def with_members(data: dict, members: dict) -> dict:
 #: ``%s`` for psycopg; JSON text into the JSON/JSONB column, as the import's batches write
 #: it). Building ``update().values(…)`` per call, and its cache key from the values, took
 #: longer than running it; a prebuilt statement still spent ~40 µs a record in SQLAlchemy.
-_UPDATE_AT_VERSION = ("UPDATE xrm_records SET data = ?, version = ?, updated_at = ?, updated_by = ? "
+_UPDATE_AT_VERSION = ("UPDATE xrm_records SET data = ?, version = ?, updated_at = ?, updated_by = ?, unit_id = ? "
                       "WHERE id = ? AND version = ?")
 
 
 def _store_update(s: "Session", row, rec: Record, now: str) -> None:
     """UPDATE the row only if it is still at the version read; else PreconditionFailed."""
     sql = _UPDATE_AT_VERSION if s.conn.dialect.paramstyle == "qmark" else _UPDATE_AT_VERSION.replace("?", "%s")
-    res = s.conn.exec_driver_sql(sql, (db.json_bytes(rec.data).decode(), rec.version, now, s.actor.id, row.id,
-                                       row.version))
+    res = s.conn.exec_driver_sql(sql, (db.json_bytes(rec.data).decode(), rec.version, now, s.actor.id, rec.unit_id,
+                                       row.id, row.version))
     if res.rowcount != 1:
         raise PreconditionFailed(f"record {row.id} was changed concurrently; read it again and retry")
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Select, delete, func, insert, or_, select, text, union_all
 from sqlalchemy.exc import IntegrityError
 
-from . import db, history, records
+from . import db, history, records, removals
 from .stored_json import storage_errors
 from .errors import Conflict, DefinitionError, NotFound, PermissionDenied, ValidationError
 from .validation import check_definition
@@ -422,6 +422,8 @@ def unrelate(s: "Session", rel_id: str) -> None:
     payload = {"relationship": row.id, "type": row.type}
     with s.conn.begin_nested():
         s.conn.execute(delete(REL).where(REL.c.id == row.id))
+        removals.note_links(s, [row])  # a hook's unlink inside a delete: it went with that delete
+        removals.note_ends(s, [src, tgt])
         s.log_activity(records.from_row(s, src), "unrelated", f"{row.type} → {row.target_id} removed",
                        {**payload, "direction": "outgoing", "other": row.target_id}, at=now)
         s.log_activity(records.from_row(s, tgt), "unrelated", f"{row.type} ← {row.source_id} removed",

@@ -9,6 +9,7 @@ holding them; recursive schemas are walked once per subschema.
 """
 from __future__ import annotations
 
+import weakref
 from functools import cache
 from urllib.parse import unquote, urldefrag
 
@@ -50,11 +51,11 @@ def dynamic_targets(root, node) -> list[dict]:
     name = ref.rpartition("#")[2]
     if target.get("$dynamicAnchor") != name:
         return [target]  # without a matching dynamic anchor, $dynamicRef is a plain $ref
-    return _index_of(root).dynamic_anchors(name)
+    return index_of(root).dynamic_anchors(name)
 
 
-#: The base URI of an entity schema without ``$id`` (the validator's is ``<name>.type.json``
-#: in the same folder: relative references resolve alike).
+#: The base URI of a schema given no base of its own by :func:`read_with_base` (one that is no
+#: entity type's); an entity type's is read with its validator's, ``<name>.type.json``.
 _ROOT_BASE = f"{xrm_schemas.BASE_URI}entity.type.json"
 
 
@@ -67,19 +68,49 @@ def platform_index() -> SchemaIndex:
     return index
 
 
-#: id(root schema) -> (root, its index): a bounded cache; holding ``root`` keeps its id unique.
-_INDEXES: dict[int, tuple[dict, SchemaIndex]] = {}
+#: id(root schema) -> (root, the base URI it is read with, the owner's token): set by
+#: :func:`read_with_base` for as long as its owner lives; holding ``root`` keeps its id unique.
+_BASES: dict[int, tuple[dict, str, object]] = {}
+
+#: id(root schema) -> (root, its base URI, its index): a bounded cache.
+_INDEXES: dict[int, tuple[dict, str, SchemaIndex]] = {}
 
 
-def _index_of(root: dict) -> SchemaIndex:
+def read_with_base(root: dict, base_uri: str, owner) -> None:
+    """Read ``root`` (a schema the functions here are given as ``root``) with base URI
+    ``base_uri`` — the one its validator was compiled with — while ``owner`` lives.
+
+    An entity type's validator reads its schema as ``<name>.type.json``; read as another
+    URI here, a reference naming either (``"$ref": "<name>.type.json#/$defs/x"``, or an
+    embedded ``"$id"`` that the other one's URI names) would resolve to one subschema for
+    the validator and to another, or to nothing, for field types, indexes and filters.
+    """
+    token = object()
+    _BASES[id(root)] = (root, base_uri, token)
+
+    def forget(key=id(root)):
+        if _BASES.get(key, (None, None, None))[2] is token:  # not a later owner's reading
+            del _BASES[key]
+    weakref.finalize(owner, forget)
+
+
+def base_of(root: dict) -> str:
+    """The base URI ``root`` is read with (:func:`read_with_base`; else :data:`_ROOT_BASE`)."""
+    hit = _BASES.get(id(root))
+    return hit[1] if hit is not None and hit[0] is root else _ROOT_BASE
+
+
+def index_of(root: dict) -> SchemaIndex:
+    """The :class:`SchemaIndex` of ``root`` read with its base URI (:func:`base_of`)."""
+    base = base_of(root)
     hit = _INDEXES.get(id(root))
-    if hit is not None and hit[0] is root:
-        return hit[1]
+    if hit is not None and hit[0] is root and hit[1] == base:
+        return hit[2]
     if len(_INDEXES) >= 256:
         _INDEXES.clear()
     index = SchemaIndex()
-    index.add(root, _ROOT_BASE)
-    _INDEXES[id(root)] = (root, index)
+    index.add(root, base)
+    _INDEXES[id(root)] = (root, base, index)
     return index
 
 
@@ -93,8 +124,8 @@ def lookup_ref(root: dict, node: dict, ref: str) -> dict | None:
 def _lookup(root: dict, node: dict, ref: str) -> dict | None:
     """The subschema reference ``ref`` (found in ``node``, a subschema of ``root`` or of a
     platform schema) points at, or None when it points at nothing known or not at an object."""
-    own, platform = _index_of(root), platform_index()
-    base = own.base.get(id(node)) or platform.base.get(id(node)) or own.base.get(id(root), _ROOT_BASE)
+    own, platform = index_of(root), platform_index()
+    base = own.base.get(id(node)) or platform.base.get(id(node)) or own.base.get(id(root), base_of(root))
     url, fragment = urldefrag(join(base, ref))
     fragment = unquote(fragment)
     target = own.find(url, fragment)

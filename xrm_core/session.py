@@ -12,14 +12,14 @@ import orjson
 from sqlalchemy import Connection, and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from . import db, deletes, history, listing, records, relationships
+from . import db, deletes, history, listing, records, relationships, removals
 from .stored_json import storage_errors
 from .errors import Conflict, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
 from .fields import value_at
 from .filters import compile_filter
 from .plugins import malformed_errors
 from .record_events import HookEdits, explain, unit_refusal
-from .scope import Actor
+from .scope import DEPTHS, Actor
 from .validation import compile_schema, errors_of
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ class Session:
         #: ``{record id: HookEdits}``: what the before_create/before_update hooks that last ran
         #: for the record changed, while its data is checked after them (see :meth:`fire`)
         self.hook_edits: dict[str, HookEdits] = {}
+        #: what each delete running now has removed so far, innermost last (:mod:`xrm_core.removals`)
+        self.removals: list[removals.Removals] = []
 
     # -- definitions -------------------------------------------------------------------
     def entity_types_map(self) -> dict[str, int]:
@@ -137,13 +139,19 @@ class Session:
         return self.actor.allows_row(entity_type, action, row.owner_id, row.unit_id, self.unit_path(row.unit_id))
 
     def choose_unit(self, entity_type: str, unit: str | None) -> int:
-        """Unit for a new record: the actor's own, or ``unit`` if within their create scope."""
+        """Unit for a new record: the actor's own, or ``unit`` if within their create scope.
+
+        A unit outside that scope and a unit that does not exist are refused alike (403), so
+        that a scoped caller cannot learn which unit names exist by trying them (REST ``unit``,
+        ``--unit``); only a caller who may create anywhere hears "unknown unit" (404)."""
         if not self.actor.can(entity_type, "create"):
             raise PermissionDenied(f"{self.actor.name!r} may not create {entity_type} records")
         if unit is None:
             return self.actor.unit_id
-        uid = self.unit_id(unit)
-        if not self.actor.allows_unit(entity_type, "create", uid, self.unit_path(uid)):
+        uid = next((i for i, (n, _) in self._unit_rows().items() if n == unit), None)
+        if uid is None and self.actor.depth(entity_type, "create") >= DEPTHS["all"]:
+            raise NotFound(f"unknown unit {unit!r}")
+        if uid is None or not self.actor.allows_unit(entity_type, "create", uid, self.unit_path(uid)):
             raise PermissionDenied(f"{self.actor.name!r} may not create {entity_type} records in unit {unit!r}")
         return uid
 
@@ -162,6 +170,7 @@ class Session:
         system = Session(self.platform, self.conn, Actor(admin.id, "system", admin.unit_id, admin.path, True))
         system._types, system._users, system._units, system._reltypes, system._write_types, system.hooked = (
             self._types, self._users, self._units, self._reltypes, self._write_types, self.hooked)
+        system.removals = self.removals  # a hook's delete as the system counts for the user's delete
         return system
 
     # -- administration (admins and the system only) -----------------------------------
@@ -248,10 +257,15 @@ class Session:
             return unit_refusal(edits)
         return explain(error, edits, prefix)
 
-    def delete(self, record_id: str, if_version: int | None = None) -> None:
+    def delete(self, record_id: str, if_version: int | None = None) -> removals.Deleted:
         """Delete a record (see :func:`xrm_core.deletes.delete`); with ``if_version``, only if
-        it is still at that version (else PreconditionFailed)."""
-        deletes.delete(self, record_id, if_version=if_version)
+        it is still at that version (else PreconditionFailed).
+
+        Returns what went (:class:`xrm_core.removals.Deleted`): the records removed — the one
+        asked for and those its cascades, or its records' hooks, took — each marked readable
+        or not for the acting user (a hidden one is to be counted, never named), and the
+        relationships removed. Callers that need none of it may ignore it."""
+        return deletes.delete(self, record_id, if_version=if_version)
 
     def relate(self, rel: str, source_id: str, target_id: str, data: dict | None = None) -> dict:
         return relationships.relate(self, rel, source_id, target_id, data)
@@ -378,8 +392,9 @@ class Session:
             self.hooked[record.id] = event
             edits = HookEdits(event, record)
         # What a hook may not change (docs/plugins.md): only record.data, and record.unit in
-        # before_create (routing). A change of the others was not stored, yet the caller got it
-        # back (create returned owner "bob" for a record admin owns) and later hooks saw it.
+        # before_create (routing) and before_update (moving the record to another unit). A
+        # change of the others was not stored, yet the caller got it back (create returned
+        # owner "bob" for a record admin owns) and later hooks saw it.
         pinned = (record.id, record.type, record.version, record.owner, record.owner_id, record.unit,
                   record.unit_id, record.created_at, record.updated_at, record.created_by, record.updated_by)
         try:
@@ -406,7 +421,7 @@ class Session:
             routed = record.unit
             (record.id, record.type, record.version, record.owner, record.owner_id, record.unit, record.unit_id,
              record.created_at, record.updated_at, record.created_by, record.updated_by) = pinned
-            if event == "before_create":
+            if before:
                 record.unit = routed  # the caller resolves the unit a hook routed the record to
 
     def unique_conflict(self, et, data: dict, exc: IntegrityError, exclude: str | None = None) -> XrmError:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import cache
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urldefrag
 
 import jsonschema_rs
 import orjson
@@ -23,7 +23,7 @@ import xrm_schemas
 # The names other modules import from here (shorten_values, SHOWN_VALUE_*, FORMAT_EXAMPLES)
 # stay importable from here since they moved to error_wording.
 from .error_wording import (CONTAINS_LIMITS, FORMAT_EXAMPLES, SHOWN_VALUE_LIMIT, SHOWN_VALUE_START,  # noqa: F401
-                            UNEXPECTED, format_message, json_text, listed, required_message, shorten_values,
+                            UNEXPECTED, contains_message, format_message, json_text, listed, required_message, shorten_values,
                             why_no_option)
 from .errors import DefinitionError, ValidationError
 
@@ -280,13 +280,19 @@ def located_errors(validator, instance, prefix: str = "", schema: dict | None = 
 ALL_ERRORS_UP_TO = 64 * 1024
 
 
-def _errors(validator, instance):
-    """``validator.iter_errors(instance)``, or just its first error for a large instance."""
+def all_errors_listed(instance) -> bool:
+    """Whether :func:`errors_of` lists every error of ``instance``: not past
+    :data:`ALL_ERRORS_UP_TO` bytes, where it lists the first one only."""
     try:
         size = len(orjson.dumps(instance))
     except TypeError:  # not JSON (an integer beyond 64 bits, nesting past orjson's limit)
         size = 0
-    if size <= ALL_ERRORS_UP_TO:
+    return size <= ALL_ERRORS_UP_TO
+
+
+def _errors(validator, instance):
+    """``validator.iter_errors(instance)``, or just its first error for a large instance."""
+    if all_errors_listed(instance):
         return validator.iter_errors(instance)
     try:
         validator.validate(instance)
@@ -317,6 +323,24 @@ def _located(e, instance, echoed=(), schema: dict | None = None) -> list[tuple[l
 _CASE_KINDS = (_Kind.Constant, _Kind.Enum, _Kind.Not, _Kind.FalseSchema, _Kind.Minimum, _Kind.Maximum,
                _Kind.ExclusiveMinimum, _Kind.ExclusiveMaximum, _Kind.MinLength, _Kind.MaxLength,
                _Kind.MinItems, _Kind.MaxItems)
+
+
+def _keyword_value(e, schema: dict | None):
+    """The value of the keyword the error ``e`` failed (``"minContains": 3`` gives 3), found
+    where the validator found it (its absolute keyword location: in ``schema``, read with
+    its base URI, or in a platform schema); None when it cannot be found."""
+    from .schema_types import index_of, platform_index  # here: schema_types imports this module
+    try:
+        url, fragment = urldefrag(e.absolute_keyword_location or "")
+    except (AttributeError, TypeError):
+        return None
+    parent, _, keyword = unquote(fragment).rpartition("/")
+    keyword = keyword.replace("~1", "/").replace("~0", "~")
+    for index in ([index_of(schema)] if isinstance(schema, dict) else []) + [platform_index()]:
+        node = index.find(url, parent) if parent else index.resources.get(url)
+        if isinstance(node, dict) and keyword in node:
+            return node[keyword]
+    return None
 
 
 def _dependent_schema_of(e) -> str | None:
@@ -367,7 +391,8 @@ def _located_as_reported(e, instance, echoed=(), schema: dict | None = None) -> 
         if isinstance(kind, _Kind.Contains) and e.schema_path and e.schema_path[-1] in CONTAINS_LIMITS:
             # jsonschema-rs words a failed minContains/maxContains as a failed "contains":
             # "None of [1,2] are valid", when 1 is valid but two such items were asked for.
-            return [(path, f"{orjson.dumps(e.instance).decode()} {CONTAINS_LIMITS[e.schema_path[-1]]}", kind)]
+            keyword = e.schema_path[-1]
+            return [(path, contains_message(e.instance, keyword, _keyword_value(e, schema)), kind)]
         if isinstance(kind, (_Kind.AnyOf, _Kind.OneOfNotValid)):
             meant = _meant_option(kind.context, path)
             if meant:

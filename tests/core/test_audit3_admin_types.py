@@ -113,10 +113,10 @@ def test_a_refused_min_contains_says_what_the_array_lacks(platform):
     with platform.session() as s:
         rid = s.create("bag", {"b": [1, 2]}).id
         many = s.create("bag", {"b": [1, 1, 1]}).id
-    for limit, offender, wording in (({"minContains": 2}, rid, '[1,2] has fewer items matching "contains" '
-                                                              'than "minContains" asks for'),
-                                     ({"maxContains": 2}, many, '[1,1,1] has more items matching "contains" '
-                                                                'than "maxContains" allows')):
+    for limit, offender, wording in (({"minContains": 2}, rid, '[1,2] has fewer than 2 items matching "contains" '
+                                                              '("minContains": 2)'),
+                                     ({"maxContains": 2}, many, '[1,1,1] has more than 2 items matching "contains" '
+                                                                '("maxContains": 2)')):
         definition["schema"]["properties"]["b"] = bag | limit
         with platform.connection() as conn, pytest.raises(ValidationError) as e:
             entity_types.update(conn, definition, dry_run=True)

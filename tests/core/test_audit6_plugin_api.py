@@ -380,7 +380,7 @@ class Reassigning:
     def xrm_record_event(self, event, record):
         self.seen.append((event, record.owner, record.unit))
         record.owner = "intruder"
-        if event != "before_create":
+        if event not in ("before_create", "before_update"):  # those two may move the record
             record.unit = "north"
 
 

@@ -11,7 +11,6 @@ import click
 import orjson
 
 from ..errors import ValidationError, XrmError
-from ..stored_json import inexact_at, inexact_message, read_float
 
 
 class NotInitialised(XrmError):
@@ -245,6 +244,10 @@ def read_json_file(path: str):
 
 def _loads(text: str, what: str, syntax_message):
     """``json.loads`` for user input, strict (see :func:`parse_json_arg`)."""
+    # Imported here: stored_json loads the validator, which every command's start-up
+    # (``--help`` included) would pay for.
+    from ..stored_json import inexact_at, inexact_message
+
     try:
         value = json.loads(text, object_pairs_hook=_no_repeated_keys, parse_constant=_no_constant,
                            parse_float=_finite_float)
@@ -284,6 +287,8 @@ def _no_constant(name: str):
 
 
 def _finite_float(text: str) -> float:
+    from ..stored_json import read_float  # see _loads
+
     value = read_float(text)
     if value in (float("inf"), float("-inf")):
         raise _NotJson(f"the number {text[:40]} is too large")

@@ -172,7 +172,8 @@ PLUGIN_ERRORS = (500,)
 #: The optional ``unit`` of a POST body (envelopes.CreateBody).
 CREATE_UNIT = {"type": ["string", "null"],
                "description": "The unit to place the record in (a unit's name), within the caller's create scope "
-                              "(403 outside it, 404 for no such unit); absent or null: the caller's unit."}
+                              "(403 outside it, or for no such unit: only a caller who may create anywhere gets 404 "
+                              "for a unit that does not exist); absent or null: the caller's unit."}
 
 #: The answers any operation with a request body may give besides its own: a body over
 #: MAX_CONTENT_LENGTH, a Content-Type other than JSON.
