@@ -164,10 +164,14 @@ def test_objects_and_lists_get_inputs_and_odd_shapes_keep_the_json_box(site):
     assert re.search(r'<fieldset class="list" id="f-phones"[^>]*>\s*<legend>Phones', page)
     assert "<legend>Phones, item 1</legend>" in page
     assert form.labels["f-tags.0"].startswith("Tags, item 1")
+    # an object whose oneOf branches declare different members: an input for each (it was
+    # a JSON box until ui13), typed as its branch declares it
+    assert "choice" not in form.controls
+    assert form.controls["choice.a"]["type"] == "text" and form.controls["choice.b"]["type"] == "number"
     # shapes the inputs cannot say: one JSON box each, named after the property
-    for n in ("choice", "counts", "matrix"):
+    for n in ("counts", "matrix"):
         assert form.controls[n]["tag"] == "textarea" and "code" in form.controls[n]["class"], n
-    assert not any(c.startswith(("choice.", "counts.", "matrix.")) for c in form.controls)
+    assert not any(c.startswith(("counts.", "matrix.")) for c in form.controls)
     # add and remove buttons, labelled for a screen reader, posting to the rows address
     adds = [x for x in form.buttons if x.get("name") == "~add"]
     assert {x["value"] for x in adds} == {"tags", "phones", "scores"}

@@ -157,7 +157,8 @@ def test_a_persian_page_shows_labels_and_keeps_the_raw_values(app):
     page = text(b.get("/r/ticket"))
     assert "<td>در حال انجام</td>" in page and "<td>باز</td>" in page
     assert "<td>زیاد</td>" in page and "<td>فوری</td>" in page
-    assert "<td>2</td>" in page  # a value without a label is shown as it is
+    # A value without a label is shown as it is, a number in the page's digits (web/ui/i18n.py).
+    assert "<td>۲</td>" in page
     assert "in_progress" not in page
 
     page = text(b.get(f"/r/ticket/{rec.id}"))
@@ -167,7 +168,8 @@ def test_a_persian_page_shows_labels_and_keeps_the_raw_values(app):
     page = text(b.get("/r/ticket/new"))
     assert '<option value="in_progress">در حال انجام</option>' in page
     assert '<option value="closed">Closed</option>' in page  # a plain string label
-    assert '<option value="3">زیاد</option>' in page and '<option value="2">2</option>' in page
+    # An option without a label shows its number in the page's digits; its value stays.
+    assert '<option value="3">زیاد</option>' in page and '<option value="2">۲</option>' in page
 
     r = b.post("/r/ticket/new", {"title": "Horn", "status": "in_progress", "level": "1"})
     assert r.status_code == 302, text(r)

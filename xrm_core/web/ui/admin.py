@@ -12,6 +12,7 @@ from ...errors import Conflict, NotFound, ValidationError, XrmError
 from ...plugins import call_each
 from ...scope import ACTIONS, DEPTHS
 from .common import admin_required, blueprint, platform
+from . import listing
 from .form_errors import FormErrors
 from .i18n import tr
 
@@ -193,7 +194,9 @@ def roles():
         else:
             return _done(message, "admin.roles")
     with platform().connection() as conn:
-        types = sorted(entity_types.load_all(conn))
+        # Each type by its label in the page's language, its name beside it (grants name it).
+        loaded = entity_types.load_all(conn)
+        types = {name: listing.type_label(loaded[name]) for name in sorted(loaded)}
         rows = _with_descriptions(accounts.list_roles(conn))
     return render_template("admin/roles.html", roles=rows, types=types, actions=ACTIONS, errors=errors,
                            form=request.form, depths=[d for d in DEPTHS if d != "none"],

@@ -2,12 +2,12 @@
 records: Bed 12, Bed 14."
 
 The message used to say "Deleted." alone, after a delete that may have removed a whole tree
-through ``cascade`` relationships. :func:`plan` reads, in the delete's own transaction and
-just before it, the records the stored ``cascade`` relationships reach
-(:meth:`xrm_core.deletes.DeleteRun.doomed`, what the core's delete removes) with what the
-message may say of each; :func:`gone` keeps those the delete did remove (read again after
-it, in the same transaction: a record event hook may have changed the tree meanwhile);
-:func:`said` words it. A record outside the user's read scope is counted, never named.
+through ``cascade`` relationships. :func:`taken` reads what the core's delete returns — the
+records that really went (:class:`xrm_core.removals.Deleted`), those a record event hook
+added to the delete included — and :func:`said` words it. :func:`plan` reads beforehand what
+the stored ``cascade`` relationships reach (:meth:`xrm_core.deletes.DeleteRun.doomed`), for
+the confirmation page's count of what the user cannot see; :func:`gone` keeps those of a
+plan the delete did remove. A record outside the user's read scope is counted, never named.
 """
 from __future__ import annotations
 
@@ -55,6 +55,25 @@ def plan(s, rec, title) -> Plan:
     out.visible.sort()
     named = records.get_many(s, out.visible[:NAMED])
     out.titles = {rid: title(r) for rid, r in named.items()}
+    # Named in the order a reader finds them: by title.
+    out.visible.sort(key=lambda rid: (rid not in out.titles, out.titles.get(rid, ""), rid))
+    return out
+
+
+def taken(deleted, record_id: str, title) -> Plan:
+    """What the delete of ``record_id`` took with it, from what ``Session.delete`` returned
+    (``deleted``): each record sorted as visible or hidden to the user, ``title(record)``
+    naming the first :data:`NAMED` visible ones by id (the oldest)."""
+    out = Plan()
+    went = deleted.others(record_id)
+    for r in went:
+        if r.readable:
+            out.visible.append(r.id)
+        else:
+            out.hidden.add(r.id)
+    out.visible.sort()
+    named = set(out.visible[:NAMED])
+    out.titles = {r.id: title(r.record) for r in went if r.id in named}
     # Named in the order a reader finds them: by title.
     out.visible.sort(key=lambda rid: (rid not in out.titles, out.titles.get(rid, ""), rid))
     return out

@@ -43,6 +43,7 @@ from ...errors import ValidationError
 from ...history import same_json
 from ...validation import FORMAT_EXAMPLES
 from . import field_choices, listing, required_marks
+from .i18n import number
 
 RECORD_REF = "#/$defs/record_ref"
 PICKER_LIMIT = 200
@@ -277,8 +278,16 @@ def choices(f: Field, value_label=None, label_name=None) -> None:
     # not be chosen): when one would be taken for another, every key is JSON.
     strings = {v for v in f.enum if isinstance(v, str)}
     f.json_keys = any(_enum_key(v) in strings for v in f.enum if not isinstance(v, str))
-    f.options = [(enum_key(f, v), (value_label and value_label(label_name or f.name, v)) or enum_key(f, v))
+    f.options = [(enum_key(f, v), (value_label and value_label(label_name or f.name, v)) or _choice_text(f, v))
                  for v in f.enum if v is not None]
+
+
+def _choice_text(f: Field, v) -> str:
+    """An option's text when its value has no label: the value as the option sends it, a
+    number written as the page writes numbers (:func:`.i18n.number`; the value sent stays)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return number(v)
+    return enum_key(f, v)
 
 
 def shown(f: Field, value):

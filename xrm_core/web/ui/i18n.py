@@ -57,10 +57,37 @@ def tr(label, default: str = "", plugin: str | None = None) -> str:
     return label or default
 
 
+# What a page shows in Persian (the one rule, applied through these helpers): every number
+# the UI writes — a count, a version, a line or item number, a KPI value, a number stored in
+# a record, a date or a time (the platform's, and a record's ``date``/``date-time``/``time``
+# values) — in Persian digits, a decimal number with the Persian decimal mark ٫. Left as they
+# are: what a form's input holds (the user types it, the server reads it), and text that is
+# data rather than a number (ids, codes, e-mail, URLs, free text), in every language.
+# English and Chinese pages write ASCII digits.
+
 def digits(value) -> str:
     """``value`` as text, with Persian digits when the UI is in Persian."""
     text = "" if value is None else str(value)
     return text.translate(_PERSIAN_DIGITS) if lang() == "fa" else text
+
+
+def number(value) -> str:
+    """A number (a JSON number of a record, an already formatted number's text) as the page
+    writes it: on a Persian page in Persian digits with ٫ for the decimal point, a minus
+    kept left of the digits (a left-to-right mark: a right-to-left line put it on their
+    right). Grouping is left to the caller: a stored number is shown as stored (a year
+    grouped as ۲٬۰۲۶ would read wrong)."""
+    text = "" if value is None else str(value)
+    if lang() != "fa":
+        return text
+    text = digits(text.replace(".", "\u066b"))
+    return "\u200e" + text if text.startswith("-") else text
+
+
+def moment(at) -> str:
+    """A time the platform stored (``2026-11-27T18:59:03.123456+00:00``: a record's last
+    change, an activity, a token's expiry) to the minute, in the page's digits."""
+    return digits(at[:16]) if isinstance(at, str) else ""
 
 
 #: Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): in a title they
@@ -95,4 +122,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals.update(tr=tr, lang=lang, LANGUAGES=LANGUAGES,
                                  text_direction=lambda: "rtl" if lang() in RTL else "ltr")
-    app.jinja_env.filters["digits"] = digits
+    app.jinja_env.filters.update(digits=digits, number=number, moment=moment)

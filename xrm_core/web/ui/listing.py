@@ -9,18 +9,21 @@ no substring operator.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import unicodedata
 
 import orjson
+import xrm_schemas
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from ... import schema_types
 from ...csvcells import ABSENT, Column, column_for
 from ...entity_types import value_label_key
 from ...fields import FIELD_RE
-from .i18n import digits, tr
+from .i18n import RTL, digits, lang, tr
 from .plugin_catalogues import core_text
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "exists")
@@ -73,14 +76,47 @@ def field_label(et, name: str) -> str:
     Schema ``title``; either translated by the type's plugin), else its name made readable
     (a dotted path: each part's label, joined by ›)."""
     if "." in name and name not in et.properties():
-        return " › ".join(field_label(et, part) if i == 0 else part.replace("_", " ")
-                          for i, part in enumerate(name.split(".")))
+        # The members by their labels, as the record page and the form name them.
+        parts = in_place(et.schema, et.schema)
+        said = []
+        for i, part in enumerate(name.split(".")):
+            parts = _member_parts(et.schema, parts, part)
+            said.append(field_label(et, part) if i == 0 else member_title(et, parts, part))
+        return " › ".join(said)
     label = et.definition.get("field_labels", {}).get(name)
     if label is None:
         sub = et.properties().get(name)
         title = sub.get("title") if isinstance(sub, dict) else None
         label = title if isinstance(title, str) else None
-    return tr(label, name.replace("_", " ").capitalize(), et.source)
+    return tr(label, readable(et, name), et.source)
+
+
+def readable(et, key: str, common: bool = False) -> str:
+    """The label of a field or member without one: its key made readable (``postal_code``:
+    "Postal code"), in the page's language when the type's plugin's catalogue translates
+    that, or, for a ``common`` member (one of the platform's common schemas declares it:
+    :func:`_common_member`), the UI's catalogue (:data:`.plugin_catalogues.CORE_TEXTS`)."""
+    text = key.replace("_", " ").capitalize()
+    translated = tr(text, "", et.source)
+    return core_text(text) if translated == text and common else translated
+
+
+@functools.cache
+def _common_members() -> frozenset:
+    """The ids of the members' subschemas of the platform's common schemas (``money``'s
+    ``amount``…): the schema is read once (``xrm_schemas.load`` caches it), and a ``$ref``
+    to it reaches these very objects."""
+    defs = xrm_schemas.load("common.json").get("$defs", {})
+    return frozenset(id(sub) for d in defs.values() if isinstance(d.get("properties"), dict)
+                     for sub in d["properties"].values())
+
+
+def _common_member(parts: list[dict]) -> bool:
+    """Whether the member described by ``parts`` is one a common schema declares: its label
+    is the platform's text, not the plugin's (a plugin's own untitled ``city`` stays as its
+    plugin names it, beside its other members)."""
+    members = _common_members()
+    return any(id(p) in members for p in parts)
 
 
 # -- the schema at a path into a record's data ---------------------------------------------
@@ -128,11 +164,11 @@ def _member_parts(root, parts: list[dict], key: str) -> list[dict]:
     return out
 
 
-def _title(et, parts: list[dict], key: str) -> str:
+def member_title(et, parts: list[dict], key: str) -> str:
     """A nested member's label as its form input shows it (:func:`.nested_inputs._members`):
-    its schema's ``title`` in the current language, else its name made readable."""
+    its schema's ``title`` in the current language, else its name made readable (:func:`readable`)."""
     title = next((p["title"] for p in parts if isinstance(p.get("title"), str)), None)
-    return tr(title, key.replace("_", " ").capitalize(), et.source)
+    return tr(title, "", et.source) if title else readable(et, key, _common_member(parts))
 
 
 class ValueShape:
@@ -160,7 +196,7 @@ class ValueShape:
         out = []
         for key in sorted(value, key=lambda k: (order.get(k, len(order)), k)):
             parts = _member_parts(self.et.schema, self.parts, key)
-            label = _title(self.et, parts, key) if parts else key
+            label = member_title(self.et, parts, key) if parts else key
             out.append((key, value[key], label, ValueShape(self.et, parts, self.names + (key,)) if parts else None))
         return out
 
@@ -171,8 +207,12 @@ class ValueShape:
 
     def value_label(self, value) -> str | None:
         """A scalar's label (``value_labels`` of its dotted path, a list's items by the list's
-        path, as the form's choices take theirs), or None."""
-        return value_label(self.et, ".".join(self.names), value)
+        path, as the form's choices take theirs), else a date or time as the page writes
+        it (:func:`date_text`), or None."""
+        label = value_label(self.et, ".".join(self.names), value)
+        if label is None and isinstance(value, str) and lang() in RTL and _is_date(self.parts):
+            return _date_markup(value)
+        return label
 
 
 def pointer_label(et, pointer: str) -> str:
@@ -208,7 +248,7 @@ def path_labels(et, keys) -> list[str]:
         elif key.isdigit() and listed:
             said.append(_("item %(n)s", n=digits(int(key) + 1)))
         else:
-            said.append(_title(et, parts, key) if parts else key)
+            said.append(member_title(et, parts, key) if parts else key)
     return said
 
 
@@ -251,6 +291,37 @@ def value_label(et, name: str, value) -> str | None:
         return None
     key = value_label_key(value)
     return tr(labels[key], key, et.source) if key in labels else None
+
+
+#: The ``format``s of a text that is a date or a time: on a Persian page its digits are
+#: Persian like every number shown (:mod:`.i18n`).
+DATE_FORMATS = ("date", "date-time", "time")
+
+
+def date_text(et, keys, value):
+    """A stored date or time (a text whose schema at ``keys``, a path into the record's
+    data, says ``format: date``/``date-time``/``time``) as a Persian page shows it: in
+    Persian digits, kept left to right (``<bdi dir="ltr">``: its ``-`` and ``:`` between
+    digits would else be read right to left). None elsewhere: the value is shown as it is."""
+    if not isinstance(value, str) or lang() not in RTL:
+        return None
+    return _date_markup(value) if _is_date(_parts_at(et, keys)) else None
+
+
+def _date_markup(value: str) -> Markup:
+    return Markup('<bdi dir="ltr">%s</bdi>') % digits(value)
+
+
+def _is_date(parts: list[dict]) -> bool:
+    return any(p.get("format") in DATE_FORMATS for p in parts)
+
+
+def _parts_at(et, keys) -> list[dict]:
+    """The schema's parts at a path of keys into a record's data."""
+    parts = in_place(et.schema, et.schema)
+    for key in keys:
+        parts = _member_parts(et.schema, parts, str(key))
+    return parts
 
 
 def type_label(et, plural: bool = False) -> str:

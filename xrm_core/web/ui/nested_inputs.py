@@ -5,10 +5,15 @@ A property of type object whose schema declares its ``properties`` (through ``$r
 top-level fields, down to :data:`NEST_DEPTH` levels. A property of type array whose items are
 scalars, or objects of scalar members, becomes a **list**: one row per item, a row to type
 a new one in, and buttons to add and remove rows (plain submit buttons, so they work without
-JavaScript; ``static/nested-inputs.js`` does the same in the page). Shapes the inputs cannot
-say (``oneOf``/``anyOf`` between shapes, conditions, ``patternProperties``, maps through
-``additionalProperties``, ``prefixItems``, lists of lists or of booleans, items holding
-objects or lists) keep the JSON box.
+JavaScript; ``static/nested-inputs.js`` does the same in the page). An object whose own
+``oneOf``/``anyOf`` branches declare different members (a ``payment`` holding a ``bank`` and
+an ``iban``, or a ``card_last4``) is a group too: one input per member any branch declares,
+chosen by its declarations (a member declared with two types keeps a JSON box of its own),
+marked required only where the whole schema requires it; an empty input is an absent
+member, and the server's validation judges which branch the value fits. Shapes the inputs
+cannot say (``oneOf``/``anyOf`` between shapes of other types, alternatives inside a branch,
+conditions, ``patternProperties``, maps through ``additionalProperties``, ``prefixItems``,
+lists of lists or of booleans, items holding objects or lists) keep the JSON box.
 
 Input names are paths: each key or row number with ``~`` written ``~0`` and ``.`` written
 ``~1``, joined by ``.`` (``address.city``, ``phones.2.number``, ``a~1b.c``). A group whose
@@ -46,7 +51,7 @@ from flask_babel import gettext as _
 from ... import schema_types
 from ...history import same_json
 from . import field_choices, forms, listing, required_marks
-from .i18n import digits, tr
+from .i18n import digits
 
 #: Levels of objects shown as fieldsets inside one another; deeper ones take a JSON box.
 NEST_DEPTH = 3
@@ -60,6 +65,8 @@ MAX_ROWS = 200
 #: Keywords after which the schema's shape is not one set of members.
 UNSHOWABLE = ("oneOf", "anyOf", "if", "then", "else", "dependentSchemas", "patternProperties",
               "$dynamicRef", "prefixItems", "propertyNames")
+#: Alternatives whose branches an object's group may gather members from (:func:`_branch_parts`).
+BRANCHES = ("oneOf", "anyOf")
 SCALARS = ("string", "integer", "number", "boolean")
 
 
@@ -156,12 +163,33 @@ def _parts(root, node, depth=0, seen=None):
     return out
 
 
-def _plain(parts) -> bool:
-    """One fixed shape: no alternatives, conditions or members named by a pattern or map."""
+def _plain(parts, branches: bool = False) -> bool:
+    """One fixed shape: no alternatives, conditions or members named by a pattern or map
+    (with ``branches``, ``oneOf``/``anyOf`` allowed: :func:`_branch_parts` reads them)."""
+    unshowable = [k for k in UNSHOWABLE if not (branches and k in BRANCHES)]
     for p in parts:
-        if any(k in p for k in UNSHOWABLE) or isinstance(p.get("additionalProperties"), dict):
+        if any(k in p for k in unshowable) or isinstance(p.get("additionalProperties"), dict):
             return False
     return True
+
+
+def _branch_parts(root, parts) -> list | None:
+    """The parts of the ``oneOf``/``anyOf`` branches of the schema ``parts`` (each branch's
+    own ``$ref`` targets and ``allOf``), [] when there are none; None when a branch is no
+    set of an object's members: alternatives or conditions inside it, another type."""
+    out = []
+    for p in parts:
+        for key in BRANCHES:
+            group = p.get(key, [])
+            if not isinstance(group, list):
+                return None
+            for branch in group:
+                bparts = _parts(root, branch)
+                types = _types(bparts)
+                if not bparts or not _plain(bparts) or (types and "object" not in types):
+                    return None
+                out += bparts
+    return out
 
 
 def _types(parts) -> set:
@@ -191,11 +219,15 @@ def structure(f, et, node, value_label, depth: int = 1, known=()) -> None:
     entity types, for members that refer to a record (:func:`_member_ref`)."""
     root = et.schema
     parts = _parts(root, node)
-    if not parts or not _plain(parts):
+    branches = _branch_parts(root, parts) if parts and _plain(parts, branches=True) else None
+    if branches is None:
         return
-    kind = _one_type(parts)
+    kind = _one_type(parts + branches)
+    if branches and kind != "object":
+        return  # alternatives of a list or a scalar: the JSON box
     if kind == "object" and depth <= NEST_DEPTH:
-        children = _members(f, et, parts, value_label, depth, scalars_only=False, known=known)
+        children = _members(f, et, parts, value_label, depth, scalars_only=False, known=known,
+                            branches=branches)
         if children:
             f.widget, f.children = "group", children
     elif kind == "array":
@@ -259,8 +291,10 @@ def _member_ref(key: str, sub: dict, sparts, known) -> str | None:
     return None
 
 
-def _members(f, et, parts, value_label, depth, scalars_only, known=()) -> list:
-    """The sub-fields of an object schema, or [] when one of them cannot be shown."""
+def _members(f, et, parts, value_label, depth, scalars_only, known=(), branches=()) -> list:
+    """The sub-fields of an object schema, or [] when one of them cannot be shown.
+    ``branches``: the parts of its ``oneOf``/``anyOf`` branches, whose members are its
+    members too (required by the whole schema only, not by one branch)."""
     root = et.schema
     props: dict = {}
     for p in parts:
@@ -273,10 +307,11 @@ def _members(f, et, parts, value_label, depth, scalars_only, known=()) -> list:
     out = []
     for key, sub in props.items():
         sub = sub if isinstance(sub, dict) else {}
-        sparts = _parts(root, sub)
-        title = next((p["title"] for p in sparts if isinstance(p.get("title"), str)), None)
+        # Every declaration's parts (a member two branches, or two allOf parts, declare has
+        # both), the member's own subschema first: a common schema's member is known by it.
+        sparts = _declarations(root, [*parts, *branches], key) or _parts(root, sub)
         desc = next((p["description"] for p in sparts if isinstance(p.get("description"), str)), "")
-        c = forms.Field(key, tr(title, key.replace("_", " ").capitalize(), et.source), "json",
+        c = forms.Field(key, listing.member_title(et, sparts, key), "json",
                         required=key in required, description=listing.field_description(et, desc),
                         readonly=any(p.get("readOnly") is True for p in sparts), path=f.path + (key,))
         kind = _one_type(sparts) if _plain(sparts) else None
@@ -296,6 +331,18 @@ def _members(f, et, parts, value_label, depth, scalars_only, known=()) -> list:
         if c.readonly:
             return []  # a member the form must not change, inside a value it rewrites whole
         out.append(c)
+    return out
+
+
+def _declarations(root, parts, key: str) -> list:
+    """The parts of every declaration of member ``key`` in ``parts`` (a member two branches
+    declare has both: its input asks for what they agree on); [] when none declares it there."""
+    out: list = []
+    seen: dict = {}
+    for p in parts:
+        props = p.get("properties")
+        if isinstance(props, dict) and isinstance(props.get(key), dict):
+            out += _parts(root, props[key], 0, seen)
     return out
 
 

@@ -92,7 +92,8 @@ def list_records(type_name: str):
                            label=lambda n: listing.field_label(et, n), type_label=listing.type_label(et, True),
                            cell=lambda data, c: value_at(data, c) if c == et.title_field else data.get(c),
                            value_label=lambda c, v: (titles.get((c, v)) if isinstance(v, str) else None)
-                           or listing.value_label(et, c, v))
+                           or listing.value_label(et, c, v)
+                           or listing.date_text(et, c.split(".") if c not in et.properties() else [c], v))
 
 
 def _reference_titles(s, et, columns: list[str], items) -> dict:
@@ -216,7 +217,9 @@ def show(type_name: str, record_id: str, log_errors: FormErrors | None = None):
         from .record_actions import offered_links  # the actions' module imports this one
         links = offered_links(s, rec)
     extra = [k for k in rec.data if k not in {f.name for f in fields}]
-    shown_labels = {f.name: lbl for f in fields if (lbl := listing.value_label(et, f.name, rec.data.get(f.name)))}
+    shown_labels = {f.name: lbl for f in fields
+                    if (lbl := listing.value_label(et, f.name, rec.data.get(f.name))
+                        or listing.date_text(et, [f.name], rec.data.get(f.name)))}
     # Nested values are named by their members' labels, as the form's inputs are.
     shapes = {f.name: listing.ValueShape.of(et, f.name) for f in fields
               if isinstance(rec.data.get(f.name), (dict, list))}

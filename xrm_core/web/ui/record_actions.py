@@ -65,11 +65,11 @@ def delete(type_name: str, record_id: str):
         # page was open a while, or came back through the browser's history) is not deleted
         # unseen. A form without one (a page of an older release) is not checked.
         version = request.form.get("version")
-        # What goes with it, for the message: read in the delete's transaction, just before it.
-        taken = deleted_with.plan(s, rec, lambda r: _title(s, r))
         try:
-            s.delete(rec.id, if_version=None if version is None else forms.version_of(version))
-            taken = deleted_with.gone(s, taken)
+            deleted = s.delete(rec.id, if_version=None if version is None else forms.version_of(version))
+            # What went with it, for the message: what the delete says it removed (a record a
+            # hook related to it meanwhile included), not what a read before it expected.
+            taken = deleted_with.taken(deleted, rec.id, lambda r: _title(s, r))
         except PreconditionFailed:
             flash(_("Not deleted: this record was changed by someone else since you asked to delete it "
                     "(it is now at version %(v)s). Check the changes and delete it again.",

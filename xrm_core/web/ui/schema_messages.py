@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from ... import validation
+from ... import error_wording, validation
 from .core_messages import split_hook_note, with_hook_note
 from .i18n import RTL, digits, lang
 
@@ -110,8 +110,13 @@ def worded(kind, pointer: str = "", hint: str | None = None, reason=None) -> str
         if example is None:
             return _("is not a valid %(format)s", format=fmt)
         return _("is not a valid %(format)s (e.g. %(example)s)", format=_format_word(fmt), example=example)
-    if name in ("enum", "const"):
-        return _("is not one of the allowed values")
+    if name == "enum":
+        # The values, as the English core lists them: an import's cell must hold one of them.
+        options = v.get("options") or []
+        return _("is not one of the allowed values: %(values)s", values=_values(options)) if options \
+            else _("is not allowed here")
+    if name == "const":
+        return _("must be %(value)s", value=_values([v.get("expected_value")]))
     if name == "minItems":
         return ngettext("needs at least %(n)s item", "needs at least %(n)s items", limit, n=n)
     if name == "maxItems":
@@ -135,6 +140,16 @@ def worded(kind, pointer: str = "", hint: str | None = None, reason=None) -> str
     if name == "contains":
         return _("has no item of the required kind")
     return None
+
+
+def _values(values: list) -> str:
+    """Values as JSON text in a list of the UI's language, at most
+    :data:`error_wording.LISTED_VALUES` of them, kept left to right on a right-to-left page."""
+    shown = _(", ").join(error_wording.json_text(x) for x in values[:error_wording.LISTED_VALUES])
+    if lang() in RTL:  # LRI … PDI: "a", "b" inside a right-to-left sentence
+        shown = f"\u2066{shown}\u2069"
+    more = len(values) - error_wording.LISTED_VALUES
+    return _("%(values)s and %(n)s more", values=shown, n=digits(more)) if more > 0 else shown
 
 
 def _type_word(t: str) -> str:

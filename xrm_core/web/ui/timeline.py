@@ -24,12 +24,15 @@ def _activity_kinds(s) -> list[tuple[str, str, str]]:
 
 def _diff_label(types: dict):
     """``label(record_type, pointer, value)``: the label of a value a timeline diff shows at a
-    top-level field (``/status``) of a type with ``value_labels``, else None."""
+    top-level field (``/status``) of a type with ``value_labels``, else a date or time as the
+    page writes it (:func:`.listing.date_text`), else None."""
     def label(record_type, ptr, value):
         et = types.get(record_type)
-        if et is None or not isinstance(ptr, str) or not ptr.startswith("/") or "/" in ptr[1:]:
+        if et is None or not isinstance(ptr, str) or not ptr.startswith("/"):
             return None
-        return listing.value_label(et, forms.unescape_token(ptr[1:]), value)
+        keys = [forms.unescape_token(k) for k in ptr[1:].split("/")]
+        top = listing.value_label(et, keys[0], value) if len(keys) == 1 else None
+        return top or listing.date_text(et, keys, value)
     return label
 
 
