@@ -148,9 +148,12 @@ class Session:
             raise PermissionDenied(f"{self.actor.name!r} may not create {entity_type} records")
         if unit is None:
             return self.actor.unit_id
-        uid = next((i for i, (n, _) in self._unit_rows().items() if n == unit), None)
-        if uid is None and self.actor.depth(entity_type, "create") >= DEPTHS["all"]:
-            raise NotFound(f"unknown unit {unit!r}")
+        try:
+            uid = self.unit_id(unit)
+        except NotFound:
+            if self.actor.depth(entity_type, "create") >= DEPTHS["all"]:
+                raise
+            uid = None
         if uid is None or not self.actor.allows_unit(entity_type, "create", uid, self.unit_path(uid)):
             raise PermissionDenied(f"{self.actor.name!r} may not create {entity_type} records in unit {unit!r}")
         return uid
