@@ -23,6 +23,8 @@ from . import db, history, instants
 from .errors import PluginError, NotFound, PermissionDenied, PreconditionFailed, ValidationError
 from .fields import field_expr, sql_type, type_literal
 from .instants import INSTANT
+from .record_events import plugins_text
+from .scope import DEPTHS
 from .history import changes_payload, diff, merge_patch, same_json
 from .stored_json import storage_errors
 
@@ -344,20 +346,42 @@ def _moved(s: "Session", et, rec: Record, row) -> str | None:
     """The unit ``rec`` was in (its name) when its ``before_update`` hooks moved it to
     another (``record.unit``: a plugin re-assigning the record); None when they did not.
 
-    As a ``before_create`` hook routes a new record, the hook decides: the unit must exist
-    (else ValidationError at ``/unit``, which the session words naming the plugin), and it
-    need not lie in the acting user's scope — the plugin, not the user, moved the record
-    (the user needed the update grant on it where it was; they may not see it afterwards).
+    The hook decides where the record goes, within what the acting user may do: the unit
+    must exist (else ValidationError at ``/unit``, which the session words naming the
+    plugin) and lie where the user may create or update records of the type (else
+    PermissionDenied naming the plugin, nothing written) — a plugin must not become a way
+    to push records into other units' data. (A unit the user may create in but not read
+    leaves them unable to see the record afterwards.) For a user whose scope is not every unit, an
+    unknown unit is refused as one outside it, so that no unit name is learnt by trying.
     """
     old = s.unit_names().get(row.unit_id)
     if rec.unit == old:
         return None
     try:
-        rec.unit_id = s.unit_id(rec.unit)
+        unit_id = s.unit_id(rec.unit)
     except NotFound:
-        raise ValidationError(f"a plugin moved the {et.name} to unknown unit {rec.unit!r}",
-                              [{"pointer": "/unit", "message": "unknown unit"}]) from None
+        unit_id = None
+        if _may_place_anywhere(s.actor, et.name):
+            raise ValidationError(f"a plugin moved the {et.name} to unknown unit {rec.unit!r}",
+                                  [{"pointer": "/unit", "message": "unknown unit"}]) from None
+    if unit_id is None or not _may_place(s.actor, et.name, unit_id, s.unit_path(unit_id)):
+        edits = s.hook_edits.get(rec.id)
+        who = plugins_text(edits.unit, "before_update") if edits and edits.unit else "a before_update hook"
+        raise PermissionDenied(f"{who} moved the {et.name} to unit {rec.unit!r}, where "
+                               f"{s.actor.name!r} may neither create nor update {et.name} records; "
+                               f"nothing was changed")
+    rec.unit_id = unit_id
     return old
+
+
+def _may_place(actor, type_name: str, unit_id: int, unit_path: str) -> bool:
+    """May ``actor`` create or update records of ``type_name`` placed in the given unit?"""
+    return any(actor.allows_unit(type_name, action, unit_id, unit_path) for action in ("create", "update"))
+
+
+def _may_place_anywhere(actor, type_name: str) -> bool:
+    """May ``actor`` create or update records of ``type_name`` in every unit?"""
+    return any(actor.depth(type_name, action) >= DEPTHS["all"] for action in ("create", "update"))
 
 
 def with_members(data: dict, members: dict) -> dict:

@@ -340,7 +340,9 @@ class Session:
         with ``include_related`` also those of the visible records related to it (each then
         carries ``record_type``).
 
-        NotFound unless the caller may read the record (or, once deleted, its history).
+        NotFound unless the caller may read the record (or, once deleted, its history); a
+        later page (``after``) of an id the caller cannot read is empty, whether the id names
+        a hidden record or nothing.
         ``related``/``unrelated`` entries whose other record is outside the caller's read
         scope are left out (:func:`xrm_core.history.visible_links`): that record does not
         exist for them. ``limit`` counts the entries the caller sees; ``after`` is the
@@ -349,9 +351,16 @@ class Session:
         A = db.activities
         types = list(self.entity_types_map())
         row = self.conn.execute(select(*records.COLUMNS).where(db.records.c.id == record_id)).first()
-        if row is not None:
-            if not self.allows(row.type, "read", row):
+        if row is not None and not self.allows(row.type, "read", row):
+            # Answered as for an id that names nothing the caller may read (404; with
+            # ``after``, the empty page past the end of a deleted record's timeline): an
+            # answer of its own would tell that a hidden record exists. Not through the
+            # deleted-record condition below: activities logged while the record was in
+            # the caller's scope would show for a record since moved out of it.
+            if after is None:
                 raise NotFound(f"no record {record_id!r}")
+            return []
+        if row is not None:
             cond = A.c.record_id == record_id
             if include_related:
                 # As SQL, not a list of ids: one parameter per related record would exceed
