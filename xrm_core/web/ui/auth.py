@@ -1,9 +1,11 @@
 """Login, logout and the login requirement of every UI page, with failed-login throttling.
 
-Throttling counts failures per (user name, client address) in the database, so every worker
-process counts the same ones: after ``LOGIN_MAX_FAILURES`` failures within
-``LOGIN_WINDOW_SECONDS`` further attempts are refused with 429 until the oldest failure leaves
-the window.
+Throttling counts failures in the database, so every worker process counts the same ones,
+twice: per (user name, client address) — after ``LOGIN_MAX_FAILURES`` failures within
+``LOGIN_WINDOW_SECONDS`` further attempts for that name are refused with 429 until the oldest
+failure leaves the window — and per client address whatever the name, against one address
+trying a few passwords on many names (password spraying): ``LOGIN_MAX_ADDRESS_FAILURES``
+(default 100; 0 turns this count off) within the same window.
 """
 from __future__ import annotations
 
@@ -25,6 +27,10 @@ bp = blueprint("auth", __name__)
 #: checks its bearer token itself). Every other page — the core's and the plugins' — needs a
 #: logged-in user, so a plugin page is never served to an anonymous visitor by mistake.
 PUBLIC = {"auth", "i18n", "api"}
+#: Failed logins one client address may have within the window, whatever the user names:
+#: twenty names' worth of the per-name limit, so an office behind one address is not
+#: blocked by its own typing, while a sprayer gets 100 guesses per window, not 5 per name.
+ADDRESS_FAILURES = 100
 
 
 class Throttle:
@@ -60,10 +66,11 @@ class Throttle:
             conn.execute(delete(t).where(t.c.at < now - window))
             conn.execute(insert(t).values(key=self.digest(key), at=now))
 
-    def attempt(self, key, limit: int, window: float) -> bool:
-        """Count an attempt of ``key`` now, as a failure until :meth:`clear` forgets it, and
-        say whether it may go on: False (and nothing counted) when ``key`` already has
-        ``limit`` failures within the last ``window`` seconds.
+    def attempt(self, key, limit: int, window: float) -> int | None:
+        """Count an attempt of ``key`` now, as a failure until :meth:`clear` or
+        :meth:`forget` forgets it, and say whether it may go on: the counted attempt's id
+        (true), or None (and nothing counted) when ``key`` already has ``limit`` failures
+        within the last ``window`` seconds.
 
         Counted before the password is checked, and in its own committed transaction, so
         that concurrent attempts see each other: checking first (:meth:`blocked`) and
@@ -80,11 +87,16 @@ class Throttle:
             n = conn.execute(select(func.count()).select_from(t).where(
                 t.c.key == digest, t.c.at >= now - window)).scalar_one()
             if n <= limit:
-                return True
+                return row_id
             # Refused: not a failure of its own (the window ends when the oldest failure
             # leaves it, however often a blocked client tries).
             conn.execute(delete(t).where(t.c.id == row_id))
-        return False
+        return None
+
+    def forget(self, attempt_id: int) -> None:
+        """Forget one attempt counted by :meth:`attempt` (it was not a failure)."""
+        with self._connection() as conn:
+            conn.execute(delete(db.login_failures).where(db.login_failures.c.id == attempt_id))
 
     def clear(self, key) -> None:
         """Forget the failures of ``key`` (it logged in)."""
@@ -104,21 +116,36 @@ def login():
     name = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     cfg = current_app.config
-    key = (name.lower(), request.remote_addr or "")
+    address = request.remote_addr or ""
+    key = (name.lower(), address)
     throttle: Throttle = current_app.extensions["xrm_ui_throttle"]
     limit, window = cfg["LOGIN_MAX_FAILURES"], cfg["LOGIN_WINDOW_SECONDS"]
-    if not throttle.attempt(key, limit, window):  # counted as a failure unless it succeeds
-        minutes = max(1, round(window / 60))
+    minutes = max(1, round(window / 60))
+    again = {"username": name, "next": request.form.get("next", "")}
+    name_attempt = throttle.attempt(key, limit, window)  # counted as a failure unless it succeeds
+    if name_attempt is None:
         msg = _("Too many failed logins for this user from your address. Try again in %(n)s minutes.", n=minutes)
-        return render_template("login.html", error=msg, username=name, next=request.form.get("next", "")), 429
+        return render_template("login.html", error=msg, **again), 429
+    # The address's own count, whatever the name (a 1-tuple: no name's key is one). Taken
+    # after the name's, and that attempt forgotten when the address is refused: a refused
+    # attempt is no failure (no password was checked).
+    address_limit = _address_limit()
+    address_attempt = throttle.attempt((address,), address_limit, window) if address_limit else None
+    if address_limit and address_attempt is None:
+        throttle.forget(name_attempt)
+        msg = _("Too many failed logins from your address. Try again in %(n)s minutes.", n=minutes)
+        return render_template("login.html", error=msg, **again), 429
     try:
         with platform().connection() as conn:
             accounts.authenticate(conn, name, password)
             secret = accounts.open_ui_session(conn, name, _session_hours())
     except AuthenticationError:
-        return render_template("login.html", error=_("Wrong user name or password."), invalid=True,
-                               username=name, next=request.form.get("next", "")), 401
+        return render_template("login.html", error=_("Wrong user name or password."), invalid=True, **again), 401
+    # Logged in: the name's failures are forgotten, and this attempt is none of the
+    # address's (its earlier failures stay: a sprayer's own account must not reset them).
     throttle.clear(key)
+    if address_attempt is not None:
+        throttle.forget(address_attempt)
     lang = session.get("lang")
     session.clear()  # a fresh session on login: no fixation of a pre-login cookie
     session["user"], session["sid"] = name, secret
@@ -137,6 +164,18 @@ def logout():
     if lang:
         session["lang"] = lang
     return redirect(url_for("auth.login"))
+
+
+def _address_limit() -> int:
+    """XRM_LOGIN_MAX_ADDRESS_FAILURES: failed logins one address may have within the window,
+    whatever the names; 0 turns the count off (every client behind one address nobody can
+    tell apart: see docs/deployment.md). A setting that is no count uses the default."""
+    value = current_app.config["LOGIN_MAX_ADDRESS_FAILURES"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        current_app.logger.warning("XRM_LOGIN_MAX_ADDRESS_FAILURES=%r is not a count: using %s",
+                                   value, ADDRESS_FAILURES)
+        return ADDRESS_FAILURES
+    return value
 
 
 def _session_hours() -> float:
@@ -182,6 +221,7 @@ def _load_user():
 def init_app(app: Flask) -> None:
     """Throttling and the login requirement. Called once the PUBLIC blueprints are
     registered (before the plugins add their pages): their endpoints are the public ones."""
+    app.config.setdefault("LOGIN_MAX_ADDRESS_FAILURES", ADDRESS_FAILURES)
     app.extensions["xrm_ui_throttle"] = Throttle(lambda: platform().connection())
     app.extensions["xrm_public_endpoints"] = frozenset(
         endpoint for endpoint in app.view_functions if endpoint.rpartition(".")[0] in PUBLIC)
