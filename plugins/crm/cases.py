@@ -73,8 +73,13 @@ def before_create(record, session) -> None:
 def before_update(record, changes, session) -> None:
     """Closing (resolved/closed) needs a resolution and stamps the time and handling hours;
     reopening clears them. A re-categorised case moves to the new category's team, unless
-    someone had chosen its team (it was not the old category's) or chooses one now."""
+    someone had chosen its team (it was not the old category's) or chooses one now. A case
+    given another dealer moves to that dealer's unit."""
     _follow_category(record.data, changes)
+    if "/dealer_code" in changes:
+        # Handed to another dealer: it moves to that dealer's unit, as on creation (the core
+        # refuses the move for a user who may not place cases there).
+        _follow_dealer(record, session)
     if "/status" not in changes:
         return
     old, new = changes["/status"]
@@ -130,7 +135,12 @@ def _route(record, session) -> None:
         customer = _customer(session, data.get("customer_id"))
         if customer is not None and customer.data.get("dealer_code"):
             data["dealer_code"] = customer.data["dealer_code"]
-    code = data.get("dealer_code")
+    _follow_dealer(record, session)
+
+
+def _follow_dealer(record, session) -> None:
+    """Move the case to the unit named by its ``dealer_code``, when there is one."""
+    code = record.data.get("dealer_code")
     if isinstance(code, str) and code != record.unit and session.has_unit(code):
         record.unit = code
 

@@ -1,7 +1,7 @@
 """The prm_dealers plugin's record automations (``xrm_record_event``): new leads are
-assigned to a dealer of their region and routed to its unit (:mod:`xrm_prm_dealers.leads`);
-a dealer has one all-model sales target and report per month
-(:mod:`xrm_prm_dealers.sales_months`)."""
+assigned to a dealer of their region and routed to its unit, and follow their dealer when
+it changes (:mod:`xrm_prm_dealers.leads`); a dealer has one all-model sales target and
+report per month (:mod:`xrm_prm_dealers.sales_months`)."""
 from __future__ import annotations
 
 from xrm_core import for_types, hookimpl
@@ -17,6 +17,8 @@ def xrm_record_event(event, record, changes, session):
             leads.before_create(record, session)
         elif event == "after_create":
             leads.after_create(record, session)
+        elif event == "before_update":
+            leads.before_update(record, changes, session)
     elif record.type in sales_months.TYPES:
         if event == "before_create":
             sales_months.before_create(record, session)

@@ -6,7 +6,7 @@ own figures, HQ the network's.
 """
 from __future__ import annotations
 
-from sqlalchemy import TIMESTAMP, and_, case, cast, extract, func, select
+from sqlalchemy import TIMESTAMP, and_, case, cast, extract, func, literal, select, union_all
 
 from xrm_core import KPI
 
@@ -70,14 +70,51 @@ class SalesVsTarget(KPI):
     unit = "percent"
     entity = "sales_target"
     time_field = "month"
-    description = ("Target achievement: 100 × Σ units_sold of the sales reports / Σ target_units of the sales "
-                   "targets, both for the months in the period; n is the number of targets. Group --by "
-                   "dealer_code (or model, when targets are set per model).")
+    description = ("Target achievement: 100 × units sold / target units over the dealer months in the period. "
+                   "For each dealer and month, on each side, the all-model record (no model) is the figure when "
+                   "there is one, and its per-model records are a breakdown of it (not added again); without "
+                   "one, the per-model records add up. n is the number of targets counted. Group --by "
+                   "dealer_code, or --by model for the per-model breakdown (the all-model records under no model).")
 
     def compute(self, ctx):
-        return ctx.ratio(("sales_report", func.sum(ctx.field("sales_report", "units_sold")), None, "month"),
-                         ("sales_target", func.sum(ctx.field("sales_target", "target_units")), None, "month"),
-                         100.0)
+        key = ctx.group_key("sales_target")
+        overall = union_all(_dealer_months(ctx, "sales_report", "units_sold", None),
+                            _dealer_months(ctx, "sales_target", "target_units", None)).subquery()
+        value, n = ctx.execute(select(*_achievement(overall))).first()
+        result = {"value": None if value is None else float(value), "n": n or 0, "groups": []}
+        if key is not None:
+            grouped = union_all(_dealer_months(ctx, "sales_report", "units_sold", ctx.group_key("sales_report")),
+                                _dealer_months(ctx, "sales_target", "target_units", key)).subquery()
+            result["groups"] = ctx.summarise(grouped, *_achievement(grouped))["groups"]
+        return result
+
+
+def _dealer_months(ctx, entity: str, amount_field: str, key):
+    """SQL: one row per dealer, month (and group ``k``) of ``entity`` in the caller's scope and
+    the period: ``side`` (the entity's name), ``amount`` and ``records`` — the all-model
+    record's when the dealer month has one, else the sum (and number) of its per-model ones."""
+    whole = ctx.field(entity, "model").is_(None)
+    amount = ctx.field(entity, amount_field)
+    whole_n = func.sum(case((whole, 1), else_=0))
+    has_whole = whole_n > 0
+    cols = [key.label("k")] if key is not None else []
+    return (select(*cols, literal(entity).label("side"),
+                   case((has_whole, func.sum(case((whole, amount), else_=0))),
+                        else_=func.sum(case((whole, 0), else_=amount))).label("amount"),
+                   case((has_whole, whole_n), else_=func.count() - whole_n).label("records"))
+            .where(ctx.base(entity, None, "month"))
+            .group_by(*([key] if key is not None else []), ctx.field(entity, "dealer_code"),
+                      ctx.field(entity, "month")))
+
+
+def _achievement(rows):
+    """SQL ``(value, n)`` over :func:`_dealer_months` rows of both sides: 100 × sold / target,
+    and the number of targets."""
+    def total(side, column):
+        return func.sum(case((rows.c.side == side, column), else_=0))
+    target = total("sales_target", rows.c.amount)
+    return (100.0 * total("sales_report", rows.c.amount) / func.nullif(target, 0),
+            func.coalesce(total("sales_target", rows.c.records), 0))
 
 
 KPI_CLASSES = (RepeatRepairRate, SalesVsTarget)

@@ -1,5 +1,7 @@
 """Lead assignment: a new lead without a dealer goes to a dealer of its region, round robin;
 a new lead that names its dealer is handed to it now (``assigned_at``, status ``assigned``).
+A lead lives in its dealer's unit: on creation, and again when an update changes its
+``dealer_code`` (:func:`before_update`).
 
 "Round robin" is computed, not stored: the lead goes to the active dealer of its region
 (``dealer.region`` = ``lead.region``) holding the fewest leads so far, ties broken by dealer
@@ -27,7 +29,10 @@ def before_create(record, session) -> None:
         code = next_dealer(session, data["region"])
         if code is not None:
             data["dealer_code"] = code
-            data.setdefault("assigned_at", times.now())
+            if "first_response_at" not in data:
+                # A lead answered already is history being entered: a handover now would come
+                # after its first response (a negative lead response time).
+                data.setdefault("assigned_at", times.now())
             if data.get("status", "new") == "new":
                 data["status"] = "assigned"
             _tally(session)["assigned"].add(record.id)
@@ -38,7 +43,22 @@ def before_create(record, session) -> None:
         # past new, a first response) is history being entered: now would be the wrong time.
         data["assigned_at"] = times.now()
         data["status"] = "assigned"
-    code = data.get("dealer_code")
+    follow_dealer(record, session)
+
+
+def before_update(record, changes, session) -> None:
+    """A lead handed to another dealer (its ``dealer_code`` changed) moves to that dealer's
+    unit, as a new lead naming its dealer does, so the dealer's users see it and the old
+    dealer's no longer do. The core checks the move: a user who may not place leads in the
+    new dealer's unit (another dealer's user) is refused and nothing changes. A removed or
+    unknown code leaves the lead where it is."""
+    if "/dealer_code" in changes:
+        follow_dealer(record, session)
+
+
+def follow_dealer(record, session) -> None:
+    """Move ``record`` to the unit named by its ``dealer_code``, when such a unit exists."""
+    code = record.data.get("dealer_code")
     if isinstance(code, str) and code != record.unit and session.has_unit(code):
         record.unit = code  # a dealer's unit is named by its code
 

@@ -18,8 +18,10 @@ by looking for another stored all-model record of the same type, dealer and mont
 - Two transactions at once: on PostgreSQL each takes a transaction-level advisory lock on
   the bucket of (type, dealer, month) before looking, so the second waits until the first
   commits or rolls back, and then (READ COMMITTED: every statement sees what is committed)
-  finds its record. Two transactions writing several such keys in opposite orders can
-  deadlock; PostgreSQL then refuses one of them, so the rule still holds. SQLite needs no
+  finds its record. A batch (an import's) takes its buckets in one statement, in ascending
+  order; two transactions writing several keys one at a time, in opposite orders, can still
+  deadlock: PostgreSQL then gives up one of them, which is refused with a :class:`Conflict`
+  that says nothing was stored and to try again (never a crash), so the rule holds. SQLite needs no
   lock: the platform begins every write transaction with ``BEGIN IMMEDIATE``, one writer at
   a time.
 - A lock per bucket (:data:`BUCKETS` of them), not per key: every advisory lock takes a slot
@@ -152,15 +154,54 @@ def _serialise(session, state, key: tuple) -> None:
     """On PostgreSQL, wait for any other transaction checking a key of the same bucket as
     the (type, dealer, month) ``key``: a lock held until this transaction ends. The buckets
     of the rows still pending (an import's batch) are locked with it, in one statement and in
-    one order (ascending), so two imports of overlapping files take them in the same order."""
+    one order (ascending), so two imports of overlapping files take them in the same order.
+    (When ``key``'s bucket is locked already, the batch's next row of an unlocked bucket
+    locks the rest, the same way.)"""
     if session.dialect != "postgresql" or bucket(key) in state["locked"]:
         return
     wanted = {bucket(k) for k in {key} | state["pending"].keys()} - state["locked"]
+    _lock(session, key, sorted(wanted))
+    state["locked"].update(wanted)
+
+
+def _lock(session, key: tuple, buckets: list[int]) -> None:
+    """Take the advisory locks of ``buckets`` in their order; a deadlock or serialization
+    failure is a :class:`Conflict` to try again (for ``key``, the record being checked)."""
     # unnest returns the array in its order: the locks are taken in that order.
     from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
 
-    session.conn.execute(text(_LOCK), {"space": LOCK_SPACE, "buckets": sorted(wanted)})
-    state["locked"].update(wanted)
+    try:
+        # In a savepoint: PostgreSQL aborts a transaction whose statement failed, and the
+        # caller must still be able to go on after the refusal (an import deletes the refused
+        # row and reports it). Locks taken in a rolled-back savepoint are released with it.
+        with session.conn.begin_nested():
+            session.conn.execute(text(_LOCK), {"space": LOCK_SPACE, "buckets": buckets})
+    except DBAPIError as e:
+        if _sqlstate(e) not in RETRYABLE:
+            raise
+        raise _try_again(key) from e
+
+
+#: SQLSTATEs of a transaction PostgreSQL gave up so that another could go on: deadlock
+#: detected, serialization failure. The change is sound; only its timing was unlucky.
+RETRYABLE = ("40P01", "40001")
+
+
+def _sqlstate(e) -> str | None:
+    """The SQLSTATE of a driver error (psycopg 3: ``sqlstate``; psycopg2: ``pgcode``)."""
+    orig = getattr(e, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def _try_again(key: tuple) -> Conflict:
+    """The refusal of a change that met another transaction writing the same dealer months
+    in another order (a deadlock PostgreSQL broke by giving up this one): nothing was stored."""
+    kind, code, month = key
+    why = "another change to sales targets or reports was being saved at the same time"
+    return Conflict(f"the {kind} for dealer {code} and month {month} was not saved: {why}, and the "
+                    "database stopped this change to let the other finish: try again",
+                    [{"pointer": "/data/dealer_code", "message": f"{why}: try again"}])
 
 
 def _system(session):
