@@ -15,7 +15,7 @@ from sqlalchemy import Connection, insert, select
 from . import db
 from .errors import Conflict, DefinitionError, NotFound, PluginError, ValidationError, XrmError
 from .kpi_measures import DeclarativeKPI, _describe_field, _is_time_field
-from .plugins import call_each
+from .plugins import PLUGIN_FAILURES, call_each, declared_in
 
 
 def registry(platform, conn: Connection) -> dict:
@@ -34,7 +34,7 @@ def registry(platform, conn: Connection) -> dict:
                 raise
             except XrmError as e:
                 hint = _unsynced_hint(platform, plugin, types)
-                e.message = f"plugin {plugin!r}: {e.message}{hint}"
+                e.message = f"plugin {plugin!r}{declared_in(plugin, 'xrm_kpis', item)}: {e.message}{hint}"
                 e.args = (e.message,)
                 if not hint:
                     raise
@@ -106,7 +106,7 @@ def _plugin_kpi(item, index: int, plugin: str, types: dict):
         item.check(set(types))
     except XrmError:
         raise
-    except Exception as e:  # noqa: BLE001 — name the plugin, not a traceback
+    except PLUGIN_FAILURES as e:  # noqa: BLE001 — name the plugin, not a traceback
         raise PluginError(plugin, f"KPI {getattr(item, 'name', '?')!r} check()", e) from e
     _check_texts(item)
     _check_fields(item, types)

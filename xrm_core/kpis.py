@@ -26,6 +26,7 @@ from .fields import field_expr, sql_type, type_literal
 from .filters import compile_filter
 from .instants import INSTANT
 from .kpi_measures import DeclarativeKPI, JsonKey, _field_of, _float, _json_value, register_sqlite_functions
+from .plugins import PLUGIN_FAILURES
 # The registry's functions, as callers name them: kpis.registry, kpis.add …
 from .kpi_registry import add, check_type_change, registry, remove, waiting  # noqa: F401
 
@@ -402,7 +403,7 @@ def _run(kpi, ctx: KPIContext) -> dict:
         # Its refusal (a field its type no longer has…) says which KPI refused.
         e.message = f"KPI {kpi.name!r} of plugin {plugin!r}: {e.message}"
         raise
-    except Exception as e:  # noqa: BLE001 — name the plugin, not a traceback
+    except PLUGIN_FAILURES as e:  # noqa: BLE001 — name the plugin, not a traceback
         raise PluginError(plugin, where, e) from e
     if not isinstance(result, dict):
         raise PluginError(plugin, where, TypeError(f"returned {type(result).__name__}, not a dict "

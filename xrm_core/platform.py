@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from . import accounts, db, entity_types, history, record_events, relationships, schema_uris
 from .errors import Conflict, DefinitionError, NotFound, ValidationError, XrmError
 from .plugin_kit import DEFINITION_FILES, misplaced_types, unshipped_definitions
-from .plugins import call_each, make_plugin_manager, unmatched_blocks
+from .plugins import call_each, declared_in, make_plugin_manager, unmatched_blocks
 from .scope import load_actor
 from .session import Session
 from .validation import check_definition, compile_schema
@@ -194,7 +194,7 @@ class Platform:
                         report["types_added"].append(et.name)
                     declared.add(name)
                 except XrmError as e:
-                    e.message = f"plugin {plugin!r}, entity type #{i} ({d.get('name') if isinstance(d, dict) else '?'}): {e.message}"
+                    e.message = f"plugin {plugin!r}{declared_in(plugin, 'xrm_entity_types', d)}, entity type #{i} ({d.get('name') if isinstance(d, dict) else '?'}): {e.message}"
                     if "impact" in e.extra:  # stored records refuse the plugin's new definition
                         admins = name in stored and stored[name].source == "admin"
                         e.message += _stored_data_refusal(plugin, admins)
@@ -221,7 +221,8 @@ class Platform:
                     # relationships.save names a relationship type by its name; one without
                     # a name (or no object at all) by its position.
                     named = isinstance(d, dict) and isinstance(d.get("name"), str)
-                    e.message = f"plugin {plugin!r}{'' if named else f', relationship type #{i}'}: {e.message}"
+                    e.message = (f"plugin {plugin!r}{declared_in(plugin, 'xrm_relationship_types', d)}"
+                                 f"{'' if named else f', relationship type #{i}'}: {e.message}")
                     if isinstance(e, Conflict):  # stored relationships refuse the new definition
                         e.message += _stored_data_refusal(plugin)
                     raise
@@ -248,7 +249,7 @@ class Platform:
                             schema_uris.check_uris(d["payload"], base, "/payload")
                 except XrmError as e:
                     # Which of the plugin's kinds: a payload schema's error names none.
-                    e.message = f"plugin {plugin!r}, {_which('activity kind', i, d)}: {e.message}"
+                    e.message = f"plugin {plugin!r}{declared_in(plugin, 'xrm_activity_kinds', d)}, {_which('activity kind', i, d)}: {e.message}"
                     raise
                 row = conn.execute(select(db.activity_kinds.c.name).where(db.activity_kinds.c.name == d["name"])).first()
                 if row is None:
@@ -296,7 +297,7 @@ class Platform:
                         raise DefinitionError(f"role {d['name']!r} is the core's own: choose another name",
                                               [{"pointer": "/name", "message": "reserved: " + ", ".join(CORE_ROLES)}])
                 except XrmError as e:
-                    e.message = f"plugin {plugin!r}, {_which('role', i, d)}: {e.message}"
+                    e.message = f"plugin {plugin!r}{declared_in(plugin, 'xrm_roles', d)}, {_which('role', i, d)}: {e.message}"
                     raise
                 role = merged.setdefault(d["name"], {"definition": {"name": d["name"], "grants": []},
                                                      "source": plugin, "depths": {}})
@@ -308,7 +309,7 @@ class Platform:
                 for j, g in enumerate(d.get("grants", [])):
                     if g["type"] != "*" and g["type"] not in known:
                         raise DefinitionError(
-                            f"plugin {plugin!r}: role {d['name']!r} grants on unknown entity type",
+                            f"plugin {plugin!r}{declared_in(plugin, 'xrm_roles', d)}: role {d['name']!r} grants on unknown entity type",
                             [{"pointer": f"/grants/{j}/type", "message": f"no entity type {g['type']!r}"}])
                     for action in g["actions"]:
                         key = (g["type"], action)

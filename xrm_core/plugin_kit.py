@@ -13,7 +13,7 @@ from importlib import import_module
 from importlib.resources import files
 
 from .errors import DefinitionError, PluginError, XrmError
-from .plugins import hookimpl, malformed_errors, plugin_name
+from .plugins import ORIGINS_ATTRIBUTE, PLUGIN_FAILURES, hookimpl, malformed_errors, plugin_name
 
 __all__ = ["json_definitions", "call_all", "call_first", "DEFINITION_FILES"]
 
@@ -79,25 +79,36 @@ def json_definitions(package: str, kpis: Iterable | str = ()) -> dict[str, Calla
     def read_list(name: str) -> list:
         return read(name, list) or []
 
+    def from_files(hook: Callable, found: list[tuple[object, str]]) -> list:
+        """The definitions ``found`` (each with the file it came from), the files noted on
+        ``hook`` so that an error in a definition names its file (``plugins.declared_in``)."""
+        setattr(hook, ORIGINS_ATTRIBUTE, [(d, f"{package}: {where}") for d, where in found])
+        return [d for d, _ in found]
+
+    def listed(hook: Callable) -> list:
+        name = DEFINITION_FILES[hook.__name__]
+        return from_files(hook, [(d, f"{name}, item {i}") for i, d in enumerate(read_list(name))])
+
     @hookimpl
     def xrm_entity_types():
         folder = root.joinpath(TYPES_FOLDER)
         if not folder.is_dir():
             return []
         names = sorted(f.name for f in folder.iterdir() if f.name.endswith(".json") and f.is_file())
-        return [read(f"{TYPES_FOLDER}/{name}", dict) for name in names]
+        return from_files(xrm_entity_types, [(read(f"{TYPES_FOLDER}/{name}", dict), f"{TYPES_FOLDER}/{name}")
+                                             for name in names])
 
     @hookimpl
     def xrm_relationship_types():
-        return read_list(DEFINITION_FILES["xrm_relationship_types"])
+        return listed(xrm_relationship_types)
 
     @hookimpl
     def xrm_activity_kinds():
-        return read_list(DEFINITION_FILES["xrm_activity_kinds"])
+        return listed(xrm_activity_kinds)
 
     @hookimpl
     def xrm_roles():
-        return read_list(DEFINITION_FILES["xrm_roles"])
+        return listed(xrm_roles)
 
     def python_kpis() -> tuple:
         if not isinstance(kpis, str):
@@ -114,7 +125,8 @@ def json_definitions(package: str, kpis: Iterable | str = ()) -> dict[str, Calla
 
     @hookimpl
     def xrm_kpis():
-        return read_list(DEFINITION_FILES["xrm_kpis"]) + [k() if isinstance(k, type) else k for k in python_kpis()]
+        # Python KPIs are named by their class (plugins.declared_in), not by a file.
+        return listed(xrm_kpis) + [k() if isinstance(k, type) else k for k in python_kpis()]
 
     hooks = {f.__name__: f for f in (xrm_entity_types, xrm_relationship_types, xrm_activity_kinds, xrm_roles,
                                      xrm_kpis)}
@@ -262,7 +274,7 @@ def _call(pm, hook: str, impl, kwargs: dict):
             bug = TypeError(f"{type(e).__name__}({e.message!r}) raised with malformed errors: {malformed}")
             raise PluginError(plugin_name(pm, impl.plugin), hook, bug) from bug
         raise
-    except Exception as e:  # noqa: BLE001 — name the plugin, roll the change back
+    except PLUGIN_FAILURES as e:  # noqa: BLE001 — name the plugin, roll the change back
         raise PluginError(plugin_name(pm, impl.plugin), hook, e) from e
 
 

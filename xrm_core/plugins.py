@@ -22,6 +22,12 @@ PROJECT = "xrm"
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
+#: What plugin code raises that is its failure, to be named: any exception, and ``SystemExit``
+#: — a ``sys.exit()`` (or click's ``ctx.exit()``) in a hook ended ``xrm`` with status 1 and no
+#: word, and dropped a REST call's connection unanswered. ``KeyboardInterrupt`` still stops.
+PLUGIN_FAILURES = (Exception, SystemExit)
+
+
 def disabled_plugins() -> set[str]:
     """Entry-point names listed in ``XRM_DISABLE_PLUGINS`` (comma-separated)."""
     return {p.strip() for p in os.environ.get("XRM_DISABLE_PLUGINS", "").split(",") if p.strip()}
@@ -221,6 +227,33 @@ LISTED_DEFINITIONS = {"xrm_roles": "role"}
 CALLED_ONE_BY_ONE = frozenset({*NAMED_DEFINITIONS, "xrm_roles", "xrm_record_event"})
 
 
+#: The attribute a definition hook sets on itself (``json_definitions``' hooks do) to say which
+#: file each definition of its latest call came from: ``[(definition, "pkg: kpis.json, item 0")]``.
+ORIGINS_ATTRIBUTE = "_xrm_definition_origins"
+
+#: ``(plugin, hook) -> [(definition, where it was declared)]`` for the latest call of each
+#: definition hook, so that an error found in a definition later (by ``xrm init``) can say
+#: which file to fix. Definitions are matched by identity; only the latest call is kept.
+_ORIGINS: dict[tuple[str, str], list[tuple[object, str]]] = {}
+
+
+def declared_in(plugin: str, hook: str, definition) -> str:
+    """``" (PACKAGE: FILE)"`` — the file of ``json_definitions`` that ``plugin``'s ``hook``
+    read ``definition`` from (``" (xrm_referrals: types/referral.json)"``, ``" (xrm_referrals:
+    kpis.json, item 2)"``), for error messages; ``""`` for a definition written in Python,
+    whose plugin's name says where to look."""
+    for item, where in _ORIGINS.get((plugin, hook), ()):
+        if item is definition:
+            return f" ({where})"
+    return ""
+
+
+def _note_origins(plugin: str, hook: str, function) -> None:
+    """Remember which file each definition of ``function``'s latest call came from (see
+    :data:`_ORIGINS`), when the function says so (``json_definitions``' hooks do)."""
+    _ORIGINS[(plugin, hook)] = list(getattr(function, ORIGINS_ATTRIBUTE, ()))
+
+
 def call_each(pm: pluggy.PluginManager, hook: str, **kwargs) -> list[tuple[str, object]]:
     """Call every implementation of ``hook`` in pluggy's order, returning (plugin, result).
 
@@ -249,8 +282,10 @@ def call_each(pm: pluggy.PluginManager, hook: str, **kwargs) -> list[tuple[str, 
                 e.message = f"plugin {name!r}: {e.message}"
                 e.args = (e.message,)
             raise
-        except Exception as e:  # noqa: BLE001 — name the plugin rather than show a traceback
+        except PLUGIN_FAILURES as e:  # noqa: BLE001 — name the plugin rather than show a traceback
             raise PluginError(name, hook, e) from e
+        if hook in NAMED_DEFINITIONS or hook in LISTED_DEFINITIONS:
+            _note_origins(name, hook, impl.function)
         out.append((name, result))
     if hook in NAMED_DEFINITIONS or hook in LISTED_DEFINITIONS:
         _check_named_definitions(hook, out)
@@ -265,7 +300,7 @@ def call_hook(pm: pluggy.PluginManager, hook: str, **kwargs):
         return getattr(pm.hook, hook)(**kwargs)
     except XrmError:
         raise
-    except Exception as e:  # noqa: BLE001 — name the plugin rather than show a traceback
+    except PLUGIN_FAILURES as e:  # noqa: BLE001 — name the plugin rather than show a traceback
         culprit = culprit_of(pm, hook, e)
         if culprit is None:
             raise
@@ -350,8 +385,9 @@ def _check_named_definitions(hook: str, results: list[tuple[str, object]]) -> No
             if name in owner:
                 if isinstance(item, dict) and item == first[name]:
                     continue  # the same definition twice (a shared one) replaces nothing
+                earlier = f"{owner[name]!r}{declared_in(owner[name], hook, first[name])}"
                 by = f"plugin {plugin!r} twice" if owner[name] == plugin else \
-                    f"plugins {owner[name]!r} and {plugin!r}"
+                    f"plugins {earlier} and {plugin!r}{declared_in(plugin, hook, item)}"
                 raise DefinitionError(f"{what} {name!r} is declared by {by}, differently: a name may be declared "
                                       "once (rename one; XRM_DISABLE_PLUGINS=NAME blocks a plugin)",
                                       [{"pointer": f"/{i}/name", "message": f"{what} {name!r} declared again"}])

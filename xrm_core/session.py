@@ -17,7 +17,7 @@ from .stored_json import storage_errors
 from .errors import Conflict, NotFound, PermissionDenied, PluginError, ValidationError, XrmError
 from .fields import value_at
 from .filters import compile_filter
-from .plugins import malformed_errors
+from .plugins import PLUGIN_FAILURES, malformed_errors
 from .record_events import HookEdits, explain, unit_refusal
 from .scope import DEPTHS, Actor
 from .validation import compile_schema, errors_of
@@ -421,7 +421,7 @@ class Session:
                         bug = TypeError(f"{type(e).__name__}({e.message!r}) raised with malformed errors: {malformed}")
                         raise PluginError(name, f"xrm_record_event({event})", bug) from bug
                     raise
-                except Exception as e:  # noqa: BLE001 — any plugin failure refuses the change
+                except PLUGIN_FAILURES as e:  # noqa: BLE001 — any plugin failure refuses the change
                     raise PluginError(name, f"xrm_record_event({event})", e) from e
                 if edits is not None:
                     edits.after(name, record)

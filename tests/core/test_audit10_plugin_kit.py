@@ -149,7 +149,8 @@ def test_entity_types_kept_outside_types_are_named(make_package, platform_with):
             "no types/ folder, but schemas/ holds entity types (assembly.json): move them to types/")
     with pytest.raises(DefinitionError) as e:
         platform_with({"coop": plugin_of(package, ())})
-    assert e.value.message == f"plugin 'coop': role 'board' grants on unknown entity type; {note}"
+    assert e.value.message == (f"plugin 'coop' ({package}: roles.json, item 0): role 'board' grants on unknown "
+                               f"entity type; {note}")
     fine = make_package({"schemas/assembly.json": TYPE})
     report = platform_with({"coop": plugin_of(fine, ())}).init()
     assert report["warnings"] == [note.replace(repr(package), repr(fine))]

@@ -29,7 +29,8 @@ def _short(error):
 
 def problem(status: int, title: str, detail: str, errors: list | None = None, **extra) -> Response:
     """An RFC 9457 ``application/problem+json`` response; ``errors`` lists ``{pointer, message}``
-    (the first :data:`MAX_ERRORS` of them, with ``errors_omitted``: the number left out).
+    (the first :data:`MAX_ERRORS` of them, with ``errors_omitted``: the number left out). A
+    422 always has ``errors``: one for the whole document (pointer ``""``) when none is given.
 
     ``errors_incomplete`` (true) says that ``errors`` is not every error there is, whoever
     left some out: this function past :data:`MAX_ERRORS` (it counts them), or the core, which
@@ -37,6 +38,10 @@ def problem(status: int, title: str, detail: str, errors: list | None = None, **
     itself). One member for a client to test, whichever way the list was cut short.
     """
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if status == 422 and not errors:
+        # The contract gives every validation problem its errors: a refusal without any (a
+        # plugin's ValidationError("message")) is about the whole document.
+        errors = [{"pointer": "", "message": detail}]
     if errors:
         body["errors"] = [_short(e) for e in errors[:MAX_ERRORS]]
         if len(errors) > MAX_ERRORS:
