@@ -213,7 +213,8 @@ class Column:
             return orjson.dumps(value).decode()
         if value is True or value is False:
             return "true" if value else "false"
-        return orjson.dumps(value).decode()
+        # keys sorted: the same cell from either engine (see xrm_core.exporter)
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 class _OutOfRange(ValueError):

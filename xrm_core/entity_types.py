@@ -12,7 +12,7 @@ import re
 
 import orjson
 import xrm_schemas
-from sqlalchemy import Connection, delete, func, insert, literal_column, select, text
+from sqlalchemy import Connection, String, delete, exists, func, insert, literal, literal_column, select, text
 
 from . import db, field_values, schema_types, schema_uris
 from .errors import Conflict, DefinitionError, NotFound, ValidationError
@@ -201,6 +201,17 @@ class EntityType:
             schema_types.field_types(self.schema, self.schema, _path_parts(path)))
         return found
 
+    def not_a_field(self, path) -> str:
+        """Why ``path`` names no field of this type, for an error message. A top-level
+        property whose own name has a dot in it (``"a.b"``) is listed by :meth:`properties`
+        but is no field: a dot always separates a path into nested objects, in filters,
+        sorting, indexes and KPIs alike — the message says so and how to get a usable name."""
+        said = f"{path!r} is not a field of {self.name}"
+        if isinstance(path, str) and "." in path and self.property_type(path) is not None:
+            said += (f": a dot separates a path into nested objects, so the property named {path!r} "
+                     f"cannot be named here; rename it (e.g. {path.replace('.', '_')!r}) to filter or sort by it")
+        return said
+
     def property_type(self, name: str) -> str | None:
         """JSON type of the top-level property ``name`` taken as written — a key of
         :meth:`properties`, even one with a dot in it (``"a.b"``) — or None."""
@@ -264,6 +275,17 @@ def value_label_key(value) -> str:
         return value
     # str() for integers: orjson takes none beyond 64 bits
     return str(value) if type(value) is int else orjson.dumps(value).decode()
+
+
+def dotted_properties(schema) -> list[str]:
+    """Top-level properties of entity schema ``schema`` whose names hold a dot (``"a.b"``):
+    stored and validated, but no filter, sort, index or KPI can name them
+    (:meth:`EntityType.not_a_field`)."""
+    if not isinstance(schema, dict):
+        return []
+    out: dict[str, dict] = {}
+    schema_types.collect_properties(schema, schema, out, 0)
+    return [name for name in out if "." in name]
 
 
 def _path_parts(path: str) -> list[str]:
@@ -573,6 +595,27 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
     _store(conn, new, insert_current=False)
     report.update(applied=True, version=new.version)
     return report
+
+
+def undeclared_values(conn: Connection, old: EntityType, new: EntityType) -> dict[str, int]:
+    """How many stored records hold each top-level property ``old`` declares and ``new`` no
+    longer allows by name (dropped from ``properties``, no ``patternProperties`` taking it);
+    properties no record holds are left out. Such values stay valid — an open schema allows
+    any name — and are kept as stored, but an admin removing a field should hear they are
+    there (a CSV export leaves them out)."""
+    gone = [n for n in old.properties() if schema_types.find_property(new.schema, new.schema, n, 0) is None]
+    R = db.records
+    out = {}
+    for name in gone:
+        if conn.dialect.name == "postgresql":
+            held = R.c.data.op("?")(literal(name, String()))  # a text key, not a JSONB value
+        else:  # json_each, not a JSON path: a name may hold any character
+            keys = func.json_each(R.c.data).table_valued("key")
+            held = exists(select(keys.c.key).where(keys.c.key == name))
+        n = conn.execute(select(func.count()).select_from(R).where(R.c.type == new.name, held)).scalar()
+        if n:
+            out[name] = n
+    return out
 
 
 def remove(conn: Connection, name: str) -> int:

@@ -1,7 +1,10 @@
 """Export of the records a user can see, as JSONL or CSV: exactly what import reads back.
 
 Records are read in id order in keyset batches, so memory stays flat. JSONL holds each
-record's ``data`` as one JSON object per line and is lossless. CSV has one column per
+record's ``data`` as one JSON object per line and is lossless. Keys are written sorted, in
+nested objects too (JSONL lines, CSV object cells): each engine keeps them in its own order
+(SQLite as given, PostgreSQL's JSONB shorter keys first), and the same records exported from
+either engine are the same file. CSV has one column per
 top-level property of the schema, cells written by :mod:`xrm_core.csvcells` so that import
 reads back the same values; a text a spreadsheet would run as a formula (``=1+2``) is written
 JSON-quoted (``"=1+2"``), which a spreadsheet shows as text and import reads back as the
@@ -57,7 +60,7 @@ def export(s: "Session", type_name: str, out: IO[str], fmt: str = "jsonl", where
         write = CsvOut(et, out, pattern_columns(s, et, base))
     else:
         def write(data):
-            out.write(orjson.dumps(data).decode() + "\n")
+            out.write(orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode() + "\n")
     count, last = 0, ""
     while True:
         rows = s.conn.execute(select(R.c.id, R.c.data).where(base, R.c.id > last)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal
 
@@ -264,7 +265,7 @@ def filter_terms(dialect: str, et, where: dict, pointer_prefix: str = "/where") 
         if not isinstance(fname, str) or not FIELD_RE.match(fname):
             raise _bad(ptr, f"{fname!r} is not a field name ({FIELD_RULE})")
         if not et.has_field(fname):
-            raise _bad(ptr, f"{fname!r} is not a field of {et.name}")
+            raise _bad(ptr, et.not_a_field(fname))
         jt = sql_type(et, fname)
         ops = cond if isinstance(cond, dict) else {"eq": cond}
         if not ops:
@@ -460,7 +461,7 @@ def order_by(dialect: str, et, sort: list[str], table=None):
             # A property may be named "a.b" or "x [y]", but only field paths can be sorted by.
             raise _bad_sort(f"/sort/{i}", f"{name!r} is not a field name ({FIELD_RULE})")
         if not et.has_field(name):
-            raise _bad_sort(f"/sort/{i}", f"{name!r} is not a field of {et.name}")
+            raise _bad_sort(f"/sort/{i}", et.not_a_field(name))
         jt = sql_type(et, name)
         if jt in ("array", "object"):
             raise _bad_sort(f"/sort/{i}", f"cannot sort by {name!r} of type {jt}")
@@ -566,6 +567,20 @@ def refuse_values_never_held(dialect: str, et, where: dict) -> None:
         said = ", ".join(repr(v) if isinstance(v, str) else json_text(v) for v in sent)
         errors.append({"pointer": ptr,
                        "message": f"{said} {'is' if len(sent) == 1 else 'are'} not among the values of {field} "
-                                  f"({values}): no record can match"})
+                                  f"({values}): no record can match{_composed_hint(sent, allowed)}"})
     if errors:
         raise ValidationError(f"invalid filter: {errors[0]['message']}", errors)
+
+
+def _composed_hint(sent: list, allowed: list) -> str:
+    """A sentence for a text that differs from a value of ``allowed`` only in how its accents
+    are encoded (``E`` + U+0301 for ``É``, Unicode NFD, as macOS and some keyboards write
+    them): the refusal's list shows that value looking the same as the one refused."""
+    for v in sent:
+        if not isinstance(v, str):
+            continue
+        for a in allowed:
+            if isinstance(a, str) and a != v and unicodedata.normalize("NFC", v) == unicodedata.normalize("NFC", a):
+                return (f"; {v!r} is written with decomposed accents (Unicode NFD) and differs from {a!r} "
+                        f"only in that: type {a!r} as the schema writes it")
+    return ""

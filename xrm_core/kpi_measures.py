@@ -158,7 +158,9 @@ class DeclarativeKPI:
                 if flt:
                     compile_filter("sqlite", et, flt, ptr)
         except ValidationError as e:
-            raise DefinitionError(f"KPI {self.name!r} has an invalid filter: {e.message}", e.errors) from None
+            # e.message starts "invalid filter: " (filters._bad): said once, not twice
+            said = e.message.removeprefix("invalid filter: ")
+            raise DefinitionError(f"KPI {self.name!r} has an invalid filter: {said}", e.errors) from None
         never = [err for ptr, flt in filters if flt and values for err in _values_never_held(et, flt, ptr)]
         if never:
             raise DefinitionError(f"KPI {self.name!r} filters on values its fields never hold", never)

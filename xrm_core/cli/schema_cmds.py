@@ -135,16 +135,26 @@ def types_add(c, file, as_user, as_json):
     d, _ = _load_type_definition(file)  # a type shown by another database: its version says nothing here
     with _about(file), c.admin_connection(as_user) as conn:
         et = entity_types.add(conn, d)
-    _warn_unchecked_formats(d)
+    _warn_about(d)
     if as_json:
         emit_json(et.to_dict())
     else:
         click.echo(f"entity type {et.name!r} added (version {et.version})")
 
 
-def _warn_unchecked_formats(d: dict) -> None:
-    """On stderr: each ``format`` of the schema that validation does not check."""
+def _warn_about(d: dict, before=None) -> None:
+    """On stderr: each ``format`` of the schema that validation does not check, and each
+    top-level property whose name no filter can give (it holds a dot) that the type held
+    ``before`` (the stored type an update replaces) did not declare already."""
+    from ..entity_types import dotted_properties
     from ..validation import unchecked_formats
+    known = set(dotted_properties(before.schema)) if before is not None else set()
+    for name in dotted_properties(d.get("schema")):
+        if name in known:
+            continue
+        click.echo(f"warning: property {name!r} has a dot in its name: it is stored and validated, but cannot "
+                   "be named in filters, sorting, indexes or KPIs (a dot separates a path into nested objects); "
+                   f"rename it (e.g. {name.replace('.', '_')!r}) to use it there", err=True)
     for ptr, fmt in unchecked_formats(d.get("schema")):
         click.echo(f"warning: /schema{ptr}: format {fmt!r} is not one xrm checks (date, date-time, email, uri, "
                    "uuid… — JSON Schema's own); values are accepted whatever they hold", err=True)
@@ -169,7 +179,10 @@ def types_update(c, file, dry_run, as_user, as_json):
             before = entity_types.load_all(conn)
             report = entity_types.update(conn, d, dry_run=dry_run, if_version=version)
             kpis.check_type_change(c.platform, conn, before, d["name"], d)
-        _warn_unchecked_formats(d)
+            kept = entity_types.undeclared_values(conn, before[d["name"]], entity_types.EntityType(d, 0)) \
+                if report["changed"] else {}
+        _warn_about(d, before.get(d["name"]))
+        _note_undeclared(d["name"], kept, dry_run)
     except (ValidationError, Conflict) as e:
         if as_json and "impact" in e.extra:
             emit_json({**e.extra["impact"], "applied": False, "error": e.message})
@@ -183,6 +196,15 @@ def types_update(c, file, dry_run, as_user, as_json):
     else:
         click.echo(f"{report['type']}: {report['checked']} records checked, all valid; change {verb}"
                    + ("" if dry_run else f" (version {report['version']})"))
+
+
+def _note_undeclared(type_name: str, kept: dict[str, int], dry_run: bool) -> None:
+    """On stderr: the records still holding a property the new definition no longer declares."""
+    would = "would no longer declare" if dry_run else "no longer declares"
+    for name, n in kept.items():
+        shown = name if name.isidentifier() else repr(name)  # "a.b", "First Name" quoted
+        click.echo(f"note: {n} {type_name} record{'s hold' if n != 1 else ' holds'} {shown}, which the schema "
+                   f"{would}: kept as stored (a JSONL export keeps it, a CSV export leaves it out)", err=True)
 
 
 @types.command("remove")
