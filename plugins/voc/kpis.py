@@ -1,4 +1,5 @@
-"""The voc plugin's Python KPIs (the declarative NPS and CES are in ``kpis.json``).
+"""The voc plugin's Python KPIs (the declarative NPS and CES are in ``kpis.json``), among
+them the dealers' after-sales satisfaction.
 
 Every query is built from the :class:`xrm_core.KPIContext` (``ctx.base()``, ``ctx.field()``)
 so the caller's scope and period apply: a dealer's user sees the satisfaction of the dealer's
@@ -35,11 +36,29 @@ class Csat(KPI):
     description = ("Mean satisfaction on 0–100: avg((score − 1) / 4 × 100) over the CSAT answers "
                    "(1 very dissatisfied … 5 very satisfied) given in the period; 0 means everyone very "
                    "dissatisfied, 100 everyone very satisfied. Group --by touchpoint or dealer_code.")
+    #: The survey responses averaged (a filter).
+    answers = {"question_kind": "csat"}
 
     def compute(self, ctx):
         score = _normalised(ctx.field("survey_response", "score"), CSAT_SCALE)
-        return ctx.measure("survey_response", func.avg(score), func.count(), {"question_kind": "csat"},
-                           "answered_at")
+        return ctx.measure("survey_response", func.avg(score), func.count(), self.answers, "answered_at")
+
+
+class AfterSalesSatisfaction(Csat):
+    """The dealers' after-sales satisfaction (AFS-CS of DESIGN §7): the CSI of :class:`Csat`
+    over the after-sales touchpoint alone, to rank dealers ``--by dealer_code``. Its data is
+    voc's (the survey responses, tied to a dealer by their ``dealer_code`` and filed in the
+    dealer's unit), so voc declares it: prm_dealers would need voc installed to name the type."""
+
+    name = "after_sales_satisfaction"
+    label = {"en": "After-sales satisfaction (AFS-CS)", "fa": "رضایت مشتری از خدمات پس از فروش (AFS-CS)",
+             "zh": "售后服务满意度(AFS-CS)"}
+    description = ("Dealers' after-sales satisfaction on 0–100 (CSI): avg((score − 1) / 4 × 100) over the "
+                   "CSAT answers (1 very dissatisfied … 5 very satisfied) with touchpoint after_sales given "
+                   "in the period — the after_sales group of csat --by touchpoint. Rank dealers with --by "
+                   "dealer_code (answers without a dealer_code are the group with no key); a dealer's user "
+                   "sees the dealer's own answers only.")
+    answers = {"question_kind": "csat", "touchpoint": "after_sales"}
 
 
 class Csm(KPI):
@@ -68,4 +87,4 @@ class Csm(KPI):
         return {"value": v, "n": n, "groups": groups}
 
 
-KPI_CLASSES = (Csat, Csm)
+KPI_CLASSES = (Csat, AfterSalesSatisfaction, Csm)

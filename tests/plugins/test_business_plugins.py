@@ -29,7 +29,7 @@ CONTRACT_TYPES = {
     xrm_voc: {"survey", "survey_response", "feedback", "kano_answer"},
 }
 CONTRACT_KPIS = {
-    xrm_voc: {"nps", "csat", "ces", "csm"},
+    xrm_voc: {"nps", "csat", "ces", "csm", "after_sales_satisfaction"},
     xrm_crm: {"complaint_handling_time", "complaints_per_100_receptions", "repeat_purchase_rate", "churn_rate",
               "lead_conversion_rate", "win_rate", "profile_completeness", "recovered_dissatisfied_rate",
               "customer_lifetime_value", "sales_complaints_per_100_sold", "quality_complaints_per_100_produced",

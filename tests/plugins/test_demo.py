@@ -30,6 +30,7 @@ PLUGINS = (xrm_crm, xrm_prm_dealers, xrm_vrm_suppliers, xrm_voc)
 #: The contract KPIs (issue 3) with the range a believable network lands in.
 KPI_RANGES = {
     "nps": (0, 40), "csat": (65, 85), "ces": (4, 6.5), "csm": (55, 85),
+    "after_sales_satisfaction": (60, 80),
     "complaint_handling_time": (8, 120), "complaints_per_100_receptions": (1, 15),
     "repeat_purchase_rate": (3, 40), "churn_rate": (1, 15), "lead_conversion_rate": (10, 40),
     "win_rate": (20, 60), "profile_completeness": (60, 95), "recovered_dissatisfied_rate": (40, 85),
