@@ -99,7 +99,7 @@ def test_the_document_describes_the_plugins_types_as_declared(make_platform):
     assert inv["unevaluatedProperties"] is False
     assert inv["properties"]["tier"] == {"enum": ["طلایی", "نقره‌ای", "普通"]}  # kept, not escaped or normalised
     assert schemas["fund.data"]["properties"]["target"] == {"$ref": common + "money"}
-    assert schemas["common.money"]["properties"]["currency"] == {"$ref": common + "currency"}
+    assert schemas["common.money"]["properties"]["currency"] == {"$ref": common + "currency", "title": "Currency"}
     assert schemas["fund.data"]["properties"]["strategy"]["oneOf"][2]["required"] == ["other"]
     sort = next(p for p in spec["paths"]["/api/v1/records/meeting"]["get"]["parameters"] if p["name"] == "sort")
     assert "by the instant it names, whatever the offset" in sort["description"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 
 import orjson
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -73,6 +74,9 @@ def units():
             return _done(_("Unit %(name)s created.", name=name), "admin.units")
     with platform().connection() as conn:
         rows = accounts.list_units(conn)
+        members = Counter(u["unit"] for u in accounts.list_users(conn))
+    for row in rows:
+        row["users"] = members.get(row["name"], 0)
     return render_template("admin/units.html", units=rows, errors=errors, form=request.form), status
 
 
@@ -92,10 +96,17 @@ def users():
             status = e.status
         else:
             return _done(_("User %(name)s created.", name=name), "admin.users")
+    # ``?unit=NAME``: the users of one unit (the units page links each unit's count here).
+    unit = request.args.get("unit") or None
     with platform().connection() as conn:
         roles = _with_descriptions(accounts.list_roles(conn))
-        return render_template("admin/users.html", users=accounts.list_users(conn), errors=errors,
-                               form=request.form, units=accounts.list_units(conn), roles=roles,
+        everyone = accounts.list_users(conn)
+        units = accounts.list_units(conn)
+        if status == 200 and unit is not None and unit not in {u["name"] for u in units}:
+            status = 404  # said on the page, which still lists no one and offers the form
+        return render_template("admin/users.html", errors=errors, unit=unit,
+                               users=[u for u in everyone if unit is None or u["unit"] == unit],
+                               form=request.form, units=units, roles=roles,
                                role_label=_role_labels(roles)), status
 
 

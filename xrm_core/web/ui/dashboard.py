@@ -17,7 +17,7 @@ from ... import kpis
 from ...errors import PluginError, XrmError
 from .common import acting, blueprint
 from .core_messages import explain
-from .i18n import RTL, digits, lang, tr
+from .i18n import RTL, digits, lang, month_text, tr
 from .listing import type_label
 from .plugin_catalogues import translate
 from .plugin_texts import plugin_summary
@@ -106,7 +106,7 @@ def trend_label(label: str, values: list, periods) -> str:
     the KPI, the months it covers and each month's value, as the card writes values."""
     shown = _(", ").join(_("no value") if v is None else digits(_fmt(v)) for v in values)
     return _("%(kpi)s by month, %(first)s to %(last)s: %(values)s", kpi=label,
-             first=digits(periods[0][0][:7]), last=digits(periods[-1][0][:7]), values=shown)
+             first=month_text(periods[0][0]), last=month_text(periods[-1][0]), values=shown)
 
 
 def card(s, kpi, periods) -> dict:

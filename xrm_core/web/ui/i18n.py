@@ -8,8 +8,16 @@ the declaring plugin's own gettext catalogue (:func:`tr`, :mod:`.plugin_catalogu
 """
 from __future__ import annotations
 
+import decimal
+import math
+from datetime import date, datetime, timezone
+
+from babel import Locale
+from babel.dates import format_date, format_skeleton, format_time
+from babel.numbers import format_decimal
 from flask import Blueprint, Flask, redirect, request, session
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, get_timezone
+from markupsafe import Markup
 
 from .common import safe_next
 from .plugin_catalogues import translate
@@ -63,7 +71,9 @@ def tr(label, default: str = "", plugin: str | None = None) -> str:
 # values) — in Persian digits, a decimal number with the Persian decimal mark ٫. Left as they
 # are: what a form's input holds (the user types it, the server reads it), and text that is
 # data rather than a number (ids, codes, e-mail, URLs, free text), in every language.
-# English and Chinese pages write ASCII digits.
+# English and Chinese pages write ASCII digits. In every language a number from
+# GROUPED_FROM on is grouped, and a time or date is written as the language writes one
+# (Babel's CLDR patterns), the stored text kept in ``<time datetime>``.
 
 def digits(value) -> str:
     """``value`` as text, with Persian digits when the UI is in Persian."""
@@ -71,23 +81,125 @@ def digits(value) -> str:
     return text.translate(_PERSIAN_DIGITS) if lang() == "fa" else text
 
 
+#: A number from this size on is grouped (17,200,000,000; ۱۷٬۲۰۰٬۰۰۰٬۰۰۰): CLDR's "minimum
+#: grouping digits" of 2, so that a four-digit number — a year, a model number — reads as
+#: written (2026, not 2,026).
+GROUPED_FROM = 10000
+
+
 def number(value) -> str:
     """A number (a JSON number of a record, an already formatted number's text) as the page
-    writes it: on a Persian page in Persian digits with ٫ for the decimal point, a minus
-    kept left of the digits (a left-to-right mark: a right-to-left line put it on their
-    right). Grouping is left to the caller: a stored number is shown as stored (a year
-    grouped as ۲٬۰۲۶ would read wrong)."""
-    text = "" if value is None else str(value)
+    writes it: a JSON number with the separators of the page's language (Babel's
+    ``format_decimal``, every decimal kept), grouped from :data:`GROUPED_FROM` on; on a
+    Persian page in Persian digits with ٬ between groups and ٫ for the decimal point, a
+    minus kept left of the digits (a left-to-right mark: a right-to-left line put it on
+    their right). Text (already formatted) keeps its grouping as it is."""
+    text = _grouped(value)
+    if text is None:
+        text = "" if value is None else str(value)
+        if lang() == "fa":
+            text = text.replace(".", "\u066b")
     if lang() != "fa":
         return text
-    text = digits(text.replace(".", "\u066b"))
+    text = digits(text)
     return "\u200e" + text if text.startswith("-") else text
 
 
-def moment(at) -> str:
+def _grouped(value) -> str | None:
+    """A JSON number in the page's locale's symbols, or None for anything else (text, a
+    boolean, an infinity, an integer too long for Babel's decimal context)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    try:
+        return format_decimal(value, locale=lang(), numbering_system="default", decimal_quantization=False,
+                              group_separator=abs(value) >= GROUPED_FROM)
+    except (decimal.InvalidOperation, ValueError, OverflowError):
+        return None
+
+
+def when(at) -> datetime | None:
+    """A time the platform stored (RFC 3339 text, or a datetime) as an aware datetime, or None."""
+    if isinstance(at, str):
+        try:
+            at = datetime.fromisoformat(at.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(at, datetime):
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+def moment(at) -> Markup:
     """A time the platform stored (``2026-11-27T18:59:03.123456+00:00``: a record's last
-    change, an activity, a token's expiry) to the minute, in the page's digits."""
-    return digits(at[:16]) if isinstance(at, str) else ""
+    change, an activity, a token's expiry) as a reader of the page's language writes it,
+    to the minute (en "Nov 27, 2026, 6:59 PM", zh "2026年11月27日 18:59", fa "۲۷ نوامبر ۲۰۲۶،
+    ۱۸:۵۹"), in the UI's time zone (Flask-Babel's ``BABEL_DEFAULT_TIMEZONE``, UTC unless
+    set) — inside ``<time datetime=…>`` holding the stored value for machines, and its
+    UTC minute as the element's title. Text that is no time is shown as it is."""
+    if at is None or at == "":
+        return Markup("")
+    dt = when(at)
+    if dt is None:
+        return Markup("%s") % digits(at)
+    local = dt.astimezone(get_timezone() or timezone.utc)
+    iso = at if isinstance(at, str) else dt.isoformat()
+    title = dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return Markup('<time datetime="%s" title="%s">%s</time>') % (iso, title, digits(_date_and_time(local)))
+
+
+def _date_and_time(at: datetime) -> str:
+    """``at``'s date (medium: "Nov 27, 2026") and time to the minute, joined as the page's
+    language joins them, in ASCII digits."""
+    here = lang()
+    pattern = Locale.parse(here).datetime_formats.get("medium", "{1} {0}")
+    return pattern.replace("{1}", format_date(at, "medium", locale=here)) \
+                  .replace("{0}", format_time(at, "short", tzinfo=at.tzinfo, locale=here))
+
+
+def stored_time(value, fmt: str) -> Markup | None:
+    """A record's ``date`` or ``date-time`` value as a reader of the page's language writes
+    it ("Feb 18, 2025"; a date-time in the offset it was stored with, which is said:
+    "Feb 18, 2025, 5:45 PM GMT+03:30", "… UTC"), inside ``<time datetime=…>`` holding the
+    stored text. None for another format or a text that is no such date."""
+    if not isinstance(value, str):
+        return None
+    if fmt == "date":
+        try:
+            said = format_date(date.fromisoformat(value), "medium", locale=lang())
+        except ValueError:
+            return None
+    elif fmt == "date-time":
+        dt = when(value)
+        if dt is None or "T" not in value.upper():
+            return None
+        zone = "UTC" if not dt.utcoffset() else format_time(dt, "ZZZZ", tzinfo=dt.tzinfo, locale=lang())
+        said = f"{_date_and_time(dt)} {zone}"
+    else:
+        return None
+    return Markup('<time datetime="%s">%s</time>') % (value, digits(said))
+
+
+def month(day) -> Markup:
+    """The month of a date (``2026-11-01``: the first day of a KPI's period) as the page's
+    language names it ("Nov 2026", "نوامبر ۲۰۲۶" in Persian words and digits, "2026年11月"),
+    inside ``<time datetime="2026-11">``. Text that is no date is shown as it is."""
+    try:
+        first = date.fromisoformat(str(day)[:10])
+    except ValueError:
+        return Markup("%s") % digits(day)
+    return Markup('<time datetime="%s">%s</time>') % (first.strftime("%Y-%m"), month_text(first))
+
+
+def month_text(day) -> str:
+    """The month of a date (a ``date`` or ISO text) in the page's words and digits, as
+    :func:`month` shows it; the text as it is when it is no date."""
+    try:
+        day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
+    except ValueError:
+        return digits(day)
+    return digits(format_skeleton("yMMM", day, locale=lang()))
 
 
 #: Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): in a title they
@@ -122,4 +234,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals.update(tr=tr, lang=lang, LANGUAGES=LANGUAGES,
                                  text_direction=lambda: "rtl" if lang() in RTL else "ltr")
-    app.jinja_env.filters.update(digits=digits, number=number, moment=moment)
+    app.jinja_env.filters.update(digits=digits, number=number, moment=moment, month=month)

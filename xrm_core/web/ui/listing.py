@@ -23,7 +23,7 @@ from ... import schema_types
 from ...csvcells import ABSENT, Column, column_for
 from ...entity_types import value_label_key
 from ...fields import FIELD_RE
-from .i18n import RTL, digits, lang, tr
+from .i18n import RTL, digits, lang, stored_time, tr
 from .plugin_catalogues import core_text
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "exists")
@@ -168,7 +168,12 @@ def member_title(et, parts: list[dict], key: str) -> str:
     """A nested member's label as its form input shows it (:func:`.nested_inputs._members`):
     its schema's ``title`` in the current language, else its name made readable (:func:`readable`)."""
     title = next((p["title"] for p in parts if isinstance(p.get("title"), str)), None)
-    return tr(title, "", et.source) if title else readable(et, key, _common_member(parts))
+    if not title:
+        return readable(et, key, _common_member(parts))
+    # A common schema's title is the platform's text (the UI's catalogue) unless the type's
+    # plugin translates it.
+    translated = tr(title, "", et.source)
+    return core_text(title) if translated == title and _common_member(parts) else translated
 
 
 class ValueShape:
@@ -210,8 +215,9 @@ class ValueShape:
         path, as the form's choices take theirs), else a date or time as the page writes
         it (:func:`date_text`), or None."""
         label = value_label(self.et, ".".join(self.names), value)
-        if label is None and isinstance(value, str) and lang() in RTL and _is_date(self.parts):
-            return _date_markup(value)
+        if label is None and isinstance(value, str):
+            fmt = _date_format(self.parts)
+            return _date_markup(value, fmt) if fmt else None
         return label
 
 
@@ -300,20 +306,27 @@ DATE_FORMATS = ("date", "date-time", "time")
 
 def date_text(et, keys, value):
     """A stored date or time (a text whose schema at ``keys``, a path into the record's
-    data, says ``format: date``/``date-time``/``time``) as a Persian page shows it: in
-    Persian digits, kept left to right (``<bdi dir="ltr">``: its ``-`` and ``:`` between
-    digits would else be read right to left). None elsewhere: the value is shown as it is."""
-    if not isinstance(value, str) or lang() not in RTL:
+    data, says ``format: date``/``date-time``/``time``) as the page writes it: a date or a
+    date-time as its language writes one (:func:`.i18n.stored_time`); else (a ``time``, a
+    text that is no such date) on a Persian page in Persian digits, kept left to right
+    (``<bdi dir="ltr">``: its ``-`` and ``:`` between digits would else be read right to
+    left). None when the value is shown as it is."""
+    if not isinstance(value, str):
         return None
-    return _date_markup(value) if _is_date(_parts_at(et, keys)) else None
+    fmt = _date_format(_parts_at(et, keys))
+    return _date_markup(value, fmt) if fmt else None
 
 
-def _date_markup(value: str) -> Markup:
-    return Markup('<bdi dir="ltr">%s</bdi>') % digits(value)
+def _date_markup(value: str, fmt: str) -> Markup | None:
+    shown = stored_time(value, fmt)
+    if shown is None and lang() in RTL:
+        shown = Markup('<bdi dir="ltr">%s</bdi>') % digits(value)
+    return shown
 
 
-def _is_date(parts: list[dict]) -> bool:
-    return any(p.get("format") in DATE_FORMATS for p in parts)
+def _date_format(parts: list[dict]) -> str | None:
+    """The date format (:data:`DATE_FORMATS`) the schema's ``parts`` give a value, or None."""
+    return next((p["format"] for p in parts if p.get("format") in DATE_FORMATS), None)
 
 
 def _parts_at(et, keys) -> list[dict]:

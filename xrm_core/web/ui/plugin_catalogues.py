@@ -55,9 +55,9 @@ CORE_TEXTS = frozenset({
     N_("ISO 4217 code"),
     N_("ISO 3166-1 alpha-2"),
     N_("A language code: 2 or 3 lowercase letters, optionally followed by subtags after - (en, fa, zh-CN)."),
-    # The members of the common schemas (money, address), named by their keys made readable.
-    N_("Amount"), N_("Currency"), N_("Line1"), N_("Line2"), N_("City"), N_("Region"), N_("Postal code"),
-    N_("Country"),
+    # The titles of the members of the common schemas (money, address).
+    N_("Amount"), N_("Currency"), N_("Address line 1"), N_("Address line 2"), N_("City"), N_("Region"),
+    N_("Postal code"), N_("Country"),
 })
 
 

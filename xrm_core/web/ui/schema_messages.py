@@ -9,6 +9,8 @@ the English text, as do messages a plugin raised: nothing is dropped.
 """
 from __future__ import annotations
 
+import re
+
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -43,7 +45,7 @@ def localized(validator, data, prefix: str = "/data", hint=None, schema=None,
         if kind is None or (english and kind.name not in JARGON):
             continue
         said = hint(ptr, kind.as_dict().get("pattern")) if hint and kind.name == "pattern" else None
-        text = worded(kind, ptr, said, reason)
+        text = _contains_limit(kind, message) or worded(kind, ptr, said, reason)
         if text:
             out[(ptr, message)] = text
     return out
@@ -140,6 +142,26 @@ def worded(kind, pointer: str = "", hint: str | None = None, reason=None) -> str
     if name == "contains":
         return _("has no item of the required kind")
     return None
+
+
+#: The limit the core's message of a failed ``minContains``/``maxContains`` ends with
+#: (:func:`error_wording.contains_message`): the validator words both as a failed
+#: ``contains`` and its kind carries no limit.
+_CONTAINS_LIMIT = re.compile(r'\("(minContains|maxContains)": (\d+)\)$')
+
+
+def _contains_limit(kind, message: str) -> str | None:
+    """A failed ``minContains``/``maxContains`` in the UI's language, with its limit (the
+    generic "has no item of the required kind" dropped the number), or None."""
+    m = _CONTAINS_LIMIT.search(message) if kind.name == "contains" else None
+    if not m:
+        return None
+    limit = int(m.group(2))
+    if m.group(1) == "minContains":
+        return ngettext("needs at least %(n)s item of the required kind",
+                        "needs at least %(n)s items of the required kind", limit, n=digits(limit))
+    return ngettext("may have at most %(n)s item of the required kind",
+                    "may have at most %(n)s items of the required kind", limit, n=digits(limit))
 
 
 def _values(values: list) -> str:
