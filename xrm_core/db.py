@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
-from .errors import XrmError
+from .errors import DatabaseBusy, PluginError, XrmError
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -389,15 +389,53 @@ def _sqlite_begin(conn):
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-class DatabaseBusy(XrmError):
-    """Another process held the SQLite database's write lock for the whole busy timeout."""
-
-    status = 503
-    title = "Database busy"
-
-
 #: Seconds an SQLite writer waits for another one's write lock (``PRAGMA busy_timeout``).
 SQLITE_BUSY_SECONDS = 30
+
+
+#: How every refusal of a busy database ends.
+NOTHING_SAVED = "nothing was saved; try again"
+
+#: SQLSTATEs of a transaction PostgreSQL gave up so that another could go on, and what
+#: happened in words. The change itself was sound: only its timing was unlucky.
+TRANSIENT_SQLSTATES = {
+    "40P01": "a deadlock: each was waiting for what the other had locked",
+    "40001": "a serialization failure",
+    "55P03": "a lock it waited for too long",
+}
+
+
+def sqlstate(e) -> str | None:
+    """The SQLSTATE of a driver error wrapped by SQLAlchemy (psycopg 3: ``sqlstate``;
+    psycopg2: ``pgcode``), else None."""
+    orig = getattr(e, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def busy_error(exc: BaseException | None) -> DatabaseBusy | None:
+    """The :class:`DatabaseBusy` refusal ``exc`` amounts to, else None.
+
+    ``exc`` is a deadlock, serialization failure or lock timeout from PostgreSQL, or
+    :class:`DatabaseBusy` itself — or was caused by one (a plugin's hook that met it is a
+    PluginError; a statement run after it in the aborted transaction fails in its own words).
+    A refusal of the platform or a plugin other than a PluginError keeps its own words.
+    Errors are looked at where they reach the user (CLI, REST, UI), not where the driver
+    raises them, so a plugin can still catch a deadlock of its own statement and refuse in
+    its own words (``except DBAPIError``).
+    """
+    if isinstance(exc, XrmError) and not isinstance(exc, (DatabaseBusy, PluginError)):
+        return None  # a refusal in words of its own (a plugin's Conflict "try again")
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DatabaseBusy):
+            return exc
+        why = TRANSIENT_SQLSTATES.get(sqlstate(exc)) if isinstance(exc, DBAPIError) else None
+        if why:
+            return DatabaseBusy(f"the database is busy: another change was being saved at the same time, "
+                                f"and the database stopped this one ({why}); {NOTHING_SAVED}")
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _sqlite_errors(context):
@@ -407,7 +445,7 @@ def _sqlite_errors(context):
     if "database is locked" in message:
         # A REST client gets 503 (try again later), not "the server failed".
         return DatabaseBusy(f"the database is busy: another process has held its write lock for "
-                            f"{SQLITE_BUSY_SECONDS} s (a long import?); try again")
+                            f"{SQLITE_BUSY_SECONDS} s (a long import?); {NOTHING_SAVED}")
     if "no such savepoint" in message:
         return _sqlite_lost_savepoint(context)
     return None

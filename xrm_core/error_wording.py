@@ -157,6 +157,23 @@ def json_text(value) -> str:
         return repr(value)
 
 
+def composed_hint(sent: list, allowed: list, shown=repr) -> str:
+    """A sentence for a text that differs from a value of ``allowed`` only in how its accents
+    are encoded (``E`` + U+0301 for ``É``, Unicode NFD, as macOS and some keyboards write
+    them): the refusal's list shows that value looking the same as the one refused. Empty
+    when no text of ``sent`` is such. ``shown`` writes a value (``repr``, or :func:`json_text`
+    where the message quotes values as JSON). Filters and validation (``enum``, ``const``)
+    say it alike; nothing stored is normalised."""
+    for v in sent:
+        if not isinstance(v, str):
+            continue
+        for a in allowed:
+            if isinstance(a, str) and a != v and unicodedata.normalize("NFC", v) == unicodedata.normalize("NFC", a):
+                return (f"; {shown(v)} is written with decomposed accents (Unicode NFD) and differs from {shown(a)} "
+                        f"only in that: type {shown(a)} as the schema writes it")
+    return ""
+
+
 def listed(values) -> str:
     """``"a", "b" or "c"``: values as JSON, at most :data:`LISTED_VALUES` of them."""
     shown = [json_text(v) for v in list(values)[:LISTED_VALUES]]

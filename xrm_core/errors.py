@@ -92,6 +92,18 @@ class AuthenticationError(XrmError):
     title = "Unauthorized"
 
 
+class DatabaseBusy(XrmError):
+    """The database gave this change up so that another could go on: a deadlock, a
+    serialization failure or a lock timeout on PostgreSQL, SQLite's write lock held past its
+    busy timeout. The transaction was rolled back, so nothing was saved, and the same change
+    may well succeed when tried again (REST: 503 with ``Retry-After``)."""
+
+    status = 503
+    title = "Database busy"
+    #: Seconds a client should wait before trying again (REST ``Retry-After``).
+    retry_after = 1
+
+
 class PluginError(XrmError):
     """A plugin hook raised something other than ValidationError; the change was rolled back."""
 

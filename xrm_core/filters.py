@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from datetime import date
 from decimal import Decimal
 
@@ -31,7 +30,7 @@ import orjson
 from sqlalchemy import and_, false, func, literal, literal_column, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from .error_wording import json_text
+from .error_wording import composed_hint as _composed_hint, json_text
 from .errors import ValidationError
 from .fields import FIELD_RE, FIELD_RULE, NAME, NUMERIC, check_field, field_expr, pg_path, sql_type
 from .stored_json import InexactFloat, read_float
@@ -570,17 +569,3 @@ def refuse_values_never_held(dialect: str, et, where: dict) -> None:
                                   f"({values}): no record can match{_composed_hint(sent, allowed)}"})
     if errors:
         raise ValidationError(f"invalid filter: {errors[0]['message']}", errors)
-
-
-def _composed_hint(sent: list, allowed: list) -> str:
-    """A sentence for a text that differs from a value of ``allowed`` only in how its accents
-    are encoded (``E`` + U+0301 for ``É``, Unicode NFD, as macOS and some keyboards write
-    them): the refusal's list shows that value looking the same as the one refused."""
-    for v in sent:
-        if not isinstance(v, str):
-            continue
-        for a in allowed:
-            if isinstance(a, str) and a != v and unicodedata.normalize("NFC", v) == unicodedata.normalize("NFC", a):
-                return (f"; {v!r} is written with decomposed accents (Unicode NFD) and differs from {a!r} "
-                        f"only in that: type {a!r} as the schema writes it")
-    return ""

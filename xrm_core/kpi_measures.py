@@ -239,7 +239,7 @@ class DeclarativeKPI:
         total = ctx.execute(select(value, n).select_from(R).where(base)).first()
         groups = []
         if key is not None:
-            rows = ctx.execute(select(key, value, n).select_from(R).where(base).group_by(key))
+            rows = ctx.grouped(select(key, value, n).select_from(R).where(base).group_by(key))
             groups = [{"key": r[0], "value": exact(r[1]), "n": r[2]} for r in rows]
         return {"value": exact(total[0]), "n": total[1] or 0, "groups": groups}
 
@@ -270,13 +270,28 @@ class DeclarativeKPI:
             value = func.avg(inner.c.v)
         if "scale" in self.definition:
             value = value * float(self.definition["scale"])
-        rows = ctx.execute(select(inner.c.k, value, func.max(inner.c.c)).where(mid).group_by(inner.c.k)).all()
+        stmt = select(inner.c.k, value, func.max(inner.c.c)).where(mid).group_by(inner.c.k)
+        rows = ctx.grouped(stmt) if key is not None else ctx.execute(stmt).all()
         if key is None:
             r = rows[0] if rows else (None, None, 0)
             return {"value": r[1], "n": r[2] or 0, "groups": []}
         groups = [{"key": r[0], "value": r[1], "n": r[2]} for r in rows]
         overall = self._median(ctx, base, None)
         return {**overall, "groups": groups}
+
+
+#: Most groups a KPI answers with ``--by``/``by=``. Grouping by a field of near-unique values
+#: (an email, an id) made a million groups, held in memory and sent as one huge document that
+#: no reader wants; past this many the computation is refused, naming the field.
+MAX_GROUPS = 10_000
+
+
+def too_many_groups(by: str, limit: int) -> ValidationError:
+    """The refusal of a grouping by ``by`` that makes more than ``limit`` groups (pointer ``/by``)."""
+    return ValidationError(
+        f"cannot group by {by!r}: the records measured hold more than {limit:,} different values of it, and a "
+        f"KPI answers at most {limit:,} groups; group by a field with fewer values, or narrow the period",
+        [{"pointer": "/by", "message": f"more than {limit:,} groups (at most {limit:,})"}])
 
 
 #: The ``format`` values that make a string field usable as a time: ISO dates and RFC 3339

@@ -25,7 +25,9 @@ from .errors import DefinitionError, NotFound, PermissionDenied, PluginError, Va
 from .fields import field_expr, sql_type, type_literal
 from .filters import compile_filter
 from .instants import INSTANT
-from .kpi_measures import DeclarativeKPI, JsonKey, _field_of, _float, _json_value, register_sqlite_functions
+from .kpi_measures import (DeclarativeKPI, JsonKey, _field_of, _float, _json_value, register_sqlite_functions,
+                           too_many_groups)
+from . import kpi_measures
 from .plugins import PLUGIN_FAILURES
 # The registry's functions, as callers name them: kpis.registry, kpis.add …
 from .kpi_registry import add, check_type_change, registry, remove, waiting  # noqa: F401
@@ -221,6 +223,16 @@ class KPIContext:
         """Run ``stmt`` in the session's transaction."""
         return self.session.conn.execute(stmt)
 
+    def grouped(self, stmt) -> list:
+        """The rows of ``stmt``, one per group of ``by``; a :class:`ValidationError` at ``/by``
+        when there are more than :data:`~xrm_core.kpi_measures.MAX_GROUPS` (only one row past it is read: the
+        database, not this process, holds the groups of a near-unique field)."""
+        limit = kpi_measures.MAX_GROUPS
+        rows = self.execute(stmt.limit(limit + 1)).all()
+        if len(rows) > limit:
+            raise too_many_groups(self.by, limit)
+        return rows
+
     # -- building blocks of Python KPIs ------------------------------------------------
     # Each returns what compute() returns, or the rows to build it from; groups follow ``by``.
 
@@ -248,7 +260,7 @@ class KPIContext:
         groups = {}
         key = self.group_key(entity)
         if key is not None:
-            rows = self.execute(select(key, *aggregates).where(base).group_by(key)).all()
+            rows = self.grouped(select(key, *aggregates).where(base).group_by(key))
             for row in sorted(rows, key=lambda r: _key_order(r[0])):
                 groups[row[0]] = tuple(row[1:])
         return total, groups
@@ -303,7 +315,7 @@ class KPIContext:
         total = self.execute(select(value, n)).first()
         groups = []
         if self.by:
-            found = self.execute(select(rows.c.k, value, n).group_by(rows.c.k)).all()
+            found = self.grouped(select(rows.c.k, value, n).group_by(rows.c.k))
             for k, gv, gn in sorted(found, key=lambda r: _key_order(r[0])):
                 groups.append({"key": k, "value": _float(gv), "n": gn or 0})
         return {"value": _float(total[0]), "n": total[1] or 0, "groups": groups}
@@ -528,6 +540,8 @@ def compute(session: "Session", name: str, date_from: str | None = None, date_to
         raise PermissionDenied(f"{session.actor.name!r} may not read {entity} records, "
                                f"which KPI {kpi.name!r} measures")
     result = _run(kpi, ctx)
+    if by and len(result.get("groups") or []) > kpi_measures.MAX_GROUPS:  # a Python KPI's own grouping
+        raise too_many_groups(by, kpi_measures.MAX_GROUPS)
     n = int(result.get("n") or 0)
     groups = [{"key": _key(g.get("key"), by_type), "value": _num(g.get("value")) if g.get("n") else None,
                "n": int(g.get("n") or 0)} for g in result.get("groups") or []]

@@ -23,8 +23,8 @@ import xrm_schemas
 # The names other modules import from here (shorten_values, SHOWN_VALUE_*, FORMAT_EXAMPLES)
 # stay importable from here since they moved to error_wording.
 from .error_wording import (CONTAINS_LIMITS, FORMAT_EXAMPLES, SHOWN_VALUE_LIMIT, SHOWN_VALUE_START,  # noqa: F401
-                            UNEXPECTED, contains_message, format_message, json_text, listed, required_message, shorten_values,
-                            why_no_option)
+                            UNEXPECTED, composed_hint, contains_message, format_message, json_text, listed,
+                            required_message, shorten_values, why_no_option)
 from .errors import DefinitionError, ValidationError
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -309,12 +309,42 @@ def _located(e, instance, echoed=(), schema: dict | None = None) -> list[tuple[l
     (:func:`_located_as_reported`); a value or size that a ``dependentSchemas`` entry refuses
     says which present property brought that entry in: '"pledge" was expected' alone left
     the author of a gift with a due date guessing why."""
-    located = _located_as_reported(e, instance, echoed, schema)
+    located = _with_composed_hint(e, _located_as_reported(e, instance, echoed, schema))
     trigger = _dependent_schema_of(e) if isinstance(getattr(e, "kind", None), _CASE_KINDS) else None
     if trigger is None:
         return located
     suffix = f" (because {json_text(trigger)} is present: the schema's dependentSchemas)"
     return [(path, message + suffix, kind) for path, message, kind in located]
+
+
+def _with_composed_hint(e, located: list) -> list:
+    """``located`` with a sentence added to the messages at ``e``'s value when that value is a
+    text refused by an ``enum`` or ``const`` (or options of them) only because its accents are
+    decomposed (``E`` + U+0301): the list of allowed values shows one that looks identical
+    (:func:`~xrm_core.error_wording.composed_hint`). The value itself is left as sent."""
+    try:
+        value, path = e.instance, list(e.instance_path)
+        if not isinstance(value, str):
+            return located
+        hint = composed_hint([value], _allowed_values(e.kind, path), json_text)
+    except (AttributeError, TypeError):  # a jsonschema-rs without these details
+        return located
+    if not hint:
+        return located
+    return [(p, m if p != path or hint in m else m + hint, k) for p, m, k in located]
+
+
+def _allowed_values(kind, path: list) -> list:
+    """The values an ``enum``, a ``const``, or the options of an ``anyOf``/``oneOf`` at
+    ``path`` allow (as far as they say)."""
+    if isinstance(kind, _Kind.Enum):
+        return list(kind.options)
+    if isinstance(kind, _Kind.Constant):
+        return [kind.expected_value]
+    if isinstance(kind, (_Kind.AnyOf, _Kind.OneOfNotValid)):
+        return [v for option in kind.context for x in option if list(x.instance_path) == path
+                for v in _allowed_values(x.kind, path)]
+    return []
 
 
 #: Errors that say which values or sizes are allowed: under a ``dependentSchemas`` entry

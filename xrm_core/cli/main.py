@@ -32,6 +32,7 @@ class XrmGroup(click.Group):
         try:
             return super().invoke(ctx)
         except XrmError as e:
+            e = _busy(e) or e  # a plugin that met a deadlock did not fail: the database was busy
             click.echo(f"error: {e}", err=True)
             ctx.exit(2 if e.status in (400, 422) else 1)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -42,10 +43,21 @@ class XrmGroup(click.Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(141)
         except Exception as e:  # noqa: BLE001 — users get a message, developers XRM_DEBUG=1
+            busy = _busy(e)
+            if busy is not None:
+                click.echo(f"error: {busy}", err=True)
+                ctx.exit(1)
             if os.environ.get("XRM_DEBUG"):
                 raise
             click.echo(f"error: {_blame(e, ctx.obj)}{_explain(e, ctx.obj)}", err=True)
             ctx.exit(1)
+
+
+def _busy(e: Exception):
+    """The "database is busy … try again" refusal ``e`` amounts to (a deadlock, a lock
+    timeout), else None (``xrm_core.db.busy_error``, imported only when something failed)."""
+    from ..db import busy_error
+    return busy_error(e)
 
 
 #: What SQLite and PostgreSQL say when a table of the platform is missing

@@ -34,10 +34,29 @@ def create_app(platform=None, test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     from . import ui
     ui.init_app(app)  # CSRF (API exempt), languages, cookies, security headers, UI pages
+    _busy_database_pages(app)
     # a crash names its plugin; so does a blueprint returned instead of registered
     call_registering_hook(platform.pm, "xrm_flask_app", (Blueprint,),
                           "register it with app.register_blueprint(BLUEPRINT)", app=app)
     return app
+
+
+def _busy_database_pages(app: Flask) -> None:
+    """A deadlock, serialization failure or lock timeout on a UI page (the API answers its
+    own 503) is the error page of :class:`~xrm_core.errors.DatabaseBusy` — "the database is
+    busy …; nothing was saved; try again", status 503 — not "internal server error". Any
+    other database error is raised again: logged, a 500."""
+    from sqlalchemy.exc import DBAPIError
+
+    from ..db import busy_error
+    from .ui.common import render_error
+
+    @app.errorhandler(DBAPIError)
+    def database_busy(e):
+        busy = busy_error(e)
+        if busy is None:
+            raise e
+        return render_error(busy)
 
 
 def _trust_proxies(app: Flask) -> None:

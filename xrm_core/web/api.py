@@ -9,6 +9,7 @@ from urllib.parse import unquote_to_bytes
 import orjson
 from flask import Blueprint, Response, current_app, g, request, url_for
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import MethodNotAllowed, NotFound as RoutingNotFound, RequestEntityTooLarge
 
 from .. import accounts, db, filters, kpis
@@ -160,7 +161,25 @@ def _unauthorized(detail: str) -> Response:
 def handle_xrm_error(e: XrmError):
     if isinstance(e, AuthenticationError):  # the user or token stopped working (see session)
         return _unauthorized(e.message)
-    return from_error(e)
+    busy = db.busy_error(e)  # a plugin's hook that met a deadlock: the database was busy
+    return _busy(busy) if busy is not None else from_error(e)
+
+
+@bp.errorhandler(DBAPIError)
+def handle_database_error(e: DBAPIError):
+    """A deadlock, serialization failure or lock timeout: 503 with ``Retry-After`` (the
+    transaction was rolled back; the same request may succeed). Any other database error
+    is the server's failure: raised again, logged, answered 500."""
+    busy = db.busy_error(e)
+    if busy is None:
+        raise e
+    return _busy(busy)
+
+
+def _busy(e: XrmError) -> Response:
+    resp = from_error(e)
+    resp.headers["Retry-After"] = str(e.retry_after)
+    return resp
 
 
 @bp.before_app_request

@@ -62,7 +62,9 @@ def render_error(e: XrmError):
     """An XrmError as a page with its HTTP status and every pointer it names, headed and
     explained in the user's language (a plugin's own title is shown as written); on a page
     in another language the core's English message follows as the detail."""
+    from ...db import busy_error
     from .core_messages import explain  # it imports i18n, which imports this module
+    e = busy_error(e) or e  # a plugin's hook that met a deadlock: the database was busy
     title = _titles().get(e.title, e.title)
     said = explain(e)
     if said.detail is None:  # English: the core's message is the text; a 404 says what it means
