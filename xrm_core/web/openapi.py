@@ -13,7 +13,10 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response
 
-from ..fields import FIELD_RULE
+from ..fields import FIELD_RE, FIELD_RULE, sql_type
+from ..filters import OPS
+from ..instants import INSTANT, formats_of
+from ..schema_types import has_pattern_properties
 from ..validation import ALL_ERRORS_UP_TO
 from . import envelopes
 from .caches import documents
@@ -153,12 +156,17 @@ def _responses(*codes) -> dict:
                  "(gzip…) was sent: bodies are read uncompressed",
             422: "Validation failed",
             500: PLUGIN_FAILED,
-            503: "Database busy: on SQLite another process held the write lock for the whole busy timeout "
-                 "(a long import?); try again"}
+            503: "Database busy: the database gave this change up so that another could go on (PostgreSQL: a "
+                 "deadlock, a serialization failure or a lock timeout; SQLite: another process held the write lock "
+                 "for the whole busy timeout, a long import?). Nothing was saved; send the same request again "
+                 "after the seconds the `Retry-After` header gives"}
     problem = {"application/problem+json": {"schema": {"$ref": _component("Problem")}}}
     # Any request can be malformed (a NUL character in a parameter, bad JSON…), and any may
     # find the database busy.
-    return {str(c): {"description": text[c], "content": problem} for c in sorted({400, 503, *codes})}
+    out = {str(c): {"description": text[c], "content": problem} for c in sorted({400, 503, *codes})}
+    out["503"]["headers"] = {"Retry-After": {"description": "Seconds to wait before trying again",
+                                             "schema": {"type": "integer"}}}
+    return out
 
 
 #: The 500 of an operation that runs plugin code — record events on a write, a Python KPI, a
@@ -211,7 +219,7 @@ def _build_spec(s, max_limit: int) -> dict:
     # A related record is of one of the types, which its ``type`` (a const in each) tells apart.
     any_record = {"oneOf": [{"$ref": _component(f"{n}.record")} for n in types]} if types \
         else {"$ref": _component("Record")}
-    for name, schema in _shared_schemas(any_record).items():
+    for name, schema in {**_shared_schemas(any_record), **FILTER_CONDITIONS}.items():
         spec.components.schema(name, schema)
     refs = SchemaComponents()
     # The JSON Schemas of the types go into the document as they are, after apispec has
@@ -224,7 +232,7 @@ def _build_spec(s, max_limit: int) -> dict:
         data_name = f"{name}.data"
         published[data_name] = refs.rewrite(et.schema, f"{xrm_schemas.BASE_URI}{name}.type.json", data_name)
         spec.components.schema(f"{name}.record", _record_schema({"$ref": _component(data_name)}, name))
-        _type_paths(spec, name, _type_label(et), max_limit, taken)
+        _type_paths(spec, name, _type_label(et), max_limit, taken, filter_schema(et))
     published.update(refs.platform_components())
     published.update(refs.scoped)  # subschemas copied for the dynamic scope a reference reaches them in
     _generic_paths(spec, max_limit)
@@ -275,6 +283,98 @@ FILTER_HELP = (
     + FIELD_NAMES)
 
 
+#: How a query holds the values of ``filter[F][in]`` (query.comma_list): one or more, none empty.
+IN_LIST = {"type": "string", "pattern": "^[^,]+(,[^,]+)*$"}
+#: ``filter[F][exists]`` (query.parse_filters).
+EXISTS = {"enum": ["true", "false"]}
+#: A filter value of a numeric field: a number as JSON writes it (filters.NUMBER_RE), zeros in
+#: front allowed; beyond 64 bits, or more digits than a double keeps, it is still a 400.
+NUMBER_VALUE = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"}
+#: A filter value of a boolean field (filters.coerce): true or false, in any case.
+BOOLEAN_VALUE = {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$"}
+#: A filter value of a ``format: date`` field (filters._check_dates).
+DATE_VALUE = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+#: A filter value of a ``format: date-time`` field (filters._instant): an RFC 3339 date-time;
+#: for lt/lte/gt/gte also a date.
+DATE_TIME_VALUE = {"type": "string", "pattern": (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}"
+                                                 r"(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$")}
+DAY_OR_DATE_TIME = {"anyOf": [DATE_VALUE, DATE_TIME_VALUE]}
+COMPARISONS = ("lt", "lte", "gt", "gte")
+
+
+def _in_list(value: dict) -> dict:
+    """``filter[F][in]``: one or more comma-separated values of schema ``value``, each of its
+    ``pattern`` when it has one, else anything but a comma (IN_LIST)."""
+    if "pattern" not in value:
+        return IN_LIST
+    one = f"({value['pattern'].removeprefix('^').removesuffix('$')})"
+    return {"type": "string", "pattern": f"^{one}(,{one})*$"}
+
+
+def _condition(equal: dict | None, ordered: dict | None = None) -> dict:
+    """The schema of one field's condition: ``filter[F]=V`` (a string, when the field can
+    equal one: ``equal``) or ``filter[F][op]=V`` (an object of the operators the field takes,
+    at least one): ``eq``/``ne``/``in`` of ``equal`` values, the comparisons of ``ordered``
+    values (left out when the field has no order), ``exists`` always."""
+    ops = {"exists": EXISTS}
+    if equal is not None:
+        ops.update(eq=equal, ne=equal, **{"in": _in_list(equal)})
+    if ordered is not None:
+        ops.update({op: ordered for op in COMPARISONS})
+    ops = {op: ops[op] for op in OPS if op in ops}  # in the filter language's order
+    operators = {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": ops}
+    return {"oneOf": [equal, operators]} if equal is not None else operators
+
+
+#: The conditions a filter's field takes, by the field's type (filters.coerce), published once
+#: in ``components/schemas`` and referred to by each field: text, or a field of no single type
+#: (values read as JSON scalars) and a nested path, whose type the document does not name,
+#: take any string; booleans have no order (lt… are 400s); an array or object is compared by
+#: nothing but presence.
+FILTER_CONDITIONS = {
+    "FilterText": _condition({"type": "string"}, {"type": "string"}),
+    "FilterNumber": _condition(NUMBER_VALUE, NUMBER_VALUE),
+    "FilterBoolean": _condition(BOOLEAN_VALUE),
+    "FilterDate": _condition(DATE_VALUE, DATE_VALUE),
+    "FilterDateTime": _condition(DATE_TIME_VALUE, DAY_OR_DATE_TIME),
+    "FilterPresence": _condition(None),
+}
+ANY_CONDITION = {"$ref": _component("FilterText")}
+#: The ``filter`` parameter where no entity type is known.
+ANY_FIELD_FILTER = {"type": "object", "additionalProperties": ANY_CONDITION}
+
+
+def _field_condition(et, field: str) -> dict:
+    """A reference to the condition ``filter[field]`` takes (FILTER_CONDITIONS)."""
+    kind = sql_type(et, field)
+    if kind in ("integer", "number"):
+        name = "FilterNumber"
+    elif kind == "boolean":
+        name = "FilterBoolean"
+    elif kind == INSTANT:
+        name = "FilterDateTime"
+    elif kind in ("array", "object"):
+        name = "FilterPresence"
+    elif kind == "string" and formats_of(et.schema, et.property_schema(field)) == {"date"}:
+        name = "FilterDate"
+    else:
+        name = "FilterText"
+    return {"$ref": _component(name)}
+
+
+def filter_schema(et) -> dict:
+    """The ``filter`` parameter (deepObject) of entity type ``et``'s list: by field, a string
+    (``filter[F]=V``, equality) or an object of operators (``filter[F][gte]=V``), each value
+    as the field's type reads it. Top-level fields are listed; a dotted path (a nested field)
+    takes any condition; any other name is no field (400) — unless the type's schema has
+    ``patternProperties``, whose names are fields too: then any name takes any condition."""
+    fields = {name: _field_condition(et, name) for name in et.properties()
+              if "." not in name and FIELD_RE.match(name)}
+    others = ANY_CONDITION if has_pattern_properties(et.schema, et.schema) else False
+    return {"type": "object", "properties": fields, "patternProperties": {"[.]": ANY_CONDITION},
+            "additionalProperties": others}
+
+
 #: What the database cannot store, though the type's JSON Schema admits it: said here, as
 #: no schema keyword can say it of every string and key.
 STORAGE_LIMITS = ("Text (values and keys) cannot contain NUL (U+0000), integers must fit in 64 bits and "
@@ -308,7 +408,8 @@ def _operation_ids(name: str, taken: set) -> dict[str, str]:
     raise ValueError(f"no free operationId for entity type {name!r}")  # 99 types would have to clash
 
 
-def _type_paths(spec, name: str, label: str, max_limit: int = 1000, taken: set | None = None) -> None:
+def _type_paths(spec, name: str, label: str, max_limit: int = 1000, taken: set | None = None,
+                filters: dict | None = None) -> None:
     ids = _operation_ids(name, set(GENERIC_OPERATIONS) if taken is None else taken)
     rec = {"$ref": _component(f"{name}.record")}
     data = {"$ref": _component(f"{name}.data")}
@@ -334,7 +435,7 @@ def _type_paths(spec, name: str, label: str, max_limit: int = 1000, taken: set |
                         f"once, at most {MAX_SORT_FIELDS} of them, no item empty (`sort=`, `sort=,` and `name,` are "
                         f"400s): leave `sort` out for creation order. {TEXT_ORDER} {FIELD_NAMES}"},
         {"name": "filter", "in": "query", "style": "deepObject", "explode": True,
-         "schema": {"type": "object", "additionalProperties": {"type": "string"}}, "description": FILTER_HELP},
+         "schema": filters or ANY_FIELD_FILTER, "description": FILTER_HELP},
     ]
     spec.path(path=f"/api/v1/records/{name}", operations={
         "get": {"tags": [name], "summary": f"List {label} records", "operationId": ids["list"],
