@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 
-from ...errors import (AuthenticationError, Conflict, DefinitionError, NotFound, PermissionDenied, PluginError,
-                       PreconditionFailed, ValidationError, XrmError)
+from ...errors import (AuthenticationError, Conflict, DatabaseBusy, DefinitionError, NotFound, PermissionDenied,
+                       PluginError, PreconditionFailed, ValidationError, XrmError)
 from .forms import unescape_token
 from .i18n import digits, lang
 
@@ -67,6 +67,8 @@ def sentence(e: XrmError, label=None) -> str:
     """What kind of refusal ``e`` is, in the UI's language, from its class and pointers."""
     pointers = [err.get("pointer", "") for err in e.errors if isinstance(err, dict)]
     words = {err.get("message") for err in e.errors if isinstance(err, dict)}
+    if isinstance(e, DatabaseBusy):
+        return _("The database was busy saving another change at the same time: nothing was saved. Try again.")
     if isinstance(e, PluginError):
         return _("Plugin %(plugin)s failed, and nothing was changed.", plugin=e.plugin)
     if isinstance(e, NotFound):
