@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ... import records
-from ...errors import Conflict, NotFound, PreconditionFailed, ValidationError
+from ...errors import Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError
 from . import core_messages, forms, listing, required_reasons, schema_messages
 from .common import acting
 from .i18n import digits
@@ -80,6 +80,13 @@ def edit(type_name: str, record_id: str):
                 general = [_("This record was changed by someone else since you opened the form "
                              "(it is now at version %(v)s). Reload it and make your change again.",
                              v=digits(rec.version))]
+            except PermissionDenied as e:
+                # The user may update the record (checked above): what refused is the change
+                # itself — a plugin moving the record where the user may not place it. Said on
+                # the form, whose input is kept, not on an error page that loses it.
+                status = 403
+                said = core_messages.explain(e)
+                general = [said.text] + ([said.detail] if said.detail else [])
             except (ValidationError, Conflict) as e:
                 errors, general = _errors(e, fields, et, records.with_members(rec.data, patch))
             else:
