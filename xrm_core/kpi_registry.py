@@ -19,8 +19,15 @@ from .plugins import PLUGIN_FAILURES, call_each, declared_in
 
 
 def registry(platform, conn: Connection) -> dict:
-    """Every KPI by name: plugin KPIs (dicts or objects) and admin-declared ones."""
-    if platform._kpis is not None:
+    """Every KPI by name: plugin KPIs (dicts or objects) and admin-declared ones.
+
+    Kept per process while what it is built from stays the same: the entity types' current
+    versions and the admin-declared KPIs, read again on every call (two small tables) so
+    that a KPI added or removed, or a type changed, by another process — ``xrm kpi add``
+    beside a running ``xrm serve``, another worker — is seen by the next request.
+    """
+    stamp = _stamp(conn)
+    if platform._kpis is not None and getattr(platform, "_kpis_stamp", None) == stamp:
         return platform._kpis
     from . import entity_types
     types = entity_types.load_all(conn)
@@ -56,8 +63,16 @@ def registry(platform, conn: Connection) -> dict:
             except XrmError:
                 continue  # its type changed since; `kpi list` still shows the others
             out[name] = kpi
-    platform._kpis, platform._kpis_waiting = out, waiting
+    platform._kpis, platform._kpis_waiting, platform._kpis_stamp = out, waiting, stamp
     return out
+
+
+def _stamp(conn: Connection) -> tuple:
+    """What :func:`registry` is built from that any process may change: each entity type's
+    current version and each admin-declared KPI's last change."""
+    T, K = db.entity_types, db.kpi_definitions
+    return (tuple(sorted(conn.execute(select(T.c.name, T.c.version)).all())),
+            tuple(sorted(conn.execute(select(K.c.name, K.c.updated_at)).all())))
 
 
 def waiting(platform, conn: Connection) -> dict[str, str]:

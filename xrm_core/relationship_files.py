@@ -120,7 +120,7 @@ def export_relationships(s: "Session", rel: str, out: IO[str], fmt: str = "jsonl
         write = CsvOut(_row_type(*ends), out)
     else:
         def write(row):
-            out.write(orjson.dumps(row).decode() + "\n")
+            out.write(orjson.dumps(row, option=orjson.OPT_SORT_KEYS).decode() + "\n")
     REL = db.relationships
     src, tgt = db.records.alias("src"), db.records.alias("tgt")
     types = list(s.entity_types_map())
