@@ -1,5 +1,6 @@
 """Case automations: categorise a new case, route it to its category's team and its customer's
-dealer, give it an SLA due time, record its handling time when it closes, and tell the customer.
+dealer (one the acting user may file cases for), give it an SLA due time, record its handling
+time when it closes, and tell the customer.
 
 The rules (categories, keywords in en/fa/zh, SLA hours, message texts) are data:
 ``case_rules.json`` beside this module. docs/data-model.md (Automations) describes them.
@@ -10,7 +11,7 @@ import json
 from functools import lru_cache
 from importlib.resources import files
 
-from xrm_core import NotFound, ValidationError, times
+from xrm_core import NotFound, PermissionDenied, ValidationError, times
 
 from . import outbox
 
@@ -131,11 +132,37 @@ def _route(record, session) -> None:
     """dealer_code from the customer's servicing dealer (if not given); then the record
     moves to the unit of that name, when there is one (a dealer's unit is its code)."""
     data = record.data
+    from_customer = False
     if "dealer_code" not in data:
         customer = _customer(session, data.get("customer_id"))
         if customer is not None and customer.data.get("dealer_code"):
             data["dealer_code"] = customer.data["dealer_code"]
+            from_customer = True
+    _check_may_file(record, session, from_customer)
     _follow_dealer(record, session)
+
+
+def _check_may_file(record, session, from_customer: bool) -> None:
+    """Refuse a new case routed to a dealer the acting user may not file cases for: a
+    ``dealer_code`` (given, or the customer's servicing dealer) whose unit is not the case's
+    and lies outside the user's create scope for cases (:meth:`Session.choose_unit`, the
+    rule of ``--unit``). Else a dealer's user could file cases (complaints) into a rival's
+    unit and complaint KPIs. HQ, the call centre and automations (``session.as_system()``,
+    e.g. voc's closed loop) pass. A code naming no unit is refused alike, unless the user may
+    create cases everywhere (then the case stays where it is): no dealer code is learnt by trying."""
+    code = record.data.get("dealer_code")
+    if not isinstance(code, str) or code == record.unit:
+        return
+    try:
+        session.choose_unit(record.type, code)
+    except NotFound:
+        pass  # only one who may create cases everywhere hears of an unknown unit
+    except PermissionDenied:
+        whose = " (the customer's servicing dealer: name your own in dealer_code)" if from_customer else ""
+        raise ValidationError(
+            f"dealer {code!r}{whose} is outside the dealers {session.actor.name!r} may file case records for; "
+            f"nothing was created",
+            [{"pointer": "/data/dealer_code", "message": "outside the dealers you may file records for"}]) from None
 
 
 def _follow_dealer(record, session) -> None:

@@ -1,7 +1,9 @@
 """Lead assignment: a new lead without a dealer goes to a dealer of its region, round robin;
 a new lead that names its dealer is handed to it now (``assigned_at``, status ``assigned``).
 A lead lives in its dealer's unit: on creation, and again when an update changes its
-``dealer_code`` (:func:`before_update`).
+``dealer_code`` (:func:`before_update`). A lead that names its dealer is filed there only
+if the acting user may create leads in that dealer's unit (:func:`check_may_file`), as the
+core rules for a move on update; round robin is the platform's choice and routes anywhere.
 
 "Round robin" is computed, not stored: the lead goes to the active dealer of its region
 (``dealer.region`` = ``lead.region``) holding the fewest leads so far, ties broken by dealer
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import weakref
 
-from xrm_core import times
+from xrm_core import NotFound, PermissionDenied, ValidationError, times
 
 INACTIVE = ("suspended", "terminated")
 #: per open connection (one transaction): {region: {dealer_code: leads}} and the ids of the
@@ -25,6 +27,7 @@ _tallies: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 def before_create(record, session) -> None:
     data = record.data
+    check_may_file(record, session)
     if "dealer_code" not in data and isinstance(data.get("region"), str):
         code = next_dealer(session, data["region"])
         if code is not None:
@@ -61,6 +64,28 @@ def follow_dealer(record, session) -> None:
     code = record.data.get("dealer_code")
     if isinstance(code, str) and code != record.unit and session.has_unit(code):
         record.unit = code  # a dealer's unit is named by its code
+
+
+def check_may_file(record, session) -> None:
+    """Refuse a new lead whose ``dealer_code`` names a dealer the acting user may not file
+    leads for: its unit is not the lead's and lies outside the user's create scope for leads
+    (the core's rule for a new record's unit, :meth:`Session.choose_unit`) — another dealer's
+    user naming that dealer, who would push the lead into a rival's unit and KPIs and lose
+    sight of it. HQ, the call centre and automations (``session.as_system()``) pass. A code
+    naming no unit is refused alike, unless the user may create leads everywhere (then the
+    lead stays where it is), so that no dealer code is learnt by trying."""
+    code = record.data.get("dealer_code")
+    if not isinstance(code, str) or code == record.unit:
+        return
+    try:
+        session.choose_unit(record.type, code)
+    except NotFound:
+        pass  # only one who may create leads everywhere hears of an unknown unit
+    except PermissionDenied:
+        raise ValidationError(
+            f"dealer {code!r} is outside the dealers {session.actor.name!r} may file lead records for; "
+            f"nothing was created",
+            [{"pointer": "/data/dealer_code", "message": "outside the dealers you may file records for"}]) from None
 
 
 def _fresh(data) -> bool:
