@@ -264,7 +264,7 @@ def test_export_import_round_trip_into_another_database(acct, other_db_url, tmp_
             for fmt in ("csv", "jsonl"):
                 with open(tmp_path / f"l.{fmt}", "w", encoding="utf-8", newline="") as f:
                     export_relationships(s, "link", f, fmt, key, key)
-            want = sorted((r["record"].data["num"], r["direction"], json.dumps(r["relationship"]["data"]))
+            want = sorted((r["record"].data["num"], r["direction"], json.dumps(r["relationship"]["data"], sort_keys=True))
                           for r in s.related(by(s, "num")[1].id, "link"))
         with other.session() as s:
             import_file(s, "acct", records)
@@ -276,7 +276,7 @@ def test_export_import_round_trip_into_another_database(acct, other_db_url, tmp_
                 report = import_relationships(s, "link", str(tmp_path / f"l.{fmt}"), source_key=key,
                                               target_key=key, dry_run=fmt == "csv")
                 assert report["valid"] == 2
-            got = sorted((r["record"].data["num"], r["direction"], json.dumps(r["relationship"]["data"]))
+            got = sorted((r["record"].data["num"], r["direction"], json.dumps(r["relationship"]["data"], sort_keys=True))
                          for r in s.related(by(s, "num")[1].id, "link"))
         assert got == want
     finally:
