@@ -158,6 +158,20 @@ class Session:
             raise PermissionDenied(f"{self.actor.name!r} may not create {entity_type} records in unit {unit!r}")
         return uid
 
+    def may_create_in(self, entity_type: str, unit: str) -> bool:
+        """May the actor create ``entity_type`` records in ``unit``: the rule of
+        :meth:`choose_unit`, as a yes/no for a plugin routing a new record by its data.
+
+        A unit that does not exist answers False for a scoped actor (no unit name is learnt by
+        trying) and True for one who may create anywhere (the record stays where it was put)."""
+        try:
+            self.choose_unit(entity_type, unit)
+        except NotFound:
+            return True
+        except PermissionDenied:
+            return False
+        return True
+
     def as_system(self) -> "Session":
         """A Session on the same transaction acting as the platform itself.
 

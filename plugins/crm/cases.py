@@ -11,7 +11,7 @@ import json
 from functools import lru_cache
 from importlib.resources import files
 
-from xrm_core import NotFound, PermissionDenied, ValidationError, times
+from xrm_core import NotFound, ValidationError, times
 
 from . import outbox
 
@@ -145,24 +145,18 @@ def _route(record, session) -> None:
 def _check_may_file(record, session, from_customer: bool) -> None:
     """Refuse a new case routed to a dealer the acting user may not file cases for: a
     ``dealer_code`` (given, or the customer's servicing dealer) whose unit is not the case's
-    and lies outside the user's create scope for cases (:meth:`Session.choose_unit`, the
+    and lies outside the user's create scope for cases (:meth:`Session.may_create_in`, the
     rule of ``--unit``). Else a dealer's user could file cases (complaints) into a rival's
     unit and complaint KPIs. HQ, the call centre and automations (``session.as_system()``,
     e.g. voc's closed loop) pass. A code naming no unit is refused alike, unless the user may
     create cases everywhere (then the case stays where it is): no dealer code is learnt by trying."""
     code = record.data.get("dealer_code")
-    if not isinstance(code, str) or code == record.unit:
-        return
-    try:
-        session.choose_unit(record.type, code)
-    except NotFound:
-        pass  # only one who may create cases everywhere hears of an unknown unit
-    except PermissionDenied:
+    if isinstance(code, str) and code != record.unit and not session.may_create_in(record.type, code):
         whose = " (the customer's servicing dealer: name your own in dealer_code)" if from_customer else ""
         raise ValidationError(
             f"dealer {code!r}{whose} is outside the dealers {session.actor.name!r} may file case records for; "
             f"nothing was created",
-            [{"pointer": "/data/dealer_code", "message": "outside the dealers you may file records for"}]) from None
+            [{"pointer": "/data/dealer_code", "message": "outside the dealers you may file records for"}])
 
 
 def _follow_dealer(record, session) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import weakref
 
-from xrm_core import NotFound, PermissionDenied, ValidationError, times
+from xrm_core import ValidationError, times
 
 INACTIVE = ("suspended", "terminated")
 #: per open connection (one transaction): {region: {dealer_code: leads}} and the ids of the
@@ -69,23 +69,17 @@ def follow_dealer(record, session) -> None:
 def check_may_file(record, session) -> None:
     """Refuse a new lead whose ``dealer_code`` names a dealer the acting user may not file
     leads for: its unit is not the lead's and lies outside the user's create scope for leads
-    (the core's rule for a new record's unit, :meth:`Session.choose_unit`) — another dealer's
+    (the core's rule for a new record's unit, :meth:`Session.may_create_in`) — another dealer's
     user naming that dealer, who would push the lead into a rival's unit and KPIs and lose
     sight of it. HQ, the call centre and automations (``session.as_system()``) pass. A code
     naming no unit is refused alike, unless the user may create leads everywhere (then the
     lead stays where it is), so that no dealer code is learnt by trying."""
     code = record.data.get("dealer_code")
-    if not isinstance(code, str) or code == record.unit:
-        return
-    try:
-        session.choose_unit(record.type, code)
-    except NotFound:
-        pass  # only one who may create leads everywhere hears of an unknown unit
-    except PermissionDenied:
+    if isinstance(code, str) and code != record.unit and not session.may_create_in(record.type, code):
         raise ValidationError(
             f"dealer {code!r} is outside the dealers {session.actor.name!r} may file lead records for; "
             f"nothing was created",
-            [{"pointer": "/data/dealer_code", "message": "outside the dealers you may file records for"}]) from None
+            [{"pointer": "/data/dealer_code", "message": "outside the dealers you may file records for"}])
 
 
 def _fresh(data) -> bool:

@@ -171,6 +171,8 @@ def _lock(session, key: tuple, buckets: list[int]) -> None:
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
+    from xrm_core.db import sqlstate
+
     try:
         # In a savepoint: PostgreSQL aborts a transaction whose statement failed, and the
         # caller must still be able to go on after the refusal (an import deletes the refused
@@ -178,7 +180,7 @@ def _lock(session, key: tuple, buckets: list[int]) -> None:
         with session.conn.begin_nested():
             session.conn.execute(text(_LOCK), {"space": LOCK_SPACE, "buckets": buckets})
     except DBAPIError as e:
-        if _sqlstate(e) not in RETRYABLE:
+        if sqlstate(e) not in RETRYABLE:
             raise
         raise _try_again(key) from e
 
@@ -186,12 +188,6 @@ def _lock(session, key: tuple, buckets: list[int]) -> None:
 #: SQLSTATEs of a transaction PostgreSQL gave up so that another could go on: deadlock
 #: detected, serialization failure. The change is sound; only its timing was unlucky.
 RETRYABLE = ("40P01", "40001")
-
-
-def _sqlstate(e) -> str | None:
-    """The SQLSTATE of a driver error (psycopg 3: ``sqlstate``; psycopg2: ``pgcode``)."""
-    orig = getattr(e, "orig", None)
-    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
 def _try_again(key: tuple) -> Conflict:
