@@ -171,8 +171,6 @@ def _lock(session, key: tuple, buckets: list[int]) -> None:
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    from xrm_core.db import sqlstate
-
     try:
         # In a savepoint: PostgreSQL aborts a transaction whose statement failed, and the
         # caller must still be able to go on after the refusal (an import deletes the refused
@@ -180,7 +178,7 @@ def _lock(session, key: tuple, buckets: list[int]) -> None:
         with session.conn.begin_nested():
             session.conn.execute(text(_LOCK), {"space": LOCK_SPACE, "buckets": buckets})
     except DBAPIError as e:
-        if sqlstate(e) not in RETRYABLE:
+        if _sqlstate(e) not in RETRYABLE:
             raise
         raise _try_again(key) from e
 
@@ -188,6 +186,15 @@ def _lock(session, key: tuple, buckets: list[int]) -> None:
 #: SQLSTATEs of a transaction PostgreSQL gave up so that another could go on: deadlock
 #: detected, serialization failure. The change is sound; only its timing was unlucky.
 RETRYABLE = ("40P01", "40001")
+
+
+def _sqlstate(e) -> str | None:
+    """The SQLSTATE of a driver error (psycopg 3: ``sqlstate``; psycopg2: ``pgcode``).
+
+    The core's ``xrm_core.db.sqlstate`` does the same, but plugins import only the public
+    names of ``xrm_core`` (tests/test_contract.py), and this is three lines."""
+    orig = getattr(e, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
 def _try_again(key: tuple) -> Conflict:
