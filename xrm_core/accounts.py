@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import zoneinfo
 from datetime import datetime, timedelta, timezone
 from functools import cache
 
@@ -130,11 +131,71 @@ def list_units(conn: Connection) -> list[dict]:
 RESERVED_USER_NAMES = frozenset({"system"})
 
 
+# -- time zones ---------------------------------------------------------------------------
+#: The longest IANA zone name stored (the column's length; the longest real one has 32).
+TIME_ZONE_LENGTH = db.users.c.time_zone.type.length
+
+
+@cache
+def _known_zones() -> dict[str, str]:
+    """Every zone of the IANA database the system has (``/usr/share/zoneinfo`` or the
+    ``tzdata`` package), by its case-folded name: a name is looked up here, never opened as
+    a path (``ZoneInfo("../../etc/passwd")``), and typed in any case it is stored as the
+    database spells it."""
+    return {name.casefold(): name for name in zoneinfo.available_timezones()}
+
+
+def time_zones() -> list[str]:
+    """Every IANA zone name the server knows, sorted (Africa/Abidjan … Zulu)."""
+    return sorted(_known_zones().values())
+
+
+def known_time_zone(name) -> str | None:
+    """The IANA spelling of zone ``name`` (``asia/tehran`` → ``Asia/Tehran``), or None
+    when it is no known zone (or no text)."""
+    if not isinstance(name, str) or not name or len(name) > TIME_ZONE_LENGTH:
+        return None
+    return _known_zones().get(name.casefold())
+
+
+def check_time_zone(name) -> str | None:
+    """A user's time zone as it is stored: its IANA spelling, or None for none (None or
+    ""). Raises ValidationError naming a zone the IANA database does not know."""
+    if name is None or name == "":
+        return None
+    zone = known_time_zone(name)
+    if zone is None:
+        raise ValidationError(f"unknown time zone {name!r}: give an IANA name such as 'Asia/Tehran' or 'UTC'",
+                              [{"pointer": "/time_zone", "message": "unknown time zone"}])
+    return zone
+
+
+def set_time_zone(conn: Connection, name: str, zone: str | None) -> str | None:
+    """Set (or, with None or "", clear) user ``name``'s time zone and return it as stored.
+    Without one the admin UI uses the browser's zone, else the server's default. An unknown
+    zone or user changes nothing (ValidationError, NotFound)."""
+    zone = check_time_zone(zone)
+    uid = _user_id(conn, name)
+    conn.execute(db.users.update().where(db.users.c.id == uid).values(time_zone=zone))
+    return zone
+
+
+def time_zone_of(conn: Connection, name: str) -> str | None:
+    """User ``name``'s own time zone (an IANA name), or None; NotFound if unknown."""
+    row = conn.execute(select(db.users.c.time_zone).where(db.users.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"unknown user {name!r}")
+    return row.time_zone
+
+
 def create_user(conn: Connection, name: str, unit: str, roles: list[str] = (), password: str | None = None,
-                is_admin: bool = False) -> dict:
+                is_admin: bool = False, time_zone: str | None = None) -> dict:
     """Create user ``name`` in ``unit`` with ``roles``. Without a password (None or empty)
-    the user cannot log in to the admin UI; a password must pass :func:`check_password`."""
+    the user cannot log in to the admin UI; a password must pass :func:`check_password`.
+    ``time_zone``: the IANA zone the admin UI shows and reads the user's times in
+    (:func:`check_time_zone`); the returned dict has ``"time_zone"`` only when one is given."""
     _check_name(name, "user")
+    zone = check_time_zone(time_zone)
     if password:
         check_password(password)
     if name.casefold() in RESERVED_USER_NAMES:
@@ -150,11 +211,14 @@ def create_user(conn: Connection, name: str, unit: str, roles: list[str] = (), p
     role_ids = [_role_id(conn, r) for r in roles]
     res = conn.execute(insert(db.users).values(
         name=name, unit_id=uid, password_hash=hash_password(password) if password else None,
-        is_admin=is_admin, active=True, created_at=db.utcnow()))
+        is_admin=is_admin, active=True, created_at=db.utcnow(), time_zone=zone))
     user_id = res.inserted_primary_key[0]
     for rid in role_ids:
         conn.execute(insert(db.user_roles).values(user_id=user_id, role_id=rid))
-    return {"id": user_id, "name": name, "unit": unit, "roles": roles, "is_admin": is_admin}
+    out = {"id": user_id, "name": name, "unit": unit, "roles": roles, "is_admin": is_admin}
+    if zone:
+        out["time_zone"] = zone
+    return out
 
 
 def _user_id(conn: Connection, name: str) -> int:
@@ -543,9 +607,9 @@ def open_ui_session(conn: Connection, user: str, max_age_hours: float = UI_SESSI
 
 
 def ui_session_user(conn: Connection, user: str, secret: str, max_age_hours: float = UI_SESSION_HOURS):
-    """``(name, is_admin)`` if ``secret`` is an open UI session of the active user ``user``, opened
-    less than ``max_age_hours`` ago; else None."""
-    return conn.execute(select(db.users.c.name, db.users.c.is_admin)
+    """``(name, is_admin, time_zone)`` if ``secret`` is an open UI session of the active user
+    ``user``, opened less than ``max_age_hours`` ago; else None."""
+    return conn.execute(select(db.users.c.name, db.users.c.is_admin, db.users.c.time_zone)
                         .join(db.tokens, db.tokens.c.user_id == db.users.c.id)
                         .where(db.users.c.name == user, db.users.c.active.is_(True),
                                db.tokens.c.token_hash == _token_hash(secret or ""),

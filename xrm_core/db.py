@@ -78,6 +78,9 @@ users = Table(
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", Stamp, nullable=False),
+    # The IANA zone (Asia/Tehran) the admin UI shows and reads the user's times in; NULL: the
+    # browser's, else the server's default (migration 0007).
+    Column("time_zone", String(64)),
 )
 
 roles = Table(

@@ -230,9 +230,10 @@ def test_security_headers_on_pages(browser):
         assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         assert r.headers["Referrer-Policy"] == "same-origin"
-    # No inline script: only the UI's own files (the post form sent once), as the CSP allows.
+    # No inline script: only the UI's own files (the post form sent once, the browser's time
+    # zone told), as the CSP allows.
     scripts = re.findall(r"<script[^>]*>", text(browser.get("/login")))
-    assert scripts == ['<script src="/static/submit-once.js" defer>']
+    assert scripts == ['<script src="/static/submit-once.js" defer>', '<script src="/static/time-zone.js" defer>']
 
 
 def test_non_admins_cannot_reach_admin_pages(browser):

@@ -124,10 +124,11 @@ class Audit(HTMLParser):
                 self.problems.append(f"javascript: URL in {name} of <{tag}>")
 
 
-#: The scripts the UI loads, exactly as written: a post form sent once (every page), a refused
-#: form's error summary (which takes the focus) and the record form's lists; any other is a
-#: problem.
+#: The scripts the UI loads, exactly as written: a post form sent once and the browser's time
+#: zone told (every page), a refused form's error summary (which takes the focus) and the
+#: record form's lists; any other is a problem.
 OWN_SCRIPTS = ('<script src="/static/submit-once.js" defer></script>',
+               '<script src="/static/time-zone.js" defer></script>',
                '<script src="/static/error-summary.js" defer></script>',
                '<script src="/static/nested-inputs.js" defer></script>',
                '<script src="/static/filter-choices.js" defer></script>')

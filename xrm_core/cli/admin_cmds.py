@@ -139,14 +139,17 @@ def users():
               "(XRM_MIN_PASSWORD_LENGTH; without one the user cannot log in there until `xrm users set-password`; "
               "API tokens still work).")
 @click.option("--admin", "is_admin", is_flag=True, help="May administer types, units, users and roles.")
+@click.option("--time-zone", metavar="ZONE", help="The IANA time zone (Asia/Tehran) the admin UI shows and reads "
+              "the user's times in; without one, the browser's zone, else the server's default "
+              "(`xrm users set-time-zone` changes it). The --json output then has \"time_zone\".")
 @admin_as_option
 @json_option
 @pass_ctx
-def users_create(c, name, unit, roles_, password, is_admin, as_user, as_json):
+def users_create(c, name, unit, roles_, password, is_admin, time_zone, as_user, as_json):
     """Create a user."""
     from .. import accounts
     with c.admin_connection(as_user) as conn:
-        u = accounts.create_user(conn, name, unit, list(roles_), password, is_admin)
+        u = accounts.create_user(conn, name, unit, list(roles_), password, is_admin, time_zone=time_zone)
     if as_json:
         u.pop("id", None)
         emit_json(u)
@@ -251,6 +254,24 @@ def users_activate(c, user, as_user):
     with c.admin_connection(as_user) as conn:
         accounts.set_active(conn, user, True)
     click.echo(f"user {user!r} activated")
+
+
+@users.command("set-time-zone", short_help="Set or clear USER's own time zone.")
+@click.argument("user")
+@click.argument("zone", required=False)
+@admin_as_option
+@pass_ctx
+def users_set_time_zone(c, user, zone, as_user):
+    """Show and read USER's times in the admin UI in ZONE, an IANA name (Asia/Tehran, UTC).
+    Without ZONE the user's own zone is cleared: the browser's zone is used, else the
+    server's default (XRM_BABEL_DEFAULT_TIMEZONE, else UTC)."""
+    from .. import accounts
+    with c.admin_connection(as_user) as conn:
+        stored = accounts.set_time_zone(conn, user, zone)
+    if stored:
+        click.echo(f"user {user!r} now sees times in {stored}")
+    else:
+        click.echo(f"user {user!r} has no time zone of its own now (the browser's, else the server's)")
 
 
 @users.command("move", short_help="Move USER to another unit.")

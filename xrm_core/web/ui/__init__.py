@@ -53,8 +53,9 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
 
     # record_forms, record_actions and imports add routes to pages.bp
-    from . import admin, auth, dashboard, imports, pages, record_actions, record_forms, types  # noqa: F401
-    for module in (auth, dashboard, pages, types, admin):
+    from . import (admin, auth, dashboard, imports, pages, preferences, record_actions,  # noqa: F401
+                   record_forms, types)
+    for module in (auth, dashboard, pages, types, admin, preferences):
         app.register_blueprint(module.bp)
     auth.init_app(app)
     # Shown as text, so autoescaping applies (unlike |tojson, which is marked safe).

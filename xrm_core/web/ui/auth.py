@@ -215,6 +215,7 @@ def _load_user():
         session.pop("sid", None)
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     g.user, g.is_admin = row.name, bool(row.is_admin)
+    g.time_zone = row.time_zone  # the user's own zone, for i18n.select_timezone
     return None
 
 

@@ -4,7 +4,7 @@ One :class:`Field` per top-level property: a field whose values the schema restr
 ``enum`` or ``const`` wherever it declares it (every ``oneOf`` branch, ``then`` and ``else``:
 :mod:`.field_choices`) → select of all those values, ``boolean`` → checkbox,
 ``integer``/``number`` → number input, ``format: date`` → date input, ``format: date-time``
-→ datetime-local (read and written as UTC, ``Z``), long strings → textarea, objects with
+→ datetime-local (in the user's time zone: :func:`.i18n.select_timezone`), long strings → textarea, objects with
 declared members (in one place: :func:`.field_choices.members_declared_once`) → a fieldset
 of inputs ("group") and arrays of scalars or simple objects →
 rows of inputs ("list"), both in :mod:`.nested_inputs`; other arrays and objects → a JSON
@@ -18,8 +18,9 @@ What a form cannot express, and what it does instead (never something else silen
 an empty input means the attribute is absent, so an empty text or a top-level ``null``
 is left out (a required one is refused as "required"); an unticked box of an optional
 boolean is absent on create (``false`` when the schema gives a ``default``), and ``false``
-once the attribute exists (a box cannot remove it); a date-time is typed in UTC and stored
-as ``…Z`` (the input says UTC); a text input holds no line break (a ``maxLength`` over 400
+once the attribute exists (a box cannot remove it); a date-time is shown and typed in the
+user's time zone, which the input names, and stored with that zone's offset at the time typed
+(``…+03:30``; ``…Z`` where the offset is zero), a time the clocks skip there refused; a text input holds no line break (a ``maxLength`` over 400
 gives a textarea); and an edit replaces each changed attribute whole, so an object typed
 with a ``null`` inside keeps it, as a new record does. Attributes the schema does not declare are shown on the record page and kept by an
 edit, but have no input.
@@ -33,7 +34,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import orjson
 from flask_babel import gettext as _
@@ -43,7 +44,7 @@ from ...errors import ValidationError
 from ...history import same_json
 from ...validation import FORMAT_EXAMPLES
 from . import field_choices, listing, required_marks
-from .i18n import number
+from .i18n import local_zone, number, zone_name
 
 RECORD_REF = "#/$defs/record_ref"
 PICKER_LIMIT = 200
@@ -305,8 +306,8 @@ def shown(f: Field, value):
     if f.widget == "datetime" and isinstance(value, str):
         try:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-            if dt.tzinfo is not None:
-                dt = dt.astimezone(timezone.utc)
+            if dt.tzinfo is not None:  # the instant in the user's zone, as parse() reads it back
+                dt = dt.astimezone(local_zone())
         except (ValueError, OverflowError):  # 0001-01-01T00:30+01:00 is in year 0 in UTC
             return value  # shown as stored, in a text input (input_type)
         # isoformat, not strftime: "%Y" writes the year 999 as "999", which a browser's
@@ -385,7 +386,7 @@ def parse(f: Field, raw: str):
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", raw):
             raw += ":00"
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?", raw):
-            return raw + "Z"
+            return raw + _offset_in_zone(raw)
         return raw
     if f.widget == "json":
         try:
@@ -398,6 +399,30 @@ def parse(f: Field, raw: str):
             # the schema then judges it.
             return raw
     return raw
+
+
+def _offset_in_zone(typed: str) -> str:
+    """The RFC 3339 offset of the user's time zone at the local time ``typed``
+    (``2026-03-10T09:00:00``): ``+03:30``, or ``Z`` where it is zero (UTC, the server's
+    default: what the form always wrote before zones were the user's). ValueError with a
+    message naming the zone for a time its clocks skip (a spring-forward gap) or one the
+    zone cannot place; a time its clocks pass twice is the first of the two."""
+    zone = local_zone()
+    try:
+        local = datetime.fromisoformat(typed).replace(tzinfo=zone)
+        back = local.astimezone(timezone.utc).astimezone(zone)
+    except (ValueError, OverflowError):
+        raise ValueError(_("not a time in %(zone)s", zone=zone_name())) from None
+    if back.replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise ValueError(_("no such time in %(zone)s: the clocks skip it", zone=zone_name()))
+    offset = local.utcoffset()
+    if offset % timedelta(minutes=1):  # local mean time before standard zones: not in RFC 3339
+        raise ValueError(_("not a time in %(zone)s", zone=zone_name()))
+    if not offset:
+        return "Z"
+    sign, minutes = ("-", -offset) if offset < timedelta(0) else ("+", offset)
+    hours, rest = divmod(int(minutes.total_seconds()) // 60, 60)
+    return f"{sign}{hours:02d}:{rest:02d}"
 
 
 def read_form(fields: list[Field], form, original: dict | None = None):

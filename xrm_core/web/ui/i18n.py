@@ -5,26 +5,36 @@ long-lived cookie so it survives logging out. Text a plugin declares (labels of 
 fields, values, relationships, activity kinds, roles; a KPI's label, description and unit)
 comes from its definitions, which may carry ``{"en", "fa", "zh"}`` translations, and from
 the declaring plugin's own gettext catalogue (:func:`tr`, :mod:`.plugin_catalogues`).
+
+Times are written, and a form's date-time inputs read, in the user's time zone
+(:func:`select_timezone`): the user's own (stored with the user: the preferences page,
+``xrm users set-time-zone``), else the browser's (the ``xrm_tz`` cookie ``time-zone.js``
+sets), else the server's default (``XRM_BABEL_DEFAULT_TIMEZONE``, else UTC).
 """
 from __future__ import annotations
 
 import decimal
 import math
 from datetime import date, datetime, timezone
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time
 from babel.numbers import format_decimal
-from flask import Blueprint, Flask, redirect, request, session
+from flask import Blueprint, Flask, g, redirect, request, session
 from flask_babel import Babel, get_locale, get_timezone
 from markupsafe import Markup
 
+from ... import accounts
 from .common import safe_next
 from .plugin_catalogues import translate
 
 LANGUAGES = {"en": "English", "fa": "فارسی", "zh": "中文"}
 RTL = {"fa"}
 COOKIE = "xrm_lang"
+#: The browser's time zone, as static/time-zone.js writes it (an IANA name, URL-encoded).
+ZONE_COOKIE = "xrm_tz"
 _PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
 bp = Blueprint("i18n", __name__)
@@ -36,6 +46,44 @@ def select_locale() -> str:
         if lang in LANGUAGES:
             return lang
     return request.accept_languages.best_match(list(LANGUAGES)) or "en"
+
+
+def browser_zone() -> str | None:
+    """The browser's time zone from the ``xrm_tz`` cookie, in its IANA spelling; None when
+    there is none or it names no zone the server knows (a cookie is the client's to write:
+    it is never opened as a path or shown unchecked)."""
+    raw = request.cookies.get(ZONE_COOKIE) if request else None
+    return accounts.known_time_zone(unquote(raw)) if raw else None
+
+
+def zone_source() -> str:
+    """Whose time zone the page uses: "own" (the user's), "browser" or "server"."""
+    if accounts.known_time_zone(g.get("time_zone")):
+        return "own"
+    return "browser" if browser_zone() else "server"
+
+
+def select_timezone():
+    """Flask-Babel's time zone of the request: the logged-in user's own zone (read with the
+    session, ``auth._load_user``), else the browser's, else None (Flask-Babel then uses
+    ``BABEL_DEFAULT_TIMEZONE``). A stored zone the system's database no longer knows is
+    passed over rather than failing every page."""
+    zone = accounts.known_time_zone(g.get("time_zone")) or browser_zone()
+    return ZoneInfo(zone) if zone else None
+
+
+def zone_name() -> str:
+    """The IANA name of the page's time zone (``Asia/Tehran``, ``UTC``)."""
+    return str(get_timezone() or "UTC")
+
+
+def local_zone() -> ZoneInfo:
+    """The page's time zone as a ``ZoneInfo``, for reading a typed local time (Flask-Babel
+    gives the server's default as a pytz zone, which ``datetime.replace`` misreads)."""
+    try:
+        return ZoneInfo(zone_name())
+    except (ValueError, OSError):  # a default pytz knows and zoneinfo does not
+        return ZoneInfo("UTC")
 
 
 def lang() -> str:
@@ -135,8 +183,9 @@ def moment(at) -> Markup:
     """A time the platform stored (``2026-11-27T18:59:03.123456+00:00``: a record's last
     change, an activity, a token's expiry) as a reader of the page's language writes it,
     to the minute (en "Nov 27, 2026, 6:59 PM", zh "2026年11月27日 18:59", fa "۲۷ نوامبر ۲۰۲۶،
-    ۱۸:۵۹"), in the UI's time zone (Flask-Babel's ``BABEL_DEFAULT_TIMEZONE``, UTC unless
-    set) — inside ``<time datetime=…>`` holding the stored value for machines, and its
+    ۱۸:۵۹"), in the user's time zone (:func:`select_timezone`; Flask-Babel's
+    ``BABEL_DEFAULT_TIMEZONE``, UTC unless set, when neither the user nor the browser has
+    one) — inside ``<time datetime=…>`` holding the stored value for machines, and its
     UTC minute as the element's title. Text that is no time is shown as it is."""
     if at is None or at == "":
         return Markup("")
@@ -230,8 +279,8 @@ def set_language():
 
 
 def init_app(app: Flask) -> None:
-    Babel(app, locale_selector=select_locale)
+    Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.register_blueprint(bp)
-    app.jinja_env.globals.update(tr=tr, lang=lang, LANGUAGES=LANGUAGES,
+    app.jinja_env.globals.update(tr=tr, lang=lang, LANGUAGES=LANGUAGES, zone_name=zone_name,
                                  text_direction=lambda: "rtl" if lang() in RTL else "ltr")
     app.jinja_env.filters.update(digits=digits, number=number, moment=moment, month=month)
