@@ -21,10 +21,10 @@ from sqlalchemy import (
     UniqueConstraint, create_engine, event,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.types import TypeDecorator
 
-from .errors import DatabaseBusy, PluginError, XrmError
+from .errors import DatabaseBusy, PluginError, ValidationError, XrmError
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -375,6 +375,14 @@ def make_engine(url: str, **kwargs) -> Engine:
         # hang every command and worker. A URL's own ?connect_timeout=N (or PGCONNECT_TIMEOUT)
         # overrides this.
         kwargs.setdefault("connect_args", {"connect_timeout": PG_CONNECT_TIMEOUT})
+    if url.startswith("postgresql") and "prepare_threshold=" in url:
+        url, kwargs = _prepare_threshold(url, kwargs)
+    if url.startswith("postgresql"):
+        # Test a pooled connection before handing it out (one round trip): after the server
+        # restarted, a failover or a DBA's pg_terminate_backend, every connection a long-
+        # running `xrm serve` kept failed its next request with a 500, one request per
+        # pooled connection, until the workers were restarted.
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -383,6 +391,31 @@ def make_engine(url: str, **kwargs) -> Engine:
         # transaction really starts (and SAVEPOINTs work).
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _prepare_threshold(url: str, kwargs: dict) -> tuple[str, dict]:
+    """``url`` without its ``prepare_threshold`` parameter, and ``kwargs`` passing it to
+    psycopg as the number it is (``none``: None, prepare no statement).
+
+    psycopg prepares a statement on the server once it has run it that many times (5 by
+    default); behind PgBouncer in transaction pooling (before 1.21, or without its
+    ``max_prepared_statements``) the next transaction may get another server connection,
+    where it does not exist. SQLAlchemy passed the URL's text on as it was, which psycopg
+    then compared with a number, failing every query.
+    """
+    from sqlalchemy.engine import make_url
+    parsed = make_url(url)
+    raw = parsed.query["prepare_threshold"]
+    raw = raw[-1] if isinstance(raw, tuple) else raw
+    if raw.strip().lower() in ("none", ""):
+        value = None
+    elif raw.strip().isdigit():
+        value = int(raw)
+    else:
+        raise ValidationError(f"{parsed.render_as_string(hide_password=True)}: prepare_threshold must be a "
+                              f"whole number or none, not {raw!r}")
+    kwargs = {**kwargs, "connect_args": {**kwargs.get("connect_args", {}), "prepare_threshold": value}}
+    return parsed.difference_update_query(["prepare_threshold"]).render_as_string(hide_password=False), kwargs
 
 
 def _sqlite_begin(conn):
@@ -413,6 +446,58 @@ def sqlstate(e) -> str | None:
     psycopg2: ``pgcode``), else None."""
     orig = getattr(e, "orig", None)
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+class DatabaseUnavailable(DatabaseBusy):
+    """The database server cannot be reached, or dropped the connection (restarted, a
+    failover, ``pg_terminate_backend``): not the request's fault, and likely to pass
+    (REST: 503 with ``Retry-After``, like :class:`DatabaseBusy`, which it is a kind of)."""
+
+    title = "Database unavailable"
+    retry_after = 5
+    #: The driver's first line (``connection refused``…), for the server's log only.
+    reason = ""
+
+
+#: SQLSTATEs of a connection PostgreSQL dropped or refused: class 08 (connection exception)
+#: and the server shutting down or starting up.
+_LOST_SQLSTATES = ("57P01", "57P02", "57P03")
+
+
+def _unreachable(exc: DBAPIError) -> bool:
+    """Whether ``exc`` is a PostgreSQL connection that was lost or could not be made."""
+    if exc.connection_invalidated:  # SQLAlchemy saw the connection die under a statement
+        return True
+    state = sqlstate(exc)
+    if state is not None:
+        return state.startswith("08") or state in _LOST_SQLSTATES
+    # psycopg's failure to connect at all (refused, timed out, unknown host) carries no
+    # SQLSTATE, and no statement since none was sent. (sqlite3's errors have no sqlstate.)
+    return (isinstance(exc, OperationalError) and exc.statement is None
+            and hasattr(exc.orig, "sqlstate"))
+
+
+def unavailable_error(exc: BaseException | None) -> DatabaseUnavailable | None:
+    """The :class:`DatabaseUnavailable` refusal ``exc`` amounts to, else None: a PostgreSQL
+    server that refused or dropped the connection, or did not answer (``exc`` or what caused
+    it). The web app answers it with a 503 and logs its ``reason`` (the server works again
+    once the database does: the pool tests a connection before handing it out); the CLI
+    names the URL and the driver's words instead."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DatabaseUnavailable):
+            return exc
+        if isinstance(exc, DBAPIError) and _unreachable(exc):
+            text = str(exc.orig).strip()
+            unavailable = DatabaseUnavailable("the database cannot be reached; try again shortly. A change sent "
+                                              "as the connection was lost may or may not have been saved: "
+                                              "check before sending it again")
+            # The driver's words name the database's host and port: for the log, not for clients.
+            unavailable.reason = text.splitlines()[0] if text else type(exc.orig).__name__
+            return unavailable
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def busy_error(exc: BaseException | None) -> DatabaseBusy | None:

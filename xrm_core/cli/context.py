@@ -76,8 +76,10 @@ class CliContext:
         try:
             from sqlalchemy.engine import make_url
             shown = make_url(url).render_as_string(hide_password=True)
-        except Exception:  # noqa: BLE001 — not a URL at all: show it as given
-            shown = url
+        except Exception:  # noqa: BLE001 — not a URL SQLAlchemy parses (a typo in the port):
+            # shown as given, but for what reads as a password (`://USER:PASSWORD@`).
+            import re
+            shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
         source = "--db" if self.url else "XRM_DATABASE_URL" if os.environ.get("XRM_DATABASE_URL") else "default"
         return f"{shown} (from {source})" if source != "default" else shown
 

@@ -28,21 +28,17 @@ class BadServerSettings(XrmError):
     title = "Bad server settings"
 
 
-def _check_proxy_setting() -> None:
-    """Refuse a bad ``XRM_PROXY_HOPS`` before any worker starts (read as Flask reads
-    ``XRM_*`` settings: JSON when it parses, else text)."""
-    import json
+def _check_web_settings() -> None:
+    """Refuse a bad ``XRM_*`` setting of the app (``XRM_PROXY_HOPS``, a numeric one such as
+    ``XRM_API_AUTH_CACHE_SECONDS``) before any worker starts, read from the environment as
+    Flask reads it (JSON when it parses, else text)."""
+    from flask import Config
 
-    from ..web import check_proxy_hops
-    raw = os.environ.get("XRM_PROXY_HOPS")
-    if raw is None:
-        return
+    from ..web import check_settings
+    config = Config(os.getcwd(), {"API_MAX_LIMIT": 1000})  # create_app's default maximum
+    config.from_prefixed_env("XRM")
     try:
-        value = json.loads(raw)
-    except ValueError:
-        value = raw
-    try:
-        check_proxy_hops(value)
+        check_settings(config)
     except ValueError as e:
         raise BadServerSettings(str(e)) from None
 
@@ -70,7 +66,7 @@ def serve(c, host, port, workers, threads):
     access log, timeouts…) come from GUNICORN_CMD_ARGS, e.g. "--access-logfile -".
     """
     platform = c.platform  # refuses an uninitialised database before anything starts
-    _check_proxy_setting()
+    _check_web_settings()
     check_can_listen(host, port)
     if workers:
         gunicorn_env_settings()  # refuses bad GUNICORN_CMD_ARGS before the banner below

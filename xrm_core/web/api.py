@@ -168,11 +168,15 @@ def handle_xrm_error(e: XrmError):
 @bp.errorhandler(DBAPIError)
 def handle_database_error(e: DBAPIError):
     """A deadlock, serialization failure or lock timeout: 503 with ``Retry-After`` (the
-    transaction was rolled back; the same request may succeed). Any other database error
-    is the server's failure: raised again, logged, answered 500."""
-    busy = db.busy_error(e)
+    transaction was rolled back; the same request may succeed); so is a database that
+    cannot be reached or dropped the connection (``db.DatabaseUnavailable``). Any other
+    database error is the server's failure: raised again, logged, answered 500."""
+    busy = db.busy_error(e) or db.unavailable_error(e)
     if busy is None:
         raise e
+    if isinstance(busy, db.DatabaseUnavailable):  # the operator's business: say so in the log
+        current_app.logger.warning("%s %s: the database cannot be reached: %s", request.method, request.path,
+                                   busy.reason)
     return _busy(busy)
 
 
