@@ -229,6 +229,26 @@ def _as_string(cell: str) -> str:
     return cell
 
 
+#: A number as a spreadsheet shows it, with thousands separators or a decimal comma
+#: ("1,234.50", "1.234,50", "12,5", "1 234") or a currency sign ("$5", "5 €"): refused, as
+#: "1,250" may be 1250 or 1.25, but the message says how to write it (:func:`_number_hint`).
+_SHOWN_NUMBER = re.compile(r"\s*[-+]?\s*[$€£¥₹]?\s*[-+]?[0-9][0-9.,' \u00a0\u202f]*\s*[$€£¥₹]?\s*")
+
+
+def _number_hint(cell: str, integer: bool = False) -> str:
+    """How to write the number a spreadsheet showed as ``cell`` (": write it …"), or ""."""
+    if not _SHOWN_NUMBER.fullmatch(cell):
+        return ""
+    signed = any(sign in cell for sign in "$€£¥₹")
+    if not signed and not any(sep in cell.strip() for sep in ",' \u00a0\u202f"):
+        return ""
+    if integer:
+        return ": write it with digits only (1234)"
+    if signed:
+        return ": write the number without a currency sign (1234.5)"
+    return ": write the number with a dot for decimals and no thousands separators (1234.5)"
+
+
 def _as_integer(cell: str) -> int | float:
     if "_" in cell:  # Python reads "12_34" as 1234; no spreadsheet or JSON does
         raise ValueError(f"{cell!r} is not an integer")
@@ -238,7 +258,7 @@ def _as_integer(cell: str) -> int | float:
         try:
             f = float(cell)
         except ValueError:
-            raise ValueError(f"{cell!r} is not an integer") from None
+            raise ValueError(f"{cell!r} is not an integer{_number_hint(cell, integer=True)}") from None
         if not (math.isfinite(f) and f.is_integer()):
             raise ValueError(f"{cell!r} is not an integer") from None
         _refuse_inexact(cell.strip())
@@ -256,7 +276,7 @@ def _as_number(cell: str) -> int | float:
     except _OutOfRange:
         raise
     except ValueError:
-        raise ValueError(f"{cell!r} is not a number") from None
+        raise ValueError(f"{cell!r} is not a number{_number_hint(cell)}") from None
 
 
 def _float(cell: str) -> float:

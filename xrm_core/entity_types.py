@@ -578,6 +578,14 @@ def update(conn: Connection, definition: dict, dry_run: bool = False, source: st
         verb = "would be refused" if dry_run else "refused"
         listed = len(report["records"])
         shown = f" (the first {listed} are listed)" if listed < report["invalid"] else ""
+        try:
+            apply_indexes(conn, new.name, new, check_only=True)
+        except Conflict as e:
+            # A new unique key they break too is said now, not as a second refusal once the
+            # records are fixed (the duplicates as the report's errors, as below).
+            errors += e.errors
+            report["errors"] = e.errors
+            shown += f", and {e.message}"
         raise ValidationError(f"type change {verb}: {report['invalid']} of {report['checked']} stored "
                               f"{new.name} records would become invalid{shown}", errors, impact=report)
     try:

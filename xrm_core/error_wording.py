@@ -194,8 +194,9 @@ def why_no_option(options, path: list, value) -> str | None:
     follow the library's summary ("… is not valid under any of the schemas listed in the
     'oneOf' keyword"), which names no option; or None.
 
-    - every option refuses the value itself by its type, ``const`` or ``enum``: what they
-      expect (``expected an integer, or one of "urgent" or "low"``);
+    - every option refuses the value itself by its type, ``const``, ``enum``, ``format`` or
+      ``pattern``: what they expect (``expected an integer, or one of "urgent" or "low"``;
+      ``expected a valid email (e.g. name@example.org), or text matching "^\\+?[0-9]…"``);
     - every option refuses one member by its ``const`` or ``enum`` (a discriminator such as
       ``"via": {"const": "email"}``): the values that member may take (``"via" must be
       "email" or "phone", not "fax"``);
@@ -205,7 +206,7 @@ def why_no_option(options, path: list, value) -> str | None:
         expected, members, missing = [], None, None
         for opt in options:
             here = [x.kind for x in opt if list(x.instance_path) == path
-                    and isinstance(x.kind, (_Kind.Type, _Kind.Constant, _Kind.Enum))]
+                    and isinstance(x.kind, (_Kind.Type, _Kind.Constant, _Kind.Enum, _Kind.Format, _Kind.Pattern))]
             if expected is not None:
                 expected = expected + [_expectation(here[0])] if here else None
             keyed = {x.instance_path[-1]: x.kind for x in opt
@@ -240,6 +241,11 @@ def _expectation(kind) -> str:
         return " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in types)
     if isinstance(kind, _Kind.Enum):
         return f"one of {listed(kind.options)}" if kind.options else "no value (an empty enum)"
+    if isinstance(kind, _Kind.Format):
+        example = FORMAT_EXAMPLES.get(kind.format)
+        return f"a valid {kind.format}" + (f" (e.g. {example})" if example else "")
+    if isinstance(kind, _Kind.Pattern):
+        return f"text matching {json_text(kind.pattern)}"
     return json_text(kind.expected_value)
 
 

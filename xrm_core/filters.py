@@ -135,7 +135,7 @@ def coerce(value, json_type: str | None, where: str, dialect: str, field: str | 
             return value.lower() == "true"
         raise _bad_value(where, value, "is not a boolean", field)
     if json_type in ("array", "object"):
-        raise _bad(where, f"cannot compare a field of type {json_type}; use exists")
+        raise _bad(where, f"cannot compare a field of type {json_type}{USE_EXISTS}")
     if isinstance(value, (dict, list)):
         raise _bad(where, "value must be a string, number or boolean")
     if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
@@ -152,6 +152,31 @@ def coerce(value, json_type: str | None, where: str, dialect: str, field: str | 
     if dialect == "postgresql" and isinstance(value, float) and math.isfinite(value):
         return _pg_numeric(value, None)  # compared with numbers read as numeric (_typed)
     return value  # an untyped field: the value's own JSON type decides what it matches
+
+
+#: How :func:`coerce` ends its refusal to compare an array or object field: only presence can be
+#: tested, with the filter language's ``exists`` (REST ``filter[F][exists]``, a KPI's where).
+USE_EXISTS = "; use exists"
+
+
+def in_cli_words(e: ValidationError) -> ValidationError:
+    """``e``, a refusal of a filter given as CLI ``--where`` items (:func:`parse_where`), as
+    the CLI user can act on it: ``--where`` has no ``exists``, so the advice to use it says
+    ``FIELD!=null`` (present) and ``FIELD=null`` (absent) instead, which mean the same.
+    Other refusals are returned as they are."""
+    if not any(isinstance(x, dict) and str(x.get("message", "")).endswith(USE_EXISTS) for x in e.errors):
+        return e
+    errors = []
+    for x in e.errors:
+        message = x.get("message", "") if isinstance(x, dict) else ""
+        if isinstance(message, str) and message.endswith(USE_EXISTS):
+            # /where/FIELD/OP: parse_where always gives an operator object
+            field = x["pointer"].removeprefix("/where/").rsplit("/", 1)[0].replace("~1", "/").replace("~0", "~")
+            message = (message.removesuffix(USE_EXISTS)
+                       + f"; only whether it is there can be tested: {field}!=null (present) or {field}=null (absent)")
+            x = {**x, "message": message}
+        errors.append(x)
+    return ValidationError(f"invalid filter: {errors[0]['message']}" if len(errors) == 1 else e.message, errors)
 
 
 def _number(value, where: str, field: str | None) -> int | float:

@@ -157,8 +157,9 @@ def _found_before(report: dict, line: int, writer: Writer, updates: Updates | No
     report["valid"] = writer.written + len(writer.batch) + (updates.updated + updates.unchanged if updates else 0)
     if not report["total"]:
         return ""
-    found = (f"; of the {report['total']} rows before line {line}, {report['valid']} were valid and "
-             f"{len(report['invalid'])} invalid")
+    total, valid = report["total"], report["valid"]
+    found = (f"; of the {total} row{'s' if total != 1 else ''} before line {line}, {valid} "
+             f"{'was' if valid == 1 else 'were'} valid and {len(report['invalid'])} invalid")
     return found + (f" ({unchecked} not checked yet)" if unchecked else "")
 
 

@@ -207,8 +207,10 @@ def emit_json(value) -> None:
 
 
 def dumps(value) -> str:
-    """Compact JSON for one value in text output."""
-    return orjson.dumps(value, default=_default).decode()
+    """Compact JSON for one value in text output, object keys sorted: the engines keep them
+    in different orders (PostgreSQL's JSONB shorter keys first), and a value should read the
+    same from either, and as ``xrm export`` writes it."""
+    return orjson.dumps(value, default=_default, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def parse_json_arg(text: str, what: str):

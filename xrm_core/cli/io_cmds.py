@@ -150,13 +150,16 @@ def export(c, type_name, fmt, output, where, as_user):
     """Export the records of TYPE you can see: their data, in the form import reads back."""
     output, fmt = _output_format(output, fmt)
     from .. import exporter  # local: see FORMATS
-    from ..filters import parse_where, refuse_values_never_held
+    from ..filters import in_cli_words, parse_where, refuse_values_never_held
     flt = parse_where(where)
 
     with c.session(as_user, write=False) as s:
-        if flt:  # a typo in an enum's value would export nothing, as if none were left
-            refuse_values_never_held(s.dialect, s.entity_type(type_name), flt)
-        _export_to(output, "records", lambda out: exporter.export(s, type_name, out, fmt, flt, warn=_warn))
+        try:
+            if flt:  # a typo in an enum's value would export nothing, as if none were left
+                refuse_values_never_held(s.dialect, s.entity_type(type_name), flt)
+            _export_to(output, "records", lambda out: exporter.export(s, type_name, out, fmt, flt, warn=_warn))
+        except ValidationError as e:
+            raise in_cli_words(e) from None
 
 
 @click.command("export-relationships", short_help="Export the relationships of REL you can see (CSV or JSONL).")

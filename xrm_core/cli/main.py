@@ -81,7 +81,10 @@ def _explain(e: Exception, c: CliContext | None = None) -> str:
     if isinstance(e, UnicodeEncodeError) or (isinstance(e, StatementError) and "surrogates not allowed" in text):
         # Bytes that are not UTF-8 on the command line reach Python as lone surrogates.
         return "the command line holds text that is not valid UTF-8"
-    where = c.describe() if isinstance(c, CliContext) else None
+    try:
+        where = c.describe() if isinstance(c, CliContext) else None
+    except Exception:  # noqa: BLE001 — what broke the command may break this too (a half-upgraded install)
+        where = None
     if isinstance(e, (OperationalError, ProgrammingError, DatabaseError)):
         if _NO_TABLE.search(text):
             return "the database is not initialised: run `xrm init` first"

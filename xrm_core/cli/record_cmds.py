@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..errors import ValidationError
 from .context import (as_option, cut, dumps, emit_json, json_option, label_text, one_line, pad,
                       parse_json_arg, pass_ctx, table)
 
@@ -76,14 +77,18 @@ def records_list(c, type_name, where, sort, limit, as_user, as_json):
     V in --where is read as JSON when it parses (true, 3, "3") and as text otherwise; quote
     the expression for the shell: --where 'rating>=9'.
     """
-    from ..filters import parse_where, refuse_values_never_held  # local: SQLAlchemy, only when the command runs
+    # local: SQLAlchemy, only when the command runs
+    from ..filters import in_cli_words, parse_where, refuse_values_never_held
     flt = parse_where(where)
     sort_items = [x.strip() for x in sort.split(",") if x.strip()] if sort else None
     with c.session(as_user, write=False) as s:
         et = s.entity_type(type_name)
-        # A typo in an enum's value ("activ") would list nothing, as if none were left.
-        refuse_values_never_held(s.dialect, et, flt)
-        items = s.list(type_name, flt, limit=limit, sort=sort_items)
+        try:
+            # A typo in an enum's value ("activ") would list nothing, as if none were left.
+            refuse_values_never_held(s.dialect, et, flt)
+            items = s.list(type_name, flt, limit=limit, sort=sort_items)
+        except ValidationError as e:
+            raise in_cli_words(e) from None
     if as_json:
         emit_json([r.to_dict() for r in items])
         return
