@@ -9,7 +9,8 @@ rather than by this platform's ids (a member number, a serial number). Each row 
   which must name exactly one record the caller can read.
 
 Rows are checked as :func:`xrm_core.relationships.relate` checks one pair — visibility,
-update on the source, the ends' types, no self-relation, duplicates and the cardinality
+update on the source and on a target the link binds (:func:`~xrm_core.relationships.binding`),
+the ends' types, no self-relation, duplicates and the cardinality
 against the file's earlier rows and the stored relationships — and every invalid row is
 reported by its file line and pointer (``/source``, ``/target``, ``/data``). All or nothing
 unless ``skip_invalid``; ``dry_run`` checks and writes nothing. The report has the shape of
@@ -249,8 +250,12 @@ class _Checker:
                 if src.id == tgt.id:
                     errors.append({"pointer": "/target", "message": "the same record as the source: a record "
                                                                     "cannot be related to itself"})
-                elif not s.allows(src.type, "update", src):
-                    errors.append({"pointer": "/source", "message": f"{s.actor.name!r} may not update {src.id}"})
+                elif (refusal := relationships.link_refusal(s, rt, src, tgt)) is not None:
+                    # relate's rule: update on the source, and on a target the link binds
+                    end, why = refusal
+                    row = src if end == "source" else tgt
+                    errors.append({"pointer": f"/{end}", "message": f"{s.actor.name!r} may not update {row.id}"
+                                   + ("" if why is None else f": {why}; relating needs update on the target too")})
             if not errors and "data" in data:
                 errors += storage_errors(data["data"], "/data")
             if errors:

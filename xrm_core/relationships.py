@@ -11,7 +11,7 @@ import copy
 import hashlib
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Select, delete, func, insert, or_, select, text, union_all
+from sqlalchemy import Connection, Select, and_, delete, func, insert, or_, select, text, union_all
 from sqlalchemy.exc import IntegrityError
 
 from . import db, history, records, removals
@@ -222,15 +222,82 @@ def _named(s: "Session", record_id: str) -> str:
     return f" ({record_id})" if _visible(s, record_id) else ""
 
 
+def binding(rt: dict) -> str | None:
+    """Why a link of relationship type ``rt`` binds its target, so that relating or
+    unrelating needs update on the target as on the source; None when reading the target
+    is enough (a many-to-many type that does not cascade).
+
+    A link binds its target when it takes the target's one slot (one-to-one, one-to-many:
+    a target has at most one source, and whoever holds it keeps the rightful owner's link
+    out) or ties the target's life to the source (``on_delete: cascade``: deleting the
+    source deletes the target). A one-to-one link takes the source's one slot too; the
+    source needs update anyway. See docs/security.md, "Relating and unrelating".
+    """
+    card = rt["cardinality"]
+    if card in ("one-to-one", "one-to-many"):
+        return f"{rt['name']} is {card}, so the link takes the target's one source"
+    if rt.get("on_delete") == "cascade":
+        return f"{rt['name']} cascades, so deleting the source would delete the target"
+    return None
+
+
+def link_refusal(s: "Session", rt: dict, src, tgt) -> tuple[str, str | None] | None:
+    """``(end, why)`` when the actor may not relate (or unrelate) ``src`` and ``tgt`` by
+    relationship type ``rt``, else None. ``end`` is ``"source"`` or ``"target"``, the end
+    the actor would need update on; ``why`` is :func:`binding`'s reason for a target.
+
+    ``src`` and ``tgt`` are rows or records (``type``, ``owner_id``, ``unit_id``) the actor
+    may read: whoever may not read an end is told "no record" before this is asked, so a
+    refusal never tells a hidden record apart from an unknown one. The one rule of every
+    interface (CLI, REST, UI, file import, relate_many); the UI asks it to offer only the
+    links and unlinks the core allows.
+    """
+    if not s.allows(src.type, "update", src):
+        return "source", None
+    why = binding(rt)
+    if why is not None and not s.allows(tgt.type, "update", tgt):
+        return "target", why
+    return None
+
+
+def _refuse_link(s: "Session", rt: dict, src, tgt, action: str, where: str = "", prefix: str = "") -> None:
+    """PermissionDenied naming the end and the action (``relate``/``unrelate``) when
+    :func:`link_refusal` refuses; ``where`` prefixes the pointer (``/pairs/3``), ``prefix``
+    the message (``pair 3: ``)."""
+    refusal = link_refusal(s, rt, src, tgt)
+    if refusal is None:
+        return
+    end, why = refusal
+    row = src if end == "source" else tgt
+    doing = "relating" if action == "relate" else "unrelating"
+    reason = (f"{doing} by {rt['name']!r} needs update on the source" if why is None
+              else f"{why}; {doing} needs update on the target too")
+    raise PermissionDenied(f"{prefix}{s.actor.name!r} may not update the {end} of this link, {row.type} {row.id}: "
+                           f"{reason}", [{"pointer": f"{where}/{end}", "message": f"{doing} needs update on this record"}])
+
+
+def _load_ends(s: "Session", source_id: str, target_id: str):
+    """The rows of both ends, each one the actor may read (else NotFound, the source's first)."""
+    if s.hooked and source_id in s.hooked:
+        # As before the target's rule: a before_update hook may not link its own record as
+        # a source (it would "update" it); its before_create hook may not link it at all.
+        records._refuse_hook_misuse(s.hooked[source_id], source_id, "update")
+    return records._load(s, source_id, "read"), records._load(s, target_id, "read")
+
+
 def relate(s: "Session", rel: str, source_id: str, target_id: str, data: dict | None = None) -> dict:
-    """Relate two records. Both must be visible; the caller needs update on the source.
+    """Relate two records. Both must be visible (else NotFound); the caller needs update on
+    the source, and on the target when the link binds it (:func:`binding`), else
+    PermissionDenied naming the end (``/source``, ``/target``), asked before the
+    cardinality, so that who may not change a record does not learn whether its slot is
+    taken.
 
     Refused with ValidationError for wrong endpoint types or a self-relation, with Conflict
     for a duplicate or what the cardinality forbids. Both records get a ``related`` activity.
     """
     rt = s.relationship_type(rel)
-    src = records._load(s, source_id, "update")
-    tgt = records._load(s, target_id, "read")
+    src, tgt = _load_ends(s, source_id, target_id)
+    _refuse_link(s, rt, src, tgt, "relate")
     _check_endpoints(rt, src, tgt)
     if data is not None and not isinstance(data, dict):
         raise ValidationError("relationship data must be an object", [{"pointer": "/data", "message": "not an object"}])
@@ -270,7 +337,8 @@ _RELATIONSHIPS_PG = ("INSERT INTO xrm_relationships (id, type, source_id, target
                      "target_id, data, created_by, created_at)")
 def relate_many(s: "Session", rel: str, pairs, chunk: int = 500) -> list[dict]:
     """Relate many (source, target) pairs at once, all or nothing — the bulk path of
-    :func:`relate`, with the same checks (visibility, update on the source, endpoint types,
+    :func:`relate`, with the same checks (visibility, update on the source and on a bound
+    target (:func:`binding`), endpoint types,
     cardinality, duplicates, storable data) and the same history, written in batches.
 
     A pair may carry the relationship's data as a third element: ``(source, target, data)``.
@@ -298,8 +366,7 @@ def relate_many(s: "Session", rel: str, pairs, chunk: int = 500) -> list[dict]:
         for rid, row in ((source_id, src), (target_id, tgt)):
             if row is None or not s.allows(row.type, "read", row):
                 raise NotFound(f"pair {n}: no record {rid!r}")
-        if not s.allows(src.type, "update", src):
-            raise PermissionDenied(f"pair {n}: {s.actor.name!r} may not update {source_id}")
+        _refuse_link(s, rt, src, tgt, "relate", f"/pairs/{n}", f"pair {n}: ")
         _check_endpoints(rt, src, tgt)
         card = rt["cardinality"]
         if ((source_id, target_id) in seen or (card != "many-to-many" and target_id in targets)
@@ -409,15 +476,17 @@ def _check_cardinality(s: "Session", rt: dict, source_id: str, target_id: str) -
 
 
 def unrelate(s: "Session", rel_id: str) -> None:
-    """Remove a relationship (update on its source and read on its target needed).
+    """Remove a relationship. The caller needs what relating it would need: update on its
+    source, and on its target when the link binds it (:func:`binding`), else
+    PermissionDenied naming the end; nothing is removed.
 
     NotFound if unknown or if either end is outside the caller's read scope.
     """
     row = s.conn.execute(select(REL).where(REL.c.id == rel_id)).first()
     if row is None or not (_visible(s, row.source_id) and _visible(s, row.target_id)):
         raise NotFound(f"no relationship {rel_id!r}")
-    src = records._load(s, row.source_id, "update")
-    tgt = records._load(s, row.target_id, "read")
+    src, tgt = _load_ends(s, row.source_id, row.target_id)
+    _refuse_link(s, s.relationship_type(row.type), src, tgt, "unrelate")
     now = db.utcnow()
     payload = {"relationship": row.id, "type": row.type}
     with s.conn.begin_nested():
@@ -430,11 +499,18 @@ def unrelate(s: "Session", rel_id: str) -> None:
                        {**payload, "direction": "incoming", "other": row.source_id}, at=now)
 
 
-def related(s: "Session", record_id: str, rel: str | None = None) -> list[dict]:
+def related(s: "Session", record_id: str, rel: str | None = None, limit: int | None = None,
+            after: tuple[str, str, str] | None = None) -> list[dict]:
     """Records related to ``record_id`` in both directions, each visible to the caller.
 
     Each item: ``{"relationship": {...}, "direction": "outgoing"|"incoming", "record": Record}``
     (outgoing: ``record_id`` is the source). Records outside the caller's read scope are left out.
+    Outgoing links come first, each direction in the order of (relationship type, id).
+
+    ``limit`` pages the list (at most that many items; None: all of them) and ``after`` —
+    the ``(direction, relationship type, relationship id)`` of the last item of the previous
+    page — continues it: a record linked 10,000 times is read a page at a time, not whole
+    for each request.
     """
     records._load(s, record_id)
     if rel is not None:
@@ -442,8 +518,10 @@ def related(s: "Session", record_id: str, rel: str | None = None) -> list[dict]:
     R = db.records
     out = []
     types = list(s.entity_types_map())
-    for direction, mine, other in (("outgoing", REL.c.source_id, REL.c.target_id),
-                                   ("incoming", REL.c.target_id, REL.c.source_id)):
+    directions = [("outgoing", REL.c.source_id, REL.c.target_id), ("incoming", REL.c.target_id, REL.c.source_id)]
+    if after is not None and after[0] == "incoming":
+        directions = directions[1:]
+    for direction, mine, other in directions:
         q = (select(REL.c.id.label("rel_id"), REL.c.type.label("rel_type"), REL.c.source_id, REL.c.target_id,
                     REL.c.data.label("rel_data"), *records.COLUMNS)
              .join(R, R.c.id == other)
@@ -451,10 +529,16 @@ def related(s: "Session", record_id: str, rel: str | None = None) -> list[dict]:
              .order_by(REL.c.type, REL.c.id))
         if rel is not None:
             q = q.where(REL.c.type == rel)
+        if after is not None and after[0] == direction:
+            q = q.where(or_(REL.c.type > after[1], and_(REL.c.type == after[1], REL.c.id > after[2])))
+        if limit is not None:
+            q = q.limit(limit - len(out))
         for row in s.conn.execute(q):
             out.append({"relationship": {"id": row.rel_id, "type": row.rel_type, "source": row.source_id,
                                          "target": row.target_id, "data": row.rel_data},
                         "direction": direction, "record": records.from_row(s, row)})
+        if limit is not None and len(out) >= limit:
+            break
     return out
 
 

@@ -294,8 +294,10 @@ class Session:
     def unrelate(self, relationship_id: str) -> None:
         relationships.unrelate(self, relationship_id)
 
-    def related(self, record_id: str, rel: str | None = None) -> list[dict]:
-        return relationships.related(self, record_id, rel)
+    def related(self, record_id: str, rel: str | None = None, limit: int | None = None,
+                after: tuple[str, str, str] | None = None) -> list[dict]:
+        """See :func:`xrm_core.relationships.related`; ``limit``/``after`` page it."""
+        return relationships.related(self, record_id, rel, limit, after)
 
     def count(self, type_name: str, where: dict | None = None) -> int:
         """Number of visible records of a type matching ``where`` (403 without a read grant, as list)."""

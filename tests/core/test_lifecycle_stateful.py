@@ -180,6 +180,12 @@ def allowed(user: str, rec: "MRec", action: str) -> bool:
     return {1: False, 2: rec.unit == unit, 3: rec.unit in subtree(unit), 4: True}[d]
 
 
+def binds(card: str, on_delete: str) -> bool:
+    """Whether a link of this cardinality and on_delete binds its target, so that relating
+    and unrelating need update on it (xrm_core.relationships.binding)."""
+    return card != "many-to-many" or on_delete == "cascade"
+
+
 def may_create_in(user: str, rtype: str, unit: str) -> bool:
     d = depth(user, rtype, "create")
     own_unit = USERS[user][0]
@@ -703,7 +709,7 @@ class Lifecycle(RuleBasedStateMachine):
         # Each relationship type alike; mostly a source and a target of its types (else any
         # record), by a user who may update the source (else anyone), so that links get made.
         rel = data.draw(S(sorted(RELS)), label="rel")
-        a, b, card, _ = RELS[rel]
+        a, b, card, on_delete = RELS[rel]
         fits = admin_only or data.draw(S([True] * 5 + [False]), label="endpoints of its types")
         src = self.pick(data, "source", rtype=a if fits else None)
         user = "admin" if admin_only else self.actor(data, (src, "update"))
@@ -711,12 +717,16 @@ class Lifecycle(RuleBasedStateMachine):
         s_rec, t_rec = self.recs[src], self.recs[tgt]
         note(f"relate {rel} {src} ({s_rec.type}) -> {tgt} ({t_rec.type}) as {user}, data={rel_data}")
         same = [r for r in self.rels.values() if r.type == rel]
+        # Both ends must be visible (404), then the source and a bound target changeable (403:
+        # docs/security.md, "Relating and unrelating"), then types and cardinality.
         if not s_rec.live or not allowed(user, s_rec, "read"):
+            expected = {NotFound}
+        elif not t_rec.live or not allowed(user, t_rec, "read"):
             expected = {NotFound}
         elif not allowed(user, s_rec, "update"):
             expected = {PermissionDenied}
-        elif not t_rec.live or not allowed(user, t_rec, "read"):
-            expected = {NotFound}
+        elif binds(card, on_delete) and not allowed(user, t_rec, "update"):
+            expected = {PermissionDenied}
         elif a not in ("*", s_rec.type) or b not in ("*", t_rec.type) or src == tgt:
             expected = {ValidationError}
         elif any(r.source == src and r.target == tgt for r in same):
@@ -753,12 +763,16 @@ class Lifecycle(RuleBasedStateMachine):
         pool = live if live and data.draw(S([True] * 5 + [False]), label="a live relationship") else self.rel_ids
         rel_id = data.draw(S(pool), label="relationship")
         r = self.rels.get(rel_id)
-        user = self.actor(data, (r.source, "update"), (r.target, "read")) if r else data.draw(WRITERS)
+        bound = r is not None and binds(*RELS[r.type][2:])
+        user = (self.actor(data, (r.source, "update"), (r.target, "update" if bound else "read")) if r
+                else data.draw(WRITERS))
         note(f"unrelate {rel_id} ({r}) as {user}")
         if r is None or not (self.visible(user, r.source) and self.visible(user, r.target)):
             expected = {NotFound}
         elif not allowed(user, self.recs[r.source], "update"):
             expected = {PermissionDenied}
+        elif bound and not allowed(user, self.recs[r.target], "update"):
+            expected = {PermissionDenied}  # unrelating needs what relating would
         else:
             expected = {None}
         before = self.snapshot()

@@ -7,6 +7,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
+from xrm_core import PermissionDenied
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/plugins: the shared fixtures
 from business_org import add, business_platform, net  # noqa: E402, F401
 
@@ -44,7 +48,12 @@ def test_a_dealer_agent_sells_a_lead_of_its_unit_it_may_read_but_not_update(net)
 def test_a_lead_linked_to_the_opportunity_is_sold_though_the_winner_cannot_read_it(net):
     lead, = add(net, "lead", [{"name": "prospect", "status": "converted"}], user="cc")  # stays in hq
     opp, = add(net, "opportunity", [{"title": "X5", "lead_id": lead, "stage": "negotiation"}], user="mgr1")
-    with net.session("cc") as s:                # may update the lead: links it to the opportunity
+    # The call centre may update the lead but only read mgr1's opportunity: the link would take
+    # the opportunity's one slot (one-to-one), so it is refused (docs/security.md, "Relating
+    # and unrelating"); an administrator links them.
+    with pytest.raises(PermissionDenied), net.session("cc") as s:
+        s.relate("lead_converted_to", lead, opp)
+    with net.session() as s:
         s.relate("lead_converted_to", lead, opp)
     with net.session("mgr1") as s:
         s.update(opp, {"stage": "won"})

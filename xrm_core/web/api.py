@@ -622,10 +622,14 @@ def delete_record(type_name, record_id):
 @bp.get("/records/<type_name>/<record_id>/related")
 @bad_query
 def related(type_name, record_id):
-    """Related records of both directions, all on one page: ``next`` is always null (the
-    member is there so every list of the API has the same shape)."""
-    query.known_params("rel")
+    """Related records of both directions: all on one page (``next`` null), or with ``limit``
+    (at most API_MAX_LIMIT) a page at a time, ``cursor`` from ``next`` — a record linked
+    10,000 times answered 10,000 records (5 MB) to every request."""
+    query.known_params("rel", "limit", "cursor")
     rel = query.single(request.args, "rel") or None
+    limit = query.limit(None)
+    cursor = query.single(request.args, "cursor")
+    after = query.related_cursor_decode(cursor) if cursor else None
     with session() as s:
         _get_typed(s, type_name, record_id)
         if rel is not None:
@@ -635,8 +639,14 @@ def related(type_name, record_id):
                 # The record exists: a 404 would say it does not. The parameter is what is wrong.
                 raise ValidationError(e.message, [{"pointer": "/query/rel", "message": "unknown relationship type"}]) \
                     from None
-        items = s.related(record_id, rel)
-    return jsonify({"items": [{**i, "record": i["record"].to_dict()} for i in items], "next": None})
+        paging = {k: v for k, v in (("limit", limit and limit + 1), ("after", after)) if v}
+        items = s.related(record_id, rel, **paging)
+    nxt = None
+    if limit and len(items) > limit:
+        items = items[:limit]
+        last = items[-1]
+        nxt = query.related_cursor_encode(last["direction"], last["relationship"]["type"], last["relationship"]["id"])
+    return jsonify({"items": [{**i, "record": i["record"].to_dict()} for i in items], "next": nxt})
 
 
 @bp.get("/records/<type_name>/<record_id>/history")

@@ -502,10 +502,16 @@ def _generic_paths(spec, max_limit: int = 1000) -> None:
     spec.path(path="/api/v1/records/{type}/{id}/related", operations={"get": {
         "summary": "Related records, both directions", "operationId": "related",
         "parameters": rec_params + [{"name": "rel", "in": "query", "schema": {"type": "string", "minLength": 1},
-                                     "description": "Only relationships of this type (400 if there is no such type)."}],
-        "responses": {"200": {"description": "Related records, all on one page (`next` is null)",
+                                     "description": "Only relationships of this type (400 if there is no such type)."},
+                                    {"name": "limit", "in": "query",
+                                     "schema": {"type": "integer", "minimum": 1, "maximum": max_limit},
+                                     "description": "Related records per page (default: all of them, `next` null)."},
+                                    {"name": "cursor", "in": "query", "schema": {"type": "string", "minLength": 1},
+                                     "description": "The `next` of the previous page."}],
+        "responses": {"200": {"description": "Related records, outgoing links first: all on one page, or with "
+                                             "`limit` a page at a time",
                               "content": _ref_json("Related", items=True)},
-                      **_responses(401, 404)}}})
+                      **_responses(400, 401, 404)}}})
     spec.path(path="/api/v1/records/{type}/{id}/history", operations={
         "get": {"summary": "The record's timeline", "operationId": "history",
                 "description": "A deleted record's timeline (ending with its `deleted` entry) stays readable "

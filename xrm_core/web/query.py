@@ -346,6 +346,23 @@ def history_cursor_decode(cursor: str, order: str) -> tuple[str, int]:
     return values[1], values[2]
 
 
+def related_cursor_encode(direction: str, rel_type: str, rel_id: str) -> str:
+    """The ``next`` cursor of a page of related records: where the page's last link stands."""
+    return cursor_encode(["related"], [direction, rel_type, rel_id])
+
+
+def related_cursor_decode(cursor: str) -> tuple[str, str, str]:
+    """The ``(direction, relationship type, relationship id)`` a cursor of
+    :func:`related_cursor_encode` holds; a 400 at ``/query/cursor`` for anything else."""
+    bad = ValidationError("invalid cursor", [{"pointer": "/query/cursor", "message": "not a cursor of these related records"}])
+    values = cursor_values(cursor, bad)
+    if not (isinstance(values, list) and len(values) == 4 and values[0] == "related"
+            and values[1] in ("outgoing", "incoming")
+            and all(isinstance(v, str) and 0 < len(v) <= 100 and "\x00" not in v for v in values[2:])):
+        raise bad
+    return values[1], values[2], values[3]
+
+
 def check_period(date_from: str | None, date_to: str | None) -> None:
     """Refuse a reversed period in the query's own terms: ``kpis.compute`` refuses it too, but
     in the CLI's (``--from X is after --to Y``). Malformed dates are left to it to explain."""

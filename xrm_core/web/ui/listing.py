@@ -498,15 +498,31 @@ def neutralise(cell: str) -> str:
     return cell
 
 
-def csv_lines(et, records):
-    """CSV of ``records``, line by line: id, one column per top-level property, then one
-    per attribute the schema does not declare (``additionalProperties``) found in these
-    records, sorted (PostgreSQL's JSONB keeps no key order). Formulas are neutralised, the
-    header's too (an undeclared key is the data's, not the admin's)."""
-    records = list(records)
+def may_hold_undeclared(et) -> bool:
+    """Can records of ``et`` hold top-level names its schema does not declare (no
+    ``additionalProperties: false`` beside its ``properties``, or ``patternProperties``)?
+    If not, an export needs no pass to find them. (``unevaluatedProperties: false`` still
+    lets names of ``allOf`` branches through: such a schema gets the pass.)"""
+    schema = et.schema if isinstance(et.schema, dict) else {}
+    return schema.get("additionalProperties") is not False or bool(schema.get("patternProperties"))
+
+
+def undeclared_keys(et, records) -> list[str]:
+    """The top-level names of ``records`` that ``et``'s schema does not declare, sorted."""
+    declared = set(et.properties())
+    return sorted({key for rec in records for key in rec.data if key not in declared})
+
+
+def csv_lines(et, records, extra: list[str] | None = None):
+    """CSV of ``records`` (any iterable, read once when ``extra`` is given), line by line:
+    id, one column per top-level property, then one per attribute the schema does not
+    declare (``additionalProperties``): ``extra``, else those found in these records
+    (:func:`undeclared_keys`), sorted (PostgreSQL's JSONB keeps no key order). Formulas are
+    neutralised, the header's too (an undeclared key is the data's, not the admin's)."""
+    if extra is None:
+        records = list(records)
+        extra = undeclared_keys(et, records)
     cols = [column_for(et, name) for name in et.properties()]
-    declared = {c.name for c in cols}
-    extra = sorted({key for rec in records for key in rec.data if key not in declared})
     cols += [Column(key, [key], None) for key in extra]  # any JSON value, as the CLI reads it
     names = {c.name for c in cols}
     # The record id's column: "id", unless a field has that name.

@@ -8,11 +8,11 @@ here (:func:`_fields`, :class:`_RowView`).
 """
 from __future__ import annotations
 
-import itertools
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 
+from ... import relationships
 from ...errors import NotFound, ValidationError
 from ...fields import value_at
 from ...session import MAX_SUMMARY
@@ -30,7 +30,6 @@ bp = blueprint("pages", __name__, url_prefix="/r")
 #: labels (the import report's field column).
 bp.add_app_template_global(listing.pointer_label)
 PAGE_SIZE = 50
-EXPORT_LIMIT = 100_000
 
 
 def _sort_arg() -> list[str]:
@@ -72,6 +71,9 @@ def list_records(type_name: str):
         can_create = s.actor.can(et.name, "create")
         cols = listing.columns(et)
         titles = _reference_titles(s, et, cols, items)
+        # Once, not per cell: et.properties() walks the schema each time (50 rows × the
+        # columns made it ~10% of a list page).
+        props = et.properties()
     next_args = None
     if more:
         next_args = request.args.to_dict(flat=False)
@@ -93,7 +95,7 @@ def list_records(type_name: str):
                            cell=lambda data, c: value_at(data, c) if c == et.title_field else data.get(c),
                            value_label=lambda c, v: (titles.get((c, v)) if isinstance(v, str) else None)
                            or listing.value_label(et, c, v)
-                           or listing.date_text(et, c.split(".") if c not in et.properties() else [c], v))
+                           or listing.date_text(et, c.split(".") if c not in props else [c], v))
 
 
 def _reference_titles(s, et, columns: list[str], items) -> dict:
@@ -119,20 +121,50 @@ def _sort_link(et, column: str, sort: list[str]) -> str:
 
 @bp.get("/<type_name>/export.csv")
 def export_csv(type_name: str):
-    """The records the list shows (every page), as CSV with formula cells neutralised."""
+    """The records the list shows (every page, in the list's order), as CSV with formula
+    cells neutralised, streamed: read in keyset pages of :data:`EXPORT_BATCH` within one
+    transaction, so memory stays flat whatever the number of records."""
     q = request.args.get("q", "").strip()
+    sort = _sort_arg() or None
     with acting() as s:
         et = s.entity_type(type_name)  # unknown: NotFound, a 404 page
         where = listing.where_of(et, listing.filter_rows(request.args))
         never_held.refuse(s.dialect, et, where)
-        items = s.list(et.name, where, limit=EXPORT_LIMIT, sort=_sort_arg() or None,
-                       search=listing.search_of(et, q))
-    # A byte-order mark first: spreadsheet programs read the file as UTF-8 by it (without
-    # one Excel takes Persian or Chinese text for a legacy code page). xrm import skips it.
-    lines = listing.csv_lines(et, items)
-    body = itertools.chain(["\ufeff" + next(lines)], lines)  # written as it is sent
-    return Response(body, mimetype="text/csv",  # Werkzeug adds "; charset=utf-8"
+        search = listing.search_of(et, q)
+        # A refusal (a filter the field cannot take, no read grant) is a page, before the
+        # download starts: once the body streams, its status is sent.
+        s.list(et.name, where, limit=1, sort=sort, search=search)
+
+    def body():
+        with acting() as s:
+            def records():
+                return _export_pages(s, et.name, where, sort, search)
+            extra = listing.undeclared_keys(et, records()) if listing.may_hold_undeclared(et) else []
+            lines = listing.csv_lines(et, records(), extra)
+            # A byte-order mark first: spreadsheet programs read the file as UTF-8 by it (without
+            # one Excel takes Persian or Chinese text for a legacy code page). xrm import skips it.
+            yield "\ufeff" + next(lines)
+            yield from lines
+    return Response(stream_with_context(body()), mimetype="text/csv",  # Werkzeug adds "; charset=utf-8"
                     headers={"Content-Disposition": f'attachment; filename="{et.name}.csv"'})
+
+
+#: Records read per query while a CSV export streams.
+EXPORT_BATCH = 2000
+
+
+def _export_pages(s, type_name: str, where, sort, search):
+    """Every record the list shows, in its order, read page by page (keyset)."""
+    after = None
+    while True:
+        page = s.list(type_name, where, limit=EXPORT_BATCH, sort=sort, after=after, search=search)
+        yield from page
+        if len(page) < EXPORT_BATCH:
+            return
+        last = page[-1]
+        # The list's own next-page position (the cursor its "Next" link carries), decoded.
+        after = (query.cursor_decode(query.cursor_encode(sort, [value_at(last.data, sort[0].lstrip("-")), last.id]),
+                                     sort) if sort else (last.id,))
 
 
 def _ref_titles(s, fields, data) -> dict:
@@ -159,6 +191,19 @@ def _fields(s, et):
 
 #: Timeline entries per record page, the latest first; "Older entries" pages back.
 TIMELINE_PAGE = 100
+#: Related records per record page; "More related records" pages on.
+RELATED_PAGE = 100
+
+
+def _related_after(arg: str | None):
+    """The ``related=CURSOR`` position of a page of related records; None if absent or not
+    one (a hand-edited link shows the first page)."""
+    if not arg:
+        return None
+    try:
+        return query.related_cursor_decode(arg)
+    except ValidationError:
+        return None
 
 
 def _older(arg: str | None) -> tuple[str, int] | None:
@@ -188,18 +233,28 @@ def show(type_name: str, record_id: str, log_errors: FormErrors | None = None):
         refs = _ref_titles(s, fields, rec.data)
         related = []
         sources = relationship_sources(s)
-        for item in s.related(rec.id):
+        related_after = _related_after(request.args.get("related"))
+        page = s.related(rec.id, limit=RELATED_PAGE + 1, after=related_after)
+        # A record linked 10,000 times rendered every link (a 5 MB page): a page of them,
+        # and a link to the next.
+        more_related = len(page) > RELATED_PAGE
+        page = page[:RELATED_PAGE]
+        related_link = (query.related_cursor_encode(page[-1]["direction"], page[-1]["relationship"]["type"],
+                                                    page[-1]["relationship"]["id"]) if more_related else None)
+        for item in page:
             rt = s.relationship_type(item["relationship"]["type"])
             outgoing = item["direction"] == "outgoing"
-            source = rec if outgoing else item["record"]
+            source, target = (rec, item["record"]) if outgoing else (item["record"], rec)
             other_label = listing.type_label(s.entity_type(item["record"].type))
             related.append({"rel": relationship_label(rt, outgoing, sources), "record": item["record"],
                             "title": _title(s, item["record"]), "id": item["relationship"]["id"],
                             "description": relationship_description(rt, sources),
                             "heading": relationship_heading(rt, outgoing, sources, other_label),
                             "type_label": other_label,
-                            # The core removes a link for a user who may change its source.
-                            "can_unlink": s.allows(source.type, "update", _RowView(source))})
+                            # The core removes a link for a user who may change its source,
+                            # and its target when the link binds it (one slot, cascade).
+                            "can_unlink": relationships.link_refusal(s, rt, _RowView(source),
+                                                                     _RowView(target)) is None})
         older = _older(request.args.get("older"))
         timeline = s.history(rec.id, include_related=True, limit=TIMELINE_PAGE + 1, newest_first=True, after=older)
         more = len(timeline) > TIMELINE_PAGE
@@ -225,6 +280,7 @@ def show(type_name: str, record_id: str, log_errors: FormErrors | None = None):
               if isinstance(rec.data.get(f.name), (dict, list))}
     return render_template("record.html", et=et, rec=rec, fields=fields, refs=refs, related=related,
                            shown_labels=shown_labels, shapes=shapes, diff_label=_diff_label(types_map),
+                           related_link=related_link, related_paged=related_after is not None,
                            timeline=entries, older_link=older_link, paged=older is not None, kinds=kinds, extra=extra, can_edit=can_edit,
                            can_delete=can_delete, links=links, max_summary=MAX_SUMMARY,
                            rel_help=relationship_help(related, links),
@@ -236,7 +292,7 @@ class _RowView:
     """The owner/unit ids of a Record in the shape Session.allows expects of a row."""
 
     def __init__(self, rec):
-        self.owner_id, self.unit_id = rec.owner_id, rec.unit_id
+        self.type, self.owner_id, self.unit_id = rec.type, rec.owner_id, rec.unit_id
 
 
 @bp.post("/<type_name>/<record_id>/log")

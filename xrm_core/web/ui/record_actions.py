@@ -151,7 +151,8 @@ def offered_links(s, rec) -> list[dict]:
     """The :func:`link_choices` of ``rec`` the record page offers: those the user may make
     some link through (:func:`may_link`), so the link page it leads to has buttons."""
     return [c for c in link_choices(s, rec.type)
-            if may_link(s, rec, c["value"].endswith(":out"), c["other"]) is None]
+            if may_link(s, rec, c["value"].endswith(":out"), c["other"],
+                        s.relationship_type(c["value"].split(":")[0])) is None]
 
 
 def _choice(s, rec, value: str) -> dict:
@@ -182,32 +183,33 @@ def link_candidates(type_name: str, record_id: str):
         sources = relationship_sources(s)
         # The relationship as a candidate reads it (the other end of this record's).
         theirs = relationship_label(rt, direction == "in", sources)
-        # The core relates only for a user who may change the link's source (and read its
-        # target): a button it would refuse is not offered (see may_link).
-        may = may_link(s, rec, direction == "out", other.name)
+        # The core relates only for a user who may change the link's source (and its target
+        # when the link binds it): a button it would refuse is not offered (see may_link).
+        may = may_link(s, rec, direction == "out", other.name, rt)
+        ends = (lambda r: (_RowView(rec), _RowView(r))) if direction == "out" else (lambda r: (_RowView(r), _RowView(rec)))
         rows = [{"id": r.id, "title": _title(s, r), "linked": r.id in linked,
                  "full": r.id in full and r.id not in linked,
-                 "refused": direction == "in" and not s.allows(r.type, "update", _RowView(r))} for r in items]
+                 "refused": relationships.link_refusal(s, rt, *ends(r)) is not None} for r in items]
     return render_template("link.html", et=et, rec=rec, title=_title_of(et, rec), choice=choice, q=q,
                            rows=rows, other_label=listing.type_label(other, True), more=len(items) >= CANDIDATES,
                            theirs=theirs, own_full=own_full, read_only=may,
                            ours=relationship_label(rt, direction == "out", sources))
 
 
-def may_link(s, rec, outgoing: bool, other: str | None = None) -> str | None:
-    """Why the user may link no record to ``rec`` through a relationship it is the source
-    (``outgoing``) or the target of, or None when some link may be allowed. The core
-    (:func:`~xrm_core.relationships.relate`) asks for update on the source and read on the
-    target: as the source, ``rec`` must be one the user may change; as the target, the
-    user needs a grant to change records of the other end's type ``other`` (each candidate
-    is checked on its own on the link page). The record page offers only the relationships
-    this allows."""
-    if outgoing:
-        if s.allows(rec.type, "update", _RowView(rec)):
-            return None
+def may_link(s, rec, outgoing: bool, other: str | None = None, rt: dict | None = None) -> str | None:
+    """Why the user may link no record to ``rec`` through a relationship (type ``rt``) it
+    is the source (``outgoing``) or the target of, or None when some link may be allowed.
+    The core (:func:`~xrm_core.relationships.link_refusal`) asks for update on the source,
+    and on the target when the link binds it (one-to-one, one-to-many, cascade; read
+    otherwise): ``rec`` must be one the user may change when it is the source or a bound
+    target; for the other end, the user needs a grant to change records of its type
+    ``other`` when that end must be changed (each candidate is checked on its own on the
+    link page). The record page offers only the relationships this allows."""
+    bound = rt is None or relationships.binding(rt) is not None  # without rt: as strict as may be
+    if (outgoing or bound) and not s.allows(rec.type, "update", _RowView(rec)):
         return _("You may see %(record)s but not change it, and linking it needs that: no link is offered.",
                  record=_title(s, rec))
-    if other is None or s.actor.can(other, "update"):
+    if (outgoing and not bound) or other is None or s.actor.can(other, "update"):
         return None
     return _("Linking needs permission to change the %(type)s record at the other end, which you do not have: "
              "no link is offered.", type=listing.type_label(s.entity_type(other)))
