@@ -498,6 +498,23 @@ def may_compute(session: "Session", kpi) -> bool:
     return not entity or session.actor.can(entity, "read")
 
 
+def _session_registry(session: "Session") -> dict:
+    """The KPI registry as ``session`` sees it, read once per session.
+
+    :func:`registry` reads its freshness stamp (every type's version, every admin KPI's
+    change time) on each call; a dashboard computes a card's value and its 12 monthly trend
+    points, each through :func:`compute`, and spent two statements per point on it (680 of
+    a dashboard's 1,072). One session is one transaction: what it read once still holds,
+    unless this process changed the KPIs or a type since (``kpi add``/``remove``, a type
+    update reset ``platform._kpis``), which is why the registry object itself is compared.
+    """
+    reg = getattr(session, "_kpi_registry", None)
+    if reg is None or reg is not session.platform._kpis:
+        reg = registry(session.platform, session.conn)
+        session._kpi_registry = reg
+    return reg
+
+
 def compute(session: "Session", name: str, date_from: str | None = None, date_to: str | None = None,
             by: str | None = None) -> dict:
     """Compute KPI ``name`` as the session's user (scope applied).
@@ -509,7 +526,7 @@ def compute(session: "Session", name: str, date_from: str | None = None, date_to
     (:func:`may_compute`) and ValidationError (pointer ``/from``, ``/to`` or ``/by``) for
     bad arguments.
     """
-    kpi = registry(session.platform, session.conn).get(name)
+    kpi = _session_registry(session).get(name)
     if kpi is None:
         if name in session.platform._kpis_waiting:
             raise DefinitionError(session.platform._kpis_waiting[name])

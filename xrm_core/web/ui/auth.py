@@ -208,7 +208,9 @@ def _load_user():
     if name and secret:
         # The session must still be open on the server (logout, `xrm tokens revoke USER`
         # and deactivating the user end it) — not just carry a valid signature.
-        with platform().connection() as conn:
+        # A read transaction: a writer's (BEGIN IMMEDIATE on SQLite) took the database's
+        # write lock for every page view, so pages waited behind any import or save.
+        with platform().engine.connect() as conn, conn.begin():
             row = accounts.ui_session_user(conn, name, secret, _session_hours())
     if row is None:
         session.pop("user", None)
