@@ -283,4 +283,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals.update(tr=tr, lang=lang, LANGUAGES=LANGUAGES, zone_name=zone_name,
                                  text_direction=lambda: "rtl" if lang() in RTL else "ltr")
-    app.jinja_env.filters.update(digits=digits, number=number, moment=moment, month=month)
+    # isolated: a title in <title>, which holds no <bdi>, keeps its bidi controls to itself.
+    app.jinja_env.filters.update(digits=digits, number=number, moment=moment, month=month, isolated=isolated)
