@@ -92,22 +92,12 @@ def pattern_columns(s: "Session", et, where) -> list[Column]:
     :data:`MAX_PATTERN_COLUMNS`."""
     if not has_pattern_properties(et.schema, et.schema):
         return []
-    R = db.records
-    if s.dialect == "sqlite":
-        each = func.json_each(R.c.data).table_valued("key").alias("k")
-        # json_each of an array (data a schema without "type": "object" let through) yields indexes
-        q = (select(each.c.key).select_from(R.join(each, true()))
-             .where(where, func.json_type(R.c.data) == "object"))
-    else:
-        key = func.jsonb_object_keys(R.c.data).label("key")
-        q = select(key).where(where, func.jsonb_typeof(R.c.data) == "object")
     declared = et.properties()
     columns = []
-    # Streamed: a type whose records use undeclared names as map keys may hold many.
-    result = s.conn.execute(q.distinct().execution_options(yield_per=1000))
+    names = held_names(s, where)
     try:
-        for (name,) in result:
-            if not isinstance(name, str) or name in declared:
+        for name in names:
+            if name in declared:
                 continue
             col = column_for(et, name)
             if col is None or col.path != [name]:
@@ -118,8 +108,44 @@ def pattern_columns(s: "Session", et, where) -> list[Column]:
                     f"the {et.name} records to export hold more than {MAX_PATTERN_COLUMNS:,} attribute names "
                     f"that patternProperties allow: too many CSV columns; use --format jsonl")
     finally:
-        result.close()
+        names.close()
     return sorted(columns, key=lambda c: c.name)
+
+
+def held_names(s: "Session", where):
+    """The distinct top-level names of the records matching ``where`` (a clause on
+    ``xrm_records``: type, scope, filter), streamed: the database reads the documents and
+    makes the names distinct (``json_each`` on SQLite, ``jsonb_object_keys`` on PostgreSQL),
+    so finding them costs one query, not a read of every record in Python."""
+    R = db.records
+    if s.dialect == "sqlite":
+        each = func.json_each(R.c.data).table_valued("key").alias("k")
+        # json_each of an array (data a schema without "type": "object" let through) yields indexes
+        q = (select(each.c.key).select_from(R.join(each, true()))
+             .where(where, func.json_type(R.c.data) == "object"))
+    else:
+        key = func.jsonb_object_keys(R.c.data).label("key")
+        q = select(key).where(where, func.jsonb_typeof(R.c.data) == "object")
+    # Streamed: a type whose records use undeclared names as map keys may hold many.
+    result = s.conn.execute(q.distinct().execution_options(yield_per=1000))
+    try:
+        for (name,) in result:
+            if isinstance(name, str):
+                yield name
+    finally:
+        result.close()
+
+
+def undeclared_names(s: "Session", et, where: dict | None = None) -> list[str]:
+    """The top-level names that records of ``et`` the session's user may read (matching
+    filter ``where``) hold and its schema does not declare, sorted: the extra columns of a
+    CSV of them (the admin UI's list export)."""
+    from .filters import compile_filter
+    R = db.records
+    clause = and_(R.c.type == type_literal(et.name), s.actor.clause(et.name, "read"),
+                  compile_filter(s.dialect, et, where or {}))
+    declared = set(et.properties())
+    return sorted(name for name in held_names(s, clause) if name not in declared)
 
 
 class CsvOut:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 
-from ... import relationships
+from ... import exporter, relationships
 from ...errors import NotFound, ValidationError
 from ...fields import value_at
 from ...session import MAX_SUMMARY
@@ -137,10 +137,10 @@ def export_csv(type_name: str):
 
     def body():
         with acting() as s:
-            def records():
-                return _export_pages(s, et.name, where, sort, search)
-            extra = listing.undeclared_keys(et, records()) if listing.may_hold_undeclared(et) else []
-            lines = listing.csv_lines(et, records(), extra)
+            # The names records hold beyond the schema's properties, for the header: one
+            # query (a search narrows the rows, not the columns: a column may stay empty).
+            extra = exporter.undeclared_names(s, et, where) if listing.may_hold_undeclared(et) else []
+            lines = listing.csv_lines(et, _export_pages(s, et.name, where, sort, search), extra)
             # A byte-order mark first: spreadsheet programs read the file as UTF-8 by it (without
             # one Excel takes Persian or Chinese text for a legacy code page). xrm import skips it.
             yield "\ufeff" + next(lines)
