@@ -55,7 +55,8 @@ def _titles() -> dict:
             "Invalid definition": _("Invalid definition"), "Not found": _("Not found"),
             "Forbidden": _("Not allowed"), "Conflict": _("Conflict"),
             "Precondition failed": _("Changed meanwhile"), "Unauthorized": _("Not logged in"),
-            "Plugin failed": _("A plugin failed"), "Database busy": _("Database busy")}
+            "Plugin failed": _("A plugin failed"), "Database busy": _("Database busy"),
+            "Database unavailable": _("Database unavailable")}
 
 
 def render_error(e: XrmError):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 
+from ...db import DatabaseUnavailable
 from ...errors import (AuthenticationError, Conflict, DatabaseBusy, DefinitionError, NotFound, PermissionDenied,
                        PluginError, PreconditionFailed, ValidationError, XrmError)
 from .forms import unescape_token
@@ -67,6 +68,9 @@ def sentence(e: XrmError, label=None) -> str:
     """What kind of refusal ``e`` is, in the UI's language, from its class and pointers."""
     pointers = [err.get("pointer", "") for err in e.errors if isinstance(err, dict)]
     words = {err.get("message") for err in e.errors if isinstance(err, dict)}
+    if isinstance(e, DatabaseUnavailable):  # a kind of DatabaseBusy, with other words
+        return _("The database cannot be reached right now. Try again shortly; a change sent as the "
+                 "connection was lost may or may not have been saved: check before sending it again.")
     if isinstance(e, DatabaseBusy):
         return _("The database was busy saving another change at the same time: nothing was saved. Try again.")
     if isinstance(e, PluginError):
