@@ -303,7 +303,9 @@ def test_unexpected_failures_are_problems_without_internals(org, monkeypatch):
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(records, "get", broken)
-    app.logger.disabled = True  # the traceback is logged; keep the test output clean
+    # The traceback is logged; keep the test output clean. Undone afterwards: the logger is
+    # shared by name with every app of the process (left disabled, later tests saw no log).
+    monkeypatch.setattr(app.logger, "disabled", True)
     r = app.test_client().get("/api/v1/records/person/x", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 500 and r.mimetype == "application/problem+json"
     assert "secret" not in r.get_data(as_text=True)
