@@ -242,15 +242,16 @@ def binding(rt: dict) -> str | None:
 
 
 def link_refusal(s: "Session", rt: dict, src, tgt) -> tuple[str, str | None] | None:
-    """``(end, why)`` when the actor may not relate (or unrelate) ``src`` and ``tgt`` by
-    relationship type ``rt``, else None. ``end`` is ``"source"`` or ``"target"``, the end
-    the actor would need update on; ``why`` is :func:`binding`'s reason for a target.
+    """``(end, why)`` when the actor may not relate ``src`` and ``tgt`` by relationship
+    type ``rt``, else None. ``end`` is ``"source"`` or ``"target"``, the end the actor would
+    need update on; ``why`` is :func:`binding`'s reason for a target. (Removing a link asks
+    less: :func:`unlink_refusal`.)
 
     ``src`` and ``tgt`` are rows or records (``type``, ``owner_id``, ``unit_id``) the actor
     may read: whoever may not read an end is told "no record" before this is asked, so a
     refusal never tells a hidden record apart from an unknown one. The one rule of every
     interface (CLI, REST, UI, file import, relate_many); the UI asks it to offer only the
-    links and unlinks the core allows.
+    links the core allows.
     """
     if not s.allows(src.type, "update", src):
         return "source", None
@@ -260,20 +261,58 @@ def link_refusal(s: "Session", rt: dict, src, tgt) -> tuple[str, str | None] | N
     return None
 
 
-def _refuse_link(s: "Session", rt: dict, src, tgt, action: str, where: str = "", prefix: str = "") -> None:
-    """PermissionDenied naming the end and the action (``relate``/``unrelate``) when
-    :func:`link_refusal` refuses; ``where`` prefixes the pointer (``/pairs/3``), ``prefix``
-    the message (``pair 3: ``)."""
+def unlink_refusal(s: "Session", rt: dict, src, tgt) -> tuple[str, str | None] | None:
+    """``(end, why)`` when the actor may not remove a link of relationship type ``rt``
+    from ``src`` to ``tgt``, else None; ``end`` is ``"target"`` (with :func:`binding`'s
+    reason) when only update on the target would do, ``"either"`` when update on either end
+    would.
+
+    Unrelating needs update on the target, or what relating would (:func:`link_refusal`).
+    The owner of a record may always detach it from a link pointing at it: a many-to-many
+    link needs only read on its target to be made, and its owner could not remove it
+    otherwise. The source's owner may remove a link that does not bind its target, but
+    not free a bound target's one slot or cut its cascade alone: that is a change of the
+    target (as clearing a lookup is a change of the record holding it). Asked, like
+    link_refusal, only of ends the actor may read. The UI asks it to offer only the
+    unlinks the core allows.
+    """
+    if s.allows(tgt.type, "update", tgt):
+        return None
+    refusal = link_refusal(s, rt, src, tgt)
+    if refusal is None:
+        return None
+    why = binding(rt)
+    return ("target", why) if why is not None else ("either", None)
+
+
+def _refuse_link(s: "Session", rt: dict, src, tgt, where: str = "", prefix: str = "") -> None:
+    """PermissionDenied naming the end when :func:`link_refusal` refuses relating;
+    ``where`` prefixes the pointer (``/pairs/3``), ``prefix`` the message (``pair 3: ``)."""
     refusal = link_refusal(s, rt, src, tgt)
     if refusal is None:
         return
     end, why = refusal
     row = src if end == "source" else tgt
-    doing = "relating" if action == "relate" else "unrelating"
-    reason = (f"{doing} by {rt['name']!r} needs update on the source" if why is None
-              else f"{why}; {doing} needs update on the target too")
+    reason = (f"relating by {rt['name']!r} needs update on the source" if why is None
+              else f"{why}; relating needs update on the target too")
     raise PermissionDenied(f"{prefix}{s.actor.name!r} may not update the {end} of this link, {row.type} {row.id}: "
-                           f"{reason}", [{"pointer": f"{where}/{end}", "message": f"{doing} needs update on this record"}])
+                           f"{reason}", [{"pointer": f"{where}/{end}", "message": "relating needs update on this record"}])
+
+
+def _refuse_unlink(s: "Session", rt: dict, src, tgt) -> None:
+    """PermissionDenied naming the end(s) when :func:`unlink_refusal` refuses unrelating."""
+    refusal = unlink_refusal(s, rt, src, tgt)
+    if refusal is None:
+        return
+    end, why = refusal
+    if end == "target":
+        raise PermissionDenied(f"{s.actor.name!r} may not update the target of this link, {tgt.type} {tgt.id}: "
+                               f"{why}; unrelating needs update on the target",
+                               [{"pointer": "/target", "message": "unrelating needs update on this record"}])
+    raise PermissionDenied(f"{s.actor.name!r} may update neither end of this link, {src.type} {src.id} → {tgt.type} "
+                           f"{tgt.id}: unrelating by {rt['name']!r} needs update on its source or its target",
+                           [{"pointer": "/source", "message": "unrelating needs update on this record or the target"},
+                            {"pointer": "/target", "message": "unrelating needs update on this record or the source"}])
 
 
 def _load_ends(s: "Session", source_id: str, target_id: str):
@@ -297,7 +336,7 @@ def relate(s: "Session", rel: str, source_id: str, target_id: str, data: dict | 
     """
     rt = s.relationship_type(rel)
     src, tgt = _load_ends(s, source_id, target_id)
-    _refuse_link(s, rt, src, tgt, "relate")
+    _refuse_link(s, rt, src, tgt)
     _check_endpoints(rt, src, tgt)
     if data is not None and not isinstance(data, dict):
         raise ValidationError("relationship data must be an object", [{"pointer": "/data", "message": "not an object"}])
@@ -366,7 +405,7 @@ def relate_many(s: "Session", rel: str, pairs, chunk: int = 500) -> list[dict]:
         for rid, row in ((source_id, src), (target_id, tgt)):
             if row is None or not s.allows(row.type, "read", row):
                 raise NotFound(f"pair {n}: no record {rid!r}")
-        _refuse_link(s, rt, src, tgt, "relate", f"/pairs/{n}", f"pair {n}: ")
+        _refuse_link(s, rt, src, tgt, f"/pairs/{n}", f"pair {n}: ")
         _check_endpoints(rt, src, tgt)
         card = rt["cardinality"]
         if ((source_id, target_id) in seen or (card != "many-to-many" and target_id in targets)
@@ -476,17 +515,18 @@ def _check_cardinality(s: "Session", rt: dict, source_id: str, target_id: str) -
 
 
 def unrelate(s: "Session", rel_id: str) -> None:
-    """Remove a relationship. The caller needs what relating it would need: update on its
-    source, and on its target when the link binds it (:func:`binding`), else
-    PermissionDenied naming the end; nothing is removed.
+    """Remove a relationship. The caller needs update on its target, or what relating it
+    would need: update on its source when the link does not bind the target
+    (:func:`unlink_refusal`); else PermissionDenied naming the end(s), nothing removed.
 
-    NotFound if unknown or if either end is outside the caller's read scope.
+    NotFound if unknown or if either end is outside the caller's read scope, whatever the
+    caller may change: the link does not exist for them.
     """
     row = s.conn.execute(select(REL).where(REL.c.id == rel_id)).first()
     if row is None or not (_visible(s, row.source_id) and _visible(s, row.target_id)):
         raise NotFound(f"no relationship {rel_id!r}")
     src, tgt = _load_ends(s, row.source_id, row.target_id)
-    _refuse_link(s, s.relationship_type(row.type), src, tgt, "unrelate")
+    _refuse_unlink(s, s.relationship_type(row.type), src, tgt)
     now = db.utcnow()
     payload = {"relationship": row.id, "type": row.type}
     with s.conn.begin_nested():

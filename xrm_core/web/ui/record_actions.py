@@ -187,9 +187,15 @@ def link_candidates(type_name: str, record_id: str):
         # when the link binds it): a button it would refuse is not offered (see may_link).
         may = may_link(s, rec, direction == "out", other.name, rt)
         ends = (lambda r: (_RowView(rec), _RowView(r))) if direction == "out" else (lambda r: (_RowView(r), _RowView(rec)))
-        rows = [{"id": r.id, "title": _title(s, r), "linked": r.id in linked,
-                 "full": r.id in full and r.id not in linked,
-                 "refused": relationships.link_refusal(s, rt, *ends(r)) is not None} for r in items]
+        rows = []
+        for r in items:
+            refused = relationships.link_refusal(s, rt, *ends(r)) is not None
+            # A taken slot is told only where the core would tell it: it refuses a link the
+            # user may not make (403) before it looks at the slots (409), so a reader does
+            # not learn of a link held by a record they may not see.
+            rows.append({"id": r.id, "title": _title(s, r), "linked": r.id in linked,
+                         "full": r.id in full and r.id not in linked and not refused, "refused": refused})
+        own_full = own_full and may is None
     return render_template("link.html", et=et, rec=rec, title=_title_of(et, rec), choice=choice, q=q,
                            rows=rows, other_label=listing.type_label(other, True), more=len(items) >= CANDIDATES,
                            theirs=theirs, own_full=own_full, read_only=may,
