@@ -188,8 +188,10 @@ relationships = Table(
     Column("created_by", Integer, nullable=False),
     Column("created_at", Stamp, nullable=False),
     UniqueConstraint("type", "source_id", "target_id"),
-    Index("ix_xrm_relationships_source", "source_id", "type"),
-    Index("ix_xrm_relationships_target", "target_id", "type"),
+    # Ending in id: a record's links are read a page at a time in the order of (type, id)
+    # (relationships.related), without sorting all of them (revision 0008).
+    Index("ix_xrm_relationships_source", "source_id", "type", "id"),
+    Index("ix_xrm_relationships_target", "target_id", "type", "id"),
 )
 
 activities = Table(
@@ -206,7 +208,9 @@ activities = Table(
     Column("actor", String(200), nullable=False),
     Column("summary", Text),
     Column("payload", Json),
-    Index("ix_xrm_activities_record", "record_id", "id"),
+    # In the timeline's order (at, id): a page of a record's history is read, not sorted
+    # from all of it (revision 0008).
+    Index("ix_xrm_activities_record", "record_id", "at", "id"),
 )
 
 login_failures = Table(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, literal_column, or_, select, true
+from sqlalchemy import Select, and_, literal_column, or_, select, true, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import db
@@ -192,3 +192,38 @@ def visible_links(actor: "Actor", types: list[str], dialect: str) -> ColumnEleme
     return or_(A.c.kind.not_in(LINK_KINDS),
                readable_now.exists(),
                and_(~exists_now.exists(), readable_history.exists()))
+
+
+def timeline_select(own: ColumnElement, related_ids: Select | None, conditions: list,
+                    newest_first: bool, limit: int | None, dialect: str) -> Select:
+    """The SELECT of a timeline page: the activities matching ``own`` (those of the record)
+    or held by the records ``related_ids`` selects (those related to it; None: none), each
+    also matching every one of ``conditions``, in the order of (``at``, id) — the latest
+    first with ``newest_first`` — at most ``limit`` of them (None: all).
+
+    On SQLite, with related records and a limit, each part is read on its own, ordered and
+    limited, then the two merged: the record's own part reads just a page from the index
+    ``(record_id, at, id)`` (revision 0008), where one ``own OR related`` condition made
+    SQLite collect and sort every activity of the record (10,000 for a busy one) for each
+    page: 18 → 9 ms for a record with 10,000 activities and 10,000 links (measured). The
+    related part still sorts the activities of every related record: they share no index
+    order.
+
+    PostgreSQL keeps the one condition: it reads the related ids once into a hash and
+    filters the activities with it, taking the top of them without sorting all. Split, it
+    planned the related part as a semi join comparing every record with every link (8.8 s;
+    with ``= ANY(ARRAY(…))`` instead, 2.2 s: each activity compared with the 10,000 ids).
+    """
+    A = db.activities
+
+    def ordered(cols):
+        return [cols.at.desc(), cols.id.desc()] if newest_first else [cols.at, cols.id]
+
+    if related_ids is None or not limit or dialect != "sqlite":
+        cond = own if related_ids is None else or_(own, A.c.record_id.in_(related_ids))
+        q = select(A).where(cond, *conditions).order_by(*ordered(A.c))
+        return q.limit(limit) if limit else q
+    parts = [select(A).where(cond, *conditions).order_by(*ordered(A.c)).limit(limit).subquery()
+             for cond in (own, A.c.record_id.in_(related_ids))]
+    merged = union_all(*(select(part) for part in parts)).subquery()
+    return select(merged).order_by(*ordered(merged.c)).limit(limit)

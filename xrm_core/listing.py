@@ -117,6 +117,40 @@ def list_query(s: "Session", type_name: str, where: dict | None = None, limit: i
     return plan.sql, plan.params(values)
 
 
+def count_up_to(s: "Session", type_name: str, where: dict | None = None, cap: int = 10_000,
+                search: str | None = None) -> int:
+    """How many records :func:`list_records` lists for ``where`` and ``search`` over all its
+    pages, counted up to ``cap + 1`` and no further: ``cap + 1`` means "more than ``cap``".
+
+    For deciding whether a slow operation (a sort by a field without an index) is small
+    enough to answer: knowing "more than 10,000" reads at most 10,001 of the type's index
+    entries, where ``COUNT(*)`` would read all of them. Scope, filter and search as the list
+    applies them, and refused as the list refuses them.
+    """
+    et = s.entity_type(type_name)
+    if not s.actor.can(et.name, "read"):
+        raise PermissionDenied(f"{s.actor.name!r} may not read {et.name} records")
+    dialect = s.dialect
+    conds = [R.c.type == type_literal(et.name), s.actor.clause(et.name, "read")]
+    conds += [term_clause(dialect, t) for t in (filter_terms(dialect, et, where) if where else [])]
+    if search is not None:
+        if not et.title_field:
+            raise ValidationError(f"{et.name} has no title field to search",
+                                  [{"pointer": "/search", "message": "no title_field"}])
+        if "\x00" in search:
+            raise ValidationError("the search text holds a NUL character", [{"pointer": "/search", "message": "NUL"}])
+        title = field_expr(dialect, et.title_field, None)
+        mode = _search_mode(dialect, search)
+        if dialect == "postgresql":
+            conds.append(title.ilike(_contains(search), escape="\\"))
+        elif mode == "fold":
+            conds.append(func.xrm_lower(title).like(_contains(search.lower()), escape="\\"))
+        else:
+            conds.append(title.like(_contains(search), escape="\\"))
+    capped = select(R.c.id).where(and_(*conds)).limit(max(0, int(cap)) + 1).subquery()
+    return s.conn.execute(select(func.count()).select_from(capped)).scalar_one()
+
+
 def _cursor_values(dialect: str, et, sort: list[str], after: tuple) -> tuple:
     """The keyset cursor with each value coerced to its sort field's type, as filter values
     are (``"5"`` for an integer field is 5), and the id checked: a value of another type

@@ -292,6 +292,8 @@ class Session:
         return relationships.relate_many(self, rel, pairs)
 
     def unrelate(self, relationship_id: str) -> None:
+        """Remove a relationship: needs update on its target, or what relating it would
+        (see :func:`xrm_core.relationships.unrelate`)."""
         relationships.unrelate(self, relationship_id)
 
     def related(self, record_id: str, rel: str | None = None, limit: int | None = None,
@@ -376,26 +378,25 @@ class Session:
             if after is None:
                 raise NotFound(f"no record {record_id!r}")
             return []
+        related = None
         if row is not None:
-            cond = A.c.record_id == record_id
+            own = A.c.record_id == record_id
             if include_related:
                 # As SQL, not a list of ids: one parameter per related record would exceed
                 # PostgreSQL's 65,535 for a record linked to that many.
-                cond = or_(cond, A.c.record_id.in_(relationships.related_ids(self, record_id)))
+                related = relationships.related_ids(self, record_id)
         else:
             # A deleted record: its history stays visible to whoever could read it.
-            cond = (A.c.record_id == record_id) & self.actor.clause_any_type(types, "read", A, A.c.record_type)
-        # In time order: an import writes a batch's `created` activities after the
-        # activities its after_create hooks logged; ties (one transaction) in write order.
-        q = select(A).where(cond, history.visible_links(self.actor, types, self.dialect))
+            own = (A.c.record_id == record_id) & self.actor.clause_any_type(types, "read", A, A.c.record_type)
+        conditions = [history.visible_links(self.actor, types, self.dialect)]
         if after is not None:
             at, last = after
-            q = q.where(or_(A.c.at < at, and_(A.c.at == at, A.c.id < last)) if newest_first
-                        else or_(A.c.at > at, and_(A.c.at == at, A.c.id > last)))
-        q = q.order_by(A.c.at.desc(), A.c.id.desc()) if newest_first else q.order_by(A.c.at, A.c.id)
-        if limit:
-            q = q.limit(limit)
-        rows = self.conn.execute(q).all()
+            conditions.append(or_(A.c.at < at, and_(A.c.at == at, A.c.id < last)) if newest_first
+                              else or_(A.c.at > at, and_(A.c.at == at, A.c.id > last)))
+        # In time order: an import writes a batch's `created` activities after the
+        # activities its after_create hooks logged; ties (one transaction) in write order.
+        rows = self.conn.execute(history.timeline_select(own, related, conditions, newest_first,
+                                                         limit, self.dialect)).all()
         if row is None and not rows and after is None:
             raise NotFound(f"no record {record_id!r}")
         return [history.Activity(r.id, r.record_id, r.kind, r.at, r.actor, r.summary, r.payload,

@@ -28,7 +28,7 @@ VERSION_TABLE = "xrm_alembic_version"
 #: The head revision id of the core migrations. A constant, so that every CLI command can
 #: check the database without importing Alembic (~65 ms of start-up); a test keeps it equal
 #: to :func:`script_head`, Alembic's own answer.
-HEAD = "0007"
+HEAD = "0008"
 
 _SCRIPT_LOCATION = os.path.dirname(os.path.abspath(__file__))
 

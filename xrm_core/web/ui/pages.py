@@ -17,7 +17,7 @@ from ...errors import NotFound, ValidationError
 from ...fields import value_at
 from ...session import MAX_SUMMARY
 from .. import query
-from . import core_messages, field_choices, forms, listing, never_held
+from . import core_messages, field_choices, forms, list_sorts, listing, never_held
 from .common import acting, blueprint
 from .form_errors import FormErrors
 from .record_titles import _title, _title_of, _titles_of
@@ -56,13 +56,16 @@ def list_records(type_name: str):
     sort = _sort_arg()
     with acting() as s:
         et = s.entity_type(type_name)  # unknown: NotFound, a 404 page
-        items, error = [], None
+        items, error, where = [], None, None
+        search = listing.search_of(et, q)
         try:
             where = listing.where_of(et, rows)
             never_held.refuse(s.dialect, et, where)  # a typo: "none" would mislead
+            # A sort by a field without an index over a large list: refused, not a hang.
+            list_sorts.refuse_slow_sort(s, et, sort, where, search, lambda n: listing.field_label(et, n))
             items = s.list(et.name, where, limit=PAGE_SIZE + 1, sort=sort or None, after=_after(sort),
-                           search=listing.search_of(et, q))
-        except never_held.NeverHeld as e:
+                           search=search)
+        except (never_held.NeverHeld, list_sorts.SlowSort) as e:
             error = e.explained()
         except ValidationError as e:
             error = core_messages.explain(e, lambda n: listing.field_label(et, n))
@@ -70,6 +73,11 @@ def list_records(type_name: str):
         items = items[:PAGE_SIZE]
         can_create = s.actor.can(et.name, "create")
         cols = listing.columns(et)
+        # A first page without a next one is the whole list: nothing to count. A refused
+        # list (a bad filter or search) counts nothing: only indexed fields are offered.
+        sortable = list_sorts.sortable_columns(
+            s, et, cols, where if error is None else None, search,
+            small=error is None and not more and not request.args.get("after"))
         titles = _reference_titles(s, et, cols, items)
         # Once, not per cell: et.properties() walks the schema each time (50 rows × the
         # columns made it ~10% of a list page).
@@ -91,6 +99,7 @@ def list_records(type_name: str):
                            paged=bool(request.args.get("after")), can_create=can_create,
                            description=listing.type_description(et), sort=sort[0] if sort else "",
                            sort_link=lambda c: _sort_link(et, c, sort),
+                           sortable=sortable,
                            label=lambda n: listing.field_label(et, n), type_label=listing.type_label(et, True),
                            cell=lambda data, c: value_at(data, c) if c == et.title_field else data.get(c),
                            value_label=lambda c, v: (titles.get((c, v)) if isinstance(v, str) else None)
@@ -251,10 +260,10 @@ def show(type_name: str, record_id: str, log_errors: FormErrors | None = None):
                             "description": relationship_description(rt, sources),
                             "heading": relationship_heading(rt, outgoing, sources, other_label),
                             "type_label": other_label,
-                            # The core removes a link for a user who may change its source,
-                            # and its target when the link binds it (one slot, cascade).
-                            "can_unlink": relationships.link_refusal(s, rt, _RowView(source),
-                                                                     _RowView(target)) is None})
+                            # The core removes a link for a user who may change its target,
+                            # or its source when the link does not bind the target.
+                            "can_unlink": relationships.unlink_refusal(s, rt, _RowView(source),
+                                                                       _RowView(target)) is None})
         older = _older(request.args.get("older"))
         timeline = s.history(rec.id, include_related=True, limit=TIMELINE_PAGE + 1, newest_first=True, after=older)
         more = len(timeline) > TIMELINE_PAGE
