@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+import jdatetime
 import pytest
 from babel.dates import get_month_names
 
@@ -68,8 +69,12 @@ def test_times_are_written_as_the_pages_language_writes_them(site, lang):
     p, b, rec = site
     _lang(b, lang)
     at = datetime.fromisoformat(rec.updated_at.replace("Z", "+00:00"))
-    year = str(at.year).translate(PERSIAN) if lang == "fa" else str(at.year)
-    month = get_month_names("abbreviated" if lang == "en" else "wide", locale=lang)[at.month]
+    if lang == "fa":  # the Solar Hijri calendar of Persian pages (ui15)
+        day = jdatetime.date.fromgregorian(date=at.date())
+        year, month = str(day.year).translate(PERSIAN), jdatetime.date.j_months_fa[day.month - 1]
+    else:
+        year = str(at.year)
+        month = get_month_names("abbreviated" if lang == "en" else "wide", locale=lang)[at.month]
     for path in (f"/r/deal/{rec.id}", "/r/deal"):
         times = _times(text(b.get(path)))
         assert times, path
@@ -165,7 +170,7 @@ STAMPED = {
 @pytest.mark.parametrize("lang, due, seen", [
     ("en", "Apr 1, 2026", "Feb 18, 2025, 5:45\u202fPM GMT+03:30"),
     ("zh", "2026年4月1日", "2025年2月18日 17:45 GMT+03:30"),
-    ("fa", "۱ آوریل ۲۰۲۶", "۱۸ فوریه ۲۰۲۵،\u200f ۱۷:۴۵ +۰۳:۳۰ گرینویچ")])
+    ("fa", "۱۲ فروردین ۱۴۰۵", "۳۰ بهمن ۱۴۰۳،\u200f ۱۷:۴۵ +۰۳:۳۰ گرینویچ")])  # Solar Hijri (ui15)
 def test_a_records_dates_are_written_as_the_pages_language_writes_them(make_platform, lang, due, seen):
     """A record's ``date``/``date-time`` values were shown as stored (2025-02-18T17:45:00+03:30)."""
     class Stamped(DeclaredPlugin):
@@ -179,7 +184,9 @@ def test_a_records_dates_are_written_as_the_pages_language_writes_them(make_plat
     b.login()
     _lang(b, lang)
     page = text(b.get(f"/r/stamped/{rec.id}"))
-    assert f'<time datetime="2026-04-01">{due}</time>' in page
-    assert f'<time datetime="2025-02-18T17:45:00+03:30">{seen}</time>' in page
+    # A Persian page's Jalali date says the stored Gregorian one in its title too.
+    title = (lambda v: f' title="{v}"') if lang == "fa" else (lambda v: "")
+    assert f'<time datetime="2026-04-01"{title("2026-04-01")}>{due}</time>' in page
+    assert f'<time datetime="2025-02-18T17:45:00+03:30"{title("2025-02-18T17:45:00+03:30")}>{seen}</time>' in page
     row = re.search(r"<tbody>(.*?)</tbody>", text(b.get("/r/stamped")), re.S).group(1)
-    assert f'<time datetime="2026-04-01">{due}</time>' in row
+    assert f'<time datetime="2026-04-01"{title("2026-04-01")}>{due}</time>' in row

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 
+import jdatetime
 import pytest
 
 from xrm_core.plugins import hookimpl
@@ -259,7 +261,9 @@ def test_dates_and_names_keep_their_order_in_persian_text(app):
     page = text(b.get(f"/r/project/{rec.id}"))
     meta = re.search(r'<p class="meta">(.*?)</p>', page).group(1)
     # In Persian digits and words, as a Persian reader writes a time (web/ui/i18n.py), isolated.
-    year = rec.updated_at[:4].translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    # (The Solar Hijri year: ui15.)
+    on = datetime.fromisoformat(rec.updated_at.replace("Z", "+00:00")).date()
+    year = str(jdatetime.date.fromgregorian(date=on).year).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
     assert re.search(r'<bdi><time datetime="%s"[^>]*>[^<]*%s[^<]*</time></bdi>' % (re.escape(rec.updated_at), year), meta)
     assert "<bdi>admin</bdi>" in meta
     assert '<span class="at"><time datetime=' in page

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 
+import jdatetime
 import pytest
 
 from xrm_core import entity_types
@@ -64,18 +66,20 @@ def test_record_values_and_times_are_written_in_persian_digits(site):
     # A minus stays left of the digits on a right-to-left line (a left-to-right mark).
     assert _dd(page, "Delta") == "\u200e-۱۲٫۵"
     assert _dd(page, "Count") == "۴۰"
-    # A stored date or date-time: as a Persian reader writes one, the stored text in <time>.
-    assert re.fullmatch(r'<time datetime="2026-04-01">۱ [^<0-9]+ ۲۰۲۶</time>', _dd(page, "Due"))
+    # A stored date or date-time: as a Persian reader writes one (the Solar Hijri calendar,
+    # ui15), the stored text in <time>.
+    assert re.fullmatch(r'<time datetime="2026-04-01" title="2026-04-01">۱۲ فروردین ۱۴۰۵</time>', _dd(page, "Due"))
     nested = page.split("<dt>Price</dt>", 1)[1].split("</dl>", 1)[0]
     assert ">۷٫۲۵<" in nested
-    assert re.search(r'<time datetime="2026-03-09T10:05:00Z">۹ [^<0-9]+ ۲۰۲۶[^<0-9]+۱۰:۰۵ UTC</time>', nested)
+    assert re.search(r'<time datetime="2026-03-09T10:05:00Z"[^>]*>۱۸ اسفند ۱۴۰۴[^<0-9]+۱۰:۰۵ UTC</time>', nested)
     # Codes and free text are data, not numbers: as typed.
     assert "A-17" in page and _dd(page, "Note") == "room 12"
     # The platform's times: the last change, each timeline entry.
     # Written as a Persian reader writes a date and time (web/ui/i18n.py ``moment``), the
     # stored value kept in <time datetime>.
     meta = re.search(r'<p class="meta">(.*?)</p>', page).group(1)
-    year = rec.updated_at[:4].translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    on = datetime.fromisoformat(rec.updated_at.replace("Z", "+00:00")).date()
+    year = str(jdatetime.date.fromgregorian(date=on).year).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
     shown = re.search(r'<bdi><time datetime="%s"[^>]*>([^<]*)</time></bdi>' % re.escape(rec.updated_at), meta).group(1)
     assert year in shown and not re.search(r"[0-9]", shown)
     times = re.findall(r'<span class="at"><time datetime="[^"]+"[^>]*>([^<]*)</time></span>', page)
@@ -83,8 +87,8 @@ def test_record_values_and_times_are_written_in_persian_digits(site):
     # The update's diff: the old and new number and date.
     diff = re.search(r'<table class="diff">(.*?)</table>', page, re.S).group(1)
     assert ">۲٫۵<" in diff and ">۳٫۷۵<" in diff
-    assert re.search(r'<time datetime="2026-03-09">۹ [^<0-9]+ ۲۰۲۶</time>', diff)
-    assert re.search(r'<time datetime="2026-04-01">۱ [^<0-9]+ ۲۰۲۶</time>', diff)
+    assert re.search(r'<time datetime="2026-03-09"[^>]*>۱۸ اسفند ۱۴۰۴</time>', diff)
+    assert re.search(r'<time datetime="2026-04-01"[^>]*>۱۲ فروردین ۱۴۰۵</time>', diff)
     assert not re.search(r"[0-9]", html.unescape(re.sub(r"<[^>]+>", "", diff.replace("/weight", "").replace("/due", ""))))
 
 
@@ -96,7 +100,7 @@ def test_list_cells_and_times_are_written_in_persian_digits(site):
     cells = re.findall(r"<td>(.*?)</td>", row, re.S)
     assert ">A-17<" in cells[0]  # the code links the record: as stored
     assert cells[1:4] == ["۳٫۷۵", "\u200e-۱۲٫۵", "۴۰"]
-    assert re.fullmatch(r'<time datetime="2026-04-01">۱ [^<0-9]+ ۲۰۲۶</time>', cells[4])
+    assert re.fullmatch(r'<time datetime="2026-04-01" title="2026-04-01">۱۲ فروردین ۱۴۰۵</time>', cells[4])
     assert re.fullmatch(r'<bdi><time datetime="[^"]+"[^>]*>[^<0-9T]*[۰-۹]{4}[^<0-9T]*</time></bdi>', cells[-1])
 
 
@@ -104,7 +108,8 @@ def test_form_inputs_keep_what_the_server_reads(site):
     p, b, rec = site
     _fa(b)
     page = text(b.get(f"/r/item/{rec.id}/edit"))
-    assert re.search(r'name="weight" value="3.75"', page) and re.search(r'name="due" value="2026-04-01"', page)
+    # A date input of a Persian form holds the Jalali date, typed and read back as such (ui15).
+    assert re.search(r'name="weight" value="3.75"', page) and re.search(r'name="due" value="1405-01-12"', page)
     assert re.search(r'name="delta" value="-12.5"', page)
     # A choice's text is shown, its value is what the form sends.
     assert '<option value="1">۱</option>' in page and '<option value="2">۲</option>' in page

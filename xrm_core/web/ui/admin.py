@@ -120,18 +120,31 @@ def _state(user: dict) -> str:
     """A digest of what the user page edits (unit, roles, active), carried by the form: a
     user has no version, and two administrators saving the same user would otherwise have
     the second silently undo the first's changes."""
-    seen = orjson.dumps({"unit": user["unit"], "roles": sorted(user["roles"]), "active": user["active"]})
+    seen = orjson.dumps({"unit": user["unit"], "roles": sorted(user["roles"]), "active": user["active"],
+                         "time_zone": user.get("time_zone")})
     return hashlib.sha256(seen).hexdigest()[:32]
 
 
 def _user_form() -> FormErrors:
     return FormErrors("edit", {"unit": _("Unit"), "roles": _("Roles"), "active": _("Active"),
-                               "password": _("New password")})
+                               "time_zone": _("Time zone"), "password": _("New password")})
+
+
+def _get_user(conn, name: str, lock: bool = False) -> dict:
+    """The user the page edits: :func:`accounts.get_user` with the user's own ``time_zone``."""
+    current = accounts.get_user(conn, name, lock=lock)
+    return {**current, "time_zone": accounts.time_zone_of(conn, name)}
+
+
+def _render_user(conn, user: dict, state: str, errors: FormErrors):
+    """The user page showing ``user`` (as stored, or as the refused form typed it)."""
+    return render_template("admin/user.html", user=user, state=state, errors=errors, zones=accounts.time_zones(),
+                           units=accounts.list_units(conn), roles=_with_descriptions(accounts.list_roles(conn)))
 
 
 @bp.route("/users/<path:name>", methods=["GET", "POST"])
 def user(name):
-    """Edit one user: unit, roles, active, a new password — all in one transaction. A form
+    """Edit one user: unit, roles, active, time zone, a new password — all in one transaction. A form
     built from a state that has changed since is refused (409) and shown again as it is now.
     A refused change (the last active administrator deactivated…) changes nothing and shows
     the form again as it was filled in, the error at its input."""
@@ -142,26 +155,32 @@ def user(name):
             raise
         form = request.form
         with platform().connection() as conn:
-            current = accounts.get_user(conn, name)  # an unknown user: a 404 page, as before
+            current = _get_user(conn, name)  # an unknown user: a 404 page, as before
             typed = {**current, "unit": form.get("unit") or current["unit"], "roles": form.getlist("roles"),
-                     "active": form.get("active") == "on"}
+                     "active": form.get("active") == "on", "time_zone": form.get("time_zone", current["time_zone"])}
             errors = _user_form().refused(e, at={Conflict: "active"})
-            return render_template("admin/user.html", user=typed, state=_state(current), errors=errors,
-                                   units=accounts.list_units(conn), roles=_with_descriptions(accounts.list_roles(conn))), e.status
+            return _render_user(conn, typed, _state(current), errors), e.status
 
 
 def _edit_user(name):
     if request.method == "POST":
         form = request.form
         with platform().connection() as conn:
-            current = accounts.get_user(conn, name, lock=True)
+            current = _get_user(conn, name, lock=True)
             # A form without the field (a page of an older release) is not checked.
             if form.get("state") is not None and form["state"] != _state(current):
                 refused = _("Not saved: someone else changed this user since you opened the page. This is "
                             "the user as it is now: make your changes again.")
-                return render_template("admin/user.html", user=current, state=_state(current),
-                                       units=accounts.list_units(conn), roles=_with_descriptions(accounts.list_roles(conn)),
-                                       errors=_user_form().add(refused)), 409
+                return _render_user(conn, current, _state(current), _user_form().add(refused)), 409
+            # The time zone first: an unknown one is refused before anything changes. A form
+            # without the field (an older page) leaves the zone as it is.
+            zone = form.get("time_zone")
+            if zone is not None and zone.strip() and not accounts.known_time_zone(zone.strip()):
+                typed = {**current, "unit": form.get("unit") or current["unit"], "roles": form.getlist("roles"),
+                         "active": form.get("active") == "on", "time_zone": zone}
+                errors = _user_form().add(_("%(zone)s is no time zone this server knows: choose one from the list.",
+                                            zone=zone.strip()), "time_zone")
+                return _render_user(conn, typed, _state(current), errors), 422
             if form.get("unit") and form["unit"] != current["unit"]:
                 accounts.move_user(conn, name, form["unit"])
             wanted = set(form.getlist("roles"))
@@ -172,13 +191,14 @@ def _edit_user(name):
             active = form.get("active") == "on"
             if active != current["active"]:
                 accounts.set_active(conn, name, active)
+            if zone is not None and (accounts.known_time_zone(zone.strip()) or None) != current["time_zone"]:
+                accounts.set_time_zone(conn, name, zone.strip() or None)
             if form.get("password"):
                 accounts.set_password(conn, name, form["password"])
         return _done(_("User %(name)s saved.", name=name), "admin.users")
     with platform().connection() as conn:
-        current = accounts.get_user(conn, name)
-        return render_template("admin/user.html", user=current, state=_state(current), errors=_user_form(),
-                               units=accounts.list_units(conn), roles=_with_descriptions(accounts.list_roles(conn)))
+        current = _get_user(conn, name)
+        return _render_user(conn, current, _state(current), _user_form())
 
 
 @bp.route("/roles", methods=["GET", "POST"])

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import orjson
 from flask_babel import gettext as _
@@ -43,8 +43,8 @@ from ... import schema_types
 from ...errors import ValidationError
 from ...history import same_json
 from ...validation import FORMAT_EXAMPLES
-from . import field_choices, listing, required_marks
-from .i18n import local_zone, number, zone_name
+from . import field_choices, jalali, listing, required_marks
+from .i18n import lang, local_zone, number, zone_name
 
 RECORD_REF = "#/$defs/record_ref"
 PICKER_LIMIT = 200
@@ -310,9 +310,19 @@ def shown(f: Field, value):
                 dt = dt.astimezone(local_zone())
         except (ValueError, OverflowError):  # 0001-01-01T00:30+01:00 is in year 0 in UTC
             return value  # shown as stored, in a text input (input_type)
+        if jalali_form():
+            try:
+                return jalali.shown_date_time(dt)
+            except (ValueError, OverflowError):  # a year jdatetime cannot place: as stored
+                return value
         # isoformat, not strftime: "%Y" writes the year 999 as "999", which a browser's
         # datetime-local input drops, so an unchanged form removed the value.
         return dt.replace(tzinfo=None).isoformat(timespec="seconds")[:None if dt.second else -3]
+    if f.widget == "date" and isinstance(value, str) and jalali_form():
+        try:
+            return jalali.jalali_iso(date.fromisoformat(value))
+        except (ValueError, OverflowError):  # no ISO date: shown as stored, read back unchanged
+            return value
     if f.widget == "json" or not isinstance(value, (str, int, float)):
         return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
     return str(value)
@@ -322,9 +332,29 @@ def shown(f: Field, value):
 LOCAL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
 
 
+def jalali_form() -> bool:
+    """Whether the form's date and date-time inputs show and read the Solar Hijri calendar
+    (:mod:`.jalali`): on a Persian page. A Gregorian ISO date is still read there."""
+    return lang() == "fa"
+
+
+def date_hint(f: Field) -> str | None:
+    """What a date or date-time input of a Persian form takes (the Solar Hijri calendar, an
+    example), or None where the browser's own input says it."""
+    if not jalali_form():
+        return None
+    if f.widget == "date":
+        return _("Solar Hijri date, e.g. %(example)s", example="1403-09-07")
+    if f.widget == "datetime":
+        return _("Solar Hijri date and time, e.g. %(example)s", example="1403-09-07 14:30")
+    return None
+
+
 def input_type(f: Field, value: str) -> str:
     """The ``type`` of a field's ``<input>`` showing ``value``: a date-time that cannot be
     shown in UTC (or is not one) keeps a text input, so the browser sends it back as shown."""
+    if f.widget in ("date", "datetime") and jalali_form():
+        return "text"  # a browser's date picker is Gregorian: a Jalali date is typed
     if f.widget == "datetime":
         return "datetime-local" if not value or LOCAL_DATETIME.fullmatch(value) else "text"
     return {"date": "date", "integer": "number", "number": "number"}.get(f.widget, "text")
@@ -382,7 +412,11 @@ def parse(f: Field, raw: str):
             if enum_key(f, v) == raw:
                 return v
         raise ValueError(_("not one of the choices"))
+    if f.widget == "date" and jalali_form():
+        return jalali.read_date(raw) or raw  # else as typed: the schema judges it
     if f.widget == "datetime":
+        if jalali_form():
+            raw = jalali.read_date_time(raw) or raw
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", raw):
             raw += ":00"
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?", raw):

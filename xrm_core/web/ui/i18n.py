@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import decimal
 import math
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from flask_babel import Babel, get_locale, get_timezone
 from markupsafe import Markup
 
 from ... import accounts
+from . import jalali
 from .common import safe_next
 from .plugin_catalogues import translate
 
@@ -121,7 +122,8 @@ def tr(label, default: str = "", plugin: str | None = None) -> str:
 # data rather than a number (ids, codes, e-mail, URLs, free text), in every language.
 # English and Chinese pages write ASCII digits. In every language a number from
 # GROUPED_FROM on is grouped, and a time or date is written as the language writes one
-# (Babel's CLDR patterns), the stored text kept in ``<time datetime>``.
+# (Babel's CLDR patterns; a Persian page's dates in the Solar Hijri calendar, :mod:`.jalali`),
+# the stored text kept in ``<time datetime>``.
 
 def digits(value) -> str:
     """``value`` as text, with Persian digits when the UI is in Persian."""
@@ -182,8 +184,8 @@ def when(at) -> datetime | None:
 def moment(at) -> Markup:
     """A time the platform stored (``2026-11-27T18:59:03.123456+00:00``: a record's last
     change, an activity, a token's expiry) as a reader of the page's language writes it,
-    to the minute (en "Nov 27, 2026, 6:59 PM", zh "2026年11月27日 18:59", fa "۲۷ نوامبر ۲۰۲۶،
-    ۱۸:۵۹"), in the user's time zone (:func:`select_timezone`; Flask-Babel's
+    to the minute (en "Nov 27, 2026, 6:59 PM", zh "2026年11月27日 18:59", fa in the Solar Hijri
+    calendar "۶ آذر ۱۴۰۵، ۱۸:۵۹"), in the user's time zone (:func:`select_timezone`; Flask-Babel's
     ``BABEL_DEFAULT_TIMEZONE``, UTC unless set, when neither the user nor the browser has
     one) — inside ``<time datetime=…>`` holding the stored value for machines, and its
     UTC minute as the element's title. Text that is no time is shown as it is."""
@@ -199,24 +201,33 @@ def moment(at) -> Markup:
 
 
 def _date_and_time(at: datetime) -> str:
-    """``at``'s date (medium: "Nov 27, 2026") and time to the minute, joined as the page's
-    language joins them, in ASCII digits."""
+    """``at``'s date (medium: "Nov 27, 2026"; Jalali on a Persian page: "6 آذر 1405") and
+    time to the minute, joined as the page's language joins them, in ASCII digits."""
     here = lang()
     pattern = Locale.parse(here).datetime_formats.get("medium", "{1} {0}")
-    return pattern.replace("{1}", format_date(at, "medium", locale=here)) \
+    return pattern.replace("{1}", day_text(at.date())) \
                   .replace("{0}", format_time(at, "short", tzinfo=at.tzinfo, locale=here))
+
+
+def day_text(day: date) -> str:
+    """A date as the page's language writes one, in ASCII digits: "Nov 27, 2026", "2026年11月27日";
+    on a Persian page in the Solar Hijri calendar, "6 آذر 1405" (:mod:`.jalali`)."""
+    if lang() == "fa":
+        return jalali.long_date(day)
+    return format_date(day, "medium", locale=lang())
 
 
 def stored_time(value, fmt: str) -> Markup | None:
     """A record's ``date`` or ``date-time`` value as a reader of the page's language writes
-    it ("Feb 18, 2025"; a date-time in the offset it was stored with, which is said:
+    it ("Feb 18, 2025"; on a Persian page in the Solar Hijri calendar, "۳۰ بهمن ۱۴۰۳", the
+    stored text as the title; a date-time in the offset it was stored with, which is said:
     "Feb 18, 2025, 5:45 PM GMT+03:30", "… UTC"), inside ``<time datetime=…>`` holding the
     stored text. None for another format or a text that is no such date."""
     if not isinstance(value, str):
         return None
     if fmt == "date":
         try:
-            said = format_date(date.fromisoformat(value), "medium", locale=lang())
+            said = day_text(date.fromisoformat(value))
         except ValueError:
             return None
     elif fmt == "date-time":
@@ -227,6 +238,8 @@ def stored_time(value, fmt: str) -> Markup | None:
         said = f"{_date_and_time(dt)} {zone}"
     else:
         return None
+    if lang() == "fa":  # the Gregorian text stored, for a reader who wants it
+        return Markup('<time datetime="%s" title="%s">%s</time>') % (value, value, digits(said))
     return Markup('<time datetime="%s">%s</time>') % (value, digits(said))
 
 
@@ -238,6 +251,13 @@ def month(day) -> Markup:
         first = date.fromisoformat(str(day)[:10])
     except ValueError:
         return Markup("%s") % digits(day)
+    if lang() == "fa":
+        # The period is a Gregorian month, which no Jalali month matches: its Jalali days
+        # are said in the title ("10 آبان 1405 – 9 آذر 1405").
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        span = f"{jalali.long_date(first)} – {jalali.long_date(last)}"
+        return Markup('<time datetime="%s" title="%s">%s</time>') % (first.strftime("%Y-%m"), digits(span),
+                                                                      month_text(first))
     return Markup('<time datetime="%s">%s</time>') % (first.strftime("%Y-%m"), month_text(first))
 
 

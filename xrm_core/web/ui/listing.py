@@ -22,7 +22,9 @@ from markupsafe import Markup
 from ... import schema_types
 from ...csvcells import ABSENT, Column, column_for
 from ...entity_types import value_label_key
+from ...errors import ValidationError
 from ...fields import FIELD_RE
+from . import jalali
 from .i18n import RTL, digits, lang, stored_time, tr
 from .plugin_catalogues import core_text
 
@@ -417,6 +419,8 @@ def where_of(et, rows) -> dict:
         op = op or "eq"
         untyped = et.field_type(fname) is None
         numeric = et.field_type(fname) in ("number", "integer")
+        if op not in ("exists",) and _filter_date_field(et, fname):
+            value = _filter_dates(fname, op, value)
         if op == "in":
             v = [_typed(_number_text(_key_of_label(et, fname, x.strip()), numeric), untyped)
                  for x in LIST_SEPARATORS.split(value) if x.strip()]
@@ -430,6 +434,28 @@ def where_of(et, rows) -> dict:
         if isinstance(cond, dict):
             cond[op] = v
     return where
+
+
+def _filter_date_field(et, name: str) -> bool:
+    """Whether the field a filter row names holds a date or a date-time (``format``)."""
+    keys = [name] if name in et.properties() else name.split(".")
+    try:
+        return _date_format(_parts_at(et, keys)) in ("date", "date-time")
+    except (KeyError, TypeError, ValueError):  # no such field: the core says so
+        return False
+
+
+def _filter_dates(name: str, op: str, value: str) -> str:
+    """A date filter's value as typed on a Persian page: each Jalali date (as a form takes
+    one, :func:`.jalali.filter_date`) made the Gregorian ISO date the stored text is
+    compared with; other pages, and other text, unchanged. A Jalali date that does not
+    exist is refused at the row's value."""
+    try:
+        if op == "in":
+            return ",".join(jalali.filter_date(x.strip()) for x in LIST_SEPARATORS.split(value) if x.strip())
+        return jalali.filter_date(value)
+    except ValueError as e:
+        raise ValidationError(f"filter on {name!r}: {e}", [{"pointer": f"/where/{name}/{op}", "message": str(e)}])
 
 
 #: What separates the values of an "is one of" filter: the comma of English, Persian (،),

@@ -20,6 +20,7 @@ def _render_form(et, fields, values, errors, general, rec=None, status=200):
     ``errors`` and ``general`` messages, with its HTTP ``status``."""
     return render_template("form.html", et=et, fields=fields, values=values, errors=errors, general=general,
                            rec=rec, type_label=listing.type_label(et), input_type=forms.input_type,
+                           date_hint=forms.date_hint,
                            title=_title_of(et, rec) if rec else None), status
 
 
