@@ -77,14 +77,19 @@ def _not_text(source: str, raw: bytes) -> FileRefused | None:
     return None
 
 
-def _lines(f: IO[bytes], source: str) -> Iterator[tuple[int, bytes]]:
+def _lines(f: IO[bytes], source: str, cr_lines: list | None = None) -> Iterator[tuple[int, bytes]]:
     """``(line number, bytes)`` of each physical line of ``f``, the BOM of line 1 dropped.
+
+    Lines end with LF (or CRLF). With ``cr_lines`` (CSV: a list), a file whose first line
+    ends with a lone CR — classic Mac line endings, as old Excel for Mac saves CSV — is read
+    as lines ending with CR instead, and ``"CR"`` is appended to the list (:func:`_cr_lines`).
 
     Whole-file problems both formats share are refused here: a line longer than MAX_LINE
     (read bounded, so it never enters memory whole; a bounded readline costs next to
     nothing over iterating the file) and a first line that is no text (:func:`_not_text`).
     """
-    for lineno, raw in enumerate(iter(functools.partial(f.readline, MAX_LINE + 1), b""), 1):
+    raws = _cr_lines(f, cr_lines) if cr_lines is not None else iter(functools.partial(f.readline, MAX_LINE + 1), b"")
+    for lineno, raw in enumerate(raws, 1):
         if len(raw) > MAX_LINE:
             raise _too_long(source, lineno)
         if lineno == 1:
@@ -94,6 +99,61 @@ def _lines(f: IO[bytes], source: str) -> Iterator[tuple[int, bytes]]:
             if refused is not None:
                 raise refused
         yield lineno, raw
+
+
+#: Bytes read at a time of a file with classic Mac line endings (and to look for them).
+CR_CHUNK = 64 * 1024
+
+
+def _cr_lines(f: IO[bytes], ends: list) -> Iterator[bytes]:
+    """The physical lines of ``f``: ended by LF or CRLF, or by CR when the first line is.
+
+    A file is taken to have classic Mac line endings when its first line holds a CR that a
+    LF does not follow: no header has one otherwise (a CR in a quoted field name would name
+    no field). Its lines then end with CR (or CRLF), and a lone LF is no line end — as in
+    a file of LF lines a lone CR is none: either stays inside a quoted cell as written
+    (and in an unquoted one is refused by the CSV reader). Each line is at most
+    MAX_LINE + 1 bytes (:func:`_lines` refuses a longer one); memory stays flat.
+    """
+    parts, size = [], 0
+    while True:  # the first line, or its start up to a CR and the byte after it
+        part = f.readline(CR_CHUNK)
+        parts.append(part)
+        size += len(part)
+        if len(part) < CR_CHUNK or part.endswith(b"\n") or size > MAX_LINE:
+            break
+        cr = part.find(b"\r")
+        if cr != -1 and cr + 1 < len(part):
+            break
+    head = b"".join(parts)
+    cr = head.find(b"\r")
+    if cr == -1 or cr + 1 == len(head) or head[cr + 1] == 0x0A:
+        # LF or CRLF lines: the first is whole (or longer than MAX_LINE: refused by _lines)
+        if head:
+            yield head
+        yield from iter(functools.partial(f.readline, MAX_LINE + 1), b"")
+        return
+    ends.append("CR")
+    buf, pos = head, 0
+    while True:
+        cr = buf.find(b"\r", pos)
+        if cr != -1 and cr + 1 < len(buf):  # the byte after it tells CR from CRLF
+            end = cr + 2 if buf[cr + 1] == 0x0A else cr + 1
+            if end - pos > MAX_LINE:
+                yield buf[pos:pos + MAX_LINE + 1]
+                return
+            yield buf[pos:end]
+            pos = end
+            continue
+        if cr == -1 and len(buf) - pos > MAX_LINE:
+            yield buf[pos:pos + MAX_LINE + 1]
+            return
+        more = f.read(CR_CHUNK)
+        if not more:
+            if pos < len(buf):
+                yield buf[pos:]
+            return
+        buf, pos = buf[pos:] + more, 0
 
 
 def _too_long(source: str, lineno: int) -> FileRefused:
@@ -197,7 +257,9 @@ class _TextLines:
     """
 
     def __init__(self, f: IO[bytes], source: str):
-        self.lines, self.source = _lines(f, source), source
+        #: ``["CR"]`` once the file is found to have classic Mac line endings (see :func:`_cr_lines`)
+        self.ends: list[str] = []
+        self.lines, self.source = _lines(f, source, cr_lines=self.ends), source
         self.first: str | None = None
 
     def __iter__(self):
@@ -214,14 +276,16 @@ class _TextLines:
         return text
 
 
-def _csv_error(source: str, line: int, e: csv.Error) -> FileRefused:
-    """Malformed CSV in the row that starts on ``line``, said in the user's terms."""
+def _csv_error(source: str, line: int, e: csv.Error, cr_file: bool = False) -> FileRefused:
+    """Malformed CSV in the row that starts on ``line``, said in the user's terms (``cr_file``:
+    the file's lines end with CR, see :func:`_cr_lines`)."""
     message = str(e)
     if message.startswith("unexpected end of data"):
         message = f"a quoted cell in the row that starts on line {line} is never closed: the file ends inside it"
     elif message.startswith("new-line character seen in unquoted field"):
-        message = ("a line break (CR) inside an unquoted cell: quote the cell, or save the file with CRLF or "
-                   "LF line endings")
+        message = ("a line break (LF) inside an unquoted cell of a file whose lines end with CR: quote the cell, "
+                   "or save the file with one kind of line ending") if cr_file else (
+            "a line break (CR) inside an unquoted cell: quote the cell, or save the file with CRLF or LF line endings")
     elif message.startswith("field larger than field limit"):
         message = (f"a cell is larger than {csv.field_size_limit()} characters: is a quote left open "
                    f"on line {line}?")
@@ -242,7 +306,7 @@ def csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list]
         raise FileRefused(1, f"{source} is empty", [{"pointer": "", "message": "line 1 must be a header of "
                                                                                  "field names"}]) from None
     except csv.Error as e:
-        raise _csv_error(source, 1, e) from None
+        raise _csv_error(source, 1, e, bool(lines.ends)) from None
     if not header:  # a blank first line: what follows would be checked against no columns at all
         raise FileRefused(1, f"{source} has no header", [{"pointer": "", "message": "line 1 must be a header of "
                                                                                        "field names, not blank"}])
@@ -276,7 +340,7 @@ def csv_rows(f: IO[bytes], et, source: str) -> Iterator[tuple[int, object, list]
         except StopIteration:
             return
         except csv.Error as e:
-            raise _csv_error(source, start, e) from None
+            raise _csv_error(source, start, e, bool(lines.ends)) from None
         line, start = start, reader.line_num + 1
         if not any(cells):
             continue

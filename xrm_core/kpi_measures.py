@@ -216,20 +216,20 @@ class DeclarativeKPI:
             promoters = func.sum(case((f >= 9, 1), else_=0))
             detractors = func.sum(case((f <= 6, 1), else_=0))
             value = 100.0 * (promoters - detractors) / func.nullif(n, 0)
-        elif kind == "avg_duration":
-            start, end = (field_expr(ctx.dialect, f, "string") for f in m[kind])
-            ms = _epoch_ms(ctx.dialect, end) - _epoch_ms(ctx.dialect, start)
-            value = func.avg(ms / (1000.0 * DURATION_DIVISOR[d.get("in", "hours")]))
-            n = func.count(ms)
-        else:
+        else:  # avg_duration has its own query: _durations
             raise DefinitionError(f"unknown measure {kind!r}")
         return (value * scale if scale is not None else value), n
 
     def compute(self, ctx: KPIContext) -> dict:
+        """``{"value", "n", "groups"}``; an avg_duration that left records out of its value (in
+        scope, filter and period) because they end before they start adds
+        ``ended_before_start``: how many (see :meth:`_durations`)."""
         base = ctx.base(self.entity, self.definition.get("where"), self.time_field)
         key = ctx.group_key(self.entity)
         if self.measure_kind == "median":
             return self._median(ctx, base, key)
+        if self.measure_kind == "avg_duration":
+            return self._durations(ctx, base, key)
         value, n = self._aggregates(ctx)
         # A sum of integers is exact on both engines (PostgreSQL answers it as numeric):
         # shown as that integer, not through the float rounding of other values (_num).
@@ -242,6 +242,40 @@ class DeclarativeKPI:
             rows = ctx.grouped(select(key, value, n).select_from(R).where(base).group_by(key))
             groups = [{"key": r[0], "value": exact(r[1]), "n": r[2]} for r in rows]
         return {"value": exact(total[0]), "n": total[1] or 0, "groups": groups}
+
+    def _durations(self, ctx: KPIContext, base, key) -> dict:
+        """avg_duration: the average of END minus START over the records where both are times.
+
+        A record that ends before it starts (closed before it was opened: a typo, two
+        systems' clocks) has no duration to average: it is left out of the value and of n,
+        and counted apart as ``ended_before_start`` (only when there are some: the result of
+        clean data is as it always was), so that it never lowers the average unseen.
+
+        Each record's duration is computed once, in a subquery that ``OFFSET 0`` keeps the
+        engines from merging into the aggregate (which would parse the two times once per
+        use: three times a row).
+        """
+        d = self.definition
+        start, end = (field_expr(ctx.dialect, f, "string") for f in d["measure"]["avg_duration"])
+        inner = (select((key if key is not None else literal_column("NULL")).label("k"),
+                        (_epoch_ms(ctx.dialect, end) - _epoch_ms(ctx.dialect, start)).label("ms"))
+                 .select_from(R).where(base).offset(0).subquery())
+        ms = inner.c.ms
+        forward = case((ms >= 0, ms), else_=None)
+        value = func.avg(forward / (1000.0 * DURATION_DIVISOR[d.get("in", "hours")]))
+        if "scale" in d:
+            value = value * float(d["scale"])
+        n = func.count(forward)
+        backwards = func.coalesce(func.sum(case((ms < 0, 1), else_=0)), 0)
+        total = ctx.execute(select(value, n, backwards)).first()
+        groups = []
+        if key is not None:
+            rows = ctx.grouped(select(inner.c.k, value, n).group_by(inner.c.k))
+            groups = [{"key": r[0], "value": r[1], "n": r[2]} for r in rows]
+        out = {"value": total[0], "n": total[1] or 0, "groups": groups}
+        if total[2]:
+            out["ended_before_start"] = int(total[2])
+        return out
 
     def _median(self, ctx: KPIContext, base, key) -> dict:
         """Median in SQL: number the values per group and average the middle one or two.

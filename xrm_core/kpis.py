@@ -3,7 +3,8 @@
 Either kind runs inside the database over the records the caller may read, within the period
 ``--from``/``--to`` (inclusive calendar dates on the KPI's ``time_field``), optionally grouped
 by a field. Result (contract): ``{"kpi", "value", "unit", "n", "from", "to", "groups":
-[{"key", "value", "n"}]}``; ``value`` is null when ``n`` is 0.
+[{"key", "value", "n"}]}``; ``value`` is null when ``n`` is 0. A declarative avg_duration that
+left records out because their end is before their start adds ``ended_before_start``: how many.
 
 Numbers come back the same on both engines: integral values as integers, others rounded to
 six decimals (PostgreSQL answers ``numeric``, SQLite ``real``).
@@ -564,5 +565,10 @@ def compute(session: "Session", name: str, date_from: str | None = None, date_to
                "n": int(g.get("n") or 0)} for g in result.get("groups") or []]
     if isinstance(kpi, DeclarativeKPI):
         groups.sort(key=_sort_key)
-    return {"kpi": kpi.name, "value": _num(result.get("value")) if n else None, "unit": kpi.unit, "n": n,
-            "from": date_from, "to": date_to, "groups": groups}
+    out = {"kpi": kpi.name, "value": _num(result.get("value")) if n else None, "unit": kpi.unit, "n": n,
+           "from": date_from, "to": date_to, "groups": groups}
+    if isinstance(kpi, DeclarativeKPI) and "ended_before_start" in result:
+        # avg_duration (an addition to the contract's result, there only when some were): the
+        # records left out of the value and of n because their end is before their start.
+        out["ended_before_start"] = result["ended_before_start"]
+    return out

@@ -416,8 +416,7 @@ def measure(d: dict, rows: list[dict]):
             value, err = Fraction(100 * (sum(v >= 9 for v in vals) - sum(v <= 6 for v in vals)), n), 0
     else:
         start, end = m["avg_duration"]
-        spans = [Fraction(b - a) for r in rows
-                 if (a := epoch_ms(value_at(r, start))) is not None and (b := epoch_ms(value_at(r, end))) is not None]
+        spans = [s for s in _spans(rows, start, end) if s >= 0]  # an end before its start: left out
         n = len(spans)
         if not n:
             return None, 0, 0
@@ -426,6 +425,12 @@ def measure(d: dict, rows: list[dict]):
     if scale is not None:
         value, err = value * scale, err * abs(scale)
     return value, n, err
+
+
+def _spans(rows: list, start: str, end: str) -> list[Fraction]:
+    """END minus START (ms) of the rows where both are times."""
+    return [Fraction(b - a) for r in rows
+            if (a := epoch_ms(value_at(r, start))) is not None and (b := epoch_ms(value_at(r, end))) is not None]
 
 
 def canonical(v):
@@ -476,6 +481,10 @@ def oracle(d: dict, records: list, q: dict) -> dict:
     value, n, err = measure(d, rows)
     out = {"kpi": d["name"], "value": value if n else None, "unit": d.get("unit", ""), "n": n,
            "from": date_from, "to": date_to, "groups": [], "_err": err}
+    if "avg_duration" in d["measure"]:
+        backwards = sum(1 for span in _spans(rows, *d["measure"]["avg_duration"]) if span < 0)
+        if backwards:
+            out["ended_before_start"] = backwards
     if q["by"]:
         parts: dict = {}
         for r in rows:
@@ -516,7 +525,8 @@ def close(got, want: Fraction | None, err) -> bool:
 
 
 def check(got: dict, want: dict) -> None:
-    assert set(got) == RESULT_KEYS, got
+    assert set(got) == RESULT_KEYS | ({"ended_before_start"} if "ended_before_start" in want else set()), got
+    assert got.get("ended_before_start") == want.get("ended_before_start"), ("ended_before_start", got, want)
     for k in ("kpi", "unit", "n", "from", "to"):
         assert got[k] == want[k] and type(got[k]) is type(want[k]), (k, got[k], want[k])
     assert close(got["value"], want["value"], want["_err"]), ("value", got["value"], float(want["value"] or 0))
@@ -615,7 +625,10 @@ def test_oracle_reads_the_contract_examples():
                {**q, "date_to": "2024-03-31"})
     assert (r["value"], r["n"], r["to"]) == (2, 1, "2024-03-31")
     r = oracle({"name": "k", "measure": {"avg_duration": ["at", "opened at"]}, "in": "minutes"}, spans, q)
-    assert (r["value"], r["n"]) == (75, 2)
+    assert (r["value"], r["n"]) == (75, 2) and "ended_before_start" not in r
+    backwards = ({"at": "2024-05-01T10:00:00Z", "opened at": "2024-05-01T09:00:00Z"}, "admin", "hq")
+    r = oracle({"name": "k", "measure": {"avg_duration": ["at", "opened at"]}, "in": "minutes"}, spans + [backwards], q)
+    assert (r["value"], r["n"], r["ended_before_start"]) == (75, 2, 1)
     things = [({"any": v}, "admin", "hq") for v in [5, 5.0, "5", True, [1], "[1]", {"a": 1, "b": 2},
                                                      {"b": 2, "a": 1}, [1.0], None]] + [({}, "admin", "hq")]
     r = oracle({"name": "k", "measure": {"count": True}}, things, {**q, "by": "any"})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ValidationError
+from ..errors import ValidationError, XrmError
 from .context import as_option, emit_json, json_option, pass_ctx
 
 #: Invalid rows listed on stderr without --json (the JSON report lists them all).
@@ -27,7 +27,7 @@ def register(cli: click.Group) -> None:
 
 @click.command("import")
 @click.argument("type_name", metavar="TYPE")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())  # a directory: refused by the import, with its report
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Default: from the file extension.")
 @click.option("--skip-invalid", is_flag=True, help="Import the valid rows, report the invalid ones.")
 @click.option("--dry-run", is_flag=True, help="Check every row (hooks included) and report; write nothing.")
@@ -50,6 +50,9 @@ def import_(c, type_name, file, fmt, skip_invalid, dry_run, update_by, as_user, 
     system gave it): the row is merged into its data, so empty cells keep what is
     stored; the report then also counts "updated" and "unchanged" rows (0 when nothing is
     written), and with --dry-run what the import "would" do.
+
+    --json prints the report even when the import is refused (the message on stderr);
+    refused before a row was read (unknown type, no such file), it counts nothing.
     """
     from .. import importer  # local: see FORMATS
     with _reported(as_json):
@@ -61,7 +64,7 @@ def import_(c, type_name, file, fmt, skip_invalid, dry_run, update_by, as_user, 
 
 @click.command("import-relationships", short_help="Relate the pairs of records a CSV or JSONL file names.")
 @click.argument("rel", metavar="REL")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())  # a directory: refused by the import, with its report
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Default: from the file extension.")
 @click.option("--source-key", metavar="FIELD", help="Find sources by this field of the source type, not by id.")
 @click.option("--target-key", metavar="FIELD", help="Find targets by this field of the target type, not by id.")
@@ -81,7 +84,8 @@ def import_relationships(c, rel, file, fmt, source_key, target_key, source_type,
     id, or by a field of their type (--source-key member_no, --target-key serial_no), which must
     name exactly one record you can read. All-or-nothing, as xrm import: every invalid row
     (unknown record, duplicate, cardinality, permission) is reported with its line and
-    pointer. FILE - reads standard input (give --format).
+    pointer. FILE - reads standard input (give --format). --json prints the report when the
+    import is refused too, as xrm import does.
     """
     from .. import relationship_files  # local: see FORMATS
     with _reported(as_json):
@@ -92,14 +96,26 @@ def import_relationships(c, rel, file, fmt, source_key, target_key, source_type,
     _report(report, dry_run, as_json, "related")
 
 
+#: The report of an import refused before it read a row (unknown type or user, no such
+#: file, no format): the shape of every import report, nothing counted.
+EMPTY_REPORT = {"total": 0, "valid": 0, "imported": 0, "invalid": []}
+
+
 @contextlib.contextmanager
 def _reported(as_json: bool):
-    """With --json, a refused import still prints its report (then the error on stderr)."""
+    """With --json, a refused import still prints its report on stdout (the message goes to
+    stderr, and the status is non-zero).
+
+    Every refusal prints one: one refused before the file was read (an unknown type or user,
+    a file that cannot be opened, a format that cannot be told) prints the report of nothing
+    read, so that a script reading stdout always gets the document it expects. The report
+    keeps exactly the keys of the contract (DESIGN §5): the status says it was refused.
+    """
     try:
         yield
-    except ValidationError as e:
-        if as_json and "report" in e.extra:
-            emit_json(e.extra["report"])
+    except XrmError as e:
+        if as_json:
+            emit_json(e.extra.get("report", EMPTY_REPORT))
         raise
 
 

@@ -103,6 +103,14 @@ def kpi_compute(c, name, date_from, date_to, by, as_user, as_json):
         if (date_from or date_to) and kpis.period_ignored(c.platform, s.conn, name):
             click.echo(f"warning: KPI {name!r} has no time_field: --from/--to cannot limit it; the value "
                        "covers all its records", err=True)
+        backwards = result.get("ended_before_start")
+        if backwards:
+            measured = c.platform.kpi_registry(s.conn)[name]
+            start, end = measured.definition["measure"]["avg_duration"]
+            entity = measured.entity
+            click.echo(f"warning: {backwards} {entity} record{'s' if backwards != 1 else ''} whose {end} is before "
+                       f"{'their' if backwards != 1 else 'its'} {start} {'are' if backwards != 1 else 'is'} left "
+                       f"out of the value and of n", err=True)
     if as_json:
         emit_json(result)
         return

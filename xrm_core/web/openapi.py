@@ -127,6 +127,11 @@ def _shared_schemas(any_record: dict) -> dict:
                       "properties": {"kpi": {"type": "string"}, "value": {"type": ["number", "null"]},
                                      "unit": KPI_UNIT, "n": {"type": "integer", "minimum": 0},
                                      "from": nullable_str, "to": nullable_str,
+                                     "ended_before_start": {
+                                         "type": "integer", "minimum": 1,
+                                         "description": "avg_duration only, present when some records in scope "
+                                                        "end before they start: how many were left out of "
+                                                        "value and n"},
                                      "groups": {"type": "array", "items": {
                                          "type": "object", "required": ["key", "value", "n"],
                                          "properties": {"value": {"type": ["number", "null"]},
