@@ -591,9 +591,20 @@ def check_definition(meta: str, definition, what: str) -> None:
 _FIELD_PATTERN_SHOWN = ' does not match "^[\\p{L}\\p{N}_@#]'
 
 
+#: How the meta-schemas' definition-name pattern (of a type, relationship type, activity
+#: kind, role or KPI) shows in the validator's message, and what it means in words.
+_NAME_PATTERN_SHOWN = ' does not match "^[a-z][a-z0-9_]{0,62}$"'
+NAME_RULE = ("lower-case ASCII letters a-z, digits and _, starting with a letter, at most 63 "
+             "characters (names are typed in CLI commands and REST paths; put other scripts "
+             "in the label)")
+
+
 def _readable(error: dict) -> dict:
-    """``error`` with the field-name pattern (300 characters of regular expression) told
-    in words, as :func:`xrm_core.fields.check_field` tells it."""
+    """``error`` with the field-name pattern (300 characters of regular expression), or the
+    definition-name pattern, told in words, as :func:`xrm_core.fields.check_field` tells it."""
+    shown, found, _ = error["message"].partition(_NAME_PATTERN_SHOWN)
+    if found:
+        return {**error, "message": f"{shown} is not a name: use {NAME_RULE}"}
     shown, found, _ = error["message"].partition(_FIELD_PATTERN_SHOWN)
     if not found:
         return error
