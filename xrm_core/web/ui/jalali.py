@@ -98,23 +98,32 @@ def read_date_time(typed: str) -> str | None:
     return f"{day}T{int(hours):02d}:{minutes}:{seconds or '00'}{fraction or ''}"
 
 
+_PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+
+def _n(number: int) -> str:
+    """A number of a message, in Persian digits on a Persian page (as every number it shows)."""
+    text = str(number)
+    return text.translate(_PERSIAN) if str(get_locale() or "") == "fa" else text
+
+
 def _gregorian(year: int, month: int, day: int) -> date:
     """The Gregorian date of a Jalali one; ValueError with a message when there is none."""
     if not 1 <= month <= 12:
         raise ValueError(_("%(month)s is no month: the Solar Hijri year has 12 (write year-month-day, "
-                           "e.g. 1403-09-07)", month=month))
+                           "e.g. 1403-09-07)", month=_n(month)))
     if year < 1:
-        raise ValueError(_("%(year)s is out of the range of dates", year=year))
+        raise ValueError(_("%(year)s is out of the range of dates", year=_n(year)))
     length = 31 if month <= 6 else 30 if month <= 11 else (30 if jdatetime.date(year, 1, 1).isleap() else 29)
     if not 1 <= day <= length:
         if month == 12 and day == 30:
-            raise ValueError(_("%(year)s is no leap year: its Esfand has 29 days", year=year))
+            raise ValueError(_("%(year)s is no leap year: its Esfand has 29 days", year=_n(year)))
         raise ValueError(_("month %(month)s of the Solar Hijri calendar has %(days)s days",
-                           month=month, days=length))
+                           month=_n(month), days=_n(length)))
     try:
         return jdatetime.date(year, month, day).togregorian()
     except (ValueError, OverflowError):
-        raise ValueError(_("%(year)s is out of the range of dates", year=year)) from None
+        raise ValueError(_("%(year)s is out of the range of dates", year=_n(year))) from None
 
 
 def shown_date_time(local: datetime) -> str:
