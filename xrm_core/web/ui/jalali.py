@@ -98,13 +98,10 @@ def read_date_time(typed: str) -> str | None:
     return f"{day}T{int(hours):02d}:{minutes}:{seconds or '00'}{fraction or ''}"
 
 
-_PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
-
-
 def _n(number: int) -> str:
     """A number of a message, in Persian digits on a Persian page (as every number it shows)."""
-    text = str(number)
-    return text.translate(_PERSIAN) if str(get_locale() or "") == "fa" else text
+    from .i18n import digits  # local: i18n imports this module
+    return digits(number)
 
 
 def _gregorian(year: int, month: int, day: int) -> date:
