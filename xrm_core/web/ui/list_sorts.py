@@ -93,14 +93,16 @@ class SlowSort(ValidationError):
         return Explained(text, None, [{"pointer": "/sort/0", "message": _("not indexed"), "lang": None}])
 
 
-def refuse_slow_sort(s, et, sort: list[str], where: dict, search: str | None, label) -> None:
+def refuse_slow_sort(s, et, sort: list[str], where: dict, search: str | None, label) -> bool:
     """Raise :class:`SlowSort` when ``sort`` orders by a field without an index a list of
     more than :data:`SORT_ANY_UP_TO` records; ``label(field)`` names the field on the page.
-    A sort the core refuses anyway (no such field, an array) is left to it."""
+    A sort the core refuses anyway (no such field, an array) is left to it. True when it
+    counted the list and found it small (the caller need not count it again)."""
     if not sort:
-        return
+        return False
     field = sort[0][1:] if sort[0].startswith("-") else sort[0]
     if field in indexed_fields(et) or not _sortable(s.dialect, et, field):
-        return
+        return False
     if not _small(s, et, where, search):
         raise SlowSort(et, field, label(field))
+    return True

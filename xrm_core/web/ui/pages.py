@@ -56,13 +56,14 @@ def list_records(type_name: str):
     sort = _sort_arg()
     with acting() as s:
         et = s.entity_type(type_name)  # unknown: NotFound, a 404 page
-        items, error, where = [], None, None
+        items, error, where, counted_small = [], None, None, False
         search = listing.search_of(et, q)
         try:
             where = listing.where_of(et, rows)
             never_held.refuse(s.dialect, et, where)  # a typo: "none" would mislead
             # A sort by a field without an index over a large list: refused, not a hang.
-            list_sorts.refuse_slow_sort(s, et, sort, where, search, lambda n: listing.field_label(et, n))
+            counted_small = list_sorts.refuse_slow_sort(s, et, sort, where, search,
+                                                        lambda n: listing.field_label(et, n))
             items = s.list(et.name, where, limit=PAGE_SIZE + 1, sort=sort or None, after=_after(sort),
                            search=search)
         except (never_held.NeverHeld, list_sorts.SlowSort) as e:
@@ -73,11 +74,12 @@ def list_records(type_name: str):
         items = items[:PAGE_SIZE]
         can_create = s.actor.can(et.name, "create")
         cols = listing.columns(et)
-        # A first page without a next one is the whole list: nothing to count. A refused
-        # list (a bad filter or search) counts nothing: only indexed fields are offered.
+        # A first page without a next one is the whole list, and a slow sort just answered
+        # was counted small: nothing to count. A refused list (a bad filter or search)
+        # counts nothing: only indexed fields are offered.
         sortable = list_sorts.sortable_columns(
             s, et, cols, where if error is None else None, search,
-            small=error is None and not more and not request.args.get("after"))
+            small=error is None and (counted_small or (not more and not request.args.get("after"))))
         titles = _reference_titles(s, et, cols, items)
         # Once, not per cell: et.properties() walks the schema each time (50 rows × the
         # columns made it ~10% of a list page).
