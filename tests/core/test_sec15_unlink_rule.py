@@ -14,37 +14,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from argon2 import PasswordHasher
 from conftest import PersonPlugin
-from sqlalchemy import func, select
 
-from xrm_core import NotFound, PermissionDenied, ValidationError, accounts, db, hookimpl
+from clerk_world import Sponsors, make_clerks, refused, snapshot
+from xrm_core import NotFound, ValidationError
 from xrm_core.relationship_files import import_relationships
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
-class Sponsors:
-    """A many-to-many relationship whose source's deletion deletes its targets."""
-
-    __name__ = "sec15_sponsors"
-
-    @hookimpl
-    def xrm_relationship_types(self):
-        return [{"name": "sponsors", "source": "person", "target": "person", "cardinality": "many-to-many",
-                 "on_delete": "cascade"}]
-
-
-def snapshot(platform) -> dict:
-    with platform.engine.connect() as conn:
-        counts = {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-                  for t in (db.records, db.activities, db.relationships)}
-        rels = conn.execute(select(db.relationships.c.type, db.relationships.c.source_id,
-                                   db.relationships.c.target_id).order_by(db.relationships.c.id)).all()
-    return {"counts": counts, "rels": [tuple(r) for r in rels]}
 
 
 @pytest.fixture
@@ -52,35 +26,8 @@ def world(make_platform):
     """Two clerks in two units who read every person and note and change their own; a
     reader who changes nothing; a local who sees only their own records."""
     p = make_platform(PersonPlugin(), Sponsors())
-    with p.connection() as conn:
-        accounts.create_unit(conn, "unit_a")
-        accounts.create_unit(conn, "unit_b")
-        accounts.save_role(conn, {"name": "clerk", "grants": [
-            {"type": "*", "actions": ["read"], "depth": "all"},
-            {"type": "*", "actions": ["create", "update", "delete"], "depth": "own"}]})
-        accounts.save_role(conn, {"name": "reader", "grants": [{"type": "*", "actions": ["read"], "depth": "all"}]})
-        accounts.save_role(conn, {"name": "local", "grants": [
-            {"type": "*", "actions": ["read", "create", "update", "delete"], "depth": "own"}]})
-        accounts.create_user(conn, "clerk_a", "unit_a", ["clerk"], "pw")
-        accounts.create_user(conn, "clerk_b", "unit_b", ["clerk"], "pw")
-        accounts.create_user(conn, "reader", "unit_a", ["reader"], "pw")
-        accounts.create_user(conn, "local", "unit_a", ["local"], "pw")
-    ids = {}
-    for who in ("a", "b"):
-        with p.session(f"clerk_{who}") as s:
-            ids[f"p{who}"] = s.create("person", {"name": f"person {who}", "national_id": f"N{who}"}).id
-            ids[f"n{who}"] = s.create("note", {"text": f"note {who}"}).id
-    return p, ids
-
-
-def refused(p, user, action, error=PermissionDenied):
-    """Run ``action(session)`` as ``user``; it must raise ``error`` and change nothing."""
-    before = snapshot(p)
-    with pytest.raises(error) as e:
-        with p.session(user) as s:
-            action(s)
-    assert snapshot(p) == before
-    return e.value
+    return p, make_clerks(p, clerk_actions=("create", "update", "delete"),
+                          local_actions=("read", "create", "update", "delete"))
 
 
 def test_the_target_owner_removes_a_many_to_many_link_a_reader_of_it_added(world):

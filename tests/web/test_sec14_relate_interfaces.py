@@ -8,68 +8,28 @@ person slot (``has_note`` is one-to-many), which clerk_a could take before the r
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 from conftest import PersonPlugin
-from sqlalchemy import func, select
 
-from xrm_core import accounts, db
-from xrm_core.web import create_app
+from clerk_world import api, make_clerks, snapshot
 
 from test_ui_support import Browser, flashed, text
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
-def counts(p) -> tuple:
-    with p.engine.connect() as conn:
-        return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
-                     for t in (db.relationships, db.activities))
 
 
 @pytest.fixture
 def world(make_platform):
     p = make_platform(PersonPlugin())
-    with p.connection() as conn:
-        accounts.create_unit(conn, "unit_a")
-        accounts.create_unit(conn, "unit_b")
-        accounts.save_role(conn, {"name": "clerk", "grants": [
-            {"type": "*", "actions": ["read"], "depth": "all"},
-            {"type": "*", "actions": ["create", "update"], "depth": "own"}]})
-        accounts.save_role(conn, {"name": "local", "grants": [
-            {"type": "*", "actions": ["read", "create", "update"], "depth": "own"}]})
-        accounts.create_user(conn, "clerk_a", "unit_a", ["clerk"], "pw")
-        accounts.create_user(conn, "clerk_b", "unit_b", ["clerk"], "pw")
-        accounts.create_user(conn, "local", "unit_a", ["local"], "pw")
-    ids = {}
-    for who in ("a", "b"):
-        with p.session(f"clerk_{who}") as s:
-            ids[f"p{who}"] = s.create("person", {"name": f"person {who}"}).id
-            ids[f"n{who}"] = s.create("note", {"text": f"note {who}"}).id
-    return p, ids
-
-
-def api(p, user):
-    client = create_app(p, {"TESTING": True}).test_client()
-    with p.connection() as conn:
-        token = accounts.create_token(conn, user)
-
-    def call(method, path, **kw):
-        return client.open(f"/api/v1{path}", method=method, headers={"Authorization": f"Bearer {token}"}, **kw)
-    return call
+    return p, make_clerks(p)
 
 
 def test_rest_relate_of_a_target_one_may_only_read_is_403_at_the_target(world):
     p, ids = world
     call = api(p, "clerk_a")
-    before = counts(p)
+    before = snapshot(p)
     r = call("POST", "/relationships", json={"type": "has_note", "source": ids["pa"], "target": ids["nb"]})
     assert r.status_code == 403 and r.mimetype == "application/problem+json"
     assert r.json["errors"] == [{"pointer": "/target", "message": "relating needs update on this record"}]
     assert "may not update the target" in r.json["detail"]
-    assert counts(p) == before
+    assert snapshot(p) == before
     # many-to-many: read on the target is enough
     assert call("POST", "/relationships", json={"type": "knows", "source": ids["pa"],
                                                 "target": ids["pb"]}).status_code == 201
@@ -79,11 +39,11 @@ def test_rest_unrelate_of_a_link_holding_a_target_one_may_only_read_is_403(world
     p, ids = world
     with p.session() as s:
         rid = s.relate("has_note", ids["pa"], ids["nb"])["id"]
-    before = counts(p)
+    before = snapshot(p)
     r = api(p, "clerk_a")("DELETE", f"/relationships/{rid}")
     assert r.status_code == 403 and r.json["errors"][0]["pointer"] == "/target"
     assert "unrelating" in r.json["detail"]
-    assert counts(p) == before
+    assert snapshot(p) == before
     assert api(p, "local")("DELETE", f"/relationships/{rid}").status_code == 404  # still no oracle
     assert api(p, "admin")("DELETE", f"/relationships/{rid}").status_code == 204
 
@@ -100,30 +60,30 @@ def test_ui_link_and_unlink_are_refused_and_change_nothing(world):
     p, ids = world
     b = Browser(p)
     b.login("clerk_a", "pw")
-    before = counts(p)
+    before = snapshot(p)
     r = b.post(f"/r/person/{ids['pa']}/link", {"rel": "has_note:out", "other": ids["nb"]})
     assert r.status_code == 302 and flashed(b, "error").startswith("Not linked")
-    assert counts(p) == before
+    assert snapshot(p) == before
     with p.session() as s:
         rid = s.relate("has_note", ids["pa"], ids["nb"])["id"]
-    before = counts(p)
+    before = snapshot(p)
     r = b.post(f"/r/person/{ids['pa']}/unlink/{rid}")
     assert r.status_code == 403, text(r)
-    assert counts(p) == before
+    assert snapshot(p) == before
 
 
 def test_cli_relate_and_unrelate_are_refused_naming_the_end(world, cli):
     p, ids = world
-    before = counts(p)
+    before = snapshot(p)
     r = cli("relate", "has_note", ids["pa"], ids["nb"], "--as", "clerk_a", plugins=[PersonPlugin()])
     assert r.exit_code != 0 and "may not update the target" in r.stderr and "Traceback" not in r.stderr
-    assert counts(p) == before
+    assert snapshot(p) == before
     with p.session() as s:
         rid = s.relate("has_note", ids["pa"], ids["nb"])["id"]
-    before = counts(p)
+    before = snapshot(p)
     r = cli("unrelate", rid, "--as", "clerk_a", plugins=[PersonPlugin()])
     assert r.exit_code != 0 and "unrelating needs update on the target" in r.stderr
-    assert counts(p) == before
+    assert snapshot(p) == before
 
 
 # -- the buttons the UI offers (needs the foreign patch to xrm_core/web/ui/pages.py and

@@ -8,12 +8,10 @@ itself in a banner: the existence of a hidden link, which the core does not tell
 
 ``viewer`` reads their unit's records and changes only their own; b's person (unit_b) is
 hidden from them and holds the one person slot of a's note (unit_a, readable).
-Needs the foreign patch to xrm_core/web/ui/record_actions.py.
 """
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 from conftest import PersonPlugin
 
 from xrm_core import PermissionDenied, accounts
@@ -21,11 +19,6 @@ from xrm_core import PermissionDenied, accounts
 from test_ui_support import Browser, text
 
 TAKEN = "already has its one link"
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture

@@ -9,71 +9,30 @@ links her person to clerk_b's ('knows' is many-to-many: read on the target is en
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 from conftest import PersonPlugin
-from sqlalchemy import func, select
 
-from xrm_core import accounts, db
-from xrm_core.web import create_app
+from clerk_world import api, make_clerks, snapshot
 
 from test_ui_support import Browser, text
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
-def counts(p) -> tuple:
-    with p.engine.connect() as conn:
-        return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
-                     for t in (db.relationships, db.activities))
 
 
 @pytest.fixture
 def world(make_platform):
     p = make_platform(PersonPlugin())
-    with p.connection() as conn:
-        accounts.create_unit(conn, "unit_a")
-        accounts.create_unit(conn, "unit_b")
-        accounts.save_role(conn, {"name": "clerk", "grants": [
-            {"type": "*", "actions": ["read"], "depth": "all"},
-            {"type": "*", "actions": ["create", "update"], "depth": "own"}]})
-        accounts.save_role(conn, {"name": "reader", "grants": [{"type": "*", "actions": ["read"], "depth": "all"}]})
-        accounts.save_role(conn, {"name": "local", "grants": [
-            {"type": "*", "actions": ["read", "create", "update"], "depth": "own"}]})
-        accounts.create_user(conn, "clerk_a", "unit_a", ["clerk"], "pw")
-        accounts.create_user(conn, "clerk_b", "unit_b", ["clerk"], "pw")
-        accounts.create_user(conn, "reader", "unit_a", ["reader"], "pw")
-        accounts.create_user(conn, "local", "unit_a", ["local"], "pw")
-    ids = {}
-    for who in ("a", "b"):
-        with p.session(f"clerk_{who}") as s:
-            ids[f"p{who}"] = s.create("person", {"name": f"person {who}"}).id
-            ids[f"n{who}"] = s.create("note", {"text": f"note {who}"}).id
+    ids = make_clerks(p)
     with p.session("clerk_a") as s:
         ids["link"] = s.relate("knows", ids["pa"], ids["pb"])["id"]
     return p, ids
 
 
-def api(p, user):
-    client = create_app(p, {"TESTING": True}).test_client()
-    with p.connection() as conn:
-        token = accounts.create_token(conn, user)
-
-    def call(method, path, **kw):
-        return client.open(f"/api/v1{path}", method=method, headers={"Authorization": f"Bearer {token}"}, **kw)
-    return call
-
-
 def test_rest_the_target_owner_removes_the_link(world):
     p, ids = world
-    before = counts(p)
+    before = snapshot(p)
     r = api(p, "reader")("DELETE", f"/relationships/{ids['link']}")
     assert r.status_code == 403 and r.mimetype == "application/problem+json"
     assert [e["pointer"] for e in r.json["errors"]] == ["/source", "/target"]
     assert "may update neither end" in r.json["detail"]
-    assert counts(p) == before
+    assert snapshot(p) == before
     assert api(p, "local")("DELETE", f"/relationships/{ids['link']}").status_code == 404  # no oracle
     assert api(p, "clerk_b")("DELETE", f"/relationships/{ids['link']}").status_code == 204
     with p.session() as s:
@@ -92,10 +51,10 @@ def test_rest_the_source_owner_may_not_free_a_bound_target(world):
 
 def test_cli_the_target_owner_removes_the_link(world, cli):
     p, ids = world
-    before = counts(p)
+    before = snapshot(p)
     r = cli("unrelate", ids["link"], "--as", "reader", plugins=[PersonPlugin()])
     assert r.exit_code != 0 and "may update neither end" in r.stderr and "Traceback" not in r.stderr
-    assert counts(p) == before
+    assert snapshot(p) == before
     r = cli("unrelate", ids["link"], "--as", "clerk_b", plugins=[PersonPlugin()])
     assert r.exit_code == 0, r.stderr
     with p.session() as s:
