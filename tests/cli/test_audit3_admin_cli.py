@@ -5,14 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from argon2 import PasswordHasher
-
-from xrm_core import accounts
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture
@@ -142,7 +134,6 @@ def test_removing_a_type_takes_the_grants_on_it_along(xrm, tmp_path):
     r = xrm("records", "list", "gadget", "--as", "bob", "--json")
     assert r.exit_code != 0 or json.loads(r.stdout) == []
     assert xrm("types", "remove", "gadget").exit_code != 0  # it has a record: refused as before
-
 
 
 def test_a_period_is_not_reported_for_a_kpi_that_it_cannot_limit(xrm, tmp_path):

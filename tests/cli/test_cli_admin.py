@@ -25,13 +25,6 @@ PG_URL = os.environ.get("XRM_TEST_DATABASE_URL")
 _names = itertools.count()
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    """Spare a real argon2 hash per user created (login is tested in test_accounts)."""
-    from argon2 import PasswordHasher
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
 class Xrm:
     """Runs the CLI (with the person test plugin) against one database."""
 

@@ -5,19 +5,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from xrm_core import AuthenticationError, Conflict, NotFound, ValidationError, accounts, db
 from xrm_core.errors import DefinitionError
 
 PRODUCTION_HASHER = accounts._hasher
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    """Cheap argon2 parameters keep these tests fast; the real ones are checked below."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def test_production_hashes_are_argon2id_with_strong_parameters():

@@ -3,16 +3,10 @@ twice, tokens of deactivated users (xrm_core.accounts). Runs on every engine."""
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 
 from xrm_core import ValidationError, accounts, db
 from xrm_core.errors import AuthenticationError, Conflict, NotFound
 from sqlalchemy import func, select
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture

@@ -10,16 +10,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from xrm_core import NotFound, accounts, db, kpis
 from xrm_core.scope import DEPTHS, Actor
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def _names(s, type_name="person"):

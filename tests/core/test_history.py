@@ -5,18 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from argon2 import PasswordHasher
 from conftest import PersonPlugin
 from sqlalchemy import func, select, text
 
-from xrm_core import NotFound, ValidationError, accounts, db, hookimpl
+from xrm_core import NotFound, ValidationError, db, hookimpl
 from xrm_core.history import changes_payload, diff, merge_patch
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    """The org fixture hashes eight passwords; cheap argon2 parameters keep these tests fast."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def activity_count(platform) -> int:
@@ -353,7 +346,6 @@ def test_truncate_is_refused_on_postgresql(org):
         with org.connection() as conn:
             conn.execute(text("TRUNCATE xrm_activities"))
     assert activity_count(org) == 1
-
 
 
 class FollowUp:

@@ -5,17 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from xrm_core import AuthenticationError, NotFound, PermissionDenied, accounts, db, records
 from xrm_core.scope import DEPTHS, Actor, load_actor
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    """The org fixture hashes eight passwords; cheap argon2 parameters keep these tests fast."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture

@@ -7,15 +7,9 @@ Units from the ``org`` fixture: hq > north > dealer_a, hq > south > dealer_b.
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 
 from xrm_core import accounts
 from xrm_core.web import create_app
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture

@@ -3,18 +3,10 @@ the move, docs/security.md) says so on the form, with what was typed kept — it
 error page, and the input was lost."""
 from __future__ import annotations
 
-import pytest
-from argon2 import PasswordHasher
 
-from xrm_core import accounts
 from conftest import PersonPlugin
 from sec12_moves import Mover, make_org
 from test_ui_support import Browser, text
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def test_a_refused_move_is_said_on_the_form_with_the_input_kept(make_platform):

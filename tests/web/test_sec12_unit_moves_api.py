@@ -2,18 +2,11 @@
 caller's create/update scope is a 403 problem naming the plugin, and changes nothing."""
 from __future__ import annotations
 
-import pytest
-from argon2 import PasswordHasher
 
 from xrm_core import accounts
 from xrm_core.web import create_app
 from conftest import PersonPlugin
 from sec12_moves import Mover, make_org
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def test_a_patch_moving_a_record_out_of_scope_is_a_403_and_changes_nothing(make_platform):
