@@ -315,12 +315,19 @@ def _refuse_unlink(s: "Session", rt: dict, src, tgt) -> None:
                             {"pointer": "/target", "message": "unrelating needs update on this record or the source"}])
 
 
+def _refuse_hooked_ends(s: "Session", source_id: str, target_id: str) -> None:
+    """HookMisuse when a before_* hook links the record it is called for: its before_create
+    hook may not link it at all (it is not stored yet), its before_update hook not as a
+    source (that would "update" it). The one rule of relate and relate_many."""
+    if s.hooked:
+        for rid, action in ((source_id, "update"), (target_id, "read")):
+            if rid in s.hooked:
+                records._refuse_hook_misuse(s.hooked[rid], rid, action)
+
+
 def _load_ends(s: "Session", source_id: str, target_id: str):
     """The rows of both ends, each one the actor may read (else NotFound, the source's first)."""
-    if s.hooked and source_id in s.hooked:
-        # As before the target's rule: a before_update hook may not link its own record as
-        # a source (it would "update" it); its before_create hook may not link it at all.
-        records._refuse_hook_misuse(s.hooked[source_id], source_id, "update")
+    _refuse_hooked_ends(s, source_id, target_id)
     return records._load(s, source_id, "read"), records._load(s, target_id, "read")
 
 
@@ -401,6 +408,7 @@ def relate_many(s: "Session", rel: str, pairs, chunk: int = 500) -> list[dict]:
             rows[row.id] = row
     seen, sources, targets = set(), set(), set()
     for n, (source_id, target_id) in enumerate(pairs):
+        _refuse_hooked_ends(s, source_id, target_id)
         src, tgt = rows.get(source_id), rows.get(target_id)
         for rid, row in ((source_id, src), (target_id, tgt)):
             if row is None or not s.allows(row.type, "read", row):

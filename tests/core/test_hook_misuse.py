@@ -23,7 +23,8 @@ class SelfPlugin:
     @hookimpl
     def xrm_entity_types():
         return [{"name": "note", "schema": {"type": "object", "properties": {
-                    "do": {"type": "string"}, "n": {"type": "integer"}, "parent": {"type": "string"}}}},
+                    "do": {"type": "string"}, "n": {"type": "integer"}, "parent": {"type": "string"},
+                    "via": {"enum": ["relate", "relate_many"]}}}},
                 {"name": "folder", "schema": {"type": "object"}}]
 
     @staticmethod
@@ -47,9 +48,15 @@ class SelfPlugin:
             if do == "delete parent":
                 session.delete(record.data["parent"])
             return
-        if event == "before_create" and do == "relate self":
-            other = session.create("note", {})
-            session.relate("links", record.id, other.id)
+        if do in ("relate self", "relate self as target") and event in ("before_create", "before_update"):
+            # the single and the bulk path of relating must refuse the same
+            ends = [record.id, session.create("note", {}).id]
+            if do == "relate self as target":
+                ends.reverse()
+            if record.data.get("via") == "relate_many":
+                session.relate_many("links", [ends])
+            else:
+                session.relate("links", *ends)
         elif event == "before_create" and do == "log":
             session.log(record.id, "call", "welcome")
         elif event == "before_create" and do == "relate as system":
@@ -72,11 +79,13 @@ def _counts(p) -> tuple:
                      for t in (db.records, db.relationships, db.activities))
 
 
-@pytest.mark.parametrize("do", ["relate self", "log", "relate as system"])
-def test_a_before_create_hook_using_its_record_is_told_to_use_after_create(platform, do):
+@pytest.mark.parametrize("do,via", [("relate self", "relate"), ("relate self", "relate_many"),
+                                    ("relate self as target", "relate"), ("relate self as target", "relate_many"),
+                                    ("log", None), ("relate as system", None)])
+def test_a_before_create_hook_using_its_record_is_told_to_use_after_create(platform, do, via):
     before = _counts(platform)
     with pytest.raises(PluginError) as e, platform.session() as s:
-        s.create("note", {"do": do})
+        s.create("note", {"do": do, **({"via": via} if via else {})})
     message = str(e.value)
     assert "selfish" in message and "is not stored until its before_create hooks have run" in message
     assert "after_create" in message
@@ -95,6 +104,27 @@ def test_a_before_update_hook_updating_its_record_is_told_to_change_record_data(
     # Reading the stored record from the hook is fine: it is the version the update started from.
     with platform.session() as s:
         assert s.update(rec.id, {"do": "read"}).data == {"do": "read", "n": 11}
+
+
+def test_a_before_update_hook_relating_its_record_is_refused_alike_by_relate_and_relate_many(platform):
+    """relate_many skipped relate's check: a before_update hook linked its own record as a
+    source through it (an update of the record the update was still writing)."""
+    with platform.session() as s:
+        ids = [s.create("note", {}).id for _ in range(2)]
+    before = _counts(platform)
+    messages = []
+    for rid, via in zip(ids, ("relate", "relate_many")):
+        with pytest.raises(PluginError) as e, platform.session() as s:
+            s.update(rid, {"do": "relate self", "via": via})
+        messages.append(str(e.value).replace(rid, "ID"))
+        assert _counts(platform) == before
+    assert messages[0] == messages[1]
+    assert "selfish" in messages[0] and "may not update the record it is called for" in messages[0]
+    # As a target the record is only read, not changed: both paths relate it.
+    for rid, via in zip(ids, ("relate", "relate_many")):
+        with platform.session() as s:
+            s.update(rid, {"do": "relate self as target", "via": via})
+            assert [r["direction"] for r in s.related(rid)] == ["incoming"]
 
 
 def test_a_cascaded_hook_that_deletes_the_parent_deletes_it_once(platform):
