@@ -147,6 +147,8 @@ class _Plan:
     def __init__(self):
         self.links: list[str] = []      # relationship ids, in the order removed
         self.records: list[str] = []    # record ids, in the order deleted
+        #: the relationship type of the cascade that reached each record (:func:`preview`)
+        self.reached_by: dict[str, str] = {}
         #: activities in order, as (kind, relationship row or None, record id): ("deleted",
         #: None, the record deleted) or ("unrelated", the relationship removed, the record
         #: being deleted — the activity goes on its other end)
@@ -288,3 +290,32 @@ def _data_of(s: "Session", doomed: dict, ids: list[str]) -> dict:
     for i in range(0, len(rest), DELETE_CHUNK):
         out.update(s.conn.execute(select(R.c.id, R.c.data).where(R.c.id.in_(rest[i:i + DELETE_CHUNK]))).all())
     return out
+
+
+def preview(s: "Session", rec: "Record") -> _Plan:
+    """What deleting ``rec`` would remove, read without writing or locking anything: the
+    plan of :func:`delete_without_hooks` (``records`` in the order deleted, ``rec`` last;
+    ``links``, the relationship ids removed), or the refusal the delete would raise — a
+    ``restrict`` anywhere down its cascades (Conflict), a cascade into a record the actor
+    may not read or delete (PermissionDenied, which record not said).
+
+    For a confirmation page: it names only what the delete then does, and a record the
+    actor cannot read is never counted, since a cascade into one refuses the delete. Record
+    event hooks are not run: what a hook would add to the delete is not in the plan.
+    """
+    kinds = {name: d.get("on_delete", "unlink") for name, d in load_all(s.conn).items()}
+    cascading = sorted(name for name, kind in kinds.items() if kind == "cascade")
+    reached = _reached(s.dialect, rec.id, cascading)
+    R = db.records
+    doomed: dict[str, object] = {rec.id: rec}
+    doomed.update((row.id, row) for row in s.conn.execute(
+        select(*_CHECKED).where(R.c.id.in_(select(reached.c.id)), R.c.id != rec.id)))
+    ids = select(reached.c.id)
+    links: dict[str, object] = {}
+    for column in (REL.c.source_id, REL.c.target_id):
+        links.update((r.id, r) for r in s.conn.execute(_TOUCHING_FROM.where(column.in_(ids))))
+    plan = _replay(s, rec, doomed, links, kinds)
+    # (by the cascade that reached each record: the confirmation page says which)
+    plan.reached_by = {links[lid].target_id: links[lid].type for lid in reversed(plan.links)
+                       if kinds.get(links[lid].type) == "cascade" and links[lid].target_id != rec.id}
+    return plan

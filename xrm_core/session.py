@@ -284,6 +284,16 @@ class Session:
         relationships removed. Callers that need none of it may ignore it."""
         return deletes.delete(self, record_id, if_version=if_version)
 
+    def delete_preview(self, record_id: str) -> dict:
+        """What :meth:`delete` of ``record_id`` would remove, nothing written:
+        ``{"records": [ids in the order deleted, record_id last], "links": [relationship ids],
+        "reached_by": {id of a record a cascade takes: the relationship type of that cascade}}``;
+        or the refusal the delete would raise (NotFound, PermissionDenied, Conflict). Record
+        event hooks are not run (see :func:`xrm_core.planned_deletes.preview`)."""
+        from . import planned_deletes
+        plan = planned_deletes.preview(self, records.from_row(self, records._load(self, record_id, "delete")))
+        return {"records": plan.records, "links": plan.links, "reached_by": plan.reached_by}
+
     def relate(self, rel: str, source_id: str, target_id: str, data: dict | None = None) -> dict:
         return relationships.relate(self, rel, source_id, target_id, data)
 

@@ -16,7 +16,6 @@ from conftest import PersonPlugin
 from sqlalchemy import func, select
 
 from xrm_core import accounts, db, entity_types
-from xrm_core.web.ui import deleted_with
 
 from test_ui_support import Browser, delete_on_page, flashed, text
 
@@ -107,50 +106,6 @@ def test_a_cascade_to_a_record_the_user_may_not_read_is_refused_without_naming_i
     assert "may not delete" in flashed(b, "error")
     assert "confidential" not in text(b.followed) and secret not in text(b.followed)
     assert _count(p, db.records) == 2
-
-
-def test_the_plan_counts_but_never_names_a_record_the_user_may_not_read(ui):
-    """What ``deleted_with`` reads for the message: a record beyond the user's read scope is
-    in ``hidden`` only, its title never read, and the sentence counts it."""
-    p, _browser_of = ui
-    person, (secret,) = _person_with_notes(p, "Ward 3", ["Diagnosis: confidential"])
-    with p.session() as s:
-        s.create("note", {"text": "Own note"})
-    with p.connection() as conn:
-        accounts.save_role(conn, {"name": "person_only", "grants": [
-            {"type": "person", "actions": ["read"], "depth": "all"}]})
-        accounts.create_user(conn, "person_only", accounts.ROOT_UNIT, ["person_only"], "pw")
-    from flask_babel import force_locale
-
-    from xrm_core.web import create_app
-    titled = []
-    with p.session("person_only", write=False) as s:
-        rec = s.get(person)
-        plan = deleted_with.plan(s, rec, lambda r: titled.append(r.id) or r.data.get("text", "?"))
-    assert plan.visible == [] and plan.hidden == {secret} and plan.titles == {} and titled == []
-    with create_app(p, {"TESTING": True, "SECRET_KEY": "t"}).test_request_context(), force_locale("en"):
-        said = deleted_with.said("Ward 3", plan)
-    assert said == "Deleted Ward 3 and 1 related record: 1 record you cannot see."
-
-
-def test_the_plan_reads_the_full_record_of_a_few_only_however_large_the_cascade(ui, monkeypatch):
-    """A cascade of thousands is read as ids, types, owners and units (a few statements per
-    500); only the :data:`deleted_with.NAMED` records the message names are read whole.
-    (Measured on SQLite: 100,000 notes, plan 4.4 s and 23 MB beside the delete's 7.6 s.)"""
-    p, _browser_of = ui
-    person, notes = _person_with_notes(p, "Ward", [f"Bed {i:03d}" for i in range(120)])
-    read_whole = []
-    real = deleted_with.records.get_many
-
-    def spying(s, ids):
-        read_whole.extend(ids)
-        return real(s, ids)
-
-    monkeypatch.setattr(deleted_with.records, "get_many", spying)
-    with p.session(write=False) as s:
-        plan = deleted_with.plan(s, s.get(person), lambda r: r.data["text"])
-    assert len(plan.visible) == 120 and not plan.hidden
-    assert len(read_whole) == deleted_with.NAMED == len(plan.titles)
 
 
 @pytest.mark.parametrize("lang, title", [("en", "Ward\u202e 3"), ("fa", "Ward\u2069\u202e 3")])

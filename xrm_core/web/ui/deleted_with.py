@@ -4,10 +4,9 @@ records: Bed 12, Bed 14."
 The message used to say "Deleted." alone, after a delete that may have removed a whole tree
 through ``cascade`` relationships. :func:`taken` reads what the core's delete returns — the
 records that really went (:class:`xrm_core.removals.Deleted`), those a record event hook
-added to the delete included — and :func:`said` words it. :func:`plan` reads beforehand what
-the stored ``cascade`` relationships reach (:meth:`xrm_core.deletes.DeleteRun.doomed`), for
-the confirmation page's count of what the user cannot see; :func:`gone` keeps those of a
-plan the delete did remove. A record outside the user's read scope is counted, never named.
+added to the delete included — and :func:`said` words it. A record outside the user's read
+scope is counted, never named. (What a delete would take is said before it, on the
+confirmation page, from ``Session.delete_preview``.)
 """
 from __future__ import annotations
 
@@ -15,10 +14,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import select
 
-from ... import db, records
-from ...deletes import DELETE_CHUNK, DeleteRun
 from .i18n import digits
 from .i18n import isolated as _isolated
 
@@ -35,29 +31,6 @@ class Plan:
     visible: list[str] = field(default_factory=list)
     hidden: set[str] = field(default_factory=set)
     titles: dict[str, str] = field(default_factory=dict)
-
-
-def plan(s, rec, title) -> Plan:
-    """What deleting ``rec`` takes with it, read before the delete: the records its stored
-    ``cascade`` relationships reach, each sorted as visible or hidden to the user;
-    ``title(record)`` names a visible one (only :data:`NAMED` of them are read in full, the
-    first by id: the oldest)."""
-    others = sorted(DeleteRun(s, rec.id).doomed() - {rec.id})
-    out = Plan()
-    R = db.records
-    for i in range(0, len(others), DELETE_CHUNK):
-        for row in s.conn.execute(select(R.c.id, R.c.type, R.c.owner_id, R.c.unit_id)
-                                  .where(R.c.id.in_(others[i:i + DELETE_CHUNK]))):
-            if s.allows(row.type, "read", row):
-                out.visible.append(row.id)
-            else:
-                out.hidden.add(row.id)
-    out.visible.sort()
-    named = records.get_many(s, out.visible[:NAMED])
-    out.titles = {rid: title(r) for rid, r in named.items()}
-    # Named in the order a reader finds them: by title.
-    out.visible.sort(key=lambda rid: (rid not in out.titles, out.titles.get(rid, ""), rid))
-    return out
 
 
 def taken(deleted, record_id: str, title) -> Plan:
@@ -77,17 +50,6 @@ def taken(deleted, record_id: str, title) -> Plan:
     # Named in the order a reader finds them: by title.
     out.visible.sort(key=lambda rid: (rid not in out.titles, out.titles.get(rid, ""), rid))
     return out
-
-
-def gone(s, p: Plan) -> Plan:
-    """``p`` without the records still stored after the delete (read in its transaction)."""
-    ids = sorted({*p.visible, *p.hidden})
-    kept: set[str] = set()
-    for i in range(0, len(ids), DELETE_CHUNK):
-        kept.update(s.conn.execute(select(db.records.c.id).where(db.records.c.id.in_(ids[i:i + DELETE_CHUNK])))
-                    .scalars())
-    return Plan([r for r in p.visible if r not in kept], p.hidden - kept,
-                {r: t for r, t in p.titles.items() if r not in kept})
 
 
 def said(title: str, p: Plan) -> str:

@@ -15,7 +15,8 @@ from flask_babel import gettext as _
 
 from sqlalchemy import or_, select
 
-from ... import db, relationships
+from ... import db, records, relationships
+from ...deletes import DELETE_CHUNK
 from ...errors import Conflict, NotFound, PermissionDenied, PreconditionFailed, ValidationError
 from . import core_messages, deleted_with, forms, listing, nested_inputs
 from .common import acting
@@ -54,13 +55,27 @@ def delete(type_name: str, record_id: str):
         et = s.entity_type(rec.type)
         if request.method == "GET":
             links = s.related(rec.id)
-            # The records its cascades reach that the user cannot see are counted (never
-            # named): the page listed only the visible ones, and the delete then failed
-            # ("a record you may not delete") or took records the page had not mentioned.
-            unseen = len(deleted_with.plan(s, rec, lambda r: _title(s, r)).hidden)
+            # What the delete would do, said before it: the records its cascades take further
+            # down than its own links, or the refusal it would meet (a restrict down a chain,
+            # a cascade into a record the user may not delete: counted by nobody, since it
+            # keeps the delete from happening). The page used to promise "deleted with it: 1
+            # record you cannot see" for a delete that was then refused.
+            refusal, further = None, []
+            try:
+                preview = s.delete_preview(rec.id)
+            except Conflict as e:
+                restricted = getattr(e, "restricted", None)
+                if not restricted:
+                    refusal = core_messages.explain(e).said(lambda m: _("Not deleted: %(msg)s", msg=m))
+                elif restricted[0] != rec.id:  # (its own restrict links are listed below)
+                    refusal = _restrict_said(s, rec, restricted)
+            except PermissionDenied as e:
+                refusal = core_messages.explain(e).said(lambda m: _("Not deleted: %(msg)s", msg=m))
+            else:
+                further = _cascaded_further(s, rec, links, preview)
             return render_template("delete.html", et=et, rec=rec, links=len(links), title=_title_of(et, rec),
-                                   type_label=listing.type_label(et), outcomes=_delete_outcomes(s, links),
-                                   unseen=unseen)
+                                   type_label=listing.type_label(et), outcomes=_delete_outcomes(s, links, further),
+                                   refusal=refusal)
         # The confirmation page carries the version it showed: a record changed since (the
         # page was open a while, or came back through the browser's history) is not deleted
         # unseen. A form without one (a page of an older release) is not checked.
@@ -87,12 +102,13 @@ def delete(type_name: str, record_id: str):
     return redirect(url_for("pages.list_records", type_name=type_name))
 
 
-def _delete_outcomes(s, links: list[dict]) -> list[dict]:
+def _delete_outcomes(s, links: list[dict], further: list[dict]) -> list[dict]:
     """What deleting does to each link the user can see (``Session.related`` items), for the
     confirmation page: ``{"outcome": "cascade"|"restrict"|"unlink", "record", "title",
     "label"}``. The page said only "each relationship type's rule decides", so staff could
     not tell which linked records go with it, and which keep it from being deleted. Only a
-    link from the record (its source end) cascades or restricts (:mod:`xrm_core.deletes`)."""
+    link from the record (its source end) cascades or restricts (:mod:`xrm_core.deletes`).
+    ``further``: items of the records the cascades take beyond the links (:func:`_cascaded_further`)."""
     sources = relationship_sources(s)
     out = []
     for item in links:
@@ -102,7 +118,23 @@ def _delete_outcomes(s, links: list[dict]) -> list[dict]:
         out.append({"outcome": rule if rule in ("cascade", "restrict") else "unlink", "record": item["record"],
                     "title": _title(s, item["record"]), "label": relationship_label(rt, outgoing, sources)})
     order = {"restrict": 0, "cascade": 1, "unlink": 2}
-    return sorted(out, key=lambda o: order[o["outcome"]])
+    return sorted(out + further, key=lambda o: order[o["outcome"]])
+
+
+def _cascaded_further(s, rec, links: list[dict], preview: dict) -> list[dict]:
+    """The records the delete of ``rec`` takes that are not linked to it directly (further
+    down its cascades), as :func:`_delete_outcomes` items, each labelled with the
+    relationship whose cascade reaches it. All of them readable: a cascade into a record the
+    user may not read refuses the delete (``Session.delete_preview``)."""
+    direct = {item["record"].id for item in links} | {rec.id}
+    further = [rid for rid in preview["records"] if rid not in direct]
+    found = {}
+    for i in range(0, len(further), DELETE_CHUNK):  # (a parameter per id: PostgreSQL takes 65,535)
+        found.update(records.get_many(s, further[i:i + DELETE_CHUNK]))
+    sources = relationship_sources(s)
+    return [{"outcome": "cascade", "record": found[rid], "title": _title(s, found[rid]),
+             "label": relationship_label(s.relationship_type(preview["reached_by"][rid]), True, sources)}
+            for rid in further if rid in found]
 
 
 def _restrict_said(s, rec, restricted) -> str:

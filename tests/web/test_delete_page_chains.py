@@ -1,0 +1,67 @@
+"""The delete confirmation page down a chain of cascades: it names the records the delete
+takes beyond the record's own links, and says beforehand the refusal a ``restrict`` further
+down meets — what the delete then does (the page listed the first level of links only)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from test_ui_support import DeclaredPlugin, delete_on_page, flashed, one_to_many, signed_in, text
+
+
+def _titled(name: str) -> dict:
+    return {"name": name, "title_field": "name",
+            "schema": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}}
+
+
+class SitesPlugin(DeclaredPlugin):
+    """sites — a site has buildings, a building rooms (each cascading); a room is held by keys."""
+
+    __name__ = "sites"
+    types = [_titled("site"), _titled("building"), _titled("room"), _titled("key")]
+    relationship_types = [
+        one_to_many("has_building", "site", "building", "cascade", "has building", "on site"),
+        one_to_many("has_room", "building", "room", "cascade", "has room", "in building"),
+        one_to_many("needs_key", "room", "key", "restrict", "needs key", "opens")]
+
+
+@pytest.fixture
+def sites(make_platform):
+    p = make_platform(SitesPlugin())
+    with p.session() as s:
+        ids = {n: s.create(t, {"name": n}).id
+               for t, n in (("site", "North site"), ("building", "Hall A"), ("room", "Room 1"), ("key", "Key 7"))}
+        s.relate("has_building", ids["North site"], ids["Hall A"])
+        s.relate("has_room", ids["Hall A"], ids["Room 1"])
+    return p, ids
+
+
+def _page(b, site_id: str) -> str:
+    page = text(b.get(f"/r/site/{site_id}/delete"))
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.split("<h1>", 1)[1].split("</form>")[0]))
+
+
+def test_the_delete_page_names_what_the_cascades_take_further_down(sites):
+    p, ids = sites
+    b = signed_in(p, "admin", "")
+    page = _page(b, ids["North site"])
+    assert re.search(r"Deleted with it: Hall A \(« has building »\)", page)
+    assert re.search(r"Deleted with it: Room 1 \(« has room »\)", page)
+    assert "Key 7" not in page
+    delete_on_page(b, "site", ids["North site"])
+    assert flashed(b, "ok") == "Deleted North site and 2 related records: Hall A, Room 1."
+
+
+def test_the_delete_page_says_the_restrict_further_down_before_the_delete_meets_it(sites):
+    p, ids = sites
+    with p.session() as s:
+        s.relate("needs_key", ids["Room 1"], ids["Key 7"])
+    b = signed_in(p, "admin", "")
+    page = _page(b, ids["North site"])
+    said = ("Not deleted: deleting it would also delete Room 1, which is linked to Key 7 («needs key»), and "
+            "such a link keeps it from being deleted. Remove the link first.")
+    assert said in page.replace("\u2068", "").replace("\u2069", "")
+    assert "Deleted with it: Room 1" not in page  # it would not be
+    delete_on_page(b, "site", ids["North site"])
+    assert flashed(b, "error").replace("\u2068", "").replace("\u2069", "") == said
