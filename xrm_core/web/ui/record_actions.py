@@ -67,7 +67,8 @@ def delete(type_name: str, record_id: str):
                 restricted = getattr(e, "restricted", None)
                 if not restricted:
                     refusal = core_messages.explain(e).said(lambda m: _("Not deleted: %(msg)s", msg=m))
-                elif restricted[0] != rec.id:  # (its own restrict links are listed below)
+                elif (restricted[0] != rec.id  # (its own restrict links are listed below, if visible)
+                      or not {r.target_id for r in restricted[1]} <= {i["record"].id for i in links}):
                     refusal = _restrict_said(s, rec, restricted)
             except PermissionDenied as e:
                 refusal = core_messages.explain(e).said(lambda m: _("Not deleted: %(msg)s", msg=m))
