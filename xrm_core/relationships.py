@@ -414,7 +414,7 @@ def relate_many(s: "Session", rel: str, pairs, chunk: int = 500) -> list[dict]:
             if row is None or not s.allows(row.type, "read", row):
                 raise NotFound(f"pair {n}: no record {rid!r}")
         _refuse_link(s, rt, src, tgt, f"/pairs/{n}", f"pair {n}: ")
-        _check_endpoints(rt, src, tgt)
+        _check_endpoints(rt, src, tgt, f"/pairs/{n}", f"pair {n}: ")
         card = rt["cardinality"]
         if ((source_id, target_id) in seen or (card != "many-to-many" and target_id in targets)
                 or (card == "one-to-one" and source_id in sources)):
@@ -492,14 +492,17 @@ def _stored_clash(s: "Session", rt: dict, pairs: list[tuple[str, str]], chunk: i
                     "them (nothing was related)")
 
 
-def _check_endpoints(rt: dict, src, tgt) -> None:
+def _check_endpoints(rt: dict, src, tgt, where: str = "", prefix: str = "") -> None:
+    """ValidationError for an end of the wrong type or a record related to itself; ``where``
+    and ``prefix`` as :func:`_refuse_link`'s (relate_many says which pair)."""
     for end, row in (("source", src), ("target", tgt)):
         if rt[end] != "*" and row.type != rt[end]:
-            raise ValidationError(f"{rt['name']}: the {end} must be a record of type {rt[end]}, got {row.type} {row.id}",
-                                  [{"pointer": f"/{end}", "message": f"expected a record of type {rt[end]}"}])
+            raise ValidationError(f"{prefix}{rt['name']}: the {end} must be a record of type {rt[end]}, got "
+                                  f"{row.type} {row.id}",
+                                  [{"pointer": f"{where}/{end}", "message": f"expected a record of type {rt[end]}"}])
     if src.id == tgt.id:
-        raise ValidationError("a record cannot be related to itself",
-                              [{"pointer": "/target", "message": "same as source"}])
+        raise ValidationError(f"{prefix}a record cannot be related to itself",
+                              [{"pointer": f"{where}/target", "message": "same as source"}])
 
 
 def _check_cardinality(s: "Session", rt: dict, source_id: str, target_id: str) -> None:

@@ -399,8 +399,14 @@ def test_relate_many_checks_like_relate_and_is_all_or_nothing(org):
             s.relate_many("has_note", [(people[2], notes[0])])
         with pytest.raises(Conflict):  # repeated within the batch
             s.relate_many("knows", [(people[0], people[1]), (people[0], people[1])])
-        with pytest.raises(ValidationError):  # wrong endpoint type
+        with pytest.raises(ValidationError) as e:  # wrong endpoint type: relate's refusal, for the pair
             s.relate_many("knows", [(people[0], notes[0])])
+        assert e.value.message.startswith("pair 0: knows: the target must be a record of type person")
+        assert [err["pointer"] for err in e.value.errors] == ["/pairs/0/target"]
+        with pytest.raises(ValidationError) as e:
+            s.relate_many("knows", [(people[0], people[2]), (people[1], people[1])])
+        assert e.value.message == "pair 1: a record cannot be related to itself"
+        assert [err["pointer"] for err in e.value.errors] == ["/pairs/1/target"]
     with org.session("manager_b") as s:
         other = s.create("person", {"name": "B"}).id
         with pytest.raises(NotFound):  # manager_b cannot see dealer_a's people
