@@ -278,6 +278,9 @@ def test_relate_related_history_log(xrm):
     text = xrm.ok("history", a)
     assert "/age: (absent) → 40" in text
     assert "Called about the offer" in text and "/age" in text
+    # A delete says what its cascades took (has_note cascades); knows only unlinks.
+    assert xrm.ok("records", "delete", a).strip() == f"{a} deleted, and with it 1 record(s): note {n}"
+    assert xrm.ok("records", "delete", b).strip() == f"{b} deleted"
 
 
 # -- acting as a user --------------------------------------------------------------------

@@ -134,10 +134,28 @@ def records_update(c, record_id, data, if_version, as_user, as_json):
 @as_option
 @pass_ctx
 def records_delete(c, record_id, as_user):
-    """Delete a record (relationships follow their on_delete rule)."""
+    """Delete a record (relationships follow their on_delete rule); says the records its
+    cascades took with it."""
     with c.session(as_user) as s:
-        s.delete(record_id)
-    click.echo(f"{record_id} deleted")
+        others = s.delete(record_id).others(record_id)
+    click.echo(f"{record_id} deleted{_taken_with(others)}")
+
+
+#: Records ``records delete`` names after a cascade at most; the rest are counted.
+NAMED_TAKEN = 20
+
+
+def _taken_with(others) -> str:
+    """What a delete took with it (``Deleted.others``), for its line: the records the user
+    can read by type and id (the first :data:`NAMED_TAKEN`), those they cannot only counted."""
+    if not others:
+        return ""
+    seen = [f"{r.type} {r.id}" for r in others if r.readable]
+    hidden = len(others) - len(seen)
+    said = seen[:NAMED_TAKEN] + ([f"{len(seen) - NAMED_TAKEN} more"] if len(seen) > NAMED_TAKEN else [])
+    if hidden:
+        said.append(f"{hidden} record(s) you cannot read")
+    return f", and with it {len(others)} record(s): {', '.join(said)}"
 
 
 @click.command(short_help="Relate two records with relationship type REL.")
