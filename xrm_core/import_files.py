@@ -80,15 +80,16 @@ def _not_text(source: str, raw: bytes) -> FileRefused | None:
 def _lines(f: IO[bytes], source: str, cr_lines: list | None = None) -> Iterator[tuple[int, bytes]]:
     """``(line number, bytes)`` of each physical line of ``f``, the BOM of line 1 dropped.
 
-    Lines end with LF (or CRLF). With ``cr_lines`` (CSV: a list), a file whose first line
-    ends with a lone CR — classic Mac line endings, as old Excel for Mac saves CSV — is read
-    as lines ending with CR instead, and ``"CR"`` is appended to the list (:func:`_cr_lines`).
+    Lines end with LF (or CRLF); a file whose first line ends with a lone CR — classic Mac
+    line endings, as old Excel for Mac saves CSV and some tools write JSON Lines — is read
+    as lines ending with CR instead, and ``"CR"`` is appended to ``cr_lines`` if given
+    (:func:`_cr_lines`).
 
     Whole-file problems both formats share are refused here: a line longer than MAX_LINE
     (read bounded, so it never enters memory whole; a bounded readline costs next to
     nothing over iterating the file) and a first line that is no text (:func:`_not_text`).
     """
-    raws = _cr_lines(f, cr_lines) if cr_lines is not None else iter(functools.partial(f.readline, MAX_LINE + 1), b"")
+    raws = _cr_lines(f, cr_lines if cr_lines is not None else [])
     for lineno, raw in enumerate(raws, 1):
         if len(raw) > MAX_LINE:
             raise _too_long(source, lineno)
@@ -110,7 +111,8 @@ def _cr_lines(f: IO[bytes], ends: list) -> Iterator[bytes]:
 
     A file is taken to have classic Mac line endings when its first line holds a CR that a
     LF does not follow: no header has one otherwise (a CR in a quoted field name would name
-    no field). Its lines then end with CR (or CRLF), and a lone LF is no line end — as in
+    no field), nor a JSON Lines row (JSON text has a CR only as a line break's or as
+    whitespace between tokens, which no JSON Lines writer puts there). Its lines then end with CR (or CRLF), and a lone LF is no line end — as in
     a file of LF lines a lone CR is none: either stays inside a quoted cell as written
     (and in an unquoted one is refused by the CSV reader). Each line is at most
     MAX_LINE + 1 bytes (:func:`_lines` refuses a longer one); memory stays flat.

@@ -4,6 +4,9 @@ for Mac saves "CSV (Macintosh)") are read, with the file's own line numbers.
 They were refused ("a line break (CR) inside an unquoted cell"). A CR inside a quoted cell
 is kept as written; the byte-order mark of line 1 is dropped; a lone CR in a file of LF or
 CRLF lines is still no line end (and still refused in an unquoted cell).
+
+JSON Lines files with CR line ends were read as one line, refused as "unexpected content
+after document": they are read alike.
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ def platform(make_platform):
     return make_platform(PersonPlugin())
 
 
-def run(platform, tmp_path, content: bytes, **kw) -> dict:
-    path = tmp_path / "mac.csv"
+def run(platform, tmp_path, content: bytes, name: str = "mac.csv", **kw) -> dict:
+    path = tmp_path / name
     path.write_bytes(content)
     with platform.session() as s:
         return importer.import_file(s, "person", str(path), **kw)
@@ -102,3 +105,24 @@ def test_a_cr_file_of_one_endless_line_is_refused_as_too_long(platform, tmp_path
     monkeypatch.setattr(import_files, "MAX_LINE", 100)
     e = refusal(platform, tmp_path, b"name,age\rAda,1\r" + b"x" * 300 + b"\r")
     assert e.errors[0]["line"] == 3 and "longer than 100 bytes" in e.errors[0]["message"], e.errors
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("last", [b"\r", b"\r\n", b""])
+def test_cr_only_jsonl_lines_are_read(platform, tmp_path, bom, last):
+    content = bom + b'{"name": "Ada", "age": 36}\r{"name": "Bob\\rBee",\n "age": 41}' + last
+    report = run(platform, tmp_path, content, name="mac.jsonl")
+    assert report == {"total": 2, "valid": 2, "imported": 2, "invalid": []}
+    assert people(platform) == [{"name": "Ada", "age": 36}, {"name": "Bob\rBee", "age": 41}]
+
+
+def test_cr_only_jsonl_errors_name_the_files_lines(platform, tmp_path):
+    # line 2 is blank, 3 no object, 5 invalid, 6 repeats line 1's unique key
+    content = (b'{"name": "Ada", "national_id": "1"}\r\r[1]\r{"name": "Cy"}\r{"name": 5}\r'
+               b'{"name": "Di", "national_id": "1"}')
+    e = refusal(platform, tmp_path, content, name="mac.jsonl")
+    report = e.extra["report"]
+    assert report["total"] == 5 and report["imported"] == 0
+    assert [(r["line"], r["errors"][0]["pointer"]) for r in report["invalid"]] == [
+        (3, ""), (5, "/name"), (6, "/national_id")]
+    assert people(platform) == []
