@@ -163,7 +163,8 @@ def _report(report: dict, dry_run: bool, as_json: bool, done: str) -> None:
 @as_option
 @pass_ctx
 def export(c, type_name, fmt, output, where, as_user):
-    """Export the records of TYPE you can see: their data, in the form import reads back."""
+    """Export the records of TYPE you can see: their data, in the form import reads back,
+    in the order the records were created."""
     output, fmt = _output_format(output, fmt)
     from .. import exporter  # local: see FORMATS
     from ..filters import in_cli_words, parse_where, refuse_values_never_held
