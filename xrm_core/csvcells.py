@@ -489,9 +489,12 @@ class CsvHeader:
                 col = column_for(et, same) if same is not None else None
             if col is None:
                 near = next((p for p in et.properties() if p.casefold() == name.casefold()), None)
+                head = column_for(et, name.split(".")[0]) if "." in name else None
+                hint = (f" (did you mean {near!r}? names are case-sensitive)" if near else
+                        f" ({head.name!r} is an array: give it whole in a column {head.name!r}, as a JSON array)"
+                        if head is not None and head.types == frozenset({"array"}) else "")
                 errors.append({"pointer": pointer(name.split(".")),
-                               "message": f"column {name!r} is not a field of {et.name}"
-                                          + (f" (did you mean {near!r}? names are case-sensitive)" if near else "")})
+                               "message": f"column {name!r} is not a field of {et.name}{hint}"})
                 continue
             self.columns.append((i, col))
         paths = {tuple(c.path): c.name for _, c in self.columns}

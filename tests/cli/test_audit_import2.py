@@ -256,6 +256,14 @@ def test_a_header_in_the_wrong_case_is_named_with_the_field_it_means(platform, t
                                     "case-sensitive)"}]
 
 
+def test_a_dotted_column_into_an_array_says_the_array_is_one_cell(platform, tmp_path):
+    e = refused(platform, "person", write(tmp_path, "c.csv", "name,tags.0,address.city.x\nAda,a,b\n"))
+    assert e.errors == [
+        {"line": 1, "pointer": "/tags/0", "message": "column 'tags.0' is not a field of person ('tags' is an "
+                                                     "array: give it whole in a column 'tags', as a JSON array)"},
+        {"line": 1, "pointer": "/address/city/x", "message": "column 'address.city.x' is not a field of person"}]
+
+
 @pytest.mark.parametrize("eol", ["\n", "\r\n"])
 def test_lines_of_only_spaces_or_tabs_are_blank_lines(platform, tmp_path, eol):
     # An editor's trailing whitespace: was "the row has 1 cells but the header has 2 columns".
