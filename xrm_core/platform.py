@@ -213,6 +213,9 @@ class Platform:
             self.pm, set(report["types_added"]) | set(report["types_updated"])) + ambiguous
         # Which relationship types a run adds or changes: a plugin's upgrade is checked by it.
         stored_rels = dict(conn.execute(select(db.relationship_types.c.name, db.relationship_types.c.definition)).all())
+        # Counted by name: two plugins may share one identical definition, stored once.
+        rel_names: set[str] = set()
+        kind_names: set[str] = set()
         for plugin, defs in call_each(self.pm, "xrm_relationship_types"):
             for i, d in enumerate(defs or []):
                 try:
@@ -226,7 +229,9 @@ class Platform:
                     if isinstance(e, Conflict):  # stored relationships refuse the new definition
                         e.message += _stored_data_refusal(plugin)
                     raise
-                report["reltypes"] += 1
+                if saved["name"] in rel_names:
+                    continue  # another plugin's identical definition, reported already
+                rel_names.add(saved["name"])
                 if saved["name"] not in stored_rels:
                     report["reltypes_added"].append(saved["name"])
                 elif stored_rels[saved["name"]] != saved:
@@ -257,7 +262,8 @@ class Platform:
                 else:
                     conn.execute(db.activity_kinds.update().where(db.activity_kinds.c.name == d["name"])
                                  .values(definition=d, source=plugin))
-                report["activity_kinds"] += 1
+                kind_names.add(d["name"])
+        report["reltypes"], report["activity_kinds"] = len(rel_names), len(kind_names)
         for role in self._merge_roles(known).values():
             report["warnings"] += _lost_grants(conn, role["definition"], role["source"])
             accounts.save_role(conn, role["definition"], source=role["source"])

@@ -55,10 +55,16 @@ def test_a_name_declared_twice_by_one_plugin_is_refused(make_platform):
 
 
 def test_the_same_definition_declared_twice_is_no_conflict(make_platform):
-    """Two plugins may share an identical definition: neither replaces anything."""
-    p = make_platform(Plugin("one", xrm_entity_types=lambda: [THING]), Plugin("two", xrm_entity_types=lambda: [THING]),
-                      init=False)
-    p.init()
+    """Two plugins may share an identical definition: neither replaces anything, and init
+    reports it once (it said `reltypes: 2`, `reltypes_added: [links, links]`)."""
+    shared = {"xrm_entity_types": lambda: [THING],
+              "xrm_relationship_types": lambda: [{"name": "links", "source": "thing", "target": "thing",
+                                                  "cardinality": "many-to-many"}],
+              "xrm_activity_kinds": lambda: [{"name": "memo", "label": "Memo"}]}
+    p = make_platform(Plugin("one", **shared), Plugin("two", **shared), init=False)
+    report = p.init()
+    assert (report["types_added"], report["reltypes_added"]) == (["thing"], ["links"])
+    assert (report["reltypes"], report["activity_kinds"]) == (1, 1)
     with p.session() as s:
         assert s.entity_type("thing").name == "thing"
 
