@@ -92,8 +92,14 @@ def test_the_readme_tour_by_hand(db_url, tmp_path):
     readme = " ".join(README.read_text(encoding="utf-8").split())
     for cmd in ("xrm users move alice --unit north", "xrm roles revoke agent partner update",
                 "xrm users set-password alice", "xrm users deactivate alice", "xrm users activate alice",
-                "xrm tokens revoke alice"):
+                "xrm tokens revoke alice", "xrm users create reza --unit dealer_a --time-zone Asia/Tehran",
+                "xrm users set-time-zone alice Asia/Shanghai"):
         assert f"`{cmd}`" in readme, cmd
+    # A user in another city, then alice's zone set and, without a zone, cleared.
+    zones = _bash("xrm users create reza --unit dealer_a --time-zone Asia/Tehran\n"
+                  "xrm users set-time-zone alice Asia/Shanghai\nxrm users set-time-zone alice", tmp_path, db_url)
+    assert zones.returncode == 0, zones.stderr
+    assert "Asia/Shanghai" in zones.stdout and "no time zone of its own" in zones.stdout
     ok = _bash("xrm users move alice --unit north\nxrm users revoke-role alice agent\n"
                "xrm users grant-role alice agent\nxrm roles revoke agent partner update\n"
                "xrm users set-password alice\nxrm tokens revoke alice\nxrm users deactivate alice",
