@@ -46,7 +46,7 @@ def xrm_entity_types():
     changes the type. Types a plugin stops returning are
     left in place. Any invalid definition makes the whole ``init`` fail, naming the plugin
     and the JSON pointer, with nothing applied — so does a type name another plugin also
-    declares.
+    declares, unless both declare the very same definition.
     """
 
 
