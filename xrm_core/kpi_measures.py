@@ -83,6 +83,13 @@ def _values_never_held(et, flt: dict, prefix: str) -> list[dict]:
     return out
 
 
+def _backwards(count) -> dict:
+    """``{"ended_before_start": count}`` when ``count`` (of records an avg_duration left out
+    because they end before they start) is not 0, else ``{}``: the result of clean data, and
+    each of its groups, is as it always was."""
+    return {"ended_before_start": int(count)} if count else {}
+
+
 class DeclarativeKPI:
     """A KPI given as data (``schemas/kpi.schema.json``), compiled to SQL."""
 
@@ -248,8 +255,9 @@ class DeclarativeKPI:
 
         A record that ends before it starts (closed before it was opened: a typo, two
         systems' clocks) has no duration to average: it is left out of the value and of n,
-        and counted apart as ``ended_before_start`` (only when there are some: the result of
-        clean data is as it always was), so that it never lowers the average unseen.
+        and counted apart as ``ended_before_start`` in the result and in each group that has
+        some (only when there are some: the result of clean data is as it always was), so
+        that it never lowers the average unseen.
 
         Each record's duration is computed once, in a subquery that ``OFFSET 0`` keeps the
         engines from merging into the aggregate (which would parse the two times once per
@@ -270,12 +278,9 @@ class DeclarativeKPI:
         total = ctx.execute(select(value, n, backwards)).first()
         groups = []
         if key is not None:
-            rows = ctx.grouped(select(inner.c.k, value, n).group_by(inner.c.k))
-            groups = [{"key": r[0], "value": r[1], "n": r[2]} for r in rows]
-        out = {"value": total[0], "n": total[1] or 0, "groups": groups}
-        if total[2]:
-            out["ended_before_start"] = int(total[2])
-        return out
+            rows = ctx.grouped(select(inner.c.k, value, n, backwards).group_by(inner.c.k))
+            groups = [{"key": r[0], "value": r[1], "n": r[2], **_backwards(r[3])} for r in rows]
+        return {"value": total[0], "n": total[1] or 0, "groups": groups, **_backwards(total[2])}
 
     def _median(self, ctx: KPIContext, base, key) -> dict:
         """Median in SQL: number the values per group and average the middle one or two.

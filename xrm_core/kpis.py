@@ -4,7 +4,8 @@ Either kind runs inside the database over the records the caller may read, withi
 ``--from``/``--to`` (inclusive calendar dates on the KPI's ``time_field``), optionally grouped
 by a field. Result (contract): ``{"kpi", "value", "unit", "n", "from", "to", "groups":
 [{"key", "value", "n"}]}``; ``value`` is null when ``n`` is 0. A declarative avg_duration that
-left records out because their end is before their start adds ``ended_before_start``: how many.
+left records out because their end is before their start adds ``ended_before_start``: how many,
+to the result and to each group that has some.
 
 Numbers come back the same on both engines: integral values as integers, others rounded to
 six decimals (PostgreSQL answers ``numeric``, SQLite ``real``).
@@ -561,14 +562,18 @@ def compute(session: "Session", name: str, date_from: str | None = None, date_to
     if by and len(result.get("groups") or []) > kpi_measures.MAX_GROUPS:  # a Python KPI's own grouping
         raise too_many_groups(by, kpi_measures.MAX_GROUPS)
     n = int(result.get("n") or 0)
+    declarative = isinstance(kpi, DeclarativeKPI)
+    # avg_duration's ended_before_start (an addition to the contract's result, there only when
+    # some were): the records left out of the value and of n because their end is before their
+    # start, in the whole result and in each group that has some.
     groups = [{"key": _key(g.get("key"), by_type), "value": _num(g.get("value")) if g.get("n") else None,
-               "n": int(g.get("n") or 0)} for g in result.get("groups") or []]
-    if isinstance(kpi, DeclarativeKPI):
+               "n": int(g.get("n") or 0),
+               **({"ended_before_start": g["ended_before_start"]} if declarative and "ended_before_start" in g else {})}
+              for g in result.get("groups") or []]
+    if declarative:
         groups.sort(key=_sort_key)
     out = {"kpi": kpi.name, "value": _num(result.get("value")) if n else None, "unit": kpi.unit, "n": n,
            "from": date_from, "to": date_to, "groups": groups}
-    if isinstance(kpi, DeclarativeKPI) and "ended_before_start" in result:
-        # avg_duration (an addition to the contract's result, there only when some were): the
-        # records left out of the value and of n because their end is before their start.
+    if declarative and "ended_before_start" in result:
         out["ended_before_start"] = result["ended_before_start"]
     return out

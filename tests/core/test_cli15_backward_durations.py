@@ -66,6 +66,9 @@ def test_groups_average_only_forward_durations(platform):
     r = compute(platform, by="grp")
     assert [(g["key"], g["value"], g["n"]) for g in r["groups"]] == [("a", 3, 2), ("b", 0, 1), ("c", None, 0)]
     assert r["ended_before_start"] == 2
+    # each group says how many of its own it left out, only when it left some out
+    assert [g.get("ended_before_start") for g in r["groups"]] == [1, 1, None]
+    assert "ended_before_start" not in r["groups"][2]
 
 
 def test_only_avg_duration_results_carry_the_count(platform):
@@ -102,5 +105,15 @@ def test_cli_json_and_warning(platform, cli):
     doc = json.loads(result.stdout)
     assert (doc["value"], doc["n"], doc["ended_before_start"]) == (2, 3, 2)
     assert "2 span records whose end is before their start are left out" in result.stderr
+    grouped = json.loads(cli("kpi", "compute", "took", "--by", "grp", "--json",
+                             plugins=[PersonPlugin(), SpanPlugin()]).stdout)
+    assert [g.get("ended_before_start") for g in grouped["groups"]] == [1, 1, None]
     text = cli("kpi", "compute", "took", plugins=[PersonPlugin(), SpanPlugin()])
     assert text.stdout.startswith("took: 2 hours (n=3)") and "left out" in text.stderr
+
+
+def test_the_openapi_document_describes_the_groups_count_too():
+    from xrm_core.web.openapi import _shared_schemas
+    result = _shared_schemas({})["KPIResult"]["properties"]
+    assert result["groups"]["items"]["properties"]["ended_before_start"] == result["ended_before_start"]
+    assert "group" in result["ended_before_start"]["description"]

@@ -471,6 +471,15 @@ def key_order(k):
     return (3, json.dumps(k, sort_keys=True, separators=(",", ":"), ensure_ascii=False), False)
 
 
+def backwards(d: dict, rows: list) -> dict:
+    """``{"ended_before_start": N}`` when avg_duration ``d`` leaves N > 0 of ``rows`` out
+    because they end before they start, else ``{}``."""
+    if "avg_duration" not in d["measure"]:
+        return {}
+    count = sum(1 for span in _spans(rows, *d["measure"]["avg_duration"]) if span < 0)
+    return {"ended_before_start": count} if count else {}
+
+
 def oracle(d: dict, records: list, q: dict) -> dict:
     """The result ``kpis.compute`` must give for definition ``d`` over ``records``."""
     date_from, date_to = (q["date_from"], q["date_to"]) if d.get("time_field") else (None, None)
@@ -480,11 +489,7 @@ def oracle(d: dict, records: list, q: dict) -> dict:
             and (not d.get("time_field") or in_period(data, d["time_field"], date_from, date_to))]
     value, n, err = measure(d, rows)
     out = {"kpi": d["name"], "value": value if n else None, "unit": d.get("unit", ""), "n": n,
-           "from": date_from, "to": date_to, "groups": [], "_err": err}
-    if "avg_duration" in d["measure"]:
-        backwards = sum(1 for span in _spans(rows, *d["measure"]["avg_duration"]) if span < 0)
-        if backwards:
-            out["ended_before_start"] = backwards
+           "from": date_from, "to": date_to, "groups": [], "_err": err, **backwards(d, rows)}
     if q["by"]:
         parts: dict = {}
         for r in rows:
@@ -493,7 +498,7 @@ def oracle(d: dict, records: list, q: dict) -> dict:
         for v, members in parts.values():
             gv, gn, gerr = measure(d, members)
             out["groups"].append({"key": None if not present(v) else canonical(v), "value": gv if gn else None,
-                                  "n": gn, "_err": gerr})
+                                  "n": gn, "_err": gerr, **backwards(d, members)})
         out["groups"].sort(key=lambda g: key_order(g["key"]))
     return out
 
@@ -534,7 +539,8 @@ def check(got: dict, want: dict) -> None:
         and all(same_key(g["key"], w["key"]) for g, w in zip(got["groups"], want["groups"])), \
         ("group keys", [g["key"] for g in got["groups"]], [g["key"] for g in want["groups"]])
     for g, w in zip(got["groups"], want["groups"]):
-        assert set(g) == {"key", "value", "n"}, g
+        assert set(g) == {"key", "value", "n"} | ({"ended_before_start"} if "ended_before_start" in w else set()), g
+        assert g.get("ended_before_start") == w.get("ended_before_start"), ("group ended_before_start", g, w)
         assert g["n"] == w["n"] and type(g["n"]) is int, ("group n", g, w)
         assert close(g["value"], w["value"], w["_err"]), ("group value", g, w)
     json.dumps(got)  # one JSON document, as the CLI and REST API print it

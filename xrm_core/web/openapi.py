@@ -99,6 +99,12 @@ KPI_UNIT = {"type": ["string", "object"], "additionalProperties": {"type": "stri
                            "(`{\"en\": \"items\", \"zh\": \"件\"}`)."}
 
 
+#: avg_duration's count of the records it left out, in a KPI result and in each of its groups.
+ENDED_BEFORE_START = {"type": "integer", "minimum": 1,
+                      "description": "avg_duration only, present when some records in scope (of this group, in a "
+                                     "group) end before they start: how many were left out of value and n"}
+
+
 def _shared_schemas(any_record: dict) -> dict:
     """Schemas of the non-record responses (types, relationships, history, KPIs); ``any_record``
     is the schema of a record of any of the document's types (a related record)."""
@@ -127,15 +133,12 @@ def _shared_schemas(any_record: dict) -> dict:
                       "properties": {"kpi": {"type": "string"}, "value": {"type": ["number", "null"]},
                                      "unit": KPI_UNIT, "n": {"type": "integer", "minimum": 0},
                                      "from": nullable_str, "to": nullable_str,
-                                     "ended_before_start": {
-                                         "type": "integer", "minimum": 1,
-                                         "description": "avg_duration only, present when some records in scope "
-                                                        "end before they start: how many were left out of "
-                                                        "value and n"},
+                                     "ended_before_start": ENDED_BEFORE_START,
                                      "groups": {"type": "array", "items": {
                                          "type": "object", "required": ["key", "value", "n"],
                                          "properties": {"value": {"type": ["number", "null"]},
-                                                        "n": {"type": "integer", "minimum": 0}}}}}},
+                                                        "n": {"type": "integer", "minimum": 0},
+                                                        "ended_before_start": ENDED_BEFORE_START}}}}},
     }
 
 
