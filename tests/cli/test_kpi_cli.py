@@ -193,7 +193,8 @@ def test_compute_errors(people, xrm, tmp_path):
     assert xrm("kpi", "add", write(tmp_path, AVG_AGE)).exit_code == 0
     for args, expected in [(["--from", "2024-02-30"], "/from"), (["--to", "31.12.2024"], "/to"),
                            (["--from", "2024-03-02", "--to", "2024-03-01"], "/from"),
-                           (["--by", "nope"], "/by"), (["--by", "tags"], "/by")]:
+                           (["--by", "nope"], "/by"), (["--by", "tags"], "/by"),
+                           (["--by", ""], "/by"), (["--from", ""], "/from"), (["--to", ""], "/to")]:
         r = xrm("kpi", "compute", "avg_age", *args, "--json")
         assert r.exit_code == 2, (args, r.stderr)
         assert r.stdout == "" and expected in r.stderr, (args, r.stderr)

@@ -98,6 +98,13 @@ def kpi_remove(c, name, as_user):
 def kpi_compute(c, name, date_from, date_to, by, as_user, as_json):
     """Compute KPI NAME within the caller's scope."""
     from .. import kpis
+    from ..errors import ValidationError
+    for option, given in (("from", date_from), ("to", date_to), ("by", by)):
+        # As the REST API's ?by= does: `--by "$FIELD"` with the variable unset meant a
+        # grouping, and the answer without one (or over all time) would read as its answer.
+        if given == "":
+            raise ValidationError(f"--{option} is empty: give it a value, or leave it out",
+                                  [{"pointer": f"/{option}", "message": "empty"}])
     with c.session(as_user, write=False) as s:
         result = kpis.compute(s, name, date_from, date_to, by)
         if (date_from or date_to) and kpis.period_ignored(c.platform, s.conn, name):
