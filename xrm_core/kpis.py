@@ -563,6 +563,13 @@ def compute(session: "Session", name: str, date_from: str | None = None, date_to
         raise too_many_groups(by, kpi_measures.MAX_GROUPS)
     n = int(result.get("n") or 0)
     declarative = isinstance(kpi, DeclarativeKPI)
+    if by and n and not declarative and not result.get("groups"):
+        # Every record measured falls in some group (a missing field in the null key's), so
+        # a Python KPI answering records but no group ignored ``by``: its ungrouped answer
+        # to a grouped question read as a grouped one with nothing to show.
+        raise ValidationError(f"KPI {kpi.name!r} does not group its result: it measured {n} records and "
+                              f"answered no group for --by {by}",
+                              [{"pointer": "/by", "message": "this KPI does not group by a field"}])
     # avg_duration's ended_before_start (an addition to the contract's result, there only when
     # some were): the records left out of the value and of n because their end is before their
     # start, in the whole result and in each group that has some.

@@ -14,9 +14,9 @@ import json
 import types
 
 import pytest
-from sqlalchemy import func
+from sqlalchemy import func, select
 
-from xrm_core import DefinitionError, Platform, PluginError, hookimpl
+from xrm_core import DefinitionError, Platform, PluginError, ValidationError, hookimpl
 
 ASSEMBLY = {"name": "assembly", "title_field": "title",
             "schema": {"type": "object", "required": ["title"],
@@ -111,3 +111,34 @@ def test_its_crash_is_named_as_its_plugins(platform_of):
 def test_an_object_without_compute_is_still_refused(platform_of):
     with pytest.raises(DefinitionError, match=r"KPI #0 is a str"):
         platform_of("turnout")
+
+
+def test_a_kpi_that_ignores_by_is_refused_rather_than_answered_ungrouped(platform_of, cli):
+    """A Python KPI that never looks at ``ctx.group_key`` answered ``--by`` with its overall
+    value and no group: a grouped question read as answered, with nothing to show."""
+    class Ungrouped(Turnout):
+        name = "a10_ungrouped_votes"
+
+        def compute(self, ctx):
+            votes = ctx.field("assembly", "votes")
+            value, n = ctx.execute(select(func.max(votes), func.count(votes)).where(ctx.base("assembly"))).one()
+            return {"value": value, "n": n, "groups": []}
+
+    p = platform_of(Turnout(), Ungrouped())
+    with p.session() as s:
+        # With nothing measured, no group is the right answer.
+        assert s.kpi("a10_ungrouped_votes", by="title")["groups"] == []
+        s.create("assembly", {"title": "AGM", "votes": 10, "held_on": "2025-01-01"})
+        s.create("assembly", {"title": "EGM", "votes": 20, "held_on": "2025-06-01"})
+        assert s.kpi("a10_ungrouped_votes")["value"] == 20
+        with pytest.raises(ValidationError) as e:
+            s.kpi("a10_ungrouped_votes", by="title")
+        assert e.value.message == ("KPI 'a10_ungrouped_votes' does not group its result: it measured 2 records "
+                                   "and answered no group for --by title")
+        assert e.value.errors == [{"pointer": "/by", "message": "this KPI does not group by a field"}]
+        # One that groups through ctx answers as before.
+        assert [(g["key"], g["value"]) for g in s.kpi("a10_duck_turnout", by="title")["groups"]] == \
+            [("AGM", 10), ("EGM", 20)]
+    r = cli("kpi", "compute", "a10_ungrouped_votes", "--by", "title",
+            plugins={"coop": plugin(Turnout(), Ungrouped())})
+    assert r.exit_code == 2 and "does not group its result" in r.stderr and "Traceback" not in r.stderr
