@@ -117,3 +117,20 @@ def test_the_openapi_document_describes_the_groups_count_too():
     result = _shared_schemas({})["KPIResult"]["properties"]
     assert result["groups"]["items"]["properties"]["ended_before_start"] == result["ended_before_start"]
     assert "group" in result["ended_before_start"]["description"]
+
+
+def test_the_text_table_says_which_groups_left_records_out(platform, cli):
+    text = cli("kpi", "compute", "took", "--by", "grp", plugins=[PersonPlugin(), SpanPlugin()])
+    assert text.exit_code == 0, text.stderr
+    header, *rows = text.stdout.splitlines()[1:]
+    assert header.split() == ["GRP", "VALUE", "N", "ENDED", "BEFORE", "START"]
+    assert [row.split() for row in rows] == [["a", "3", "2", "1"], ["b", "0", "1", "1"], ["c", "n/a", "0", "0"]]
+    plain = cli("kpi", "compute", "spans", "--by", "grp", plugins=[PersonPlugin(), SpanPlugin()])
+    assert "ENDED" not in plain.stdout  # a measure that leaves nothing out keeps its three columns
+
+
+@pytest.mark.parametrize("value,shown", [(6e-06, "0.000006"), (1e16, "10000000000000000"), (-1.5e-05, "-0.000015"),
+                                         (2.5, 2.5), (7, 7)])
+def test_values_are_printed_without_exponents(value, shown):
+    from xrm_core.cli.kpi_cmds import _plain
+    assert _plain(value) == shown

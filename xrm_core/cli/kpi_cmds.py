@@ -124,7 +124,7 @@ def kpi_compute(c, name, date_from, date_to, by, as_user, as_json):
     period = f" from {result['from'] or '…'} to {result['to'] or '…'}" if (result["from"] or result["to"]) else ""
     # Values are already ints or floats rounded to 6 decimals: print them as they are
     # (``:g`` would turn a ppm figure such as 1234567 into 1.23457e+06).
-    value = "n/a" if result["value"] is None else result["value"]
+    value = "n/a" if result["value"] is None else _plain(result["value"])
     unit = f" {result['unit']}" if result["unit"] else ""
     click.echo(f"{result['kpi']}{period}: {value}{unit} (n={result['n']})")
     if result["groups"]:
@@ -136,5 +136,21 @@ def kpi_compute(c, name, date_from, date_to, by, as_user, as_json):
         kinds = {type(g["key"]) for g in result["groups"] if g["key"] is not None}
         shown = show_value if len(kinds) > 1 or kinds & {dict, list} else \
             (lambda k: ("true" if k else "false") if isinstance(k, bool) else str(k))
-        table([["(none)" if g["key"] is None else cut(shown(g["key"]), 40), "n/a" if g["value"] is None else g["value"],
-                g["n"]] for g in result["groups"]], [(by or "group").upper(), "VALUE", "N"])
+        rows = [["(none)" if g["key"] is None else cut(shown(g["key"]), 40),
+                 "n/a" if g["value"] is None else _plain(g["value"]), g["n"]] for g in result["groups"]]
+        headers = [(by or "group").upper(), "VALUE", "N"]
+        if any("ended_before_start" in g for g in result["groups"]):
+            # Which groups the warning's left-out records come from (avg_duration).
+            for row, g in zip(rows, result["groups"]):
+                row.append(g.get("ended_before_start", 0))
+            headers.append("ENDED BEFORE START")
+        table(rows, headers)
+
+
+def _plain(value):
+    """A KPI value as written in positional notation: Python writes 0.000006 as 6e-06 and
+    1e16 as 1e+16, which a reader of a table of figures misreads or cannot compare."""
+    if isinstance(value, float) and "e" in repr(value):
+        from decimal import Decimal
+        return format(Decimal(repr(value)), "f")
+    return value
