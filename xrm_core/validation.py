@@ -43,11 +43,16 @@ def pointer_keys(ptr: str) -> list[str]:
 @cache
 def registry() -> jsonschema_rs.Registry:
     """Every schema of ``schemas/`` under its ``$id`` (https://xrm.dev/schemas/NAME)."""
+    return jsonschema_rs.Registry(_platform_resources())
+
+
+def _platform_resources() -> list[tuple[str, dict]]:
+    """``(URI, schema)`` of every schema of ``schemas/``."""
     resources = []
     for name in xrm_schemas.names():
         doc = xrm_schemas.load(name)
         resources.append((doc.get("$id", xrm_schemas.BASE_URI + name), doc))
-    return jsonschema_rs.Registry(resources)
+    return resources
 
 
 def compile_schema(schema: dict, base_uri: str, where: str = "/schema"):
@@ -404,7 +409,9 @@ def _located_as_reported(e, instance, echoed=(), schema: dict | None = None) -> 
     Where the library's words leave the admin guessing they are replaced: an ``enum`` of
     more than three values lists them (not "N other candidates"), an ``anyOf``/``oneOf``
     no option fits says what the options expect (:func:`why_no_option`), and ``not``,
-    ``propertyNames`` and an item refused by ``"items": false`` say what was refused.
+    ``propertyNames`` and an item refused by ``"items": false`` say what was refused. A
+    property or item refused by an ``unevaluatedProperties``/``unevaluatedItems`` holding a
+    schema (not ``false``) gets that schema's own errors: the library says "not allowed".
     """
     path = list(e.instance_path)
     try:
@@ -447,6 +454,14 @@ def _located_as_reported(e, instance, echoed=(), schema: dict | None = None) -> 
             # says neither which item nor why.
             return [(path, f"{json_text(e.instance)} is not allowed: the array takes no item at index {path[-1]} "
                            "(\"items\": false)", kind)]
+        if isinstance(kind, (_Kind.UnevaluatedItems, _Kind.UnevaluatedProperties)):
+            keyword = _keyword_value(e, schema)
+            if isinstance(keyword, dict):
+                # A schema, not false: what no other keyword declares is allowed when it
+                # matches it. The library still says "not allowed"; say why it does not match.
+                located = _unevaluated_against(e, keyword, instance, echoed, schema)
+                if located is not None:
+                    return located
         if isinstance(kind, _Kind.UnevaluatedItems) and echoed:
             left = Counter(echoed)  # item texts, once per time the item is an echo
             shown = []
@@ -482,6 +497,77 @@ def _located_as_reported(e, instance, echoed=(), schema: dict | None = None) -> 
         return [(path, e.message, kind)]
     except (AttributeError, KeyError, TypeError):  # a jsonschema-rs without these details
         return [(path, e.message, None)]
+
+
+def _unevaluated_against(e, keyword: dict, instance, echoed, schema: dict | None):
+    """The errors of what an ``unevaluatedProperties``/``unevaluatedItems`` error ``e``
+    lists (less the ``echoed``), each validated against the keyword's schema ``keyword``
+    and placed under the property or item it is about; None when they cannot be found.
+
+    An item is placed at its index only when every item holding its value is listed (the
+    library names items by value); else its errors stay at the array."""
+    node = _at(instance, list(e.instance_path))
+    path = list(e.instance_path)
+    if isinstance(node, dict):
+        targets = [(path + [n], node[n]) for n in e.kind.unexpected
+                   if isinstance(n, str) and n in node and n not in echoed]
+    elif isinstance(node, list):
+        left = Counter(echoed)
+        texts = []
+        for u in e.kind.unexpected:
+            if left[u] > 0:
+                left[u] -= 1
+            else:
+                texts.append(u)
+        shown = [orjson.dumps(v, option=orjson.OPT_SORT_KEYS) if _is_json(v) else None for v in node]
+        targets = []
+        for u in dict.fromkeys(texts):
+            try:
+                key = orjson.dumps(orjson.loads(u), option=orjson.OPT_SORT_KEYS)
+            except orjson.JSONDecodeError:
+                return None
+            at = [i for i, t in enumerate(shown) if t == key]
+            if not at:
+                return None
+            if len(at) == texts.count(u):
+                targets += [(path + [i], node[i]) for i in at]
+            else:
+                targets.append((path, node[at[0]]))
+    else:
+        return None
+    validator = _keyword_validator(e, schema)
+    if validator is None:
+        return None
+    out = []
+    for where, value in targets:
+        for sub in _errors(validator, value):
+            out += [(where + p, message, kind) for p, message, kind in _located(sub, value)]
+    return out or None
+
+
+def _is_json(value) -> bool:
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _keyword_validator(e, schema: dict | None):
+    """A validator of the keyword the error ``e`` failed (found by its absolute location,
+    in ``schema`` or a platform schema), or None."""
+    from .schema_types import base_of  # here: schema_types imports this module
+    location = getattr(e, "absolute_keyword_location", None)
+    if not location:
+        return None
+    resources = _platform_resources()
+    if isinstance(schema, dict) and base_of(schema) not in dict(resources):
+        resources.append((base_of(schema), {"$schema": DRAFT_2020_12, **schema}))
+    try:
+        return jsonschema_rs.validator_for({"$ref": location}, validate_formats=True, offline=True,
+                                           registry=jsonschema_rs.Registry(resources), formats=_formats())
+    except jsonschema_rs.ValidationError:
+        return None
 
 
 class _Unexpected:

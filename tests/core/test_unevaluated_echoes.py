@@ -20,6 +20,7 @@ SCHEMA = {
                     "allOf": [{"properties": {"city": {"type": "string"},
                                               "zip": {"type": "string", "pattern": "^[0-9]{5}$"}}}],
                     "unevaluatedProperties": False},
+        "code": {"type": "string", "pattern": "^[A-Z]{3}$"},
         "named": {"properties": {"name": {"type": "string", "minLength": 1}}, "required": ["name"]},
         # three levels: the record -> owner ($ref, allOf part) -> address ($ref, allOf part)
         "person": {"type": "object", "allOf": [{"$ref": "#/$defs/named"}],
@@ -41,6 +42,11 @@ SCHEMA = {
                     "anyOf": [{"properties": {"email": {"type": "string", "format": "email"}}, "required": ["email"]},
                               {"properties": {"phone": {"type": "string"}}, "required": ["phone"]}],
                     "unevaluatedProperties": False},
+        # "unevaluated" keywords holding a schema: what nothing else declares must match it
+        "extras": {"type": "object", "properties": {"id": {"type": "integer"}},
+                   "unevaluatedProperties": {"$ref": "https://xrm.dev/schemas/common.json#/$defs/email"}},
+        "codes": {"type": "array", "prefixItems": [{"type": "integer"}],
+                  "unevaluatedItems": {"$ref": "#/$defs/code"}},
     },
     "unevaluatedProperties": False,
 }
@@ -126,6 +132,19 @@ def test_a_lone_unevaluated_error_is_never_dropped(et):
     assert found(et, {"pair": ["a", 1, 2]}) == [("/data/pair", "Unevaluated items are not allowed ('2' was unexpected)")]
 
 
+def test_an_unevaluated_schema_reports_why_the_value_does_not_match_it(et):
+    # The library says "Unevaluated properties are not allowed ('b' was unexpected)", though
+    # 'b' is allowed: its value is not an e-mail address.
+    assert found(et, {"extras": {"id": 1, "a": "x@example.org", "b": "nope"}}) == [
+        ("/data/extras/b", '"nope" is not a valid email (e.g. name@example.org)')]
+    assert found(et, {"codes": [1, "ABC", "abc", 7]}) == [
+        ("/data/codes/2", '"abc" does not match "^[A-Z]{3}$"'), ("/data/codes/3", '7 is not of type "string"')]
+    # 7 is both the evaluated item 0 and the unevaluated item 2: which one is not known
+    assert found(et, {"codes": [7, "ABC", 7]}) == [("/data/codes", '7 is not of type "string"')]
+    # an item the prefix declares is not checked against "unevaluatedItems"
+    assert found(et, {"codes": [1, "ABC"], "extras": {"id": 2}}) == []
+
+
 def test_a_valid_record_has_no_errors(et):
     data = {"owner": {"name": "A", "address": {"city": "X", "zip": "12345"}}, "ref": "r",
             "lines": [{"sku": "a", "qty": 2}], "party": {"kind": "company", "vat": "DE1"},
@@ -177,6 +196,14 @@ def test_records_create_and_import_report_no_nested_echo(xrm, tmp_path):
         {"pointer": "/lines/0/colour", "message": UNEVALUATED.format("colour")},
         {"pointer": "/lines/0/qty", "message": "0 is less than the minimum of 1"},
         {"pointer": "/owner/address/zip", "message": '"1" does not match "^[0-9]{5}$"'}]}]
+    assert json.loads(xrm("records", "list", "thing", "--json").stdout) == []
+
+
+def test_records_create_says_why_a_value_does_not_match_an_unevaluated_schema(xrm):
+    result = xrm("records", "create", "thing", "--data", json.dumps({"extras": {"b": 3}, "codes": [1, "ab"]}))
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[1:] == ['  /data/codes/1: "ab" does not match "^[A-Z]{3}$"',
+                                              '  /data/extras/b: 3 is not of type "string"']
     assert json.loads(xrm("records", "list", "thing", "--json").stdout) == []
 
 
