@@ -411,7 +411,9 @@ def _located_as_reported(e, instance, echoed=(), schema: dict | None = None) -> 
     no option fits says what the options expect (:func:`why_no_option`), and ``not``,
     ``propertyNames`` and an item refused by ``"items": false`` say what was refused. A
     property or item refused by an ``unevaluatedProperties``/``unevaluatedItems`` holding a
-    schema (not ``false``) gets that schema's own errors: the library says "not allowed".
+    schema (not ``false``) gets that schema's own errors: the library says "not allowed". An
+    item refused by ``"unevaluatedItems": false`` is placed at its index where its value
+    tells which item it is (the library names it by value, at the array).
     """
     path = list(e.instance_path)
     try:
@@ -454,6 +456,7 @@ def _located_as_reported(e, instance, echoed=(), schema: dict | None = None) -> 
             # says neither which item nor why.
             return [(path, f"{json_text(e.instance)} is not allowed: the array takes no item at index {path[-1]} "
                            "(\"items\": false)", kind)]
+        keyword = None
         if isinstance(kind, (_Kind.UnevaluatedItems, _Kind.UnevaluatedProperties)):
             keyword = _keyword_value(e, schema)
             if isinstance(keyword, dict):
@@ -462,6 +465,13 @@ def _located_as_reported(e, instance, echoed=(), schema: dict | None = None) -> 
                 located = _unevaluated_against(e, keyword, instance, echoed, schema)
                 if located is not None:
                     return located
+        if isinstance(kind, _Kind.UnevaluatedItems) and keyword is False:
+            # The library names the items by value, quoted as text ('\'"x"\' was unexpected').
+            targets = _unevaluated_targets(e, instance, echoed)
+            if targets is not None:
+                return [(where, f"{json_text(value)} is not allowed: no keyword declares "
+                                + (f"the item at index {where[-1]}" if where != path else "this item of the array")
+                                + ' ("unevaluatedItems": false)', kind) for where, value in targets]
         if isinstance(kind, _Kind.UnevaluatedItems) and echoed:
             left = Counter(echoed)  # item texts, once per time the item is an echo
             shown = []
@@ -502,40 +512,9 @@ def _located_as_reported(e, instance, echoed=(), schema: dict | None = None) -> 
 def _unevaluated_against(e, keyword: dict, instance, echoed, schema: dict | None):
     """The errors of what an ``unevaluatedProperties``/``unevaluatedItems`` error ``e``
     lists (less the ``echoed``), each validated against the keyword's schema ``keyword``
-    and placed under the property or item it is about; None when they cannot be found.
-
-    An item is placed at its index only when every item holding its value is listed (the
-    library names items by value); else its errors stay at the array."""
-    node = _at(instance, list(e.instance_path))
-    path = list(e.instance_path)
-    if isinstance(node, dict):
-        targets = [(path + [n], node[n]) for n in e.kind.unexpected
-                   if isinstance(n, str) and n in node and n not in echoed]
-    elif isinstance(node, list):
-        left = Counter(echoed)
-        texts = []
-        for u in e.kind.unexpected:
-            if left[u] > 0:
-                left[u] -= 1
-            else:
-                texts.append(u)
-        shown = [orjson.dumps(v, option=orjson.OPT_SORT_KEYS) if _is_json(v) else None for v in node]
-        targets = []
-        for u in dict.fromkeys(texts):
-            try:
-                key = orjson.dumps(orjson.loads(u), option=orjson.OPT_SORT_KEYS)
-            except orjson.JSONDecodeError:
-                return None
-            at = [i for i, t in enumerate(shown) if t == key]
-            if not at:
-                return None
-            if len(at) == texts.count(u):
-                targets += [(path + [i], node[i]) for i in at]
-            else:
-                targets.append((path, node[at[0]]))
-    else:
-        return None
-    validator = _keyword_validator(e, schema)
+    and placed under the property or item it is about; None when they cannot be found."""
+    targets = _unevaluated_targets(e, instance, echoed)
+    validator = _keyword_validator(e, schema) if targets else None
     if validator is None:
         return None
     out = []
@@ -543,6 +522,43 @@ def _unevaluated_against(e, keyword: dict, instance, echoed, schema: dict | None
         for sub in _errors(validator, value):
             out += [(where + p, message, kind) for p, message, kind in _located(sub, value)]
     return out or None
+
+
+def _unevaluated_targets(e, instance, echoed) -> list[tuple[list, object]] | None:
+    """``(path, value)`` of each property or item an unevaluated-properties or -items error
+    ``e`` lists, less the ``echoed``; None when they cannot be found.
+
+    An item is placed at its index only when every item holding its value is listed (the
+    library names items by value); else it stays at the array."""
+    path = list(e.instance_path)
+    node = _at(instance, path)
+    if isinstance(node, dict):
+        return [(path + [n], node[n]) for n in e.kind.unexpected
+                if isinstance(n, str) and n in node and n not in echoed]
+    if not isinstance(node, list):
+        return None
+    left = Counter(echoed)
+    texts = []
+    for u in e.kind.unexpected:
+        if left[u] > 0:
+            left[u] -= 1
+        else:
+            texts.append(u)
+    shown = [orjson.dumps(v, option=orjson.OPT_SORT_KEYS) if _is_json(v) else None for v in node]
+    targets = []
+    for u in dict.fromkeys(texts):
+        try:
+            key = orjson.dumps(orjson.loads(u), option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONDecodeError:
+            return None
+        at = [i for i, t in enumerate(shown) if t == key]
+        if not at:
+            return None
+        if len(at) == texts.count(u):
+            targets += [(path + [i], node[i]) for i in at]
+        else:
+            targets += [(path, node[at[0]])] * texts.count(u)
+    return targets
 
 
 def _is_json(value) -> bool:
