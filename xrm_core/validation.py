@@ -569,13 +569,29 @@ def _is_json(value) -> bool:
     return True
 
 
+#: ``{(id(schema), keyword location): (schema, validator)}``: an import with many rows
+#: failing the same keyword compiles it once (about 0.2 ms each time).
+_KEYWORD_VALIDATORS: dict = {}
+
+
 def _keyword_validator(e, schema: dict | None):
     """A validator of the keyword the error ``e`` failed (found by its absolute location,
     in ``schema`` or a platform schema), or None."""
-    from .schema_types import base_of  # here: schema_types imports this module
     location = getattr(e, "absolute_keyword_location", None)
     if not location:
         return None
+    hit = _KEYWORD_VALIDATORS.get((id(schema), location))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    if len(_KEYWORD_VALIDATORS) >= 256:
+        _KEYWORD_VALIDATORS.clear()
+    validator = _compile_keyword(location, schema)
+    _KEYWORD_VALIDATORS[(id(schema), location)] = (schema, validator)
+    return validator
+
+
+def _compile_keyword(location: str, schema: dict | None):
+    from .schema_types import base_of  # here: schema_types imports this module
     resources = _platform_resources()
     if isinstance(schema, dict) and base_of(schema) not in dict(resources):
         resources.append((base_of(schema), {"$schema": DRAFT_2020_12, **schema}))
