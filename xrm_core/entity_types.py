@@ -94,6 +94,7 @@ class EntityType:
         An array or object has no single SQL value to index. A unique key also needs one
         scalar type: SQLite compares ``1`` with ``true`` as equal and PostgreSQL ``1`` with
         ``"1"``, so a field that may hold either would be unique differently per engine.
+        A unique key given twice (``"a"`` and ``["a"]``, in any order of its fields) is refused too.
         """
         problems = []
         for where, f in self._declared_fields():
@@ -111,6 +112,16 @@ class EntityType:
         if problems:
             raise DefinitionError(f"entity type {self.name!r} has index or unique fields the database cannot "
                                   "compare", problems)
+        first: dict[frozenset, int] = {}
+        for i, key in enumerate(self.unique_keys()):
+            # "a" and ["a"], or ["a", "b"] and ["b", "a"]: one key said twice, refused as
+            # "indexes" refuses a field named twice.
+            j = first.setdefault(frozenset(key), i)
+            if j != i:
+                problems.append({"pointer": f"/unique/{i}", "message": f"the same fields as /unique/{j}: "
+                                                                       "give each unique key once"})
+        if problems:
+            raise DefinitionError(f"entity type {self.name!r} gives a unique key more than once", problems)
 
     def check_value_labels(self) -> None:
         """Refuse ``value_labels`` for a field the schema does not have, or for a value a field

@@ -253,3 +253,19 @@ def test_a_kpi_over_an_admin_type_groups_by_a_nested_field_within_calendar_days(
     assert result["groups"] == [{"key": "Shiraz", "value": 1, "n": 1}, {"key": "Tehran", "value": 1, "n": 1}]
     result = json.loads(ok(xrm("kpi", "compute", "points_installed", "--by", "diameter_mm", "--json")).stdout)
     assert {json.dumps(g["key"]): g["n"] for g in result["groups"]} == {"15": 1, "20": 1, '"other"': 1, "null": 1}
+
+
+def test_a_unique_key_given_twice_is_refused_and_changes_nothing(xrm, tmp_path):
+    before = json.loads(ok(xrm("types", "show", "service_point", "--json")).stdout)
+    changed = {k: v for k, v in before.items() if k not in ("version", "source", "records")}
+    # "code" again as a one-field list, and the composite key with its fields swapped
+    changed["unique"] = before["unique"] + [["code"], ["meter_serial", "address.city"]]
+    path = tmp_path / "service_point2.json"
+    path.write_text(json.dumps(changed), encoding="utf-8")
+    for extra in (("--dry-run",), ()):
+        result = xrm("types", "update", str(path), *extra)
+        assert result.exit_code != 0 and "Traceback" not in result.stderr
+        assert result.stderr.splitlines()[1:] == [
+            "  /unique/3: the same fields as /unique/0: give each unique key once",
+            "  /unique/4: the same fields as /unique/2: give each unique key once"]
+    assert json.loads(ok(xrm("types", "show", "service_point", "--json")).stdout) == before
