@@ -674,3 +674,24 @@ def test_unticking_a_box_ticked_by_the_default_stores_false(site):
     rec_id = record_id_of(b.post(f"/r/{name}/new", page.submission()))
     with p.session() as s:
         assert s.get(rec_id).data == {"public": False}  # an optional box left unticked: absent
+
+
+def test_a_declared_field_holding_null_is_shown_on_the_record_page(site):
+    """A declared top-level field stored as null (through the API) was left off the record
+    page, as if absent, while a null inside an object or an undeclared attribute showed as
+    "—"; it now shows as those do, whatever the field's kind."""
+    p, b = site
+    name = _add_type(p, {"note": {"type": ["string", "null"], "title": "Note"},
+                         "day": {"type": ["string", "null"], "format": "date", "title": "Day"},
+                         "pick": {"enum": ["a", None], "title": "Pick"},
+                         "o": {"type": "object", "properties": {"k": {"type": ["integer", "null"]}}}})
+    with p.session() as s:
+        rec_id = s.create(name, {"note": None, "day": None, "pick": None, "o": {"k": None}, "loose": None}).id
+    shown = re.sub(r"\s+", " ", text(b.get(f"/r/{name}/{rec_id}")))
+    null = '<dd><span class="muted">—</span></dd>'
+    for label in ("Note", "Day", "Pick"):
+        assert f"<dt>{label}</dt>{null}" in shown, label
+    assert f'<dt title="k">K</dt>{null}' in shown and f"<dt>loose</dt>{null}" in shown
+    with p.session() as s:
+        rec_id = s.create(name, {}).id
+    assert "<dt>Note</dt>" not in text(b.get(f"/r/{name}/{rec_id}"))  # an absent field is not shown
