@@ -65,3 +65,27 @@ def test_the_delete_page_says_the_restrict_further_down_before_the_delete_meets_
     assert "Deleted with it: Room 1" not in page  # it would not be
     delete_on_page(b, "site", ids["North site"])
     assert flashed(b, "error").replace("\u2068", "").replace("\u2069", "") == said
+
+
+def test_a_hub_names_the_first_hundred_and_counts_the_rest(sites, monkeypatch):
+    """A record with thousands of links made a page of thousands of items: the page names
+    OUTCOMES_SHOWN of them (those that keep it from being deleted first) and counts the rest
+    by what the delete does to them."""
+    from xrm_core.web.ui import record_actions
+    monkeypatch.setattr(record_actions, "OUTCOMES_SHOWN", 3)
+    p, ids = sites
+    with p.session() as s:
+        for i in range(4):  # four more buildings on the site, each with a room: 10 records go with it
+            building = s.create("building", {"name": f"Hall {i}"}).id
+            s.relate("has_building", ids["North site"], building)
+            s.relate("has_room", building, s.create("room", {"name": f"Room {i}0"}).id)
+    b = signed_in(p, "admin", "")
+    page = _page(b, ids["North site"])
+    assert page.count("Deleted with it:") == 3
+    assert "…and 7 more records deleted with it" in page
+    monkeypatch.setattr(record_actions, "OUTCOMES_SHOWN", 9)
+    assert "…and 1 more record deleted with it" in _page(b, ids["North site"])
+    monkeypatch.setattr(record_actions, "OUTCOMES_SHOWN", 10)
+    assert "more record" not in _page(b, ids["North site"])  # all ten named
+    delete_on_page(b, "site", ids["North site"])
+    assert flashed(b, "ok").startswith("Deleted North site and 10 related records")

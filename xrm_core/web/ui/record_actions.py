@@ -10,6 +10,8 @@ record page.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -74,9 +76,13 @@ def delete(type_name: str, record_id: str):
                 refusal = core_messages.explain(e).said(lambda m: _("Not deleted: %(msg)s", msg=m))
             else:
                 further = _cascaded_further(s, rec, links, preview)
+            outcomes = _delete_outcomes(s, links, further)
+            # A hub's 10,000 links made a page of 10,000 items: the first OUTCOMES_SHOWN are
+            # named (those that keep it from being deleted first), the rest counted by outcome.
+            more = Counter(o["outcome"] for o in outcomes[OUTCOMES_SHOWN:])
             return render_template("delete.html", et=et, rec=rec, links=len(links), title=_title_of(et, rec),
-                                   type_label=listing.type_label(et), outcomes=_delete_outcomes(s, links, further),
-                                   refusal=refusal)
+                                   type_label=listing.type_label(et), outcomes=outcomes[:OUTCOMES_SHOWN],
+                                   more=more, refusal=refusal)
         # The confirmation page carries the version it showed: a record changed since (the
         # page was open a while, or came back through the browser's history) is not deleted
         # unseen. A form without one (a page of an older release) is not checked.
@@ -101,6 +107,10 @@ def delete(type_name: str, record_id: str):
             return _back(rec)
     flash(deleted_with.said(_title_of(et, rec), taken), "ok")
     return redirect(url_for("pages.list_records", type_name=type_name))
+
+
+#: How many linked records the delete page names; the others are counted.
+OUTCOMES_SHOWN = 100
 
 
 def _delete_outcomes(s, links: list[dict], further: list[dict]) -> list[dict]:
