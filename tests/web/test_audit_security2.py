@@ -108,7 +108,7 @@ def test_ui_record_page_link_page_and_delete_page_leave_hidden_links_out(org, wo
     page = text(browser.get(f"/r/person/{world['a2']}/delete"))
     assert "link(s) to other records" not in page
     # ... yet the page says beforehand that a link to a record they cannot see refuses the delete.
-    assert "Not deleted: it is linked to a record you cannot see («" in page
+    assert "Cannot be deleted: it is linked to a record you cannot see («" in page
     # The restrict link to the hidden record refuses the delete without naming that record.
     r = browser.post(f"/r/person/{world['a2']}/delete", {})
     assert r.status_code == 302

@@ -59,12 +59,13 @@ def test_the_delete_page_says_the_restrict_further_down_before_the_delete_meets_
         s.relate("needs_key", ids["Room 1"], ids["Key 7"])
     b = signed_in(p, "admin", "")
     page = _page(b, ids["North site"])
-    said = ("Not deleted: deleting it would also delete Room 1, which is linked to Key 7 («needs key»), and "
+    said = ("deleting it would also delete Room 1, which is linked to Key 7 («needs key»), and "
             "such a link keeps it from being deleted. Remove the link first.")
-    assert said in page.replace("\u2068", "").replace("\u2069", "")
+    # Said before any delete is tried: it cannot be deleted; after one, it was not.
+    assert "Cannot be deleted: " + said in page.replace("\u2068", "").replace("\u2069", "")
     assert "Deleted with it: Room 1" not in page  # it would not be
     delete_on_page(b, "site", ids["North site"])
-    assert flashed(b, "error").replace("\u2068", "").replace("\u2069", "") == said
+    assert flashed(b, "error").replace("\u2068", "").replace("\u2069", "") == "Not deleted: " + said
 
 
 def test_a_hub_names_the_first_hundred_and_counts_the_rest(sites, monkeypatch):

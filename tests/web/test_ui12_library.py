@@ -154,7 +154,7 @@ def test_the_delete_page_says_a_cascade_into_a_record_the_user_cannot_see_refuse
     b.post("/lang", {"lang": "en", "next": "/"})
     page = _visible(text(b.get(f"/r/member/{ids['member_east']}/delete")))
     assert "cannot see" not in page
-    assert "Not deleted: cannot delete " in page and "'member_loan' relationships cascade to a record you may not delete" in page
+    assert "Cannot be deleted: cannot delete " in page and "'member_loan' relationships cascade to a record you may not delete" in page
     # as the delete then says
     b.post(f"/r/member/{ids['member_east']}/delete", {"version": "1"})
     with p.session("admin") as s:

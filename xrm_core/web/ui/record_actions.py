@@ -68,12 +68,13 @@ def delete(type_name: str, record_id: str):
             except Conflict as e:
                 restricted = getattr(e, "restricted", None)
                 if not restricted:
-                    refusal = core_messages.explain(e).said(lambda m: _("Not deleted: %(msg)s", msg=m))
+                    refusal = core_messages.explain(e).said(lambda m: _("Cannot be deleted: %(msg)s", msg=m))
                 elif (restricted[0] != rec.id  # (its own restrict links are listed below, if visible)
                       or not {r.target_id for r in restricted[1]} <= {i["record"].id for i in links}):
-                    refusal = _restrict_said(s, rec, restricted)
+                    refusal = _restrict_said(s, rec, restricted, before=True)
             except PermissionDenied as e:
-                refusal = core_messages.explain(e).said(lambda m: _("Not deleted: %(msg)s", msg=m))
+                # (said before any delete was tried: "cannot be", not "not deleted")
+                refusal = core_messages.explain(e).said(lambda m: _("Cannot be deleted: %(msg)s", msg=m))
             else:
                 further = _cascaded_further(s, rec, links, preview)
             outcomes = _delete_outcomes(s, links, further)
@@ -148,13 +149,14 @@ def _cascaded_further(s, rec, links: list[dict], preview: dict) -> list[dict]:
             for rid in further if rid in found]
 
 
-def _restrict_said(s, rec, restricted) -> str:
+def _restrict_said(s, rec, restricted, before: bool = False) -> str:
     """A delete a ``restrict`` relationship refused, in staff's words: the records that hold
     it back by title and the relationship by its label. The core's message names them by
     id and type name ("cannot delete 01a2…: its relationship type(s) holds_note
     restrict …"), which staff cannot act on. ``restricted`` is the error's ``(record id,
     blocking relationship rows)``: the record is ``rec``, or one its cascades would delete.
-    A record the user cannot see is not named."""
+    A record the user cannot see is not named. ``before``: said on the confirmation page,
+    before any delete was tried ("Cannot be deleted"), not after one ("Not deleted")."""
     held_id, blocked = restricted
     titles = {k: _isolated(v) for k, v in _titles_of(s, {held_id} | {r.target_id for r in blocked}).items()}
     sources = relationship_sources(s)
@@ -162,11 +164,17 @@ def _restrict_said(s, rec, restricted) -> str:
         _("%(record)s («%(relationship)s»)", record=titles.get(r.target_id, _("a record you cannot see")),
           relationship=_isolated(relationship_label(s.relationship_type(r.type), True, sources))) for r in blocked))
     if held_id == rec.id:
+        if before:
+            return _("Cannot be deleted: it is linked to %(links)s, and such a link keeps it from being "
+                     "deleted. Remove the link first.", links=links)
         return _("Not deleted: it is linked to %(links)s, and such a link keeps it from being deleted. "
                  "Remove the link first.", links=links)
+    record = titles.get(held_id, _("a record you cannot see"))
+    if before:
+        return _("Cannot be deleted: deleting it would also delete %(record)s, which is linked to %(links)s, "
+                 "and such a link keeps it from being deleted. Remove the link first.", record=record, links=links)
     return _("Not deleted: deleting it would also delete %(record)s, which is linked to %(links)s, and such a "
-             "link keeps it from being deleted. Remove the link first.",
-             record=titles.get(held_id, _("a record you cannot see")), links=links)
+             "link keeps it from being deleted. Remove the link first.", record=record, links=links)
 
 
 def link_choices(s, type_name: str) -> list[dict]:
