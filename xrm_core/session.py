@@ -5,6 +5,7 @@ rolls back on any exception, so a refused change leaves the database exactly as 
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 #: Most characters of an interaction's summary (a line of the timeline).
 MAX_SUMMARY = 2000
+#: What a logged summary may not hold: C0 controls but tab, LF and CR, and DEL and C1 controls.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class Session:
@@ -354,6 +357,13 @@ class Session:
             # record's page 2 MB for every user.
             raise ValidationError(f"a summary has at most {MAX_SUMMARY:,} characters",
                                   [{"pointer": "/summary", "message": f"{len(summary):,} characters"}])
+        problems = storage_errors({"summary": summary})
+        if problems:  # a NUL: SQLite stored it, PostgreSQL refused it with a database error
+            raise ValidationError("the summary cannot be stored", problems)
+        controls = sorted({f"U+{ord(ch):04X}" for ch in summary if _CONTROL.match(ch)})
+        if controls:  # an escape sequence in a summary would reach every terminal showing the timeline
+            raise ValidationError("a summary may not contain control characters (other than tab and line breaks)",
+                                  [{"pointer": "/summary", "message": "holds " + ", ".join(controls)}])
         _check_payload(kinds[kind], payload)
         at = db.utcnow()
         res = self.conn.execute(insert(db.activities).values(

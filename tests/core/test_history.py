@@ -158,6 +158,10 @@ def test_log_refuses_bad_input_and_writes_nothing(org):
         ("call", "", None, "/summary"),
         ("call", "   ", None, "/summary"),
         ("call", "x", ["not", "an", "object"], "/payload"),
+        ("call", "a\x00b", None, "/summary"),  # stored on SQLite, a database error on PostgreSQL
+        ("call", "\ud800", None, "/summary"),
+        ("call", "red \x1b[31m text", None, "/summary"),
+        ("call", "x\x7f", None, "/summary"),
     ]:
         with pytest.raises(ValidationError) as e:
             with org.session() as s:
@@ -166,6 +170,8 @@ def test_log_refuses_bad_input_and_writes_nothing(org):
         if pointer == "/kind":
             assert "call, email" in e.value.message
     assert activity_count(org) == before
+    with org.session() as s:  # tabs and line breaks are text
+        assert s.log(rid, "call", "line 1\r\n\tline 2", None)["summary"] == "line 1\r\n\tline 2"
 
 
 class VisitKind:
