@@ -289,7 +289,7 @@ def test_upgrade_rebuilds_text_indexes_made_before_instants(events, monkeypatch)
             m.setattr(fields, "sql_type", lambda et, f: et.field_type(f))
             entity_types.apply_indexes(conn, "event", et)
     old = _stored(events)
-    assert old and not old & new and migrations.HEAD == "0008"
+    assert old and not old & new and migrations.HEAD == "0009"
     with events.engine.connect() as conn:
         assert migrations.current(conn) == "0005"
     report = events.init()

@@ -88,7 +88,7 @@ def _alembic_config(conn) -> Config:
 
 def test_head_is_latest_revision():
     # HEAD is a constant (start-up without Alembic): it must be what the scripts say.
-    assert migrations.HEAD == migrations.script_head() == "0008"
+    assert migrations.HEAD == migrations.script_head() == "0009"
 
 
 def test_upgrade_creates_exactly_the_metadata_tables_without_drift(engine):

@@ -101,7 +101,7 @@ def test_an_older_database_gets_the_column_keeping_its_users(engine):  # noqa: F
     with engine.begin() as conn:
         assert migrations.upgrade(conn) == "0006"
     with engine.begin() as conn:
-        assert migrations.current(conn) == migrations.HEAD == "0008"
+        assert migrations.current(conn) == migrations.HEAD == "0009"
         assert accounts.time_zone_of(conn, "reza") is None
         accounts.set_time_zone(conn, "reza", "Asia/Tehran")
     with engine.connect() as conn:

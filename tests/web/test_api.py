@@ -240,6 +240,9 @@ def test_nul_characters_are_refused_before_any_sql(api):
     assert api("GET", f"/records/person/{rid}").json["version"] == 1
     assert api("GET", "/records/person?filter[name]=%00").status_code == 400
     assert api("GET", f"/records/person/{rid}%00").status_code == 404
+    r = api("POST", f"/records/person/{rid}/history", json={"kind": "call", "summary": "A\u0000B"})
+    assert r.status_code == 422 and r.json["errors"][0]["pointer"] == "/summary"
+    assert [a["kind"] for a in api("GET", f"/records/person/{rid}/history").json["items"]] == ["created"]
     assert len(api("GET", "/records/person").json["items"]) == 1
 
 

@@ -28,7 +28,7 @@ VERSION_TABLE = "xrm_alembic_version"
 #: The head revision id of the core migrations. A constant, so that every CLI command can
 #: check the database without importing Alembic (~65 ms of start-up); a test keeps it equal
 #: to :func:`script_head`, Alembic's own answer.
-HEAD = "0008"
+HEAD = "0009"
 
 _SCRIPT_LOCATION = os.path.dirname(os.path.abspath(__file__))
 
@@ -100,6 +100,8 @@ APPEND_ONLY_TRIGGERS = {
     "sqlite": {"xrm_activities_no_update", "xrm_activities_no_delete"},
     "postgresql": {"xrm_activities_append_only", "xrm_activities_no_truncate"},
 }
+#: ... and the one revision 0009 adds on SQLite (refusing ``INSERT OR REPLACE``).
+NO_REPLACE_TRIGGER = ("0009", "xrm_activities_no_replace")
 
 
 def _check_append_only(conn: Connection) -> None:
@@ -115,7 +117,10 @@ def _check_append_only(conn: Connection) -> None:
     else:
         found = conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
                                   "AND tgrelid = 'xrm_activities'::regclass")).scalars().all()
-    missing = APPEND_ONLY_TRIGGERS.get(conn.dialect.name, set()) - set(found)
+    expected = set(APPEND_ONLY_TRIGGERS.get(conn.dialect.name, set()))
+    if conn.dialect.name == "sqlite" and current(conn) >= NO_REPLACE_TRIGGER[0]:
+        expected.add(NO_REPLACE_TRIGGER[1])
+    missing = expected - set(found)
     if missing:
         raise RuntimeError(f"after the migrations xrm_activities lacks the append-only trigger(s) "
                            f"{', '.join(sorted(missing))}: a migration dropped them (on SQLite a batch "
