@@ -29,7 +29,8 @@ class Updates:
     (:class:`xrm_core.import_changes.Changes`), with the outcome of records.update row by
     row: the same data, versions, history and invalid rows. A value naming several
     records is an invalid row; a record the user cannot see is not found (a new record with
-    that value is then refused only if the field is ``unique``, as any duplicate is).
+    that value is then refused only if the field is ``unique``, as any duplicate is). A user
+    without a create grant may update: a row naming no record is then invalid.
     """
 
     def __init__(self, s: "Session", et, key: str, json_type: str, writer: Writer):
@@ -99,6 +100,12 @@ class Updates:
                 self.changes.add(line, matches[0], data)
             elif matches:
                 self._apply(line, matches[0], data, versions)
+            elif not self.s.actor.can(self.et.name, "create"):
+                self.writer.invalid.append({"line": line, "errors": [{
+                    "pointer": "/" + self.key.replace(".", "/"),
+                    "message": (f"no {self.et.name} record you may see has {self.key}={value!r}" if value is not None
+                                else f"the row names no record by {self.key}") + ", and "
+                               f"{self.s.actor.name!r} may not create {self.et.name} records"}]})
             elif not self.writer.hooks and not self.et.is_valid(data):
                 self.writer.invalid.append({"line": line, "errors": self.et.errors(data)})
             else:

@@ -77,7 +77,7 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
     """Import records of ``type_name`` from the CSV or JSONL file ``path`` as the session's user.
 
     Records are owned by the user and placed in their unit (PermissionDenied without a
-    create grant). Returns the report (see the module docstring). Raises ValidationError
+    create grant; with ``update_by``, only the rows that would create a record are refused). Returns the report (see the module docstring). Raises ValidationError
     with the report as ``extra["report"]`` when the import is refused; the session's
     database state is then exactly as before. ``progress`` shows a bar on stderr for long
     files. ``path`` ``-`` reads standard input (``iconv … | xrm import TYPE - --format csv``;
@@ -95,7 +95,10 @@ def import_file(s: "Session", type_name: str, path: str, fmt: str | None = None,
     """
     et = s.entity_type_for_write(type_name)
     fmt = detect_format(path, fmt)
-    unit_id = s.choose_unit(et.name, None)
+    if update_by is None or s.actor.can(et.name, "create") or not s.actor.can(et.name, "update"):
+        unit_id = s.choose_unit(et.name, None)
+    else:  # a user who may only update records may still update them: a row that creates is refused
+        unit_id = s.actor.unit_id
     if update_by is not None:
         key_json_type = key_type(et, update_by, "--update-by")  # before the file is opened
     opened, f, source = open_input(path)

@@ -9,7 +9,7 @@ import pytest
 from conftest import PersonPlugin
 from sqlalchemy import func, select
 
-from xrm_core import ValidationError, accounts, db, import_update_by, importer
+from xrm_core import PermissionDenied, ValidationError, accounts, db, import_update_by, importer
 from xrm_core.importer import import_file
 
 
@@ -146,6 +146,9 @@ def test_scope(org, tmp_path):
         accounts.save_role(conn, {"name": "reader", "grants": [
             {"type": "*", "actions": ["read", "create"], "depth": "all"}]})
         accounts.create_user(conn, "reader", "hq", ["reader"], "pw")
+        accounts.save_role(conn, {"name": "editor", "grants": [
+            {"type": "person", "actions": ["read", "update"], "depth": "unit"}]})
+        accounts.create_user(conn, "editor_a", "dealer_a", ["editor"], "pw")
     # A record outside the user's scope is not found: with a unique key, the new record it
     # would be is refused as a duplicate, without naming the hidden record.
     path = write(tmp_path, "p.csv", "national_id,name\nB1,x\nA1,mine too\n")
@@ -156,6 +159,23 @@ def test_scope(org, tmp_path):
     with org.session("reader") as s:
         lines = refusal(lambda: import_file(s, "person", path, update_by="national_id"))
     assert lines[3][0][1].startswith("'reader' may not update")
+    # May update but not create: the rows naming a record update it, the others are refused
+    # (a hidden record's key among them, said as for an unknown one); alone, an import runs.
+    path = write(tmp_path, "e.csv", "national_id,name\nB1,x\nA1,edited\nC1,new\n")
+    with org.session("editor_a") as s:
+        lines = refusal(lambda: import_file(s, "person", path, update_by="national_id"))
+    assert lines == {n: [("/national_id", f"no person record you may see has national_id={v!r}, and "
+                                          "'editor_a' may not create person records")]
+                     for n, v in ((2, "B1"), (4, "C1"))}
+    with org.session("editor_a") as s:
+        report = import_file(s, "person", path, update_by="national_id", skip_invalid=True)
+        assert (report["updated"], report["imported"]) == (1, 1)
+        assert [r.data["name"] for r in s.list("person", limit=10)] == ["edited"]
+    # Without --update-by, or without an update grant either, the import is refused at once.
+    with org.session("editor_a") as s, pytest.raises(PermissionDenied, match="may not create person"):
+        import_file(s, "person", path)
+    with org.session("nobody") as s, pytest.raises(PermissionDenied, match="may not create person"):
+        import_file(s, "person", path, update_by="national_id")
 
 
 @pytest.mark.parametrize("key, message", [
