@@ -476,6 +476,11 @@ def test_users_are_edited_deactivated_and_reactivated(shared):
     assert "password is empty" in shared.fails("users", "set-password", user, "--password", "")
     assert "unknown action(s) fly" in shared.fails("roles", "revoke", role, "person", "fly")
     assert "unknown role 'nope'" in shared.fails("roles", "revoke", "nope", "person", "read")
+    # "read,,delete" most likely lost an action; revoking on a type that does not exist is a typo.
+    assert "'read,,delete' has an empty item" in shared.fails("roles", "grant", role, "person", "read,,delete",
+                                                              "--depth", "all")
+    assert "'read,' has an empty item" in shared.fails("roles", "revoke", role, "person", "read,")
+    assert "unknown entity type 'nope'" in shared.fails("roles", "revoke", role, "nope", "read")
     assert (shared.json("users", "list"), shared.json("roles", "list")) == before
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..errors import NotFound, ValidationError
 from ..plugins import list_plugins
 from .context import admin_as_option, emit_json, json_option, label_text, one_line, pass_ctx, table
 
@@ -335,8 +336,7 @@ def roles_grant(c, role, type_, actions, depth, as_user):
     """Grant ACTIONS (comma list: read,create,update,delete) on TYPE (or *) to ROLE."""
     from .. import accounts, entity_types
     with c.admin_connection(as_user) as conn:
-        g = accounts.grant(conn, role, type_, [a.strip() for a in actions.split(",") if a.strip()], depth,
-                           set(entity_types.load_all(conn)))
+        g = accounts.grant(conn, role, type_, _actions(actions), depth, set(entity_types.load_all(conn)))
         source = accounts.role_source(conn, role)
     click.echo(f"{role}: {','.join(g['actions'])} on {g['type']} @ {g['depth']}")
     _warn_plugin_role(source)
@@ -350,12 +350,23 @@ def roles_grant(c, role, type_, actions, depth, as_user):
 @pass_ctx
 def roles_revoke(c, role, type_, actions, as_user):
     """Take the grants of ACTIONS (comma list) on TYPE (or *) from ROLE."""
-    from .. import accounts
+    from .. import accounts, entity_types
     with c.admin_connection(as_user) as conn:
-        gone = accounts.revoke_grant(conn, role, type_, [a.strip() for a in actions.split(",") if a.strip()])
+        gone = accounts.revoke_grant(conn, role, type_, _actions(actions))
+        if not gone and type_ != "*" and type_ not in entity_types.load_all(conn):
+            raise NotFound(f"unknown entity type {type_!r}")  # a typo, not "no such grant"
         source = accounts.role_source(conn, role)
     click.echo(f"{role}: {','.join(gone)} on {type_} revoked" if gone else f"{role} had no such grant on {type_}")
     _warn_plugin_role(source)
+
+
+def _actions(actions: str) -> list[str]:
+    """The actions of a comma list (spaces around each allowed); an empty item is refused:
+    "read,,update" most likely lost an action."""
+    items = [a.strip() for a in actions.split(",")]
+    if "" in items and any(items):
+        raise ValidationError(f"ACTIONS {actions!r} has an empty item: give a comma list such as read,update")
+    return [a for a in items if a]
 
 
 def _warn_plugin_role(source: str | None) -> None:
