@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from argon2 import PasswordHasher
+from clerk_world import snapshot
 from conftest import PersonPlugin
-from sqlalchemy import func, select
 
 from xrm_core import Conflict, NotFound, PermissionDenied, ValidationError, accounts, db, hookimpl
 
@@ -15,15 +15,6 @@ from xrm_core import Conflict, NotFound, PermissionDenied, ValidationError, acco
 def cheap_password_hashes(monkeypatch):
     """The org fixture hashes eight passwords; cheap argon2 parameters keep these tests fast."""
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
-def snapshot(platform) -> dict:
-    with platform.engine.connect() as conn:
-        counts = {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-                  for t in (db.records, db.activities, db.relationships)}
-        rels = conn.execute(select(db.relationships.c.type, db.relationships.c.source_id,
-                                   db.relationships.c.target_id).order_by(db.relationships.c.id)).all()
-    return {"counts": counts, "rels": [tuple(r) for r in rels]}
 
 
 class MoreRelations:
